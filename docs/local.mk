@@ -1,0 +1,1 @@
+# Operator documentation, installed into $(docdir).

@@ -1,0 +1,1 @@
+# mod-haltgslb (knotd query module).

@@ -1,0 +1,1 @@
+# haltgslb-prober and haltgslb-syncd.

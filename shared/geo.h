@@ -1,0 +1,54 @@
+/*  haltgslb — client location from MaxMind databases.
+ *  SPDX-License-Identifier: GPL-3.0-or-later
+ */
+/*!
+ * \file
+ * \brief Thin wrapper over libmaxminddb: one lookup returns everything the
+ *        selection engine needs, including the matched network's prefix
+ *        length (IPv4 reported as a v4 prefix, not the IPv6-mapped one).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct geo_db geo_db_t;
+
+typedef struct {
+	bool found;                    /*!< the city/country db had an entry */
+	char continent[3];             /*!< "EU", NUL-terminated; "" unknown */
+	char country[3];               /*!< ISO 3166-1 alpha-2, "" unknown */
+	char subdivision[8];           /*!< ISO 3166-2 "CC-SSS" (first subdivision), "" unknown */
+	bool has_location;
+	double lat, lon;
+	bool has_asn;
+	uint32_t asn;
+	uint8_t prefix_len;            /*!< city db network prefix (bits of the address family);
+	                                    when not found: the prefix of the empty
+	                                    region the db reports (still a valid scope) */
+	uint8_t asn_prefix_len;        /*!< ASN db network prefix, 0 without ASN db */
+} geo_info_t;
+
+/*!
+ * \brief Open a city (or country) mmdb and optionally an ASN mmdb.
+ * \param[in] asn_path  NULL or "" for none.
+ * \param[out] errbuf   On failure, a message naming the file and the reason.
+ * \return HG_EOK or HG_EGEO.
+ */
+int geo_open(const char *city_path, const char *asn_path, geo_db_t **out,
+             char *errbuf, size_t errlen);
+
+void geo_close(geo_db_t *geo);
+
+/*!
+ * \brief Look up an address.
+ * \param[in] family  AF_INET or AF_INET6.
+ * \param[in] addr    4 or 16 bytes, network order.
+ * \return HG_EOK (also when not found: info->found is false), HG_EINVAL, HG_EGEO.
+ *         No allocation, no syscalls.
+ */
+int geo_lookup(const geo_db_t *geo, int family, const uint8_t *addr, geo_info_t *info);
+
+/*! \brief Parse a presentation address into family + bytes. \return HG_EOK or HG_EINVAL. */
+int geo_parse_addr(const char *text, int *family, uint8_t addr[16]);

@@ -1,0 +1,1 @@
+# haltgslb-ctl and haltgslb-dump.
