@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install everything haltgslb needs to build, test and run its demo on
+# Debian 12, from Debian's own packages. Idempotent; run as root.
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	build-essential autoconf automake libtool pkg-config
+	# libraries (pkg-config names in configure.ac)
+	libknot-dev liblmdb-dev libmaxminddb-dev libcurl4-openssl-dev libnghttp2-dev
+	libyaml-dev libssl-dev
+	# runtime and test tools
+	knot knot-dnsutils lmdb-utils mmdb-bin libmaxmind-db-writer-perl
+	python3 python3-pytest python3-dnspython python3-cryptography
+	iproute2 valgrind nginx-light openssl dnsperf procps
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps.sh: run as root (apt-get needs it)" >&2
+	exit 1
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps.sh: all ${#PACKAGES[@]} packages already installed"
+	exit 0
+fi
+echo "install-deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+# policy-rc.d keeps the knot and nginx packages from starting system
+# services: the demo and the tests run their own instances.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get install -y --no-install-recommends "${PACKAGES[@]}"
