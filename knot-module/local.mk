@@ -1,1 +1,25 @@
-# mod-haltgslb (knotd query module).
+# mod-haltgslb (knotd query module): haltgslb.so, installed into knotd's module
+# dir. libhaltgslb is linked in statically (a PIC convenience library); its
+# symbols are kept out of the .so's dynamic table so only knotd_mod_api is
+# exported. knotd's own symbols resolve at dlopen time: never link knotd.
+moduledir = $(module_dir)
+module_LTLIBRARIES = knot-module/haltgslb.la
+
+knot_module_haltgslb_la_SOURCES = \
+	knot-module/haltgslb.c \
+	knot-module/module_ctx.h \
+	knot-module/module_answer.c knot-module/module_answer.h \
+	knot-module/module_client.c knot-module/module_client.h \
+	knot-module/module_db.c knot-module/module_db.h \
+	knot-module/module_query.c knot-module/module_query.h \
+	knot-module/module_sign.c knot-module/module_sign.h \
+	knot-module/module_stats.c knot-module/module_stats.h
+knot_module_haltgslb_la_CFLAGS = $(HG_CFLAGS) $(libknot_CFLAGS) $(knotd_CFLAGS) \
+	-fvisibility=hidden -pthread
+knot_module_haltgslb_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
+	-pthread -Wl,--exclude-libs,ALL
+knot_module_haltgslb_la_LIBADD = $(HG_LIBS) $(libknot_LIBS)
+
+# Integration tests (pytest + a real knotd), the benchmark and the demo.
+EXTRA_DIST += tests/bench/bench_module.sh demo/run-demo.sh demo/policy.yaml \
+	demo/gslb.example.net.zone docs/mod-haltgslb.md

@@ -113,3 +113,37 @@ uint64_t store_now_ms(void);
 
 /*! \brief Build a measurements key "endpoint\0prober"; returns its length. */
 size_t store_measure_key(uint8_t *buf, size_t size, const char *endpoint, const char *prober);
+
+/* ---- additions (store engineer) ---- */
+
+/*! Buffer size that always holds a measurements key (two ids and the NUL
+ *  between them; no trailing NUL). store_measure_key() returns 0 when the
+ *  key does not fit \a size. */
+#define STORE_MEASURE_KEY_MAX (2 * HG_ID_MAX + 1)
+
+/*!
+ * \brief One-line reason for the last store_open() failure in this thread
+ *        (e.g. "…: database schema version 2, this build reads version 1").
+ *
+ * Static thread-local buffer, "" when the last open succeeded; valid until
+ * the next store_open() in the same thread.
+ */
+const char *store_last_error(void);
+
+/*! \brief LMDB name of a DB ("meta", "probers"...), NULL if out of range. Static. */
+const char *store_db_name(enum store_dbi which);
+
+/*! \brief True if the shared handle was opened with STORE_RDONLY. */
+bool store_is_rdonly(const store_t *store);
+
+/*! \brief Make \a err the sticky error of \a wtxn unless one is already set
+ *         (for callers that use wtxn->txn with raw LMDB cursors). */
+void store_wtxn_fail(store_wtxn_t *wtxn, int err);
+
+/*
+ * Map size: STORE_MAPSIZE_DEFAULT unless the environment variable
+ * HG_STORE_MAPSIZE holds a size in bytes (>= 65536) when the environment is
+ * first opened in the process (LMDB never maps less than the data already
+ * in the file). Raising it takes effect at the next open; every process that
+ * opens the environment should use the same value.
+ */

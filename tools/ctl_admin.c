@@ -25,7 +25,7 @@ static int override_cmd(int argc, char **argv, uint8_t admin, const char *verb)
 	const char *db = NULL, *reason = "";
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hd:r:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hd:r:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			printf("Usage: haltgslb-ctl %s ENDPOINT --db DIR%s\n\n", argv[0],
@@ -155,7 +155,7 @@ int ctl_cmd_measure(int argc, char **argv)
 	uint32_t rtt_us = HG_RTT_NONE, loss_bp = 0, age_ms = 0;
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hd:p:uDr:l:a:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hd:p:uDr:l:a:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h': measure_help(); return CTL_OK;
 		case 'd': db = optarg; break;

@@ -111,7 +111,7 @@ int ctl_cmd_explain(int argc, char **argv)
 	x.qtype = 1;
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hd:c:e:g:a:t:j", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hd:c:e:g:a:t:j", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h': explain_help(); return CTL_OK;
 		case 'd': db = optarg; break;

@@ -51,7 +51,7 @@ int ctl_cmd_validate(int argc, char **argv)
 {
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+h", help_only, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", help_only, NULL)) != -1) {
 		if (opt == 'h') {
 			printf("Usage: haltgslb-ctl validate FILE\n\n"
 			       "Check a policy file. Every problem is printed as FILE:LINE:COL: message.\n"
@@ -79,7 +79,7 @@ int ctl_cmd_load(int argc, char **argv)
 	const char *db = NULL;
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hd:", help_only, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hd:", help_only, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			printf("Usage: haltgslb-ctl load FILE --db DIR\n\n"
@@ -134,7 +134,7 @@ int ctl_cmd_zone_records(int argc, char **argv)
 {
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+h", help_only, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", help_only, NULL)) != -1) {
 		if (opt == 'h') {
 			printf("Usage: haltgslb-ctl zone-records FILE\n\n"
 			       "Print, for every GSLB name of the policy, static A/AAAA records with all\n"

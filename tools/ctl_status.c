@@ -333,7 +333,7 @@ int ctl_cmd_status(int argc, char **argv)
 	status_ctx_t c = { .quorum_ppm = 500000, .stale_ms = 15000 };
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+hd:j", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hd:j", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			printf("Usage: haltgslb-ctl status --db DIR [--json]\n\n"

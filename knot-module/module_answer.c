@@ -1,0 +1,77 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdlib.h>
+#include <string.h>
+
+#include "module_answer.h"
+
+/* libknot's mm_alloc() is not public; the packet's arena always has an
+ * allocator, a bare malloc() is only for a NULL context. */
+static void *arena_alloc(knot_mm_t *mm, size_t size)
+{
+	return (mm != NULL && mm->alloc != NULL) ? mm->alloc(mm->ctx, size) : malloc(size);
+}
+
+/* knot_rdataset_add() keeps rdata sorted, which would lose the engine's
+ * order; lay the rdata out by hand instead, skipping repeated addresses. */
+static int add_in_order(knot_rrset_t *rr, const sel_answer_t *ans, uint16_t len,
+                        knot_mm_t *mm)
+{
+	size_t size = ans->n_addr * knot_rdata_size(len);
+	knot_rdata_t *first = arena_alloc(mm, size);
+	if (first == NULL) {
+		return KNOT_ENOMEM;
+	}
+	knot_rdata_t *pos = first;
+	uint16_t count = 0;
+	for (unsigned i = 0; i < ans->n_addr; i++) {
+		bool dup = false;
+		knot_rdata_t *prev = first;
+		for (uint16_t j = 0; j < count && !dup; j++) {
+			dup = (memcmp(prev->data, ans->addr[i], len) == 0);
+			prev = knot_rdataset_next(prev);
+		}
+		if (dup) {
+			continue;
+		}
+		knot_rdata_init(pos, len, ans->addr[i]);
+		pos = knot_rdataset_next(pos);
+		count++;
+	}
+	rr->rrs.count = count;
+	rr->rrs.size = (uint32_t)((uint8_t *)pos - (uint8_t *)first);
+	rr->rrs.rdata = first;
+	return KNOT_EOK;
+}
+
+int module_answer_rrset(knot_pkt_t *pkt, const knot_dname_t *owner, const sel_answer_t *ans,
+                        uint16_t qtype, bool canonical, knot_rrset_t **out)
+{
+	bool cname = (ans->flags & SEL_CNAME) != 0;
+	if ((cname && ans->cname_len == 0) || (!cname && ans->n_addr == 0)) {
+		return KNOT_EINVAL;
+	}
+	uint16_t type = cname ? KNOT_RRTYPE_CNAME : qtype;
+	knot_rrset_t *rr = knot_rrset_new(owner, type, KNOT_CLASS_IN, ans->ttl, &pkt->mm);
+	if (rr == NULL) {
+		return KNOT_ENOMEM;
+	}
+
+	if (cname) {
+		*out = rr;
+		return knot_rrset_add_rdata(rr, ans->cname, ans->cname_len, &pkt->mm);
+	}
+
+	uint16_t len = (qtype == KNOT_RRTYPE_A) ? 4 : 16;
+	if (!canonical) {
+		*out = rr;
+		return add_in_order(rr, ans, len, &pkt->mm);
+	}
+	for (unsigned i = 0; i < ans->n_addr; i++) {
+		int ret = knot_rrset_add_rdata(rr, ans->addr[i], len, &pkt->mm);
+		if (ret != KNOT_EOK) {
+			return ret;
+		}
+	}
+	*out = rr;
+	return KNOT_EOK;
+}

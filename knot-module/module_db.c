@@ -1,0 +1,248 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "errors.h"
+#include "module_db.h"
+#include "schema.h"
+
+struct module_db {
+	knotd_mod_t *mod;
+	char *path;
+	unsigned interval_ms;
+	_Atomic(store_t *) store;      /*!< set once by the checker, never changed until free */
+	atomic_int state;              /*!< enum module_db_state */
+	store_rtxn_t check_txn;        /*!< the checker's own read txn */
+	dev_t dev;                     /*!< data.mdb identity when opened */
+	ino_t ino;
+
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+};
+
+const char *module_db_state_str(int state)
+{
+	switch (state) {
+	case MODULE_DB_OK:      return "valid";
+	case MODULE_DB_MISSING: return "missing";
+	case MODULE_DB_SCHEMA:  return "unknown schema version";
+	case MODULE_DB_ACCESS:  return "permission denied";
+	case MODULE_DB_ERROR:   return "unreadable";
+	default:                return "not checked";
+	}
+}
+
+static int state_from_err(int err)
+{
+	switch (err) {
+	case HG_EOK:     return MODULE_DB_OK;
+	case HG_ENOENT:  return MODULE_DB_MISSING;
+	case HG_ESCHEMA: return MODULE_DB_SCHEMA;
+	case HG_EACCES:  return MODULE_DB_ACCESS;
+	default:         return MODULE_DB_ERROR;
+	}
+}
+
+static int data_file_id(const char *dir, dev_t *dev, ino_t *ino)
+{
+	char file[4096];
+	if ((size_t)snprintf(file, sizeof(file), "%s/data.mdb", dir) >= sizeof(file)) {
+		return HG_EINVAL;
+	}
+	struct stat st;
+	if (stat(file, &st) != 0) {
+		return hg_err_from_errno(errno);
+	}
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return HG_EOK;
+}
+
+/* While the env is open: the schema version may be rewritten by a newer
+ * haltgslb-ctl, and the directory may be replaced, which an open env would
+ * never notice (it keeps the old, unlinked file mapped). */
+static int check_open_store(module_db_t *db, store_t *store)
+{
+	dev_t dev;
+	ino_t ino;
+	int ret = data_file_id(db->path, &dev, &ino);
+	if (ret != HG_EOK) {
+		return ret;
+	}
+	if (dev != db->dev || ino != db->ino) {
+		return HG_EIO;
+	}
+
+	ret = store_rtxn_begin(store, &db->check_txn);
+	if (ret != HG_EOK) {
+		return ret;
+	}
+	const void *val = NULL;
+	size_t len = 0;
+	ret = store_get(&db->check_txn, STORE_META, HG_META_SCHEMA_VERSION,
+	                strlen(HG_META_SCHEMA_VERSION), &val, &len);
+	if (ret == HG_EOK) {
+		uint32_t version = 0;
+		if (len == sizeof(version)) {
+			memcpy(&version, val, sizeof(version));
+		}
+		ret = (version == HG_SCHEMA_VERSION) ? HG_EOK : HG_ESCHEMA;
+	} else if (ret == HG_ENOENT) {
+		ret = HG_ESCHEMA;
+	}
+	store_rtxn_end(&db->check_txn);
+	return ret;
+}
+
+static int try_open(module_db_t *db)
+{
+	store_t *store = NULL;
+	int ret = store_open(db->path, STORE_RDONLY, &store);
+	if (ret != HG_EOK) {
+		return ret;
+	}
+	ret = data_file_id(db->path, &db->dev, &db->ino);
+	if (ret != HG_EOK) {
+		store_close(store);
+		return ret;
+	}
+	atomic_store_explicit(&db->store, store, memory_order_release);
+	return HG_EOK;
+}
+
+/* One check; logs only when the state changes, so a missing database does
+ * not flood the log once a second. */
+static void check_once(module_db_t *db)
+{
+	store_t *store = atomic_load_explicit(&db->store, memory_order_acquire);
+	int ret = (store == NULL) ? try_open(db) : check_open_store(db, store);
+	int state = state_from_err(ret);
+	if (store != NULL && ret == HG_EIO) {
+		/* The open env no longer matches the directory: serving it would
+		 * mean serving stale data forever. */
+		state = MODULE_DB_ERROR;
+	}
+
+	int old = atomic_exchange_explicit(&db->state, state, memory_order_acq_rel);
+	if (old == state) {
+		return;
+	}
+	if (state == MODULE_DB_OK) {
+		knotd_mod_log(db->mod, LOG_NOTICE, "database '%s' is valid, answering from it",
+		              db->path);
+	} else if (store != NULL && ret == HG_EIO) {
+		knotd_mod_log(db->mod, LOG_ERR, "database '%s' was replaced on disk, "
+		              "serving zone records; restart knotd to use the new one", db->path);
+	} else {
+		knotd_mod_log(db->mod, LOG_WARNING, "database '%s' is %s (%s), serving zone records",
+		              db->path, module_db_state_str(state), hg_strerror(ret));
+	}
+}
+
+static void *checker_main(void *arg)
+{
+	module_db_t *db = arg;
+	pthread_mutex_lock(&db->lock);
+	while (!db->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += db->interval_ms / 1000;
+		until.tv_nsec += (long)(db->interval_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!db->stop &&
+		       pthread_cond_timedwait(&db->cond, &db->lock, &until) != ETIMEDOUT) {
+			/* spurious wakeup or stop */
+		}
+		if (db->stop) {
+			break;
+		}
+		pthread_mutex_unlock(&db->lock);
+		check_once(db);
+		pthread_mutex_lock(&db->lock);
+	}
+	pthread_mutex_unlock(&db->lock);
+	return NULL;
+}
+
+int module_db_new(knotd_mod_t *mod, const char *path, unsigned interval_ms,
+                  module_db_t **out)
+{
+	module_db_t *db = calloc(1, sizeof(*db));
+	if (db == NULL) {
+		return HG_ENOMEM;
+	}
+	db->mod = mod;
+	db->interval_ms = interval_ms > 0 ? interval_ms : 1000;
+	atomic_init(&db->store, NULL);
+	atomic_init(&db->state, MODULE_DB_INIT);
+	db->path = strdup(path);
+	if (db->path == NULL) {
+		free(db);
+		return HG_ENOMEM;
+	}
+
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&db->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	pthread_mutex_init(&db->lock, NULL);
+
+	/* First check now, so a valid database answers from the first query. */
+	check_once(db);
+
+	if (pthread_create(&db->thread, NULL, checker_main, db) != 0) {
+		module_db_free(db);
+		return HG_EIO;
+	}
+	db->thread_started = true;
+	*out = db;
+	return HG_EOK;
+}
+
+void module_db_free(module_db_t *db)
+{
+	if (db == NULL) {
+		return;
+	}
+	if (db->thread_started) {
+		pthread_mutex_lock(&db->lock);
+		db->stop = true;
+		pthread_cond_signal(&db->cond);
+		pthread_mutex_unlock(&db->lock);
+		pthread_join(db->thread, NULL);
+	}
+	store_rtxn_free(&db->check_txn);
+	store_t *store = atomic_load(&db->store);
+	if (store != NULL) {
+		store_close(store);
+	}
+	pthread_cond_destroy(&db->cond);
+	pthread_mutex_destroy(&db->lock);
+	free(db->path);
+	free(db);
+}
+
+store_t *module_db_get(module_db_t *db)
+{
+	if (atomic_load_explicit(&db->state, memory_order_acquire) != MODULE_DB_OK) {
+		return NULL;
+	}
+	return atomic_load_explicit(&db->store, memory_order_acquire);
+}
+
+int module_db_state(module_db_t *db)
+{
+	return atomic_load_explicit(&db->state, memory_order_acquire);
+}

@@ -1,0 +1,65 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/*!
+ * \file
+ * \brief The module's view of the LMDB environment: opened lazily, checked
+ *        in the background, published atomically to the query path.
+ *
+ * The environment is opened with store_open(STORE_RDONLY), which shares one
+ * reference-counted handle per process between all zone instances. Once
+ * opened it stays open until unload (worker threads hold cached read txns
+ * on it); only its validity flag changes. A background thread retries the
+ * open every interval while it fails and re-checks the schema version while
+ * it is open, logging once per state change.
+ */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <knot/module.h>
+
+#include "store.h"
+
+/*! Database states; MODULE_DB_OK is the only one the query path uses. */
+enum module_db_state {
+	MODULE_DB_OK = 0,
+	MODULE_DB_MISSING,   /*!< no environment (or its DBs) yet */
+	MODULE_DB_SCHEMA,    /*!< unknown schema version */
+	MODULE_DB_ACCESS,    /*!< permission denied (lock.mdb must be writable) */
+	MODULE_DB_ERROR,     /*!< any other failure */
+	MODULE_DB_INIT,      /*!< not checked yet (never published) */
+};
+
+typedef struct module_db module_db_t;
+
+/*!
+ * \brief Create the state for \a path, try a first open synchronously and
+ *        start the checker thread.
+ *
+ * A missing or invalid database is not an error (fail open): the module
+ * passes queries through until the checker finds it valid.
+ *
+ * \param[in] mod          Module (for logging); must outlive the result.
+ * \param[in] path         Environment directory (copied).
+ * \param[in] interval_ms  Re-check period.
+ * \param[out] out         New state, free with module_db_free().
+ * \return HG_EOK, HG_ENOMEM, HG_EIO (thread could not start).
+ */
+int module_db_new(knotd_mod_t *mod, const char *path, unsigned interval_ms,
+                  module_db_t **out);
+
+/*! \brief Stop and join the checker and drop the store reference.
+ *         Callers free their cached read txns (store_rtxn_free) first. */
+void module_db_free(module_db_t *db);
+
+/*!
+ * \brief The store when it is valid, else NULL. Lock-free (acquire load);
+ *        the pointer stays valid until module_db_free().
+ */
+store_t *module_db_get(module_db_t *db);
+
+/*! \brief Current state (enum module_db_state). */
+int module_db_state(module_db_t *db);
+
+/*! \brief Short text for a state, for logs and counters. */
+const char *module_db_state_str(int state);

@@ -1,0 +1,204 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <assert.h>
+#include <time.h>
+
+#include "errors.h"
+#include "module_answer.h"
+#include "module_client.h"
+#include "module_ctx.h"
+#include "module_query.h"
+#include "module_stats.h"
+#include "view.h"
+
+/* The coarse clock is a vDSO read (no syscall); freshness of measurements is
+ * judged in seconds, so its few-ms resolution is plenty. */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void count_result(knotd_mod_t *mod, knotd_qdata_t *qdata, const sel_answer_t *ans,
+                         uint16_t qtype)
+{
+	if (ans->flags & SEL_NODATA) {
+		module_stats_incr(mod, qdata, MODULE_CTR_NODATA, 0);
+	} else {
+		module_stats_incr(mod, qdata, MODULE_CTR_ANSWER,
+		                  qtype == KNOT_RRTYPE_A ? MODULE_FAM_A : MODULE_FAM_AAAA);
+	}
+	if (ans->flags & SEL_CNAME) {
+		module_stats_incr(mod, qdata, MODULE_CTR_CNAME, 0);
+	}
+	if (ans->flags & SEL_DEGRADED) {
+		module_stats_incr(mod, qdata, MODULE_CTR_DEGRADED, 0);
+	}
+	if (ans->flags & SEL_FALLBACK) {
+		module_stats_incr(mod, qdata, MODULE_CTR_FALLBACK, 0);
+	}
+}
+
+/* Put the decided answer into the packet; returns the next state. */
+static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t *pkt,
+                                   knotd_qdata_t *qdata, knotd_mod_t *mod,
+                                   const sel_answer_t *ans, uint16_t qtype,
+                                   knotd_in_state_t state)
+{
+	const knot_dname_t *qname = knot_pkt_qname(qdata->query);
+	bool sign = ctx->sign != NULL && knot_pkt_has_dnssec(qdata->query);
+
+	if (ans->flags & SEL_NODATA) {
+		/* A signed zone's NSEC chain lists the static fallback records, so a
+		 * NODATA could not be proven: serve those records instead. */
+		if (sign) {
+			return state;
+		}
+		thr->nodata_pending = true;
+		knot_wire_set_aa(pkt->wire);
+		return KNOTD_IN_STATE_HIT;
+	}
+
+	knot_rrset_t *rr = NULL;
+	int ret = module_answer_rrset(pkt, qname, ans, qtype, sign, &rr);
+	if (ret == KNOT_EOK) {
+		ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, rr, KNOT_PF_FREE);
+	}
+	if (ret == KNOT_ESPACE) {
+		return KNOTD_IN_STATE_TRUNC;
+	} else if (ret != KNOT_EOK) {
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
+		return state;   /* nothing was written: the zone can still answer */
+	}
+
+	if (sign) {
+		ret = module_sign_put(ctx->sign, mod, pkt, rr, (uint32_t)(now_ms() / 1000));
+		if (ret == KNOT_ESPACE) {
+			return KNOTD_IN_STATE_TRUNC;
+		} else if (ret != KNOT_EOK) {
+			/* An unsigned answer would be bogus; this is a key problem,
+			 * not a monitoring one, and Knot fails the same way. */
+			knotd_mod_log(mod, LOG_ERR, "failed to sign answer (%s)", knot_strerror(ret));
+			return KNOTD_IN_STATE_ERROR;
+		}
+	}
+
+	knot_wire_set_aa(pkt->wire);
+	if (rr->type == KNOT_RRTYPE_CNAME) {
+		/* Let Knot chase the target: answered from the zone when it is in
+		 * the zone, left to the resolver otherwise. The name lives in the
+		 * packet arena, as long as qdata needs it. */
+		qdata->name = knot_cname_name(rr->rrs.rdata);
+		return KNOTD_IN_STATE_FOLLOW;
+	}
+	return KNOTD_IN_STATE_HIT;
+}
+
+knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
+                                        knotd_qdata_t *qdata, knotd_mod_t *mod)
+{
+	assert(pkt && qdata && mod);
+
+	hgm_ctx_t *ctx = knotd_mod_ctx(mod);
+	unsigned tid = qdata->params->thread_id;
+	if (ctx == NULL || tid >= ctx->n_threads) {
+		return state;
+	}
+	hgm_thread_t *thr = &ctx->threads[tid];
+	thr->nodata_pending = false;
+
+	/* Another module already answered. */
+	if (state == KNOTD_IN_STATE_HIT || state == KNOTD_IN_STATE_FOLLOW) {
+		return state;
+	}
+	uint16_t qtype = knot_pkt_qtype(qdata->query);
+	if (qtype != KNOT_RRTYPE_A && qtype != KNOT_RRTYPE_AAAA) {
+		return state;
+	}
+	const knot_dname_t *qname = knot_pkt_qname(qdata->query);   /* lower-case */
+	if (qname == NULL) {
+		return state;
+	}
+
+	store_t *store = module_db_get(ctx->db);
+	if (store == NULL) {
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_NO_DB);
+		return state;
+	}
+	if (store_rtxn_begin(store, &thr->rtxn) != HG_EOK) {
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
+		return state;
+	}
+
+	const void *val = NULL;
+	size_t len = 0;
+	size_t qname_len = knot_dname_size(qname);
+	view_t view;
+	int ret = store_get(&thr->rtxn, STORE_VIEWS, qname, qname_len, &val, &len);
+	if (ret == HG_ENOENT) {
+		/* Most names of the zone are not GSLB names; only a policy name
+		 * without its view is worth counting. */
+		if (store_get(&thr->rtxn, STORE_NAMES, qname, qname_len, &val, &len) == HG_EOK) {
+			module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_NO_VIEW);
+		}
+		goto done;
+	} else if (ret != HG_EOK) {
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
+		goto done;
+	} else if (view_open(val, len, &view) != HG_EOK) {
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_BAD_VIEW);
+		goto done;
+	}
+
+	sel_client_t client = { .family = AF_INET, .geo = NULL };
+	bool scope0 = false;
+	geo_info_t geo;
+	bool have_client = (module_client_get(qdata, &client, &scope0) == HG_EOK);
+	/* Skip the geo lookup for names whose chain never looks at the client. */
+	if (have_client && ctx->geo != NULL && (view.hdr->flags & HG_VIEW_CLIENT_DEPENDENT) &&
+	    geo_lookup(ctx->geo, client.family, client.addr, &geo) == HG_EOK) {
+		client.geo = &geo;
+	}
+
+	sel_answer_t ans;
+	if (sel_decide(&view, &client, qtype, now_ms(), &thr->rng, &ans, NULL) != HG_EOK) {
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
+		goto done;
+	}
+	if (qdata->ecs != NULL) {
+		qdata->ecs->scope_len = (scope0 || !have_client) ? 0 : ans.scope;
+	}
+
+	knotd_in_state_t next = put_answer(ctx, thr, pkt, qdata, mod, &ans, qtype, state);
+	if (next != state && next != KNOTD_IN_STATE_ERROR) {
+		count_result(mod, qdata, &ans, qtype);
+	}
+	state = next;
+done:
+	store_rtxn_end(&thr->rtxn);
+	return state;
+}
+
+knotd_in_state_t module_query_authority(knotd_in_state_t state, knot_pkt_t *pkt,
+                                        knotd_qdata_t *qdata, knotd_mod_t *mod)
+{
+	assert(pkt && qdata && mod);
+
+	hgm_ctx_t *ctx = knotd_mod_ctx(mod);
+	unsigned tid = qdata->params->thread_id;
+	if (ctx == NULL || tid >= ctx->n_threads || !ctx->threads[tid].nodata_pending) {
+		return state;
+	}
+	ctx->threads[tid].nodata_pending = false;
+
+	knot_rrset_t soa = knotd_qdata_zone_apex_rrset(qdata, KNOT_RRTYPE_SOA);
+	if (knot_rrset_empty(&soa)) {
+		return state;
+	}
+	/* As Knot's own NODATA: negative TTL is min(SOA TTL, SOA minimum). */
+	int ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, &soa, KNOT_PF_NOTRUNC | KNOT_PF_SOAMINTTL);
+	if (ret != KNOT_EOK) {
+		return KNOTD_IN_STATE_ERROR;
+	}
+	return KNOTD_IN_STATE_NODATA;
+}

@@ -1,0 +1,40 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/*!
+ * \file
+ * \brief RRSIGs for the module's synthesized answers, made with the zone's
+ *        keys and cached per distinct RRset.
+ *
+ * knotd's module signing context is not safe for concurrent use, and signing
+ * costs far more than answering, so signatures are cached by (owner, type,
+ * TTL, rdata) in a fixed-size direct-mapped table. Hits copy the cached
+ * RRSIG into the packet arena under a read lock; misses are serialized by a
+ * mutex and re-signed when half of the signature's validity has passed.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include <knot/module.h>
+
+typedef struct module_sign module_sign_t;
+
+/*!
+ * \brief Initialize knotd's DNSSEC context for \a mod, load the zone's keys
+ *        and create an empty cache.
+ * \return KNOT_EOK or a KNOT_E* code (knotd drops the keys when the module
+ *         is reset, so nothing needs undoing on failure besides the cache).
+ */
+int module_sign_new(knotd_mod_t *mod, module_sign_t **out);
+
+/*! \brief Free the cache and every cached RRSIG. */
+void module_sign_free(module_sign_t *sign);
+
+/*!
+ * \brief Put the RRSIG set covering \a rr into \a pkt (copied into the packet
+ *        arena; the cache keeps its own).
+ * \param[in] rr   RRset in canonical (sorted) rdata order, lower-case owner.
+ * \param[in] now  Unix seconds.
+ * \return KNOT_EOK, KNOT_ESPACE (packet full), or another KNOT_E* code.
+ */
+int module_sign_put(module_sign_t *sign, knotd_mod_t *mod, knot_pkt_t *pkt,
+                    const knot_rrset_t *rr, uint32_t now);

@@ -1,0 +1,104 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/* Results reach LMDB in batches: one write transaction per 100 ms or 256
+ * results, whichever comes first. A target that finished several probes
+ * within one batch is written once, with its latest state. */
+#include <stdlib.h>
+
+#include "errors.h"
+#include "log.h"
+#include "policy_store.h"
+#include "prober.h"
+
+void prober_batch_mark(prober_t *p, prober_target_t *t)
+{
+	p->batch_results++;
+	if (p->batch_deadline_ns == 0) {
+		p->batch_deadline_ns = prober_now_ns() + PROBER_BATCH_NS;
+	}
+	if (t->dirty) {
+		return;
+	}
+	if (p->n_dirty == p->dirty_cap) {
+		size_t cap = p->dirty_cap ? 2 * p->dirty_cap : 256;
+		prober_target_t **d = realloc(p->dirty, cap * sizeof(*d));
+		if (d == NULL) {
+			hg_err("out of memory: dropping a measurement of %s", t->id);
+			return;
+		}
+		p->dirty = d;
+		p->dirty_cap = cap;
+	}
+	t->dirty = true;
+	p->dirty[p->n_dirty++] = t;
+}
+
+void prober_batch_drop(prober_t *p, prober_target_t *t)
+{
+	if (!t->dirty) {
+		return;
+	}
+	for (size_t i = 0; i < p->n_dirty; i++) {
+		if (p->dirty[i] == t) {
+			p->dirty[i] = p->dirty[--p->n_dirty];
+			break;
+		}
+	}
+	t->dirty = false;
+}
+
+int prober_batch_flush(prober_t *p)
+{
+	int ret = HG_EOK;
+	size_t written = 0;
+	p->batch_deadline_ns = 0;
+	p->batch_results = 0;
+	if (p->n_dirty == 0) {
+		return HG_EOK;
+	}
+	store_wtxn_t w;
+	ret = store_wtxn_begin(p->store, &w);
+	if (ret != HG_EOK) {
+		hg_err("cannot begin a write transaction: %s", hg_strerror(ret));
+		goto cleanup;
+	}
+	for (size_t i = 0; i < p->n_dirty; i++) {
+		prober_target_t *t = p->dirty[i];
+		hg_rec_measure_t m;
+		prober_state_measure(&t->st, &m);
+		int r = policy_store_measure(&w, t->id, p->id, &m);
+		if (r == HG_ENOENT) {
+			/* The DB holds another policy than ours: skip, say it once. */
+			if (!t->missing_logged) {
+				hg_warn("endpoint %s or prober %s not in the database %s: not stored "
+				        "(load the policy with haltgslb-ctl load)", t->id, p->id, p->db_dir);
+				t->missing_logged = true;
+			}
+			continue;
+		}
+		if (r != HG_EOK) {
+			ret = r;
+			break;
+		}
+		t->missing_logged = false;
+		written++;
+	}
+	if (ret == HG_EOK) {
+		ret = store_wtxn_commit(&w);
+	} else {
+		store_wtxn_abort(&w);
+	}
+	if (ret != HG_EOK) {
+		p->batch_errors++;
+		hg_err("measurement batch (%zu endpoints) not stored: %s", p->n_dirty, hg_strerror(ret));
+	} else {
+		p->batches++;
+		hg_debug("batch: %zu measurements committed", written);
+	}
+cleanup:
+	/* Soft state: a failed batch is dropped, the next probes rewrite it. */
+	for (size_t i = 0; i < p->n_dirty; i++) {
+		p->dirty[i]->dirty = false;
+	}
+	p->n_dirty = 0;
+	return ret;
+}

@@ -1,0 +1,251 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/*  policy_store_load(): the whole policy replaced in one write transaction. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "policy_store.h"
+#include "policy_store_int.h"
+#include "view.h"
+
+void ps_fixed_str(const char *field, size_t field_size, char *buf, size_t size)
+{
+	size_t n = strnlen(field, field_size);
+	if (n >= size) {
+		n = size - 1;
+	}
+	memcpy(buf, field, n);
+	buf[n] = '\0';
+}
+
+void ps_set_fixed(char *dst, size_t dst_size, const char *src)
+{
+	memset(dst, 0, dst_size);
+	strncpy(dst, src, dst_size - 1);
+}
+
+/* Measurements and overrides as view_build() sees them: read from the same
+ * write txn, so a reload keeps the current health and admin state. */
+typedef struct {
+	store_wtxn_t *wtxn;
+	const policy_t *policy;
+} ps_inputs_ctx_t;
+
+static const hg_rec_measure_t *ps_input_measure(void *ctx, size_t ep, size_t pr)
+{
+	ps_inputs_ctx_t *c = ctx;
+	uint8_t key[STORE_MEASURE_KEY_MAX];
+	size_t klen = store_measure_key(key, sizeof(key), c->policy->endpoints[ep].id,
+	                                c->policy->probers[pr].id);
+	const void *val;
+	size_t vlen;
+	if (klen == 0 || store_wget(c->wtxn, STORE_MEASUREMENTS, key, klen, &val, &vlen) != HG_EOK) {
+		return NULL;
+	}
+	const hg_rec_measure_t *m = val;
+	/* A record of an unknown layout is treated as no data (fail open). */
+	if (vlen != sizeof(*m) || m->layout != HG_REC_LAYOUT) {
+		return NULL;
+	}
+	return m;
+}
+
+static uint8_t ps_input_admin(void *ctx, size_t ep)
+{
+	ps_inputs_ctx_t *c = ctx;
+	const char *id = c->policy->endpoints[ep].id;
+	const void *val;
+	size_t vlen;
+	if (store_wget(c->wtxn, STORE_OVERRIDES, id, strlen(id), &val, &vlen) != HG_EOK ||
+	    vlen != sizeof(hg_rec_override_t)) {
+		return HG_ADMIN_NONE;
+	}
+	return ((const hg_rec_override_t *)val)->admin;
+}
+
+/* Drop measurements whose endpoint or prober left the policy; the rest are
+ * soft state worth keeping across a reload. */
+static void ps_prune_measurements(store_wtxn_t *wtxn, const policy_t *policy)
+{
+	if (wtxn->err != HG_EOK) {
+		return;
+	}
+	MDB_cursor *cur = NULL;
+	int rc = mdb_cursor_open(wtxn->txn, store_dbi(wtxn->store, STORE_MEASUREMENTS), &cur);
+	if (rc != MDB_SUCCESS) {
+		store_wtxn_fail(wtxn, hg_err_from_mdb(rc));
+		return;
+	}
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		char ep[HG_ID_SIZE] = "", pr[HG_ID_SIZE] = "";
+		const char *key = k.mv_data;
+		const char *sep = memchr(key, '\0', k.mv_size);
+		bool keep = false;
+		if (sep != NULL && (size_t)(sep - key) < HG_ID_SIZE &&
+		    k.mv_size - (size_t)(sep - key) - 1 < HG_ID_SIZE) {
+			size_t elen = (size_t)(sep - key), plen = k.mv_size - elen - 1;
+			memcpy(ep, key, elen);
+			memcpy(pr, sep + 1, plen);
+			keep = policy_find_endpoint(policy, ep) >= 0 && policy_find_prober(policy, pr) >= 0;
+		}
+		if (!keep && (rc = mdb_cursor_del(cur, 0)) != MDB_SUCCESS) {
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		store_wtxn_fail(wtxn, hg_err_from_mdb(rc));
+	}
+}
+
+static void ps_put_probers_pools(store_wtxn_t *wtxn, const policy_t *p)
+{
+	for (size_t i = 0; i < p->n_probers && wtxn->err == HG_EOK; i++) {
+		const policy_prober_t *src = &p->probers[i];
+		hg_rec_prober_t r = { .layout = HG_REC_LAYOUT, .index = (uint16_t)i,
+		                      .lat = src->lat, .lon = src->lon };
+		ps_set_fixed(r.id, sizeof(r.id), src->id);
+		ps_set_fixed(r.feed, sizeof(r.feed), src->feed);
+		store_put(wtxn, STORE_PROBERS, src->id, strlen(src->id), &r, sizeof(r));
+	}
+	for (size_t i = 0; i < p->n_pools && wtxn->err == HG_EOK; i++) {
+		const policy_pool_t *src = &p->pools[i];
+		hg_rec_pool_t r = { .layout = HG_REC_LAYOUT, .n_endpoints = (uint16_t)src->n_endpoints,
+		                    .priority = src->priority, .has_check = src->has_check };
+		if (src->n_endpoints > UINT16_MAX) {
+			store_wtxn_fail(wtxn, HG_ERANGE);
+		}
+		ps_set_fixed(r.id, sizeof(r.id), src->id);
+		store_put(wtxn, STORE_POOLS, src->id, strlen(src->id), &r, sizeof(r));
+	}
+}
+
+static void ps_put_endpoints(store_wtxn_t *wtxn, const policy_t *p)
+{
+	for (size_t i = 0; i < p->n_endpoints && wtxn->err == HG_EOK; i++) {
+		const policy_endpoint_t *src = &p->endpoints[i];
+		if (src->n_v4 > HG_ADDR_MAX || src->n_v6 > HG_ADDR_MAX) {
+			store_wtxn_fail(wtxn, HG_ERANGE);
+			return;
+		}
+		hg_rec_endpoint_t r = {
+			.layout = HG_REC_LAYOUT, .n_v4 = src->n_v4, .n_v6 = src->n_v6,
+			.weight = src->weight, .priority = src->priority,
+			.has_location = src->has_location, .cname_len = src->cname_len,
+			.lat = src->lat, .lon = src->lon, .check = src->check,
+		};
+		ps_set_fixed(r.id, sizeof(r.id), src->id);
+		ps_set_fixed(r.pool, sizeof(r.pool), src->pool);
+		memcpy(r.v4, src->v4, sizeof(r.v4));
+		memcpy(r.v6, src->v6, sizeof(r.v6));
+		memcpy(r.cname, src->cname, sizeof(r.cname));
+		store_put(wtxn, STORE_ENDPOINTS, src->id, strlen(src->id), &r, sizeof(r));
+	}
+}
+
+/* names records and the epnames index (endpoint → owners using it), which
+ * lets a measurement patch exactly the views it affects. */
+static void ps_put_names(store_wtxn_t *wtxn, const policy_t *p)
+{
+	for (size_t i = 0; i < p->n_names && wtxn->err == HG_EOK; i++) {
+		const policy_name_t *n = &p->names[i];
+		if (n->n_pools > HG_NAME_POOLS_MAX || n->owner_len == 0) {
+			store_wtxn_fail(wtxn, HG_ERANGE);
+			return;
+		}
+		hg_rec_name_t r = {
+			.layout = HG_REC_LAYOUT, .n_pools = (uint8_t)n->n_pools, .fallback = n->fallback,
+			.ttl = n->ttl, .degraded_ttl = n->degraded_ttl, .quorum_ppm = n->quorum_ppm,
+			.stale_after_ms = n->stale_after_ms,
+		};
+		if (n->fallback == HG_FALLBACK_POOL && n->fallback_pool < p->n_pools) {
+			ps_set_fixed(r.fallback_pool, sizeof(r.fallback_pool),
+			             p->pools[n->fallback_pool].id);
+		}
+		for (size_t j = 0; j < n->n_pools; j++) {
+			const policy_pool_t *pool = &p->pools[n->pools[j]];
+			ps_set_fixed(r.pools[j], sizeof(r.pools[j]), pool->id);
+			for (size_t e = pool->first_endpoint;
+			     e < pool->first_endpoint + pool->n_endpoints; e++) {
+				const char *id = p->endpoints[e].id;
+				store_put(wtxn, STORE_EPNAMES, id, strlen(id), n->owner, n->owner_len);
+			}
+		}
+		ps_set_fixed(r.chain_text, sizeof(r.chain_text), n->chain_text);
+		store_put(wtxn, STORE_NAMES, n->owner, n->owner_len, &r, sizeof(r));
+	}
+}
+
+static void ps_put_meta(store_wtxn_t *wtxn, const policy_t *p, uint64_t gen, uint64_t now)
+{
+	hg_rec_defaults_t d = {
+		.layout = HG_REC_LAYOUT, .ttl = p->ttl, .degraded_ttl = p->degraded_ttl,
+		.quorum_ppm = p->quorum_ppm, .stale_after_ms = p->stale_after_ms, .check = p->check,
+	};
+	const char *src = p->source != NULL ? p->source : "";
+#define PS_META(key, val, len) store_put(wtxn, STORE_META, key, strlen(key), val, len)
+	PS_META(HG_META_POLICY_DEFAULTS, &d, sizeof(d));
+	PS_META(HG_META_POLICY_GEN, &gen, sizeof(gen));
+	PS_META(HG_META_POLICY_LOADED, &now, sizeof(now));
+	PS_META(HG_META_POLICY_SOURCE, src, strlen(src));
+	PS_META(HG_META_POLICY_SHA256, p->sha256, sizeof(p->sha256));
+#undef PS_META
+}
+
+static void ps_put_views(store_wtxn_t *wtxn, const policy_t *p, uint64_t gen, uint64_t now)
+{
+	ps_inputs_ctx_t ctx = { .wtxn = wtxn, .policy = p };
+	view_inputs_t in = { .measure = ps_input_measure, .admin = ps_input_admin, .ctx = &ctx };
+	for (size_t i = 0; i < p->n_names && wtxn->err == HG_EOK; i++) {
+		uint8_t *blob = NULL;
+		size_t len = 0;
+		int ret = view_build(p, i, &in, gen, now, &blob, &len);
+		if (ret == HG_EOK) {
+			store_put(wtxn, STORE_VIEWS, p->names[i].owner, p->names[i].owner_len, blob, len);
+		}
+		store_wtxn_fail(wtxn, ret);
+		free(blob);
+	}
+}
+
+int policy_store_load(store_t *store, const policy_t *policy, uint64_t *generation)
+{
+	if (store == NULL || policy == NULL) {
+		return HG_EINVAL;
+	}
+	store_wtxn_t wtxn;
+	int ret = store_wtxn_begin(store, &wtxn);
+	if (ret != HG_EOK) {
+		return ret;
+	}
+	uint64_t gen = 0, now = store_now_ms();
+	const void *val;
+	size_t vlen;
+	ret = store_wget(&wtxn, STORE_META, HG_META_POLICY_GEN, strlen(HG_META_POLICY_GEN),
+	                 &val, &vlen);
+	if (ret == HG_EOK && vlen == sizeof(gen)) {
+		memcpy(&gen, val, sizeof(gen));
+	}
+	gen++;
+
+	ps_prune_measurements(&wtxn, policy);
+	static const enum store_dbi rewritten[] = {
+		STORE_PROBERS, STORE_POOLS, STORE_ENDPOINTS, STORE_NAMES, STORE_EPNAMES, STORE_VIEWS,
+	};
+	for (size_t i = 0; i < sizeof(rewritten) / sizeof(rewritten[0]); i++) {
+		store_drop_all(&wtxn, rewritten[i]);
+	}
+	ps_put_probers_pools(&wtxn, policy);
+	ps_put_endpoints(&wtxn, policy);
+	ps_put_names(&wtxn, policy);
+	ps_put_meta(&wtxn, policy, gen, now);
+	ps_put_views(&wtxn, policy, gen, now);
+
+	ret = store_wtxn_commit(&wtxn);   /* aborts everything on a sticky error */
+	if (ret == HG_EOK && generation != NULL) {
+		*generation = gen;
+	}
+	return ret;
+}

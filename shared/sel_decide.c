@@ -1,0 +1,208 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/*  One decision: family pre-filter, the chain, fallback, answer, TTL, scope.
+ *  Runs on every query inside knotd: no allocation, no syscalls, no
+ *  recursion; all state is the sel_ctx_t on this stack frame. */
+#include <math.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "errors.h"
+#include "sel_internal.h"
+
+static bool sel_has_family(const sel_ctx_t *c, const hg_view_ep_t *ep)
+{
+	return (ep->flags & HG_VEP_CNAME) || (c->v6 ? ep->n_v6 : ep->n_v4) > 0;
+}
+
+static void sel_step_begin(sel_ctx_t *c, uint8_t *in, uint8_t *n_in)
+{
+	memcpy(in, c->list, c->n);
+	*n_in = c->n;
+	for (unsigned i = 0; i < HG_NAME_EP_MAX; i++) {
+		c->metric[i] = NAN;
+	}
+	c->note[0] = '\0';
+}
+
+static void sel_step_end(sel_ctx_t *c, const sel_trace_t *trace, int idx, uint8_t type,
+                         const uint8_t *in, uint8_t n_in)
+{
+	sel_trace_step_t st = {
+		.filter = idx, .type = type, .n_in = n_in, .n_out = c->n, .in = in,
+		.out = c->list, .reason = c->reason, .metric = c->metric, .note = c->note,
+	};
+	trace->step(trace->ctx, &st);
+}
+
+/* Candidates: endpoints that can answer this qtype; drained ones go here so
+ * a drain works whatever the chain. Returns how many had the family. */
+static unsigned sel_prefilter(sel_ctx_t *c)
+{
+	unsigned n_family = 0;
+	c->n = 0;
+	for (uint8_t e = 0; e < c->v->hdr->n_endpoints; e++) {
+		const hg_view_ep_t *ep = &c->v->ep[e];
+		c->reason[e] = SEL_R_KEPT;
+		if (!sel_has_family(c, ep)) {
+			c->reason[e] = SEL_R_NO_FAMILY;
+			continue;
+		}
+		n_family++;
+		if (ep->admin == HG_ADMIN_DRAIN) {
+			c->reason[e] = SEL_R_DRAINED;
+			continue;
+		}
+		c->list[c->n++] = e;
+	}
+	return n_family;
+}
+
+static void sel_run_filter(sel_ctx_t *c, const hg_view_filter_t *f)
+{
+	switch (f->type) {
+	case HG_F_UP:               sel_f_up(c); break;
+	case HG_F_GEOFENCE:         sel_f_geofence(c, f); break;
+	case HG_F_NEAREST:          sel_f_nearest(c); break;
+	case HG_F_LOWEST_LATENCY:   sel_f_lowest_latency(c, f); break;
+	case HG_F_MAX_LOSS:         sel_f_max_loss(c, f); break;
+	case HG_F_PRIORITY:         sel_f_priority(c); break;
+	case HG_F_WEIGHTED:
+		if (f->flags & HG_VF_STICKY) {
+			sel_f_sticky(c);
+		} else {
+			sel_f_weighted(c);
+		}
+		break;
+	case HG_F_WEIGHTED_SHUFFLE: sel_f_weighted(c); break;
+	case HG_F_ROUND_ROBIN:      sel_f_round_robin(c); break;
+	case HG_F_FIRST:            sel_f_first(c, f); break;
+	default:                    break;   /* view_open() rejects unknown types */
+	}
+}
+
+/* Fail open: health and drains are ignored, only the family matters. */
+static void sel_fallback(sel_ctx_t *c)
+{
+	const hg_view_hdr_t *h = c->v->hdr;
+	c->flags |= SEL_FALLBACK | SEL_DEGRADED;
+	c->n = 0;
+	if (h->fallback == HG_FALLBACK_NONE) {
+		sel_note(c, "fallback none: NODATA");
+		return;
+	}
+	for (uint8_t e = 0; e < h->n_endpoints; e++) {
+		const hg_view_ep_t *ep = &c->v->ep[e];
+		if (sel_has_family(c, ep) &&
+		    (h->fallback == HG_FALLBACK_ALL || ep->pool == h->fallback_pool)) {
+			c->list[c->n++] = e;
+			c->reason[e] = SEL_R_KEPT;
+		}
+	}
+	sel_note(c, h->fallback == HG_FALLBACK_ALL ? "fallback all" : "fallback pool #%u",
+	         (unsigned)h->fallback_pool);
+}
+
+static void sel_answer(const sel_ctx_t *c, sel_answer_t *out)
+{
+	const view_t *v = c->v;
+	if (c->n > 0 && (v->ep[c->list[0]].flags & HG_VEP_CNAME)) {
+		const hg_view_ep_t *ep = &v->ep[c->list[0]];
+		out->flags |= SEL_CNAME;
+		out->cname = v->strings + ep->cname_off;
+		out->cname_len = ep->cname_len;
+		out->endpoints[out->n_endpoints++] = c->list[0];
+		return;
+	}
+	for (uint8_t i = 0; i < c->n && out->n_addr < HG_ANSWER_MAX; i++) {
+		const hg_view_ep_t *ep = &v->ep[c->list[i]];
+		if (ep->flags & HG_VEP_CNAME) {
+			continue;   /* a CNAME cannot share an RRset with addresses */
+		}
+		unsigned n = c->v6 ? ep->n_v6 : ep->n_v4;
+		if (n == 0) {
+			continue;
+		}
+		out->endpoints[out->n_endpoints++] = c->list[i];
+		for (unsigned k = 0; k < n && out->n_addr < HG_ANSWER_MAX; k++) {
+			out->addr[out->n_addr++] = c->v6 ? v->v6[ep->first_v6 + k]
+			                                 : v->v4[ep->first_v4 + k];
+		}
+	}
+	if (out->n_addr == 0) {
+		out->flags |= SEL_NODATA;
+	}
+}
+
+int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
+               uint64_t now_ms, sel_rng_t *rng, sel_answer_t *out, const sel_trace_t *trace)
+{
+	if (view == NULL || view->hdr == NULL || client == NULL || rng == NULL || out == NULL ||
+	    (qtype != 1 && qtype != 28) ||
+	    (client->family != AF_INET && client->family != AF_INET6) ||
+	    (trace != NULL && trace->step == NULL)) {
+		return HG_EINVAL;
+	}
+	sel_ctx_t c;
+	c.v = view;
+	c.client = client;
+	c.now_ms = now_ms;
+	c.rng = rng;
+	c.v6 = qtype == 28;
+	c.tracing = trace != NULL;
+	c.scope = 0;
+	c.client_used = false;
+	c.flags = 0;
+	c.loc_done = c.vant_done = false;
+	c.n_vant = 0;
+
+	uint8_t in[HG_NAME_EP_MAX], n_in = 0;
+	if (c.tracing) {
+		for (uint8_t e = 0; e < view->hdr->n_endpoints; e++) {
+			in[e] = e;
+		}
+		n_in = view->hdr->n_endpoints;
+		for (unsigned i = 0; i < HG_NAME_EP_MAX; i++) {
+			c.metric[i] = NAN;
+		}
+		c.note[0] = '\0';
+	}
+	unsigned n_family = sel_prefilter(&c);
+	if (c.tracing) {
+		sel_step_end(&c, trace, -1, 0, in, n_in);
+	}
+
+	for (unsigned f = 0; f < view->hdr->n_filters && c.n > 0; f++) {
+		const hg_view_filter_t *flt = &view->filter[f];
+		if (c.tracing) {
+			sel_step_begin(&c, in, &n_in);
+		}
+		sel_run_filter(&c, flt);
+		if (c.tracing) {
+			sel_step_end(&c, trace, (int)f, flt->type, in, n_in);
+		}
+	}
+	/* A name with nothing of this family (AAAA for a v4-only name) is a
+	 * plain NODATA, not a failure worth a degraded TTL. */
+	if (c.n == 0 && n_family > 0) {
+		if (c.tracing) {
+			sel_step_begin(&c, in, &n_in);
+		}
+		sel_fallback(&c);
+		if (c.tracing) {
+			sel_step_end(&c, trace, -2, 0, in, n_in);
+		}
+	}
+
+	memset(out, 0, offsetof(sel_answer_t, addr));
+	out->cname = NULL;
+	out->cname_len = 0;
+	out->flags = c.flags;
+	sel_answer(&c, out);
+	out->ttl = (out->flags & SEL_DEGRADED) ? view->hdr->degraded_ttl : view->hdr->ttl;
+	out->scope = c.scope < client->source_len ? c.scope : client->source_len;
+	if (c.client_used) {
+		out->flags |= SEL_CLIENT_USED;
+	}
+	out->vantage = c.n_vant > 0 ? c.vant[0] : -1;
+	return HG_EOK;
+}

@@ -1,0 +1,161 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/*  Filters driven by the client's geo data: geofence rules and nearest. */
+#include <math.h>
+#include <string.h>
+
+#include "sel_internal.h"
+
+#define SEL_EARTH_KM 6371.0
+
+bool sel_client_loc(sel_ctx_t *c)
+{
+	if (!c->loc_done) {
+		c->loc_done = true;
+		const geo_info_t *g = c->client->geo;
+		c->has_loc = g != NULL && g->has_location && isfinite(g->lat) && isfinite(g->lon);
+		if (c->has_loc) {
+			double la = g->lat * M_PI / 180.0, lo = g->lon * M_PI / 180.0;
+			c->cx = (float)(cos(la) * cos(lo));
+			c->cy = (float)(cos(la) * sin(lo));
+			c->cz = (float)sin(la);
+		}
+	}
+	return c->has_loc;
+}
+
+/* One value of a rule against the client; *scope gets the prefix length the
+ * outcome depends on (0 when it does not depend on the address at all). */
+static bool sel_match_one(const sel_ctx_t *c, const hg_view_match_t *m, unsigned *scope)
+{
+	const geo_info_t *g = c->client->geo;
+	*scope = 0;
+	switch (m->kind) {
+	case HG_M_PREFIX:
+		return sel_prefix_match(c->client, m, scope);
+	case HG_M_ASN:
+		if (g == NULL) {
+			return false;
+		}
+		*scope = g->asn_prefix_len;
+		uint32_t asn;
+		memcpy(&asn, m->data, sizeof(asn));
+		return g->has_asn && g->asn == asn;
+	default:
+		break;
+	}
+	if (g == NULL) {
+		return false;
+	}
+	*scope = g->prefix_len;
+	const char *have = m->kind == HG_M_COUNTRY ? g->country
+	                 : m->kind == HG_M_CONTINENT ? g->continent : g->subdivision;
+	size_t cap = m->kind == HG_M_SUBDIVISION ? sizeof(g->subdivision) : 2;
+	size_t want_len = strnlen((const char *)m->data, cap);
+	return want_len > 0 && strnlen(have, cap) == want_len && memcmp(have, m->data, want_len) == 0;
+}
+
+/* A rule matches when every kind it names has at least one matching value;
+ * a rule without conditions matches everyone. Every value is looked at so
+ * the scope covers whatever decided the outcome. */
+static bool sel_rule_match(sel_ctx_t *c, const hg_view_rule_t *r, const hg_view_match_t **hit)
+{
+	unsigned present = 0, matched = 0;
+	*hit = NULL;
+	for (unsigned k = 0; k < r->n_match; k++) {
+		const hg_view_match_t *m = &c->v->match[r->first_match + k];
+		unsigned s;
+		bool ok = sel_match_one(c, m, &s);
+		present |= 1u << m->kind;
+		if (ok) {
+			matched |= 1u << m->kind;
+			if (*hit == NULL) {
+				*hit = m;
+			}
+		}
+		/* Without geo data only prefix values looked at the client. */
+		if (c->client->geo != NULL || m->kind == HG_M_PREFIX) {
+			sel_scope_add(c, s);
+		}
+	}
+	return (present & ~matched) == 0;
+}
+
+static void sel_note_rule(sel_ctx_t *c, unsigned idx, const hg_view_match_t *m, const char *tail)
+{
+	if (!c->tracing) {
+		return;
+	}
+	if (m == NULL) {
+		sel_note(c, "rule %u matched (no conditions)%s", idx, tail);
+		return;
+	}
+	switch (m->kind) {
+	case HG_M_ASN: {
+		uint32_t asn;
+		memcpy(&asn, m->data, sizeof(asn));
+		sel_note(c, "rule %u matched asn=%u%s", idx, asn, tail);
+		break;
+	}
+	case HG_M_PREFIX:
+		sel_note(c, "rule %u matched prefix/%u%s", idx, m->prefix_len, tail);
+		break;
+	default:
+		sel_note(c, "rule %u matched %s=%.8s%s", idx,
+		         m->kind == HG_M_COUNTRY ? "country"
+		         : m->kind == HG_M_CONTINENT ? "continent" : "subdivision",
+		         (const char *)m->data, tail);
+	}
+}
+
+void sel_f_geofence(sel_ctx_t *c, const hg_view_filter_t *f)
+{
+	sel_note(c, "no rule matched");
+	for (unsigned r = 0; r < f->n_rules; r++) {
+		const hg_view_rule_t *rule = &c->v->rule[f->first_rule + r];
+		const hg_view_match_t *hit;
+		if (!sel_rule_match(c, rule, &hit)) {
+			continue;
+		}
+		bool keep[HG_NAME_EP_MAX] = { false };
+		unsigned n_keep = 0;
+		for (uint8_t i = 0; i < c->n; i++) {
+			keep[i] = (rule->targets >> c->list[i]) & 1;
+			n_keep += keep[i];
+		}
+		bool strict = rule->flags & HG_VR_STRICT;
+		if (n_keep > 0 || strict) {
+			sel_compact(c, keep, SEL_R_NOT_IN_RULE);
+		}
+		sel_note_rule(c, r + 1, hit,
+		              n_keep > 0 ? "" : strict ? ", no target left (strict)"
+		                                       : ", no target left: unchanged");
+		return;
+	}
+}
+
+void sel_f_nearest(sel_ctx_t *c)
+{
+	if (c->client->geo == NULL || c->n <= 1) {
+		return;
+	}
+	sel_scope_add(c, c->client->geo->prefix_len);
+	if (!sel_client_loc(c)) {
+		sel_note(c, "client location unknown: unchanged");
+		return;
+	}
+	for (uint8_t i = 0; i < c->n; i++) {
+		uint8_t e = c->list[i];
+		const hg_view_ep_t *ep = &c->v->ep[e];
+		if (ep->flags & HG_VEP_HAS_LOCATION) {
+			/* Larger dot product of unit vectors = shorter great circle. */
+			c->key[e] = (double)ep->x * c->cx + (double)ep->y * c->cy + (double)ep->z * c->cz;
+			if (c->tracing) {
+				double d = c->key[e] > 1.0 ? 1.0 : c->key[e] < -1.0 ? -1.0 : c->key[e];
+				c->metric[e] = acos(d) * SEL_EARTH_KM;
+			}
+		} else {
+			c->key[e] = -2.0;   /* after every located endpoint, order kept */
+		}
+	}
+	sel_sort_desc(c);
+}

@@ -1,0 +1,136 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/*  Filters that estimate what the client sees from the nearest vantage:
+ *  lowest-latency and max-loss. */
+#include <math.h>
+
+#include "sel_internal.h"
+
+/* Fresh probers (at least one fresh cell in this view) ordered by distance
+ * to the client, computed once per decision. */
+static void sel_vantages(sel_ctx_t *c)
+{
+	if (c->vant_done) {
+		return;
+	}
+	c->vant_done = true;
+	c->n_vant = 0;
+	if (!sel_client_loc(c)) {
+		return;
+	}
+	const view_t *v = c->v;
+	unsigned n_ep = v->hdr->n_endpoints, n_pr = v->hdr->n_probers;
+	float key[HG_PROBER_MAX];
+	for (unsigned j = 0; j < n_pr; j++) {
+		bool fresh = false;
+		for (unsigned e = 0; e < n_ep && !fresh; e++) {
+			fresh = sel_cell_fresh(c, view_cell(v, e, j));
+		}
+		if (!fresh) {
+			continue;
+		}
+		const hg_view_prober_t *p = &v->prober[j];
+		float k = p->x * c->cx + p->y * c->cy + p->z * c->cz;
+		/* Insertion by distance; ties keep policy order. */
+		unsigned pos = c->n_vant;
+		while (pos > 0 && key[pos - 1] < k) {
+			key[pos] = key[pos - 1];
+			c->vant[pos] = c->vant[pos - 1];
+			pos--;
+		}
+		key[pos] = k;
+		c->vant[pos] = (uint8_t)j;
+		c->n_vant++;
+	}
+}
+
+/* The cell of endpoint e from the nearest vantage that has fresh data for
+ * it (and, for latency, an RTT); NULL if none. */
+static const hg_view_cell_t *sel_vantage_cell(sel_ctx_t *c, uint8_t e, bool need_rtt)
+{
+	for (unsigned k = 0; k < c->n_vant; k++) {
+		const hg_view_cell_t *cell = view_cell(c->v, e, c->vant[k]);
+		if (sel_cell_fresh(c, cell) && (!need_rtt || cell->rtt_us != HG_RTT_NONE)) {
+			return cell;
+		}
+	}
+	return NULL;
+}
+
+/* Common entry: scope, vantage; false when the filter has nothing to do. */
+static bool sel_vantage_ready(sel_ctx_t *c)
+{
+	if (c->client->geo == NULL || c->n <= 1) {
+		return false;
+	}
+	sel_scope_add(c, c->client->geo->prefix_len);
+	sel_vantages(c);
+	if (c->n_vant == 0) {
+		sel_note(c, c->has_loc ? "no fresh prober: unchanged"
+		                       : "client location unknown: unchanged");
+		return false;
+	}
+	return true;
+}
+
+static void sel_note_vantage(sel_ctx_t *c, const char *what)
+{
+	if (c->tracing) {
+		const hg_view_prober_t *p = &c->v->prober[c->vant[0]];
+		sel_note(c, "vantage %.*s%s", (int)p->id_len, (const char *)c->v->strings + p->id_off,
+		         what);
+	}
+}
+
+void sel_f_lowest_latency(sel_ctx_t *c, const hg_view_filter_t *f)
+{
+	if (!sel_vantage_ready(c)) {
+		return;
+	}
+	uint32_t lat[HG_NAME_EP_MAX];
+	uint64_t best = UINT64_MAX;
+	for (uint8_t i = 0; i < c->n; i++) {
+		uint8_t e = c->list[i];
+		const hg_view_cell_t *cell = sel_vantage_cell(c, e, true);
+		lat[i] = cell ? cell->rtt_us : HG_RTT_NONE;
+		if (cell && cell->rtt_us < best) {
+			best = cell->rtt_us;
+		}
+		c->metric[e] = cell ? cell->rtt_us / 1000.0 : NAN;
+	}
+	if (best == UINT64_MAX) {
+		sel_note_vantage(c, ", no latency data: unchanged");
+		return;
+	}
+	uint64_t limit = best + f->arg;
+	bool keep[HG_NAME_EP_MAX] = { false };
+	for (uint8_t i = 0; i < c->n; i++) {
+		keep[i] = lat[i] != HG_RTT_NONE && lat[i] <= limit;
+		/* Sort key: lower latency first (negated for the descending sort). */
+		c->key[c->list[i]] = -(double)lat[i];
+	}
+	sel_compact(c, keep, SEL_R_TOO_SLOW);
+	sel_sort_desc(c);
+	sel_note_vantage(c, "");
+}
+
+void sel_f_max_loss(sel_ctx_t *c, const hg_view_filter_t *f)
+{
+	if (!sel_vantage_ready(c)) {
+		return;
+	}
+	bool keep[HG_NAME_EP_MAX] = { false };
+	unsigned n_keep = 0;
+	for (uint8_t i = 0; i < c->n; i++) {
+		uint8_t e = c->list[i];
+		const hg_view_cell_t *cell = sel_vantage_cell(c, e, false);
+		keep[i] = cell == NULL || cell->loss_bp <= f->arg;
+		n_keep += keep[i];
+		c->metric[e] = cell ? cell->loss_bp / 100.0 : NAN;
+	}
+	if (n_keep == 0) {
+		sel_note_vantage(c, ", all lossy: unchanged");
+		return;
+	}
+	sel_compact(c, keep, SEL_R_LOSSY);
+	sel_note_vantage(c, "");
+}

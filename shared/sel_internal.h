@@ -1,0 +1,93 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/*!
+ * \file
+ * \brief Private state of one decision, shared by the sel_*.c files.
+ *
+ * Everything lives on sel_decide()'s stack (about 1.5 KB): no allocation.
+ * The candidate list holds endpoint indexes in answer order; each filter
+ * rewrites it in place.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sel.h"
+
+typedef struct {
+	const view_t *v;
+	const sel_client_t *client;
+	uint64_t now_ms;
+	sel_rng_t *rng;
+	bool v6;                        /*!< AAAA query */
+	bool tracing;
+
+	uint8_t n;                      /*!< candidates */
+	uint8_t list[HG_NAME_EP_MAX];
+
+	uint8_t scope;                  /*!< max scope contribution (before the source cap) */
+	bool client_used;
+	uint32_t flags;                 /*!< enum sel_flags */
+
+	/* Client location and vantage order: computed at most once. */
+	bool loc_done, has_loc;
+	float cx, cy, cz;
+	bool vant_done;
+	uint8_t n_vant;
+	uint8_t vant[HG_PROBER_MAX];    /*!< fresh probers, nearest to the client first */
+
+	double key[HG_NAME_EP_MAX];     /*!< per-endpoint sort key scratch */
+
+	/* Trace (explain) buffers; only meaningful when tracing. */
+	uint8_t reason[HG_NAME_EP_MAX];
+	double metric[HG_NAME_EP_MAX];
+	char note[128];
+} sel_ctx_t;
+
+/* sel_rng.c */
+uint64_t sel_rng_next(sel_rng_t *rng);
+uint64_t sel_mix64(uint64_t x);
+/*! Uniform integer in [0, bound), bound > 0. */
+uint64_t sel_rng_below(sel_rng_t *rng, uint64_t bound);
+
+/* sel_scope.c */
+void sel_scope_add(sel_ctx_t *c, unsigned len);
+/*! Prefix match of the client address against a match value (family 4/6). */
+bool sel_prefix_match(const sel_client_t *cl, const hg_view_match_t *m, unsigned *scope);
+/*! Keep only list entries whose keep[] flag is set, marking the others with \a reason. */
+void sel_compact(sel_ctx_t *c, const bool *keep, uint8_t reason);
+/*! Stable sort of the candidates by key[] descending. */
+void sel_sort_desc(sel_ctx_t *c);
+/*! printf into the trace note (no-op unless tracing). */
+void sel_note(sel_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*! A cell counts when it has data no older than stale-after. Prober clocks
+ *  run a little ahead sometimes: skew up to the staleness window is
+ *  accepted, absurd future stamps are not. Inline: the hottest check. */
+static inline bool sel_cell_fresh(const sel_ctx_t *c, const hg_view_cell_t *cell)
+{
+	uint64_t ts = cell->ts_ms, stale = c->v->hdr->stale_after_ms;
+	if (ts == 0) {
+		return false;
+	}
+	return ts > c->now_ms ? ts - c->now_ms <= stale : c->now_ms - ts <= stale;
+}
+
+/* sel_filters_health.c */
+void sel_f_up(sel_ctx_t *c);
+
+/* sel_filters_geo.c */
+bool sel_client_loc(sel_ctx_t *c);
+void sel_f_geofence(sel_ctx_t *c, const hg_view_filter_t *f);
+void sel_f_nearest(sel_ctx_t *c);
+
+/* sel_filters_latency.c */
+void sel_f_lowest_latency(sel_ctx_t *c, const hg_view_filter_t *f);
+void sel_f_max_loss(sel_ctx_t *c, const hg_view_filter_t *f);
+
+/* sel_filters_order.c */
+void sel_f_priority(sel_ctx_t *c);
+void sel_f_weighted(sel_ctx_t *c);
+void sel_f_sticky(sel_ctx_t *c);
+void sel_f_round_robin(sel_ctx_t *c);
+void sel_f_first(sel_ctx_t *c, const hg_view_filter_t *f);

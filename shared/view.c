@@ -1,0 +1,195 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/*  Reading a view blob in place: validation, sizes, hashing. view_open() runs
+ *  on every query, so it checks only what keeps the reader in bounds and
+ *  consistent; it never copies. */
+#include <math.h>
+#include <string.h>
+
+#include "errors.h"
+#include "view.h"
+
+size_t view_size(unsigned n_ep, unsigned n_prob, unsigned n_filt, unsigned n_rules,
+                 unsigned n_match, unsigned n_v4, unsigned n_v6, unsigned strings_len)
+{
+	return sizeof(hg_view_hdr_t)
+	     + (size_t)n_ep * sizeof(hg_view_ep_t)
+	     + (size_t)n_prob * sizeof(hg_view_prober_t)
+	     + (size_t)n_ep * n_prob * sizeof(hg_view_cell_t)
+	     + (size_t)n_filt * sizeof(hg_view_filter_t)
+	     + (size_t)n_rules * sizeof(hg_view_rule_t)
+	     + (size_t)n_match * sizeof(hg_view_match_t)
+	     + (size_t)n_v4 * 4 + (size_t)n_v6 * 16 + strings_len;
+}
+
+uint64_t view_id_hash(const char *id, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (uint8_t)id[i];
+		h *= 0x100000001b3ull;
+	}
+	/* FNV alone mixes the last bytes poorly; the murmur3 finalizer spreads
+	 * them over all 64 bits for rendezvous hashing. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+void view_cell_from_measure(hg_view_cell_t *cell, const hg_rec_measure_t *m)
+{
+	memset(cell, 0, sizeof(*cell));
+	cell->rtt_us = HG_RTT_NONE;
+	if (m == NULL) {
+		return;
+	}
+	cell->ts_ms = m->ts_ms;
+	cell->rtt_us = m->rtt_median_us;
+	cell->loss_bp = m->loss_bp > 10000 ? 10000 : m->loss_bp;
+	cell->state = m->state <= HG_HEALTH_DOWN ? m->state : HG_HEALTH_UNKNOWN;
+}
+
+/* A wire name must be well formed because the module hands it to libknot:
+ * labels of 1..63 bytes, no compression, ending with the root exactly at len. */
+static int view_check_dname(const uint8_t *s, unsigned len)
+{
+	unsigned pos = 0;
+	while (pos < len) {
+		uint8_t l = s[pos];
+		if (l == 0) {
+			return pos + 1 == len ? HG_EOK : HG_ECORRUPT;
+		}
+		if (l > 63) {
+			return HG_ECORRUPT;
+		}
+		pos += 1u + l;
+	}
+	return HG_ECORRUPT;
+}
+
+static bool view_str_ok(const hg_view_hdr_t *h, unsigned off, unsigned len)
+{
+	return off + len <= h->strings_len;
+}
+
+static int view_check_eps(const view_t *v)
+{
+	const hg_view_hdr_t *h = v->hdr;
+	for (unsigned i = 0; i < h->n_endpoints; i++) {
+		const hg_view_ep_t *e = &v->ep[i];
+		if (!view_str_ok(h, e->id_off, e->id_len) || e->n_v4 > HG_ADDR_MAX ||
+		    e->n_v6 > HG_ADDR_MAX || (unsigned)e->first_v4 + e->n_v4 > h->n_v4 ||
+		    (unsigned)e->first_v6 + e->n_v6 > h->n_v6 || e->pool >= h->n_pools ||
+		    e->admin > HG_ADMIN_FORCE_UP) {
+			return HG_ECORRUPT;
+		}
+		/* NaN coordinates would make distance comparisons meaningless. */
+		if ((e->flags & HG_VEP_HAS_LOCATION) &&
+		    !(isfinite(e->x) && isfinite(e->y) && isfinite(e->z))) {
+			return HG_ECORRUPT;
+		}
+		if (e->flags & HG_VEP_CNAME) {
+			if (e->cname_len == 0 || !view_str_ok(h, e->cname_off, e->cname_len) ||
+			    view_check_dname(v->strings + e->cname_off, e->cname_len) != HG_EOK) {
+				return HG_ECORRUPT;
+			}
+		}
+	}
+	return HG_EOK;
+}
+
+static int view_check_chain(const view_t *v)
+{
+	const hg_view_hdr_t *h = v->hdr;
+	for (unsigned i = 0; i < h->n_probers; i++) {
+		const hg_view_prober_t *p = &v->prober[i];
+		if (!view_str_ok(h, p->id_off, p->id_len) ||
+		    !(isfinite(p->x) && isfinite(p->y) && isfinite(p->z))) {
+			return HG_ECORRUPT;
+		}
+	}
+	for (unsigned i = 0; i < h->n_filters; i++) {
+		const hg_view_filter_t *f = &v->filter[i];
+		if (f->type < HG_F_UP || f->type > HG_F_FIRST ||
+		    (unsigned)f->first_rule + f->n_rules > h->n_rules) {
+			return HG_ECORRUPT;
+		}
+	}
+	uint64_t ep_mask = h->n_endpoints >= 64 ? UINT64_MAX : (1ull << h->n_endpoints) - 1;
+	for (unsigned i = 0; i < h->n_rules; i++) {
+		const hg_view_rule_t *r = &v->rule[i];
+		if ((r->targets & ~ep_mask) != 0 ||
+		    (unsigned)r->first_match + r->n_match > h->n_matches) {
+			return HG_ECORRUPT;
+		}
+	}
+	for (unsigned i = 0; i < h->n_matches; i++) {
+		const hg_view_match_t *m = &v->match[i];
+		if (m->kind < HG_M_COUNTRY || m->kind > HG_M_PREFIX) {
+			return HG_ECORRUPT;
+		}
+		if (m->kind == HG_M_PREFIX &&
+		    !((m->family == 4 && m->prefix_len <= 32) ||
+		      (m->family == 6 && m->prefix_len <= 128))) {
+			return HG_ECORRUPT;
+		}
+	}
+	return HG_EOK;
+}
+
+int view_open(const void *data, size_t len, view_t *out)
+{
+	if (data == NULL || out == NULL) {
+		return HG_EINVAL;
+	}
+	memset(out, 0, sizeof(*out));
+	if (len < sizeof(hg_view_hdr_t)) {
+		return HG_ECORRUPT;
+	}
+	const hg_view_hdr_t *h = data;
+	if (h->magic != HG_VIEW_MAGIC || h->layout != HG_VIEW_LAYOUT) {
+		return HG_ESCHEMA;
+	}
+	if (h->total_len != len || h->n_endpoints > HG_NAME_EP_MAX ||
+	    h->n_probers > HG_PROBER_MAX || h->n_filters > HG_CHAIN_MAX ||
+	    h->n_rules > HG_RULES_MAX || h->n_matches > HG_MATCH_MAX ||
+	    h->n_pools == 0 || h->n_pools > HG_NAME_POOLS_MAX ||
+	    h->n_v4 > HG_NAME_EP_MAX * HG_ADDR_MAX || h->n_v6 > HG_NAME_EP_MAX * HG_ADDR_MAX ||
+	    h->fallback > HG_FALLBACK_NONE ||
+	    (h->fallback == HG_FALLBACK_POOL && h->fallback_pool >= h->n_pools)) {
+		return HG_ECORRUPT;
+	}
+	if (view_size(h->n_endpoints, h->n_probers, h->n_filters, h->n_rules, h->n_matches,
+	              h->n_v4, h->n_v6, h->strings_len) != len) {
+		return HG_ECORRUPT;
+	}
+	if (!view_str_ok(h, h->owner_off, h->owner_len) ||
+	    view_check_dname((const uint8_t *)data + len - h->strings_len + h->owner_off,
+	                     h->owner_len) != HG_EOK) {
+		return HG_ECORRUPT;
+	}
+
+	view_t v = { .hdr = h };
+	const uint8_t *p = (const uint8_t *)data + sizeof(*h);
+	v.ep = (const hg_view_ep_t *)p;          p += h->n_endpoints * sizeof(hg_view_ep_t);
+	v.prober = (const hg_view_prober_t *)p;  p += h->n_probers * sizeof(hg_view_prober_t);
+	v.cell = (const hg_view_cell_t *)p;
+	p += (size_t)h->n_endpoints * h->n_probers * sizeof(hg_view_cell_t);
+	v.filter = (const hg_view_filter_t *)p;  p += h->n_filters * sizeof(hg_view_filter_t);
+	v.rule = (const hg_view_rule_t *)p;      p += h->n_rules * sizeof(hg_view_rule_t);
+	v.match = (const hg_view_match_t *)p;    p += h->n_matches * sizeof(hg_view_match_t);
+	v.v4 = (const uint8_t (*)[4])p;          p += (size_t)h->n_v4 * 4;
+	v.v6 = (const uint8_t (*)[16])p;         p += (size_t)h->n_v6 * 16;
+	v.strings = p;
+
+	int ret = view_check_eps(&v);
+	if (ret == HG_EOK) {
+		ret = view_check_chain(&v);
+	}
+	if (ret == HG_EOK) {
+		*out = v;
+	}
+	return ret;
+}

@@ -1,0 +1,36 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Benchmark of one GSLB decision: wall time per decision over 1,000,000 runs,
+# then instructions per decision under callgrind (difference of two fixed
+# counts, so setup and process start-up cancel out).
+# Usage: bench_sel.sh [path/to/bench_sel]   (`make bench-sel` runs it)
+set -eu
+BENCH=${1:-tests/bench/bench_sel}
+# libtool wrapper scripts must be run through libtool for valgrind.
+if head -c 2 "$BENCH" | grep -q '#!'; then
+	if [ -x ./libtool ]; then RUN="./libtool --mode=execute"; else RUN="libtool --mode=execute"; fi
+else
+	RUN=""
+fi
+FULL="geofence loss=200 latency=60 shuffle first=2"
+GEO="geofence nearest first=1"
+"$BENCH" 1000000 "$FULL"
+"$BENCH" 1000000 "$GEO"
+
+if ! command -v valgrind >/dev/null 2>&1; then
+	echo "bench_sel.sh: valgrind not found, skipping the instruction count"
+	exit 0
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+count() {
+	$RUN valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$1" "$BENCH" "$1" "$2" \
+		>/dev/null 2>"$tmp/log.$1"
+	sed -n 's/^summary: *//p' "$tmp/cg.$1"
+}
+for chain in "$FULL" "$GEO"; do
+	lo=$(count 10000 "$chain")
+	hi=$(count 110000 "$chain")
+	echo "bench_sel: callgrind: $(( (hi - lo) / 100000 )) instructions per decision" \
+		"(view_open + sel_decide), chain [$chain]"
+done

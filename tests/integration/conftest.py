@@ -1,0 +1,371 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fixtures for mod-haltgslb integration tests: a real knotd with the freshly
+built module, its own rundir/storage under a tmp dir, on 127.0.0.1 and a free
+unprivileged port.
+
+Environment: top_builddir (default: the repo root) holds knot-module/.libs/
+haltgslb.so, haltgslb-ctl and tests/data/*.mmdb (built by `make check`);
+top_srcdir (default: the repo root) holds this directory.
+
+When the module was built with --enable-sanitizers, knotd runs with the ASan
+and UBSan runtimes preloaded and every test fails if a sanitizer reported
+anything. HG_VALGRIND=1 runs knotd under valgrind instead (plain build).
+"""
+import glob
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+SRCDIR = os.path.abspath(os.environ.get("top_srcdir", REPO))
+
+
+def _default_builddir():
+    """The current directory when it is a build tree (pytest run from
+    build-NAME/), else the repo root (in-tree build)."""
+    if os.path.exists(os.path.join(os.getcwd(), "knot-module", "haltgslb.la")):
+        return os.getcwd()
+    return REPO
+
+
+BUILDDIR = os.path.abspath(os.environ.get("top_builddir") or _default_builddir())
+DATADIR = os.environ.get("HG_TEST_DATA", os.path.join(BUILDDIR, "tests", "data"))
+
+MODULE = os.path.join(BUILDDIR, "knot-module", ".libs", "haltgslb.so")
+CTL = os.path.join(BUILDDIR, "haltgslb-ctl")
+CITY = os.path.join(DATADIR, "test-city.mmdb")
+ASN = os.path.join(DATADIR, "test-asn.mmdb")
+POLICY = os.path.join(SRCDIR, "tests", "integration", "policy.yaml")
+ZONE = "gslb.example.net."
+
+KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"
+KNOTC = shutil.which("knotc") or "/usr/sbin/knotc"
+TIMEOUT = 2.0
+
+
+def _sanitizer_preload():
+    """The ASan/UBSan runtimes the module links, to preload into knotd."""
+    try:
+        out = subprocess.run(["ldd", MODULE], capture_output=True, text=True,
+                             timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    libs = []
+    for lib in ("libasan", "libubsan"):
+        m = re.search(r"\s(%s\S*)\s=>\s(\S+)" % lib, out)
+        if m:
+            libs.append(m.group(2))
+    return libs
+
+
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1 right now."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port")
+
+
+def ctl(*args, check=True):
+    """Run haltgslb-ctl (options before positional arguments)."""
+    res = subprocess.run([CTL] + list(args), capture_output=True, text=True, timeout=30)
+    if check and res.returncode != 0:
+        raise AssertionError("haltgslb-ctl %s failed (%d): %s%s" %
+                             (" ".join(args), res.returncode, res.stdout, res.stderr))
+    return res
+
+
+def zone_text(policy=POLICY):
+    """Zone file: SOA/NS, a static name, and the policy's fallback records."""
+    lines = [
+        "$ORIGIN %s" % ZONE,
+        "$TTL 300",
+        "@ SOA ns1 hostmaster 1 3600 600 86400 120",
+        "@ NS ns1",
+        "ns1 A 127.0.0.1",
+        "static A 192.0.2.99",
+        "static AAAA 2001:db8:99::99",
+        "txt TXT \"static\"",
+        # CNAME-only GSLB names need a fallback record by hand.
+        "cdn CNAME app.cdn-b.example.org.",
+        "alias CNAME static",
+    ]
+    out = ctl("zone-records", policy).stdout
+    for line in out.splitlines():
+        line = line.split(";", 1)[0].strip()
+        if line:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+class Knotd:
+    """One knotd instance with mod-haltgslb; start() / stop() / reload()."""
+
+    def __init__(self, tmpdir, db=None, geoip=CITY, asn=ASN, dnssec=False, ecs=True,
+                 extra_mod="", valgrind=None):
+        self.dir = str(tmpdir)
+        self.port = free_port()
+        self.db = db or os.path.join(self.dir, "db")
+        self.rundir = os.path.join(self.dir, "run")
+        self.storage = os.path.join(self.dir, "storage")
+        self.conf = os.path.join(self.dir, "knot.conf")
+        self.log = os.path.join(self.dir, "knotd.log")
+        self.sock = os.path.join(self.rundir, "knot.sock")
+        self.asan_dir = os.path.join(self.dir, "sanitizer")
+        self.vg_log = os.path.join(self.dir, "valgrind.log")
+        self.geoip, self.asn, self.dnssec, self.ecs = geoip, asn, dnssec, ecs
+        self.extra_mod = extra_mod
+        self.valgrind = (os.environ.get("HG_VALGRIND") == "1") if valgrind is None else valgrind
+        self.proc = None
+        for d in (self.rundir, self.storage, self.asan_dir):
+            os.makedirs(d, exist_ok=True)
+        with open(os.path.join(self.storage, "gslb.zone"), "w") as f:
+            f.write(zone_text())
+        self.write_conf()
+
+    def mod_section(self, geoip=None):
+        geoip = self.geoip if geoip is None else geoip
+        lines = ["mod-haltgslb:", "  - id: default", "    database: %s" % self.db]
+        if geoip:
+            lines.append("    geoip: %s" % geoip)
+        if self.asn:
+            lines.append("    asn-db: %s" % self.asn)
+        if self.extra_mod:
+            lines.append(self.extra_mod)
+        return "\n".join(lines)
+
+    def write_conf(self, geoip=None):
+        zone_extra = "    dnssec-signing: on\n" if self.dnssec else ""
+        text = f"""server:
+    rundir: {self.rundir}
+    listen: 127.0.0.1@{self.port}
+    edns-client-subnet: {"on" if self.ecs else "off"}
+    udp-workers: 2
+    tcp-workers: 2
+    background-workers: 1
+log:
+  - target: {self.log}
+    any: info
+database:
+    storage: {self.storage}
+module:
+  - id: mod-haltgslb
+    file: {MODULE}
+{self.mod_section(geoip)}
+template:
+  - id: default
+    storage: {self.storage}
+zone:
+  - domain: {ZONE}
+    file: gslb.zone
+    module: mod-haltgslb/default
+{zone_extra}"""
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def env(self):
+        env = dict(os.environ)
+        preload = _sanitizer_preload()
+        if preload and not self.valgrind:
+            env["LD_PRELOAD"] = ":".join(preload)
+            # knotd itself is not instrumented; leaks are checked by valgrind.
+            env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0:log_path=%s/asan" % self.asan_dir
+            env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=0:log_path=%s/ubsan" % self.asan_dir
+        return env
+
+    def start(self, wait=True):
+        cmd = [KNOTD, "-c", self.conf]
+        if self.valgrind:
+            cmd = ["valgrind", "--error-exitcode=99", "--leak-check=full",
+                   "--errors-for-leak-kinds=definite", "--log-file=%s" % self.vg_log,
+                   "--suppressions=%s" % os.path.join(HERE, "valgrind.supp")] + cmd
+        self.proc = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.dir, "knotd.stderr"), "w"))
+        if wait:
+            self.wait_ready(60 if self.valgrind else 15)
+        return self
+
+    def wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("knotd exited (%d):\n%s" % (self.proc.returncode,
+                                                                 self.logtext()))
+            try:
+                r = self.query("ns1." + ZONE, "A", timeout=0.5)
+                if r.rcode() == dns.rcode.NOERROR and r.answer:
+                    return
+            except (dns.exception.Timeout, OSError):
+                pass
+            time.sleep(0.1)
+        raise AssertionError("knotd did not answer in %ds:\n%s" % (timeout, self.logtext()))
+
+    def knotc(self, *args, check=True, timeout=30):
+        res = subprocess.run([KNOTC, "-c", self.conf, "-s", self.sock, "-t", "10"] + list(args),
+                             capture_output=True, text=True, timeout=timeout, env=self.env())
+        if check and res.returncode != 0:
+            raise AssertionError("knotc %s failed: %s%s" % (args, res.stdout, res.stderr))
+        return res
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60 if self.valgrind else 15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.returncode = self.proc.returncode
+        self.proc = None
+
+    def logtext(self):
+        try:
+            with open(self.log) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def sanitizer_reports(self):
+        out = []
+        for path in glob.glob(os.path.join(self.asan_dir, "*")):
+            with open(path) as f:
+                out.append(f.read())
+        return out
+
+    # ---- queries ----
+
+    def make(self, name, rdtype, ecs=None, dnssec=False, opts=None):
+        options = list(opts or [])
+        if ecs is not None:
+            addr, plen = ecs.split("/")
+            options.append(dns.edns.ECSOption(addr, int(plen)))
+        q = dns.message.make_query(name, rdtype, use_edns=0, options=options,
+                                   want_dnssec=dnssec, payload=4096)
+        return q
+
+    def query(self, name, rdtype="A", ecs=None, source="127.0.0.1", dnssec=False,
+              tcp=False, timeout=TIMEOUT, opts=None):
+        q = self.make(name, rdtype, ecs=ecs, dnssec=dnssec, opts=opts)
+        fn = dns.query.tcp if tcp else dns.query.udp
+        return fn(q, "127.0.0.1", port=self.port, source=source, timeout=timeout)
+
+    def stats(self):
+        """mod-haltgslb counters as {'answer[A]': n, 'pass-through[no-db]': n, ...}."""
+        res = self.knotc("zone-stats", ZONE, "mod-haltgslb", check=False)
+        counters = {}
+        for line in res.stdout.splitlines():
+            # [gslb.example.net.] mod-haltgslb.answer[A] = 3
+            m = re.match(r"\[.*\]\s+mod-haltgslb\.([\w-]+)(?:\[([\w-]+)\])?\s*=\s*(\d+)", line)
+            if m:
+                key = m.group(1) + ("[%s]" % m.group(2) if m.group(2) else "")
+                counters[key] = int(m.group(3))
+        return counters
+
+
+# ---- answer helpers ----
+
+def addresses(resp, rdtype="A"):
+    t = dns.rdatatype.from_text(rdtype)
+    return sorted(rd.address for rr in resp.answer if rr.rdtype == t for rd in rr)
+
+
+def answer_ttl(resp):
+    return resp.answer[0].ttl if resp.answer else None
+
+
+def ecs_scope(resp):
+    for opt in resp.options:
+        if isinstance(opt, dns.edns.ECSOption):
+            return opt.scopelen
+    return None
+
+
+def has_soa(resp):
+    return any(rr.rdtype == dns.rdatatype.SOA for rr in resp.authority)
+
+
+# ---- fixtures ----
+
+@pytest.fixture
+def measured_db(tmp_path):
+    """A database with the test policy and every endpoint measured up."""
+    db = str(tmp_path / "db")
+    ctl("load", "--db", db, POLICY)
+    measure_all(db)
+    return db
+
+
+# RTT seen by each prober: (prober, endpoint) -> ms. Nearby endpoints are
+# fast; the EU pair is within 20 ms of each other, as are the AP pair.
+RTT = {
+    "eu-fra": {"waf-fra-aws": 5, "waf-ams-gcp": 12, "waf-sin-aws": 160, "waf-jkt-azure": 170,
+               "waf-iad-aws": 90, "cdn-b": 60, "waf-v4": 50, "static-target": 50},
+    "ap-sin": {"waf-fra-aws": 160, "waf-ams-gcp": 165, "waf-sin-aws": 5, "waf-jkt-azure": 20,
+               "waf-iad-aws": 220, "cdn-b": 60, "waf-v4": 50, "static-target": 50},
+    "us-iad": {"waf-fra-aws": 90, "waf-ams-gcp": 85, "waf-sin-aws": 220, "waf-jkt-azure": 230,
+               "waf-iad-aws": 5, "cdn-b": 60, "waf-v4": 50, "static-target": 50},
+}
+
+
+def measure_all(db, down=()):
+    for prober, eps in RTT.items():
+        for ep, rtt in eps.items():
+            state = "--down" if ep in down else "--up"
+            ctl("measure", "--prober", prober, "--db", db, state, "--rtt", "%dms" % rtt, ep)
+
+
+@pytest.fixture
+def knotd_factory(tmp_path):
+    """Start knotd instances; each is stopped and checked at teardown."""
+    started = []
+
+    def make(**kwargs):
+        sub = tmp_path / ("knotd%d" % len(started))
+        sub.mkdir()
+        k = Knotd(sub, **kwargs)
+        started.append(k)
+        return k
+
+    yield make
+    problems = []
+    for k in started:
+        k.stop()
+        reports = k.sanitizer_reports()
+        if reports:
+            problems.append("sanitizer reports:\n" + "\n".join(reports))
+        if k.valgrind and os.path.exists(k.vg_log):
+            with open(k.vg_log) as f:
+                vg = f.read()
+            m = re.search(r"ERROR SUMMARY: (\d+) errors", vg)
+            if not m or int(m.group(1)) != 0:
+                problems.append("valgrind:\n" + vg[-6000:])
+        print("---- knotd log (%s) ----\n%s" % (k.dir, k.logtext()))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def knotd(knotd_factory, measured_db):
+    """A running knotd answering from the measured test database."""
+    return knotd_factory(db=measured_db).start()

@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""mod-haltgslb answers: per country through ECS and the source address, ECS
+scope, AAAA, CNAME, NODATA, other qtypes and names, counters."""
+import json
+
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+from conftest import (ASN, CITY, ZONE, addresses, answer_ttl, ctl, ecs_scope, has_soa)
+
+FRA, AMS, SIN, JKT, IAD = "198.51.100.10", "198.51.100.20", "203.0.113.10", "203.0.113.20", "192.0.2.10"
+FRA6, AMS6, SIN6, IAD6 = "2001:db8:10::10", "2001:db8:10::20", "2001:db8:20::10", "2001:db8:30::10"
+
+# name, qtype, ECS (client subnet), expected addresses, expected scope.
+# Clients (tests/geo/test-geo.txt): 10.1/16 DE, 10.0/16 ID, 10.2/16 SG, 10.3/16 US,
+# 2001:db8:1::/48 DE, 2001:db8:4::/48 US.
+ECS_CASES = [
+    # global: geofence (ID -> jkt, EU -> eu pool), lowest-latency from the vantage, first 2
+    ("global", "A",    "10.1.0.0/24",     [FRA, AMS], 16),
+    ("global", "A",    "10.0.0.0/24",     [JKT],      16),
+    ("global", "A",    "10.2.0.0/24",     [SIN, JKT], 16),
+    ("global", "A",    "10.3.0.0/24",     [IAD],      16),
+    ("global", "A",    "10.0.0.0/12",     [JKT],      12),   # scope capped by the source prefix
+    ("global", "AAAA", "10.1.0.0/24",     [FRA6, AMS6], 16),
+    ("global", "AAAA", "10.3.0.0/24",     [IAD6],     16),
+    ("global", "A",    "2001:db8:1::/56", [FRA, AMS], 48),
+    # nearest: great-circle distance, first 1
+    ("nearest", "A",    "10.1.0.0/24",    [FRA],      16),
+    ("nearest", "A",    "10.0.0.0/24",    [JKT],      16),
+    ("nearest", "A",    "10.2.0.0/24",    [SIN],      16),
+    ("nearest", "A",    "10.3.0.0/24",    [IAD],      16),
+    ("nearest", "AAAA", "10.0.0.0/24",    [SIN6],     16),   # jkt has no IPv6
+    ("nearest", "AAAA", "2001:db8:4::/56", [IAD6],    48),
+    # dr: priority, client-independent -> scope 0
+    ("dr",      "A",    "10.0.0.0/24",    [FRA],      0),
+    ("dr",      "AAAA", "10.3.0.0/24",    [FRA6],     0),
+    # all: every healthy address, client-independent
+    ("all",     "A",    "10.2.0.0/24",    sorted([FRA, AMS, SIN, JKT, IAD]), 0),
+    ("all",     "AAAA", "10.2.0.0/24",    sorted([FRA6, AMS6, SIN6, IAD6]), 0),
+]
+
+
+@pytest.mark.parametrize("name,qtype,ecs,expect,scope", ECS_CASES,
+                         ids=["%s-%s-%s" % (c[0], c[1], c[2]) for c in ECS_CASES])
+def test_ecs_answer(knotd, name, qtype, ecs, expect, scope):
+    r = knotd.query("%s.%s" % (name, ZONE), qtype, ecs=ecs)
+    assert r.rcode() == dns.rcode.NOERROR
+    assert r.flags & dns.flags.AA
+    assert addresses(r, qtype) == sorted(expect)
+    assert ecs_scope(r) == scope
+    assert answer_ttl(r) == 30
+
+
+# name, source address, expected A answer (no ECS in the query).
+SOURCE_CASES = [
+    ("global",  "127.1.0.1", [FRA, AMS]),   # DE
+    ("global",  "127.2.0.1", [JKT]),        # ID
+    ("global",  "127.3.0.1", [SIN, JKT]),   # SG
+    ("global",  "127.4.0.1", [IAD]),        # US
+    ("nearest", "127.1.0.1", [FRA]),
+    ("nearest", "127.2.0.1", [JKT]),
+    ("nearest", "127.3.0.1", [SIN]),
+    ("nearest", "127.4.0.1", [IAD]),
+    ("dr",      "127.4.0.1", [FRA]),
+]
+
+
+@pytest.mark.parametrize("name,source,expect", SOURCE_CASES,
+                         ids=["%s-%s" % (c[0], c[1]) for c in SOURCE_CASES])
+def test_source_answer(knotd, name, source, expect):
+    r = knotd.query("%s.%s" % (name, ZONE), "A", source=source)
+    assert r.rcode() == dns.rcode.NOERROR
+    assert addresses(r) == sorted(expect)
+    assert ecs_scope(r) is None          # no ECS asked, none given
+
+
+def test_matches_explain(knotd):
+    """The module and `haltgslb-ctl explain` run the same selection."""
+    for name, qtype, ecs, _, _ in ECS_CASES:
+        if name == "all":
+            continue                      # round-robin: order and start vary
+        r = knotd.query("%s.%s" % (name, ZONE), qtype, ecs=ecs)
+        out = ctl("explain", "--client", "127.0.0.1", "--ecs", ecs, "--geoip", CITY,
+                  "--asn-db", ASN, "--db", knotd.db, "--type", qtype, "--json",
+                  "%s.%s" % (name, ZONE)).stdout
+        doc = json.loads(out)
+        text = json.dumps(doc)
+        for addr in addresses(r, qtype):
+            assert addr in text, (name, qtype, ecs, addr, out)
+
+
+def test_canary_sticky(knotd):
+    """weighted {sticky}: one endpoint per client subnet, stable, TTL 60."""
+    seen = set()
+    for i in range(8):
+        ecs = "10.%d.0.0/24" % i
+        first = addresses(knotd.query("canary." + ZONE, "A", ecs=ecs))
+        for _ in range(3):
+            assert addresses(knotd.query("canary." + ZONE, "A", ecs=ecs)) == first
+        assert len(first) == 1 and first[0] in (FRA, AMS)
+        seen.add(first[0])
+    assert answer_ttl(knotd.query("canary." + ZONE, "A", ecs="10.1.0.0/24")) == 60
+
+
+def test_cname_out_of_zone(knotd):
+    r = knotd.query("cdn." + ZONE, "A", ecs="10.1.0.0/24")
+    assert r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AA
+    assert len(r.answer) == 1 and r.answer[0].rdtype == dns.rdatatype.CNAME
+    assert r.answer[0][0].target.to_text() == "app.cdn-b.example.org."
+
+
+def test_cname_followed_in_zone(knotd):
+    r = knotd.query("alias." + ZONE, "A")
+    assert r.rcode() == dns.rcode.NOERROR
+    types = [rr.rdtype for rr in r.answer]
+    assert types == [dns.rdatatype.CNAME, dns.rdatatype.A], r.to_text()
+    assert r.answer[0][0].target.to_text() == "static." + ZONE
+    assert addresses(r) == ["192.0.2.99"]
+
+
+@pytest.mark.parametrize("qtype", ["TXT", "MX", "NS", "SRV", "CAA"])
+def test_other_qtype_nodata(knotd, qtype):
+    r = knotd.query("global." + ZONE, qtype, ecs="10.1.0.0/24")
+    assert r.rcode() == dns.rcode.NOERROR
+    assert not r.answer
+    assert has_soa(r)
+
+
+def test_aaaa_without_ipv6_is_nodata(knotd):
+    r = knotd.query("v4only." + ZONE, "AAAA")
+    assert r.rcode() == dns.rcode.NOERROR and not r.answer and has_soa(r)
+
+
+def test_fallback_none_nodata(knotd):
+    """Chain leaves nothing and fallback is none: NODATA, not the zone's records."""
+    assert addresses(knotd.query("strict." + ZONE, "A")) == ["192.0.2.50"]
+    ctl("drain", "--db", knotd.db, "waf-v4")
+    r = knotd.query("strict." + ZONE, "A")
+    assert r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AA
+    assert not r.answer and has_soa(r)
+    assert r.authority[0].ttl == 120      # min(SOA TTL, SOA minimum)
+
+
+def test_static_names_untouched(knotd):
+    before = knotd.stats()
+    assert addresses(knotd.query("static." + ZONE, "A")) == ["192.0.2.99"]
+    assert addresses(knotd.query("static." + ZONE, "AAAA"), "AAAA") == ["2001:db8:99::99"]
+    r = knotd.query("nonexistent." + ZONE, "A")
+    assert r.rcode() == dns.rcode.NXDOMAIN
+    assert knotd.stats() == before
+
+
+def test_counters(knotd):
+    for _ in range(3):
+        knotd.query("global." + ZONE, "A", ecs="10.1.0.0/24")
+    knotd.query("global." + ZONE, "AAAA", ecs="10.1.0.0/24")
+    knotd.query("cdn." + ZONE, "A")
+    c = knotd.stats()
+    assert c.get("answer[A]") == 4
+    assert c.get("answer[AAAA]") == 1
+    assert c.get("cname") == 1
+    assert "pass-through[no-db]" not in c

@@ -1,0 +1,23 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/*!
+ * \file
+ * \brief Hand-built policy models for test_policy_store (no YAML involved).
+ *        Every model is malloc()ed the way the compiler does it: free with
+ *        policy_free().
+ */
+#pragma once
+
+#include "policy.h"
+
+/*! Model A: probers p-fra, p-iad; pools eu (waf-fra, waf-ams) and us
+ *  (waf-iad); names global. (eu+us, geofence), eu. (eu, nearest),
+ *  us. (us, priority) under example.net. */
+policy_t *tm_policy_a(void);
+
+/*! Model B: probers p-fra, p-sin; pool eu (waf-fra, waf-ams, waf-lon);
+ *  names global. and lon. under example.net. */
+policy_t *tm_policy_b(void);
+
+/*! Model A plus, last, a name whose pool has HG_NAME_EP_MAX + 1 endpoints:
+ *  every record fits, but view_build() of that last name fails (HG_ERANGE). */
+policy_t *tm_policy_too_big(void);

@@ -1,0 +1,338 @@
+/*  haltgslb — unit tests for the geo wrapper (shared/geo.c).
+ *  SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ *  Runs against the databases built from tests/geo/test-geo.txt by
+ *  tests/geo/mkmmdb.pl (found via $HG_TEST_DATA). Expected prefixes follow
+ *  from the mapping: an unmapped address reports the largest empty network
+ *  around it, e.g. 10.99.1.1 -> 10.64.0.0/10 because 10.0-10.10 are mapped.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "geo.h"
+#include "tests/unit/tap.h"
+
+typedef struct {
+	const char *addr;
+	bool found;
+	const char *continent, *country, *subdivision;
+	int prefix;                   /* city db network (or empty region) */
+	bool has_loc;
+	double lat, lon;
+	bool has_asn;
+	uint32_t asn;
+	int asn_prefix;
+} lookup_case_t;
+
+/* City + ASN databases (IPv6 trees, IPv4 in ::/96). */
+static const lookup_case_t CASES[] = {
+	/* addr                 found cont  cc    subdiv   pfx loc  lat      lon      asn? asn    apfx */
+	/* loopback: knotd integration-test sources */
+	{ "127.1.0.1",            1, "EU", "DE", "DE-HE",  16, 1,  50.11,    8.68,  1, 64501, 16 },
+	{ "127.2.255.254",        1, "AS", "ID", "ID-JK",  16, 1,  -6.21,  106.85,  1, 64500, 16 },
+	{ "127.3.0.1",            1, "AS", "SG", "",       16, 1,   1.35,  103.82,  1, 64502, 16 },
+	{ "127.4.1.1",            1, "NA", "US", "US-VA",  16, 1,  38.95,  -77.45,  1, 64503, 16 },
+	{ "127.5.1.1",            1, "NA", "US", "US-CA",  16, 1,  37.34, -121.89,  1, 64504, 16 },
+	{ "127.6.1.1",            1, "EU", "NL", "NL-NH",  16, 1,  52.37,    4.90,  1, 64505, 16 },
+	{ "127.7.1.1",            1, "SA", "BR", "BR-SP",  16, 1, -23.55,  -46.63,  1, 64506, 16 },
+	{ "127.8.1.1",            1, "AS", "JP", "JP-13",  16, 1,  35.69,  139.69,  1, 64507, 16 },
+	{ "127.0.0.1",            0, "",   "",   "",       16, 0,   0,       0,     0,     0, 16 },
+	{ "127.200.0.1",          0, "",   "",   "",        9, 0,   0,       0,     0,     0,  9 },
+	/* documentation ranges, /24 and /25 */
+	{ "192.0.2.5",            0, "",   "",   "",       25, 0,   0,       0,     0,     0, 25 },
+	{ "192.0.2.200",          1, "EU", "DE", "DE-HE",  25, 1,  50.11,    8.68,  1, 64501, 25 },
+	{ "198.51.100.7",         1, "EU", "NL", "NL-NH",  24, 1,  52.37,    4.90,  1, 64505, 24 },
+	{ "203.0.113.1",          1, "AS", "SG", "",       25, 1,   1.29,  103.85,  1, 64502, 25 },
+	{ "203.0.113.130",        1, "AS", "ID", "ID-JK",  25, 1,  -6.21,  106.85,  1, 64500, 25 },
+	/* private ranges, /16 /20 /24 */
+	{ "10.0.0.1",             1, "AS", "ID", "ID-JK",  16, 1,  -6.21,  106.85,  1, 64500, 16 },
+	{ "10.99.1.1",            0, "",   "",   "",       10, 0,   0,       0,     0,     0, 10 },
+	{ "10.10.1.1",            1, "EU", "DE", "DE-BE",  20, 1,  52.52,   13.40,  1, 65537, 20 },
+	{ "10.10.17.1",           1, "NA", "US", "US-CA",  20, 1,  34.05, -118.24,  1, 65538, 20 },
+	{ "172.17.15.255",        1, "SA", "BR", "BR-SP",  20, 1, -23.55,  -46.63,  1, 64506, 20 },
+	{ "192.168.1.1",          1, "AS", "JP", "JP-13",  24, 1,  35.69,  139.69,  1, 64507, 24 },
+	{ "192.168.0.1",          0, "",   "",   "",       24, 0,   0,       0,     0,     0, 24 },
+	/* partial records */
+	{ "100.64.0.9",           1, "SA", "BR", "BR-SP",  24, 1, -23.55,  -46.63,  0,     0, 24 },
+	{ "100.64.1.9",           1, "AS", "SG", "",       24, 0,   0,       0,     1, 65540, 24 },
+	/* IPv6 /48, /56, /32 */
+	{ "2001:db8:1::1",        1, "EU", "DE", "DE-HE",  48, 1,  50.11,    8.68,  1, 64501, 48 },
+	{ "2001:db8:2:ffff::1",   1, "AS", "ID", "ID-JK",  48, 1,  -6.21,  106.85,  1, 64500, 48 },
+	{ "2001:db8:3::53",       1, "AS", "SG", "",       48, 1,   1.35,  103.82,  1, 64502, 48 },
+	{ "2001:db8:4::1",        1, "NA", "US", "US-VA",  48, 1,  38.95,  -77.45,  1, 64503, 48 },
+	{ "2001:db8:5::1",        1, "NA", "US", "US-CA",  56, 1,  37.34, -121.89,  1, 64504, 56 },
+	{ "2001:db8:5:ff::1",     1, "NA", "US", "US-CA",  56, 1,  37.34, -121.89,  1, 64504, 56 },
+	{ "2001:db8:5:100::1",    0, "",   "",   "",       56, 0,   0,       0,     0,     0, 56 },
+	{ "2001:db8:99::1",       0, "",   "",   "",       41, 0,   0,       0,     0,     0, 41 },
+	{ "fd00:1::1",            1, "EU", "DE", "DE-HE",  32, 1,  50.11,    8.68,  1, 65536, 32 },
+	{ "fd00:2:abcd::1",       1, "AS", "ID", "ID-JK",  32, 1,  -6.21,  106.85,  1, 65539, 32 },
+	{ "fd00:4::1",            1, "AS", "SG", "",       32, 1,   1.35,  103.82,  1, 64502, 32 },
+	{ "fd00:99::1",           0, "",   "",   "",       25, 0,   0,       0,     0,     0, 25 },
+	/* IPv6 forms of IPv4 (aliased to ::/96): prefix in 128-bit terms */
+	{ "::ffff:127.1.2.3",     1, "EU", "DE", "DE-HE", 112, 1,  50.11,    8.68,  1, 64501, 112 },
+	{ "::ffff:10.99.1.1",     0, "",   "",   "",      106, 0,   0,       0,     0,     0, 106 },
+	{ "2002:7f01:1::1",       1, "EU", "DE", "DE-HE",  32, 1,  50.11,    8.68,  1, 64501, 32 },
+};
+
+/* City only, IPv4-only tree: no ::/96 offset; IPv6 is unknown everywhere. */
+static const lookup_case_t CASES_V4[] = {
+	{ "127.1.0.1",            1, "EU", "DE", "DE-HE",  16, 1,  50.11,    8.68,  0,     0,  0 },
+	{ "203.0.113.130",        1, "AS", "ID", "ID-JK",  25, 1,  -6.21,  106.85,  0,     0,  0 },
+	{ "192.0.2.5",            0, "",   "",   "",       25, 0,   0,       0,     0,     0,  0 },
+	{ "10.99.1.1",            0, "",   "",   "",       10, 0,   0,       0,     0,     0,  0 },
+	{ "2001:db8:1::1",        0, "",   "",   "",        0, 0,   0,       0,     0,     0,  0 },
+};
+
+/* Demo databases: a spot check per kind of entry (see docs/geo-data.md). */
+static const lookup_case_t CASES_DEMO[] = {
+	{ "127.2.0.1",            1, "AS", "ID", "ID-JK",  16, 1,  -6.21,  106.85,  1, 64500, 16 },
+	{ "10.13.1.1",            1, "AF", "ZA", "ZA-GP",  16, 1, -26.20,   28.05,  1, 65541, 16 },
+	{ "172.16.33.5",          1, "AS", "JP", "JP-27",  25, 1,  34.69,  135.50,  1, 65545, 25 },
+	{ "10.0.0.1",             0, "",   "",   "",       16, 0,   0,       0,     0,     0, 16 },
+	{ "2001:db8:b::1",        1, "OC", "AU", "AU-NSW", 48, 1, -33.87,  151.21,  1, 64510, 48 },
+};
+
+static void check_case(const geo_db_t *geo, const char *db, const lookup_case_t *c)
+{
+	int family = 0;
+	uint8_t addr[16];
+	geo_info_t info;
+	if (geo_parse_addr(c->addr, &family, addr) != HG_EOK) {
+		ok(0, "%s: parse %s", db, c->addr);
+		return;
+	}
+	int ret = geo_lookup(geo, family, addr, &info);
+	bool good = ret == HG_EOK && info.found == c->found &&
+		strcmp(info.continent, c->continent) == 0 &&
+		strcmp(info.country, c->country) == 0 &&
+		strcmp(info.subdivision, c->subdivision) == 0 &&
+		info.prefix_len == c->prefix &&
+		info.has_location == c->has_loc &&
+		(!c->has_loc || (fabs(info.lat - c->lat) < 1e-9 && fabs(info.lon - c->lon) < 1e-9)) &&
+		info.has_asn == c->has_asn && info.asn == c->asn &&
+		info.asn_prefix_len == c->asn_prefix;
+	ok(good, "%s: %s -> %s %s/%s/%s /%d AS%u /%d", db, c->addr,
+	   c->found ? "found" : "unmapped", c->continent, c->country, c->subdivision,
+	   c->prefix, c->asn, c->asn_prefix);
+	if (!good) {
+		diag("got ret=%d found=%d '%s'/'%s'/'%s' /%u loc=%d %.4f,%.4f asn=%d AS%u /%u",
+		     ret, info.found, info.continent, info.country, info.subdivision,
+		     info.prefix_len, info.has_location, info.lat, info.lon, info.has_asn,
+		     info.asn, info.asn_prefix_len);
+	}
+}
+
+static void test_lookups(const char *dir)
+{
+	char city[4096], asn[4096], v4[4096], err[512];
+	snprintf(city, sizeof(city), "%s/test-city.mmdb", dir);
+	snprintf(asn, sizeof(asn), "%s/test-asn.mmdb", dir);
+	snprintf(v4, sizeof(v4), "%s/test-city-v4.mmdb", dir);
+
+	geo_db_t *geo = NULL;
+	int ret = geo_open(city, asn, &geo, err, sizeof(err));
+	is_int(ret, HG_EOK, "open city+asn (%s)", ret ? err : "ok");
+	if (geo != NULL) {
+		for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+			check_case(geo, "city+asn", &CASES[i]);
+		}
+		geo_close(geo);
+	}
+
+	geo = NULL;
+	ret = geo_open(v4, NULL, &geo, err, sizeof(err));
+	is_int(ret, HG_EOK, "open IPv4-only city (%s)", ret ? err : "ok");
+	if (geo != NULL) {
+		for (size_t i = 0; i < sizeof(CASES_V4) / sizeof(CASES_V4[0]); i++) {
+			check_case(geo, "v4-only", &CASES_V4[i]);
+		}
+		geo_close(geo);
+	}
+
+	char dcity[4096], dasn[4096];
+	snprintf(dcity, sizeof(dcity), "%s/demo-city.mmdb", dir);
+	snprintf(dasn, sizeof(dasn), "%s/demo-asn.mmdb", dir);
+	geo = NULL;
+	ret = geo_open(dcity, dasn, &geo, err, sizeof(err));
+	is_int(ret, HG_EOK, "open demo city+asn (%s)", ret ? err : "ok");
+	if (geo != NULL) {
+		for (size_t i = 0; i < sizeof(CASES_DEMO) / sizeof(CASES_DEMO[0]); i++) {
+			check_case(geo, "demo", &CASES_DEMO[i]);
+		}
+		geo_close(geo);
+	}
+
+	/* Without an ASN db ("" means none): city data only, ASN fields zero. */
+	geo = NULL;
+	ret = geo_open(city, "", &geo, err, sizeof(err));
+	is_int(ret, HG_EOK, "open city without asn");
+	if (geo != NULL) {
+		uint8_t a[16] = { 127, 2, 0, 1 };
+		geo_info_t info;
+		is_int(geo_lookup(geo, AF_INET, a, &info), HG_EOK, "lookup without asn db");
+		ok(info.found && strcmp(info.country, "ID") == 0 && !info.has_asn &&
+		   info.asn == 0 && info.asn_prefix_len == 0,
+		   "no asn db: country ID, has_asn false, asn_prefix_len 0");
+		is_int(geo_lookup(geo, AF_UNIX, a, &info), HG_EINVAL, "lookup: bad family");
+		is_int(geo_lookup(geo, AF_INET, NULL, &info), HG_EINVAL, "lookup: NULL addr");
+		is_int(geo_lookup(geo, AF_INET, a, NULL), HG_EINVAL, "lookup: NULL info");
+		is_int(geo_lookup(NULL, AF_INET, a, &info), HG_EINVAL, "lookup: NULL db");
+		geo_close(geo);
+	}
+	geo_close(NULL); /* must be a no-op */
+}
+
+/* Write the first half of a real mmdb: the metadata (at the end) is gone. */
+static int write_truncated(const char *src, const char *dst)
+{
+	int ret = -1;
+	char *buf = NULL;
+	FILE *in = fopen(src, "rb"), *out = NULL;
+	if (in == NULL) {
+		goto cleanup;
+	}
+	buf = malloc(1 << 20);
+	if (buf == NULL) {
+		goto cleanup;
+	}
+	size_t n = fread(buf, 1, 1 << 20, in);
+	out = fopen(dst, "wb");
+	if (out == NULL || n < 64 || fwrite(buf, 1, n / 2, out) != n / 2) {
+		goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	if (out != NULL && fclose(out) != 0) {
+		ret = -1;
+	}
+	if (in != NULL) {
+		fclose(in);
+	}
+	free(buf);
+	return ret;
+}
+
+typedef struct {
+	const char *what;
+	const char *city, *asn;
+	int ret;
+	const char *names;      /* must appear in the message */
+	const char *reason;     /* and so must this */
+} open_case_t;
+
+static void test_open_errors(const char *dir, const char *srcdir)
+{
+	char city[4096], missing[4096], text[4096], trunc[4096], asn_missing[4096];
+	snprintf(city, sizeof(city), "%s/test-city.mmdb", dir);
+	snprintf(missing, sizeof(missing), "%s/no-such-dir/city.mmdb", dir);
+	snprintf(text, sizeof(text), "%s/tests/geo/test-geo.txt", srcdir);
+	snprintf(trunc, sizeof(trunc), "%s/test_geo-truncated-%ld.mmdb", dir, (long)getpid());
+	snprintf(asn_missing, sizeof(asn_missing), "%s/no-such-asn.mmdb", dir);
+	ok(write_truncated(city, trunc) == 0, "wrote truncated copy %s", trunc);
+
+	const open_case_t cases[] = {
+		/* what                 city          asn           ret         names        reason */
+		{ "missing file",       missing,      NULL,         HG_EGEO,    missing,     "No such file" },
+		{ "not an mmdb",        text,         NULL,         HG_EGEO,    text,        "metadata" },
+		{ "truncated mmdb",     trunc,        NULL,         HG_EGEO,    trunc,       "metadata" },
+		{ "missing ASN db",     city,         asn_missing,  HG_EGEO,    asn_missing, "ASN" },
+		{ "ASN db not mmdb",    city,         text,         HG_EGEO,    text,        "ASN" },
+		{ "no city db",         "",           NULL,         HG_EINVAL,  "city",      "no " },
+		{ "NULL city db",       NULL,         NULL,         HG_EINVAL,  "city",      "no " },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const open_case_t *c = &cases[i];
+		char err[1024] = "untouched";
+		geo_db_t *geo = (geo_db_t *)&err; /* must be reset to NULL */
+		int ret = geo_open(c->city, c->asn, &geo, err, sizeof(err));
+		ok(ret == c->ret && geo == NULL &&
+		   strstr(err, c->names) != NULL && strstr(err, c->reason) != NULL,
+		   "open error, %s: ret %d, message names '%s'", c->what, c->ret, c->names);
+		if (ret != c->ret || strstr(err, c->names) == NULL) {
+			diag("got ret=%d message '%s'", ret, err);
+		}
+		if (ret == HG_EOK) {
+			geo_close(geo);
+		}
+	}
+	unlink(trunc);
+
+	/* A short buffer still gets a terminated (truncated) message. */
+	char small[8];
+	geo_db_t *geo = NULL;
+	is_int(geo_open(missing, NULL, &geo, small, sizeof(small)), HG_EGEO, "short errbuf: fails");
+	is_int((long long)strlen(small), (long long)sizeof(small) - 1, "short errbuf: truncated and terminated");
+	is_int(geo_open(missing, NULL, &geo, NULL, 0), HG_EGEO, "NULL errbuf accepted");
+	is_int(geo_open(city, NULL, NULL, NULL, 0), HG_EINVAL, "NULL out pointer rejected");
+}
+
+typedef struct {
+	const char *text;
+	int ret, family;
+	uint8_t bytes[16];
+} parse_case_t;
+
+static void test_parse(void)
+{
+	const parse_case_t cases[] = {
+		{ "192.0.2.1",          HG_EOK,    AF_INET,  { 192, 0, 2, 1 } },
+		{ "0.0.0.0",            HG_EOK,    AF_INET,  { 0 } },
+		{ "255.255.255.255",    HG_EOK,    AF_INET,  { 255, 255, 255, 255 } },
+		{ "2001:db8::1",        HG_EOK,    AF_INET6, { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } },
+		{ "::",                 HG_EOK,    AF_INET6, { 0 } },
+		{ "::ffff:192.0.2.1",   HG_EOK,    AF_INET6, { [10] = 0xff, 0xff, 192, 0, 2, 1 } },
+		{ "FD00:1::A",          HG_EOK,    AF_INET6, { 0xfd, 0, 0, 1, [15] = 0x0a } },
+		{ "",                   HG_EINVAL, 0,        { 0 } },
+		{ "192.0.2",            HG_EINVAL, 0,        { 0 } },
+		{ "256.0.0.1",          HG_EINVAL, 0,        { 0 } },
+		{ "192.0.2.1/24",       HG_EINVAL, 0,        { 0 } },
+		{ " 192.0.2.1",         HG_EINVAL, 0,        { 0 } },
+		{ "2001:db8::1%eth0",   HG_EINVAL, 0,        { 0 } },
+		{ "2001:db8:::1",       HG_EINVAL, 0,        { 0 } },
+		{ "[2001:db8::1]",      HG_EINVAL, 0,        { 0 } },
+		{ "example.com",        HG_EINVAL, 0,        { 0 } },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const parse_case_t *c = &cases[i];
+		int family = -1;
+		uint8_t addr[16];
+		memset(addr, 0xaa, sizeof(addr));
+		int ret = geo_parse_addr(c->text, &family, addr);
+		bool good = ret == c->ret &&
+			(ret != HG_EOK || (family == c->family &&
+			                   memcmp(addr, c->bytes, sizeof(addr)) == 0));
+		ok(good, "parse '%s' -> %s", c->text, c->ret == HG_EOK ?
+		   (c->family == AF_INET ? "IPv4" : "IPv6") : "EINVAL");
+	}
+	int family;
+	uint8_t addr[16];
+	is_int(geo_parse_addr(NULL, &family, addr), HG_EINVAL, "parse NULL text");
+	is_int(geo_parse_addr("192.0.2.1", NULL, addr), HG_EINVAL, "parse NULL family");
+}
+
+int main(void)
+{
+	const char *dir = getenv("HG_TEST_DATA");
+	const char *srcdir = getenv("top_srcdir");
+	if (dir == NULL || dir[0] == '\0') {
+		dir = "tests/data";
+	}
+	if (srcdir == NULL || srcdir[0] == '\0') {
+		srcdir = ".";
+	}
+	diag("test data: %s, sources: %s", dir, srcdir);
+
+	test_parse();
+	test_lookups(dir);
+	test_open_errors(dir, srcdir);
+	return done_testing();
+}

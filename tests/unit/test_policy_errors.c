@@ -1,0 +1,370 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/* Policy compiler errors: one case per error class, each asserting the line,
+ * the column and the message of the first error (errors are sorted by
+ * position). Most cases are one edit of the reference policy, whose line
+ * numbers are those of tests/unit/policies/reference.yaml. */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "policy.h"
+#include "tap.h"
+
+static char *ref;          /* the reference policy's text */
+static char ref_path[4096];
+
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		return NULL;
+	}
+	char *buf = calloc(1, 1 << 16);
+	size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
+	fclose(f);
+	if (buf != NULL && n == 0) {
+		free(buf);
+		buf = NULL;
+	}
+	return buf;
+}
+
+/* Replace every occurrence of \a from in \a text; NULL if it does not occur. */
+static char *edit(const char *text, const char *from, const char *to)
+{
+	size_t fl = strlen(from), tl = strlen(to), n = 0;
+	for (const char *p = strstr(text, from); p; p = strstr(p + fl, from)) {
+		n++;
+	}
+	if (n == 0) {
+		return NULL;
+	}
+	char *out = malloc(strlen(text) + n * tl + 1), *w = out;
+	const char *r = text;
+	for (const char *p = strstr(r, from); p; p = strstr(r, from)) {
+		memcpy(w, r, (size_t)(p - r));
+		w += p - r;
+		memcpy(w, to, tl);
+		w += tl;
+		r = p + fl;
+	}
+	strcpy(w, r);
+	return out;
+}
+
+/* Compile \a yaml and check its first error; returns the error count. */
+static size_t expect_error(const char *label, const char *yaml, unsigned line, unsigned col,
+                           const char *msg)
+{
+	policy_t *p = NULL;
+	policy_errors_t errs;
+	int ret = policy_parse_buffer("case.yaml", yaml, strlen(yaml), &p, &errs);
+	size_t n = errs.n_errors;
+	bool pass = ret == HG_EPOLICY && p == NULL && n > 0 && errs.errors[0].pos.line == line &&
+	            errs.errors[0].pos.col == col && strstr(errs.errors[0].msg, msg) != NULL;
+	ok(pass, "%s -> %u:%u %s", label, line, col, msg);
+	if (!pass) {
+		diag("ret %d, %zu errors:", ret, n);
+		for (size_t i = 0; i < n; i++) {
+			diag("  %u:%u: %s", errs.errors[i].pos.line, errs.errors[i].pos.col,
+			     errs.errors[i].msg);
+		}
+	}
+	policy_errors_free(&errs);
+	policy_free(p);
+	return n;
+}
+
+/* Edits of the reference policy: from, to, expected line, column, message. */
+static const struct {
+	const char *from, *to;
+	unsigned line, col;
+	const char *msg;
+} edits[] = {
+	{ "        weight:", "        wieght:", 42, 9,
+	  "unknown key 'wieght' in endpoint (did you mean 'weight'?)" },
+	{ "version: 1\n", "version: 1\nfoo: bar\n", 6, 1, "unknown key 'foo' in the policy" },
+	{ "{tolerance: 20ms}", "{tolerence: 20ms}", 85, 26,
+	  "unknown key 'tolerence' in lowest-latency (did you mean 'tolerance'?)" },
+	{ "    priority: 2\n", "    priority: 2\n    priority: 3\n", 60, 5,
+	  "duplicate key 'priority' in pool (first at line 59)" },
+	{ "    ttl: 60", "    ttl: [60]", 99, 10, "expected a scalar for 'ttl', got a list" },
+	{ "    pools: [eu]\n    chain:", "    pools: {eu: 1}\n    chain:", 100, 12,
+	  "expected a list for 'pools' of name, got a map" },
+	{ "location: {lat: 52.37, lon: 4.90}", "location: [52.37, 4.90]", 45, 19,
+	  "expected a map for endpoint location, got a list" },
+	{ "weight: 50", "weight: heavy", 46, 17, "expected an integer for 'weight', got 'heavy'" },
+	{ "weight: 50", "weight: 1000001", 46, 17, "'weight' must be between 0 and 1000000" },
+	{ "{sticky: true}", "{sticky: maybe}", 103, 28,
+	  "expected a boolean (true/false) for 'sticky' of weighted, got 'maybe'" },
+	{ "  - id: ap-sin", "  - id: eu-fra", 27, 9,
+	  "duplicate prober id 'eu-fra' (first at line 24)" },
+	{ "  - id: ap\n", "  - id: eu\n", 48, 9, "duplicate pool id 'eu' (first at line 36)" },
+	{ "      - id: waf-sin-aws", "      - id: waf-fra-aws", 51, 13,
+	  "duplicate endpoint id 'waf-fra-aws' (first at line 39)" },
+	{ "  - name: dr.gslb", "  - name: Nearest.gslb", 94, 11,
+	  "duplicate name 'nearest.gslb.example.net.' (first at line 90)" },
+	{ "    pools: [eu, us]", "    pools: [eu, uss]", 95, 17, "unknown pool 'uss'" },
+	{ "[waf-jkt-azure]", "[waf-jkt-azur]", 81, 25,
+	  "unknown endpoint 'waf-jkt-azur' in geofence rule" },
+	{ "pools: [eu, ap, us, cdn-backup]", "pools: [eu, us, cdn-backup]", 81, 25,
+	  "endpoint 'waf-jkt-azure' is not in the pools of name 'global.gslb.example.net.'" },
+	{ "[203.0.113.20]", "[203.0.113.300]", 55, 19, "bad address '203.0.113.300'" },
+	{ "stale-after: 15s", "stale-after: 15x", 11, 16, "bad duration '15x'" },
+	{ "interval: 5s", "interval: soon", 17, 15, "bad duration 'soon' for 'interval' in check" },
+	{ "max-loss: 2%", "max-loss: 2x", 84, 19, "bad percentage '2x' for max-loss" },
+	{ "name: dr.gslb.example.net.", "name: dr.gslb.example.net", 94, 11,
+	  "name 'dr.gslb.example.net' is not absolute" },
+	{ "cname: app.cdn-b.example.org.", "cname: app.cdn-b.example.org", 69, 16,
+	  "cname 'app.cdn-b.example.org' is not absolute" },
+	{ "[up, nearest, first: 1]", "[up, nearst, first: 1]", 92, 17,
+	  "unknown chain filter 'nearst' (did you mean 'nearest'?)" },
+	{ "first: 2 ", "first: 0 ", 87, 16, "the count of 'first' must be between 1 and 64 (got 0)" },
+	{ "[up, priority, first: 1]", "[up, priority, first]", 96, 27,
+	  "filter 'first' needs an argument" },
+	{ "      - up\n      - weighted", "      - up: 1\n      - weighted", 102, 13,
+	  "filter 'up' takes no argument" },
+	{ "        cname: app.cdn-b.example.org.\n", "", 68, 9,
+	  "endpoint 'cdn-b' needs 'address' or 'cname'" },
+	{ "        cname: app.cdn-b.example.org.", "        address: 192.0.2.99\n"
+	  "        cname: app.cdn-b.example.org.", 70, 16,
+	  "endpoint 'cdn-b' has both 'address' and 'cname'" },
+	{ "    endpoints:\n      - id: waf-iad-aws\n        address: [192.0.2.10, \"2001:db8:30::10\"]\n"
+	  "        location: {lat: 38.95, lon: -77.45}\n        check: {type: icmp}\n",
+	  "    endpoints: []\n", 60, 16, "pool 'us' has no endpoints" },
+	{ "quorum: 0.5", "quorum: 1.5", 10, 11, "'quorum' in defaults must be in (0, 1]" },
+	{ "  ttl: 30 ", "  ttl: 90000 ", 8, 8,
+	  "'ttl' in defaults must be between 0 and 86400 (got 90000)" },
+	{ "  - id: cdn-backup", "  - id: cdn backup", 65, 9, "invalid pool id 'cdn backup'" },
+	{ "version: 1", "version: 2", 5, 10, "unsupported policy version 2" },
+	{ "    location: {lat: 1.35, lon: 103.82}\n", "", 27, 5,
+	  "missing required key 'location' in prober" },
+	{ "{lat: 50.11, lon: 8.68}\n    feed", "{lat: 50.11}\n    feed", 25, 15,
+	  "missing required key 'lon' in prober location" },
+	{ "fallback: all ", "fallback: pool:nope ", 88, 15, "unknown pool 'nope' in fallback" },
+	{ "fallback: all ", "fallback: some ", 88, 15, "bad fallback 'some'" },
+	{ "country: [ID]", "country: [IDN]", 80, 31, "bad country 'IDN'" },
+	{ "continent: [EU]", "continent: [EX]", 82, 33, "bad continent 'EX'" },
+	{ "{type: icmp}", "{type: ping}", 64, 23, "unknown check type 'ping'" },
+	{ "expect: [200, 204]", "expect: [200, 99]", 47, 93,
+	  "HTTP status in 'expect' must be between 100 and 599 (got 99)" },
+	{ "    rise: 2 ", "    rise: 0 ", 19, 11, "'rise' in check must be between 1 and 65535" },
+	{ "feed: https://prober-us-iad", "feed: ftp://prober-us-iad", 32, 11,
+	  "'feed' of prober must be an http:// or https:// URL" },
+	{ "            pools: [eu]\n", "", 82, 13, "geofence rule needs 'endpoints' or 'pools'" },
+	{ "    chain: [up, priority, first: 1]", "    chain: [up, priority, first: 1", 98, 9,
+	  "YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence "
+	  "started at line 96, column 12)" },
+};
+
+static void test_reference_edits(void)
+{
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		char *yaml = edit(ref, edits[i].from, edits[i].to);
+		ok(yaml != NULL, "edit %zu: text found in the reference", i);
+		if (yaml != NULL) {
+			char label[64];
+			snprintf(label, sizeof(label), "edit %zu", i);
+			expect_error(label, yaml, edits[i].line, edits[i].col, edits[i].msg);
+		}
+		free(yaml);
+	}
+}
+
+#define HEAD "version: 1\npools:\n" \
+	"  - id: p\n    endpoints: [{id: e, address: 192.0.2.1}]\n" \
+	"  - id: q\n    endpoints: [{id: f, address: 192.0.2.2}]\n" \
+	"names:\n  - name: a.example.\n    pools: [p]\n"
+/* HEAD is 9 lines; the case's own lines start at line 10. */
+
+static const struct {
+	const char *label, *yaml;
+	unsigned line, col;
+	const char *msg;
+} snippets[] = {
+	{ "fallback pool not of the name", HEAD "    chain: [up]\n    fallback: pool:q\n", 11, 15,
+	  "fallback pool 'q' is not one of the name's pools" },
+	{ "quorum 0", HEAD "    chain: [up]\n    quorum: 0\n", 11, 13, "'quorum' must be in (0, 1]" },
+	{ "pool listed twice", "version: 1\npools: [{id: p, endpoints: [{id: e, address: 192.0.2.1}]}]\n"
+	  "names: [{name: a.example., pools: [p, p], chain: [up]}]\n", 3, 39, "pool 'p' listed twice" },
+	{ "prefix host bits", HEAD "    chain: [{geofence: [{match: {prefix: 203.0.113.1/24}, pools: [p]}]}]\n",
+	  10, 42, "bad prefix '203.0.113.1/24'" },
+	{ "prefix too long", HEAD "    chain: [{geofence: [{match: {prefix: 2001:db8::/129}, pools: [p]}]}]\n",
+	  10, 42, "bad prefix '2001:db8::/129'" },
+	{ "subdivision", HEAD "    chain: [{geofence: [{match: {subdivision: US-CALI}, pools: [p]}]}]\n",
+	  10, 47, "bad subdivision 'US-CALI'" },
+	{ "asn 0", HEAD "    chain: [{geofence: [{match: {asn: AS0}, pools: [p]}]}]\n",
+	  10, 39, "bad asn 'AS0'" },
+	{ "unknown match kind", HEAD "    chain: [{geofence: [{match: {city: x}, pools: [p]}]}]\n",
+	  10, 34, "unknown key 'city' in geofence match" },
+	{ "empty match", HEAD "    chain: [{geofence: [{match: {}, pools: [p]}]}]\n",
+	  10, 33, "empty 'match'" },
+	{ "geofence pool not of the name", HEAD "    chain: [{geofence: [{match: {asn: 1}, pools: [q]}]}]\n",
+	  10, 51, "pool 'q' is not in the pools of name 'a.example.'" },
+	{ "geofence needs rules", HEAD "    chain: [{geofence: []}]\n", 10, 24,
+	  "geofence needs at least one rule" },
+	{ "geofence not a list", HEAD "    chain: [{geofence: x}]\n", 10, 24,
+	  "expected a list for 'geofence', got a scalar" },
+	{ "filter map with 2 keys", HEAD "    chain: [{first: 1, up: 2}]\n", 10, 13,
+	  "a chain filter is a name or a map with one key (got 2 keys)" },
+	{ "max-loss without argument", HEAD "    chain: [max-loss]\n", 10, 13,
+	  "filter 'max-loss' needs an argument" },
+	{ "max-loss over 100%", HEAD "    chain: [max-loss: 120%]\n", 10, 23,
+	  "bad percentage '120%' for max-loss" },
+	{ "missing chain", HEAD, 8, 5, "missing required key 'chain' in name" },
+	{ "probe-address", "version: 1\npools: [{id: p, endpoints: [{id: e, cname: x.example., "
+	  "check: {probe-address: 300.1.1.1}}]}]\nnames: []\n", 2, 79,
+	  "bad address '300.1.1.1' for 'probe-address'" },
+	{ "path without slash", "version: 1\npools: [{id: p, check: {path: health}, "
+	  "endpoints: [{id: e, address: 192.0.2.1}]}]\nnames: []\n", 2, 31,
+	  "'path' in check must start with '/'" },
+	{ "duplicate address", "version: 1\npools: [{id: p, endpoints: [{id: e, "
+	  "address: [192.0.2.1, 192.0.2.1]}]}]\nnames: []\n", 2, 58,
+	  "duplicate address '192.0.2.1' in endpoint 'e'" },
+	{ "id too long", "version: 1\npools: [{id: "
+	  "p234567890123456789012345678901234567890123456789012345678901234, "
+	  "endpoints: [{id: e, address: 192.0.2.1}]}]\nnames: []\n", 2, 14, "invalid pool id" },
+	{ "NUL in a scalar", "version: 1\npools: [{id: p, endpoints: [{id: e, "
+	  "address: \"192.0.2.1\\0x\"}]}]\nnames: []\n", 2, 46, "an address contains a NUL byte" },
+	{ "top level a list", "- a\n- b\n", 1, 1, "expected a map for the policy, got a list" },
+	{ "empty file", "", 1, 1, "the policy is empty" },
+	{ "missing version", "pools: []\nnames: []\n", 1, 1,
+	  "missing required key 'version' in the policy" },
+	{ "version not a number", "version: one\npools: []\nnames: []\n", 1, 10,
+	  "expected an integer for 'version', got 'one'" },
+	{ "second document", "version: 1\npools: []\nnames: []\n---\nfoo: 1\n", 5, 1,
+	  "one YAML document" },
+	{ "tab indentation", "version: 1\npools:\n\t- id: p\n", 3, 1, "YAML syntax error" },
+	{ "check not a map", "version: 1\ndefaults: {check: http}\npools: []\nnames: []\n", 2, 19,
+	  "expected a map for check, got a scalar" },
+};
+
+static void test_snippets(void)
+{
+	for (size_t i = 0; i < sizeof(snippets) / sizeof(snippets[0]); i++) {
+		expect_error(snippets[i].label, snippets[i].yaml, snippets[i].line, snippets[i].col,
+		             snippets[i].msg);
+	}
+}
+
+/* Limits of schema.h, on generated policies. */
+static void test_limits(void)
+{
+	size_t cap = 1 << 16, off = 0;
+	char *y = malloc(cap);
+
+	/* 65 endpoints in one name: lines 1-4 header, one line per endpoint */
+	off = (size_t)snprintf(y, cap, "version: 1\npools:\n  - id: p\n    endpoints:\n");
+	for (int i = 0; i <= HG_NAME_EP_MAX; i++) {
+		off += (size_t)snprintf(y + off, cap - off, "      - {id: e%d, address: 192.0.2.%d}\n",
+		                        i, i + 1);
+	}
+	snprintf(y + off, cap - off, "names:\n  - name: big.example.\n    pools: [p]\n    chain: [up]\n");
+	expect_error("65 endpoints in a name", y, 4 + HG_NAME_EP_MAX + 1 + 3, 12,
+	             "name 'big.example.' has 65 endpoints (max 64)");
+
+	/* 33 probers */
+	off = (size_t)snprintf(y, cap, "version: 1\nprobers:\n");
+	for (int i = 0; i <= HG_PROBER_MAX; i++) {
+		off += (size_t)snprintf(y + off, cap - off, "  - {id: p%d, location: {lat: 0, lon: 0}}\n", i);
+	}
+	snprintf(y + off, cap - off, "pools: []\nnames: []\n");
+	expect_error("33 probers", y, 3 + HG_PROBER_MAX, 5, "too many probers: 33 (max 32)");
+
+	/* 17 filters; 33 geofence rules; 9 IPv4 addresses */
+	off = (size_t)snprintf(y, cap, "%s    chain: [", HEAD);
+	for (int i = 0; i <= HG_CHAIN_MAX; i++) {
+		off += (size_t)snprintf(y + off, cap - off, "%sup", i ? ", " : "");
+	}
+	snprintf(y + off, cap - off, "]\n");
+	expect_error("17 filters", y, 10, 13 + 4 * HG_CHAIN_MAX,
+	             "chain of 'a.example.' has too many filters (max 16)");
+
+	off = (size_t)snprintf(y, cap, "%s    chain:\n      - geofence:\n", HEAD);
+	for (int i = 0; i <= HG_RULES_MAX; i++) {
+		off += (size_t)snprintf(y + off, cap - off, "        - {match: {asn: %d}, pools: [p]}\n",
+		                        i + 1);
+	}
+	expect_error("33 rules", y, 12 + HG_RULES_MAX, 11,
+	             "name 'a.example.' has too many geofence rules (max 32)");
+
+	snprintf(y, cap, "version: 1\npools: [{id: p, endpoints: [{id: e, address: [1.0.0.1, 1.0.0.2, "
+	         "1.0.0.3, 1.0.0.4, 1.0.0.5, 1.0.0.6, 1.0.0.7, 1.0.0.8, 1.0.0.9]}]}]\nnames: []\n");
+	expect_error("9 IPv4 addresses", y, 2, 119, "too many IPv4 addresses in endpoint 'e' (max 8)");
+
+	/* a file with 150 mistakes: 99 reported, then one line saying we stopped */
+	off = (size_t)snprintf(y, cap, "version: 1\npools:\n");
+	for (int i = 0; i < 150; i++) {
+		off += (size_t)snprintf(y + off, cap - off, "  - {id: 'bad id', endpoints: [{id: e%d, "
+		                        "address: 192.0.2.1}]}\n", i);
+	}
+	snprintf(y + off, cap - off, "names: []\n");
+	policy_errors_t errs;
+	policy_t *p = NULL;
+	is_int(policy_parse_buffer("many.yaml", y, strlen(y), &p, &errs), HG_EPOLICY, "150 errors");
+	is_int(errs.n_errors, 100, "errors capped at 100");
+	ok(errs.n_errors == 100 && errs.errors[98].pos.line == 101 &&
+	   strstr(errs.errors[99].msg, "too many errors, stopped after 99") != NULL &&
+	   errs.errors[99].pos.line >= errs.errors[98].pos.line, "cap reported last");
+	policy_errors_free(&errs);
+	free(y);
+}
+
+/* All errors are reported, sorted by position, and printed FILE:LINE:COL. */
+static void test_all_errors(void)
+{
+	char *a = edit(ref, "weight: 50", "weight: -1");
+	char *b = a ? edit(a, "  - id: ap-sin", "  - id: ap sin") : NULL;
+	char *y = b ? edit(b, "first: 8]", "frist: 8]") : NULL;
+	ok(y != NULL, "three edits applied");
+	policy_t *p = NULL;
+	policy_errors_t errs;
+	int ret = policy_parse_buffer(ref_path, y ? y : "", y ? strlen(y) : 0, &p, &errs);
+	is_int(ret, HG_EPOLICY, "invalid policy -> HG_EPOLICY");
+	is_int(errs.n_errors, 3, "three errors collected");
+	char out[2048] = "";
+	FILE *f = fmemopen(out, sizeof(out), "w");
+	policy_errors_print(&errs, "reference.yaml", f);
+	fclose(f);
+	is_str(out,
+	       "reference.yaml:27:9: invalid prober id 'ap sin' (1-63 characters of A-Z a-z 0-9 . _ -)\n"
+	       "reference.yaml:46:17: 'weight' must be between 0 and 1000000 (got -1)\n"
+	       "reference.yaml:108:30: unknown chain filter 'frist' (did you mean 'first'?)\n",
+	       "errors printed in order");
+	policy_errors_free(&errs);
+	free(a);
+	free(b);
+	free(y);
+
+	/* the acceptance case, printed */
+	y = edit(ref, "        weight:", "        wieght:");
+	ret = policy_parse_buffer("policy.yaml", y, strlen(y), &p, NULL);
+	is_int(ret, HG_EPOLICY, "errors may be NULL");
+	ret = policy_parse_buffer("policy.yaml", y, strlen(y), &p, &errs);
+	f = fmemopen(out, sizeof(out), "w");
+	policy_errors_print(&errs, "policy.yaml", f);
+	fclose(f);
+	ok(strncmp(out, "policy.yaml:42:9: unknown key 'wieght' in endpoint (did you mean 'weight'?)\n"
+	           "policy.yaml:46:9: ", 94) == 0, "wieght printed at 42:9 and 46:9");
+	policy_errors_free(&errs);
+	free(y);
+}
+
+int main(void)
+{
+	const char *top = getenv("top_srcdir");
+	snprintf(ref_path, sizeof(ref_path), "%s/tests/unit/policies/reference.yaml", top ? top : "..");
+	ref = read_all(ref_path);
+	ok(ref != NULL, "reference policy read from %s", ref_path);
+	if (ref == NULL) {
+		return done_testing();
+	}
+	test_reference_edits();
+	test_snippets();
+	test_limits();
+	test_all_errors();
+	free(ref);
+	return done_testing();
+}

@@ -1,0 +1,378 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/*  policy_store: load/reload atomicity, measurement and override patching. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "policy_store.h"
+#include "tap.h"
+#include "policy_store_fixture.h"
+#include "view.h"
+
+static char dir[512];
+static store_t *st;
+
+/* Every key and value of every DB, length-prefixed, in one buffer: two
+ * snapshots are byte-identical iff the whole database is. */
+static char *dump_all(size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+	store_rtxn_t r = { 0 };
+	store_rtxn_begin(st, &r);
+	for (int db = 0; db < STORE_DBI_COUNT; db++) {
+		MDB_cursor *cur;
+		mdb_cursor_open(r.txn, store_dbi(st, db), &cur);
+		MDB_val k, v;
+		fprintf(f, "[%d]", db);
+		for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			fprintf(f, "%zu:", k.mv_size);
+			fwrite(k.mv_data, 1, k.mv_size, f);
+			fprintf(f, "%zu:", v.mv_size);
+			fwrite(v.mv_data, 1, v.mv_size, f);
+		}
+		mdb_cursor_close(cur);
+	}
+	store_rtxn_free(&r);
+	fclose(f);
+	return buf;
+}
+
+static int count(enum store_dbi db)
+{
+	store_rtxn_t r = { 0 };
+	store_rtxn_begin(st, &r);
+	MDB_stat s = { 0 };
+	mdb_stat(r.txn, store_dbi(st, db), &s);
+	store_rtxn_free(&r);
+	return (int)s.ms_entries;
+}
+
+/* Copy of a record/view (the read txn ends before the caller looks at it). */
+static void *get_copy(enum store_dbi db, const void *key, size_t klen, size_t *len)
+{
+	store_rtxn_t r = { 0 };
+	const void *val;
+	void *out = NULL;
+	store_rtxn_begin(st, &r);
+	if (store_get(&r, db, key, klen, &val, len) == HG_EOK) {
+		out = malloc(*len);
+		memcpy(out, val, *len);
+	}
+	store_rtxn_free(&r);
+	return out;
+}
+
+static void *get_id(enum store_dbi db, const char *id, size_t *len)
+{
+	return get_copy(db, id, strlen(id), len);
+}
+
+static uint8_t *get_view(const char *name, size_t *len)
+{
+	uint8_t wire[HG_DNAME_MAX], wlen;
+	policy_parse_dname(name, wire, &wlen);
+	return get_copy(STORE_VIEWS, wire, wlen, len);
+}
+
+static uint64_t meta_u64(const char *key)
+{
+	size_t len;
+	uint64_t v = 0;
+	void *p = get_id(STORE_META, key, &len);
+	if (p != NULL && len == 8) {
+		memcpy(&v, p, 8);
+	}
+	free(p);
+	return v;
+}
+
+static long ep_index(const view_t *v, const char *id)
+{
+	for (unsigned i = 0; i < v->hdr->n_endpoints; i++) {
+		if (v->ep[i].id_len == strlen(id) && memcmp(v->strings + v->ep[i].id_off, id,
+		                                            v->ep[i].id_len) == 0) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* The view cell / admin of endpoint \a ep in name \a name. */
+static bool view_state(const char *name, const char *ep, unsigned prober, hg_view_cell_t *cell,
+                       uint8_t *admin)
+{
+	size_t len;
+	uint8_t *blob = get_view(name, &len);
+	view_t v;
+	bool found = false;
+	if (blob != NULL && view_open(blob, len, &v) == HG_EOK) {
+		long i = ep_index(&v, ep);
+		if (i >= 0 && prober < v.hdr->n_probers) {
+			*cell = *view_cell(&v, (unsigned)i, prober);
+			*admin = v.ep[i].admin;
+			found = true;
+		}
+	}
+	free(blob);
+	return found;
+}
+
+static void test_load_a(void)
+{
+	policy_t *a = tm_policy_a();
+	uint64_t gen = 0, before = store_now_ms();
+	is_int(policy_store_load(st, a, &gen), HG_EOK, "load model A");
+	is_int(gen, 1, "first generation is 1");
+	is_int(meta_u64(HG_META_POLICY_GEN), 1, "meta policy_generation");
+	ok(meta_u64(HG_META_POLICY_LOADED) >= before, "meta policy_loaded_ms");
+
+	static const struct { enum store_dbi db; int n; } counts[] = {
+		{ STORE_PROBERS, 2 }, { STORE_POOLS, 2 }, { STORE_ENDPOINTS, 3 }, { STORE_NAMES, 3 },
+		{ STORE_EPNAMES, 6 }, { STORE_VIEWS, 3 },
+	};
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		is_int(count(counts[i].db), counts[i].n, "A: %s has %d entries",
+		       store_db_name(counts[i].db), counts[i].n);
+	}
+	size_t len;
+	hg_rec_prober_t *pr = get_id(STORE_PROBERS, "p-iad", &len);
+	ok(pr && len == sizeof(*pr) && pr->layout == 1 && pr->index == 1 &&
+	   strcmp(pr->id, "p-iad") == 0 && pr->lat == 38.95 && pr->lon == -77.45 &&
+	   strcmp(pr->feed, "https://p-iad.example.net:8443") == 0, "prober record p-iad");
+	free(pr);
+	hg_rec_pool_t *pool = get_id(STORE_POOLS, "eu", &len);
+	ok(pool && len == sizeof(*pool) && pool->n_endpoints == 2 && pool->priority == 1 &&
+	   strcmp(pool->id, "eu") == 0, "pool record eu");
+	free(pool);
+	hg_rec_endpoint_t *ep = get_id(STORE_ENDPOINTS, "waf-ams", &len);
+	static const uint8_t ams4[4] = { 198, 51, 100, 20 };
+	ok(ep && len == sizeof(*ep) && ep->layout == 1 && strcmp(ep->pool, "eu") == 0 &&
+	   ep->n_v4 == 1 && ep->n_v6 == 1 && memcmp(ep->v4[0], ams4, 4) == 0 &&
+	   ep->v6[0][0] == 0x20 && ep->v6[0][15] == 0x20 && ep->weight == 50 &&
+	   ep->priority == 1 && ep->has_location && ep->lat == 52.37 && ep->cname_len == 0 &&
+	   ep->check.port == 80 && strcmp(ep->check.path, "/healthz") == 0, "endpoint record waf-ams");
+	free(ep);
+	uint8_t wire[HG_DNAME_MAX], wlen;
+	policy_parse_dname("global.example.net.", wire, &wlen);
+	hg_rec_name_t *nm = get_copy(STORE_NAMES, wire, wlen, &len);
+	ok(nm && len == sizeof(*nm) && nm->n_pools == 2 && strcmp(nm->pools[0], "eu") == 0 &&
+	   strcmp(nm->pools[1], "us") == 0 && nm->ttl == 30 && nm->degraded_ttl == 10 &&
+	   nm->quorum_ppm == 500000 && nm->fallback == HG_FALLBACK_ALL &&
+	   strcmp(nm->chain_text, "up, geofence, first: 2") == 0, "name record global");
+	free(nm);
+	hg_rec_defaults_t *d = get_id(STORE_META, HG_META_POLICY_DEFAULTS, &len);
+	ok(d && len == sizeof(*d) && d->ttl == 30 && d->stale_after_ms == 15000 &&
+	   d->check.interval_ms == 5000, "meta policy_defaults");
+	free(d);
+	char *src = get_id(STORE_META, HG_META_POLICY_SOURCE, &len);
+	ok(src && len == strlen("/etc/haltgslb/a.yaml") && memcmp(src, "/etc/haltgslb/a.yaml", len) == 0,
+	   "meta policy_source");
+	free(src);
+	uint8_t *sha = get_id(STORE_META, HG_META_POLICY_SHA256, &len);
+	ok(sha && len == 32 && sha[0] == 0xa0 && sha[31] == 0xa0 + 31, "meta policy_sha256");
+	free(sha);
+
+	uint8_t *blob = get_view("global.example.net.", &len);
+	view_t v;
+	ok(blob && view_open(blob, len, &v) == HG_EOK && v.hdr->generation == 1 &&
+	   v.hdr->n_endpoints == 3 && v.hdr->n_probers == 2 && v.hdr->n_rules == 1,
+	   "view of global: 3 endpoints, 2 probers, 1 rule, generation 1");
+	free(blob);
+	policy_free(a);
+}
+
+static void test_measure_override(void)
+{
+	size_t us_len, us2_len;
+	uint8_t *us_before = get_view("us.example.net.", &us_len);
+	store_wtxn_t w;
+	store_wtxn_begin(st, &w);
+	hg_rec_measure_t m = { .state = HG_HEALTH_DOWN, .ts_ms = 1700000000123ull,
+	                       .rtt_median_us = 12345, .loss_bp = 250 };
+	is_int(policy_store_measure(&w, "waf-fra", "p-iad", &m), HG_EOK, "measure waf-fra by p-iad");
+	is_int(policy_store_measure(&w, "nope", "p-iad", &m), HG_ENOENT, "unknown endpoint");
+	is_int(policy_store_measure(&w, "waf-fra", "nope", &m), HG_ENOENT, "unknown prober");
+	m.state = HG_HEALTH_UP;
+	m.rtt_median_us = 999;
+	is_int(policy_store_measure(&w, "waf-iad", "p-fra", &m), HG_EOK, "measure waf-iad by p-fra");
+	is_int(policy_store_override(&w, "waf-ams", HG_ADMIN_DRAIN, "maintenance"), HG_EOK, "drain waf-ams");
+	is_int(policy_store_override(&w, "waf-iad", HG_ADMIN_FORCE_UP, "x"), HG_EOK, "force-up waf-iad");
+	is_int(policy_store_override(&w, "nope", HG_ADMIN_DRAIN, "x"), HG_ENOENT, "override unknown endpoint");
+	is_int(policy_store_override(&w, "waf-ams", 9, "x"), HG_EINVAL, "override bad admin");
+	is_int(store_wtxn_commit(&w), HG_EOK, "ENOENT did not poison the batch");
+
+	hg_view_cell_t c;
+	uint8_t admin;
+	static const struct { const char *name, *ep; unsigned pr; uint8_t state; uint32_t rtt; uint8_t admin; } cases[] = {
+		{ "global.example.net.", "waf-fra", 1, HG_HEALTH_DOWN, 12345, HG_ADMIN_NONE },
+		{ "eu.example.net.",     "waf-fra", 1, HG_HEALTH_DOWN, 12345, HG_ADMIN_NONE },
+		{ "eu.example.net.",     "waf-fra", 0, HG_HEALTH_UNKNOWN, HG_RTT_NONE, HG_ADMIN_NONE },
+		{ "global.example.net.", "waf-ams", 0, HG_HEALTH_UNKNOWN, HG_RTT_NONE, HG_ADMIN_DRAIN },
+		{ "eu.example.net.",     "waf-ams", 1, HG_HEALTH_UNKNOWN, HG_RTT_NONE, HG_ADMIN_DRAIN },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool found = view_state(cases[i].name, cases[i].ep, cases[i].pr, &c, &admin);
+		ok(found && c.state == cases[i].state && c.rtt_us == cases[i].rtt &&
+		   admin == cases[i].admin, "view %s %s×%u: state %u rtt %u admin %u", cases[i].name,
+		   cases[i].ep, cases[i].pr, cases[i].state, cases[i].rtt, cases[i].admin);
+	}
+	ok(view_state("global.example.net.", "waf-fra", 1, &c, &admin) && c.ts_ms == 1700000000123ull &&
+	   c.loss_bp == 250, "cell carries ts and loss");
+	/* us. uses only waf-iad: patched by waf-iad's write, untouched by waf-fra/ams. */
+	uint8_t *us_after = get_view("us.example.net.", &us2_len);
+	ok(us_before && us_after && us_len == us2_len, "us view size unchanged");
+	ok(view_state("us.example.net.", "waf-iad", 0, &c, &admin) && c.rtt_us == 999 &&
+	   admin == HG_ADMIN_FORCE_UP, "us view patched by its own endpoint only");
+	free(us_before);
+	free(us_after);
+
+	size_t len;
+	hg_rec_override_t *o = get_id(STORE_OVERRIDES, "waf-ams", &len);
+	ok(o && len == sizeof(*o) && o->admin == HG_ADMIN_DRAIN && strcmp(o->reason, "maintenance") == 0 &&
+	   o->set_ms > 0, "override record");
+	free(o);
+	uint8_t key[STORE_MEASURE_KEY_MAX];
+	size_t klen = store_measure_key(key, sizeof(key), "waf-fra", "p-iad");
+	hg_rec_measure_t *rec = get_copy(STORE_MEASUREMENTS, key, klen, &len);
+	ok(rec && len == sizeof(*rec) && rec->layout == HG_REC_LAYOUT && rec->rtt_median_us == 12345,
+	   "measurement record (layout stamped)");
+	free(rec);
+}
+
+static void test_reload_b(void)
+{
+	policy_t *b = tm_policy_b();
+	uint64_t gen = 0;
+	is_int(policy_store_load(st, b, &gen), HG_EOK, "load model B");
+	is_int(gen, 2, "generation 2");
+	static const struct { enum store_dbi db; const char *id; bool present; } ids[] = {
+		{ STORE_PROBERS, "p-sin", true }, { STORE_PROBERS, "p-iad", false },
+		{ STORE_POOLS, "us", false }, { STORE_ENDPOINTS, "waf-lon", true },
+		{ STORE_ENDPOINTS, "waf-iad", false }, { STORE_EPNAMES, "waf-iad", false },
+		{ STORE_OVERRIDES, "waf-iad", true },  /* overrides are kept, even of gone endpoints */
+		{ STORE_OVERRIDES, "waf-ams", true },
+	};
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		size_t len;
+		void *p = get_id(ids[i].db, ids[i].id, &len);
+		ok((p != NULL) == ids[i].present, "B: %s %s %s", store_db_name(ids[i].db), ids[i].id,
+		   ids[i].present ? "present" : "absent");
+		free(p);
+	}
+	is_int(count(STORE_VIEWS), 2, "B: two views");
+	is_int(count(STORE_MEASUREMENTS), 0, "measurements of gone endpoint / prober deleted");
+
+	/* measure, then reload B again: the measurement and drain survive. */
+	store_wtxn_t w;
+	store_wtxn_begin(st, &w);
+	hg_rec_measure_t m = { .state = HG_HEALTH_DOWN, .ts_ms = 5, .rtt_median_us = 777 };
+	policy_store_measure(&w, "waf-lon", "p-sin", &m);
+	is_int(store_wtxn_commit(&w), HG_EOK, "measure waf-lon");
+	is_int(policy_store_load(st, b, &gen), HG_EOK, "reload B");
+	hg_view_cell_t c;
+	uint8_t admin;
+	ok(view_state("lon.example.net.", "waf-lon", 1, &c, &admin) && c.rtt_us == 777 &&
+	   c.state == HG_HEALTH_DOWN, "measurement survives reload into the new view");
+	ok(view_state("global.example.net.", "waf-ams", 0, &c, &admin) && admin == HG_ADMIN_DRAIN,
+	   "drain survives reload");
+	policy_free(b);
+}
+
+static void test_failed_load(void)
+{
+	size_t blen, alen;
+	char *before = dump_all(&blen);
+	policy_t *big = tm_policy_too_big();
+	uint64_t gen = 42;
+	is_int(policy_store_load(st, big, &gen), HG_ERANGE, "load of a too-big name fails");
+	is_int(gen, 42, "generation output untouched on failure");
+	char *after = dump_all(&alen);
+	ok(blen == alen && memcmp(before, after, blen) == 0, "every DB byte-identical after failed load");
+	is_int(meta_u64(HG_META_POLICY_GEN), 3, "generation still 3");
+	free(before);
+	free(after);
+	policy_free(big);
+}
+
+static void test_rebuild(void)
+{
+	uint8_t key[STORE_MEASURE_KEY_MAX], wire[HG_DNAME_MAX], wlen;
+	size_t klen = store_measure_key(key, sizeof(key), "waf-fra", "p-fra");
+	policy_parse_dname("lon.example.net.", wire, &wlen);
+	store_wtxn_t w;
+	store_wtxn_begin(st, &w);
+	/* written behind the views' back, as a bulk import would */
+	hg_rec_measure_t m = { .layout = HG_REC_LAYOUT, .state = HG_HEALTH_UP, .ts_ms = 9,
+	                       .rtt_median_us = 4242 };
+	store_put(&w, STORE_MEASUREMENTS, key, klen, &m, sizeof(m));
+	store_del(&w, STORE_OVERRIDES, "waf-ams", 7);
+	is_int(policy_store_rebuild_view(&w, wire, wlen), HG_EOK, "rebuild lon view");
+	is_int(policy_store_rebuild_view(&w, (const uint8_t *)"\1x", 3), HG_ENOENT, "rebuild unknown owner");
+	is_int(store_wtxn_commit(&w), HG_EOK, "commit");
+	hg_view_cell_t c;
+	uint8_t admin;
+	ok(view_state("lon.example.net.", "waf-fra", 0, &c, &admin) && c.rtt_us == 4242 &&
+	   c.state == HG_HEALTH_UP, "rebuilt view has the new cell");
+	ok(view_state("lon.example.net.", "waf-ams", 0, &c, &admin) && admin == HG_ADMIN_NONE,
+	   "rebuilt view has the cleared admin state");
+	ok(view_state("lon.example.net.", "waf-lon", 1, &c, &admin) && c.rtt_us == 777,
+	   "other cells kept");
+	ok(view_state("global.example.net.", "waf-fra", 0, &c, &admin) && c.rtt_us == HG_RTT_NONE,
+	   "other names untouched");
+}
+
+static void test_reference(void)
+{
+	const char *top = getenv("top_srcdir");
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/tests/unit/policies/reference.yaml", top ? top : "..");
+	policy_t *p = NULL;
+	policy_errors_t errs = { 0 };
+	int ret = policy_parse_file(path, &p, &errs);
+	is_int(ret, HG_EOK, "parse %s", path);
+	policy_errors_free(&errs);
+	if (ret != HG_EOK) {
+		return;
+	}
+	uint64_t gen = 0;
+	is_int(policy_store_load(st, p, &gen), HG_EOK, "load the reference policy");
+	is_int(count(STORE_VIEWS), (int)p->n_names, "one view per name");
+	is_int(count(STORE_ENDPOINTS), (int)p->n_endpoints, "every endpoint");
+	size_t len;
+	hg_rec_endpoint_t *ep = get_id(STORE_ENDPOINTS, "cdn-b", &len);
+	ok(ep && ep->cname_len > 0 && ep->n_v4 == 0 && ep->check.type == HG_CHECK_HTTPS,
+	   "cdn-b is a CNAME endpoint with an https check");
+	free(ep);
+	policy_free(p);
+}
+
+int main(void)
+{
+	const char *root = getenv("HG_TEST_DATA");
+	root = root && *root ? root : "/tmp";
+	mkdir(root, 0750);
+	snprintf(dir, sizeof(dir), "%s/test_policy_store.XXXXXX", root);
+	if (mkdtemp(dir) == NULL || store_open(dir, STORE_CREATE, &st) != HG_EOK) {
+		ok(0, "create store in %s", dir);
+		return done_testing();
+	}
+	test_load_a();
+	test_measure_override();
+	test_reload_b();
+	test_failed_load();
+	test_rebuild();
+	test_reference();
+	store_close(st);
+	char p[600];
+	snprintf(p, sizeof(p), "%s/data.mdb", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/lock.mdb", dir);
+	unlink(p);
+	ok(rmdir(dir) == 0, "test env removed");
+	return done_testing();
+}

@@ -1,0 +1,248 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/* Unit tests of the prober's measurement state (prober/prober_state.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "prober/prober_state.h"
+#include "tap.h"
+
+/* Result codes in a sequence string: '+' ok, 't' timeout, 'r' refused,
+ * 's' http status, 'u' unreachable, 'b' body, 'l' tls. */
+static prober_result_t result_of(char c, uint32_t rtt)
+{
+	prober_result_t r = { .ok = false, .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE };
+	switch (c) {
+	case '+': r.ok = true; r.rtt_us = rtt; break;
+	case 't': r.fail_class = HG_FAIL_TIMEOUT; break;
+	case 'r': r.fail_class = HG_FAIL_REFUSED; break;
+	case 's': r.fail_class = HG_FAIL_HTTP_STATUS; break;
+	case 'u': r.fail_class = HG_FAIL_UNREACHABLE; break;
+	case 'b': r.fail_class = HG_FAIL_BODY; break;
+	case 'l': r.fail_class = HG_FAIL_TLS; break;
+	default: abort();
+	}
+	return r;
+}
+
+/* Hysteresis: states after each probe, 'U' up, 'D' down, '?' unknown. */
+static const struct {
+	const char *seq;
+	unsigned rise, fall;
+	const char *states;
+	unsigned changes;
+	uint8_t last_fail;
+} hyst[] = {
+	{ "++",         2, 3, "?U",          1, HG_FAIL_NONE },
+	{ "+",          2, 3, "?",           0, HG_FAIL_NONE },
+	{ "++ttt",      2, 3, "?UUUD",       2, HG_FAIL_TIMEOUT },
+	{ "++tt+tt",    2, 3, "?UUUUUU",     1, HG_FAIL_TIMEOUT },
+	{ "++rrr+",     2, 3, "?UUUDD",      2, HG_FAIL_REFUSED },
+	{ "++sss++",    2, 3, "?UUUDDU",     3, HG_FAIL_HTTP_STATUS },
+	{ "ttt",        2, 3, "??D",         1, HG_FAIL_TIMEOUT },
+	{ "t",          1, 1, "D",           1, HG_FAIL_TIMEOUT },
+	{ "+t+t",       1, 1, "UDUD",        4, HG_FAIL_TIMEOUT },
+	{ "+t+t",       0, 0, "UDUD",        4, HG_FAIL_TIMEOUT },
+	{ "++++bbbb+++", 1, 4, "UUUUUUUDUUU", 3, HG_FAIL_BODY },
+	{ "++++bbbb+++", 3, 4, "??UUUUUDDDU", 3, HG_FAIL_BODY },
+	{ "++ul+",      2, 2, "?UUDD",       2, HG_FAIL_TLS },
+	{ "++ul++",     2, 2, "?UUDDU",      3, HG_FAIL_TLS },
+};
+
+static void test_hysteresis(void)
+{
+	for (size_t i = 0; i < sizeof(hyst) / sizeof(hyst[0]); i++) {
+		prober_state_t st;
+		is_int(prober_state_init(&st, 0), HG_EOK, "init %zu", i);
+		char got[32] = "";
+		unsigned changes = 0;
+		for (size_t k = 0; hyst[i].seq[k] != '\0'; k++) {
+			prober_result_t r = result_of(hyst[i].seq[k], 1000);
+			uint8_t from = 255;
+			uint8_t before = st.state;
+			bool ch = prober_state_record(&st, &r, (uint16_t)hyst[i].rise,
+			                              (uint16_t)hyst[i].fall, 1000 + k, &from);
+			changes += ch;
+			if (from != before) {
+				ok(0, "from reports the previous state");
+			}
+			got[k] = st.state == HG_HEALTH_UP ? 'U' : st.state == HG_HEALTH_DOWN ? 'D' : '?';
+			got[k + 1] = '\0';
+		}
+		is_str(got, hyst[i].states, "states of '%s' rise %u fall %u", hyst[i].seq,
+		       hyst[i].rise, hyst[i].fall);
+		is_int(changes, hyst[i].changes, "changes of '%s'", hyst[i].seq);
+		hg_rec_measure_t m;
+		prober_state_measure(&st, &m);
+		is_int(m.fail_class, hyst[i].last_fail, "last fail class of '%s'", hyst[i].seq);
+		is_int(m.probes_total, strlen(hyst[i].seq), "probes_total of '%s'", hyst[i].seq);
+		prober_state_free(&st);
+	}
+}
+
+static void test_counters_and_times(void)
+{
+	prober_state_t st;
+	prober_state_init(&st, 0);
+	const char *seq = "++ttt+";
+	for (size_t k = 0; seq[k]; k++) {
+		prober_result_t r = result_of(seq[k], 2000);
+		prober_state_record(&st, &r, 2, 3, 5000 + 100 * k, NULL);
+	}
+	hg_rec_measure_t m;
+	prober_state_measure(&st, &m);
+	is_int(m.layout, HG_REC_LAYOUT, "layout");
+	is_int(m.state, HG_HEALTH_DOWN, "down after ttt");
+	is_int(m.changed_ms, 5400, "changed at the third failure");
+	is_int(m.ts_ms, 5500, "ts of the last probe");
+	is_int(m.consec_ok, 1, "consec_ok");
+	is_int(m.consec_fail, 0, "consec_fail reset");
+	is_int(m.probes_total, 6, "probes_total");
+	is_int(m.probes_failed, 3, "probes_failed");
+	is_int(m.window, 6, "window holds 6 probes");
+	is_int(m.loss_bp, 5000, "3 timeouts of 6 = 50%%");
+	is_int(m.seq, 0, "seq local");
+	prober_state_free(&st);
+}
+
+/* Loss: window of N, only timeouts/unreachable count, old probes slide out. */
+static const struct {
+	const char *seq;
+	unsigned window;
+	unsigned loss_bp, n;
+} loss[] = {
+	{ "",            20, 0,     0 },
+	{ "+++t",        20, 2500,  4 },
+	{ "+++r",        20, 0,     4 },   /* refused is an answer, not loss */
+	{ "+sbl",        20, 0,     4 },
+	{ "tu",          20, 10000, 2 },
+	{ "tttt++++",     4, 0,     4 },   /* the timeouts slid out of the window */
+	{ "ttt+++",       4, 2500,  4 },
+	{ "+t+",          3, 3333,  3 },
+	{ "++t",          3, 3333,  3 },   /* rounding: 1/3 = 3333 bp */
+	{ "+tt",          3, 6667,  3 },
+};
+
+static void test_loss(void)
+{
+	for (size_t i = 0; i < sizeof(loss) / sizeof(loss[0]); i++) {
+		prober_state_t st;
+		prober_state_init(&st, loss[i].window);
+		for (size_t k = 0; loss[i].seq[k]; k++) {
+			prober_result_t r = result_of(loss[i].seq[k], 100);
+			prober_state_record(&st, &r, 2, 3, k, NULL);
+		}
+		hg_rec_measure_t m;
+		prober_state_measure(&st, &m);
+		is_int(m.loss_bp, loss[i].loss_bp, "loss of '%s' window %u", loss[i].seq,
+		       loss[i].window);
+		is_int(m.window, loss[i].n, "window count of '%s'", loss[i].seq);
+		prober_state_free(&st);
+	}
+}
+
+/* RTT: last, median over the window of successes, EWMA 1/8. */
+static void test_rtt(void)
+{
+	static const struct {
+		uint32_t rtts[8];
+		size_t n;
+		unsigned window;
+		uint32_t last, median, ewma;
+	} cases[] = {
+		{ { 40000 },                         1, 20, 40000, 40000, 40000 },
+		{ { 40000, 48000 },                  2, 20, 48000, 44000, 41000 },
+		{ { 10, 30, 20 },                    3, 20, 20, 20, 13 },
+		{ { 100, 1000000, 100, 100 },        4, 20, 100, 100, 95794 },
+		{ { 500, 400, 300, 200, 100 },       5, 3, 100, 200, 391 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		prober_state_t st;
+		prober_state_init(&st, cases[i].window);
+		for (size_t k = 0; k < cases[i].n; k++) {
+			prober_result_t r = { .ok = true, .rtt_us = cases[i].rtts[k],
+			                      .ttfb_us = 7 };
+			prober_state_record(&st, &r, 1, 1, k, NULL);
+		}
+		/* a failure in between must not disturb the RTT figures */
+		prober_result_t f = { .ok = false, .fail_class = HG_FAIL_TIMEOUT,
+		                      .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE };
+		prober_state_record(&st, &f, 5, 5, 99, NULL);
+		hg_rec_measure_t m;
+		prober_state_measure(&st, &m);
+		is_int(m.rtt_last_us, cases[i].last, "rtt last case %zu", i);
+		is_int(m.rtt_median_us, cases[i].median, "rtt median case %zu", i);
+		is_int(m.rtt_ewma_us, cases[i].ewma, "rtt ewma case %zu", i);
+		is_int(m.ttfb_us, 7, "ttfb case %zu", i);
+		prober_state_free(&st);
+	}
+	prober_state_t st;
+	prober_state_init(&st, 0);
+	hg_rec_measure_t m;
+	prober_state_measure(&st, &m);
+	is_int(m.rtt_median_us, HG_RTT_NONE, "no RTT before a success");
+	is_int(m.state, HG_HEALTH_UNKNOWN, "unknown before any probe");
+	prober_state_free(&st);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The median against a sort, on random data with many duplicates. */
+static void test_median_random(void)
+{
+	srand(7);
+	int bad = 0;
+	for (int round = 0; round < 2000; round++) {
+		size_t n = 1 + (size_t)(rand() % 64);
+		uint32_t a[64], b[64];
+		for (size_t k = 0; k < n; k++) {
+			a[k] = b[k] = (uint32_t)(rand() % (round % 2 ? 5 : 100000));
+		}
+		qsort(b, n, sizeof(b[0]), cmp_u32);
+		uint32_t want = n % 2 ? b[n / 2] : (uint32_t)(((uint64_t)b[n / 2 - 1] + b[n / 2]) / 2);
+		if (prober_median_u32(a, n) != want) {
+			bad++;
+		}
+	}
+	is_int(bad, 0, "median matches sort on 2000 random arrays");
+	is_int(prober_median_u32(NULL, 0), HG_RTT_NONE, "median of nothing");
+}
+
+static void test_seed_and_limits(void)
+{
+	prober_state_t st;
+	is_int(prober_state_init(&st, PROBER_WINDOW_MAX + 1), HG_ERANGE, "window too large");
+	prober_state_init(&st, 0);
+	hg_rec_measure_t old = { .layout = 1, .state = HG_HEALTH_DOWN, .fail_class = HG_FAIL_REFUSED,
+	                         .changed_ms = 77, .consec_fail = 9, .probes_total = 100,
+	                         .probes_failed = 10, .rtt_median_us = HG_RTT_NONE };
+	prober_state_seed(&st, &old);
+	prober_result_t r = { .ok = true, .rtt_us = 5, .ttfb_us = HG_RTT_NONE };
+	is_int(prober_state_record(&st, &r, 2, 3, 1000, NULL), 0, "one success: still down");
+	is_int(prober_state_record(&st, &r, 2, 3, 1001, NULL), 1, "rise reached: up");
+	hg_rec_measure_t m;
+	prober_state_measure(&st, &m);
+	is_int(m.probes_total, 102, "totals continue from the seed");
+	is_int(m.probes_failed, 10, "failures continue from the seed");
+	is_int(m.changed_ms, 1001, "changed now");
+	is_int(m.fail_class, HG_FAIL_REFUSED, "last failure class kept");
+	prober_state_free(&st);
+	is_str(prober_fail_name(HG_FAIL_TLS), "tls", "fail name");
+	is_str(prober_fail_name(200), "other", "fail name out of range");
+	is_str(prober_health_name(HG_HEALTH_DOWN), "down", "health name");
+}
+
+int main(void)
+{
+	test_hysteresis();
+	test_counters_and_times();
+	test_loss();
+	test_rtt();
+	test_median_random();
+	test_seed_and_limits();
+	return done_testing();
+}

@@ -1,0 +1,476 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/*  View codec: what view_build() encodes, limits, patches, and that
+ *  view_open() never lets a damaged blob take the reader out of bounds. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "sel_fixture.h"
+#include "tap.h"
+
+#define NOW 1700000000000ull
+
+static void world(fx_t *fx)
+{
+	fx_prober(fx, "eu-fra", 50.11, 8.68);
+	fx_prober(fx, "ap-sin", 1.35, 103.82);
+	fx_prober(fx, "us-iad", 38.95, -77.45);
+	fx_pool(fx, "eu", 1);
+	fx_ep(fx, "fra", "198.51.100.10 2001:db8:10::10", 50.11, 8.68, 100);
+	fx_ep(fx, "ams", "198.51.100.20 198.51.100.21 2001:db8:10::20", 52.37, 4.90, 50);
+	fx_pool(fx, "ap", 1);
+	fx_ep(fx, "sin", "203.0.113.10 2001:db8:20::10", 1.29, 103.85, 1);
+	fx_ep(fx, "jkt", "203.0.113.20", -6.21, 106.85, 1);
+	fx_pool(fx, "us", 2);
+	fx_ep(fx, "iad", "192.0.2.10 2001:db8:30::10", 38.95, -77.45, 1);
+	fx_pool(fx, "cdn", 3);
+	fx_ep_cname(fx, "cdn-b", "app.cdn-b.example.org.");
+	fx_pool(fx, "null", 0);
+	fx_ep(fx, "null-island", "10.0.0.1", 0.0, 0.0, 7);
+}
+
+/* Name 0: pools in an order different from the policy's. */
+static size_t ref_name(fx_t *fx)
+{
+	size_t n = fx_name(fx, "global.gslb.example.net.", "us eu ap cdn",
+	                   "up geofence loss=200 latency=20 shuffle first=2", "ap");
+	fx_rule(fx, n, "country=ID", "ep:jkt", false);
+	fx_rule(fx, n, "continent=EU prefix=10.0.0.0/8 asn=64500,64501", "pool:eu ep:iad", true);
+	return n;
+}
+
+static bool str_is(const view_t *v, uint16_t off, uint8_t len, const void *want, size_t want_len)
+{
+	return len == want_len && memcmp(v->strings + off, want, want_len) == 0;
+}
+
+static void test_build(void)
+{
+	fx_t *fx = fx_new();
+	world(fx);
+	ref_name(fx);
+	fx_measure(fx, 1, 2, HG_HEALTH_DOWN, NOW - 5, 12.5, 321);
+	fx->meas[1][2].loss_bp = 321;
+	fx->admin[3] = HG_ADMIN_DRAIN;
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	view_t v;
+	is_int(fx_build(fx, 0, NOW, &blob, &len), HG_EOK, "build: reference name");
+	is_int(view_open(blob, len, &v), HG_EOK, "build: opens");
+	const hg_view_hdr_t *h = v.hdr;
+	ok(h->magic == HG_VIEW_MAGIC && h->layout == HG_VIEW_LAYOUT && h->total_len == len,
+	   "hdr: magic, layout, total_len");
+	is_int(len, view_size(h->n_endpoints, h->n_probers, h->n_filters, h->n_rules, h->n_matches,
+	                      h->n_v4, h->n_v6, h->strings_len), "hdr: view_size matches");
+	long counts[][2] = {
+		{ h->n_endpoints, 6 }, { h->n_probers, 3 }, { h->n_filters, 6 }, { h->n_rules, 2 },
+		{ h->n_matches, 5 }, { h->n_v4, 6 }, { h->n_v6, 4 }, { h->n_pools, 4 },
+		{ h->fallback, HG_FALLBACK_POOL }, { h->fallback_pool, 2 }, { h->ttl, 30 },
+		{ h->degraded_ttl, 10 }, { h->quorum_ppm, 500000 }, { h->stale_after_ms, 15000 },
+		{ (long)h->generation, 1 }, { h->flags, HG_VIEW_CLIENT_DEPENDENT },
+	};
+	static const char *count_names[] = {
+		"n_endpoints", "n_probers", "n_filters", "n_rules", "n_matches", "n_v4", "n_v6",
+		"n_pools", "fallback", "fallback_pool", "ttl", "degraded_ttl", "quorum_ppm",
+		"stale_after_ms", "generation", "flags",
+	};
+	for (unsigned i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		is_int(counts[i][0], counts[i][1], "hdr: %s", count_names[i]);
+	}
+	ok(h->updated_ms == NOW, "hdr: updated_ms");
+	ok(str_is(&v, h->owner_off, h->owner_len, "\6global\4gslb\7example\3net", 25), "hdr: owner wire");
+
+	/* Endpoints in the name's pool order, within a pool in policy order. */
+	static const struct {
+		const char *id; uint8_t pool, flags, admin, n_v4, n_v6; uint16_t first_v4, first_v6;
+		uint32_t weight; int32_t prio;
+	} eps[] = {
+		{ "iad",   0, HG_VEP_HAS_LOCATION, 0, 1, 1, 0, 0, 1, 2 },
+		{ "fra",   1, HG_VEP_HAS_LOCATION, 0, 1, 1, 1, 1, 100, 1 },
+		{ "ams",   1, HG_VEP_HAS_LOCATION, 0, 2, 1, 2, 2, 50, 1 },
+		{ "sin",   2, HG_VEP_HAS_LOCATION, 0, 1, 1, 4, 3, 1, 1 },
+		{ "jkt",   2, HG_VEP_HAS_LOCATION, HG_ADMIN_DRAIN, 1, 0, 5, 4, 1, 1 },
+		{ "cdn-b", 3, HG_VEP_CNAME, 0, 0, 0, 6, 4, 1, 3 },
+	};
+	for (unsigned i = 0; i < 6; i++) {
+		const hg_view_ep_t *e = &v.ep[i];
+		ok(str_is(&v, e->id_off, e->id_len, eps[i].id, strlen(eps[i].id)) &&
+		   e->pool == eps[i].pool && e->flags == eps[i].flags && e->admin == eps[i].admin &&
+		   e->n_v4 == eps[i].n_v4 && e->n_v6 == eps[i].n_v6 && e->first_v4 == eps[i].first_v4 &&
+		   e->first_v6 == eps[i].first_v6 && e->weight == eps[i].weight &&
+		   e->priority == eps[i].prio && e->id_hash == view_id_hash(eps[i].id, strlen(eps[i].id)),
+		   "ep %u: %s pool %u flags %u admin %u v4 %u@%u v6 %u@%u w %u prio %d", i, eps[i].id,
+		   e->pool, e->flags, e->admin, e->n_v4, e->first_v4, e->n_v6, e->first_v6, e->weight,
+		   (int)e->priority);
+	}
+	static const uint8_t ams2[4] = { 198, 51, 100, 21 }, jkt4[4] = { 203, 0, 113, 20 };
+	ok(memcmp(v.v4[3], ams2, 4) == 0 && memcmp(v.v4[5], jkt4, 4) == 0, "addresses copied in order");
+	ok(str_is(&v, v.ep[5].cname_off, v.ep[5].cname_len, "\3app\5cdn-b\7example\3org", 23),
+	   "cname wire in strings");
+	/* Unit vectors: |v| = 1 and lat/lon agree with the vector. */
+	for (unsigned i = 0; i < 5; i++) {
+		const hg_view_ep_t *e = &v.ep[i];
+		double n = (double)e->x * e->x + (double)e->y * e->y + (double)e->z * e->z;
+		double lat = asin(e->z) * 180 / M_PI, lon = atan2(e->y, e->x) * 180 / M_PI;
+		ok(fabs(n - 1) < 1e-5 && fabs(lat - e->lat) < 1e-3 && fabs(lon - e->lon) < 1e-3,
+		   "ep %u: unit vector (%.4f, %.4f)", i, lat, lon);
+	}
+	static const char *probers[] = { "eu-fra", "ap-sin", "us-iad" };
+	for (unsigned j = 0; j < 3; j++) {
+		const hg_view_prober_t *p = &v.prober[j];
+		ok(str_is(&v, p->id_off, p->id_len, probers[j], strlen(probers[j])) &&
+		   fabs((double)p->x * p->x + (double)p->y * p->y + (double)p->z * p->z - 1) < 1e-5,
+		   "prober %u: %s", j, probers[j]);
+	}
+	/* Cells: ams (view 2) x us-iad (2) has the measurement; others empty except all_up absent. */
+	const hg_view_cell_t *c = view_cell(&v, 2, 2);
+	ok(c->ts_ms == NOW - 5 && c->rtt_us == 12500 && c->loss_bp == 321 && c->state == HG_HEALTH_DOWN,
+	   "cell: measurement copied");
+	c = view_cell(&v, 0, 0);
+	ok(c->ts_ms == 0 && c->rtt_us == HG_RTT_NONE && c->state == HG_HEALTH_UNKNOWN, "cell: empty");
+	/* Chain and rules. */
+	static const uint8_t types[] = { HG_F_UP, HG_F_GEOFENCE, HG_F_MAX_LOSS, HG_F_LOWEST_LATENCY,
+	                                 HG_F_WEIGHTED_SHUFFLE, HG_F_FIRST };
+	static const uint32_t args[] = { 0, 0, 200, 20000, 0, 2 };
+	for (unsigned f = 0; f < 6; f++) {
+		ok(v.filter[f].type == types[f] && v.filter[f].arg == args[f], "filter %u: %s arg %u", f,
+		   sel_filter_name(v.filter[f].type), v.filter[f].arg);
+	}
+	ok(v.filter[1].first_rule == 0 && v.filter[1].n_rules == 2, "geofence: rules 0..1");
+	ok(v.rule[0].targets == (1u << 4) && v.rule[0].n_match == 1 && v.rule[0].flags == 0,
+	   "rule 1: targets jkt");
+	ok(v.rule[1].targets == 0x7 && v.rule[1].first_match == 1 && v.rule[1].n_match == 4 &&
+	   v.rule[1].flags == HG_VR_STRICT, "rule 2: targets eu + iad, strict, 4 values");
+	uint32_t asn;
+	memcpy(&asn, v.match[4].data, 4);
+	ok(v.match[0].kind == HG_M_COUNTRY && memcmp(v.match[0].data, "ID", 3) == 0 &&
+	   v.match[2].kind == HG_M_PREFIX && v.match[2].family == 4 && v.match[2].prefix_len == 8 &&
+	   v.match[2].data[0] == 10 && v.match[4].kind == HG_M_ASN && asn == 64501,
+	   "matches copied");
+	free(blob);
+
+	/* No inputs at all: empty cells, no admin. */
+	is_int(view_build(&fx->p, 0, NULL, 9, NOW, &blob, &len), HG_EOK, "build: without inputs");
+	is_int(view_open(blob, len, &v), HG_EOK, "build: without inputs opens");
+	ok(v.ep[4].admin == 0 && view_cell(&v, 2, 2)->ts_ms == 0 && v.hdr->generation == 9,
+	   "build: without inputs: no admin, no data");
+	free(blob);
+	fx_free(fx);
+}
+
+static void test_client_dependent(void)
+{
+	static const struct { const char *chain; bool dep; } cases[] = {
+		{ "up", false }, { "up priority first=1", false }, { "shuffle rr first=2", false },
+		{ "weighted", false }, { "sticky", true }, { "nearest", true }, { "latency=20", true },
+		{ "loss=100", true }, { "up geofence", true },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fx_t *fx = fx_new();
+		world(fx);
+		fx_name(fx, "x.", "eu", cases[i].chain, "all");
+		uint8_t *blob = NULL;
+		size_t len;
+		view_t v;
+		int ret = fx_build(fx, 0, NOW, &blob, &len);
+		ok(ret == HG_EOK && view_open(blob, len, &v) == HG_EOK &&
+		   !!(v.hdr->flags & HG_VIEW_CLIENT_DEPENDENT) == cases[i].dep,
+		   "client-dependent flag: %-20s -> %d", cases[i].chain, cases[i].dep);
+		free(blob);
+		fx_free(fx);
+	}
+}
+
+static void limit_eps(fx_t *fx, unsigned n)
+{
+	fx_prober(fx, "p", 0, 0);
+	fx_pool(fx, "a", 0);
+	for (unsigned i = 0; i < n; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "e%u", i);
+		fx_ep(fx, id, "10.0.0.1", NAN, NAN, 1);
+	}
+	fx_name(fx, "x.", "a", "up", "all");
+}
+static void limit_64(fx_t *fx) { limit_eps(fx, 64); }
+static void limit_65(fx_t *fx) { limit_eps(fx, 65); }
+static void limit_probers(fx_t *fx, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "p%u", i);
+		fx_prober(fx, id, 0, 0);
+	}
+	fx_pool(fx, "a", 0);
+	fx_ep(fx, "e", "10.0.0.1", NAN, NAN, 1);
+	fx_name(fx, "x.", "a", "up", "all");
+}
+static void limit_p32(fx_t *fx) { limit_probers(fx, 32); }
+static void limit_p33(fx_t *fx) { limit_probers(fx, 33); }
+static void limit_rules(fx_t *fx, unsigned n, unsigned values)
+{
+	fx_prober(fx, "p", 0, 0);
+	fx_pool(fx, "a", 0);
+	fx_ep(fx, "e", "10.0.0.1", NAN, NAN, 1);
+	size_t nm = fx_name(fx, "x.", "a", "geofence", "all");
+	char match[4096] = "asn=";
+	for (unsigned k = 0; k < values; k++) {
+		snprintf(match + strlen(match), sizeof(match) - strlen(match), "%s%u", k ? "," : "", k + 1);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		fx_rule(fx, nm, match, "ep:e", false);
+	}
+}
+static void limit_r32(fx_t *fx) { limit_rules(fx, 32, 8); }
+static void limit_r33(fx_t *fx) { limit_rules(fx, 33, 1); }
+static void limit_m256(fx_t *fx) { limit_rules(fx, 2, 128); }
+static void limit_m257(fx_t *fx) { limit_rules(fx, 1, 257); }
+static void bad_fallback(fx_t *fx)
+{
+	fx_prober(fx, "p", 0, 0);
+	fx_pool(fx, "a", 0);
+	fx_ep(fx, "e", "10.0.0.1", NAN, NAN, 1);
+	fx_pool(fx, "b", 0);
+	fx_ep(fx, "f", "10.0.0.2", NAN, NAN, 1);
+	fx_name(fx, "x.", "a", "up", "b");
+}
+
+static void test_limits(void)
+{
+	static const struct { const char *desc; void (*make)(fx_t *); int want; } cases[] = {
+		{ "64 endpoints",          limit_64,     HG_EOK },
+		{ "65 endpoints",          limit_65,     HG_ERANGE },
+		{ "32 probers",            limit_p32,    HG_EOK },
+		{ "33 probers",            limit_p33,    HG_ERANGE },
+		{ "32 rules",              limit_r32,    HG_EOK },
+		{ "33 rules",              limit_r33,    HG_ERANGE },
+		{ "256 match values",      limit_m256,   HG_EOK },
+		{ "257 match values",      limit_m257,   HG_ERANGE },
+		{ "fallback pool unused",  bad_fallback, HG_EINVAL },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fx_t *fx = fx_new();
+		cases[i].make(fx);
+		uint8_t *blob = NULL;
+		size_t len = 0;
+		view_t v;
+		int ret = fx_build(fx, 0, NOW, &blob, &len);
+		if (ret == HG_EOK) {
+			ret = view_open(blob, len, &v);
+		}
+		is_int(ret, cases[i].want, "limit: %s", cases[i].desc);
+		free(blob);
+		fx_free(fx);
+	}
+	fx_t *fx = fx_new();
+	limit_64(fx);
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	is_int(view_build(&fx->p, 1, NULL, 1, NOW, &blob, &len), HG_EINVAL, "limit: name index");
+	is_int(view_build(NULL, 0, NULL, 1, NOW, &blob, &len), HG_EINVAL, "limit: no policy");
+	fx_free(fx);
+}
+
+static void test_patch(void)
+{
+	fx_t *fx = fx_new();
+	world(fx);
+	ref_name(fx);
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	view_t v;
+	fx_build(fx, 0, NOW, &blob, &len);
+	hg_rec_measure_t m;
+	memset(&m, 0, sizeof(m));
+	m.state = HG_HEALTH_UP;
+	m.ts_ms = NOW + 10;
+	m.rtt_median_us = 4321;
+	m.rtt_ewma_us = 9999;
+	m.loss_bp = 12000;   /* clamped to 100 % */
+	is_int(view_patch_measure(blob, len, "sin", "ap-sin", &m, NOW + 20), HG_EOK, "patch: measure");
+	view_open(blob, len, &v);
+	const hg_view_cell_t *c = view_cell(&v, 3, 1);
+	ok(c->ts_ms == NOW + 10 && c->rtt_us == 4321 && c->loss_bp == 10000 && c->state == HG_HEALTH_UP,
+	   "patch: cell sinxap-sin written (median RTT, loss clamped)");
+	ok(view_cell(&v, 3, 0)->ts_ms == 0 && view_cell(&v, 2, 1)->ts_ms == 0, "patch: neighbours untouched");
+	ok(v.hdr->updated_ms == NOW + 20, "patch: updated_ms");
+	is_int(view_patch_measure(blob, len, "nope", "ap-sin", &m, NOW), HG_ENOENT, "patch: unknown endpoint");
+	is_int(view_patch_measure(blob, len, "sin", "nope", &m, NOW), HG_ENOENT, "patch: unknown prober");
+	is_int(view_patch_measure(blob, len, "null-island", "ap-sin", &m, NOW), HG_ENOENT,
+	       "patch: endpoint of another name");
+	is_int(view_patch_measure(blob, len, "si", "ap-sin", &m, NOW), HG_ENOENT, "patch: id prefix is not a match");
+	is_int(view_patch_admin(blob, len, "fra", HG_ADMIN_DRAIN, NOW + 30), HG_EOK, "patch: drain");
+	view_open(blob, len, &v);
+	ok(v.ep[1].admin == HG_ADMIN_DRAIN && v.hdr->updated_ms == NOW + 30, "patch: admin written");
+	is_int(view_patch_admin(blob, len, "fra", 7, NOW), HG_EINVAL, "patch: bad admin value");
+	is_int(view_patch_admin(blob, len, "nope", 0, NOW), HG_ENOENT, "patch: admin unknown endpoint");
+	is_int(view_patch_measure(blob, len - 1, "sin", "ap-sin", &m, NOW), HG_ECORRUPT, "patch: short blob refused");
+	is_int(view_patch_measure(blob, len, "sin", "ap-sin", NULL, NOW + 40), HG_EOK, "patch: clear a cell");
+	view_open(blob, len, &v);
+	ok(view_cell(&v, 3, 1)->ts_ms == 0 && view_cell(&v, 3, 1)->rtt_us == HG_RTT_NONE, "patch: cell cleared");
+	free(blob);
+	fx_free(fx);
+}
+
+static uint64_t test_rand(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Decide on a (possibly damaged) view and check the answer stays inside it. */
+static unsigned trace_calls;
+static void count_step(void *ctx, const sel_trace_step_t *st)
+{
+	(void)ctx;
+	trace_calls += st->n_out <= HG_NAME_EP_MAX;
+}
+
+static bool decide_in_bounds(const view_t *v, const uint8_t *blob, size_t len)
+{
+	static const geo_info_t de = { true, "EU", "DE", "DE-HE", true, 50.1, 8.7, true, 64500, 22, 12 };
+	static const char *clients[] = { "10.1.2.3", "91.0.0.1", "2001:db8::1" };
+	sel_trace_t tr = { count_step, NULL };
+	for (unsigned k = 0; k < 6; k++) {
+		sel_client_t cl = fx_client(clients[k % 3], 0, k < 3 ? &de : NULL);
+		sel_rng_t rng;
+		sel_rng_seed(&rng, k);
+		sel_answer_t a;
+		if (sel_decide(v, &cl, k & 1 ? 28 : 1, NOW, &rng, &a, k == 1 ? &tr : NULL) != HG_EOK) {
+			return false;
+		}
+		if (a.n_addr > HG_ANSWER_MAX || a.n_endpoints > HG_NAME_EP_MAX) {
+			return false;
+		}
+		for (unsigned i = 0; i < a.n_addr; i++) {
+			if (a.addr[i] < blob || a.addr[i] + (k & 1 ? 16 : 4) > blob + len) {
+				return false;
+			}
+		}
+		if (a.cname && (a.cname < blob || a.cname + a.cname_len > blob + len)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static void test_robustness(void)
+{
+	fx_t *fx = fx_new();
+	world(fx);
+	ref_name(fx);
+	fx_all_up(fx, NOW);
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	view_t v;
+	fx_build(fx, 0, NOW, &blob, &len);
+	uint8_t *copy = malloc(len + 1);
+
+	/* Header checks, one line each. */
+	static const struct { const char *desc; size_t off; uint8_t val; int want; } hdr[] = {
+		{ "magic",          0, 0x00, HG_ESCHEMA },
+		{ "layout",         4, 0x02, HG_ESCHEMA },
+		{ "n_endpoints",   40, 65,   HG_ECORRUPT },
+		{ "n_probers",     41, 0,    HG_ECORRUPT },
+		{ "n_pools",       44, 0,    HG_ECORRUPT },
+		{ "fallback",      45, 3,    HG_ECORRUPT },
+		{ "fallback_pool", 46, 4,    HG_ECORRUPT },
+		{ "total_len",     56, 0x01, HG_ECORRUPT },
+		{ "owner_len",     62, 0xff, HG_ECORRUPT },
+	};
+	for (unsigned i = 0; i < sizeof(hdr) / sizeof(hdr[0]); i++) {
+		memcpy(copy, blob, len);
+		copy[hdr[i].off] = hdr[i].val;
+		is_int(view_open(copy, len, &v), hdr[i].want, "open: bad %s", hdr[i].desc);
+	}
+	memcpy(copy, blob, len);
+	copy[len] = 0;
+	is_int(view_open(copy, len + 1, &v), HG_ECORRUPT, "open: trailing byte");
+	is_int(view_open(NULL, len, &v), HG_EINVAL, "open: NULL");
+
+	/* Every truncation fails. Each copy is exactly the truncated size so
+	 * ASan catches any read past it. */
+	unsigned trunc_ok = 0;
+	for (size_t l = 0; l < len; l++) {
+		uint8_t *t = malloc(l ? l : 1);
+		memcpy(t, blob, l);
+		trunc_ok += view_open(t, l, &v) != HG_EOK;
+		free(t);
+	}
+	is_int(trunc_ok, len, "open: all %zu truncations refused", len);
+
+	/* Every byte, several corruptions: open fails or decisions stay in bounds. */
+	static const uint8_t xors[] = { 0x01, 0x80, 0xff, 0x40, 0x10 };
+	unsigned bad = 0, opened = 0;
+	for (size_t i = 0; i < len; i++) {
+		for (unsigned x = 0; x < sizeof(xors); x++) {
+			uint8_t *t = malloc(len);
+			memcpy(t, blob, len);
+			t[i] ^= xors[x];
+			if (view_open(t, len, &v) == HG_EOK) {
+				opened++;
+				bad += !decide_in_bounds(&v, t, len);
+			}
+			free(t);
+		}
+	}
+	is_int(bad, 0, "corruption: %zu bytes x %zu patterns, %u still open, all in bounds",
+	       len, sizeof(xors), opened);
+
+	/* Random multi-byte damage. */
+	uint64_t rng = 2024;
+	bad = opened = 0;
+	for (unsigned it = 0; it < 20000; it++) {
+		uint8_t *t = malloc(len);
+		memcpy(t, blob, len);
+		for (unsigned k = 0; k < 4; k++) {
+			uint64_t r = test_rand(&rng);
+			t[r % len] = (uint8_t)(r >> 32);
+		}
+		if (view_open(t, len, &v) == HG_EOK) {
+			opened++;
+			bad += !decide_in_bounds(&v, t, len);
+		}
+		free(t);
+	}
+	is_int(bad, 0, "random damage: 20000 blobs, %u still open, all in bounds", opened);
+	ok(trace_calls > 0, "trace ran on damaged views");
+
+	/* And the undamaged view decides. */
+	is_int(view_open(blob, len, &v), HG_EOK, "open: original");
+	ok(decide_in_bounds(&v, blob, len), "original decides in bounds");
+	free(copy);
+	free(blob);
+	fx_free(fx);
+}
+
+static void test_hash_and_cells(void)
+{
+	ok(view_id_hash("fra", 3) == view_id_hash("fra", 3), "id hash: deterministic");
+	ok(view_id_hash("fra", 3) != view_id_hash("frb", 3) && view_id_hash("e1", 2) != view_id_hash("e2", 2),
+	   "id hash: differs");
+	ok(view_id_hash("", 0) != 0, "id hash: empty id is not 0");
+	hg_view_cell_t c;
+	hg_rec_measure_t m;
+	memset(&m, 0, sizeof(m));
+	m.state = 9;
+	m.ts_ms = 5;
+	m.rtt_median_us = HG_RTT_NONE;
+	view_cell_from_measure(&c, &m);
+	ok(c.state == HG_HEALTH_UNKNOWN && c.rtt_us == HG_RTT_NONE && c.ts_ms == 5, "cell: bad state -> unknown");
+}
+
+int main(void)
+{
+	test_build();
+	test_client_dependent();
+	test_limits();
+	test_patch();
+	test_hash_and_cells();
+	test_robustness();
+	return done_testing();
+}

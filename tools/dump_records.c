@@ -1,0 +1,359 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/*  Decoding of every DB's records (views: dump_view.c). */
+#include <string.h>
+
+#include "dump.h"
+#include "errors.h"
+
+#define NAME_OF(table, v) ((v) < sizeof(table) / sizeof(table[0]) ? table[v] : NULL)
+
+const char *dump_check_name(unsigned v)
+{
+	static const char *const t[] = { "http", "https", "tcp", "icmp" };
+	return NAME_OF(t, v);
+}
+
+const char *dump_health_name(unsigned v)
+{
+	static const char *const t[] = { "unknown", "up", "down" };
+	return NAME_OF(t, v);
+}
+
+const char *dump_admin_name(unsigned v)
+{
+	static const char *const t[] = { "none", "drain", "force-up" };
+	return NAME_OF(t, v);
+}
+
+const char *dump_fail_name(unsigned v)
+{
+	static const char *const t[] = { "none", "timeout", "refused", "tls", "http-status",
+	                                 "body", "unreachable", "resolve", "other" };
+	return NAME_OF(t, v);
+}
+
+const char *dump_fallback_name(unsigned v)
+{
+	static const char *const t[] = { "all", "pool", "none" };
+	return NAME_OF(t, v);
+}
+
+const char *dump_filter_name(unsigned v)
+{
+	static const char *const t[] = { NULL, "up", "geofence", "nearest", "lowest-latency",
+	                                 "max-loss", "priority", "weighted", "weighted-shuffle",
+	                                 "round-robin", "first" };
+	return NAME_OF(t, v);
+}
+
+const char *dump_match_name(unsigned v)
+{
+	static const char *const t[] = { NULL, "country", "continent", "subdivision", "asn", "prefix" };
+	return NAME_OF(t, v);
+}
+
+void dump_enum(dump_out_t *o, const char *key, const char *name, unsigned raw)
+{
+	if (name != NULL) {
+		dump_str(o, key, name);
+	} else {
+		dump_uint(o, key, raw);
+	}
+}
+
+/* A value whose size or layout this build does not know: say so, never
+ * print its bytes. */
+static bool rec_ok(dump_out_t *o, const char *key, const MDB_val *v, size_t size)
+{
+	uint16_t layout = 0;
+	if (v->mv_size >= 2) {
+		memcpy(&layout, v->mv_data, 2);
+	}
+	if (v->mv_size == size && layout == HG_REC_LAYOUT) {
+		return true;
+	}
+	dump_obj_begin(o, key);
+	dump_str(o, "error", "unknown record layout");
+	dump_uint(o, "layout", layout);
+	dump_uint(o, "size", v->mv_size);
+	dump_obj_end(o);
+	return false;
+}
+
+static void dump_check(dump_out_t *o, const hg_rec_check_t *c)
+{
+	dump_obj_begin(o, "check");
+	dump_enum(o, "type", dump_check_name(c->type), c->type);
+	dump_uint(o, "port", c->port);
+	dump_bool(o, "http2", c->http2);
+	dump_bool(o, "tls_verify", c->tls_verify);
+	dump_arr_begin(o, "expect");
+	for (unsigned i = 0; i < c->n_expect && i < HG_EXPECT_MAX; i++) {
+		dump_uint(o, NULL, c->expect[i]);
+	}
+	dump_arr_end(o);
+	dump_duration_ms(o, "interval", c->interval_ms);
+	dump_duration_ms(o, "timeout", c->timeout_ms);
+	dump_uint(o, "rise", c->rise);
+	dump_uint(o, "fall", c->fall);
+	dump_fixed(o, "path", c->path, sizeof(c->path));
+	dump_fixed(o, "host", c->host, sizeof(c->host));
+	dump_fixed(o, "body", c->body, sizeof(c->body));
+	dump_fixed(o, "ca", c->ca, sizeof(c->ca));
+	dump_fixed(o, "probe_address", c->probe_address, sizeof(c->probe_address));
+	dump_obj_end(o);
+}
+
+static void dump_defaults(dump_out_t *o, const char *key, const MDB_val *v)
+{
+	if (!rec_ok(o, key, v, sizeof(hg_rec_defaults_t))) {
+		return;
+	}
+	const hg_rec_defaults_t *d = v->mv_data;
+	dump_obj_begin(o, key);
+	dump_uint(o, "ttl", d->ttl);
+	dump_uint(o, "degraded_ttl", d->degraded_ttl);
+	dump_double(o, "quorum", d->quorum_ppm / 1e6);
+	dump_duration_ms(o, "stale_after", d->stale_after_ms);
+	dump_check(o, &d->check);
+	dump_obj_end(o);
+}
+
+static void dump_meta(dump_out_t *o, const char *key, const MDB_val *v)
+{
+	uint64_t u = 0;
+	if (strcmp(key, HG_META_SCHEMA_VERSION) == 0 && v->mv_size == 4) {
+		uint32_t u32;
+		memcpy(&u32, v->mv_data, 4);
+		dump_uint(o, key, u32);
+	} else if (strcmp(key, HG_META_POLICY_GEN) == 0 && v->mv_size == 8) {
+		memcpy(&u, v->mv_data, 8);
+		dump_uint(o, key, u);
+	} else if (strcmp(key, HG_META_POLICY_LOADED) == 0 && v->mv_size == 8) {
+		memcpy(&u, v->mv_data, 8);
+		dump_time_ms(o, key, u);
+	} else if (strcmp(key, HG_META_POLICY_SOURCE) == 0) {
+		dump_strn(o, key, v->mv_data, v->mv_size);
+	} else if (strcmp(key, HG_META_POLICY_SHA256) == 0 && v->mv_size == 32) {
+		char hex[65];
+		for (int i = 0; i < 32; i++) {
+			snprintf(hex + 2 * i, 3, "%02x", ((const uint8_t *)v->mv_data)[i]);
+		}
+		dump_str(o, key, hex);
+	} else if (strcmp(key, HG_META_POLICY_DEFAULTS) == 0) {
+		dump_defaults(o, key, v);
+	} else {
+		dump_obj_begin(o, key);
+		dump_str(o, "error", "unknown meta key");
+		dump_uint(o, "size", v->mv_size);
+		dump_obj_end(o);
+	}
+}
+
+static void dump_prober(dump_out_t *o, const char *key, const MDB_val *v)
+{
+	if (!rec_ok(o, key, v, sizeof(hg_rec_prober_t))) {
+		return;
+	}
+	const hg_rec_prober_t *p = v->mv_data;
+	dump_obj_begin(o, key);
+	dump_uint(o, "index", p->index);
+	dump_double(o, "lat", p->lat);
+	dump_double(o, "lon", p->lon);
+	dump_fixed(o, "feed", p->feed, sizeof(p->feed));
+	dump_obj_end(o);
+}
+
+static void dump_pool(dump_out_t *o, const char *key, const MDB_val *v)
+{
+	if (!rec_ok(o, key, v, sizeof(hg_rec_pool_t))) {
+		return;
+	}
+	const hg_rec_pool_t *p = v->mv_data;
+	dump_obj_begin(o, key);
+	dump_int(o, "priority", p->priority);
+	dump_uint(o, "endpoints", p->n_endpoints);
+	dump_bool(o, "has_check", p->has_check);
+	dump_obj_end(o);
+}
+
+static void dump_endpoint(dump_out_t *o, const char *key, const MDB_val *v)
+{
+	if (!rec_ok(o, key, v, sizeof(hg_rec_endpoint_t))) {
+		return;
+	}
+	const hg_rec_endpoint_t *e = v->mv_data;
+	dump_obj_begin(o, key);
+	dump_fixed(o, "pool", e->pool, sizeof(e->pool));
+	dump_arr_begin(o, "addresses");
+	for (unsigned i = 0; i < e->n_v4 && i < HG_ADDR_MAX; i++) {
+		dump_addr(o, NULL, 4, e->v4[i]);
+	}
+	for (unsigned i = 0; i < e->n_v6 && i < HG_ADDR_MAX; i++) {
+		dump_addr(o, NULL, 6, e->v6[i]);
+	}
+	dump_arr_end(o);
+	if (e->cname_len > 0) {
+		dump_dname(o, "cname", e->cname, e->cname_len);
+	}
+	dump_uint(o, "weight", e->weight);
+	dump_int(o, "priority", e->priority);
+	if (e->has_location) {
+		dump_double(o, "lat", e->lat);
+		dump_double(o, "lon", e->lon);
+	}
+	dump_check(o, &e->check);
+	dump_obj_end(o);
+}
+
+static void dump_name(dump_out_t *o, const char *key, const MDB_val *v)
+{
+	if (!rec_ok(o, key, v, sizeof(hg_rec_name_t))) {
+		return;
+	}
+	const hg_rec_name_t *n = v->mv_data;
+	dump_obj_begin(o, key);
+	dump_arr_begin(o, "pools");
+	for (unsigned i = 0; i < n->n_pools && i < HG_NAME_POOLS_MAX; i++) {
+		dump_fixed(o, NULL, n->pools[i], HG_ID_SIZE);
+	}
+	dump_arr_end(o);
+	dump_fixed(o, "chain", n->chain_text, sizeof(n->chain_text));
+	dump_enum(o, "fallback", dump_fallback_name(n->fallback), n->fallback);
+	if (n->fallback == HG_FALLBACK_POOL) {
+		dump_fixed(o, "fallback_pool", n->fallback_pool, sizeof(n->fallback_pool));
+	}
+	dump_uint(o, "ttl", n->ttl);
+	dump_uint(o, "degraded_ttl", n->degraded_ttl);
+	dump_double(o, "quorum", n->quorum_ppm / 1e6);
+	dump_duration_ms(o, "stale_after", n->stale_after_ms);
+	dump_obj_end(o);
+}
+
+static void dump_measure(dump_out_t *o, const MDB_val *k, const MDB_val *v)
+{
+	const char *key = k->mv_data, *sep = memchr(key, '\0', k->mv_size);
+	dump_obj_begin(o, NULL);
+	if (sep != NULL) {
+		dump_strn(o, "endpoint", key, (size_t)(sep - key));
+		dump_strn(o, "prober", sep + 1, k->mv_size - (size_t)(sep - key) - 1);
+	} else {
+		dump_strn(o, "key", key, k->mv_size);
+	}
+	if (v->mv_size != sizeof(hg_rec_measure_t) ||
+	    ((const hg_rec_measure_t *)v->mv_data)->layout != HG_REC_LAYOUT) {
+		dump_str(o, "error", "unknown record layout");
+		dump_uint(o, "size", v->mv_size);
+		dump_obj_end(o);
+		return;
+	}
+	const hg_rec_measure_t *m = v->mv_data;
+	dump_enum(o, "state", dump_health_name(m->state), m->state);
+	dump_enum(o, "fail_class", dump_fail_name(m->fail_class), m->fail_class);
+	dump_time_ms(o, "ts", m->ts_ms);
+	dump_time_ms(o, "changed", m->changed_ms);
+	const struct { const char *name; uint32_t v; } rtts[] = {
+		{ "rtt_last_us", m->rtt_last_us }, { "rtt_ewma_us", m->rtt_ewma_us },
+		{ "rtt_median_us", m->rtt_median_us }, { "ttfb_us", m->ttfb_us },
+	};
+	for (size_t i = 0; i < sizeof(rtts) / sizeof(rtts[0]); i++) {
+		if (rtts[i].v == HG_RTT_NONE) {
+			dump_null(o, rtts[i].name);
+		} else {
+			dump_uint(o, rtts[i].name, rtts[i].v);
+		}
+	}
+	dump_uint(o, "loss_bp", m->loss_bp);
+	dump_uint(o, "window", m->window);
+	dump_uint(o, "consec_ok", m->consec_ok);
+	dump_uint(o, "consec_fail", m->consec_fail);
+	dump_uint(o, "probes_total", m->probes_total);
+	dump_uint(o, "probes_failed", m->probes_failed);
+	dump_uint(o, "seq", m->seq);
+	dump_obj_end(o);
+}
+
+static void dump_override(dump_out_t *o, const char *key, const MDB_val *v)
+{
+	if (!rec_ok(o, key, v, sizeof(hg_rec_override_t))) {
+		return;
+	}
+	const hg_rec_override_t *r = v->mv_data;
+	dump_obj_begin(o, key);
+	dump_enum(o, "admin", dump_admin_name(r->admin), r->admin);
+	dump_time_ms(o, "set", r->set_ms);
+	dump_fixed(o, "reason", r->reason, sizeof(r->reason));
+	dump_obj_end(o);
+}
+
+static void dump_cursor(dump_out_t *o, const char *key, const MDB_val *v)
+{
+	if (!rec_ok(o, key, v, sizeof(hg_rec_cursor_t))) {
+		return;
+	}
+	const hg_rec_cursor_t *c = v->mv_data;
+	dump_obj_begin(o, key);
+	dump_uint(o, "epoch", c->epoch);
+	dump_uint(o, "seq", c->seq);
+	dump_time_ms(o, "last_heartbeat", c->last_heartbeat_ms);
+	dump_obj_end(o);
+}
+
+/* Text keys: ids are printable ASCII; a wire owner becomes its presentation. */
+static void key_text(enum store_dbi db, const MDB_val *k, char *buf, size_t size)
+{
+	if ((db == STORE_NAMES || db == STORE_VIEWS) &&
+	    dump_dname_text(k->mv_data, k->mv_size, buf, size) > 0) {
+		return;
+	}
+	size_t n = k->mv_size < size - 1 ? k->mv_size : size - 1;
+	memcpy(buf, k->mv_data, n);
+	buf[n] = '\0';
+}
+
+int dump_db(dump_out_t *o, store_rtxn_t *rtxn, enum store_dbi db)
+{
+	MDB_cursor *cur = NULL;
+	int rc = mdb_cursor_open(rtxn->txn, store_dbi(rtxn->store, db), &cur);
+	if (rc != MDB_SUCCESS) {
+		return hg_err_from_mdb(rc);
+	}
+	bool list = db == STORE_MEASUREMENTS;
+	if (list) {
+		dump_arr_begin(o, store_db_name(db));
+	} else {
+		dump_obj_begin(o, store_db_name(db));
+	}
+	MDB_val k, v;
+	char key[HG_DNAME_MAX * 4 + 2];
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+	     rc = mdb_cursor_get(cur, &k, &v, db == STORE_EPNAMES ? MDB_NEXT_NODUP : MDB_NEXT)) {
+		key_text(db, &k, key, sizeof(key));
+		switch (db) {
+		case STORE_META:      dump_meta(o, key, &v); break;
+		case STORE_PROBERS:   dump_prober(o, key, &v); break;
+		case STORE_POOLS:     dump_pool(o, key, &v); break;
+		case STORE_ENDPOINTS: dump_endpoint(o, key, &v); break;
+		case STORE_NAMES:     dump_name(o, key, &v); break;
+		case STORE_MEASUREMENTS: dump_measure(o, &k, &v); break;
+		case STORE_VIEWS:     dump_view(o, key, v.mv_data, v.mv_size); break;
+		case STORE_OVERRIDES: dump_override(o, key, &v); break;
+		case STORE_CURSORS:   dump_cursor(o, key, &v); break;
+		case STORE_EPNAMES:
+			dump_arr_begin(o, key);
+			do {
+				dump_dname(o, NULL, v.mv_data, v.mv_size);
+			} while (mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP) == MDB_SUCCESS);
+			dump_arr_end(o);
+			break;
+		default: break;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (list) {
+		dump_arr_end(o);
+	} else {
+		dump_obj_end(o);
+	}
+	return rc == MDB_NOTFOUND ? HG_EOK : hg_err_from_mdb(rc);
+}
