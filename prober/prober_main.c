@@ -2,6 +2,7 @@
 /* haltgslb-prober: command line, policy (re)load, store, then the loop. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,16 @@ int main(int argc, char **argv)
 	ret = load_policy(&p, &policy);
 	if (ret != HG_EOK) {
 		goto cleanup;
+	}
+	/* Detaching moves to "/": keep relative paths working (SIGHUP re-reads). */
+	static char policy_abs[PATH_MAX], db_abs[PATH_MAX];
+	if (!foreground) {
+		if (realpath(p.policy_path, policy_abs) != NULL) {
+			p.policy_path = policy_abs;
+		}
+		if (realpath(p.db_dir, db_abs) != NULL) {
+			p.db_dir = db_abs;
+		}
 	}
 	/* Detach before LMDB and epoll exist: neither survives a fork. */
 	if (!foreground && daemon(0, 1) != 0) {

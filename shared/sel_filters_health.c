@@ -20,7 +20,10 @@ void sel_f_up(sel_ctx_t *c)
 		unsigned n_fresh = 0, n_up = 0;
 		const hg_view_cell_t *row = view_cell(v, e, 0);
 		for (unsigned j = 0; j < n_pr; j++) {
-			if (sel_cell_fresh(c, &row[j])) {
+			/* A prober still in warm-up (state unknown: fewer than rise/fall
+			 * results yet) has no opinion: it abstains rather than vote down,
+			 * so a restarted prober fleet cannot empty every chain. */
+			if (row[j].state != HG_HEALTH_UNKNOWN && sel_cell_fresh(c, &row[j])) {
 				n_fresh++;
 				n_up += row[j].state == HG_HEALTH_UP;
 			}

@@ -1,8 +1,8 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 /*  Reading a view blob in place: validation, sizes, hashing. view_open() runs
  *  on every query, so it checks only what keeps the reader in bounds and
- *  consistent; it never copies. */
-#include <math.h>
+ *  consistent; it never copies. Float fields are not checked: a NaN
+ *  coordinate only yields an arbitrary (still in-bounds) distance order. */
 #include <string.h>
 
 #include "errors.h"
@@ -85,11 +85,6 @@ static int view_check_eps(const view_t *v)
 		    e->admin > HG_ADMIN_FORCE_UP) {
 			return HG_ECORRUPT;
 		}
-		/* NaN coordinates would make distance comparisons meaningless. */
-		if ((e->flags & HG_VEP_HAS_LOCATION) &&
-		    !(isfinite(e->x) && isfinite(e->y) && isfinite(e->z))) {
-			return HG_ECORRUPT;
-		}
 		if (e->flags & HG_VEP_CNAME) {
 			if (e->cname_len == 0 || !view_str_ok(h, e->cname_off, e->cname_len) ||
 			    view_check_dname(v->strings + e->cname_off, e->cname_len) != HG_EOK) {
@@ -105,8 +100,7 @@ static int view_check_chain(const view_t *v)
 	const hg_view_hdr_t *h = v->hdr;
 	for (unsigned i = 0; i < h->n_probers; i++) {
 		const hg_view_prober_t *p = &v->prober[i];
-		if (!view_str_ok(h, p->id_off, p->id_len) ||
-		    !(isfinite(p->x) && isfinite(p->y) && isfinite(p->z))) {
+		if (!view_str_ok(h, p->id_off, p->id_len)) {
 			return HG_ECORRUPT;
 		}
 	}

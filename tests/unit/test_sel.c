@@ -298,7 +298,7 @@ static const sel_case_t cases[] = {
 	{ "quorum: slightly future = fresh",s_q_future,         "192.0.2.1", 0, NULL,       A,    "198.51.100.20",                                                              0, 10, "DEGRADED" },
 	{ "quorum: far future ignored",     s_q_far_future,     "192.0.2.1", 0, NULL,       A,    "198.51.100.10 198.51.100.20",                                                0, 10, "DEGRADED|UNKNOWN" },
 	{ "quorum: 100% needs all",         s_q_full,           "192.0.2.1", 0, NULL,       A,    "198.51.100.20",                                                              0, 10, "DEGRADED" },
-	{ "quorum: fresh unknown state",    s_q_state_unknown,  "192.0.2.1", 0, NULL,       A,    "198.51.100.20",                                                              0, 10, "DEGRADED" },
+	{ "quorum: warm-up probers abstain", s_q_state_unknown, "192.0.2.1", 0, NULL,       A,    "198.51.100.10 198.51.100.20",                                                0, 10, "DEGRADED|UNKNOWN" },
 	{ "admin: force-up wins",           s_force_up,         "192.0.2.1", 0, NULL,       A,    "198.51.100.10 198.51.100.20",                                                0, 30, "" },
 	{ "admin: force-up, stale data",    s_force_up_stale,   "192.0.2.1", 0, NULL,       A,    "198.51.100.10 198.51.100.20",                                                0, 30, "" },
 	{ "admin: drain removes",           s_drain,            "192.0.2.1", 0, NULL,       A,    "198.51.100.20",                                                              0, 30, "" },
