@@ -11,6 +11,9 @@ cd "$top"
 "$top/scripts/install-deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
 
 JOBS=${JOBS:-2}
+# Debian's interpreter: it is the one python3-pytest and python3-dnspython
+# install into (another python3 earlier in PATH would not have them).
+PY=/usr/bin/python3
 PASSED=0
 FAILED=0
 SUMMARY=()
@@ -95,14 +98,15 @@ record_make_check "unit tests (valgrind)" "$top/build/plain" $?
 # 4. Integration tests with a real knotd (plain build: knotd is not ASan-built).
 export top_srcdir="$top" top_builddir="$top/build/plain" HG_TEST_DATA="$top/build/plain/tests/data"
 if [ -d "$top/tests/integration" ] && ls "$top"/tests/integration/test_*.py >/dev/null 2>&1; then
-	python3 -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/integration.xml" \
+	"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/integration.xml" \
 		"$top/tests/integration"
 	record_pytest "knotd integration tests" "$top/build/integration.xml" $?
 fi
 
-# 5. Multi-host tests in network namespaces (prober).
+# 5. Multi-host tests in network namespaces (prober built with ASan+UBSan).
 if [ -d "$top/tests/netns" ] && ls "$top"/tests/netns/test_*.py >/dev/null 2>&1; then
-	python3 -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/netns.xml" "$top/tests/netns"
+	top_builddir="$top/build/asan" HG_TEST_DATA="$top/build/asan/tests/data" \
+		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/netns.xml" "$top/tests/netns"
 	record_pytest "network namespace tests" "$top/build/netns.xml" $?
 fi
 
@@ -114,6 +118,19 @@ else
 	tail -n 40 "$top/build/distcheck.log"
 	record "make distcheck" 0 1
 fi
+
+# 7. make install DESTDIR=... installs the tools, the module, headers and docs.
+stage="$top/build/stage"
+rm -rf "$stage"
+(cd "$top/build/plain" && make install DESTDIR="$stage" >"$top/build/install.log" 2>&1)
+missing=0
+for f in bin/haltgslb-ctl bin/haltgslb-dump sbin/haltgslb-prober include/haltgslb/schema.h \
+	include/haltgslb/view.h share/doc/haltgslb/SCHEMA.md share/doc/haltgslb/policy.md; do
+	[ -e "$stage/usr/local/$f" ] || { echo "make install did not install /usr/local/$f"; missing=$((missing + 1)); }
+done
+modfile="$stage$(pkg-config --variable=module_instdir knotd)/haltgslb.so"
+[ -e "$modfile" ] || { echo "make install did not install $modfile"; missing=$((missing + 1)); }
+if [ "$missing" -eq 0 ]; then record "make install DESTDIR" 1 0; else record "make install DESTDIR" 0 1; fi
 
 echo
 echo "=== summary"
