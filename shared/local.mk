@@ -9,7 +9,8 @@ noinst_LTLIBRARIES += libhg_base.la libhaltgslb.la
 libhg_base_la_CFLAGS = $(HG_CFLAGS)
 libhg_base_la_SOURCES = \
 	shared/errors.c shared/errors.h \
-	shared/log.c shared/log.h
+	shared/log.c shared/log.h \
+	shared/text.c shared/text.h
 
 libhaltgslb_la_SOURCES =
 libhaltgslb_la_LIBADD = libhg_base.la libhg_policy.la libhg_store.la libhg_geo.la libhg_sel.la \

@@ -6,23 +6,9 @@
 #include "errors.h"
 #include "policy_store.h"
 #include "policy_store_int.h"
+#include "text.h"
 #include "view.h"
 
-void ps_fixed_str(const char *field, size_t field_size, char *buf, size_t size)
-{
-	size_t n = strnlen(field, field_size);
-	if (n >= size) {
-		n = size - 1;
-	}
-	memcpy(buf, field, n);
-	buf[n] = '\0';
-}
-
-void ps_set_fixed(char *dst, size_t dst_size, const char *src)
-{
-	memset(dst, 0, dst_size);
-	strncpy(dst, src, dst_size - 1);
-}
 
 /* Measurements and overrides as view_build() sees them: read from the same
  * write txn, so a reload keeps the current health and admin state. */
@@ -106,8 +92,8 @@ static void ps_put_probers_pools(store_wtxn_t *wtxn, const policy_t *p)
 		const policy_prober_t *src = &p->probers[i];
 		hg_rec_prober_t r = { .layout = HG_REC_LAYOUT, .index = (uint16_t)i,
 		                      .lat = src->lat, .lon = src->lon };
-		ps_set_fixed(r.id, sizeof(r.id), src->id);
-		ps_set_fixed(r.feed, sizeof(r.feed), src->feed);
+		hg_fixed_set(r.id, sizeof(r.id), src->id);
+		hg_fixed_set(r.feed, sizeof(r.feed), src->feed);
 		store_put(wtxn, STORE_PROBERS, src->id, strlen(src->id), &r, sizeof(r));
 	}
 	for (size_t i = 0; i < p->n_pools && wtxn->err == HG_EOK; i++) {
@@ -117,7 +103,7 @@ static void ps_put_probers_pools(store_wtxn_t *wtxn, const policy_t *p)
 		if (src->n_endpoints > UINT16_MAX) {
 			store_wtxn_fail(wtxn, HG_ERANGE);
 		}
-		ps_set_fixed(r.id, sizeof(r.id), src->id);
+		hg_fixed_set(r.id, sizeof(r.id), src->id);
 		store_put(wtxn, STORE_POOLS, src->id, strlen(src->id), &r, sizeof(r));
 	}
 }
@@ -136,8 +122,8 @@ static void ps_put_endpoints(store_wtxn_t *wtxn, const policy_t *p)
 			.has_location = src->has_location, .cname_len = src->cname_len,
 			.lat = src->lat, .lon = src->lon, .check = src->check,
 		};
-		ps_set_fixed(r.id, sizeof(r.id), src->id);
-		ps_set_fixed(r.pool, sizeof(r.pool), src->pool);
+		hg_fixed_set(r.id, sizeof(r.id), src->id);
+		hg_fixed_set(r.pool, sizeof(r.pool), src->pool);
 		memcpy(r.v4, src->v4, sizeof(r.v4));
 		memcpy(r.v6, src->v6, sizeof(r.v6));
 		memcpy(r.cname, src->cname, sizeof(r.cname));
@@ -161,19 +147,19 @@ static void ps_put_names(store_wtxn_t *wtxn, const policy_t *p)
 			.stale_after_ms = n->stale_after_ms,
 		};
 		if (n->fallback == HG_FALLBACK_POOL && n->fallback_pool < p->n_pools) {
-			ps_set_fixed(r.fallback_pool, sizeof(r.fallback_pool),
+			hg_fixed_set(r.fallback_pool, sizeof(r.fallback_pool),
 			             p->pools[n->fallback_pool].id);
 		}
 		for (size_t j = 0; j < n->n_pools; j++) {
 			const policy_pool_t *pool = &p->pools[n->pools[j]];
-			ps_set_fixed(r.pools[j], sizeof(r.pools[j]), pool->id);
+			hg_fixed_set(r.pools[j], sizeof(r.pools[j]), pool->id);
 			for (size_t e = pool->first_endpoint;
 			     e < pool->first_endpoint + pool->n_endpoints; e++) {
 				const char *id = p->endpoints[e].id;
 				store_put(wtxn, STORE_EPNAMES, id, strlen(id), n->owner, n->owner_len);
 			}
 		}
-		ps_set_fixed(r.chain_text, sizeof(r.chain_text), n->chain_text);
+		hg_fixed_set(r.chain_text, sizeof(r.chain_text), n->chain_text);
 		store_put(wtxn, STORE_NAMES, n->owner, n->owner_len, &r, sizeof(r));
 	}
 }

@@ -11,12 +11,6 @@
 
 #include "store.h"
 
-/*! \brief Copy a NUL-padded fixed-size id field into \a buf (NUL-terminated). */
-void ps_fixed_str(const char *field, size_t field_size, char *buf, size_t size);
-
-/*! \brief Copy \a src into the fixed field \a dst, NUL-padding the rest. */
-void ps_set_fixed(char *dst, size_t dst_size, const char *src);
-
 /*! A view patcher: edits a writable copy of a view blob in place. */
 typedef int (*ps_patch_fn)(uint8_t *blob, size_t len, void *ctx);
 

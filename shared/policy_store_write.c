@@ -6,6 +6,7 @@
 #include "errors.h"
 #include "policy_store.h"
 #include "policy_store_int.h"
+#include "text.h"
 #include "view.h"
 
 /* Owners are collected before any view is written: writing views while a
@@ -167,7 +168,7 @@ int policy_store_override(store_wtxn_t *wtxn, const char *endpoint, uint8_t admi
 		store_del(wtxn, STORE_OVERRIDES, endpoint, strlen(endpoint));
 	} else {
 		hg_rec_override_t r = { .layout = HG_REC_LAYOUT, .admin = admin, .set_ms = now };
-		ps_set_fixed(r.reason, sizeof(r.reason), reason != NULL ? reason : "");
+		hg_fixed_set(r.reason, sizeof(r.reason), reason != NULL ? reason : "");
 		store_put(wtxn, STORE_OVERRIDES, endpoint, strlen(endpoint), &r, sizeof(r));
 	}
 	ps_patch_ctx_t ctx = { .endpoint = endpoint, .admin = admin, .now = now };
@@ -189,10 +190,10 @@ static int ps_refresh_view(uint8_t *blob, size_t len, void *ctx)
 	                                .rtt_median_us = HG_RTT_NONE };
 	for (unsigned i = 0; ret == HG_EOK && i < v.hdr->n_endpoints; i++) {
 		char ep[HG_ID_SIZE];
-		ps_fixed_str((const char *)v.strings + v.ep[i].id_off, v.ep[i].id_len, ep, sizeof(ep));
+		hg_fixed_get((const char *)v.strings + v.ep[i].id_off, v.ep[i].id_len, ep, sizeof(ep));
 		for (unsigned j = 0; ret == HG_EOK && j < v.hdr->n_probers; j++) {
 			char pr[HG_ID_SIZE];
-			ps_fixed_str((const char *)v.strings + v.prober[j].id_off, v.prober[j].id_len,
+			hg_fixed_get((const char *)v.strings + v.prober[j].id_off, v.prober[j].id_len,
 			             pr, sizeof(pr));
 			uint8_t key[STORE_MEASURE_KEY_MAX];
 			size_t klen = store_measure_key(key, sizeof(key), ep, pr);

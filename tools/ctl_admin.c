@@ -14,6 +14,51 @@
 #include "policy.h"
 #include "policy_store.h"
 
+/* One write transaction around one policy_store_* call, committed only if
+ * the call succeeded. Returns an HG_E* code; *open_failed tells that the
+ * database could not be opened (ctl_open_store() already said why). */
+typedef int (*write_fn)(store_wtxn_t *wtxn, void *ctx);
+
+static int write_one(const char *db, write_fn fn, void *ctx, bool *open_failed)
+{
+	store_t *store = NULL;
+	int ret = ctl_open_store(db, 0, &store);
+	*open_failed = ret != HG_EOK;
+	if (ret != HG_EOK) {
+		return ret;
+	}
+	store_wtxn_t wtxn;
+	ret = store_wtxn_begin(store, &wtxn);
+	if (ret == HG_EOK) {
+		ret = fn(&wtxn, ctx);
+		if (ret == HG_EOK) {
+			ret = store_wtxn_commit(&wtxn);
+		} else {
+			store_wtxn_abort(&wtxn);
+		}
+	}
+	store_close(store);
+	return ret;
+}
+
+typedef struct {
+	const char *endpoint, *reason, *prober;
+	uint8_t admin;
+	const hg_rec_measure_t *measure;
+} write_args_t;
+
+static int write_override(store_wtxn_t *wtxn, void *ctx)
+{
+	const write_args_t *a = ctx;
+	return policy_store_override(wtxn, a->endpoint, a->admin, a->reason);
+}
+
+static int write_measure(store_wtxn_t *wtxn, void *ctx)
+{
+	const write_args_t *a = ctx;
+	return policy_store_measure(wtxn, a->endpoint, a->prober, a->measure);
+}
+
 static int override_cmd(int argc, char **argv, uint8_t admin, const char *verb)
 {
 	static const struct option opts[] = {
@@ -54,21 +99,12 @@ static int override_cmd(int argc, char **argv, uint8_t admin, const char *verb)
 		return ctl_usage_error(argv[0], "--db DIR is required");
 	}
 	const char *endpoint = argv[optind];
-	store_t *store = NULL;
-	if (ctl_open_store(db, 0, &store) != HG_EOK) {
+	write_args_t args = { .endpoint = endpoint, .reason = reason, .admin = admin };
+	bool open_failed;
+	int ret = write_one(db, write_override, &args, &open_failed);
+	if (open_failed) {
 		return CTL_FAIL;
 	}
-	store_wtxn_t wtxn;
-	int ret = store_wtxn_begin(store, &wtxn);
-	if (ret == HG_EOK) {
-		ret = policy_store_override(&wtxn, endpoint, admin, reason);
-		if (ret == HG_EOK) {
-			ret = store_wtxn_commit(&wtxn);
-		} else {
-			store_wtxn_abort(&wtxn);
-		}
-	}
-	store_close(store);
 	if (ret == HG_ENOENT) {
 		ctl_error("%s: unknown endpoint '%s' (not in the loaded policy)", db, endpoint);
 		return CTL_FAIL;
@@ -204,21 +240,12 @@ int ctl_cmd_measure(int argc, char **argv)
 		.probes_total = 1,
 		.probes_failed = state == HG_HEALTH_DOWN ? 1 : 0,
 	};
-	store_t *store = NULL;
-	if (ctl_open_store(db, 0, &store) != HG_EOK) {
+	write_args_t args = { .endpoint = endpoint, .prober = prober, .measure = &m };
+	bool open_failed;
+	int ret = write_one(db, write_measure, &args, &open_failed);
+	if (open_failed) {
 		return CTL_FAIL;
 	}
-	store_wtxn_t wtxn;
-	int ret = store_wtxn_begin(store, &wtxn);
-	if (ret == HG_EOK) {
-		ret = policy_store_measure(&wtxn, endpoint, prober, &m);
-		if (ret == HG_EOK) {
-			ret = store_wtxn_commit(&wtxn);
-		} else {
-			store_wtxn_abort(&wtxn);
-		}
-	}
-	store_close(store);
 	if (ret == HG_ENOENT) {
 		ctl_error("%s: unknown endpoint '%s' or prober '%s' (not in the loaded policy)", db,
 		          endpoint, prober);

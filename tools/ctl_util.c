@@ -6,6 +6,7 @@
 
 #include "ctl.h"
 #include "errors.h"
+#include "text.h"
 
 void ctl_error(const char *fmt, ...)
 {
@@ -91,31 +92,10 @@ void ctl_fmt_dname(const uint8_t *wire, size_t len, char *buf, size_t size)
 
 void ctl_json_str(FILE *out, const char *s)
 {
-	fputc('"', out);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"':  fputs("\\\"", out); break;
-		case '\\': fputs("\\\\", out); break;
-		case '\n': fputs("\\n", out); break;
-		case '\r': fputs("\\r", out); break;
-		case '\t': fputs("\\t", out); break;
-		default:
-			if (*p < 0x20) {
-				fprintf(out, "\\u%04x", *p);
-			} else {
-				fputc(*p, out);
-			}
-		}
-	}
-	fputc('"', out);
+	hg_json_str(out, s, strlen(s));
 }
 
 void ctl_fixed_str(const char *field, size_t field_size, char *buf, size_t size)
 {
-	size_t n = strnlen(field, field_size);
-	if (n >= size) {
-		n = size - 1;
-	}
-	memcpy(buf, field, n);
-	buf[n] = '\0';
+	hg_fixed_get(field, field_size, buf, size);
 }

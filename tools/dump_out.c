@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "dump.h"
+#include "text.h"
 
 static void out_indent(dump_out_t *o)
 {
@@ -15,39 +16,21 @@ static void out_indent(dump_out_t *o)
 	}
 }
 
-/* JSON strings: RFC 8259 escapes; bytes >= 0x80 as \u00XX so the document
- * stays valid even if a record holds non-UTF-8 bytes. Text: \xNN. */
+/* JSON strings through the shared writer (always valid JSON, even for
+ * non-UTF-8 bytes); text shows unprintable bytes as \xNN. */
 static void out_escaped(dump_out_t *o, const char *s, size_t len)
 {
 	if (o->json) {
-		fputc('"', o->f);
+		hg_json_str(o->f, s, len);
+		return;
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (!o->json) {
-			if (c < 0x20 || c >= 0x7f) {
-				fprintf(o->f, "\\x%02x", c);
-			} else {
-				fputc(c, o->f);
-			}
-			continue;
+		if (c < 0x20 || c >= 0x7f) {
+			fprintf(o->f, "\\x%02x", c);
+		} else {
+			fputc(c, o->f);
 		}
-		switch (c) {
-		case '"':  fputs("\\\"", o->f); break;
-		case '\\': fputs("\\\\", o->f); break;
-		case '\n': fputs("\\n", o->f); break;
-		case '\r': fputs("\\r", o->f); break;
-		case '\t': fputs("\\t", o->f); break;
-		default:
-			if (c < 0x20 || c >= 0x7f) {
-				fprintf(o->f, "\\u%04x", c);
-			} else {
-				fputc(c, o->f);
-			}
-		}
-	}
-	if (o->json) {
-		fputc('"', o->f);
 	}
 }
 
