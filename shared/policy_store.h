@@ -43,5 +43,11 @@ int policy_store_measure(store_wtxn_t *wtxn, const char *endpoint, const char *p
 int policy_store_override(store_wtxn_t *wtxn, const char *endpoint, uint8_t admin,
                           const char *reason);
 
-/*! \brief Rebuild one name's view from the DBs (used by load; exposed for tools/tests). */
+/*!
+ * \brief Refresh an existing view's cells and admin states from the
+ *        measurements and overrides DBs (e.g. after a tool edited them).
+ *
+ * The chain is not recompiled: that needs the policy model, so only
+ * policy_store_load() builds views whole. \return HG_EOK, HG_ENOENT (no view).
+ */
 int policy_store_rebuild_view(store_wtxn_t *wtxn, const uint8_t *owner, size_t owner_len);
