@@ -35,7 +35,7 @@ static const yp_item_t haltgslb_conf[] = {
 	{ MOD_ASN_DB,     YP_TSTR,  YP_VNONE },
 	{ MOD_DNSSEC,     YP_TBOOL, YP_VNONE },
 	{ MOD_CHECK_IVAL, YP_TINT,  YP_VINT = { 100, 60000, CHECK_IVAL_DEFAULT_MS, YP_SNONE } },
-	{ NULL }
+	{ .name = NULL }
 };
 
 /* Set for the check dry run (args) or the real load (mod), as geoip.c. */

@@ -21,5 +21,10 @@ knot_module_haltgslb_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
 knot_module_haltgslb_la_LIBADD = $(HG_LIBS) $(libknot_LIBS)
 
 # Integration tests (pytest + a real knotd), the benchmark and the demo.
-EXTRA_DIST += tests/bench/bench_module.sh demo/run-demo.sh demo/policy.yaml \
-	demo/gslb.example.net.zone docs/mod-haltgslb.md
+EXTRA_DIST += tests/integration/conftest.py tests/integration/lmdb_bump.py \
+	tests/integration/policy.yaml tests/integration/valgrind.supp \
+	tests/integration/test_answers.py tests/integration/test_dnssec.py \
+	tests/integration/test_failopen.py tests/integration/test_failover.py \
+	tests/integration/test_reload.py tests/integration/test_robustness.py \
+	tests/bench/bench_module.sh demo/run-demo.sh demo/policy.yaml demo/gslb.example.net.zone
+dist_doc_DATA += docs/mod-haltgslb.md

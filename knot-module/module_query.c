@@ -60,27 +60,28 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 	}
 
 	knot_rrset_t *rr = NULL;
+	knot_rrset_t *rrsig = NULL;
 	int ret = module_answer_rrset(pkt, qname, ans, qtype, sign, &rr);
+	if (ret == KNOT_EOK && sign) {
+		/* Signed before anything is written, so a signing failure can still
+		 * fall back to the zone's (signed) records. */
+		ret = module_sign_get(ctx->sign, mod, pkt, rr, (uint32_t)(now_ms() / 1000), &rrsig);
+		if (ret != KNOT_EOK && ret != KNOT_DNSSEC_ENOKEY) {   /* no keys: logged at load */
+			knotd_mod_log(mod, LOG_WARNING, "cannot sign answer (%s), serving zone records",
+			              knot_strerror(ret));
+		}
+	}
 	if (ret == KNOT_EOK) {
 		ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, rr, KNOT_PF_FREE);
+		if (ret == KNOT_EOK && rrsig != NULL) {
+			ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, rrsig, KNOT_PF_FREE);
+		}
 	}
 	if (ret == KNOT_ESPACE) {
 		return KNOTD_IN_STATE_TRUNC;
 	} else if (ret != KNOT_EOK) {
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
-		return state;   /* nothing was written: the zone can still answer */
-	}
-
-	if (sign) {
-		ret = module_sign_put(ctx->sign, mod, pkt, rr, (uint32_t)(now_ms() / 1000));
-		if (ret == KNOT_ESPACE) {
-			return KNOTD_IN_STATE_TRUNC;
-		} else if (ret != KNOT_EOK) {
-			/* An unsigned answer would be bogus; this is a key problem,
-			 * not a monitoring one, and Knot fails the same way. */
-			knotd_mod_log(mod, LOG_ERR, "failed to sign answer (%s)", knot_strerror(ret));
-			return KNOTD_IN_STATE_ERROR;
-		}
+		return state;
 	}
 
 	knot_wire_set_aa(pkt->wire);

@@ -1,5 +1,6 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ typedef struct {
 struct module_sign {
 	pthread_rwlock_t table_lock;   /*!< guards slots */
 	pthread_mutex_t sign_lock;     /*!< serializes knotd_mod_dnssec_sign_rrset */
+	bool keys_loaded;              /*!< set in load only */
 	sign_entry_t slots[SIGN_SLOTS];
 };
 
@@ -30,11 +32,8 @@ static void entry_clear(sign_entry_t *e)
 
 int module_sign_new(knotd_mod_t *mod, module_sign_t **out)
 {
+	/* knotd's DNSSEC context reads the configuration: only possible here. */
 	int ret = knotd_mod_dnssec_init(mod);
-	if (ret != KNOT_EOK) {
-		return ret;
-	}
-	ret = knotd_mod_dnssec_load_keyset(mod, false);
 	if (ret != KNOT_EOK) {
 		return ret;
 	}
@@ -44,6 +43,16 @@ int module_sign_new(knotd_mod_t *mod, module_sign_t **out)
 	}
 	pthread_rwlock_init(&sign->table_lock, NULL);
 	pthread_mutex_init(&sign->sign_lock, NULL);
+	ret = knotd_mod_dnssec_load_keyset(mod, false);
+	if (ret == KNOT_EOK) {
+		sign->keys_loaded = true;
+	} else {
+		/* Not fatal: the context holds the keys known at its creation, so
+		 * the module's answers fall back to the zone's signed records until
+		 * a `knotc reload` reloads the module with the keys. */
+		knotd_mod_log(mod, LOG_WARNING, "no DNSSEC keys (%s), serving zone records "
+		              "to DNSSEC queries until 'knotc reload'", knot_strerror(ret));
+	}
 	*out = sign;
 	return KNOT_EOK;
 }
@@ -126,6 +135,9 @@ static int sign_and_store(module_sign_t *sign, knotd_mod_t *mod, const knot_rrse
                           const uint8_t *key, size_t key_len, uint64_t hash)
 {
 	int ret = KNOT_ENOMEM;
+	if (!sign->keys_loaded) {
+		return KNOT_DNSSEC_ENOKEY;
+	}
 	sign_entry_t fresh = { .hash = hash, .key_len = key_len };
 	fresh.key = malloc(key_len);
 	fresh.rrsig = knot_rrset_new(rr->owner, KNOT_RRTYPE_RRSIG, KNOT_CLASS_IN, rr->ttl, NULL);
@@ -158,8 +170,8 @@ cleanup:
 	return ret;
 }
 
-int module_sign_put(module_sign_t *sign, knotd_mod_t *mod, knot_pkt_t *pkt,
-                    const knot_rrset_t *rr, uint32_t now)
+int module_sign_get(module_sign_t *sign, knotd_mod_t *mod, knot_pkt_t *pkt,
+                    const knot_rrset_t *rr, uint32_t now, knot_rrset_t **rrsig)
 {
 	uint8_t key[KNOT_DNAME_MAXLEN + 6 + 4096];
 	size_t key_len = make_key(rr, key, sizeof(key));
@@ -185,5 +197,6 @@ int module_sign_put(module_sign_t *sign, knotd_mod_t *mod, knot_pkt_t *pkt,
 			return ret;
 		}
 	}
-	return knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, copy, KNOT_PF_FREE);
+	*rrsig = copy;
+	return KNOT_EOK;
 }

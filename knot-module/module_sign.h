@@ -20,9 +20,11 @@ typedef struct module_sign module_sign_t;
 
 /*!
  * \brief Initialize knotd's DNSSEC context for \a mod, load the zone's keys
- *        and create an empty cache.
- * \return KNOT_EOK or a KNOT_E* code (knotd drops the keys when the module
- *         is reset, so nothing needs undoing on failure besides the cache).
+ *        and create an empty cache. Call from load only (the context reads
+ *        the configuration). Missing keys are not an error: module_sign_get()
+ *        then fails and the caller serves the zone's records. knotd frees
+ *        the context and keys when the module is reset.
+ * \return KNOT_EOK or a KNOT_E* code.
  */
 int module_sign_new(knotd_mod_t *mod, module_sign_t **out);
 
@@ -30,11 +32,13 @@ int module_sign_new(knotd_mod_t *mod, module_sign_t **out);
 void module_sign_free(module_sign_t *sign);
 
 /*!
- * \brief Put the RRSIG set covering \a rr into \a pkt (copied into the packet
- *        arena; the cache keeps its own).
+ * \brief Get the RRSIG set covering \a rr, copied into the packet arena (the
+ *        cache keeps its own), ready for knot_pkt_put(.., KNOT_PF_FREE).
+ *
+ *
  * \param[in] rr   RRset in canonical (sorted) rdata order, lower-case owner.
  * \param[in] now  Unix seconds.
- * \return KNOT_EOK, KNOT_ESPACE (packet full), or another KNOT_E* code.
+ * \return KNOT_EOK, or a KNOT_E* code (no keys, signing failed, no memory).
  */
-int module_sign_put(module_sign_t *sign, knotd_mod_t *mod, knot_pkt_t *pkt,
-                    const knot_rrset_t *rr, uint32_t now);
+int module_sign_get(module_sign_t *sign, knotd_mod_t *mod, knot_pkt_t *pkt,
+                    const knot_rrset_t *rr, uint32_t now, knot_rrset_t **rrsig);

@@ -95,12 +95,21 @@ mkdir -p "$top/build/plain"
 	>/dev/null 2>&1)
 record_make_check "unit tests (valgrind)" "$top/build/plain" $?
 
-# 4. Integration tests with a real knotd (plain build: knotd is not ASan-built).
-export top_srcdir="$top" top_builddir="$top/build/plain" HG_TEST_DATA="$top/build/plain/tests/data"
+export top_srcdir="$top"
+
+# 4. Integration tests with a real knotd: the whole suite with the module
+#    built with ASan+UBSan (the runtimes are preloaded into knotd and any
+#    sanitizer report fails the test), then the robustness tests with the
+#    plain module under valgrind.
 if [ -d "$top/tests/integration" ] && ls "$top"/tests/integration/test_*.py >/dev/null 2>&1; then
-	"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/integration.xml" \
+	top_builddir="$top/build/asan" HG_TEST_DATA="$top/build/asan/tests/data" \
+		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/integration.xml" \
 		"$top/tests/integration"
-	record_pytest "knotd integration tests" "$top/build/integration.xml" $?
+	record_pytest "knotd integration (ASan)" "$top/build/integration.xml" $?
+	top_builddir="$top/build/plain" HG_TEST_DATA="$top/build/plain/tests/data" HG_VALGRIND=1 \
+		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/integration-vg.xml" \
+		"$top/tests/integration/test_robustness.py"
+	record_pytest "knotd robustness (valgrind)" "$top/build/integration-vg.xml" $?
 fi
 
 # 5. Multi-host tests in network namespaces (prober built with ASan+UBSan).

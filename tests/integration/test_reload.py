@@ -28,8 +28,7 @@ BAD_SECTIONS = [
 ]
 
 
-def _bad_conf(knotd, item):
-    text = open(knotd.conf).read()
+def _bad_conf(knotd, text, item):
     key = item.split(":")[0]
     lines = [l for l in text.splitlines() if not l.strip().startswith(key + ":")]
     out = []
@@ -43,8 +42,9 @@ def _bad_conf(knotd, item):
 def test_bad_module_section_refused(knotd):
     good = open(knotd.conf).read()
     for item, word in BAD_SECTIONS:
+        bad = _bad_conf(knotd, good, item)
         with open(knotd.conf, "w") as f:
-            f.write(_bad_conf(knotd, item))
+            f.write(bad)
         res = knotd.knotc("conf-check", check=False)
         assert res.returncode != 0, (item, res.stdout, res.stderr)
         assert word in (res.stdout + res.stderr), (item, res.stdout, res.stderr)
