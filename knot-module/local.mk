@@ -26,5 +26,6 @@ EXTRA_DIST += tests/integration/conftest.py tests/integration/lmdb_bump.py \
 	tests/integration/test_answers.py tests/integration/test_dnssec.py \
 	tests/integration/test_failopen.py tests/integration/test_failover.py \
 	tests/integration/test_reload.py tests/integration/test_robustness.py \
+	tests/integration/test_e2e_prober.py tests/integration/policy_e2e.yaml \
 	tests/bench/bench_module.sh demo/run-demo.sh demo/policy.yaml demo/gslb.example.net.zone
 dist_doc_DATA += docs/mod-haltgslb.md

@@ -1,6 +1,5 @@
 # Test infrastructure shared by the unit tests; each part's fragment adds its tests.
 noinst_HEADERS += tests/unit/tap.h
-EXTRA_DIST += tests/integration
 
 # End-to-end tests of the tools (TAP from shell).
 TESTS += tests/tools/test_ctl.sh

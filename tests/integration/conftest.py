@@ -123,7 +123,7 @@ class Knotd:
     """One knotd instance with mod-haltgslb; start() / stop() / reload()."""
 
     def __init__(self, tmpdir, db=None, geoip=CITY, asn=ASN, dnssec=False, ecs=True,
-                 extra_mod="", valgrind=None):
+                 extra_mod="", valgrind=None, policy=None):
         self.dir = str(tmpdir)
         self.port = free_port()
         self.db = db or os.path.join(self.dir, "db")
@@ -141,7 +141,7 @@ class Knotd:
         for d in (self.rundir, self.storage, self.asan_dir):
             os.makedirs(d, exist_ok=True)
         with open(os.path.join(self.storage, "gslb.zone"), "w") as f:
-            f.write(zone_text())
+            f.write(zone_text(policy or POLICY))
         self.write_conf()
 
     def mod_section(self, geoip=None):

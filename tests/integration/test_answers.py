@@ -161,3 +161,14 @@ def test_counters(knotd):
     assert c.get("answer[AAAA]") == 1
     assert c.get("cname") == 1
     assert "pass-through[no-db]" not in c
+
+
+def test_mixed_case_qname(knotd):
+    """Names match case-insensitively (the views are keyed lower-case), and
+    the answer keeps the query's spelling, as Knot does for zone answers."""
+    qname = "NeArEsT." + ZONE.upper()
+    r = knotd.query(qname, "A", ecs="10.1.0.0/24")
+    assert r.rcode() == dns.rcode.NOERROR
+    assert addresses(r) == [FRA]
+    assert ecs_scope(r) == 16
+    assert r.answer[0].name.to_text() == qname
