@@ -25,6 +25,8 @@ typedef struct {
 	_Alignas(64) store_rtxn_t rtxn; /*!< cached MDB_NOTLS read txn (reset between queries) */
 	sel_rng_t rng;                 /*!< per-thread PRNG and round-robin counter */
 	bool nodata_pending;           /*!< PREANSWER chose NODATA; AUTHORITY adds the SOA */
+	module_vcache_t views;         /*!< names already looked up in the current snapshot */
+	geo_cache_t geo;               /*!< decoded mmdb records */
 } hgm_thread_t;
 
 /*! One module instance. Owns every pointer in it. */

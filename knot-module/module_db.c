@@ -246,3 +246,73 @@ int module_db_state(module_db_t *db)
 {
 	return atomic_load_explicit(&db->state, memory_order_acquire);
 }
+
+/* ---- lookup cache ----
+ *
+ * Why a snapshot id is a sound key: LMDB is copy-on-write. A writer only
+ * writes pages that no snapshot still in use (and not the newest committed
+ * one) can reach; pages of the newest snapshot are freed only by the next
+ * commit. So if this thread's renewed txn reads snapshot N again, no commit
+ * happened since it last read N: the value bytes are the same bytes at the
+ * same address, view_open() would accept them again and return the same
+ * pointers, and the two mdb_get() calls would return what they returned
+ * then. View patches (measurements, admin) are commits like any other and
+ * always move to a new snapshot id. The store is part of the key because
+ * ids are per environment; the environment is never replaced under a
+ * module_db (a replaced file makes module_db_get() return NULL). */
+
+static unsigned vcache_slot(const uint8_t *name, size_t len)
+{
+	uint32_t h = 2166136261u;   /* FNV-1a: names are short, this is ~4 ops/byte */
+	for (size_t i = 0; i < len; i++) {
+		h = (h ^ name[i]) * 16777619u;
+	}
+	return (h ^ (h >> 16)) & (MODULE_VCACHE_SLOTS - 1);
+}
+
+/* The uncached lookup: the view, else whether the name is a policy name. */
+static int find_view_uncached(store_rtxn_t *rtxn, const knot_dname_t *qname, size_t qname_len,
+                              view_t *view)
+{
+	const void *val = NULL;
+	size_t len = 0;
+	int ret = store_get(rtxn, STORE_VIEWS, qname, qname_len, &val, &len);
+	if (ret == HG_ENOENT) {
+		/* Most names of the zone are not GSLB names; only a policy name
+		 * without its view is worth telling apart. */
+		ret = store_get(rtxn, STORE_NAMES, qname, qname_len, &val, &len);
+		return ret == HG_EOK ? MODULE_VIEW_NO_VIEW
+		     : ret == HG_ENOENT ? MODULE_VIEW_NONE : MODULE_VIEW_ERROR;
+	} else if (ret != HG_EOK) {
+		return MODULE_VIEW_ERROR;
+	}
+	return view_open(val, len, view) == HG_EOK ? MODULE_VIEW_FOUND : MODULE_VIEW_BAD;
+}
+
+int module_db_find_view(module_vcache_t *cache, store_rtxn_t *rtxn,
+                        const knot_dname_t *qname, size_t qname_len, const view_t **view)
+{
+	if (!rtxn->active || qname_len == 0 || qname_len > KNOT_DNAME_MAXLEN) {
+		return MODULE_VIEW_ERROR;
+	}
+	size_t txnid = mdb_txn_id(rtxn->txn);
+	module_vcache_slot_t *s = &cache->slot[vcache_slot(qname, qname_len)];
+	if (s->store == rtxn->store && s->txnid == txnid && s->qname_len == qname_len &&
+	    memcmp(s->qname, qname, qname_len) == 0) {
+		*view = &s->view;
+		return s->kind;
+	}
+
+	int kind = find_view_uncached(rtxn, qname, qname_len, &s->view);
+	if (kind == MODULE_VIEW_ERROR) {
+		s->store = NULL;   /* the slot's view may be half written */
+		return kind;
+	}
+	s->store = rtxn->store;
+	s->txnid = txnid;
+	s->kind = (uint8_t)kind;
+	s->qname_len = (uint16_t)qname_len;
+	memcpy(s->qname, qname, qname_len);
+	*view = &s->view;
+	return kind;
+}

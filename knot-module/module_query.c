@@ -131,23 +131,20 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 		return state;
 	}
 
-	const void *val = NULL;
-	size_t len = 0;
-	size_t qname_len = knot_dname_size(qname);
-	view_t view;
-	int ret = store_get(&thr->rtxn, STORE_VIEWS, qname, qname_len, &val, &len);
-	if (ret == HG_ENOENT) {
-		/* Most names of the zone are not GSLB names; only a policy name
-		 * without its view is worth counting. */
-		if (store_get(&thr->rtxn, STORE_NAMES, qname, qname_len, &val, &len) == HG_EOK) {
-			module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_NO_VIEW);
-		}
+	const view_t *view = NULL;
+	switch (module_db_find_view(&thr->views, &thr->rtxn, qname, knot_dname_size(qname), &view)) {
+	case MODULE_VIEW_FOUND:
+		break;
+	case MODULE_VIEW_NONE:
 		goto done;
-	} else if (ret != HG_EOK) {
-		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
+	case MODULE_VIEW_NO_VIEW:
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_NO_VIEW);
 		goto done;
-	} else if (view_open(val, len, &view) != HG_EOK) {
+	case MODULE_VIEW_BAD:
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_BAD_VIEW);
+		goto done;
+	default:
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
 		goto done;
 	}
 
@@ -156,13 +153,13 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 	geo_info_t geo;
 	bool have_client = (module_client_get(qdata, &client, &scope0) == HG_EOK);
 	/* Skip the geo lookup for names whose chain never looks at the client. */
-	if (have_client && ctx->geo != NULL && (view.hdr->flags & HG_VIEW_CLIENT_DEPENDENT) &&
-	    geo_lookup(ctx->geo, client.family, client.addr, &geo) == HG_EOK) {
+	if (have_client && ctx->geo != NULL && (view->hdr->flags & HG_VIEW_CLIENT_DEPENDENT) &&
+	    geo_lookup_cached(ctx->geo, &thr->geo, client.family, client.addr, &geo) == HG_EOK) {
 		client.geo = &geo;
 	}
 
 	sel_answer_t ans;
-	if (sel_decide(&view, &client, qtype, now_ms(), &thr->rng, &ans, NULL) != HG_EOK) {
+	if (sel_decide(view, &client, qtype, now_ms(), &thr->rng, &ans, NULL) != HG_EOK) {
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
 		goto done;
 	}

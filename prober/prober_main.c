@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,16 @@ int main(int argc, char **argv)
 	int ret;
 	policy_t *policy = NULL;
 	bool curl_ready = false;
+	/* Block the signals the loop reads from its signalfd now, not only once
+	 * the loop exists: a SIGHUP (systemctl reload) or SIGTERM during startup
+	 * (slow policy read, DB open) must not kill the prober with the default
+	 * action. They stay pending and the loop handles them when it starts. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		hg_err("libcurl initialization failed");
 		return 1;
@@ -167,7 +178,19 @@ int main(int argc, char **argv)
 			p.db_dir = db_abs;
 		}
 	}
-	/* Detach before LMDB and epoll exist: neither survives a fork. */
+	/* Detach before LMDB and epoll exist: neither survives a fork. But check
+	 * the DB first (open and close it again): after daemon() the parent has
+	 * exited 0 and a startup failure would be invisible to the caller. */
+	if (!foreground) {
+		ret = store_open(p.db_dir, 0, &p.store);
+		if (ret != HG_EOK) {
+			hg_err("database %s: %s (load a policy first: haltgslb-ctl load FILE --db DIR)",
+			       p.db_dir, hg_strerror(ret));
+			goto cleanup;
+		}
+		store_close(p.store);
+		p.store = NULL;
+	}
 	if (!foreground && daemon(0, 1) != 0) {
 		hg_err("cannot detach: %s", hg_strerror(hg_err_from_errno(errno)));
 		ret = HG_EIO;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -104,6 +105,9 @@ int prober_metrics_write(const prober_t *p, const char *path)
 		ret = hg_err_from_errno(errno);
 		goto cleanup;
 	}
+	/* node_exporter runs as another user: the unit's UMask=0027 would leave
+	 * the file unreadable to it. Metrics are not secret. */
+	fchmod(fileno(f), 0644);
 	static const struct { metric_t m; const char *name, *type, *help; } defs[] = {
 		{ M_UP, "haltgslb_prober_up", "gauge",
 		  "Endpoint health after rise/fall: 1 up, 0 down, -1 unknown." },

@@ -199,6 +199,15 @@ static void seed_from_db(prober_t *p, prober_target_t *t, store_rtxn_t *rtxn)
 	}
 }
 
+/* Spread first probes over one interval: 10,000 endpoints loaded at once
+ * must not fire together. */
+static uint64_t first_due(prober_t *p, const hg_rec_check_t *check, uint64_t now)
+{
+	uint64_t iv = (uint64_t)(check->interval_ms ? check->interval_ms : 1000) * 1000000ull;
+	p->rng = p->rng * 6364136223846793005ull + 1442695040888963407ull;
+	return now + (p->rng >> 11) % iv;
+}
+
 static prober_target_t *target_new(prober_t *p, const policy_endpoint_t *e, uint64_t now)
 {
 	prober_target_t *t = calloc(1, sizeof(*t));
@@ -212,11 +221,7 @@ static prober_target_t *target_new(prober_t *p, const policy_endpoint_t *e, uint
 	memcpy(t->id, e->id, sizeof(t->id));
 	t->check = e->check;
 	target_address(t, e);
-	/* Spread first probes over one interval: 10,000 endpoints loaded at
-	 * once must not fire together. */
-	uint64_t iv = (uint64_t)(t->check.interval_ms ? t->check.interval_ms : 1000) * 1000000ull;
-	p->rng = p->rng * 6364136223846793005ull + 1442695040888963407ull;
-	t->due_ns = now + (p->rng >> 11) % iv;
+	t->due_ns = first_due(p, &t->check, now);
 	return t;
 }
 
@@ -262,6 +267,13 @@ int prober_targets_apply(prober_t *p, const policy_t *policy)
 					goto cleanup_partial;
 				}
 				changed++;
+			}
+			/* A shorter interval applies now, not after the old (maybe
+			 * hour-long) wait for the next probe. */
+			uint64_t iv = (uint64_t)(e->check.interval_ms ? e->check.interval_ms : 1000) *
+			              1000000ull;
+			if (old->due_ns > now + iv) {
+				old->due_ns = first_due(p, &e->check, now);
 			}
 			old->check = e->check;
 			old->addr = probe.addr;

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,12 @@ struct geo_db {
 	MMDB_s city;
 	MMDB_s asn;
 	bool has_asn;
+	uint64_t id;            /*!< unique per geo_open(), never 0: tags cache slots */
 };
+
+/* A freed geo_db_t may be reallocated at the same address, so caches tell
+ * databases apart by this serial rather than by pointer. */
+static atomic_uint_fast64_t geo_next_id = 1;
 
 /* Paths for MMDB_aget_value(). MMDB_get_value() would be more convenient but
  * it callocs a copy of its variadic path on every call, which the query path
@@ -96,6 +102,7 @@ int geo_open(const char *city_path, const char *asn_path, geo_db_t **out,
 		geo->has_asn = true;
 	}
 
+	geo->id = (uint64_t)atomic_fetch_add_explicit(&geo_next_id, 1, memory_order_relaxed);
 	*out = geo;
 	return HG_EOK;
 }
@@ -233,7 +240,78 @@ static void read_city(MMDB_entry_s *entry, geo_info_t *info)
 	}
 }
 
-int geo_lookup(const geo_db_t *geo, int family, const uint8_t *addr, geo_info_t *info)
+void geo_cache_init(geo_cache_t *cache)
+{
+	memset(cache, 0, sizeof(*cache));
+}
+
+/* Fibonacci hashing: record offsets are clustered (records are laid out one
+ * after another); the top bits of the product spread them over the sets.
+ * Returns the first slot of a 2-way set: two records that hash alike (a
+ * birthday collision is likely among a few dozen busy records) both stay. */
+static unsigned cache_set(uint32_t offset)
+{
+	_Static_assert(GEO_CACHE_SLOTS >= 4 && (GEO_CACHE_SLOTS & (GEO_CACHE_SLOTS - 1)) == 0,
+	               "GEO_CACHE_SLOTS: a power of two");
+	return ((offset * 2654435761u) >> (33 - __builtin_ctz(GEO_CACHE_SLOTS))) << 1;
+}
+
+/* The city part of a found entry: decoded once per record and thread. A
+ * slot keeps everything but the prefix, which belongs to the network. On a
+ * miss the set's newer way becomes the older one. */
+static void city_record(const geo_db_t *geo, geo_cache_t *cache, MMDB_entry_s *entry,
+                        geo_info_t *info)
+{
+	geo_cache_city_t *set = cache ? &cache->city[cache_set(entry->offset)] : NULL;
+	uint8_t prefix = info->prefix_len;
+	for (unsigned w = 0; set != NULL && w < 2; w++) {
+		if (set[w].db_id == geo->id && set[w].offset == entry->offset) {
+			*info = set[w].info;
+			info->prefix_len = prefix;
+			cache->hits++;
+			return;
+		}
+	}
+	info->found = true;
+	read_city(entry, info);
+	if (set != NULL) {
+		set[1] = set[0];
+		set[0].db_id = geo->id;
+		set[0].offset = entry->offset;
+		set[0].info = *info;          /* ASN fields are still zero here */
+		set[0].info.prefix_len = 0;
+		cache->misses++;
+	}
+}
+
+static void asn_record(const geo_db_t *geo, geo_cache_t *cache, MMDB_entry_s *entry,
+                       geo_info_t *info)
+{
+	geo_cache_asn_t *set = cache ? &cache->asn[cache_set(entry->offset)] : NULL;
+	for (unsigned w = 0; set != NULL && w < 2; w++) {
+		if (set[w].db_id == geo->id && set[w].offset == entry->offset) {
+			info->has_asn = set[w].has_asn;
+			info->asn = set[w].asn;
+			cache->hits++;
+			return;
+		}
+	}
+	info->has_asn = get_u32(entry, PATH_ASN, &info->asn);
+	if (!info->has_asn) {
+		info->asn = 0;   /* as geo_lookup() always reported: no partial value */
+	}
+	if (set != NULL) {
+		set[1] = set[0];
+		set[0].db_id = geo->id;
+		set[0].offset = entry->offset;
+		set[0].has_asn = info->has_asn;
+		set[0].asn = info->asn;
+		cache->misses++;
+	}
+}
+
+int geo_lookup_cached(const geo_db_t *geo, geo_cache_t *cache, int family,
+                      const uint8_t *addr, geo_info_t *info)
 {
 	if (geo == NULL || addr == NULL || info == NULL ||
 	    (family != AF_INET && family != AF_INET6)) {
@@ -264,8 +342,7 @@ int geo_lookup(const geo_db_t *geo, int family, const uint8_t *addr, geo_info_t 
 		return ret;
 	}
 	if (res.found_entry) {
-		info->found = true;
-		read_city(&res.entry, info);
+		city_record(geo, cache, &res.entry, info);
 	}
 
 	if (geo->has_asn) {
@@ -273,11 +350,16 @@ int geo_lookup(const geo_db_t *geo, int family, const uint8_t *addr, geo_info_t 
 		if (ret != HG_EOK) {
 			return ret;
 		}
-		if (res.found_entry && get_u32(&res.entry, PATH_ASN, &info->asn)) {
-			info->has_asn = true;
+		if (res.found_entry) {
+			asn_record(geo, cache, &res.entry, info);
 		}
 	}
 	return HG_EOK;
+}
+
+int geo_lookup(const geo_db_t *geo, int family, const uint8_t *addr, geo_info_t *info)
+{
+	return geo_lookup_cached(geo, NULL, family, addr, info);
 }
 
 int geo_parse_addr(const char *text, int *family, uint8_t addr[16])

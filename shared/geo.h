@@ -50,5 +50,58 @@ void geo_close(geo_db_t *geo);
  */
 int geo_lookup(const geo_db_t *geo, int family, const uint8_t *addr, geo_info_t *info);
 
+/* ---- per-thread record cache (query path) ---- */
+
+/*!
+ * Slots per database in a geo_cache_t (a power of two; 2-way sets). Traffic
+ * comes from many networks but far fewer distinct records (cities); an
+ * eviction only costs one uncached decode.
+ */
+#define GEO_CACHE_SLOTS 128
+
+/*! The address-independent part of a city lookup: one mmdb data record. */
+typedef struct {
+	uint64_t db_id;                /*!< geo_db_t the slot came from; 0: empty */
+	uint32_t offset;               /*!< data record offset (MMDB_entry_s.offset) */
+	geo_info_t info;               /*!< found, codes, location; prefixes and ASN unset */
+} geo_cache_city_t;
+
+/*! The address-independent part of an ASN lookup. */
+typedef struct {
+	uint64_t db_id;                /*!< 0: empty */
+	uint32_t offset;
+	bool has_asn;
+	uint32_t asn;
+} geo_cache_asn_t;
+
+/*!
+ * Decoded mmdb records keyed by their data offset. Records are deduplicated
+ * in an mmdb, so one offset is one record: every network that shares it
+ * (e.g. all prefixes of one city) skips the MMDB_aget_value() path walks.
+ * The prefix length still comes from each lookup's own netmask.
+ *
+ * Not thread-safe: one per worker thread. A zero-filled cache is empty and
+ * valid; it may be used with several geo_db_t in turn (slots carry the id of
+ * the database they came from, never reused by a later geo_open()).
+ */
+typedef struct {
+	geo_cache_city_t city[GEO_CACHE_SLOTS];
+	geo_cache_asn_t asn[GEO_CACHE_SLOTS];
+	uint64_t hits;                 /*!< records served from the cache */
+	uint64_t misses;               /*!< records decoded (and stored) */
+} geo_cache_t;
+
+/*! \brief Empty a cache (same as zero-filling it). */
+void geo_cache_init(geo_cache_t *cache);
+
+/*!
+ * \brief geo_lookup() through a per-thread record cache.
+ *
+ * Fills \a info exactly as geo_lookup() would. \a cache may be NULL (plain
+ * geo_lookup()). No allocation, no syscalls, no locks.
+ */
+int geo_lookup_cached(const geo_db_t *geo, geo_cache_t *cache, int family,
+                      const uint8_t *addr, geo_info_t *info);
+
 /*! \brief Parse a presentation address into family + bytes. \return HG_EOK or HG_EINVAL. */
 int geo_parse_addr(const char *text, int *family, uint8_t addr[16]);

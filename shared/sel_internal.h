@@ -18,6 +18,7 @@ typedef struct {
 	const view_t *v;
 	const sel_client_t *client;
 	uint64_t now_ms;
+	uint64_t fresh_lo, fresh_hi;    /*!< sel_cell_fresh() window, set once per decision */
 	sel_rng_t *rng;
 	bool v6;                        /*!< AAAA query */
 	bool tracing;
@@ -63,14 +64,22 @@ void sel_note(sel_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 
 
 /*! A cell counts when it has data no older than stale-after. Prober clocks
  *  run a little ahead sometimes: skew up to the staleness window is
- *  accepted, absurd future stamps are not. Inline: the hottest check. */
+ *  accepted, absurd future stamps are not. That is ts != 0 and
+ *  |ts - now| <= stale, precomputed by sel_fresh_window() as the inclusive
+ *  range [fresh_lo, fresh_hi] (fresh_lo >= 1). Inline: the hottest check. */
 static inline bool sel_cell_fresh(const sel_ctx_t *c, const hg_view_cell_t *cell)
 {
-	uint64_t ts = cell->ts_ms, stale = c->v->hdr->stale_after_ms;
-	if (ts == 0) {
-		return false;
-	}
-	return ts > c->now_ms ? ts - c->now_ms <= stale : c->now_ms - ts <= stale;
+	uint64_t ts = cell->ts_ms;
+	return ts >= c->fresh_lo && ts <= c->fresh_hi;
+}
+
+/*! Set the window sel_cell_fresh() tests, from now_ms and the view. */
+static inline void sel_fresh_window(sel_ctx_t *c)
+{
+	uint64_t stale = c->v->hdr->stale_after_ms, now = c->now_ms;
+	uint64_t lo = now > stale ? now - stale : 0;
+	c->fresh_lo = lo > 0 ? lo : 1;   /* ts 0: no data */
+	c->fresh_hi = now > UINT64_MAX - stale ? UINT64_MAX : now + stale;
 }
 
 /* sel_filters_health.c */

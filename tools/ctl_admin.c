@@ -87,7 +87,13 @@ static int override_cmd(int argc, char **argv, uint8_t admin, const char *verb)
 			       "reloading knotd, and survives policy loads.\n");
 			return CTL_OK;
 		case 'd': db = optarg; break;
-		case 'r': reason = optarg; break;
+		case 'r':
+			reason = optarg;
+			if (strlen(reason) >= sizeof(((hg_rec_override_t *)0)->reason)) {
+				return ctl_usage_error(argv[0], "--reason is longer than %zu bytes",
+				                       sizeof(((hg_rec_override_t *)0)->reason) - 1);
+			}
+			break;
 		default:
 			return ctl_usage_error(argv[0], "unknown option or missing value '%s'", argv[optind - 1]);
 		}
@@ -161,12 +167,13 @@ static int parse_rtt_us(const char *text, uint32_t *us)
 
 static void measure_help(void)
 {
-	printf("Usage: haltgslb-ctl measure ENDPOINT --prober ID --db DIR (--up | --down)\n"
+	printf("Usage: haltgslb-ctl measure ENDPOINT --prober ID --db DIR (--up | --down | --unknown)\n"
 	       "                            [--rtt 40ms] [--loss 2%%] [--age 0s]\n\n"
 	       "Write a synthetic measurement of ENDPOINT as if prober ID had made it, and\n"
 	       "update the views at once. For tests and exercises without probers; a\n"
 	       "running prober overwrites it with its next result.\n\n"
-	       "  --up / --down   health state after hysteresis\n"
+	       "  --up / --down   health state after hysteresis; --unknown: a prober still\n"
+	       "                  warming up (no vote in the quorum)\n"
 	       "  --rtt T         network round trip (us, ms, s units; default: none)\n"
 	       "  --loss P        packet loss, \"2%%\" or 0.02 (default 0)\n"
 	       "  --age D         how long ago it was measured (default 0s; older than the\n"
@@ -181,6 +188,7 @@ int ctl_cmd_measure(int argc, char **argv)
 		{ "prober", required_argument, NULL, 'p' },
 		{ "up",     no_argument, NULL, 'u' },
 		{ "down",   no_argument, NULL, 'D' },
+		{ "unknown", no_argument, NULL, 'U' },
 		{ "rtt",    required_argument, NULL, 'r' },
 		{ "loss",   required_argument, NULL, 'l' },
 		{ "age",    required_argument, NULL, 'a' },
@@ -191,13 +199,14 @@ int ctl_cmd_measure(int argc, char **argv)
 	uint32_t rtt_us = HG_RTT_NONE, loss_bp = 0, age_ms = 0;
 	int opt;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "hd:p:uDr:l:a:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hd:p:uDUr:l:a:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h': measure_help(); return CTL_OK;
 		case 'd': db = optarg; break;
 		case 'p': prober = optarg; break;
 		case 'u': state = HG_HEALTH_UP; break;
 		case 'D': state = HG_HEALTH_DOWN; break;
+		case 'U': state = HG_HEALTH_UNKNOWN; break;
 		case 'r':
 			if (parse_rtt_us(optarg, &rtt_us) != HG_EOK) {
 				return ctl_usage_error("measure", "bad --rtt '%s' (e.g. 40ms, 800us)", optarg);
@@ -221,7 +230,7 @@ int ctl_cmd_measure(int argc, char **argv)
 		return ctl_usage_error("measure", "expects exactly one ENDPOINT");
 	}
 	if (db == NULL || prober == NULL || state < 0) {
-		return ctl_usage_error("measure", "--db, --prober and one of --up/--down are required");
+		return ctl_usage_error("measure", "--db, --prober and one of --up/--down/--unknown are required");
 	}
 	const char *endpoint = argv[optind];
 	uint64_t now = store_now_ms();
@@ -255,6 +264,7 @@ int ctl_cmd_measure(int argc, char **argv)
 		ctl_error("%s: writing the measurement failed: %s", db, hg_strerror(ret));
 		return CTL_FAIL;
 	}
-	printf("%s: %s seen %s by %s\n", db, endpoint, state == HG_HEALTH_UP ? "up" : "down", prober);
+	printf("%s: %s seen %s by %s\n", db, endpoint,
+	       state == HG_HEALTH_UP ? "up" : state == HG_HEALTH_DOWN ? "down" : "unknown (warming up)", prober);
 	return CTL_OK;
 }

@@ -141,13 +141,16 @@ int ctl_cmd_explain(int argc, char **argv)
 	}
 
 	/* The owner key: lower-case wire form; accept the name without final dot. */
+	const char *arg = argv[optind];
+	size_t arg_len = strlen(arg);
 	char name[HG_DNAME_MAX * 4 + 2];
-	snprintf(name, sizeof(name), "%s%s", argv[optind],
-	         argv[optind][strlen(argv[optind]) - 1] == '.' ? "" : ".");
+	snprintf(name, sizeof(name), "%s%s", arg, arg_len > 0 && arg[arg_len - 1] == '.' ? "" : ".");
 	uint8_t owner[HG_DNAME_MAX], owner_len = 0;
-	if (policy_parse_dname(name, owner, &owner_len) != HG_EOK) {
-		return ctl_usage_error("explain", "bad name '%s'", argv[optind]);
+	if (arg_len == 0 || policy_parse_dname(name, owner, &owner_len) != HG_EOK) {
+		return ctl_usage_error("explain", "bad name '%s'", arg);
 	}
+	/* Show the name as the module sees it: lower-case, absolute. */
+	ctl_fmt_dname(owner, owner_len, name, sizeof(name));
 	x.name_text = name;
 
 	sel_client_t cl = { 0 };

@@ -122,7 +122,9 @@ static void endpoint_health(status_ctx_t *c, const char *id, ep_health_t *h)
 		if (m->ts_ms > h->newest) {
 			h->newest = m->ts_ms;
 		}
-		if (m->ts_ms == 0 || c->now > m->ts_ms + c->stale_ms) {
+		/* As the `up` filter: stale data and probers still warming up
+		 * (state unknown) have no vote. */
+		if (m->ts_ms == 0 || c->now > m->ts_ms + c->stale_ms || m->state == HG_HEALTH_UNKNOWN) {
 			continue;
 		}
 		h->fresh++;

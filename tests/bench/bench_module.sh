@@ -8,6 +8,8 @@
 # GSLB/static ratio (target <= 1.10), then callgrind instructions per query.
 #
 # Usage: tests/bench/bench_module.sh [BUILDDIR] ; env ROUNDS=3 SECONDS_PER_RUN=5
+#        CG_KEEP=DIR keeps the callgrind profiles (DIR/static.cg, DIR/gslb.cg)
+#        for callgrind_annotate --inclusive=yes; ROUNDS=0 runs callgrind only.
 # Build without sanitizers for meaningful numbers.
 set -euo pipefail
 
@@ -101,11 +103,13 @@ for r in $(seq "$ROUNDS"); do
 done
 kill $PID; wait $PID 2>/dev/null || true; PID=
 
-s=$(echo "${CPU[static]} * 1000000 / $HZ / ${Q[static]}" | bc -l)
-g=$(echo "${CPU[gslb]} * 1000000 / $HZ / ${Q[gslb]}" | bc -l)
-printf '\n%-8s %12s %16s\n' kind "mean qps" "cpu us/query"
-printf '%-8s %12.0f %16.3f\n' static "${QPS[static]}" "$s" gslb "${QPS[gslb]}" "$g"
-printf 'GSLB/static CPU per query: %.3f (target <= 1.10)\n' "$(echo "$g / $s" | bc -l)"
+if [ "$ROUNDS" -gt 0 ]; then
+	s=$(echo "${CPU[static]} * 1000000 / $HZ / ${Q[static]}" | bc -l)
+	g=$(echo "${CPU[gslb]} * 1000000 / $HZ / ${Q[gslb]}" | bc -l)
+	printf '\n%-8s %12s %16s\n' kind "mean qps" "cpu us/query"
+	printf '%-8s %12.0f %16.3f\n' static "${QPS[static]}" "$s" gslb "${QPS[gslb]}" "$g"
+	printf 'GSLB/static CPU per query: %.3f (target <= 1.10)\n' "$(echo "$g / $s" | bc -l)"
+fi
 
 # Callgrind: instructions per query, same knotd, counters zeroed between kinds.
 if command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; then
@@ -133,6 +137,7 @@ if command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; th
 		cg_cmd $kind -d "$kind"
 		f=$(ls -t "$DIR"/cg.$PID.* | head -1)
 		IR[$kind]=$(awk '/^summary:/ {print $2}' "$f")
+		[ -n "${CG_KEEP:-}" ] && mkdir -p "$CG_KEEP" && cp "$f" "$CG_KEEP/$kind.cg"
 		printf '%-8s %10.0f instructions/query\n' "$kind" "$(echo "${IR[$kind]} / $CG_QUERIES" | bc -l)"
 	done
 	kill $PID; wait $PID 2>/dev/null || true; PID=

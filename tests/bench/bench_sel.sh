@@ -32,5 +32,5 @@ for chain in "$FULL" "$GEO"; do
 	lo=$(count 10000 "$chain")
 	hi=$(count 110000 "$chain")
 	echo "bench_sel: callgrind: $(( (hi - lo) / 100000 )) instructions per decision" \
-		"(view_open + sel_decide), chain [$chain]"
+		"(sel_decide), chain [$chain]"
 done

@@ -85,6 +85,8 @@ ok $? "status --json is valid JSON"
 ok $? "drain survives a policy reload"
 "$CTL" undrain waf-fra-aws --db "$db" >/dev/null 2>&1
 ok $? "undrain"
+"$CTL" drain waf-fra-aws --db "$db" --reason "$(printf '%0200d' 0)" >"$tmp/out" 2>&1
+[ $? -eq 2 ] && grep -q "longer than 127" "$tmp/out"; ok $? "a drain reason too long for the record is refused, not cut"
 "$CTL" drain no-such-endpoint --db "$db" >"$tmp/out" 2>&1
 [ $? -eq 1 ] && grep -q "unknown endpoint" "$tmp/out"; ok $? "drain of an unknown endpoint fails clearly"
 "$CTL" measure waf-sin-aws --prober ap-sin --db "$db" --down --rtt 30ms >/dev/null 2>&1
@@ -93,6 +95,12 @@ ok $? "measure writes a synthetic measurement"
 ok $? "status shows the endpoint down"
 "$CTL" status --db "$db" | grep -q "ap-sin.*fresh"
 ok $? "status shows the prober's data as fresh"
+# A prober still warming up (state unknown) has no vote, as in the `up` filter.
+"$CTL" measure waf-iad-aws --prober us-iad --db "$db" --up >/dev/null 2>&1
+"$CTL" measure waf-iad-aws --prober eu-fra --db "$db" --unknown >/dev/null 2>&1
+"$CTL" measure waf-iad-aws --prober ap-sin --db "$db" --unknown >/dev/null 2>&1
+"$CTL" status --db "$db" | grep -Eq "waf-iad-aws +us +up +1/1 fresh"
+ok $? "status: probers warming up abstain (1 up of 1 voting -> up)"
 "$CTL" measure waf-sin-aws --prober nowhere --db "$db" --up >"$tmp/out" 2>&1
 [ $? -eq 1 ]; ok $? "measure with an unknown prober fails"
 
@@ -112,6 +120,11 @@ assert geo["out"] == ["waf-jkt-azure"], geo
 assert d["answer"]["addresses"] == ["203.0.113.20"], d["answer"]
 PY
 ok $? "explain --json is valid and shows the same"
+"$CTL" explain GLOBAL.GSLB.example.NET --client "$idaddr" --geoip "$CITY" --db "$db" --json > "$tmp/explain.json" 2>&1
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["name"] == "global.gslb.example.net.", d["name"]' "$tmp/explain.json"
+ok $? "explain matches names case-insensitively and shows them lower-case"
+"$CTL" explain "" --client "$idaddr" --geoip "$CITY" --db "$db" >"$tmp/out" 2>&1
+[ $? -eq 2 ]; ok $? "explain of an empty name is a usage error"
 "$CTL" explain nosuch.gslb.example.net --client "$idaddr" --geoip "$CITY" --db "$db" >"$tmp/out" 2>&1
 [ $? -eq 1 ]; ok $? "explain of an unknown name fails clearly"
 
@@ -124,5 +137,80 @@ ok $? "zone-records lists the 5 IPv4 addresses of global"
 # A read-only missing database is a clear error.
 "$CTL" status --db "$tmp/none" >"$tmp/out" 2>&1
 [ $? -eq 1 ] && grep -q "no haltgslb database" "$tmp/out"; ok $? "status of a missing database fails clearly"
+
+
+# haltgslb-prober startup. A tiny policy: one TCP endpoint on loopback.
+PROBER="$top_builddir/haltgslb-prober"
+cat > "$tmp/mini.yaml" <<'YAML'
+version: 1
+probers: [{id: p1, location: {lat: 1, lon: 2}}]
+pools: [{id: a, endpoints: [{id: e1, address: 127.0.0.1, check: {type: tcp, port: 9}}]}]
+names: [{name: x.example., pools: [a], chain: [up]}]
+YAML
+"$CTL" load "$tmp/mini.yaml" --db "$tmp/pdb" >/dev/null 2>&1
+# Without --foreground the prober detaches: a missing DB must still be an
+# error the caller sees (exit 1), not a 0 from the parent.
+"$PROBER" --id p1 --policy "$tmp/mini.yaml" --db "$tmp/none" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q "$tmp/none" "$tmp/out"
+ok $? "prober (daemon mode) with a missing DB exits 1 naming it (got $rc)"
+# SIGHUP and SIGTERM during startup (the policy is read from a FIFO, so the
+# prober is stuck in startup until we write it) must not kill the prober:
+# the reload and the stop happen once the loop runs, and it exits 0.
+mkfifo "$tmp/fifo"
+"$PROBER" --id p1 --policy "$tmp/fifo" --db "$tmp/pdb" --foreground >"$tmp/perr" 2>&1 &
+ppid=$!
+sleep 0.3
+kill -HUP $ppid 2>/dev/null
+sleep 0.2
+timeout 10 sh -c "cat '$tmp/mini.yaml' > '$tmp/fifo'"     # startup read
+timeout 10 sh -c "cat '$tmp/mini.yaml' > '$tmp/fifo'"     # the SIGHUP reload
+kill -TERM $ppid 2>/dev/null
+( sleep 10; kill -KILL $ppid 2>/dev/null ) &
+guard=$!
+wait $ppid
+rc=$?
+kill $guard 2>/dev/null
+[ $rc -eq 0 ] && grep -q "SIGHUP: reloading" "$tmp/perr" && grep -q "stopping" "$tmp/perr"
+ok $? "prober survives SIGHUP during startup, reloads, then stops on SIGTERM with 0 (got $rc)"
+diag < "$tmp/perr"
+
+
+# SIGHUP that shortens an endpoint's interval (1h -> 100ms) takes effect at
+# once: the endpoint must not wait out its old hour-long schedule.
+sed 's/port: 9}/port: 9, interval: 1h}/' "$tmp/mini.yaml" > "$tmp/live.yaml"
+rm -rf "$tmp/pdb"
+"$CTL" load "$tmp/live.yaml" --db "$tmp/pdb" >/dev/null 2>&1
+"$PROBER" --id p1 --policy "$tmp/live.yaml" --db "$tmp/pdb" --foreground >"$tmp/perr" 2>&1 &
+ppid=$!
+sleep 0.5
+sed 's/port: 9}/port: 9, interval: 100ms, timeout: 50ms}/' "$tmp/mini.yaml" > "$tmp/live.yaml"
+kill -HUP $ppid
+sleep 2
+kill -TERM $ppid
+wait $ppid
+rc=$?
+"$DUMP" --db "$tmp/pdb" --json measurements > "$tmp/m.json" 2>/dev/null
+python3 - "$tmp/m.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["measurements"]
+assert len(m) == 1 and m[0]["probes_total"] >= 5, m
+PY
+[ $? -eq 0 ] && [ $rc -eq 0 ]
+ok $? "a reload that shortens the interval reschedules at once (rc $rc)"
+diag < "$tmp/m.json"
+
+
+# The metrics textfile is readable by node_exporter (another user) even
+# under the systemd unit's UMask=0027.
+( umask 0027; exec "$PROBER" --id p1 --policy "$tmp/mini.yaml" --db "$tmp/pdb" --foreground \
+	--metrics "$tmp/p.prom" ) >/dev/null 2>&1 &
+ppid=$!
+sleep 1
+kill -TERM $ppid
+wait $ppid
+mode=$(stat -c %a "$tmp/p.prom" 2>/dev/null)
+[ "$mode" = 644 ] && grep -q '^haltgslb_prober_up{prober="p1",endpoint="e1"}' "$tmp/p.prom"
+ok $? "metrics textfile is mode 644 under umask 0027 (got $mode)"
 
 done_testing

@@ -191,6 +191,146 @@ static void test_lookups(const char *dir)
 	geo_close(NULL); /* must be a no-op */
 }
 
+/* ---- geo_lookup_cached(): same answers as geo_lookup(), fewer decodes ---- */
+
+static bool same_info(const geo_info_t *a, const geo_info_t *b)
+{
+	/* Exact float equality: both sides decode the same record. */
+	return a->found == b->found && strcmp(a->continent, b->continent) == 0 &&
+	       strcmp(a->country, b->country) == 0 && strcmp(a->subdivision, b->subdivision) == 0 &&
+	       a->has_location == b->has_location && a->lat == b->lat && a->lon == b->lon &&
+	       a->has_asn == b->has_asn && a->asn == b->asn && a->prefix_len == b->prefix_len &&
+	       a->asn_prefix_len == b->asn_prefix_len;
+}
+
+/* Cached and uncached lookups of one address agree. */
+static void check_cached(const geo_db_t *geo, geo_cache_t *cache, const char *db,
+                         const char *text, const char *pass)
+{
+	int family = 0;
+	uint8_t addr[16];
+	geo_info_t plain, cached;
+	memset(&cached, 0x5a, sizeof(cached));   /* every field must be written */
+	bool good = geo_parse_addr(text, &family, addr) == HG_EOK &&
+	            geo_lookup(geo, family, addr, &plain) == HG_EOK &&
+	            geo_lookup_cached(geo, cache, family, addr, &cached) == HG_EOK &&
+	            same_info(&plain, &cached);
+	ok(good, "%s %s: cached %s == uncached (%s/%s /%u AS%u /%u)", db, pass, text,
+	   plain.country, plain.subdivision, plain.prefix_len, plain.asn, plain.asn_prefix_len);
+}
+
+/* Every table address twice through one cache: the first pass decodes (or
+ * already hits on a record shared with an earlier address), the second pass
+ * only hits. */
+static void check_table_cached(const geo_db_t *geo, geo_cache_t *cache, const char *db,
+                               const lookup_case_t *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		check_cached(geo, cache, db, cases[i].addr, "pass 1");
+	}
+	uint64_t misses = cache->misses, hits = cache->hits;
+	for (size_t i = 0; i < n; i++) {
+		check_cached(geo, cache, db, cases[i].addr, "pass 2");
+	}
+	is_int((int)(cache->misses - misses), 0, "%s pass 2: no record decoded again", db);
+	ok(cache->hits > hits, "%s pass 2: served from the cache (%llu hits)", db,
+	   (unsigned long long)(cache->hits - hits));
+}
+
+/* One record (Frankfurt: EU/DE/DE-HE, AS64501) behind networks of several
+ * sizes in tests/geo/test-geo.txt: the writer stores it once, so all but the
+ * first lookup hit, and each keeps its own network's prefix. */
+static const struct { const char *addr; int prefix, asn_prefix; } SHARED_RECORD[] = {
+	{ "127.1.0.1",     16, 16 },
+	{ "192.0.2.200",   25, 25 },
+	{ "10.1.2.3",      16, 16 },
+	{ "2001:db8:1::1", 48, 48 },
+	{ "127.1.255.255", 16, 16 },
+};
+
+static void check_shared_record(const geo_db_t *geo, geo_cache_t *cache)
+{
+	for (size_t i = 0; i < sizeof(SHARED_RECORD) / sizeof(SHARED_RECORD[0]); i++) {
+		int family = 0;
+		uint8_t addr[16];
+		geo_info_t info;
+		uint64_t hits = cache->hits;
+		bool good = geo_parse_addr(SHARED_RECORD[i].addr, &family, addr) == HG_EOK &&
+		            geo_lookup_cached(geo, cache, family, addr, &info) == HG_EOK &&
+		            info.found && strcmp(info.subdivision, "DE-HE") == 0 &&
+		            info.asn == 64501 && info.prefix_len == SHARED_RECORD[i].prefix &&
+		            info.asn_prefix_len == SHARED_RECORD[i].asn_prefix;
+		ok(good, "shared record: %s -> DE-HE AS64501 /%d /%d", SHARED_RECORD[i].addr,
+		   SHARED_RECORD[i].prefix, SHARED_RECORD[i].asn_prefix);
+		if (i > 0) {
+			/* City and ASN record both come from the cache. */
+			is_int((int)(cache->hits - hits), 2, "shared record: %s hits both records",
+			       SHARED_RECORD[i].addr);
+		}
+	}
+}
+
+static void test_cached(const char *dir)
+{
+	char city[4096], asn[4096], v4[4096], err[512];
+	snprintf(city, sizeof(city), "%s/test-city.mmdb", dir);
+	snprintf(asn, sizeof(asn), "%s/test-asn.mmdb", dir);
+	snprintf(v4, sizeof(v4), "%s/test-city-v4.mmdb", dir);
+
+	static geo_cache_t cache;   /* zero-filled: empty */
+	geo_db_t *geo = NULL, *geo4 = NULL;
+	if (geo_open(city, asn, &geo, err, sizeof(err)) != HG_EOK ||
+	    geo_open(v4, NULL, &geo4, err, sizeof(err)) != HG_EOK) {
+		ok(0, "cache: open test databases (%s)", err);
+		geo_close(geo);
+		return;
+	}
+
+	check_shared_record(geo, &cache);
+	check_table_cached(geo, &cache, "city+asn", CASES, sizeof(CASES) / sizeof(CASES[0]));
+	/* Same cache, another database with other records at colliding
+	 * offsets: slots are told apart by database, not by offset alone. */
+	check_table_cached(geo4, &cache, "v4-only", CASES_V4, sizeof(CASES_V4) / sizeof(CASES_V4[0]));
+	check_table_cached(geo, &cache, "city+asn again", CASES, sizeof(CASES) / sizeof(CASES[0]));
+
+	/* A database closed and another opened (possibly at the same address)
+	 * must not be served the old one's records. */
+	geo_close(geo);
+	geo = NULL;
+	char dcity[4096], dasn[4096];
+	snprintf(dcity, sizeof(dcity), "%s/demo-city.mmdb", dir);
+	snprintf(dasn, sizeof(dasn), "%s/demo-asn.mmdb", dir);
+	if (geo_open(dcity, dasn, &geo, err, sizeof(err)) == HG_EOK) {
+		check_table_cached(geo, &cache, "demo after reopen", CASES_DEMO,
+		                   sizeof(CASES_DEMO) / sizeof(CASES_DEMO[0]));
+		for (size_t i = 0; i < sizeof(CASES_DEMO) / sizeof(CASES_DEMO[0]); i++) {
+			geo_info_t info;
+			int family = 0;
+			uint8_t addr[16];
+			geo_parse_addr(CASES_DEMO[i].addr, &family, addr);
+			geo_lookup_cached(geo, &cache, family, addr, &info);
+			ok(strcmp(info.country, CASES_DEMO[i].country) == 0 &&
+			   info.asn == CASES_DEMO[i].asn && info.prefix_len == CASES_DEMO[i].prefix,
+			   "demo after reopen: %s -> %s AS%u /%d", CASES_DEMO[i].addr,
+			   CASES_DEMO[i].country, CASES_DEMO[i].asn, CASES_DEMO[i].prefix);
+		}
+	} else {
+		ok(0, "cache: open demo databases (%s)", err);
+	}
+
+	/* No cache: plain geo_lookup(); bad arguments as geo_lookup(). */
+	geo_info_t info;
+	uint8_t a[16] = { 127, 2, 0, 1 };
+	ok(geo_lookup_cached(geo4, NULL, AF_INET, a, &info) == HG_EOK &&
+	   strcmp(info.country, "ID") == 0 && info.prefix_len == 16, "NULL cache: plain lookup");
+	is_int(geo_lookup_cached(NULL, &cache, AF_INET, a, &info), HG_EINVAL, "cached: NULL db");
+	is_int(geo_lookup_cached(geo4, &cache, AF_UNIX, a, &info), HG_EINVAL, "cached: bad family");
+	geo_cache_init(&cache);
+	ok(cache.hits == 0 && cache.misses == 0 && cache.city[0].db_id == 0, "geo_cache_init empties");
+	geo_close(geo);
+	geo_close(geo4);
+}
+
 /* Write the first half of a real mmdb: the metadata (at the end) is gone. */
 static int write_truncated(const char *src, const char *dst)
 {
@@ -333,6 +473,7 @@ int main(void)
 
 	test_parse();
 	test_lookups(dir);
+	test_cached(dir);
 	test_open_errors(dir, srcdir);
 	return done_testing();
 }
