@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import BUILDDIR, SRCDIR, ZONE, addresses, answer_ttl, ctl
+from conftest import BUILDDIR, SRCDIR, ZONE, ProcessLogs, addresses, answer_ttl, ctl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POLICY_TEMPLATE = os.path.join(HERE, "policy_e2e.yaml")
@@ -136,7 +136,7 @@ class HttpServer:
         self.proc.send_signal(signal.SIGCONT)
 
 
-class Prober:
+class Prober(ProcessLogs):
     def __init__(self, policy, db, workdir):
         self.policy, self.db, self.proc = policy, db, None
         self.log = os.path.join(workdir, "prober.log")
@@ -162,20 +162,6 @@ class Prober:
         rc = stop_proc(self.proc, signal.SIGTERM, timeout=15)
         self.proc = None
         return rc
-
-    def logtext(self):
-        try:
-            with open(self.log) as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def sanitizer_reports(self):
-        out = []
-        for name in sorted(os.listdir(self.asan_dir)):
-            with open(os.path.join(self.asan_dir, name)) as f:
-                out.append(f.read())
-        return out
 
 
 def endpoint_states(db):

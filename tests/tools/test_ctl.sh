@@ -202,7 +202,7 @@ diag < "$tmp/m.json"
 
 
 # The metrics textfile is readable by node_exporter (another user) even
-# under the systemd unit's UMask=0027.
+# under a strict umask such as 0027.
 ( umask 0027; exec "$PROBER" --id p1 --policy "$tmp/mini.yaml" --db "$tmp/pdb" --foreground \
 	--metrics "$tmp/p.prom" ) >/dev/null 2>&1 &
 ppid=$!
