@@ -6,11 +6,25 @@ import socket
 import struct
 
 import dns.edns
+import dns.exception
 import dns.rcode
 
 from conftest import ZONE, addresses
 
 FRA, AMS = "198.51.100.10", "198.51.100.20"
+
+
+def query_after_flood(knotd, *args, **kwargs):
+    """A query right after a burst of junk may be dropped by the kernel while
+    knotd (slow under valgrind) drains a full socket buffer; a resolver would
+    retry, so do we. Three losses in a row is a real failure."""
+    kwargs.setdefault("timeout", 5)
+    for attempt in range(3):
+        try:
+            return knotd.query(*args, **kwargs)
+        except dns.exception.Timeout:
+            if attempt == 2:
+                raise
 
 # Raw ECS option payloads: family, source, scope, address bytes.
 BAD_ECS = [
@@ -64,7 +78,7 @@ def test_truncated_and_garbage_packets(knotd):
             b[rnd.randrange(len(b))] = rnd.randrange(256)
         s.sendto(bytes(b), ("127.0.0.1", knotd.port))
     s.close()
-    assert addresses(knotd.query("global." + ZONE, "A", ecs="10.1.0.0/24")) == [FRA, AMS]
+    assert addresses(query_after_flood(knotd, "global." + ZONE, "A", ecs="10.1.0.0/24")) == [FRA, AMS]
 
 
 def test_tcp(knotd):
