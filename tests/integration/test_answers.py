@@ -172,3 +172,18 @@ def test_mixed_case_qname(knotd):
     assert addresses(r) == [FRA]
     assert ecs_scope(r) == 16
     assert r.answer[0].name.to_text() == qname
+
+
+@pytest.mark.parametrize("source", ["127.1.0.1", "127.2.0.1", "127.3.0.1", "127.4.0.1"])
+def test_source_every_chain_matches_explain(knotd, source):
+    """Every chain of the reference policy, by the query's source address (no
+    ECS): the module's answer is the one `haltgslb-ctl explain` computes for
+    that client (as sets: weighted-shuffle and round-robin vary the order)."""
+    for name in ("global", "nearest", "dr", "canary", "all"):
+        qname = "%s.%s" % (name, ZONE)
+        r = knotd.query(qname, "A", source=source)
+        assert r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AA
+        doc = json.loads(ctl("explain", "--client", source, "--geoip", CITY, "--asn-db", ASN,
+                             "--db", knotd.db, "--json", qname).stdout)
+        assert addresses(r) == sorted(doc["answer"]["addresses"]), (name, source, doc)
+        assert addresses(r), (name, source)
