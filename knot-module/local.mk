@@ -14,11 +14,11 @@ knot_module_haltgslb_la_SOURCES = \
 	knot-module/module_query.c knot-module/module_query.h \
 	knot-module/module_sign.c knot-module/module_sign.h \
 	knot-module/module_stats.c knot-module/module_stats.h
-knot_module_haltgslb_la_CFLAGS = $(HG_CFLAGS) $(libknot_CFLAGS) $(knotd_CFLAGS) \
+knot_module_haltgslb_la_CFLAGS = $(HG_CFLAGS) $(libknot_CFLAGS) $(knotd_CFLAGS) $(liburcu_CFLAGS) \
 	-fvisibility=hidden -pthread
 knot_module_haltgslb_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
 	-pthread -Wl,--exclude-libs,ALL
-knot_module_haltgslb_la_LIBADD = $(HG_LIBS) $(libknot_LIBS)
+knot_module_haltgslb_la_LIBADD = $(HG_LIBS) $(libknot_LIBS) $(liburcu_LIBS)
 
 # Integration tests (pytest + a real knotd), the benchmark and the demo.
 EXTRA_DIST += tests/integration/conftest.py tests/integration/lmdb_bump.py \
@@ -27,5 +27,6 @@ EXTRA_DIST += tests/integration/conftest.py tests/integration/lmdb_bump.py \
 	tests/integration/test_failopen.py tests/integration/test_failover.py \
 	tests/integration/test_reload.py tests/integration/test_robustness.py \
 	tests/integration/test_e2e_prober.py tests/integration/policy_e2e.yaml \
+	tests/integration/test_dnssec_lifetime.py tests/integration/test_ecs_mapped.py \
 	tests/bench/bench_module.sh demo/run-demo.sh demo/policy.yaml demo/gslb.example.net.zone
 dist_doc_DATA += docs/mod-haltgslb.md

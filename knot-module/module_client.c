@@ -44,8 +44,14 @@ int module_client_get(knotd_qdata_t *qdata, sel_client_t *client, bool *force_sc
 		if (knot_edns_client_subnet_get_addr(&ss, ecs) == KNOT_EOK &&
 		    from_sockaddr(&ss, client) == HG_EOK) {
 			/* get_addr zeroes the bits past the source prefix. */
+			unsigned len = ecs->source_len;
+			if (ss.ss_family == AF_INET6 && client->family == AF_INET) {
+				/* v4-mapped in an IPv6 option: its prefix counts the 96
+				 * mapped bits (the caller adds them back to the scope). */
+				len = len > 96 ? len - 96 : 0;
+			}
 			unsigned max = (client->family == AF_INET) ? 32 : 128;
-			client->source_len = ecs->source_len > max ? max : ecs->source_len;
+			client->source_len = len > max ? max : len;
 			client->from_ecs = true;
 			return HG_EOK;
 		}

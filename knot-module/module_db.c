@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <urcu/urcu-memb.h>
 
 #include "errors.h"
 #include "module_db.h"
@@ -150,6 +151,10 @@ static void check_once(module_db_t *db)
 static void *checker_main(void *arg)
 {
 	module_db_t *db = arg;
+	/* knotd_mod_log() takes knotd's RCU read lock (urcu-memb, as knotd
+	 * links): an unregistered thread would not be waited for when a reload
+	 * frees the log configuration. */
+	urcu_memb_register_thread();
 	pthread_mutex_lock(&db->lock);
 	while (!db->stop) {
 		struct timespec until;
@@ -172,6 +177,7 @@ static void *checker_main(void *arg)
 		pthread_mutex_lock(&db->lock);
 	}
 	pthread_mutex_unlock(&db->lock);
+	urcu_memb_unregister_thread();
 	return NULL;
 }
 

@@ -66,7 +66,8 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 		/* Signed before anything is written, so a signing failure can still
 		 * fall back to the zone's (signed) records. */
 		ret = module_sign_get(ctx->sign, mod, pkt, rr, (uint32_t)(now_ms() / 1000), &rrsig);
-		if (ret != KNOT_EOK && ret != KNOT_DNSSEC_ENOKEY) {   /* no keys: logged at load */
+		/* No keys: logged at load; expired context: logged once. */
+		if (ret != KNOT_EOK && ret != KNOT_DNSSEC_ENOKEY && ret != KNOT_DNSSEC_ENOSIG) {
 			knotd_mod_log(mod, LOG_WARNING, "cannot sign answer (%s), serving zone records",
 			              knot_strerror(ret));
 		}
@@ -163,13 +164,16 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
 		goto done;
 	}
-	if (qdata->ecs != NULL) {
-		qdata->ecs->scope_len = (scope0 || !have_client) ? 0 : ans.scope;
-	}
 
 	knotd_in_state_t next = put_answer(ctx, thr, pkt, qdata, mod, &ans, qtype, state);
 	if (next != state && next != KNOTD_IN_STATE_ERROR) {
 		count_result(mod, qdata, &ans, qtype);
+		/* Only our answer depends on the client; the zone's records served
+		 * instead (signing failed...) keep Knot's scope 0. */
+		if (qdata->ecs != NULL) {
+			qdata->ecs->scope_len = (scope0 || !have_client) ? 0
+			                      : module_client_scope(qdata, &client, ans.scope);
+		}
 	}
 	state = next;
 done:

@@ -1,5 +1,6 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ struct module_sign {
 	pthread_rwlock_t table_lock;   /*!< guards slots */
 	pthread_mutex_t sign_lock;     /*!< serializes knotd_mod_dnssec_sign_rrset */
 	bool keys_loaded;              /*!< set in load only */
+	atomic_bool expired;           /*!< signing context too old: nothing usable to sign */
 	sign_entry_t slots[SIGN_SLOTS];
 };
 
@@ -43,6 +45,7 @@ int module_sign_new(knotd_mod_t *mod, module_sign_t **out)
 	}
 	pthread_rwlock_init(&sign->table_lock, NULL);
 	pthread_mutex_init(&sign->sign_lock, NULL);
+	atomic_init(&sign->expired, false);
 	ret = knotd_mod_dnssec_load_keyset(mod, false);
 	if (ret == KNOT_EOK) {
 		sign->keys_loaded = true;
@@ -99,6 +102,12 @@ static size_t make_key(const knot_rrset_t *rr, uint8_t *buf, size_t size)
 	return len;
 }
 
+/* Serial arithmetic (RFC 1982) for RRSIG times. */
+static bool time_before(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
 /* Copy a fresh cached RRSIG into the packet; false when absent or stale. */
 static bool cache_get(module_sign_t *sign, const uint8_t *key, size_t key_len, uint64_t hash,
                       uint32_t now, knot_mm_t *mm, knot_rrset_t **copy)
@@ -107,7 +116,7 @@ static bool cache_get(module_sign_t *sign, const uint8_t *key, size_t key_len, u
 	pthread_rwlock_rdlock(&sign->table_lock);
 	const sign_entry_t *e = &sign->slots[hash & (SIGN_SLOTS - 1)];
 	if (e->rrsig != NULL && e->hash == hash && e->key_len == key_len &&
-	    now < e->refresh_at && memcmp(e->key, key, key_len) == 0) {
+	    time_before(now, e->refresh_at) && memcmp(e->key, key, key_len) == 0) {
 		*copy = knot_rrset_copy(e->rrsig, mm);
 		hit = (*copy != NULL);
 	}
@@ -115,24 +124,34 @@ static bool cache_get(module_sign_t *sign, const uint8_t *key, size_t key_len, u
 	return hit;
 }
 
-static uint32_t refresh_time(const knot_rrset_t *rrsig)
+/* When to stop serving \a rrsig, or 0 when it must not be served at all.
+ *
+ * knotd stamps module signatures with the time its signing context was
+ * created (the module load), not with the time of signing: re-signing later
+ * gives the same expiration. So the refresh point is half of what is left
+ * *now* of the validity a resolver may rely on (expiration minus the TTL it
+ * may cache the answer for), not half of inception..expiration, which with
+ * the 90-minute back-dated inception may already have passed. */
+static uint32_t refresh_time(const knot_rrset_t *rrsig, uint32_t ttl, uint32_t now)
 {
-	uint32_t refresh = UINT32_MAX;
+	uint32_t usable_until = 0;
 	knot_rdata_t *rd = rrsig->rrs.rdata;
 	for (uint16_t i = 0; i < rrsig->rrs.count; i++) {
-		uint32_t inception = knot_rrsig_sig_inception(rd);
-		uint32_t expiration = knot_rrsig_sig_expiration(rd);
-		uint32_t half = inception + (expiration - inception) / 2;
-		if (half < refresh) {
-			refresh = half;
+		uint32_t until = knot_rrsig_sig_expiration(rd) - ttl;
+		if (i == 0 || time_before(until, usable_until)) {
+			usable_until = until;
 		}
 		rd = knot_rdataset_next(rd);
 	}
-	return refresh;
+	if (!time_before(now, usable_until)) {
+		return 0;
+	}
+	uint32_t refresh = now + (usable_until - now) / 2;
+	return refresh > now ? refresh : now + 1;
 }
 
 static int sign_and_store(module_sign_t *sign, knotd_mod_t *mod, const knot_rrset_t *rr,
-                          const uint8_t *key, size_t key_len, uint64_t hash)
+                          const uint8_t *key, size_t key_len, uint64_t hash, uint32_t now)
 {
 	int ret = KNOT_ENOMEM;
 	if (!sign->keys_loaded) {
@@ -154,7 +173,17 @@ static int sign_and_store(module_sign_t *sign, knotd_mod_t *mod, const knot_rrse
 		ret = KNOT_ENOENT;   /* no usable key */
 		goto cleanup;
 	}
-	fresh.refresh_at = refresh_time(fresh.rrsig);
+	fresh.refresh_at = refresh_time(fresh.rrsig, rr->ttl, now);
+	if (fresh.refresh_at == 0) {
+		/* Only a reload gives knotd a newer signing context. */
+		if (!atomic_exchange(&sign->expired, true)) {
+			knotd_mod_log(mod, LOG_ERR, "signatures of the DNSSEC context loaded with "
+			              "the module expire within the answer TTL, serving zone "
+			              "records to DNSSEC queries until 'knotc reload'");
+		}
+		ret = KNOT_DNSSEC_ENOSIG;
+		goto cleanup;
+	}
 
 	pthread_rwlock_wrlock(&sign->table_lock);
 	sign_entry_t *slot = &sign->slots[hash & (SIGN_SLOTS - 1)];
@@ -179,6 +208,9 @@ int module_sign_get(module_sign_t *sign, knotd_mod_t *mod, knot_pkt_t *pkt,
 		return KNOT_ESPACE;
 	}
 	uint64_t hash = fnv1a(key, key_len);
+	if (atomic_load_explicit(&sign->expired, memory_order_relaxed)) {
+		return KNOT_DNSSEC_ENOSIG;   /* logged once */
+	}
 
 	knot_rrset_t *copy = NULL;
 	if (!cache_get(sign, key, key_len, hash, now, &pkt->mm, &copy)) {
@@ -186,7 +218,7 @@ int module_sign_get(module_sign_t *sign, knotd_mod_t *mod, knot_pkt_t *pkt,
 		/* Another worker may have signed it while we waited. */
 		int ret = KNOT_EOK;
 		if (!cache_get(sign, key, key_len, hash, now, &pkt->mm, &copy)) {
-			ret = sign_and_store(sign, mod, rr, key, key_len, hash);
+			ret = sign_and_store(sign, mod, rr, key, key_len, hash, now);
 			if (ret == KNOT_EOK &&
 			    !cache_get(sign, key, key_len, hash, now, &pkt->mm, &copy)) {
 				ret = KNOT_ENOMEM;

@@ -8,7 +8,10 @@
  * costs far more than answering, so signatures are cached by (owner, type,
  * TTL, rdata) in a fixed-size direct-mapped table. Hits copy the cached
  * RRSIG into the packet arena under a read lock; misses are serialized by a
- * mutex and re-signed when half of the signature's validity has passed.
+ * mutex and re-signed when half of the signature's remaining usable validity
+ * has passed. knotd's signing context keeps the time of the module load, so
+ * its signatures all expire rrsig-lifetime after the load: once they would
+ * expire within an answer's TTL, nothing more is signed until a reload.
  */
 #pragma once
 
@@ -38,7 +41,8 @@ void module_sign_free(module_sign_t *sign);
  *
  * \param[in] rr   RRset in canonical (sorted) rdata order, lower-case owner.
  * \param[in] now  Unix seconds.
- * \return KNOT_EOK, or a KNOT_E* code (no keys, signing failed, no memory).
+ * \return KNOT_EOK, or a KNOT_E* code (no keys, signing failed, no memory;
+ *         KNOT_DNSSEC_ENOSIG: the signing context has expired, logged once).
  */
 int module_sign_get(module_sign_t *sign, knotd_mod_t *mod, knot_pkt_t *pkt,
                     const knot_rrset_t *rr, uint32_t now, knot_rrset_t **rrsig);

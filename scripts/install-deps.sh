@@ -8,7 +8,7 @@ PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	# libraries (pkg-config names in configure.ac)
 	libknot-dev liblmdb-dev libmaxminddb-dev libcurl4-openssl-dev libnghttp2-dev
-	libyaml-dev libssl-dev
+	libyaml-dev libssl-dev liburcu-dev
 	# runtime and test tools
 	knot knot-dnsutils lmdb-utils mmdb-bin libmaxmind-db-writer-perl
 	python3 python3-pytest python3-dnspython python3-cryptography

@@ -182,7 +182,7 @@ static int store_env_open(struct store *s, unsigned flags)
 		return store_fail(hg_err_from_mdb(rc), "mdb_env_create: %s", mdb_strerror(rc));
 	}
 	if ((rc = mdb_env_set_maxdbs(s->env, HG_DB_COUNT)) != MDB_SUCCESS ||
-	    (rc = mdb_env_set_maxreaders(s->env, 256)) != MDB_SUCCESS ||
+	    (rc = mdb_env_set_maxreaders(s->env, STORE_MAXREADERS)) != MDB_SUCCESS ||
 	    (rc = mdb_env_set_mapsize(s->env, store_mapsize())) != MDB_SUCCESS) {
 		return store_fail(hg_err_from_mdb(rc), "%s: %s", s->path, mdb_strerror(rc));
 	}
@@ -279,8 +279,12 @@ void store_close(store_t *store)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&store_lock);
+	/* Close under the lock: a concurrent store_open() of the same path must
+	 * not open a second environment on the file while this one still holds
+	 * the lock file (closing it would drop this process's lock-file locks,
+	 * and another process's reader check could then clear our readers). */
 	mdb_env_close(store->env);
+	pthread_mutex_unlock(&store_lock);
 	free(store->path);
 	free(store);
 }

@@ -26,6 +26,10 @@
 
 #include "schema.h"
 
+/*! Reader slots in the lock file: knotd takes one per worker thread per
+ *  module instance, plus one per checker thread; tools take one each. */
+#define STORE_MAXREADERS 1024
+
 /*! Default map size: generous, sparse on disk. */
 #define STORE_MAPSIZE_DEFAULT (1024ull * 1024 * 1024)
 
