@@ -338,6 +338,18 @@ def has_soa(resp):
     return any(rr.rdtype == dns.rdatatype.SOA for rr in resp.authority)
 
 
+
+def wait_dnskey(k):
+    """The signed zone's DNSKEY RRset, once knotd has signed it (20 s at most)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        r = k.query(ZONE, "DNSKEY", dnssec=True)
+        keys = [rr for rr in r.answer if rr.rdtype == dns.rdatatype.DNSKEY]
+        if keys:
+            return keys[0]
+        time.sleep(0.2)
+    raise AssertionError("zone not signed:\n" + k.logtext())
+
 # ---- fixtures ----
 
 @pytest.fixture

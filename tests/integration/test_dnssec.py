@@ -9,20 +9,9 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from conftest import ZONE, addresses
+from conftest import ZONE, addresses, wait_dnskey
 
 ORIGIN = dns.name.from_text(ZONE)
-
-
-def _dnskey(k):
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        r = k.query(ZONE, "DNSKEY", dnssec=True)
-        keys = [rr for rr in r.answer if rr.rdtype == dns.rdatatype.DNSKEY]
-        if keys:
-            return keys[0]
-        time.sleep(0.2)
-    raise AssertionError("zone not signed:\n" + k.logtext())
 
 
 def _validate(r, keys, rdtype):
@@ -47,7 +36,7 @@ def signed(knotd_factory, measured_db):
     ("dr", "AAAA", None),
 ])
 def test_answers_validate(signed, name, qtype, ecs):
-    keys = _dnskey(signed)
+    keys = wait_dnskey(signed)
     for _ in range(2):                     # miss (signs) then hit (cache)
         r = signed.query("%s.%s" % (name, ZONE), qtype, ecs=ecs, dnssec=True)
         assert r.rcode() == dns.rcode.NOERROR
@@ -55,7 +44,7 @@ def test_answers_validate(signed, name, qtype, ecs):
 
 
 def test_cname_validates(signed):
-    keys = _dnskey(signed)
+    keys = wait_dnskey(signed)
     r = signed.query("alias." + ZONE, "A", dnssec=True)
     _validate(r, keys, dns.rdatatype.CNAME)
     _validate(r, keys, dns.rdatatype.A)     # the followed target, signed by the zone
@@ -63,14 +52,14 @@ def test_cname_validates(signed):
 
 
 def test_no_do_no_rrsig(signed):
-    _dnskey(signed)
+    wait_dnskey(signed)
     r = signed.query("global." + ZONE, "A", ecs="10.1.0.0/24", dnssec=False)
     assert r.answer and all(rr.rdtype != dns.rdatatype.RRSIG for rr in r.answer)
 
 
 def test_degraded_ttl_signed(signed):
     """The RRSIG's original TTL follows the answer's TTL (cache key has it)."""
-    keys = _dnskey(signed)
+    keys = wait_dnskey(signed)
     from conftest import measure_all
     measure_all(signed.db, down=("waf-fra-aws",))
     r = signed.query("nearest." + ZONE, "A", ecs="10.1.0.0/24", dnssec=True)

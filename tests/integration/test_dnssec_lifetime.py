@@ -18,7 +18,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from conftest import POLICY, ZONE, addresses, ctl, ecs_scope, measure_all
+from conftest import POLICY, ZONE, addresses, ctl, ecs_scope, measure_all, wait_dnskey
 
 ORIGIN = dns.name.from_text(ZONE)
 FRA, AMS = "198.51.100.10", "198.51.100.20"
@@ -39,20 +39,9 @@ def _with_policy(k, lifetime, refresh):
     return k
 
 
-def _dnskey(k):
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        r = k.query(ZONE, "DNSKEY", dnssec=True)
-        keys = [rr for rr in r.answer if rr.rdtype == dns.rdatatype.DNSKEY]
-        if keys:
-            return keys[0]
-        time.sleep(0.2)
-    raise AssertionError("zone not signed:\n" + k.logtext())
-
-
 def test_short_lifetime_still_signs_from_module(knotd_factory, measured_db):
     k = _with_policy(knotd_factory(db=measured_db, dnssec=True), 1800, 600).start()
-    keys = _dnskey(k)
+    keys = wait_dnskey(k)
     now = int(time.time())
     for _ in range(3):
         r = k.query("global." + ZONE, "A", ecs="10.1.0.0/24", dnssec=True)
@@ -87,7 +76,7 @@ def test_expiring_context_falls_back_quietly(knotd_factory, tmp_path):
     ctl("load", "--db", db, policy)
     measure_all(db)
     k = _with_policy(knotd_factory(db=db, dnssec=True), 400, 310).start()
-    _dnskey(k)
+    wait_dnskey(k)
     for _ in range(4):
         r = k.query("global." + ZONE, "A", ecs="10.1.0.0/24", dnssec=True)
         assert r.rcode() == dns.rcode.NOERROR and r.answer
