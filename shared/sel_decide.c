@@ -38,22 +38,26 @@ static void sel_step_end(sel_ctx_t *c, const sel_trace_t *trace, int idx, uint8_
  * a drain works whatever the chain. Returns how many had the family. */
 static unsigned sel_prefilter(sel_ctx_t *c)
 {
-	unsigned n_family = 0;
-	c->n = 0;
-	for (uint8_t e = 0; e < c->v->hdr->n_endpoints; e++) {
-		const hg_view_ep_t *ep = &c->v->ep[e];
-		c->reason[e] = SEL_R_KEPT;
+	/* Locals, not c->...: stores to the uint8_t arrays may alias anything,
+	 * which would reload the bound and the count on every iteration. */
+	unsigned n_family = 0, n = 0, n_ep = c->v->hdr->n_endpoints;
+	const hg_view_ep_t *eps = c->v->ep;
+	for (unsigned e = 0; e < n_ep; e++) {
+		const hg_view_ep_t *ep = &eps[e];
+		uint8_t reason = SEL_R_KEPT;
 		if (!sel_has_family(c, ep)) {
-			c->reason[e] = SEL_R_NO_FAMILY;
-			continue;
+			reason = SEL_R_NO_FAMILY;
+		} else {
+			n_family++;
+			if (ep->admin == HG_ADMIN_DRAIN) {
+				reason = SEL_R_DRAINED;
+			} else {
+				c->list[n++] = (uint8_t)e;
+			}
 		}
-		n_family++;
-		if (ep->admin == HG_ADMIN_DRAIN) {
-			c->reason[e] = SEL_R_DRAINED;
-			continue;
-		}
-		c->list[c->n++] = e;
+		c->reason[e] = reason;
 	}
+	c->n = (uint8_t)n;
 	return n_family;
 }
 
@@ -172,7 +176,8 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 		sel_step_end(&c, trace, -1, 0, in, n_in);
 	}
 
-	for (unsigned f = 0; f < view->hdr->n_filters && c.n > 0; f++) {
+	unsigned n_filters = view->hdr->n_filters;
+	for (unsigned f = 0; f < n_filters && c.n > 0; f++) {
 		const hg_view_filter_t *flt = &view->filter[f];
 		if (c.tracing) {
 			sel_step_begin(&c, in, &n_in);

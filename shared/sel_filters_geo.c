@@ -23,6 +23,16 @@ bool sel_client_loc(sel_ctx_t *c)
 	return c->has_loc;
 }
 
+/* strnlen()/memcmp() on 2 to 8 bytes: cheaper inline than as libc calls. */
+static size_t sel_code_len(const char *s, size_t cap)
+{
+	size_t n = 0;
+	while (n < cap && s[n] != '\0') {
+		n++;
+	}
+	return n;
+}
+
 /* One value of a rule against the client; *scope gets the prefix length the
  * outcome depends on (0 when it does not depend on the address at all). */
 static bool sel_match_one(const sel_ctx_t *c, const hg_view_match_t *m, unsigned *scope)
@@ -50,8 +60,16 @@ static bool sel_match_one(const sel_ctx_t *c, const hg_view_match_t *m, unsigned
 	const char *have = m->kind == HG_M_COUNTRY ? g->country
 	                 : m->kind == HG_M_CONTINENT ? g->continent : g->subdivision;
 	size_t cap = m->kind == HG_M_SUBDIVISION ? sizeof(g->subdivision) : 2;
-	size_t want_len = strnlen((const char *)m->data, cap);
-	return want_len > 0 && strnlen(have, cap) == want_len && memcmp(have, m->data, want_len) == 0;
+	size_t want_len = sel_code_len((const char *)m->data, cap);
+	if (want_len == 0 || sel_code_len(have, cap) != want_len) {
+		return false;
+	}
+	for (size_t i = 0; i < want_len; i++) {
+		if ((uint8_t)have[i] != m->data[i]) {
+			return false;
+		}
+	}
+	return true;
 }
 
 /* A rule matches when every kind it names has at least one matching value;

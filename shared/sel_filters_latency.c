@@ -14,8 +14,8 @@ static void sel_vantages(sel_ctx_t *c)
 	}
 	c->vant_done = true;
 	c->n_vant = 0;
-	if (!sel_client_loc(c)) {
-		return;
+	if (!sel_client_loc(c) || !c->fresh_any) {
+		return;   /* no location, or an empty window: no prober is fresh */
 	}
 	const view_t *v = c->v;
 	unsigned n_ep = v->hdr->n_endpoints, n_pr = v->hdr->n_probers;
@@ -23,7 +23,7 @@ static void sel_vantages(sel_ctx_t *c)
 	for (unsigned j = 0; j < n_pr; j++) {
 		bool fresh = false;
 		for (unsigned e = 0; e < n_ep && !fresh; e++) {
-			fresh = sel_cell_fresh(c, view_cell(v, e, j));
+			fresh = sel_cell_fresh_in(c, view_cell(v, e, j));
 		}
 		if (!fresh) {
 			continue;
@@ -45,11 +45,14 @@ static void sel_vantages(sel_ctx_t *c)
 
 /* The cell of endpoint e from the nearest vantage that has fresh data for
  * it (and, for latency, an RTT); NULL if none. */
-static const hg_view_cell_t *sel_vantage_cell(sel_ctx_t *c, uint8_t e, bool need_rtt)
+static inline const hg_view_cell_t *sel_vantage_cell(const sel_ctx_t *c, uint8_t e,
+                                                     bool need_rtt)
 {
+	/* n_vant > 0 implies c->fresh_any (sel_vantages). */
+	const hg_view_cell_t *row = view_cell(c->v, e, 0);
 	for (unsigned k = 0; k < c->n_vant; k++) {
-		const hg_view_cell_t *cell = view_cell(c->v, e, c->vant[k]);
-		if (sel_cell_fresh(c, cell) && (!need_rtt || cell->rtt_us != HG_RTT_NONE)) {
+		const hg_view_cell_t *cell = &row[c->vant[k]];
+		if (sel_cell_fresh_in(c, cell) && (!need_rtt || cell->rtt_us != HG_RTT_NONE)) {
 			return cell;
 		}
 	}
@@ -95,7 +98,9 @@ void sel_f_lowest_latency(sel_ctx_t *c, const hg_view_filter_t *f)
 		if (cell && cell->rtt_us < best) {
 			best = cell->rtt_us;
 		}
-		c->metric[e] = cell ? cell->rtt_us / 1000.0 : NAN;
+		if (c->tracing) {
+			c->metric[e] = cell ? cell->rtt_us / 1000.0 : NAN;
+		}
 	}
 	if (best == UINT64_MAX) {
 		sel_note_vantage(c, ", no latency data: unchanged");
@@ -125,7 +130,9 @@ void sel_f_max_loss(sel_ctx_t *c, const hg_view_filter_t *f)
 		const hg_view_cell_t *cell = sel_vantage_cell(c, e, false);
 		keep[i] = cell == NULL || cell->loss_bp <= f->arg;
 		n_keep += keep[i];
-		c->metric[e] = cell ? cell->loss_bp / 100.0 : NAN;
+		if (c->tracing) {
+			c->metric[e] = cell ? cell->loss_bp / 100.0 : NAN;
+		}
 	}
 	if (n_keep == 0) {
 		sel_note_vantage(c, ", all lossy: unchanged");

@@ -13,7 +13,9 @@ void sel_f_priority(sel_ctx_t *c)
 	for (uint8_t i = 0; i < c->n; i++) {
 		int32_t p = c->v->ep[c->list[i]].priority;
 		best = p < best ? p : best;
-		c->metric[c->list[i]] = p;
+		if (c->tracing) {
+			c->metric[c->list[i]] = p;
+		}
 	}
 	bool keep[HG_NAME_EP_MAX] = { false };
 	for (uint8_t i = 0; i < c->n; i++) {
@@ -33,7 +35,9 @@ void sel_f_weighted(sel_ctx_t *c)
 	for (uint8_t i = 0; i < c->n; i++) {
 		uint8_t e = c->list[i];
 		uint32_t w = c->v->ep[e].weight;
-		c->metric[e] = w;
+		if (c->tracing) {
+			c->metric[e] = w;
+		}
 		if (w == 0) {
 			zero[n_zero++] = e;
 		} else {
@@ -52,10 +56,14 @@ void sel_f_weighted(sel_ctx_t *c)
 		}
 		c->list[n++] = rest[k];
 		total -= w;
-		memmove(&rest[k], &rest[k + 1], (size_t)(n_rest - k - 1));
 		n_rest--;
+		for (uint8_t m = k; m < n_rest; m++) {   /* a few bytes: no memmove call */
+			rest[m] = rest[m + 1];
+		}
 	}
-	memcpy(&c->list[n], zero, n_zero);
+	for (uint8_t i = 0; i < n_zero; i++) {
+		c->list[n + i] = zero[i];
+	}
 }
 
 /* The client's stickiness key: its /24 (IPv4) or /56 (IPv6). */
@@ -87,7 +95,9 @@ void sel_f_sticky(sel_ctx_t *c)
 		uint64_t h = sel_mix64(key ^ ep->id_hash);
 		double u = ((double)(h >> 11) + 0.5) * 0x1.0p-53;
 		c->key[e] = ep->weight == 0 ? 0.0 : -(double)ep->weight / log(u);
-		c->metric[e] = ep->weight;
+		if (c->tracing) {
+			c->metric[e] = ep->weight;
+		}
 	}
 	sel_sort_desc(c);
 	sel_note(c, "sticky per /%u", bits);

@@ -19,6 +19,8 @@ typedef struct {
 	const sel_client_t *client;
 	uint64_t now_ms;
 	uint64_t fresh_lo, fresh_hi;    /*!< sel_cell_fresh() window, set once per decision */
+	uint64_t fresh_span;            /*!< fresh_hi - fresh_lo, when fresh_any */
+	bool fresh_any;                 /*!< window not empty (fresh_lo <= fresh_hi) */
 	sel_rng_t *rng;
 	bool v6;                        /*!< AAAA query */
 	bool tracing;
@@ -73,6 +75,14 @@ static inline bool sel_cell_fresh(const sel_ctx_t *c, const hg_view_cell_t *cell
 	return ts >= c->fresh_lo && ts <= c->fresh_hi;
 }
 
+/*! sel_cell_fresh() as one unsigned compare (ts - lo <= hi - lo). Only
+ *  for c->fresh_any: an empty window has no fresh cell, callers test that
+ *  once instead of per cell. */
+static inline bool sel_cell_fresh_in(const sel_ctx_t *c, const hg_view_cell_t *cell)
+{
+	return cell->ts_ms - c->fresh_lo <= c->fresh_span;
+}
+
 /*! Set the window sel_cell_fresh() tests, from now_ms and the view. */
 static inline void sel_fresh_window(sel_ctx_t *c)
 {
@@ -80,6 +90,8 @@ static inline void sel_fresh_window(sel_ctx_t *c)
 	uint64_t lo = now > stale ? now - stale : 0;
 	c->fresh_lo = lo > 0 ? lo : 1;   /* ts 0: no data */
 	c->fresh_hi = now > UINT64_MAX - stale ? UINT64_MAX : now + stale;
+	c->fresh_any = c->fresh_lo <= c->fresh_hi;
+	c->fresh_span = c->fresh_hi - c->fresh_lo;
 }
 
 /* sel_filters_health.c */

@@ -14,8 +14,11 @@ else
 fi
 FULL="geofence loss=200 latency=60 shuffle first=2"
 GEO="geofence nearest first=1"
+# The chain bench_module.sh serves (global.gslb.example.net): FULL plus up.
+UP="up $FULL"
 "$BENCH" 1000000 "$FULL"
 "$BENCH" 1000000 "$GEO"
+"$BENCH" 1000000 "$UP"
 
 if ! command -v valgrind >/dev/null 2>&1; then
 	echo "bench_sel.sh: valgrind not found, skipping the instruction count"
@@ -28,7 +31,7 @@ count() {
 		>/dev/null 2>"$tmp/log.$1"
 	sed -n 's/^summary: *//p' "$tmp/cg.$1"
 }
-for chain in "$FULL" "$GEO"; do
+for chain in "$FULL" "$GEO" "$UP"; do
 	lo=$(count 10000 "$chain")
 	hi=$(count 110000 "$chain")
 	echo "bench_sel: callgrind: $(( (hi - lo) / 100000 )) instructions per decision" \
