@@ -115,6 +115,7 @@ typedef struct prober {
 	uint64_t batch_deadline_ns;        /*!< 0: empty batch */
 	/* metrics */
 	uint64_t metrics_due_ns;
+	int metrics_err;                /*!< last write result, to log changes only */
 	uint64_t probes_total, batches, batch_errors;
 	/* control */
 	bool stop, reload;

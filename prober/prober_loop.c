@@ -270,8 +270,15 @@ static uint64_t tick(prober_t *p)
 		prober_batch_flush(p);
 	}
 	if (p->metrics_path != NULL && p->metrics_due_ns <= now) {
-		if (prober_metrics_write(p, p->metrics_path) != HG_EOK) {
-			hg_warn("cannot write metrics to %s", p->metrics_path);
+		/* Logged when the outcome changes, not every 5 s. */
+		int ret = prober_metrics_write(p, p->metrics_path);
+		if (ret != p->metrics_err) {
+			if (ret != HG_EOK) {
+				hg_warn("cannot write metrics to %s: %s", p->metrics_path, hg_strerror(ret));
+			} else {
+				hg_notice("writing metrics to %s again", p->metrics_path);
+			}
+			p->metrics_err = ret;
 		}
 		p->metrics_due_ns = now + PROBER_METRICS_NS;
 	}

@@ -237,6 +237,14 @@ static void read_city(MMDB_entry_s *entry, geo_info_t *info)
 		info->has_location = true;
 		info->lat = lat;
 		info->lon = lon;
+		/* Stored with the record in the cache: the selection reads it
+		 * instead of two sincos per query. */
+		float v[3];
+		geo_unit_vector(lat, lon, v);
+		info->x = v[0];
+		info->y = v[1];
+		info->z = v[2];
+		info->has_xyz = true;
 	}
 }
 

@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,7 +29,31 @@ typedef struct {
 	                                    when not found: the prefix of the empty
 	                                    region the db reports (still a valid scope) */
 	uint8_t asn_prefix_len;        /*!< ASN db network prefix, 0 without ASN db */
+	bool has_xyz;                  /*!< x, y, z are set (geo_lookup() and
+	                                    geo_lookup_cached() set them whenever
+	                                    has_location); false in a hand-built
+	                                    value: the selection then computes
+	                                    the vector itself */
+	float x, y, z;                 /*!< unit vector of lat/lon, geo_unit_vector();
+	                                    cached with the record, so computed once
+	                                    per record and thread, not per query */
 } geo_info_t;
+
+/*!
+ * \brief Unit vector (earth-centred, radius 1) of a position in degrees.
+ *
+ * The one formula of the project: endpoint positions in views, client
+ * positions from geo lookups and the selection's fallback for hand-built
+ * geo_info_t all use it, so dot products compare like with like and a
+ * cached vector is bit-identical to one computed per query.
+ */
+static inline void geo_unit_vector(double lat, double lon, float out[3])
+{
+	double la = lat * M_PI / 180.0, lo = lon * M_PI / 180.0;
+	out[0] = (float)(cos(la) * cos(lo));
+	out[1] = (float)(cos(la) * sin(lo));
+	out[2] = (float)sin(la);
+}
 
 /*!
  * \brief Open a city (or country) mmdb and optionally an ASN mmdb.

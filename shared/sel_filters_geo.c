@@ -13,11 +13,18 @@ bool sel_client_loc(sel_ctx_t *c)
 		c->loc_done = true;
 		const geo_info_t *g = c->client->geo;
 		c->has_loc = g != NULL && g->has_location && isfinite(g->lat) && isfinite(g->lon);
-		if (c->has_loc) {
-			double la = g->lat * M_PI / 180.0, lo = g->lon * M_PI / 180.0;
-			c->cx = (float)(cos(la) * cos(lo));
-			c->cy = (float)(cos(la) * sin(lo));
-			c->cz = (float)sin(la);
+		if (c->has_loc && g->has_xyz) {
+			/* From the geo record cache: the same geo_unit_vector(). */
+			c->cx = g->x;
+			c->cy = g->y;
+			c->cz = g->z;
+		} else if (c->has_loc) {
+			/* A geo_info_t built by hand (tests, tools). */
+			float v[3];
+			geo_unit_vector(g->lat, g->lon, v);
+			c->cx = v[0];
+			c->cy = v[1];
+			c->cz = v[2];
 		}
 	}
 	return c->has_loc;

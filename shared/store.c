@@ -59,7 +59,8 @@ const char *store_db_name(enum store_dbi which)
 	return (unsigned)which < STORE_DBI_COUNT ? store_db_names[which] : NULL;
 }
 
-/* mkdir -p with 0750: the store may hold a deployment's whole topology. */
+/* mkdir -p with 0770 less the umask: the DNS server's group shares the
+ * directory (LMDB readers write lock.mdb); the umask keeps others out. */
 static int store_mkdirs(const char *dir)
 {
 	char buf[PATH_MAX];
@@ -74,7 +75,7 @@ static int store_mkdirs(const char *dir)
 		}
 		char saved = *p;
 		*p = '\0';
-		if (mkdir(buf, 0750) != 0 && errno != EEXIST) {
+		if (mkdir(buf, 0770) != 0 && errno != EEXIST) {
 			return hg_err_from_errno(errno);
 		}
 		*p = saved;
@@ -188,7 +189,8 @@ static int store_env_open(struct store *s, unsigned flags)
 	}
 	/* NOTLS: read txns are cached per worker and renewed, not tied to a thread. */
 	unsigned env_flags = MDB_NOTLS | (s->rdonly ? MDB_RDONLY : 0);
-	rc = mdb_env_open(s->env, s->path, env_flags, 0640);
+	/* 0660 less the umask: knotd reads as another user of the group. */
+	rc = mdb_env_open(s->env, s->path, env_flags, 0660);
 	if (rc == ENOENT) {
 		return store_fail(HG_ENOENT, "%s: no haltgslb database", s->path);
 	} else if (rc != MDB_SUCCESS) {

@@ -1,11 +1,11 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 /*  Encoding one GSLB name's view from the policy model plus measurements and
  *  overrides. Runs on the write side (ctl load, syncd), so clarity over speed. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
+#include "geo.h"
 #include "view.h"
 
 /* Counts of every section, gathered in a first pass so the blob is
@@ -57,14 +57,6 @@ static int vb_count(const policy_t *p, const policy_name_t *nm, vb_counts_t *c)
 		return HG_ERANGE;
 	}
 	return HG_EOK;
-}
-
-static void vb_unit_vector(double lat, double lon, float *x, float *y, float *z)
-{
-	double la = lat * M_PI / 180.0, lo = lon * M_PI / 180.0;
-	*x = (float)(cos(la) * cos(lo));
-	*y = (float)(cos(la) * sin(lo));
-	*z = (float)sin(la);
 }
 
 /* Position of policy endpoint id among the view's endpoints, -1 if the name
@@ -134,9 +126,9 @@ static void vb_put_endpoints(const policy_t *p, const policy_name_t *nm, const v
 		e->id_len = (uint8_t)id_len;
 		e->id_off = vb_put_str(o, src->id, id_len);
 		if (src->has_location) {
-			float x, y, z;
-			vb_unit_vector(src->lat, src->lon, &x, &y, &z);
-			e->x = x; e->y = y; e->z = z;
+			float v[3];
+			geo_unit_vector(src->lat, src->lon, v);
+			e->x = v[0]; e->y = v[1]; e->z = v[2];
 			e->lat = (float)src->lat;
 			e->lon = (float)src->lon;
 			e->flags |= HG_VEP_HAS_LOCATION;
@@ -284,9 +276,9 @@ int view_build(const policy_t *policy, size_t name_index, const view_inputs_t *i
 	for (size_t j = 0; j < policy->n_probers; j++) {
 		const policy_prober_t *src = &policy->probers[j];
 		hg_view_prober_t *dst = &o.prober[j];
-		float x, y, z;
-		vb_unit_vector(src->lat, src->lon, &x, &y, &z);
-		dst->x = x; dst->y = y; dst->z = z;
+		float v[3];
+		geo_unit_vector(src->lat, src->lon, v);
+		dst->x = v[0]; dst->y = v[1]; dst->z = v[2];
 		dst->lat = (float)src->lat;
 		dst->lon = (float)src->lon;
 		size_t id_len = strnlen(src->id, HG_ID_SIZE);

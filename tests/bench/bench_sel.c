@@ -65,7 +65,16 @@ int main(int argc, char **argv)
 	}
 	/* A client in the US (no geofence rule matches, so every filter works
 	 * on the full list) with ECS. */
-	static const geo_info_t geo = { true, "NA", "US", "US-VA", true, 38.9, -77.0, true, 15169, 18, 16 };
+	geo_info_t geo = { .found = true, .continent = "NA", .country = "US", .subdivision = "US-VA",
+	                   .has_location = true, .lat = 38.9, .lon = -77.0,
+	                   .has_asn = true, .asn = 15169, .prefix_len = 18, .asn_prefix_len = 16 };
+	/* As geo_lookup() returns it: with the unit vector of its record. */
+	float xyz[3];
+	geo_unit_vector(geo.lat, geo.lon, xyz);
+	geo.x = xyz[0];
+	geo.y = xyz[1];
+	geo.z = xyz[2];
+	geo.has_xyz = true;
 	sel_client_t cl = fx_client("8.8.8.0", 24, &geo);
 	sel_rng_t rng;
 	sel_rng_seed(&rng, 1);

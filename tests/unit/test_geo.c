@@ -331,6 +331,98 @@ static void test_cached(const char *dir)
 	geo_close(geo4);
 }
 
+/* ---- x, y, z: the client's unit vector, filled once per record ---- */
+
+/* The selection's formula as it stood before the vector moved into the geo
+ * record (sel_client_loc()), written out independently of geo_unit_vector():
+ * a cached vector must be bit-identical to it, or answers could change. */
+static void sel_formula(double lat, double lon, float out[3])
+{
+	double la = lat * M_PI / 180.0, lo = lon * M_PI / 180.0;
+	out[0] = (float)(cos(la) * cos(lo));
+	out[1] = (float)(cos(la) * sin(lo));
+	out[2] = (float)sin(la);
+}
+
+static bool xyz_is(const geo_info_t *info, const float want[3])
+{
+	/* Exact float equality on purpose. */
+	return info->has_xyz && info->x == want[0] && info->y == want[1] && info->z == want[2];
+}
+
+static void check_xyz_table(const geo_db_t *geo, geo_cache_t *cache, const char *db,
+                            const lookup_case_t *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int family = 0;
+		uint8_t addr[16];
+		geo_info_t plain, miss, hit;
+		if (geo_parse_addr(cases[i].addr, &family, addr) != HG_EOK ||
+		    geo_lookup(geo, family, addr, &plain) != HG_EOK ||
+		    geo_lookup_cached(geo, cache, family, addr, &miss) != HG_EOK ||
+		    geo_lookup_cached(geo, cache, family, addr, &hit) != HG_EOK) {
+			ok(0, "xyz %s: lookup %s", db, cases[i].addr);
+			continue;
+		}
+		if (!cases[i].has_loc) {
+			ok(!plain.has_xyz && !miss.has_xyz && !hit.has_xyz,
+			   "xyz %s: %s has no location, no vector", db, cases[i].addr);
+			continue;
+		}
+		float ref[3], shared[3];
+		sel_formula(plain.lat, plain.lon, ref);
+		geo_unit_vector(plain.lat, plain.lon, shared);
+		bool good = plain.has_location && xyz_is(&plain, ref) && xyz_is(&miss, ref) &&
+		            xyz_is(&hit, ref) && shared[0] == ref[0] && shared[1] == ref[1] &&
+		            shared[2] == ref[2];
+		ok(good, "xyz %s: %s (%.2f,%.2f) -> (%.6f,%.6f,%.6f) as sel computes it, "
+		   "uncached, decoded and cached", db, cases[i].addr, plain.lat, plain.lon,
+		   ref[0], ref[1], ref[2]);
+		if (!good) {
+			diag("got has_xyz %d/%d/%d plain (%a,%a,%a) cached (%a,%a,%a) want (%a,%a,%a)",
+			     plain.has_xyz, miss.has_xyz, hit.has_xyz, plain.x, plain.y, plain.z,
+			     hit.x, hit.y, hit.z, ref[0], ref[1], ref[2]);
+		}
+	}
+}
+
+static void test_unit_vector(const char *dir)
+{
+	char city[4096], asn[4096], dcity[4096], dasn[4096], err[512];
+	snprintf(city, sizeof(city), "%s/test-city.mmdb", dir);
+	snprintf(asn, sizeof(asn), "%s/test-asn.mmdb", dir);
+	snprintf(dcity, sizeof(dcity), "%s/demo-city.mmdb", dir);
+	snprintf(dasn, sizeof(dasn), "%s/demo-asn.mmdb", dir);
+	static geo_cache_t cache;
+	geo_db_t *geo = NULL, *demo = NULL;
+	if (geo_open(city, asn, &geo, err, sizeof(err)) != HG_EOK ||
+	    geo_open(dcity, dasn, &demo, err, sizeof(err)) != HG_EOK) {
+		ok(0, "xyz: open databases (%s)", err);
+		geo_close(geo);
+		return;
+	}
+	check_xyz_table(geo, &cache, "city+asn", CASES, sizeof(CASES) / sizeof(CASES[0]));
+	check_xyz_table(demo, &cache, "demo", CASES_DEMO, sizeof(CASES_DEMO) / sizeof(CASES_DEMO[0]));
+
+	/* A few fixed points: poles, the date line, the prime meridian. */
+	static const struct { double lat, lon; float x, y, z; } FIXED[] = {
+		{   0.0,    0.0,  1.0f,  0.0f, 0.0f },
+		{   0.0,   90.0,  0.0f,  1.0f, 0.0f },
+		{  90.0,    0.0,  0.0f,  0.0f, 1.0f },
+		{ -90.0,  180.0,  0.0f,  0.0f, -1.0f },
+		{   0.0, -180.0, -1.0f,  0.0f, 0.0f },
+	};
+	for (size_t i = 0; i < sizeof(FIXED) / sizeof(FIXED[0]); i++) {
+		float v[3];
+		geo_unit_vector(FIXED[i].lat, FIXED[i].lon, v);
+		ok(fabsf(v[0] - FIXED[i].x) < 1e-6f && fabsf(v[1] - FIXED[i].y) < 1e-6f &&
+		   fabsf(v[2] - FIXED[i].z) < 1e-6f, "geo_unit_vector(%.0f, %.0f) = (%.0f, %.0f, %.0f)",
+		   FIXED[i].lat, FIXED[i].lon, FIXED[i].x, FIXED[i].y, FIXED[i].z);
+	}
+	geo_close(geo);
+	geo_close(demo);
+}
+
 /* Write the first half of a real mmdb: the metadata (at the end) is gone. */
 static int write_truncated(const char *src, const char *dst)
 {
@@ -474,6 +566,7 @@ int main(void)
 	test_parse();
 	test_lookups(dir);
 	test_cached(dir);
+	test_unit_vector(dir);
 	test_open_errors(dir, srcdir);
 	return done_testing();
 }

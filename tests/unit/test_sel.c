@@ -13,12 +13,24 @@
 #define NOW 1700000000000ull
 
 /* ---- clients' geo data (what geo_lookup would return) ---- */
-static const geo_info_t GEO_ID = { true, "AS", "ID", "ID-JK", true, -6.2, 106.8, true, 7713, 20, 16 };
-static const geo_info_t GEO_DE = { true, "EU", "DE", "DE-HE", true, 50.1, 8.7, true, 3320, 22, 12 };
-static const geo_info_t GEO_SG = { true, "AS", "SG", "", true, 1.3, 103.8, false, 0, 24, 0 };
-static const geo_info_t GEO_US = { true, "NA", "US", "US-VA", true, 38.9, -77.0, true, 15169, 18, 16 };
-static const geo_info_t GEO_BR = { true, "SA", "BR", "", true, -23.5, -46.6, true, 64500, 24, 12 };
-static const geo_info_t GEO_NOLOC = { false, "", "", "", false, 0, 0, false, 0, 8, 0 };
+static const geo_info_t GEO_ID = { .found = true, .continent = "AS", .country = "ID", .subdivision = "ID-JK",
+                                   .has_location = true, .lat = -6.2, .lon = 106.8,
+                                   .has_asn = true, .asn = 7713, .prefix_len = 20, .asn_prefix_len = 16 };
+static const geo_info_t GEO_DE = { .found = true, .continent = "EU", .country = "DE", .subdivision = "DE-HE",
+                                   .has_location = true, .lat = 50.1, .lon = 8.7,
+                                   .has_asn = true, .asn = 3320, .prefix_len = 22, .asn_prefix_len = 12 };
+static const geo_info_t GEO_SG = { .found = true, .continent = "AS", .country = "SG", .subdivision = "",
+                                   .has_location = true, .lat = 1.3, .lon = 103.8,
+                                   .has_asn = false, .asn = 0, .prefix_len = 24, .asn_prefix_len = 0 };
+static const geo_info_t GEO_US = { .found = true, .continent = "NA", .country = "US", .subdivision = "US-VA",
+                                   .has_location = true, .lat = 38.9, .lon = -77.0,
+                                   .has_asn = true, .asn = 15169, .prefix_len = 18, .asn_prefix_len = 16 };
+static const geo_info_t GEO_BR = { .found = true, .continent = "SA", .country = "BR", .subdivision = "",
+                                   .has_location = true, .lat = -23.5, .lon = -46.6,
+                                   .has_asn = true, .asn = 64500, .prefix_len = 24, .asn_prefix_len = 12 };
+static const geo_info_t GEO_NOLOC = { .found = false, .continent = "", .country = "", .subdivision = "",
+                                      .has_location = false, .lat = 0, .lon = 0,
+                                      .has_asn = false, .asn = 0, .prefix_len = 8, .asn_prefix_len = 0 };
 
 /* ---- the world: probers, pools and endpoints like the reference policy ---- */
 static void world(fx_t *fx)
@@ -518,6 +530,60 @@ static void s_trace_fb(fx_t *fx)
 	s_fb_pool(fx);
 }
 
+/* geo_lookup() hands the selection the client's unit vector (has_xyz): the
+ * decisions must be exactly those of the vector computed from lat/lon. */
+static void test_given_vector(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].geo == NULL || !cases[i].geo->has_location) {
+			continue;
+		}
+		geo_info_t g = *cases[i].geo;
+		float v[3];
+		geo_unit_vector(g.lat, g.lon, v);
+		g.x = v[0];
+		g.y = v[1];
+		g.z = v[2];
+		g.has_xyz = true;
+		char desc[64];
+		snprintf(desc, sizeof(desc), "xyz given: %s", cases[i].desc);
+		sel_case_t tc = cases[i];
+		tc.desc = desc;
+		tc.geo = &g;
+		run_case(&tc);
+		n++;
+	}
+	ok(n >= 5, "xyz given: %u located cases rerun", n);
+
+	/* The given vector is what counts: Frankfurt's codes and lat/lon with
+	 * Singapore's vector pick the Singapore vantage. */
+	fx_t *fx;
+	uint8_t *blob = NULL;
+	view_t v;
+	if (open_scenario(s_lat, &fx, &blob, &v) != HG_EOK) {
+		ok(0, "xyz given: open view");
+		free(blob);
+		fx_free(fx);
+		return;
+	}
+	geo_info_t g = GEO_DE;
+	float sg[3];
+	geo_unit_vector(GEO_SG.lat, GEO_SG.lon, sg);
+	g.x = sg[0];
+	g.y = sg[1];
+	g.z = sg[2];
+	g.has_xyz = true;
+	sel_client_t cl = fx_client("91.0.0.1", 0, &g);
+	sel_rng_t rng;
+	sel_rng_seed(&rng, 1);
+	sel_answer_t a;
+	sel_decide(&v, &cl, 1, NOW, &rng, &a, NULL);
+	is_int(a.vantage, fx_find_prober(fx, "ap-sin"), "xyz given: vector used over lat/lon");
+	free(blob);
+	fx_free(fx);
+}
+
 static void test_trace(void)
 {
 	fx_t *fx;
@@ -631,6 +697,7 @@ int main(void)
 	}
 	test_round_robin();
 	test_vantage();
+	test_given_vector();
 	test_trace();
 	test_names();
 	test_invalid();

@@ -332,7 +332,9 @@ static void count_step(void *ctx, const sel_trace_step_t *st)
 
 static bool decide_in_bounds(const view_t *v, const uint8_t *blob, size_t len)
 {
-	static const geo_info_t de = { true, "EU", "DE", "DE-HE", true, 50.1, 8.7, true, 64500, 22, 12 };
+	static const geo_info_t de = { .found = true, .continent = "EU", .country = "DE", .subdivision = "DE-HE",
+	                               .has_location = true, .lat = 50.1, .lon = 8.7,
+	                               .has_asn = true, .asn = 64500, .prefix_len = 22, .asn_prefix_len = 12 };
 	static const char *clients[] = { "10.1.2.3", "91.0.0.1", "2001:db8::1" };
 	sel_trace_t tr = { count_step, NULL };
 	for (unsigned k = 0; k < 6; k++) {
