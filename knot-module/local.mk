@@ -30,3 +30,15 @@ EXTRA_DIST += tests/integration/conftest.py tests/integration/lmdb_bump.py \
 	tests/integration/test_dnssec_lifetime.py tests/integration/test_ecs_mapped.py \
 	tests/bench/bench_module.sh demo/run-demo.sh demo/policy.yaml demo/gslb.example.net.zone
 dist_doc_DATA += docs/mod-haltgslb.md
+
+# knotd loads the .so; the libtool archive next to it would only confuse
+# operators listing the module directory.
+install-data-hook: install-module-drop-la
+install-module-drop-la:
+	rm -f "$(DESTDIR)$(moduledir)/haltgslb.la"
+.PHONY: install-module-drop-la
+# ...and without the archive libtool's uninstall no longer knows the .so.
+uninstall-hook: uninstall-module-so
+uninstall-module-so:
+	rm -f "$(DESTDIR)$(moduledir)/haltgslb.so"
+.PHONY: uninstall-module-so
