@@ -1,7 +1,8 @@
 # mod-haltgslb (knotd query module): haltgslb.so, installed into knotd's module
-# dir. libhaltgslb is linked in statically (a PIC convenience library); its
-# symbols are kept out of the .so's dynamic table so only knotd_mod_api is
-# exported. knotd's own symbols resolve at dlopen time: never link knotd.
+# dir. Only the read side of libhaltgslb is linked in (store read txns, view,
+# sel, geo: PIC convenience libraries, which libtool links whole into a
+# module, so nothing of the write side may be listed here); their symbols are
+# kept out of the .so's dynamic table so only knotd_mod_api is exported. knotd's own symbols resolve at dlopen time: never link knotd.
 moduledir = $(module_dir)
 module_LTLIBRARIES = knot-module/haltgslb.la
 
@@ -14,11 +15,11 @@ knot_module_haltgslb_la_SOURCES = \
 	knot-module/module_query.c knot-module/module_query.h \
 	knot-module/module_sign.c knot-module/module_sign.h \
 	knot-module/module_stats.c knot-module/module_stats.h
-knot_module_haltgslb_la_CFLAGS = $(HG_CFLAGS) $(libknot_CFLAGS) $(knotd_CFLAGS) $(liburcu_CFLAGS) \
+knot_module_haltgslb_la_CFLAGS = $(AM_CFLAGS) $(lmdb_CFLAGS) $(libmaxminddb_CFLAGS) $(libknot_CFLAGS) $(knotd_CFLAGS) $(liburcu_CFLAGS) \
 	-fvisibility=hidden -pthread
 knot_module_haltgslb_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
 	-pthread -Wl,--exclude-libs,ALL
-knot_module_haltgslb_la_LIBADD = $(HG_LIBS) $(libknot_LIBS) $(liburcu_LIBS)
+knot_module_haltgslb_la_LIBADD = $(HG_READ_LIBS) $(HG_READ_EXT_LIBS) $(libknot_LIBS) $(liburcu_LIBS)
 
 # Integration tests (pytest + a real knotd), the benchmark and the demo.
 EXTRA_DIST += tests/integration/conftest.py tests/integration/lmdb_bump.py \

@@ -6,7 +6,7 @@
 
 #include "errors.h"
 #include "log.h"
-#include "policy_store.h"
+#include "writer.h"
 #include "prober.h"
 
 void prober_batch_mark(prober_t *p, prober_target_t *t)
@@ -65,7 +65,7 @@ int prober_batch_flush(prober_t *p)
 		prober_target_t *t = p->dirty[i];
 		hg_rec_measure_t m;
 		prober_state_measure(&t->st, &m);
-		int r = policy_store_measure(&w, t->id, p->id, &m);
+		int r = writer_apply_measure(&w, t->id, p->id, &m);
 		if (r == HG_ENOENT) {
 			/* The DB holds another policy than ours: skip, say it once. */
 			if (!t->missing_logged) {

@@ -1,29 +1,38 @@
-# libhaltgslb: code shared by the module, the tools and the daemons.
-# Libtool convenience libraries, built PIC so mod-haltgslb can link them in.
-# Each part (policy, store, geo, sel) is its own convenience library so its
-# unit tests link only what they need; libhaltgslb.la bundles them all.
+# libhaltgslb: code shared by the module, the tools and the daemons, one
+# directory per library. Libtool convenience libraries, built PIC so
+# mod-haltgslb can link them in.
+#
+#   read side  (what answering needs; the module links only these):
+#     base   errors, logging, fixed-field text        shared/base/
+#     store  LMDB environment, read txns, iteration   shared/store/
+#     geo    client location over libmaxminddb        shared/geo/
+#     view   a per-name view read in place            shared/view/
+#     sel    the selection engine (filter chain)      shared/sel/
+#   write side (ctl, prober, syncd):
+#     store_write  sticky-error write txns            shared/store/store_wtxn.c
+#     policy       YAML policy compiler               shared/policy/
+#     writer       policy load, measurements, overrides, view build/patch
+#                                                     shared/writer/
 HG_CFLAGS = $(AM_CFLAGS) $(lmdb_CFLAGS) $(yaml_CFLAGS) $(libmaxminddb_CFLAGS) $(openssl_CFLAGS)
-HG_EXT_LIBS = $(lmdb_LIBS) $(yaml_LIBS) $(libmaxminddb_LIBS) $(openssl_LIBS) -lm
+HG_READ_EXT_LIBS = $(lmdb_LIBS) $(libmaxminddb_LIBS) -lm
+HG_EXT_LIBS = $(HG_READ_EXT_LIBS) $(yaml_LIBS) $(openssl_LIBS)
 
-noinst_LTLIBRARIES += libhg_base.la libhaltgslb.la
-libhg_base_la_CFLAGS = $(HG_CFLAGS)
-libhg_base_la_SOURCES = \
-	shared/errors.c shared/errors.h \
-	shared/log.c shared/log.h \
-	shared/text.c shared/text.h
+# The query path, in link order.
+HG_READ_LIBS = libhg_sel.la libhg_view.la libhg_geo.la libhg_store.la libhg_base.la
+# Everything a writer needs, in link order.
+HG_WRITE_LIBS = libhg_writer.la libhg_policy.la libhg_store_write.la $(HG_READ_LIBS)
 
+noinst_LTLIBRARIES += libhaltgslb.la
 libhaltgslb_la_SOURCES =
-libhaltgslb_la_LIBADD = libhg_base.la libhg_policy.la libhg_store.la libhg_geo.la libhg_sel.la \
-	$(HG_EXT_LIBS)
+libhaltgslb_la_LIBADD = $(HG_WRITE_LIBS) $(HG_EXT_LIBS)
 
-# What programs link against.
+# What the tools and daemons link against.
 HG_LIBS = libhaltgslb.la
 
-haltgslbinclude_HEADERS += shared/errors.h shared/view.h shared/sel.h shared/geo.h \
-	shared/store.h shared/policy.h shared/policy_store.h
-noinst_HEADERS += shared/log.h
-
-include shared/policy.mk
-include shared/store.mk
-include shared/geo.mk
-include shared/sel.mk
+include shared/base/base.mk
+include shared/store/store.mk
+include shared/geo/geo.mk
+include shared/view/view.mk
+include shared/sel/sel.mk
+include shared/policy/policy.mk
+include shared/writer/writer.mk

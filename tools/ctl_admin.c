@@ -12,9 +12,9 @@
 #include "ctl.h"
 #include "errors.h"
 #include "policy.h"
-#include "policy_store.h"
+#include "writer.h"
 
-/* One write transaction around one policy_store_* call, committed only if
+/* One write transaction around one writer_apply_* call, committed only if
  * the call succeeded. Returns an HG_E* code; *open_failed tells that the
  * database could not be opened (ctl_open_store() already said why). */
 typedef int (*write_fn)(store_wtxn_t *wtxn, void *ctx);
@@ -50,13 +50,13 @@ typedef struct {
 static int write_override(store_wtxn_t *wtxn, void *ctx)
 {
 	const write_args_t *a = ctx;
-	return policy_store_override(wtxn, a->endpoint, a->admin, a->reason);
+	return writer_apply_override(wtxn, a->endpoint, a->admin, a->reason);
 }
 
 static int write_measure(store_wtxn_t *wtxn, void *ctx)
 {
 	const write_args_t *a = ctx;
-	return policy_store_measure(wtxn, a->endpoint, a->prober, a->measure);
+	return writer_apply_measure(wtxn, a->endpoint, a->prober, a->measure);
 }
 
 static int override_cmd(int argc, char **argv, uint8_t admin, const char *verb)

@@ -9,7 +9,7 @@
 #include "ctl.h"
 #include "errors.h"
 #include "policy.h"
-#include "policy_store.h"
+#include "writer.h"
 
 static const struct option help_only[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -113,7 +113,7 @@ int ctl_cmd_load(int argc, char **argv)
 		goto cleanup;
 	}
 	uint64_t generation = 0;
-	int ret = policy_store_load(store, policy, &generation);
+	int ret = writer_load_policy(store, policy, &generation);
 	if (ret != HG_EOK) {
 		ctl_error("%s: loading %s failed: %s; the database is unchanged", db, path, hg_strerror(ret));
 		goto cleanup;

@@ -14,7 +14,7 @@
 
 #include "policy.h"
 #include "sel.h"
-#include "view.h"
+#include "view_build.h"
 
 #define FX_EP_MAX     80
 #define FX_PROBER_MAX 40

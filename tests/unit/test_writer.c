@@ -1,5 +1,5 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/*  policy_store: load/reload atomicity, measurement and override patching. */
+/*  writer: load/reload atomicity, measurement and override patching. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include "errors.h"
-#include "policy_store.h"
+#include "writer.h"
 #include "tap.h"
-#include "policy_store_fixture.h"
-#include "view.h"
+#include "writer_fixture.h"
+#include "view_build.h"
 
 static char dir[512];
 static store_t *st;
@@ -126,7 +126,7 @@ static void test_load_a(void)
 {
 	policy_t *a = tm_policy_a();
 	uint64_t gen = 0, before = store_now_ms();
-	is_int(policy_store_load(st, a, &gen), HG_EOK, "load model A");
+	is_int(writer_load_policy(st, a, &gen), HG_EOK, "load model A");
 	is_int(gen, 1, "first generation is 1");
 	is_int(meta_u64(HG_META_POLICY_GEN), 1, "meta policy_generation");
 	ok(meta_u64(HG_META_POLICY_LOADED) >= before, "meta policy_loaded_ms");
@@ -194,16 +194,16 @@ static void test_measure_override(void)
 	store_wtxn_begin(st, &w);
 	hg_rec_measure_t m = { .state = HG_HEALTH_DOWN, .ts_ms = 1700000000123ull,
 	                       .rtt_median_us = 12345, .loss_bp = 250 };
-	is_int(policy_store_measure(&w, "waf-fra", "p-iad", &m), HG_EOK, "measure waf-fra by p-iad");
-	is_int(policy_store_measure(&w, "nope", "p-iad", &m), HG_ENOENT, "unknown endpoint");
-	is_int(policy_store_measure(&w, "waf-fra", "nope", &m), HG_ENOENT, "unknown prober");
+	is_int(writer_apply_measure(&w, "waf-fra", "p-iad", &m), HG_EOK, "measure waf-fra by p-iad");
+	is_int(writer_apply_measure(&w, "nope", "p-iad", &m), HG_ENOENT, "unknown endpoint");
+	is_int(writer_apply_measure(&w, "waf-fra", "nope", &m), HG_ENOENT, "unknown prober");
 	m.state = HG_HEALTH_UP;
 	m.rtt_median_us = 999;
-	is_int(policy_store_measure(&w, "waf-iad", "p-fra", &m), HG_EOK, "measure waf-iad by p-fra");
-	is_int(policy_store_override(&w, "waf-ams", HG_ADMIN_DRAIN, "maintenance"), HG_EOK, "drain waf-ams");
-	is_int(policy_store_override(&w, "waf-iad", HG_ADMIN_FORCE_UP, "x"), HG_EOK, "force-up waf-iad");
-	is_int(policy_store_override(&w, "nope", HG_ADMIN_DRAIN, "x"), HG_ENOENT, "override unknown endpoint");
-	is_int(policy_store_override(&w, "waf-ams", 9, "x"), HG_EINVAL, "override bad admin");
+	is_int(writer_apply_measure(&w, "waf-iad", "p-fra", &m), HG_EOK, "measure waf-iad by p-fra");
+	is_int(writer_apply_override(&w, "waf-ams", HG_ADMIN_DRAIN, "maintenance"), HG_EOK, "drain waf-ams");
+	is_int(writer_apply_override(&w, "waf-iad", HG_ADMIN_FORCE_UP, "x"), HG_EOK, "force-up waf-iad");
+	is_int(writer_apply_override(&w, "nope", HG_ADMIN_DRAIN, "x"), HG_ENOENT, "override unknown endpoint");
+	is_int(writer_apply_override(&w, "waf-ams", 9, "x"), HG_EINVAL, "override bad admin");
 	is_int(store_wtxn_commit(&w), HG_EOK, "ENOENT did not poison the batch");
 
 	hg_view_cell_t c;
@@ -248,7 +248,7 @@ static void test_reload_b(void)
 {
 	policy_t *b = tm_policy_b();
 	uint64_t gen = 0;
-	is_int(policy_store_load(st, b, &gen), HG_EOK, "load model B");
+	is_int(writer_load_policy(st, b, &gen), HG_EOK, "load model B");
 	is_int(gen, 2, "generation 2");
 	static const struct { enum store_dbi db; const char *id; bool present; } ids[] = {
 		{ STORE_PROBERS, "p-sin", true }, { STORE_PROBERS, "p-iad", false },
@@ -271,9 +271,9 @@ static void test_reload_b(void)
 	store_wtxn_t w;
 	store_wtxn_begin(st, &w);
 	hg_rec_measure_t m = { .state = HG_HEALTH_DOWN, .ts_ms = 5, .rtt_median_us = 777 };
-	policy_store_measure(&w, "waf-lon", "p-sin", &m);
+	writer_apply_measure(&w, "waf-lon", "p-sin", &m);
 	is_int(store_wtxn_commit(&w), HG_EOK, "measure waf-lon");
-	is_int(policy_store_load(st, b, &gen), HG_EOK, "reload B");
+	is_int(writer_load_policy(st, b, &gen), HG_EOK, "reload B");
 	hg_view_cell_t c;
 	uint8_t admin;
 	ok(view_state("lon.example.net.", "waf-lon", 1, &c, &admin) && c.rtt_us == 777 &&
@@ -289,7 +289,7 @@ static void test_failed_load(void)
 	char *before = dump_all(&blen);
 	policy_t *big = tm_policy_too_big();
 	uint64_t gen = 42;
-	is_int(policy_store_load(st, big, &gen), HG_ERANGE, "load of a too-big name fails");
+	is_int(writer_load_policy(st, big, &gen), HG_ERANGE, "load of a too-big name fails");
 	is_int(gen, 42, "generation output untouched on failure");
 	char *after = dump_all(&alen);
 	ok(blen == alen && memcmp(before, after, blen) == 0, "every DB byte-identical after failed load");
@@ -297,33 +297,6 @@ static void test_failed_load(void)
 	free(before);
 	free(after);
 	policy_free(big);
-}
-
-static void test_rebuild(void)
-{
-	uint8_t key[STORE_MEASURE_KEY_MAX], wire[HG_DNAME_MAX], wlen;
-	size_t klen = store_measure_key(key, sizeof(key), "waf-fra", "p-fra");
-	policy_parse_dname("lon.example.net.", wire, &wlen);
-	store_wtxn_t w;
-	store_wtxn_begin(st, &w);
-	/* written behind the views' back, as a bulk import would */
-	hg_rec_measure_t m = { .layout = HG_REC_LAYOUT, .state = HG_HEALTH_UP, .ts_ms = 9,
-	                       .rtt_median_us = 4242 };
-	store_put(&w, STORE_MEASUREMENTS, key, klen, &m, sizeof(m));
-	store_del(&w, STORE_OVERRIDES, "waf-ams", 7);
-	is_int(policy_store_rebuild_view(&w, wire, wlen), HG_EOK, "rebuild lon view");
-	is_int(policy_store_rebuild_view(&w, (const uint8_t *)"\1x", 3), HG_ENOENT, "rebuild unknown owner");
-	is_int(store_wtxn_commit(&w), HG_EOK, "commit");
-	hg_view_cell_t c;
-	uint8_t admin;
-	ok(view_state("lon.example.net.", "waf-fra", 0, &c, &admin) && c.rtt_us == 4242 &&
-	   c.state == HG_HEALTH_UP, "rebuilt view has the new cell");
-	ok(view_state("lon.example.net.", "waf-ams", 0, &c, &admin) && admin == HG_ADMIN_NONE,
-	   "rebuilt view has the cleared admin state");
-	ok(view_state("lon.example.net.", "waf-lon", 1, &c, &admin) && c.rtt_us == 777,
-	   "other cells kept");
-	ok(view_state("global.example.net.", "waf-fra", 0, &c, &admin) && c.rtt_us == HG_RTT_NONE,
-	   "other names untouched");
 }
 
 static void test_reference(void)
@@ -340,7 +313,7 @@ static void test_reference(void)
 		return;
 	}
 	uint64_t gen = 0;
-	is_int(policy_store_load(st, p, &gen), HG_EOK, "load the reference policy");
+	is_int(writer_load_policy(st, p, &gen), HG_EOK, "load the reference policy");
 	is_int(count(STORE_VIEWS), (int)p->n_names, "one view per name");
 	is_int(count(STORE_ENDPOINTS), (int)p->n_endpoints, "every endpoint");
 	size_t len;
@@ -356,7 +329,7 @@ int main(void)
 	const char *root = getenv("HG_TEST_DATA");
 	root = root && *root ? root : "/tmp";
 	mkdir(root, 0750);
-	snprintf(dir, sizeof(dir), "%s/test_policy_store.XXXXXX", root);
+	snprintf(dir, sizeof(dir), "%s/test_writer.XXXXXX", root);
 	if (mkdtemp(dir) == NULL || store_open(dir, STORE_CREATE, &st) != HG_EOK) {
 		ok(0, "create store in %s", dir);
 		return done_testing();
@@ -365,7 +338,6 @@ int main(void)
 	test_measure_override();
 	test_reload_b();
 	test_failed_load();
-	test_rebuild();
 	test_reference();
 	store_close(st);
 	char p[600];

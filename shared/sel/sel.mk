@@ -1,15 +1,16 @@
-# views (shared/view.h) and the selection engine (shared/sel.h).
+# sel: the selection engine (shared/sel/sel.h), run per query by the module.
 noinst_LTLIBRARIES += libhg_sel.la
 libhg_sel_la_CFLAGS = $(HG_CFLAGS)
 libhg_sel_la_SOURCES = \
-	shared/view.c shared/view_build.c shared/view_patch.c \
-	shared/sel_internal.h shared/sel_decide.c shared/sel_rng.c shared/sel_names.c \
-	shared/sel_scope.c shared/sel_filters_health.c shared/sel_filters_geo.c \
-	shared/sel_filters_latency.c shared/sel_filters_order.c
+	shared/sel/sel.h shared/sel/sel_internal.h \
+	shared/sel/sel_decide.c shared/sel/sel_rng.c shared/sel/sel_names.c \
+	shared/sel/sel_scope.c shared/sel/sel_filters_health.c shared/sel/sel_filters_geo.c \
+	shared/sel/sel_filters_latency.c shared/sel/sel_filters_order.c
+haltgslbinclude_HEADERS += shared/sel/sel.h
 
-# Unit tests: views are built from hand-made policy models (sel_fixture.c),
-# no LMDB involved.
-SEL_TEST_LIBS = libhg_sel.la libhg_policy.la libhg_base.la $(HG_EXT_LIBS)
+# Unit tests: views are built (writer's view_build) from hand-made policy
+# models (sel_fixture.c), no LMDB involved.
+SEL_TEST_LIBS = $(HG_WRITE_LIBS) $(HG_EXT_LIBS)
 SEL_TEST_FIXTURE = tests/unit/sel_fixture.c tests/unit/sel_fixture.h
 
 check_PROGRAMS += tests/unit/test_view tests/unit/test_sel tests/unit/test_sel_props
@@ -45,6 +46,5 @@ check_PROGRAMS += tests/unit/test_sel_reference
 TESTS += tests/unit/test_sel_reference
 tests_unit_test_sel_reference_SOURCES = tests/unit/test_sel_reference.c $(SEL_TEST_FIXTURE)
 tests_unit_test_sel_reference_CFLAGS = $(HG_CFLAGS)
-tests_unit_test_sel_reference_LDADD = libhg_sel.la libhg_policy.la libhg_geo.la libhg_base.la \
-	$(HG_EXT_LIBS)
+tests_unit_test_sel_reference_LDADD = $(SEL_TEST_LIBS)
 EXTRA_tests_unit_test_sel_reference_DEPENDENCIES = tests/data/test-city.mmdb

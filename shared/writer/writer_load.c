@@ -1,13 +1,13 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/*  policy_store_load(): the whole policy replaced in one write transaction. */
+/*  writer_load_policy(): the whole policy replaced in one write transaction. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
-#include "policy_store.h"
-#include "policy_store_int.h"
 #include "text.h"
-#include "view.h"
+#include "view_build.h"
+#include "writer.h"
+#include "writer_int.h"
 
 
 /* Measurements and overrides as view_build() sees them: read from the same
@@ -15,78 +15,39 @@
 typedef struct {
 	store_wtxn_t *wtxn;
 	const policy_t *policy;
-} ps_inputs_ctx_t;
+} load_inputs_t;
 
-static const hg_rec_measure_t *ps_input_measure(void *ctx, size_t ep, size_t pr)
+static const hg_rec_measure_t *input_measure(void *ctx, size_t ep, size_t pr)
 {
-	ps_inputs_ctx_t *c = ctx;
-	uint8_t key[STORE_MEASURE_KEY_MAX];
-	size_t klen = store_measure_key(key, sizeof(key), c->policy->endpoints[ep].id,
-	                                c->policy->probers[pr].id);
-	const void *val;
-	size_t vlen;
-	if (klen == 0 || store_wget(c->wtxn, STORE_MEASUREMENTS, key, klen, &val, &vlen) != HG_EOK) {
-		return NULL;
-	}
-	const hg_rec_measure_t *m = val;
-	/* A record of an unknown layout is treated as no data (fail open). */
-	if (vlen != sizeof(*m) || m->layout != HG_REC_LAYOUT) {
-		return NULL;
-	}
-	return m;
+	load_inputs_t *c = ctx;
+	return writer_get_measure(c->wtxn, c->policy->endpoints[ep].id, c->policy->probers[pr].id);
 }
 
-static uint8_t ps_input_admin(void *ctx, size_t ep)
+static uint8_t input_admin(void *ctx, size_t ep)
 {
-	ps_inputs_ctx_t *c = ctx;
-	const char *id = c->policy->endpoints[ep].id;
-	const void *val;
-	size_t vlen;
-	if (store_wget(c->wtxn, STORE_OVERRIDES, id, strlen(id), &val, &vlen) != HG_EOK ||
-	    vlen != sizeof(hg_rec_override_t)) {
-		return HG_ADMIN_NONE;
-	}
-	return ((const hg_rec_override_t *)val)->admin;
+	load_inputs_t *c = ctx;
+	return writer_get_admin(c->wtxn, c->policy->endpoints[ep].id);
 }
 
 /* Drop measurements whose endpoint or prober left the policy; the rest are
  * soft state worth keeping across a reload. */
-static void ps_prune_measurements(store_wtxn_t *wtxn, const policy_t *policy)
+static int prune_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
-	if (wtxn->err != HG_EOK) {
-		return;
-	}
-	MDB_cursor *cur = NULL;
-	int rc = mdb_cursor_open(wtxn->txn, store_dbi(wtxn->store, STORE_MEASUREMENTS), &cur);
-	if (rc != MDB_SUCCESS) {
-		store_wtxn_fail(wtxn, hg_err_from_mdb(rc));
-		return;
-	}
-	MDB_val k, v;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		char ep[HG_ID_SIZE] = "", pr[HG_ID_SIZE] = "";
-		const char *key = k.mv_data;
-		const char *sep = memchr(key, '\0', k.mv_size);
-		bool keep = false;
-		if (sep != NULL && (size_t)(sep - key) < HG_ID_SIZE &&
-		    k.mv_size - (size_t)(sep - key) - 1 < HG_ID_SIZE) {
-			size_t elen = (size_t)(sep - key), plen = k.mv_size - elen - 1;
-			memcpy(ep, key, elen);
-			memcpy(pr, sep + 1, plen);
-			keep = policy_find_endpoint(policy, ep) >= 0 && policy_find_prober(policy, pr) >= 0;
-		}
-		if (!keep && (rc = mdb_cursor_del(cur, 0)) != MDB_SUCCESS) {
-			break;
-		}
-	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND) {
-		store_wtxn_fail(wtxn, hg_err_from_mdb(rc));
-	}
+	(void)val;
+	(void)vlen;
+	const policy_t *policy = ctx;
+	char ep[HG_ID_SIZE], pr[HG_ID_SIZE];
+	bool keep = store_measure_key_split(key, klen, ep, pr) == HG_EOK &&
+	            policy_find_endpoint(policy, ep) >= 0 && policy_find_prober(policy, pr) >= 0;
+	return keep ? HG_EOK : STORE_ITER_DELETE;
 }
 
-static void ps_put_probers_pools(store_wtxn_t *wtxn, const policy_t *p)
+static void prune_measurements(store_wtxn_t *wtxn, const policy_t *policy)
+{
+	store_wforeach(wtxn, STORE_MEASUREMENTS, NULL, 0, prune_visit, (void *)policy);
+}
+
+static void put_probers_pools(store_wtxn_t *wtxn, const policy_t *p)
 {
 	for (size_t i = 0; i < p->n_probers && wtxn->err == HG_EOK; i++) {
 		const policy_prober_t *src = &p->probers[i];
@@ -108,7 +69,7 @@ static void ps_put_probers_pools(store_wtxn_t *wtxn, const policy_t *p)
 	}
 }
 
-static void ps_put_endpoints(store_wtxn_t *wtxn, const policy_t *p)
+static void put_endpoints(store_wtxn_t *wtxn, const policy_t *p)
 {
 	for (size_t i = 0; i < p->n_endpoints && wtxn->err == HG_EOK; i++) {
 		const policy_endpoint_t *src = &p->endpoints[i];
@@ -133,7 +94,7 @@ static void ps_put_endpoints(store_wtxn_t *wtxn, const policy_t *p)
 
 /* names records and the epnames index (endpoint → owners using it), which
  * lets a measurement patch exactly the views it affects. */
-static void ps_put_names(store_wtxn_t *wtxn, const policy_t *p)
+static void put_names(store_wtxn_t *wtxn, const policy_t *p)
 {
 	for (size_t i = 0; i < p->n_names && wtxn->err == HG_EOK; i++) {
 		const policy_name_t *n = &p->names[i];
@@ -164,26 +125,26 @@ static void ps_put_names(store_wtxn_t *wtxn, const policy_t *p)
 	}
 }
 
-static void ps_put_meta(store_wtxn_t *wtxn, const policy_t *p, uint64_t gen, uint64_t now)
+static void put_meta(store_wtxn_t *wtxn, const policy_t *p, uint64_t gen, uint64_t now)
 {
 	hg_rec_defaults_t d = {
 		.layout = HG_REC_LAYOUT, .ttl = p->ttl, .degraded_ttl = p->degraded_ttl,
 		.quorum_ppm = p->quorum_ppm, .stale_after_ms = p->stale_after_ms, .check = p->check,
 	};
 	const char *src = p->source != NULL ? p->source : "";
-#define PS_META(key, val, len) store_put(wtxn, STORE_META, key, strlen(key), val, len)
-	PS_META(HG_META_POLICY_DEFAULTS, &d, sizeof(d));
-	PS_META(HG_META_POLICY_GEN, &gen, sizeof(gen));
-	PS_META(HG_META_POLICY_LOADED, &now, sizeof(now));
-	PS_META(HG_META_POLICY_SOURCE, src, strlen(src));
-	PS_META(HG_META_POLICY_SHA256, p->sha256, sizeof(p->sha256));
-#undef PS_META
+#define PUT_META(key, val, len) store_put(wtxn, STORE_META, key, strlen(key), val, len)
+	PUT_META(HG_META_POLICY_DEFAULTS, &d, sizeof(d));
+	PUT_META(HG_META_POLICY_GEN, &gen, sizeof(gen));
+	PUT_META(HG_META_POLICY_LOADED, &now, sizeof(now));
+	PUT_META(HG_META_POLICY_SOURCE, src, strlen(src));
+	PUT_META(HG_META_POLICY_SHA256, p->sha256, sizeof(p->sha256));
+#undef PUT_META
 }
 
-static void ps_put_views(store_wtxn_t *wtxn, const policy_t *p, uint64_t gen, uint64_t now)
+static void put_views(store_wtxn_t *wtxn, const policy_t *p, uint64_t gen, uint64_t now)
 {
-	ps_inputs_ctx_t ctx = { .wtxn = wtxn, .policy = p };
-	view_inputs_t in = { .measure = ps_input_measure, .admin = ps_input_admin, .ctx = &ctx };
+	load_inputs_t ctx = { .wtxn = wtxn, .policy = p };
+	view_inputs_t in = { .measure = input_measure, .admin = input_admin, .ctx = &ctx };
 	for (size_t i = 0; i < p->n_names && wtxn->err == HG_EOK; i++) {
 		uint8_t *blob = NULL;
 		size_t len = 0;
@@ -196,7 +157,7 @@ static void ps_put_views(store_wtxn_t *wtxn, const policy_t *p, uint64_t gen, ui
 	}
 }
 
-int policy_store_load(store_t *store, const policy_t *policy, uint64_t *generation)
+int writer_load_policy(store_t *store, const policy_t *policy, uint64_t *generation)
 {
 	if (store == NULL || policy == NULL) {
 		return HG_EINVAL;
@@ -216,18 +177,18 @@ int policy_store_load(store_t *store, const policy_t *policy, uint64_t *generati
 	}
 	gen++;
 
-	ps_prune_measurements(&wtxn, policy);
+	prune_measurements(&wtxn, policy);
 	static const enum store_dbi rewritten[] = {
 		STORE_PROBERS, STORE_POOLS, STORE_ENDPOINTS, STORE_NAMES, STORE_EPNAMES, STORE_VIEWS,
 	};
 	for (size_t i = 0; i < sizeof(rewritten) / sizeof(rewritten[0]); i++) {
 		store_drop_all(&wtxn, rewritten[i]);
 	}
-	ps_put_probers_pools(&wtxn, policy);
-	ps_put_endpoints(&wtxn, policy);
-	ps_put_names(&wtxn, policy);
-	ps_put_meta(&wtxn, policy, gen, now);
-	ps_put_views(&wtxn, policy, gen, now);
+	put_probers_pools(&wtxn, policy);
+	put_endpoints(&wtxn, policy);
+	put_names(&wtxn, policy);
+	put_meta(&wtxn, policy, gen, now);
+	put_views(&wtxn, policy, gen, now);
 
 	ret = store_wtxn_commit(&wtxn);   /* aborts everything on a sticky error */
 	if (ret == HG_EOK && generation != NULL) {

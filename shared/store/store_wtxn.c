@@ -1,12 +1,12 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/*  Transactions over the shared environment: sticky-error writes, reusable reads. */
+/*  Write transactions with a sticky error (as Knot's knot_lmdb.c): after the
+ *  first failure every later call is a no-op and commit aborts. Write side
+ *  only: the module never links this file. */
 #include <string.h>
-#include <time.h>
 
 #include "errors.h"
 #include "store.h"
-
-/* ---- write transactions ---- */
+#include "store_int.h"
 
 int store_wtxn_begin(store_t *store, store_wtxn_t *wtxn)
 {
@@ -107,83 +107,33 @@ void store_wtxn_abort(store_wtxn_t *wtxn)
 	}
 }
 
-/* ---- read transactions ---- */
-
-int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn)
+int store_wforeach(store_wtxn_t *wtxn, enum store_dbi db, const void *prefix, size_t plen,
+                   store_visit_fn fn, void *ctx)
 {
-	if (rtxn->active) {
-		store_rtxn_end(rtxn);
+	if (wtxn->err != HG_EOK) {
+		return wtxn->err;
 	}
-	if (rtxn->txn != NULL && rtxn->store != store) {
-		store_rtxn_free(rtxn);
+	int ret = store_iter_walk(wtxn->txn, store_dbi(wtxn->store, db), STORE_ITER_PREFIX, prefix, plen, fn,
+	                    ctx, true);
+	if (ret < 0) {
+		store_wtxn_fail(wtxn, ret);
 	}
-	rtxn->store = store;
-	int rc;
-	if (rtxn->txn != NULL) {
-		rc = mdb_txn_renew(rtxn->txn);
-	} else {
-		rc = mdb_txn_begin(store_env(store), NULL, MDB_RDONLY, &rtxn->txn);
-		if (rc != MDB_SUCCESS) {
-			rtxn->txn = NULL;
-		}
-	}
-	if (rc != MDB_SUCCESS) {
-		return hg_err_from_mdb(rc);
-	}
-	rtxn->active = true;
-	return HG_EOK;
+	return ret;
 }
 
-void store_rtxn_end(store_rtxn_t *rtxn)
+int store_wforeach_dup(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t klen,
+                       store_visit_fn fn, void *ctx)
 {
-	if (rtxn->txn != NULL && rtxn->active) {
-		mdb_txn_reset(rtxn->txn);
+	if (wtxn->err != HG_EOK) {
+		return wtxn->err;
 	}
-	rtxn->active = false;
-}
-
-void store_rtxn_free(store_rtxn_t *rtxn)
-{
-	if (rtxn->txn != NULL) {
-		mdb_txn_abort(rtxn->txn);
-		rtxn->txn = NULL;
-	}
-	rtxn->active = false;
-}
-
-int store_get(store_rtxn_t *rtxn, enum store_dbi db, const void *key, size_t klen,
-              const void **val, size_t *vlen)
-{
-	if (!rtxn->active) {
+	if (klen == 0) {
 		return HG_EINVAL;
 	}
-	MDB_val k = { klen, (void *)key }, v;
-	int rc = mdb_get(rtxn->txn, store_dbi(rtxn->store, db), &k, &v);
-	if (rc != MDB_SUCCESS) {
-		return hg_err_from_mdb(rc);
+	int ret = store_iter_walk(wtxn->txn, store_dbi(wtxn->store, db), STORE_ITER_DUPS, key, klen, fn, ctx,
+	                    true);
+	if (ret < 0) {
+		store_wtxn_fail(wtxn, ret);
 	}
-	*val = v.mv_data;
-	*vlen = v.mv_size;
-	return HG_EOK;
-}
-
-/* ---- helpers ---- */
-
-uint64_t store_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-size_t store_measure_key(uint8_t *buf, size_t size, const char *endpoint, const char *prober)
-{
-	size_t elen = strlen(endpoint), plen = strlen(prober);
-	if (elen + 1 + plen > size) {
-		return 0;
-	}
-	memcpy(buf, endpoint, elen);
-	buf[elen] = '\0';
-	memcpy(buf + elen + 1, prober, plen);
-	return elen + 1 + plen;
+	return ret;
 }

@@ -8,7 +8,7 @@
  *
  * policy_parse_file() reads YAML with libyaml, validates every key and
  * reference, and returns either a complete model or the list of errors with
- * FILE:LINE:COL positions. Nothing here touches LMDB: policy_store.h writes a
+ * FILE:LINE:COL positions. Nothing here touches LMDB: writer.h writes a
  * model into the database in one transaction.
  *
  * Ownership: a policy_t and everything it points to is owned by the policy

@@ -1,7 +1,8 @@
-# geo lookup over libmaxminddb (shared/geo.h) and the test/demo mmdb generator.
+# geo lookup over libmaxminddb (shared/geo/geo.h) and the test/demo mmdb generator.
 noinst_LTLIBRARIES += libhg_geo.la
 libhg_geo_la_CFLAGS = $(HG_CFLAGS)
-libhg_geo_la_SOURCES = shared/geo.c
+libhg_geo_la_SOURCES = shared/geo/geo.c shared/geo/geo.h
+haltgslbinclude_HEADERS += shared/geo/geo.h
 
 # Test and demo MaxMind databases are generated, never checked in: the text
 # mappings are the source (see docs/geo-data.md). Each file has its own rule

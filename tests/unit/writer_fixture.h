@@ -1,7 +1,7 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 /*!
  * \file
- * \brief Hand-built policy models for test_policy_store (no YAML involved).
+ * \brief Hand-built policy models for test_writer (no YAML involved).
  *        Every model is malloc()ed the way the compiler does it: free with
  *        policy_free().
  */

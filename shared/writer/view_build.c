@@ -6,7 +6,7 @@
 
 #include "errors.h"
 #include "geo.h"
-#include "view.h"
+#include "view_build.h"
 
 /* Counts of every section, gathered in a first pass so the blob is
  * allocated once with its final size. */

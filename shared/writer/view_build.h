@@ -1,58 +1,24 @@
-/*  haltgslb — reading a per-name view in place.
+/*  haltgslb — encoding and patching view blobs (write side).
  *  SPDX-License-Identifier: GPL-3.0-or-later
  */
 /*!
  * \file
- * \brief Zero-copy accessors over a view blob (layout in schema.h).
- *
- * view_open() checks the magic, layout and that every section fits in the
- * value, then only sets pointers: nothing is copied. The pointers are valid
- * only as long as the bytes are (for an LMDB value: until the read
- * transaction ends).
+ * \brief Building a per-name view from the policy model and patching cells
+ *        and admin states in a writable copy. Write side only: the query
+ *        path (view.h, sel.h) never links this.
  */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "schema.h"
-
-typedef struct {
-	const hg_view_hdr_t *hdr;
-	const hg_view_ep_t *ep;
-	const hg_view_prober_t *prober;
-	const hg_view_cell_t *cell;        /*!< cell[i * n_probers + j] */
-	const hg_view_filter_t *filter;
-	const hg_view_rule_t *rule;
-	const hg_view_match_t *match;
-	const uint8_t (*v4)[4];
-	const uint8_t (*v6)[16];
-	const uint8_t *strings;
-} view_t;
-
-/*!
- * \brief Validate \a len bytes at \a data as a view and point \a out into it.
- * \return HG_EOK, HG_ESCHEMA (unknown magic/layout), HG_ECORRUPT (sizes or
- *         offsets do not fit).
- */
-int view_open(const void *data, size_t len, view_t *out);
-
-/*! \brief Total encoded size for the given counts. */
-size_t view_size(unsigned n_ep, unsigned n_prob, unsigned n_filt, unsigned n_rules,
-                 unsigned n_match, unsigned n_v4, unsigned n_v6, unsigned strings_len);
-
-/*! \brief The cell of endpoint \a ep as measured by prober \a pr. */
-static inline const hg_view_cell_t *view_cell(const view_t *v, unsigned ep, unsigned pr)
-{
-	return &v->cell[ep * v->hdr->n_probers + pr];
-}
-
-/* ---- building and patching (write side; no LMDB involved) ---- */
-
 #include "policy.h"
+#include "schema.h"
+#include "view.h"
+
 
 /*! Inputs a view is built from besides the policy, supplied by the caller
- *  (policy_store.c reads them from LMDB; tests supply them directly). */
+ *  (writer_load.c reads them from LMDB; tests supply them directly). */
 typedef struct {
 	/*! Measurement of policy endpoint \a ep by policy prober \a pr, or NULL. */
 	const hg_rec_measure_t *(*measure)(void *ctx, size_t ep, size_t pr);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "errors.h"
-#include "view.h"
+#include "view_build.h"
 
 static bool vp_id_eq(const uint8_t *strings, uint16_t off, uint8_t len, const char *id,
                      size_t id_len)

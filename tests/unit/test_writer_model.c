@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_store_fixture.h"
+#include "writer_fixture.h"
 
 #define TM_CAP 128
 

@@ -1,0 +1,242 @@
+/*  haltgslb — LMDB store.
+ *  SPDX-License-Identifier: GPL-3.0-or-later
+ */
+/*!
+ * \file
+ * \brief One LMDB environment per process, shared and reference-counted;
+ *        read and write transactions; iteration helpers.
+ *
+ * LMDB forbids opening the same environment twice in one process, so
+ * store_open() on a directory that is already open returns the same handle
+ * with its reference count raised; store_close() drops it.
+ *
+ * Read side (store.c, store_rtxn.c, store_iter.c): what the module links.
+ * Write side (store_wtxn.c): the tools and daemons only.
+ *
+ * Errors are the project's HG_E* codes (errors.h); LMDB's are mapped in one
+ * place, hg_err_from_mdb().
+ *
+ * Map size: STORE_MAPSIZE_DEFAULT unless the environment variable
+ * HG_STORE_MAPSIZE holds a size in bytes (>= 65536) when the environment is
+ * first opened in the process (LMDB never maps less than the data already
+ * in the file). Raising it takes effect at the next open; every process that
+ * opens the environment should use the same value.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "schema.h"
+
+/*! Reader slots in the lock file: knotd takes one per worker thread per
+ *  module instance, plus one per checker thread; tools take one each. */
+#define STORE_MAXREADERS 1024
+
+/*! Default map size: generous, sparse on disk. */
+#define STORE_MAPSIZE_DEFAULT (1024ull * 1024 * 1024)
+
+/*! Buffer size that always holds a measurements key (two ids and the NUL
+ *  between them; no trailing NUL). */
+#define STORE_MEASURE_KEY_MAX (2 * HG_ID_MAX + 1)
+
+enum store_open_flags {
+	STORE_RDONLY = 1 << 0,   /*!< Open read-only (the module); DBs must exist. */
+	STORE_CREATE = 1 << 1,   /*!< Create the directory, DBs and meta if missing. */
+};
+
+/*! The named databases of schema.h, in a fixed order. */
+enum store_dbi {
+	STORE_META = 0, STORE_PROBERS, STORE_POOLS, STORE_ENDPOINTS, STORE_NAMES,
+	STORE_EPNAMES, STORE_MEASUREMENTS, STORE_VIEWS, STORE_OVERRIDES, STORE_CURSORS,
+	STORE_DBI_COUNT
+};
+
+typedef struct store store_t;
+
+/*!
+ * \brief Open (or share) the environment in \a dir.
+ *
+ * Runs mdb_reader_check() to clear stale reader slots. With STORE_CREATE
+ * creates the directory (0770 less the umask), the files (0660 less the
+ * umask), every DB and meta["schema_version"] if absent. Always checks the
+ * schema version and refuses an unknown one.
+ *
+ * \param[out] out  Shared handle; release it with store_close().
+ * \return HG_EOK, HG_ENOENT (no environment / DBs and no STORE_CREATE),
+ *         HG_ESCHEMA, HG_EACCES, HG_EIO...; store_last_error() says why.
+ */
+int store_open(const char *dir, unsigned flags, store_t **out);
+
+/*! \brief Drop one reference; the environment closes with the last.
+ *         NULL is a no-op. Every read txn on it must be freed first. */
+void store_close(store_t *store);
+
+/*!
+ * \brief One-line reason for the last store_open() failure in this thread
+ *        (e.g. "…: database schema version 2, this build reads version 1").
+ *
+ * Static thread-local buffer, "" when the last open succeeded; valid until
+ * the next store_open() in the same thread.
+ */
+const char *store_last_error(void);
+
+/*! \brief The directory of the environment (realpath); owned by the store. */
+const char *store_path(const store_t *store);
+
+/*! \brief True if the shared handle was opened with STORE_RDONLY. */
+bool store_is_rdonly(const store_t *store);
+
+/*! \brief The DBI of a named database. */
+MDB_dbi store_dbi(const store_t *store, enum store_dbi which);
+
+/*! \brief LMDB name of a DB ("meta", "probers"...), NULL if out of range. Static. */
+const char *store_db_name(enum store_dbi which);
+
+/*! \brief The raw environment, for mdb_env_info/mdb_stat in the tools. Owned
+ *         by the store; never close it. */
+MDB_env *store_env(const store_t *store);
+
+/* ---------------------------------------------------------------------- */
+
+/*! A read transaction: reusable (MDB_NOTLS), so one per thread can be cached. */
+typedef struct {
+	store_t *store;
+	MDB_txn *txn;            /*!< NULL until first begin; reset between uses */
+	bool active;
+} store_rtxn_t;
+
+/*!
+ * \brief Start a read snapshot, renewing the cached txn when there is one.
+ *
+ * \a rtxn must be zero-initialized before its first use. A txn cached for
+ * another store is freed and a new one begun.
+ * \return HG_EOK, or the mapped LMDB error (e.g. HG_EBUSY: no reader slot).
+ */
+int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn);
+
+/*! \brief End the snapshot (mdb_txn_reset); the txn is kept for renewal.
+ *         Every value read through it becomes invalid. */
+void store_rtxn_end(store_rtxn_t *rtxn);
+
+/*! \brief Free the cached txn (abort); \a rtxn may then be begun again. */
+void store_rtxn_free(store_rtxn_t *rtxn);
+
+/*!
+ * \brief Get a value in place.
+ * \param[out] val  Points into the map: valid only until store_rtxn_end().
+ * \return HG_EOK, HG_ENOENT (absent), HG_EINVAL (txn not active), or the
+ *         mapped LMDB error.
+ */
+int store_get(store_rtxn_t *rtxn, enum store_dbi db, const void *key, size_t klen,
+              const void **val, size_t *vlen);
+
+/* ---------------------------------------------------------------------- */
+
+/*!
+ * A write transaction with a sticky error (as Knot's knot_lmdb.c): after
+ * the first failure every later put/del is a no-op and store_wtxn_commit()
+ * aborts and returns that error. One writer at a time per environment
+ * (LMDB's writer lock); begin blocks while another process writes.
+ */
+typedef struct {
+	store_t *store;
+	MDB_txn *txn;
+	int err;                 /*!< first error, HG_EOK while all went well */
+} store_wtxn_t;
+
+/*! \brief Begin a write txn. \return HG_EOK, HG_EACCES (read-only handle),
+ *         or the mapped LMDB error; the same code is left in wtxn->err. */
+int store_wtxn_begin(store_t *store, store_wtxn_t *wtxn);
+
+/*! \brief Put \a key → \a val (copied by LMDB). Failures become sticky. */
+void store_put(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t klen,
+               const void *val, size_t vlen);
+
+/*! \brief Delete a key with all its values (a missing key is not an error). */
+void store_del(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t klen);
+
+/*! \brief Empty a database, keeping its handle and flags. */
+void store_drop_all(store_wtxn_t *wtxn, enum store_dbi db);
+
+/*!
+ * \brief Read within a write txn.
+ * \param[out] val  Valid until the next write in this txn or its end (LMDB
+ *                  may move pages a later put touches): copy it first if
+ *                  you write.
+ * \return HG_EOK, HG_ENOENT (absent; not sticky), or the sticky error.
+ */
+int store_wget(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t klen,
+               const void **val, size_t *vlen);
+
+/*! \brief Make \a err the sticky error of \a wtxn unless one is already set. */
+void store_wtxn_fail(store_wtxn_t *wtxn, int err);
+
+/*! \brief Commit. \return HG_EOK, or the sticky error (the txn was aborted),
+ *         or the commit's own error (e.g. HG_EMAPFULL). */
+int store_wtxn_commit(store_wtxn_t *wtxn);
+
+/*! \brief Abort (no-op when already committed or aborted). */
+void store_wtxn_abort(store_wtxn_t *wtxn);
+
+/* ---------------------------------------------------------------------- */
+
+/*! A visitor's return that asks store_wforeach*() to delete the entry. */
+#define STORE_ITER_DELETE 1
+
+/*!
+ * Called for each entry of an iteration. \a key and \a val point into the
+ * map and are valid only during the call. Return HG_EOK to go on; any other
+ * value stops the walk and is returned by the iteration (use positive
+ * values for "found, stop"; STORE_ITER_DELETE is reserved in write walks).
+ */
+typedef int (*store_visit_fn)(void *ctx, const void *key, size_t klen, const void *val,
+                              size_t vlen);
+
+/*!
+ * \brief Visit, in key order, every entry of \a db whose key starts with
+ *        \a prefix (every entry when \a plen is 0; every value of a
+ *        DUPSORT key).
+ * \return HG_EOK after the last entry, the visitor's stop value, or an
+ *         LMDB error.
+ */
+int store_foreach(store_rtxn_t *rtxn, enum store_dbi db, const void *prefix, size_t plen,
+                  store_visit_fn fn, void *ctx);
+
+/*! \brief Visit every value of the exact key \a key in a DUPSORT DB. */
+int store_foreach_dup(store_rtxn_t *rtxn, enum store_dbi db, const void *key, size_t klen,
+                      store_visit_fn fn, void *ctx);
+
+/*!
+ * \brief As store_foreach() inside a write txn; a visitor returning
+ *        STORE_ITER_DELETE has that entry deleted. The visitor must not
+ *        write to \a db itself. Negative returns become sticky.
+ */
+int store_wforeach(store_wtxn_t *wtxn, enum store_dbi db, const void *prefix, size_t plen,
+                   store_visit_fn fn, void *ctx);
+
+/*! \brief As store_foreach_dup() inside a write txn (STORE_ITER_DELETE deletes). */
+int store_wforeach_dup(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t klen,
+                       store_visit_fn fn, void *ctx);
+
+/* ---------------------------------------------------------------------- */
+
+/*! \brief Unix time in milliseconds (CLOCK_REALTIME). */
+uint64_t store_now_ms(void);
+
+/*!
+ * \brief Build the measurements key "endpoint\0prober" in \a buf.
+ * \return Its length, or 0 when it does not fit \a size
+ *         (STORE_MEASURE_KEY_MAX always fits valid ids).
+ */
+size_t store_measure_key(uint8_t *buf, size_t size, const char *endpoint, const char *prober);
+
+/*!
+ * \brief Split a measurements key into its NUL-terminated ids.
+ * \return HG_EOK, HG_ECORRUPT (no separator, an empty or over-long id).
+ */
+int store_measure_key_split(const void *key, size_t klen, char endpoint[HG_ID_SIZE],
+                            char prober[HG_ID_SIZE]);

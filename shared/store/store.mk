@@ -1,0 +1,23 @@
+# store: the LMDB environment. Read side (open, read txns, iteration) in
+# libhg_store, which the module links; write txns in libhg_store_write.
+noinst_LTLIBRARIES += libhg_store.la libhg_store_write.la
+libhg_store_la_CFLAGS = $(HG_CFLAGS)
+libhg_store_la_SOURCES = \
+	shared/store/store.c shared/store/store.h \
+	shared/store/store_rtxn.c \
+	shared/store/store_iter.c shared/store/store_int.h
+libhg_store_write_la_CFLAGS = $(HG_CFLAGS)
+libhg_store_write_la_SOURCES = shared/store/store_wtxn.c
+
+haltgslbinclude_HEADERS += shared/store/store.h
+
+check_PROGRAMS += tests/unit/test_store tests/unit/test_store_schema
+TESTS += tests/unit/test_store tests/unit/test_store_schema
+
+tests_unit_test_store_CFLAGS = $(HG_CFLAGS)
+tests_unit_test_store_SOURCES = tests/unit/test_store.c
+tests_unit_test_store_LDADD = $(HG_WRITE_LIBS) $(HG_EXT_LIBS)
+
+tests_unit_test_store_schema_CFLAGS = $(HG_CFLAGS)
+tests_unit_test_store_schema_SOURCES = tests/unit/test_store_schema.c
+tests_unit_test_store_schema_LDADD = $(HG_WRITE_LIBS) $(HG_EXT_LIBS)
