@@ -37,6 +37,7 @@ static policy_t *parse_or_report(const char *path)
 		return NULL;
 	}
 	policy_errors_free(&errors);
+	policy_errors_print(&policy->warnings, path, stderr);
 	return policy;
 }
 

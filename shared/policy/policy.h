@@ -30,7 +30,6 @@ typedef struct {
 typedef struct {
 	char id[HG_ID_SIZE];
 	double lat, lon;
-	char feed[HG_PATH_SIZE];
 	policy_pos_t pos;
 } policy_prober_t;
 
@@ -104,6 +103,17 @@ typedef struct {
 	policy_pos_t pos;
 } policy_name_t;
 
+/*! One validation error. */
+typedef struct {
+	policy_pos_t pos;
+	char msg[256];
+} policy_error_t;
+
+typedef struct {
+	policy_error_t *errors;        /*!< owned */
+	size_t n_errors;
+} policy_errors_t;
+
 typedef struct {
 	char *source;                  /*!< file path as given (owned) */
 	uint8_t sha256[32];            /*!< digest of the file bytes */
@@ -116,18 +126,10 @@ typedef struct {
 	policy_pool_t *pools;          size_t n_pools;
 	policy_endpoint_t *endpoints;  size_t n_endpoints; /*!< grouped by pool, policy order */
 	policy_name_t *names;          size_t n_names;
+	/*! Problems that do not fail the policy (e.g. an obsolete key), each
+	 *  message starting with "warning: "; print with policy_errors_print(). */
+	policy_errors_t warnings;
 } policy_t;
-
-/*! One validation error. */
-typedef struct {
-	policy_pos_t pos;
-	char msg[256];
-} policy_error_t;
-
-typedef struct {
-	policy_error_t *errors;        /*!< owned */
-	size_t n_errors;
-} policy_errors_t;
 
 /*!
  * \brief Parse and validate a policy file.

@@ -23,6 +23,7 @@ typedef struct {
 	policy_t *pol;                 /*!< model under construction (owned by the caller) */
 	policy_error_t *errs;          /*!< collected errors (owned; moved out at the end) */
 	size_t n_errs, cap_errs;
+	size_t cap_warns;              /*!< capacity of pol->warnings.errors */
 	bool nomem;                    /*!< an allocation failed: result is HG_ENOMEM */
 	bool truncated;                /*!< more than PCTX_MAX_ERRORS were found */
 } pctx_t;
@@ -44,6 +45,10 @@ policy_pos_t pctx_pos(const yaml_node_t *node);
 void pctx_err_at(pctx_t *c, policy_pos_t pos, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void pctx_err(pctx_t *c, const yaml_node_t *node, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/*! \brief Record a warning at \a node (kept in the model, never fails the
+ *         policy); the message gets a "warning: " prefix. */
+void pctx_warn(pctx_t *c, const yaml_node_t *node, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /*! \brief Grow a malloc()ed array so it holds at least \a n elements; the new
  *         part is zeroed. Sets c->nomem and returns false on failure. */

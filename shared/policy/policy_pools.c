@@ -58,10 +58,11 @@ static void parse_prober(pctx_t *c, yaml_node_t *node, policy_prober_t *pr)
 	} else {
 		parse_location(c, v[1], "prober location", &has, &pr->lat, &pr->lon);
 	}
-	if (v[2] != NULL && pctx_str(c, v[2], "'feed' of prober", pr->feed, sizeof(pr->feed)) &&
-	    strncmp(pr->feed, "https://", 8) != 0 && strncmp(pr->feed, "http://", 7) != 0) {
-		pctx_err(c, v[2], "'feed' of prober must be an http:// or https:// URL, got '%s'",
-		         pr->feed);
+	/* Format v1 had DNS nodes pull each prober's feed; the fleet now
+	 * replicates through the broker, so the key is accepted and ignored. */
+	if (v[2] != NULL) {
+		pctx_warn(c, v[2], "'feed' of prober is obsolete and ignored: probers publish to "
+		          "the broker (see docs/replication.md)");
 	}
 }
 

@@ -221,5 +221,6 @@ void policy_free(policy_t *policy)
 	free(policy->pools);
 	free(policy->probers);
 	free(policy->source);
+	policy_errors_free(&policy->warnings);
 	free(policy);
 }

@@ -72,6 +72,25 @@ void pctx_err(pctx_t *c, const yaml_node_t *node, const char *fmt, ...)
 	va_end(ap);
 }
 
+void pctx_warn(pctx_t *c, const yaml_node_t *node, const char *fmt, ...)
+{
+	policy_errors_t *w = &c->pol->warnings;
+	if (w->n_errors >= PCTX_MAX_ERRORS) {
+		return;
+	}
+	if (!pctx_reserve(c, (void **)&w->errors, &c->cap_warns, w->n_errors + 1,
+	                  sizeof(*w->errors))) {
+		return;
+	}
+	policy_error_t *e = &w->errors[w->n_errors++];
+	e->pos = pctx_pos(node);
+	int n = snprintf(e->msg, sizeof(e->msg), "warning: ");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->msg + n, sizeof(e->msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
 void pctx_missing(pctx_t *c, yaml_node_t *map, const char *key, const char *what)
 {
 	pctx_err(c, map, "missing required key '%s' in %s", key, what);

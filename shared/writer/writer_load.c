@@ -54,7 +54,6 @@ static void put_probers_pools(store_wtxn_t *wtxn, const policy_t *p)
 		hg_rec_prober_t r = { .layout = HG_REC_LAYOUT, .index = (uint16_t)i,
 		                      .lat = src->lat, .lon = src->lon };
 		hg_fixed_set(r.id, sizeof(r.id), src->id);
-		hg_fixed_set(r.feed, sizeof(r.feed), src->feed);
 		store_put(wtxn, STORE_PROBERS, src->id, strlen(src->id), &r, sizeof(r));
 	}
 	for (size_t i = 0; i < p->n_pools && wtxn->err == HG_EOK; i++) {

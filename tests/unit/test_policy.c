@@ -63,8 +63,7 @@ static void test_reference_shape(const policy_t *p)
 	long pr = policy_find_prober(p, "ap-sin");
 	is_int(pr, 1, "prober ap-sin is second");
 	ok(pr >= 0 && p->probers[pr].lat == 1.35 && p->probers[pr].lon == 103.82, "ap-sin location");
-	is_str(pr >= 0 ? p->probers[pr].feed : NULL, "https://prober-ap-sin.example.net:8443",
-	       "ap-sin feed");
+	is_int(p->warnings.n_errors, 0, "the reference policy has no warnings");
 	is_int(policy_find_prober(p, "nowhere"), -1, "unknown prober");
 
 	static const struct { const char *id; int prio; size_t first, n; } pools[] = {
@@ -164,7 +163,7 @@ static void test_reference_names(const policy_t *p)
 		is_int(g->chain[2].arg, 200, "max-loss 2%% = 200 bp");
 		is_int(g->chain[3].arg, 20000, "tolerance 20ms in us");
 		is_int(g->chain[5].arg, 2, "first 2");
-		is_int(g->chain[1].pos.line, 79, "geofence position line");
+		is_int(g->chain[1].pos.line, 78, "geofence position line");
 		is_int(g->chain[1].pos.col, 9, "geofence position col");
 		const policy_filter_t *gf = &g->chain[1];
 		is_int(gf->n_rules, 2, "geofence 2 rules");
@@ -476,6 +475,35 @@ static void test_unreadable(void)
 	policy_errors_free(&errs);
 }
 
+/* Format v1's per-prober 'feed' URL is obsolete (the fleet replicates
+ * through the broker): accepted, ignored, reported as a warning. */
+static void test_obsolete_feed(void)
+{
+	policy_t *p = compile("version: 1\nprobers:\n  - id: eu-fra\n"
+	                      "    location: {lat: 50.11, lon: 8.68}\n"
+	                      "    feed: https://prober-eu-fra.example.net:8443\n"
+	                      "pools:\n  - id: p\n    endpoints: [{id: e1, address: 192.0.2.1}]\n"
+	                      "names: []\n");
+	ok(p != NULL, "a policy with 'feed' still compiles");
+	if (p == NULL) {
+		return;
+	}
+	is_int(p->warnings.n_errors, 1, "one warning");
+	if (p->warnings.n_errors == 1) {
+		const policy_error_t *w = &p->warnings.errors[0];
+		ok(w->pos.line == 5 && w->pos.col == 11, "warning at the feed value (5:11, got %u:%u)",
+		   w->pos.line, w->pos.col);
+		ok(strncmp(w->msg, "warning: 'feed' of prober is obsolete and ignored", 49) == 0,
+		   "warning text: %s", w->msg);
+	}
+	char out[512] = "";
+	FILE *f = fmemopen(out, sizeof(out), "w");
+	policy_errors_print(&p->warnings, "mini.yaml", f);
+	fclose(f);
+	ok(strncmp(out, "mini.yaml:5:11: warning: ", 25) == 0, "printed as FILE:LINE:COL: warning:");
+	policy_free(p);
+}
+
 int main(void)
 {
 	set_ref_path();
@@ -486,5 +514,6 @@ int main(void)
 	test_percent();
 	test_dname();
 	test_unreadable();
+	test_obsolete_feed();
 	return done_testing();
 }

@@ -83,80 +83,78 @@ static const struct {
 	unsigned line, col;
 	const char *msg;
 } edits[] = {
-	{ "        weight:", "        wieght:", 42, 9,
+	{ "        weight:", "        wieght:", 41, 9,
 	  "unknown key 'wieght' in endpoint (did you mean 'weight'?)" },
 	{ "version: 1\n", "version: 1\nfoo: bar\n", 6, 1, "unknown key 'foo' in the policy" },
-	{ "{tolerance: 20ms}", "{tolerence: 20ms}", 85, 26,
+	{ "{tolerance: 20ms}", "{tolerence: 20ms}", 84, 26,
 	  "unknown key 'tolerence' in lowest-latency (did you mean 'tolerance'?)" },
-	{ "    priority: 2\n", "    priority: 2\n    priority: 3\n", 60, 5,
-	  "duplicate key 'priority' in pool (first at line 59)" },
-	{ "    ttl: 60", "    ttl: [60]", 99, 10, "expected a scalar for 'ttl', got a list" },
-	{ "    pools: [eu]\n    chain:", "    pools: {eu: 1}\n    chain:", 100, 12,
+	{ "    priority: 2\n", "    priority: 2\n    priority: 3\n", 59, 5,
+	  "duplicate key 'priority' in pool (first at line 58)" },
+	{ "    ttl: 60", "    ttl: [60]", 98, 10, "expected a scalar for 'ttl', got a list" },
+	{ "    pools: [eu]\n    chain:", "    pools: {eu: 1}\n    chain:", 99, 12,
 	  "expected a list for 'pools' of name, got a map" },
-	{ "location: {lat: 52.37, lon: 4.90}", "location: [52.37, 4.90]", 45, 19,
+	{ "location: {lat: 52.37, lon: 4.90}", "location: [52.37, 4.90]", 44, 19,
 	  "expected a map for endpoint location, got a list" },
-	{ "weight: 50", "weight: heavy", 46, 17, "expected an integer for 'weight', got 'heavy'" },
-	{ "weight: 50", "weight: 1000001", 46, 17, "'weight' must be between 0 and 1000000" },
-	{ "{sticky: true}", "{sticky: maybe}", 103, 28,
+	{ "weight: 50", "weight: heavy", 45, 17, "expected an integer for 'weight', got 'heavy'" },
+	{ "weight: 50", "weight: 1000001", 45, 17, "'weight' must be between 0 and 1000000" },
+	{ "{sticky: true}", "{sticky: maybe}", 102, 28,
 	  "expected a boolean (true/false) for 'sticky' of weighted, got 'maybe'" },
-	{ "  - id: ap-sin", "  - id: eu-fra", 27, 9,
-	  "duplicate prober id 'eu-fra' (first at line 24)" },
-	{ "  - id: ap\n", "  - id: eu\n", 48, 9, "duplicate pool id 'eu' (first at line 36)" },
-	{ "      - id: waf-sin-aws", "      - id: waf-fra-aws", 51, 13,
-	  "duplicate endpoint id 'waf-fra-aws' (first at line 39)" },
-	{ "  - name: dr.gslb", "  - name: Nearest.gslb", 94, 11,
-	  "duplicate name 'nearest.gslb.example.net.' (first at line 90)" },
-	{ "    pools: [eu, us]", "    pools: [eu, uss]", 95, 17, "unknown pool 'uss'" },
-	{ "[waf-jkt-azure]", "[waf-jkt-azur]", 81, 25,
+	{ "  - id: ap-sin", "  - id: eu-fra", 28, 9,
+	  "duplicate prober id 'eu-fra' (first at line 26)" },
+	{ "  - id: ap\n", "  - id: eu\n", 47, 9, "duplicate pool id 'eu' (first at line 35)" },
+	{ "      - id: waf-sin-aws", "      - id: waf-fra-aws", 50, 13,
+	  "duplicate endpoint id 'waf-fra-aws' (first at line 38)" },
+	{ "  - name: dr.gslb", "  - name: Nearest.gslb", 93, 11,
+	  "duplicate name 'nearest.gslb.example.net.' (first at line 89)" },
+	{ "    pools: [eu, us]", "    pools: [eu, uss]", 94, 17, "unknown pool 'uss'" },
+	{ "[waf-jkt-azure]", "[waf-jkt-azur]", 80, 25,
 	  "unknown endpoint 'waf-jkt-azur' in geofence rule" },
-	{ "pools: [eu, ap, us, cdn-backup]", "pools: [eu, us, cdn-backup]", 81, 25,
+	{ "pools: [eu, ap, us, cdn-backup]", "pools: [eu, us, cdn-backup]", 80, 25,
 	  "endpoint 'waf-jkt-azure' is not in the pools of name 'global.gslb.example.net.'" },
-	{ "[203.0.113.20]", "[203.0.113.300]", 55, 19, "bad address '203.0.113.300'" },
+	{ "[203.0.113.20]", "[203.0.113.300]", 54, 19, "bad address '203.0.113.300'" },
 	{ "stale-after: 15s", "stale-after: 15x", 11, 16, "bad duration '15x'" },
 	{ "interval: 5s", "interval: soon", 17, 15, "bad duration 'soon' for 'interval' in check" },
-	{ "max-loss: 2%", "max-loss: 2x", 84, 19, "bad percentage '2x' for max-loss" },
-	{ "name: dr.gslb.example.net.", "name: dr.gslb.example.net", 94, 11,
+	{ "max-loss: 2%", "max-loss: 2x", 83, 19, "bad percentage '2x' for max-loss" },
+	{ "name: dr.gslb.example.net.", "name: dr.gslb.example.net", 93, 11,
 	  "name 'dr.gslb.example.net' is not absolute" },
-	{ "cname: app.cdn-b.example.org.", "cname: app.cdn-b.example.org", 69, 16,
+	{ "cname: app.cdn-b.example.org.", "cname: app.cdn-b.example.org", 68, 16,
 	  "cname 'app.cdn-b.example.org' is not absolute" },
-	{ "[up, nearest, first: 1]", "[up, nearst, first: 1]", 92, 17,
+	{ "[up, nearest, first: 1]", "[up, nearst, first: 1]", 91, 17,
 	  "unknown chain filter 'nearst' (did you mean 'nearest'?)" },
-	{ "first: 2 ", "first: 0 ", 87, 16, "the count of 'first' must be between 1 and 64 (got 0)" },
-	{ "[up, priority, first: 1]", "[up, priority, first]", 96, 27,
+	{ "first: 2 ", "first: 0 ", 86, 16, "the count of 'first' must be between 1 and 64 (got 0)" },
+	{ "[up, priority, first: 1]", "[up, priority, first]", 95, 27,
 	  "filter 'first' needs an argument" },
-	{ "      - up\n      - weighted", "      - up: 1\n      - weighted", 102, 13,
+	{ "      - up\n      - weighted", "      - up: 1\n      - weighted", 101, 13,
 	  "filter 'up' takes no argument" },
-	{ "        cname: app.cdn-b.example.org.\n", "", 68, 9,
+	{ "        cname: app.cdn-b.example.org.\n", "", 67, 9,
 	  "endpoint 'cdn-b' needs 'address' or 'cname'" },
 	{ "        cname: app.cdn-b.example.org.", "        address: 192.0.2.99\n"
-	  "        cname: app.cdn-b.example.org.", 70, 16,
+	  "        cname: app.cdn-b.example.org.", 69, 16,
 	  "endpoint 'cdn-b' has both 'address' and 'cname'" },
 	{ "    endpoints:\n      - id: waf-iad-aws\n        address: [192.0.2.10, \"2001:db8:30::10\"]\n"
 	  "        location: {lat: 38.95, lon: -77.45}\n        check: {type: icmp}\n",
-	  "    endpoints: []\n", 60, 16, "pool 'us' has no endpoints" },
+	  "    endpoints: []\n", 59, 16, "pool 'us' has no endpoints" },
 	{ "quorum: 0.5", "quorum: 1.5", 10, 11, "'quorum' in defaults must be in (0, 1]" },
 	{ "  ttl: 30 ", "  ttl: 90000 ", 8, 8,
 	  "'ttl' in defaults must be between 0 and 86400 (got 90000)" },
-	{ "  - id: cdn-backup", "  - id: cdn backup", 65, 9, "invalid pool id 'cdn backup'" },
+	{ "  - id: cdn-backup", "  - id: cdn backup", 64, 9, "invalid pool id 'cdn backup'" },
 	{ "version: 1", "version: 2", 5, 10, "unsupported policy version 2" },
-	{ "    location: {lat: 1.35, lon: 103.82}\n", "", 27, 5,
+	{ "    location: {lat: 1.35, lon: 103.82}\n", "", 28, 5,
 	  "missing required key 'location' in prober" },
-	{ "{lat: 50.11, lon: 8.68}\n    feed", "{lat: 50.11}\n    feed", 25, 15,
+	{ "{lat: 50.11, lon: 8.68}", "{lat: 50.11}", 27, 15,
 	  "missing required key 'lon' in prober location" },
-	{ "fallback: all ", "fallback: pool:nope ", 88, 15, "unknown pool 'nope' in fallback" },
-	{ "fallback: all ", "fallback: some ", 88, 15, "bad fallback 'some'" },
-	{ "country: [ID]", "country: [IDN]", 80, 31, "bad country 'IDN'" },
-	{ "continent: [EU]", "continent: [EX]", 82, 33, "bad continent 'EX'" },
-	{ "{type: icmp}", "{type: ping}", 64, 23, "unknown check type 'ping'" },
-	{ "expect: [200, 204]", "expect: [200, 99]", 47, 93,
+	{ "fallback: all ", "fallback: pool:nope ", 87, 15, "unknown pool 'nope' in fallback" },
+	{ "fallback: all ", "fallback: some ", 87, 15, "bad fallback 'some'" },
+	{ "country: [ID]", "country: [IDN]", 79, 31, "bad country 'IDN'" },
+	{ "continent: [EU]", "continent: [EX]", 81, 33, "bad continent 'EX'" },
+	{ "{type: icmp}", "{type: ping}", 63, 23, "unknown check type 'ping'" },
+	{ "expect: [200, 204]", "expect: [200, 99]", 46, 93,
 	  "HTTP status in 'expect' must be between 100 and 599 (got 99)" },
 	{ "    rise: 2 ", "    rise: 0 ", 19, 11, "'rise' in check must be between 1 and 65535" },
-	{ "feed: https://prober-us-iad", "feed: ftp://prober-us-iad", 32, 11,
-	  "'feed' of prober must be an http:// or https:// URL" },
-	{ "            pools: [eu]\n", "", 82, 13, "geofence rule needs 'endpoints' or 'pools'" },
-	{ "    chain: [up, priority, first: 1]", "    chain: [up, priority, first: 1", 98, 9,
+	{ "            pools: [eu]\n", "", 81, 13, "geofence rule needs 'endpoints' or 'pools'" },
+	{ "    chain: [up, priority, first: 1]", "    chain: [up, priority, first: 1", 97, 9,
 	  "YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence "
-	  "started at line 96, column 12)" },
+	  "started at line 95, column 12)" },
 };
 
 static void test_reference_edits(void)
@@ -329,9 +327,9 @@ static void test_all_errors(void)
 	policy_errors_print(&errs, "reference.yaml", f);
 	fclose(f);
 	is_str(out,
-	       "reference.yaml:27:9: invalid prober id 'ap sin' (1-63 characters of A-Z a-z 0-9 . _ -)\n"
-	       "reference.yaml:46:17: 'weight' must be between 0 and 1000000 (got -1)\n"
-	       "reference.yaml:108:30: unknown chain filter 'frist' (did you mean 'first'?)\n",
+	       "reference.yaml:28:9: invalid prober id 'ap sin' (1-63 characters of A-Z a-z 0-9 . _ -)\n"
+	       "reference.yaml:45:17: 'weight' must be between 0 and 1000000 (got -1)\n"
+	       "reference.yaml:107:30: unknown chain filter 'frist' (did you mean 'first'?)\n",
 	       "errors printed in order");
 	policy_errors_free(&errs);
 	free(a);
@@ -346,8 +344,8 @@ static void test_all_errors(void)
 	f = fmemopen(out, sizeof(out), "w");
 	policy_errors_print(&errs, "policy.yaml", f);
 	fclose(f);
-	ok(strncmp(out, "policy.yaml:42:9: unknown key 'wieght' in endpoint (did you mean 'weight'?)\n"
-	           "policy.yaml:46:9: ", 94) == 0, "wieght printed at 42:9 and 46:9");
+	ok(strncmp(out, "policy.yaml:41:9: unknown key 'wieght' in endpoint (did you mean 'weight'?)\n"
+	           "policy.yaml:45:9: ", 94) == 0, "wieght printed at 41:9 and 45:9");
 	policy_errors_free(&errs);
 	free(y);
 }

@@ -35,7 +35,6 @@ static void tm_prober(policy_t *p, const char *id, double lat, double lon)
 {
 	policy_prober_t *pr = &p->probers[p->n_probers++];
 	snprintf(pr->id, sizeof(pr->id), "%s", id);
-	snprintf(pr->feed, sizeof(pr->feed), "https://%s.example.net:8443", id);
 	pr->lat = lat;
 	pr->lon = lon;
 }
