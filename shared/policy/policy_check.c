@@ -31,7 +31,7 @@ enum {
 	K_RISE, K_FALL, K_HTTP2, K_TLS_VERIFY, K_CA, K_PROBE_ADDRESS, K_COUNT
 };
 
-static void parse_type(pctx_t *c, yaml_node_t *n, pcheck_t *out)
+static void parse_type(pctx_t *c, pnode_t *n, pcheck_t *out)
 {
 	static const char *const types[] = { "http", "https", "tcp", "icmp", NULL };
 	const char *s = pctx_scalar(c, n, "'type' in check");
@@ -48,7 +48,7 @@ static void parse_type(pctx_t *c, yaml_node_t *n, pcheck_t *out)
 	pctx_err(c, n, "unknown check type '%s' (expected http, https, tcp or icmp)", s);
 }
 
-static void parse_expect(pctx_t *c, yaml_node_t *n, pcheck_t *out)
+static void parse_expect(pctx_t *c, pnode_t *n, pcheck_t *out)
 {
 	plist_t l;
 	if (!pctx_list(c, n, "'expect' in check", true, &l)) {
@@ -74,7 +74,7 @@ static void parse_expect(pctx_t *c, yaml_node_t *n, pcheck_t *out)
 	}
 }
 
-static void parse_probe_address(pctx_t *c, yaml_node_t *n, pcheck_t *out)
+static void parse_probe_address(pctx_t *c, pnode_t *n, pcheck_t *out)
 {
 	const char *s = pctx_scalar(c, n, "'probe-address' in check");
 	uint8_t buf[16];
@@ -93,7 +93,7 @@ static void parse_probe_address(pctx_t *c, yaml_node_t *n, pcheck_t *out)
 
 /* hg_rec_check_t is packed: its members cannot be passed by address, so the
  * helpers hand values back and the caller assigns. */
-static bool parse_u16(pctx_t *c, yaml_node_t *n, const char *what, long long min, uint16_t *out)
+static bool parse_u16(pctx_t *c, pnode_t *n, const char *what, long long min, uint16_t *out)
 {
 	long long v;
 	if (!pctx_int(c, n, what, min, 65535, &v)) {
@@ -103,7 +103,7 @@ static bool parse_u16(pctx_t *c, yaml_node_t *n, const char *what, long long min
 	return true;
 }
 
-static bool parse_flag(pctx_t *c, yaml_node_t *n, const char *what, uint8_t *out)
+static bool parse_flag(pctx_t *c, pnode_t *n, const char *what, uint8_t *out)
 {
 	bool b;
 	if (!pctx_bool(c, n, what, &b)) {
@@ -113,7 +113,7 @@ static bool parse_flag(pctx_t *c, yaml_node_t *n, const char *what, uint8_t *out
 	return true;
 }
 
-static void parse_text(pctx_t *c, yaml_node_t *n, const char *what, char *dst,
+static void parse_text(pctx_t *c, pnode_t *n, const char *what, char *dst,
                        uint32_t bit, uint32_t *set)
 {
 	if (pctx_str(c, n, what, dst, HG_PATH_SIZE)) {
@@ -121,7 +121,7 @@ static void parse_text(pctx_t *c, yaml_node_t *n, const char *what, char *dst,
 	}
 }
 
-static bool parse_ms(pctx_t *c, yaml_node_t *n, const char *what, uint32_t *out)
+static bool parse_ms(pctx_t *c, pnode_t *n, const char *what, uint32_t *out)
 {
 	uint32_t ms;
 	if (!pctx_duration(c, n, what, &ms)) {
@@ -135,9 +135,9 @@ static bool parse_ms(pctx_t *c, yaml_node_t *n, const char *what, uint32_t *out)
 	return true;
 }
 
-void pcheck_parse(pctx_t *c, yaml_node_t *node, pcheck_t *out)
+void pcheck_parse(pctx_t *c, pnode_t *node, pcheck_t *out)
 {
-	yaml_node_t *v[K_COUNT];
+	pnode_t *v[K_COUNT];
 	memset(out, 0, sizeof(*out));
 	if (!pctx_map(c, node, "check", check_keys, v, NULL)) {
 		return;
