@@ -8,6 +8,7 @@ libhg_policy_la_SOURCES = \
 	shared/policy/policy_load.c \
 	shared/policy/policy_yaml.c \
 	shared/policy/policy_index.c \
+	shared/policy/policy_valid.c \
 	shared/policy/policy_util.c \
 	shared/policy/policy_check.c \
 	shared/policy/policy_pools.c \

@@ -86,6 +86,11 @@ static void parse_probe_address(pctx_t *c, pnode_t *n, pcheck_t *out)
 		pctx_err(c, n, "bad address '%s' for 'probe-address' (expected IPv4 or IPv6)", s);
 		return;
 	}
+	const char *why = pvalid_addr(af, buf);
+	if (why != NULL) {
+		pctx_err(c, n, "'probe-address' '%s' in check is not a unicast address: %s", s, why);
+		return;
+	}
 	/* store the canonical text so every reader sees one spelling */
 	inet_ntop(af, buf, out->v.probe_address, sizeof(out->v.probe_address));
 	out->set |= PCHECK_PROBE_ADDRESS;
@@ -113,12 +118,19 @@ static bool parse_flag(pctx_t *c, pnode_t *n, const char *what, uint8_t *out)
 	return true;
 }
 
+/* A text field; \a valid (may be NULL) says whether its value is allowed. */
 static void parse_text(pctx_t *c, pnode_t *n, const char *what, char *dst,
-                       uint32_t bit, uint32_t *set)
+                       bool (*valid)(const char *, char *, size_t), uint32_t bit, uint32_t *set)
 {
-	if (pctx_str(c, n, what, dst, HG_PATH_SIZE)) {
-		*set |= bit;
+	char why[160];
+	if (!pctx_str(c, n, what, dst, HG_PATH_SIZE)) {
+		return;
 	}
+	if (valid != NULL && !valid(dst, why, sizeof(why))) {
+		pctx_err(c, n, "bad %s '%s': %s", what, dst, why);
+		return;
+	}
+	*set |= bit;
 }
 
 static bool parse_ms(pctx_t *c, pnode_t *n, const char *what, uint32_t *out)
@@ -152,14 +164,14 @@ void pcheck_parse(pctx_t *c, pnode_t *node, pcheck_t *out)
 		*set |= PCHECK_PORT;
 	}
 	if (v[K_PATH]) {
-		parse_text(c, v[K_PATH], "'path' in check", out->v.path, PCHECK_PATH, set);
-		if ((*set & PCHECK_PATH) && out->v.path[0] != '/') {
-			pctx_err(c, v[K_PATH], "'path' in check must start with '/'");
-		}
+		parse_text(c, v[K_PATH], "'path' in check", out->v.path, pvalid_path, PCHECK_PATH, set);
 	}
-	if (v[K_HOST]) parse_text(c, v[K_HOST], "'host' in check", out->v.host, PCHECK_HOST, set);
+	if (v[K_HOST]) {
+		parse_text(c, v[K_HOST], "'host' in check", out->v.host, pvalid_host, PCHECK_HOST, set);
+	}
 	if (v[K_EXPECT]) parse_expect(c, v[K_EXPECT], out);
-	if (v[K_BODY]) parse_text(c, v[K_BODY], "'body' in check", out->v.body, PCHECK_BODY, set);
+	/* body is only searched for, byte for byte: any text but NUL */
+	if (v[K_BODY]) parse_text(c, v[K_BODY], "'body' in check", out->v.body, NULL, PCHECK_BODY, set);
 	if (v[K_INTERVAL] && parse_ms(c, v[K_INTERVAL], "'interval' in check", &u32)) {
 		out->v.interval_ms = u32;
 		*set |= PCHECK_INTERVAL;
@@ -184,7 +196,7 @@ void pcheck_parse(pctx_t *c, pnode_t *node, pcheck_t *out)
 		out->v.tls_verify = u8;
 		*set |= PCHECK_TLS_VERIFY;
 	}
-	if (v[K_CA]) parse_text(c, v[K_CA], "'ca' in check", out->v.ca, PCHECK_CA, set);
+	if (v[K_CA]) parse_text(c, v[K_CA], "'ca' in check", out->v.ca, pvalid_ca, PCHECK_CA, set);
 	if (v[K_PROBE_ADDRESS]) parse_probe_address(c, v[K_PROBE_ADDRESS], out);
 }
 

@@ -183,6 +183,24 @@ const char *policy_suggest(const char *word, const char *const cands[]);
 int policy_parse_scaled(const char *text, uint64_t scale, bool pct_ok, uint64_t *out);
 bool policy_id_valid(const char *id);
 
+/* ---- what texts and addresses may hold (policy_valid.c) ---- */
+
+/*! \brief Check a check's `host`: "" (none) or an RFC 1123 host name (an
+ *         IPv4 literal passes), no final dot, no port. On false, \a why
+ *         (\a size bytes) says what is wrong. */
+bool pvalid_host(const char *s, char *why, size_t size);
+/*! \brief Check a check's `path`: '/' then RFC 3986 path and query
+ *         characters, %XX escapes well formed, no fragment. */
+bool pvalid_path(const char *s, char *why, size_t size);
+/*! \brief Check a check's `ca`: "" (the system store) or an absolute path
+ *         without control characters. */
+bool pvalid_ca(const char *s, char *why, size_t size);
+/*! \brief Why the address \a a (4 bytes for AF_INET, 16 for AF_INET6) cannot
+ *         be an endpoint's address or a probe target (unspecified, multicast,
+ *         reserved/broadcast, link-local, IPv4-mapped/-compatible), or NULL
+ *         when it can. Loopback, private and documentation ranges pass. */
+const char *pvalid_addr(int family, const uint8_t *a);
+
 /* ---- sections ---- */
 
 /*! Partial check: fields set at one level (defaults, pool or endpoint). */

@@ -377,11 +377,6 @@ bool ptree_load(pctx_t *c, ptree_t *tree, const char *buf, size_t len)
 	int docs = 0;
 
 	memset(tree, 0, sizeof(*tree));
-	if (len > PLOAD_MAX_BYTES) {
-		pctx_err_at(c, (policy_pos_t){ 1, 1 }, "the policy is too large (%zu bytes, max %u)",
-		            len, PLOAD_MAX_BYTES);
-		return false;
-	}
 	if (!directives_ok(c, buf, len)) {
 		return false;
 	}

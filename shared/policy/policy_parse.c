@@ -195,12 +195,16 @@ int policy_parse_buffer(const char *path, const char *buf, size_t len,
 	pol->degraded_ttl = 10;
 	pol->quorum_ppm = 500000;
 	pol->stale_after_ms = 15000;
-	if (EVP_Digest(buf ? buf : "", len, pol->sha256, NULL, EVP_sha256(), NULL) != 1) {
+	if (len > PLOAD_MAX_BYTES) {
+		/* refused before a byte of it is read */
+		pctx_err_at(&c, (policy_pos_t){ 1, 1 }, "the policy is too large (%zu bytes, max %u)",
+		            len, PLOAD_MAX_BYTES);
+	} else if (EVP_Digest(buf ? buf : "", len, pol->sha256, NULL, EVP_sha256(), NULL) != 1) {
 		ret = HG_ENOMEM;
 		goto cleanup;
+	} else {
+		load_yaml(&c, buf ? buf : "", len);
 	}
-
-	load_yaml(&c, buf ? buf : "", len);
 
 	if (c.nomem) {
 		ret = HG_ENOMEM;

@@ -109,6 +109,12 @@ static void parse_addresses(pctx_t *c, pnode_t *node, policy_endpoint_t *ep)
 			pctx_err(c, an, "bad address '%s' (expected IPv4 or IPv6)", s);
 			continue;
 		}
+		const char *why = pvalid_addr(v6 ? AF_INET6 : AF_INET, a);
+		if (why != NULL) {
+			pctx_err(c, an, "address '%s' of endpoint '%s' cannot be in an answer: %s", s,
+			         ep->id, why);
+			continue;
+		}
 		uint8_t *n = v6 ? &ep->n_v6 : &ep->n_v4;
 		uint8_t *arr = v6 ? &ep->v6[0][0] : &ep->v4[0][0];
 		size_t alen = v6 ? 16 : 4;
