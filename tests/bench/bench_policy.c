@@ -179,7 +179,7 @@ static void gen_endpoints(sb_t *b, unsigned n)
 	sb_add(b, "version: 1\npools:\n  - id: p\n    endpoints:\n");
 	for (unsigned i = 0; i < n; i++) {
 		sb_add(b, "      - {id: e%u, address: [192.0.2.%u, \"2001:db8::%x:%x\"]}\n", i,
-		       i % 250 + 1, i >> 16, (i & 0xffff) + 1);
+		       i % 250 + 1, (i >> 16) + 1, i & 0xffff);
 	}
 	sb_add(b, "names: []\n");
 }
