@@ -6,6 +6,7 @@ libhg_policy_la_SOURCES = \
 	shared/policy/policy_ctx.h \
 	shared/policy/policy_parse.c \
 	shared/policy/policy_load.c \
+	shared/policy/policy_tree.c \
 	shared/policy/policy_yaml.c \
 	shared/policy/policy_index.c \
 	shared/policy/policy_valid.c \

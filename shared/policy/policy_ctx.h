@@ -17,7 +17,7 @@
 
 #include "policy.h"
 
-/* ---- the YAML tree (policy_load.c) ---- */
+/* ---- the YAML tree (policy_load.c builds it, policy_tree.c reads it) ---- */
 
 enum pnode_type { PNODE_SCALAR = 1, PNODE_SEQ = 2, PNODE_MAP = 3 };
 

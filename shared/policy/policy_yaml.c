@@ -165,11 +165,6 @@ void pctx_missing(pctx_t *c, pnode_t *map, const char *key, const char *what)
 	pctx_err(c, map, "missing required key '%s' in %s", key, what);
 }
 
-const char *pnode_text(const pctx_t *c, const pnode_t *node)
-{
-	return c->tree->text + node->off;
-}
-
 static const char *node_kind(const pctx_t *c, const pnode_t *node)
 {
 	switch (node->type) {
