@@ -119,10 +119,12 @@ typedef struct {
 	uint8_t n_voters;        /*!< probers that voted */
 	uint8_t n_up;            /*!< voters that see it up */
 	uint8_t n_warming;       /*!< fresh probers that abstained (warm-up) */
-	uint32_t voters;         /*!< bit j: prober j of the view voted */
+	uint32_t voters;         /*!< bit j: prober j of the view voted (view_open(): <= 32 probers) */
 	uint32_t quorum_ppm;     /*!< the view's quorum (parts per million) */
 	uint32_t stale_after_ms; /*!< the view's stale-after */
 } sel_health_t;
+
+_Static_assert(HG_PROBER_MAX <= 32, "sel_health_t.voters has one bit per prober");
 
 /*!
  * \brief The health verdict of endpoint \a ep of \a view at \a now_ms: the
