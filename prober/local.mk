@@ -4,7 +4,7 @@
 noinst_LTLIBRARIES += libhg_prober_state.la
 libhg_prober_state_la_CFLAGS = $(HG_CFLAGS)
 libhg_prober_state_la_SOURCES = prober/prober_state.c prober/prober_state.h
-libhg_prober_state_la_LIBADD = libhg_base.la
+libhg_prober_state_la_LIBADD = libhg_schema.la libhg_base.la
 
 check_PROGRAMS += tests/unit/test_prober_state
 TESTS += tests/unit/test_prober_state

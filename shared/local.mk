@@ -4,6 +4,7 @@
 #
 #   read side  (what answering needs; the module links only these):
 #     base   errors, logging, fixed-field text        shared/base/
+#     schema enum <-> text tables of schema.h         lmdb-schema/schema_names.c
 #     store  LMDB environment, read txns, iteration   shared/store/
 #     geo    client location over libmaxminddb        shared/geo/
 #     view   a per-name view read in place            shared/view/
@@ -18,7 +19,7 @@ HG_READ_EXT_LIBS = $(lmdb_LIBS) $(libmaxminddb_LIBS) -lm
 HG_EXT_LIBS = $(HG_READ_EXT_LIBS) $(yaml_LIBS) $(openssl_LIBS)
 
 # The query path, in link order.
-HG_READ_LIBS = libhg_sel.la libhg_view.la libhg_geo.la libhg_store.la libhg_base.la
+HG_READ_LIBS = libhg_sel.la libhg_view.la libhg_geo.la libhg_store.la libhg_schema.la libhg_base.la
 # Everything a writer needs, in link order.
 HG_WRITE_LIBS = libhg_writer.la libhg_policy.la libhg_store_write.la $(HG_READ_LIBS)
 

@@ -21,10 +21,10 @@ check_PROGRAMS += tests/unit/test_policy tests/unit/test_policy_errors
 TESTS += tests/unit/test_policy tests/unit/test_policy_errors
 tests_unit_test_policy_SOURCES = tests/unit/test_policy.c
 tests_unit_test_policy_CFLAGS = $(HG_CFLAGS)
-tests_unit_test_policy_LDADD = libhg_policy.la libhg_base.la $(HG_EXT_LIBS)
+tests_unit_test_policy_LDADD = libhg_policy.la libhg_schema.la libhg_base.la $(HG_EXT_LIBS)
 tests_unit_test_policy_errors_SOURCES = tests/unit/test_policy_errors.c
 tests_unit_test_policy_errors_CFLAGS = $(HG_CFLAGS)
-tests_unit_test_policy_errors_LDADD = libhg_policy.la libhg_base.la $(HG_EXT_LIBS)
+tests_unit_test_policy_errors_LDADD = libhg_policy.la libhg_schema.la libhg_base.la $(HG_EXT_LIBS)
 EXTRA_DIST += tests/unit/policies
 haltgslbinclude_HEADERS += shared/policy/policy.h
 

@@ -9,18 +9,14 @@
 
 #include "errors.h"
 #include "policy_ctx.h"
+#include "schema_names.h"
 
 #define LATENCY_TOLERANCE_DEFAULT_MS 20
 
-static const char *const filter_names[] = {
-	"up", "geofence", "nearest", "lowest-latency", "max-loss", "priority", "weighted",
-	"weighted-shuffle", "round-robin", "first", NULL
-};
-/* filter_names[i] is enum hg_filter_type i + 1 */
-
 static const char *filter_name(uint8_t type)
 {
-	return type >= 1 && type <= HG_F_FIRST ? filter_names[type - 1] : "?";
+	const char *s = schema_name(&schema_filters, type);
+	return s != NULL ? s : "?";
 }
 
 static void no_argument(pctx_t *c, pnode_t *arg, uint8_t type)
@@ -50,7 +46,7 @@ static void parse_latency(pctx_t *c, pnode_t *arg, policy_filter_t *f)
 		/* `lowest-latency: 20ms` is accepted as shorthand for the map form */
 		pnode_t *tn = arg;
 		if (arg->type != PNODE_SCALAR) {
-			if (!pctx_map(c, arg, "lowest-latency", keys, v, NULL)) {
+			if (!pctx_map(c, arg, filter_name(HG_F_LOWEST_LATENCY), keys, v, NULL)) {
 				return;
 			}
 			tn = v[0];
@@ -71,7 +67,7 @@ static void parse_weighted(pctx_t *c, pnode_t *arg, policy_filter_t *f)
 {
 	static const char *const keys[] = { "sticky", NULL };
 	pnode_t *v[1];
-	if (pctx_is_null(arg) || !pctx_map(c, arg, "weighted", keys, v, NULL)) {
+	if (pctx_is_null(arg) || !pctx_map(c, arg, filter_name(HG_F_WEIGHTED), keys, v, NULL)) {
 		return;
 	}
 	if (v[0] != NULL) {
@@ -134,14 +130,9 @@ static void parse_item(pctx_t *c, pnode_t *item, policy_name_t *name)
 	if (s == NULL) {
 		return;
 	}
-	uint8_t type = 0;
-	for (size_t i = 0; filter_names[i] != NULL; i++) {
-		if (strcmp(filter_names[i], s) == 0) {
-			type = (uint8_t)(i + 1);
-		}
-	}
-	if (type == 0) {
-		const char *hint = policy_suggest(s, filter_names);
+	unsigned type = 0;
+	if (schema_value(&schema_filters, s, &type) != HG_EOK) {
+		const char *hint = policy_suggest(s, schema_filters.names);
 		pctx_err(c, key, "unknown chain filter '%s'%s%s%s", s, hint ? " (did you mean '" : "",
 		         hint ? hint : "", hint ? "'?)" : "");
 		return;
@@ -153,7 +144,7 @@ static void parse_item(pctx_t *c, pnode_t *item, policy_name_t *name)
 	}
 	policy_filter_t *f = &name->chain[name->n_filters++];
 	memset(f, 0, sizeof(*f));
-	f->type = type;
+	f->type = (uint8_t)type;
 	f->pos = pctx_pos(key);
 	parse_argument(c, item, arg, name, f);
 }

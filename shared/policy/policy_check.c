@@ -5,7 +5,9 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "errors.h"
 #include "policy_ctx.h"
+#include "schema_names.h"
 
 void pcheck_builtin(hg_rec_check_t *chk)
 {
@@ -33,19 +35,19 @@ enum {
 
 static void parse_type(pctx_t *c, pnode_t *n, pcheck_t *out)
 {
-	static const char *const types[] = { "http", "https", "tcp", "icmp", NULL };
 	const char *s = pctx_scalar(c, n, "'type' in check");
+	unsigned type;
 	if (s == NULL) {
 		return;
 	}
-	for (uint8_t i = 0; types[i] != NULL; i++) {
-		if (strcmp(s, types[i]) == 0) {
-			out->v.type = i;   /* table order is enum hg_check_type */
-			out->set |= PCHECK_TYPE;
-			return;
-		}
+	if (schema_value(&schema_check_types, s, &type) == HG_EOK) {
+		out->v.type = (uint8_t)type;
+		out->set |= PCHECK_TYPE;
+		return;
 	}
-	pctx_err(c, n, "unknown check type '%s' (expected http, https, tcp or icmp)", s);
+	char expected[64];
+	schema_names_join(&schema_check_types, expected, sizeof(expected));
+	pctx_err(c, n, "unknown check type '%s' (expected %s)", s, expected);
 }
 
 static void parse_expect(pctx_t *c, pnode_t *n, pcheck_t *out)

@@ -8,11 +8,11 @@
 
 #include "errors.h"
 #include "policy_ctx.h"
+#include "schema_names.h"
 
-/* match_keys[i] is enum hg_match_kind i + 1 */
-static const char *const match_keys[] = {
-	"country", "continent", "subdivision", "asn", "prefix", NULL
-};
+/* The match keys are the names of enum hg_match_kind: key k is kind
+ * schema_match_kinds.first + k. */
+#define N_MATCH_KINDS (HG_M_PREFIX - HG_M_COUNTRY + 1)
 
 static bool is_alpha(char ch)
 {
@@ -151,14 +151,15 @@ static size_t name_matches(const policy_name_t *name, size_t *rules)
 
 static void parse_match(pctx_t *c, pnode_t *node, policy_name_t *name, policy_rule_t *rule)
 {
-	pnode_t *v[5];
+	const char *const *match_keys = schema_match_kinds.names;
+	pnode_t *v[N_MATCH_KINDS];
 	size_t cap = 0, n_rules;
 	if (!pctx_map(c, node, "geofence match", match_keys, v, NULL)) {
 		return;
 	}
 	size_t used = name_matches(name, &n_rules);
 	bool any = false;
-	for (uint8_t k = 0; k < 5; k++) {
+	for (uint8_t k = 0; k < N_MATCH_KINDS; k++) {
 		plist_t l;
 		if (v[k] == NULL || !pctx_list(c, v[k], match_keys[k], true, &l)) {
 			continue;
@@ -167,7 +168,7 @@ static void parse_match(pctx_t *c, pnode_t *node, policy_name_t *name, policy_ru
 		for (size_t i = 0; i < plist_len(&l); i++) {
 			pnode_t *vn = plist_get(&l, i);
 			policy_match_t m;
-			if (!parse_value(c, vn, (uint8_t)(k + 1), &m)) {
+			if (!parse_value(c, vn, (uint8_t)(schema_match_kinds.first + k), &m)) {
 				continue;
 			}
 			if (used >= HG_MATCH_MAX) {
@@ -185,7 +186,9 @@ static void parse_match(pctx_t *c, pnode_t *node, policy_name_t *name, policy_ru
 	}
 	/* unknown keys were reported already: "empty" only for a bare {} */
 	if (!any && pnode_len(node) == 0) {
-		pctx_err(c, node, "empty 'match' (use country, continent, subdivision, asn or prefix)");
+		char kinds[80];
+		schema_names_join(&schema_match_kinds, kinds, sizeof(kinds));
+		pctx_err(c, node, "empty 'match' (use %s)", kinds);
 	}
 }
 

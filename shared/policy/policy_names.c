@@ -6,6 +6,7 @@
 
 #include "errors.h"
 #include "policy_ctx.h"
+#include "schema_names.h"
 
 enum { N_NAME, N_POOLS, N_TTL, N_DTTL, N_QUORUM, N_STALE, N_CHAIN, N_FALLBACK, N_COUNT };
 
@@ -80,10 +81,11 @@ static void parse_fallback(pctx_t *c, pnode_t *node, policy_name_t *name)
 	if (s == NULL) {
 		return;
 	}
-	if (strcmp(s, "all") == 0) {
-		name->fallback = HG_FALLBACK_ALL;
-	} else if (strcmp(s, "none") == 0) {
-		name->fallback = HG_FALLBACK_NONE;
+	unsigned kind;
+	/* "all" and "none" are their table names; the pool kind is written
+	 * "pool:ID", never bare. */
+	if (schema_value(&schema_fallbacks, s, &kind) == HG_EOK && kind != HG_FALLBACK_POOL) {
+		name->fallback = (uint8_t)kind;
 	} else if (strncmp(s, "pool:", 5) == 0) {
 		const char *id = s + 5 + strspn(s + 5, " ");
 		long idx = policy_find_pool(pol, id);

@@ -38,7 +38,7 @@ MEASURE = struct.Struct("<HBBQQIIIIHHHHQQQ")
 FIELDS = ("layout state fail_class ts_ms changed_ms rtt_last_us rtt_ewma_us rtt_median_us "
           "ttfb_us loss_bp window consec_ok consec_fail probes_total probes_failed seq").split()
 UP, DOWN = 1, 2
-FAIL = {"timeout": 1, "refused": 2, "tls": 3, "http_status": 4, "body": 5, "unreachable": 6}
+FAIL = {"timeout": 1, "refused": 2, "tls": 3, "http-status": 4, "body": 5, "unreachable": 6}
 
 
 def measurements(db):
@@ -320,7 +320,7 @@ def test_fail_classes_tls_http2(env_factory):
     for port in (8081, 8082, 8443, 9443, 9080):
         wait_listen(env, port)
     env.start()
-    want = {"status": (DOWN, "http_status"), "body": (DOWN, "body"), "badca": (DOWN, "tls"),
+    want = {"status": (DOWN, "http-status"), "body": (DOWN, "body"), "badca": (DOWN, "tls"),
             "refused": (DOWN, "refused"), "bodyok": (UP, None), "goodca": (UP, None),
             "noverify": (UP, None), "h2tls": (UP, None), "h2c": (UP, None)}
 
