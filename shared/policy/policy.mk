@@ -32,7 +32,7 @@ haltgslbinclude_HEADERS += shared/policy/policy.h
 EXTRA_PROGRAMS += tests/bench/bench_policy
 tests_bench_bench_policy_SOURCES = tests/bench/bench_policy.c
 tests_bench_bench_policy_CFLAGS = $(HG_CFLAGS)
-tests_bench_bench_policy_LDADD = libhg_policy.la libhg_base.la $(HG_EXT_LIBS)
+tests_bench_bench_policy_LDADD = libhg_policy.la libhg_schema.la libhg_base.la $(HG_EXT_LIBS)
 EXTRA_DIST += tests/bench/bench_policy.sh
 CLEANFILES += tests/bench/bench_policy
 
