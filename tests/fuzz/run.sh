@@ -33,7 +33,7 @@ for t in "$@"; do
 	"$bin" "${opts[@]}" "$work/corpus" "$seeds" >"$log" 2>&1
 	rc=$?
 	# libFuzzer's last status line: "#N DONE cov: C ft: F corp: ..."
-	done_line=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -n1)
+	done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n1)
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
 	cov=$(echo "$done_line" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
 	ft=$(echo "$done_line" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
