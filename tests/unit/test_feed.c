@@ -628,6 +628,44 @@ static void test_truncation(void)
 	free(buf);
 }
 
+/* The examples of docs/replication.md, byte for byte. */
+static void test_doc_examples(void)
+{
+	uint8_t buf[128];
+	size_t len = hex("484746 01 03 06 65752d667261 0068e5cf8b010000 2a e0a499ffbc31 00",
+	                 buf, sizeof(buf));
+	feed_msg_t msg;
+	is_int(feed_decode(buf, len, &msg, NULL), HG_EOK, "documented heartbeat decodes");
+	ok(msg.kind == FEED_HEARTBEAT && strcmp(msg.prober, "eu-fra") == 0 &&
+	   msg.epoch == 1700000000000ull && msg.seq == 42 && msg.sent_ms == 1700000060000ull &&
+	   msg.n_records == 0, "to the documented values");
+	ok(reencodes(buf, len), "and is what the encoder writes");
+
+	len = hex("484746 01 01 06 65752d667261 0068e5cf8b010000 2b e0a499ffbc31 02"
+	          " 000b 7761662d6672612d617773 11 a30d ffb9b703 dda601 afa301 8ea301 9920"
+	          " 00 14 d005 00 80d21f 0c"
+	          " 0803 676370 22 a30d 00 00 afa301 8ea301 9920 dc0b 14 00 03 80d21f 0c",
+	          buf, sizeof(buf));
+	is_int(len, 95, "documented batch is 95 bytes");
+	is_int(feed_decode(buf, len, &msg, NULL), HG_EOK, "documented batch decodes");
+	feed_iter_t it;
+	feed_iter_init(&it, &msg);
+	const feed_rec_t *r = feed_iter_next(&it);
+	ok(r != NULL && strcmp(r->endpoint, "waf-fra-aws") == 0 && r->m.state == HG_HEALTH_UP &&
+	   r->m.fail_class == HG_FAIL_TIMEOUT && r->m.ts_ms == 1700000059150ull &&
+	   r->m.changed_ms == 1700000059150ull - 3600000 && r->m.rtt_last_us == 21340 &&
+	   r->m.rtt_ewma_us == 20910 && r->m.rtt_median_us == 20877 && r->m.ttfb_us == 4120 &&
+	   r->m.loss_bp == 0 && r->m.window == 20 && r->m.consec_ok == 720 &&
+	   r->m.consec_fail == 0 && r->m.probes_total == 518400 && r->m.probes_failed == 12 &&
+	   r->m.seq == 43, "first record as documented");
+	r = feed_iter_next(&it);
+	ok(r != NULL && strcmp(r->endpoint, "waf-fra-gcp") == 0 && r->m.state == HG_HEALTH_DOWN &&
+	   r->m.fail_class == HG_FAIL_REFUSED && r->m.changed_ms == r->m.ts_ms &&
+	   r->m.rtt_last_us == HG_RTT_NONE && r->m.loss_bp == 1500 && r->m.consec_ok == 0 &&
+	   r->m.consec_fail == 3, "second record as documented");
+	ok(reencodes(buf, len), "and is what the encoder writes");
+}
+
 static void test_names(void)
 {
 	size_t bad = 0;
@@ -659,6 +697,7 @@ int main(void)
 	test_encoder_errors();
 	test_crafted();
 	test_truncation();
+	test_doc_examples();
 	test_names();
 	return done_testing();
 }
