@@ -14,6 +14,7 @@
 #     policy       YAML policy compiler               shared/policy/
 #     writer       policy load, measurements, overrides, view build/patch
 #                                                     shared/writer/
+#     feed         the replication feed codec         shared/feed/
 HG_CFLAGS = $(AM_CFLAGS) $(lmdb_CFLAGS) $(yaml_CFLAGS) $(libmaxminddb_CFLAGS) $(openssl_CFLAGS)
 HG_READ_EXT_LIBS = $(lmdb_LIBS) $(libmaxminddb_LIBS) -lm
 HG_EXT_LIBS = $(HG_READ_EXT_LIBS) $(yaml_LIBS) $(openssl_LIBS)
@@ -21,7 +22,7 @@ HG_EXT_LIBS = $(HG_READ_EXT_LIBS) $(yaml_LIBS) $(openssl_LIBS)
 # The query path, in link order.
 HG_READ_LIBS = libhg_sel.la libhg_view.la libhg_geo.la libhg_store.la libhg_schema.la libhg_base.la
 # Everything a writer needs, in link order.
-HG_WRITE_LIBS = libhg_writer.la libhg_policy.la libhg_store_write.la $(HG_READ_LIBS)
+HG_WRITE_LIBS = libhg_feed.la libhg_writer.la libhg_policy.la libhg_store_write.la $(HG_READ_LIBS)
 
 noinst_LTLIBRARIES += libhaltgslb.la
 libhaltgslb_la_SOURCES =
@@ -37,3 +38,4 @@ include shared/view/view.mk
 include shared/sel/sel.mk
 include shared/policy/policy.mk
 include shared/writer/writer.mk
+include shared/feed/feed.mk
