@@ -45,12 +45,12 @@ check_PROGRAMS += tests/fuzz/replay_policy
 TESTS += tests/fuzz/replay_policy
 tests_fuzz_replay_policy_SOURCES = tests/fuzz/fuzz_policy.c $(FUZZ_REPLAY_MAIN)
 tests_fuzz_replay_policy_CFLAGS = $(HG_CFLAGS)
-tests_fuzz_replay_policy_LDADD = libhg_policy.la libhg_base.la $(HG_EXT_LIBS)
+tests_fuzz_replay_policy_LDADD = libhg_policy.la libhg_schema.la libhg_base.la $(HG_EXT_LIBS)
 FUZZ_BINARIES += tests/fuzz/fuzz_policy
 tests_fuzz_fuzz_policy_SOURCES = tests/fuzz/fuzz_policy.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_policy_CFLAGS = $(HG_CFLAGS)
 tests_fuzz_fuzz_policy_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
-tests_fuzz_fuzz_policy_LDADD = libhg_policy.la libhg_base.la $(HG_EXT_LIBS)
+tests_fuzz_fuzz_policy_LDADD = libhg_policy.la libhg_schema.la libhg_base.la $(HG_EXT_LIBS)
 
 # ---------------------------------------------------------------------- #
 # The libFuzzer binaries are built only in a fuzzing build (they need the
