@@ -3,6 +3,7 @@
  * results, whichever comes first. A target that finished several probes
  * within one batch is written once, with its latest state. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "errors.h"
 #include "log.h"
@@ -46,10 +47,26 @@ void prober_batch_drop(prober_t *p, prober_target_t *t)
 	t->dirty = false;
 }
 
+/* Measurements the DB's policy no longer has a place for: logged when that
+ * starts and when it stops, not per endpoint or batch. */
+static void log_skipped(prober_t *p, size_t skipped, const char *first, size_t written)
+{
+	if (skipped > 0 && !p->skip_logged) {
+		hg_warn("%zu measurements not stored (endpoint %s first): endpoint or prober %s not "
+		        "in the policy of %s any more; the targets follow a new policy within a "
+		        "second", skipped, first, p->id, p->db_dir);
+		p->skip_logged = true;
+	} else if (skipped == 0 && written > 0 && p->skip_logged) {
+		hg_notice("measurements are stored again");
+		p->skip_logged = false;
+	}
+}
+
 int prober_batch_flush(prober_t *p)
 {
 	int ret = HG_EOK;
-	size_t written = 0;
+	size_t written = 0, skipped = 0;
+	char first[HG_ID_SIZE] = "";
 	p->batch_deadline_ns = 0;
 	p->batch_results = 0;
 	if (p->n_dirty == 0) {
@@ -67,11 +84,9 @@ int prober_batch_flush(prober_t *p)
 		prober_state_measure(&t->st, &m);
 		int r = writer_apply_measure(&w, t->id, p->id, &m);
 		if (r == HG_ENOENT) {
-			/* The DB holds another policy than ours: skip, say it once. */
-			if (!t->missing_logged) {
-				hg_warn("endpoint %s or prober %s not in the database %s: not stored "
-				        "(load the policy with haltgslb-ctl load)", t->id, p->id, p->db_dir);
-				t->missing_logged = true;
+			/* A load since our last read dropped it (not sticky): skip. */
+			if (skipped++ == 0) {
+				memcpy(first, t->id, sizeof(first));
 			}
 			continue;
 		}
@@ -79,7 +94,6 @@ int prober_batch_flush(prober_t *p)
 			ret = r;
 			break;
 		}
-		t->missing_logged = false;
 		written++;
 	}
 	if (ret == HG_EOK) {
@@ -92,6 +106,7 @@ int prober_batch_flush(prober_t *p)
 		hg_err("measurement batch (%zu endpoints) not stored: %s", p->n_dirty, hg_strerror(ret));
 	} else {
 		p->batches++;
+		log_skipped(p, skipped, first, written);
 		hg_debug("batch: %zu measurements committed", written);
 	}
 cleanup:
