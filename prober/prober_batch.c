@@ -62,40 +62,48 @@ static void log_skipped(prober_t *p, size_t skipped, const char *first, size_t w
 	}
 }
 
+/* Every dirty target's measurement into \a w. Refused ids are skipped,
+ * they do not poison the txn: a load since our last read dropped them. */
+typedef struct {
+	size_t written, skipped;
+	char first[HG_ID_SIZE];          /*!< first endpoint skipped */
+} batch_count_t;
+
+static int put_dirty(prober_t *p, store_wtxn_t *w, batch_count_t *c)
+{
+	for (size_t i = 0; i < p->n_dirty; i++) {
+		prober_target_t *t = p->dirty[i];
+		hg_rec_measure_t m;
+		prober_state_measure(&t->st, &m);
+		int r = writer_apply_measure(w, t->id, p->id, &m);
+		if (r == HG_ENOENT) {
+			if (c->skipped++ == 0) {
+				memcpy(c->first, t->id, sizeof(c->first));
+			}
+		} else if (r != HG_EOK) {
+			return r;
+		} else {
+			c->written++;
+		}
+	}
+	return HG_EOK;
+}
+
 int prober_batch_flush(prober_t *p)
 {
-	int ret = HG_EOK;
-	size_t written = 0, skipped = 0;
-	char first[HG_ID_SIZE] = "";
+	batch_count_t c = { 0 };
 	p->batch_deadline_ns = 0;
 	p->batch_results = 0;
 	if (p->n_dirty == 0) {
 		return HG_EOK;
 	}
 	store_wtxn_t w;
-	ret = store_wtxn_begin(p->store, &w);
+	int ret = store_wtxn_begin(p->store, &w);
 	if (ret != HG_EOK) {
 		hg_err("cannot begin a write transaction: %s", hg_strerror(ret));
 		goto cleanup;
 	}
-	for (size_t i = 0; i < p->n_dirty; i++) {
-		prober_target_t *t = p->dirty[i];
-		hg_rec_measure_t m;
-		prober_state_measure(&t->st, &m);
-		int r = writer_apply_measure(&w, t->id, p->id, &m);
-		if (r == HG_ENOENT) {
-			/* A load since our last read dropped it (not sticky): skip. */
-			if (skipped++ == 0) {
-				memcpy(first, t->id, sizeof(first));
-			}
-			continue;
-		}
-		if (r != HG_EOK) {
-			ret = r;
-			break;
-		}
-		written++;
-	}
+	ret = put_dirty(p, &w, &c);
 	if (ret == HG_EOK) {
 		ret = store_wtxn_commit(&w);
 	} else {
@@ -106,8 +114,8 @@ int prober_batch_flush(prober_t *p)
 		hg_err("measurement batch (%zu endpoints) not stored: %s", p->n_dirty, hg_strerror(ret));
 	} else {
 		p->batches++;
-		log_skipped(p, skipped, first, written);
-		hg_debug("batch: %zu measurements committed", written);
+		log_skipped(p, c.skipped, c.first, c.written);
+		hg_debug("batch: %zu measurements committed", c.written);
 	}
 cleanup:
 	/* Soft state: a failed batch is dropped, the next probes rewrite it. */
