@@ -47,14 +47,36 @@ void prober_batch_drop(prober_t *p, prober_target_t *t)
 	t->dirty = false;
 }
 
-/* Measurements the DB's policy no longer has a place for: logged when that
- * starts and when it stops, not per endpoint or batch. */
-static void log_skipped(prober_t *p, size_t skipped, const char *first, size_t written)
+/* The policy generation as this write txn sees it; 0 when unreadable. */
+static uint64_t wtxn_generation(store_wtxn_t *w)
 {
-	if (skipped > 0 && !p->skip_logged) {
+	const void *val = NULL;
+	size_t len = 0;
+	uint64_t gen = 0;
+	if (store_wget(w, STORE_META, HG_META_POLICY_GEN, strlen(HG_META_POLICY_GEN), &val, &len) ==
+	    HG_EOK && len == sizeof(gen)) {
+		memcpy(&gen, val, sizeof(gen));
+	}
+	return gen;
+}
+
+/* Measurements the DB's policy has no place for. Right after a load that
+ * dropped endpoints that is expected: reload now (prober_watch_policy()
+ * would within a second). Otherwise (this generation was read and refused,
+ * or the DB was changed behind the writer API) say so when it starts and
+ * when it stops, not per endpoint or batch. */
+static void on_skipped(prober_t *p, uint64_t gen, size_t skipped, const char *first,
+                       size_t written)
+{
+	if (skipped > 0 && gen != p->policy_seen) {
+		hg_info("%zu measurements not stored (endpoint %s first): policy generation %llu "
+		        "replaced %llu, reloading", skipped, first, (unsigned long long)gen,
+		        (unsigned long long)p->policy_gen);
+		p->reload = true;
+	} else if (skipped > 0 && !p->skip_logged) {
 		hg_warn("%zu measurements not stored (endpoint %s first): endpoint or prober %s not "
-		        "in the policy of %s any more; the targets follow a new policy within a "
-		        "second", skipped, first, p->id, p->db_dir);
+		        "in the policy of %s (generation %llu)", skipped, first, p->id, p->db_dir,
+		        (unsigned long long)gen);
 		p->skip_logged = true;
 	} else if (skipped == 0 && written > 0 && p->skip_logged) {
 		hg_notice("measurements are stored again");
@@ -67,6 +89,7 @@ static void log_skipped(prober_t *p, size_t skipped, const char *first, size_t w
 typedef struct {
 	size_t written, skipped;
 	char first[HG_ID_SIZE];          /*!< first endpoint skipped */
+	uint64_t gen;                    /*!< the txn's policy generation, when skipped */
 } batch_count_t;
 
 static int put_dirty(prober_t *p, store_wtxn_t *w, batch_count_t *c)
@@ -79,6 +102,7 @@ static int put_dirty(prober_t *p, store_wtxn_t *w, batch_count_t *c)
 		if (r == HG_ENOENT) {
 			if (c->skipped++ == 0) {
 				memcpy(c->first, t->id, sizeof(c->first));
+				c->gen = wtxn_generation(w);
 			}
 		} else if (r != HG_EOK) {
 			return r;
@@ -114,7 +138,7 @@ int prober_batch_flush(prober_t *p)
 		hg_err("measurement batch (%zu endpoints) not stored: %s", p->n_dirty, hg_strerror(ret));
 	} else {
 		p->batches++;
-		log_skipped(p, c.skipped, c.first, c.written);
+		on_skipped(p, c.gen, c.skipped, c.first, c.written);
 		hg_debug("batch: %zu measurements committed", c.written);
 	}
 cleanup:
