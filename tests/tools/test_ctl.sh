@@ -133,6 +133,21 @@ ok $? "explain matches names case-insensitively and shows them lower-case"
 [ $? -eq 2 ]; ok $? "explain of an empty name is a usage error"
 "$CTL" explain nosuch.gslb.example.net --client "$idaddr" --geoip "$CITY" --db "$db" >"$tmp/out" 2>&1
 [ $? -eq 1 ]; ok $? "explain of an unknown name fails clearly"
+# explain shares the module's view lookup: a policy name without a view and
+# a view it cannot read are refused as the module refuses them (pass-through),
+# each saying so. A copy of the DB gets a names entry without a view and a
+# garbled view (mdb_load -T: key line, value line, \xx escapes).
+cp -r "$db" "$tmp/xdb"
+printf '\\05ghost\\04gslb\\07example\\03net\\00\nno view\n' > "$tmp/names.txt"
+printf '\\06global\\04gslb\\07example\\03net\\00\nnot a view\n' > "$tmp/views.txt"
+mdb_load -s names -T -f "$tmp/names.txt" "$tmp/xdb" && mdb_load -s views -T -f "$tmp/views.txt" "$tmp/xdb"
+ok $? "a names entry without a view and a garbled view written with mdb_load"
+"$CTL" explain ghost.gslb.example.net --client "$idaddr" --geoip "$CITY" --db "$tmp/xdb" >"$tmp/out" 2>&1
+[ $? -eq 1 ] && grep -q "is a name of the loaded policy without a view" "$tmp/out"
+ok $? "explain of a policy name without a view fails saying so"
+"$CTL" explain global.gslb.example.net --client "$idaddr" --geoip "$CITY" --db "$tmp/xdb" >"$tmp/out" 2>&1
+[ $? -eq 1 ] && grep -q "cannot read the view of global.gslb.example.net." "$tmp/out"
+ok $? "explain of a garbled view fails saying so"
 
 # zone-records prints static records for every name.
 "$CTL" zone-records "$REF" > "$tmp/zone" 2>&1
