@@ -94,9 +94,10 @@ static int set_log_level(prober_t *p, const char *arg)
 	return HG_EOK;
 }
 
-/* Until 0.x the prober read the YAML file too and required the same policy
- * in its DB; the DB is now its only source, so the file would be ignored
- * silently. Refused instead, saying what to do. */
+/* The prober used to read the YAML file too and require the same policy in
+ * its DB. The DB is now its only source: accepting the option would ignore
+ * the file silently (an edit and a SIGHUP would do nothing), so it is
+ * refused, saying what to do instead. */
 static int removed_policy(prober_t *p, const char *arg)
 {
 	hg_err("--policy was removed: the prober reads the policy from its database; load the "
