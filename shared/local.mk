@@ -21,6 +21,11 @@ HG_EXT_LIBS = $(HG_READ_EXT_LIBS) $(yaml_LIBS) $(openssl_LIBS)
 
 # The query path, in link order.
 HG_READ_LIBS = libhg_sel.la libhg_view.la libhg_geo.la libhg_store.la libhg_schema.la libhg_base.la
+# What a measurement writer needs (writer_apply_*, store write txns, view
+# patching), without the policy compiler or geo: the prober, which reads its
+# policy from LMDB. In link order.
+HG_APPLY_LIBS = libhg_writer.la libhg_store_write.la libhg_view.la libhg_store.la libhg_schema.la libhg_base.la
+HG_APPLY_EXT_LIBS = $(lmdb_LIBS)
 # Everything a writer needs, in link order.
 HG_WRITE_LIBS = libhg_feed.la libhg_writer.la libhg_policy.la libhg_store_write.la $(HG_READ_LIBS)
 
