@@ -11,3 +11,6 @@ EXTRA_DIST += tests/tools/test_ctl_status.sh tests/tools/status.yaml
 # The module's link set (read side only), checked on the built .so.
 TESTS += tests/build/test_module_link.sh
 EXTRA_DIST += tests/build/test_module_link.sh
+
+# Fuzz targets, their corpora (replayed by make check) and make fuzz.
+include tests/fuzz/fuzz.mk

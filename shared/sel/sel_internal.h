@@ -18,7 +18,7 @@ typedef struct {
 	const view_t *v;
 	const sel_client_t *client;
 	uint64_t now_ms;
-	uint64_t fresh_lo, fresh_hi;    /*!< sel_cell_fresh() window, set once per decision */
+	uint64_t fresh_lo, fresh_hi;    /*!< sel_cell_fresh_in() window, set once per decision */
 	uint64_t fresh_span;            /*!< fresh_hi - fresh_lo, when fresh_any */
 	bool fresh_any;                 /*!< window not empty (fresh_lo <= fresh_hi) */
 	sel_rng_t *rng;
@@ -68,16 +68,10 @@ void sel_note(sel_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 
  *  run a little ahead sometimes: skew up to the staleness window is
  *  accepted, absurd future stamps are not. That is ts != 0 and
  *  |ts - now| <= stale, precomputed by sel_fresh_window() as the inclusive
- *  range [fresh_lo, fresh_hi] (fresh_lo >= 1). Inline: the hottest check. */
-static inline bool sel_cell_fresh(const sel_ctx_t *c, const hg_view_cell_t *cell)
-{
-	uint64_t ts = cell->ts_ms;
-	return ts >= c->fresh_lo && ts <= c->fresh_hi;
-}
-
-/*! sel_cell_fresh() as one unsigned compare (ts - lo <= hi - lo). Only
- *  for c->fresh_any: an empty window has no fresh cell, callers test that
- *  once instead of per cell. */
+ *  range [fresh_lo, fresh_hi] (fresh_lo >= 1), tested as one unsigned
+ *  compare (ts - lo <= hi - lo). Only for c->fresh_any: an empty window has
+ *  no fresh cell, callers test that once instead of per cell. Inline: the
+ *  hottest check. */
 static inline bool sel_cell_fresh_in(const sel_ctx_t *c, const hg_view_cell_t *cell)
 {
 	return cell->ts_ms - c->fresh_lo <= c->fresh_span;
@@ -92,7 +86,7 @@ static inline void sel_window(uint64_t now, uint64_t stale, uint64_t *lo, uint64
 	*hi = now > UINT64_MAX - stale ? UINT64_MAX : now + stale;
 }
 
-/*! Set the window sel_cell_fresh() tests, from now_ms and the view. */
+/*! Set the window sel_cell_fresh_in() tests, from now_ms and the view. */
 static inline void sel_fresh_window(sel_ctx_t *c)
 {
 	sel_window(c->now_ms, c->v->hdr->stale_after_ms, &c->fresh_lo, &c->fresh_hi);

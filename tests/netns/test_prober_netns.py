@@ -88,7 +88,7 @@ class Env:
         self.topo.check_routes()
         self.log = os.path.join(self.dir, "prober.log")
         self.prober = self.topo.spawn(
-            self.topo.ns_p, [PROBER, "--id", "p1", "--policy", self.policy, "--db", self.db,
+            self.topo.ns_p, [PROBER, "--id", "p1", "--db", self.db,
                              "--foreground", "--log-level", "info"] + list(extra), log=self.log)
 
     def m(self, ep):
