@@ -132,8 +132,9 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 		return state;
 	}
 
-	const view_t *view = NULL;
-	switch (view_lookup(&thr->views, &thr->rtxn, qname, knot_dname_size(qname), &view)) {
+	view_t view_buf;
+	const view_t *view = &view_buf;
+	switch (view_lookup(thr->views, &thr->rtxn, qname, knot_dname_size(qname), &view_buf)) {
 	case VIEW_LOOKUP_FOUND:
 		break;
 	case VIEW_LOOKUP_NONE:
@@ -153,8 +154,9 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 	bool scope0 = false;
 	geo_info_t geo;
 	bool have_client = (module_client_get(qdata, &client, &scope0) == HG_EOK);
-	/* Skip the geo lookup for names whose chain never looks at the client. */
-	if (have_client && ctx->geo != NULL && (view->hdr->flags & HG_VIEW_CLIENT_DEPENDENT) &&
+	/* Skip the geo lookup for names whose chain never looks at the client's
+	 * location (a sticky chain needs only its address). */
+	if (have_client && ctx->geo != NULL && (view->hdr->flags & HG_VIEW_NEEDS_GEO) &&
 	    geo_lookup_cached(ctx->geo, &thr->geo, client.family, client.addr, &geo) == HG_EOK) {
 		client.geo = &geo;
 	}

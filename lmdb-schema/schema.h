@@ -255,7 +255,6 @@ typedef struct HG_PACKED {
  *   hg_view_cell_t    cell[n_endpoints * n_probers]   (row-major: ep i, prober j)
  *   hg_set_derived_t  derived
  *   uint64_t          fresh[n_probers]     (derived: bit i = cell i, j fresh)
- *   uint64_t          has_rtt[n_probers]   (bit i = cell i, j has an RTT)
  *   uint8_t           v4[n_v4][4]
  *   uint8_t           v6[n_v6][16]
  *   uint8_t           strings[strings_len] (ids, cnames; referenced by offset)
@@ -301,6 +300,12 @@ typedef struct HG_PACKED {
 	uint32_t n_names;              /*!< names whose view uses it (informational) */
 	uint64_t reserved3;            /*!< 0; room for write-side state (damping) */
 } hg_set_hdr_t;
+
+/*! A u64 inside a value: LMDB aligns values to 2 bytes only, so arrays
+ *  of integers are read through this packed wrapper (unaligned-safe). */
+typedef struct HG_PACKED {
+	uint64_t v;
+} hg_u64_t;
 
 /*! What a set's cells mean at a time, computed by view_derive() from the
  *  cells, admin states and the set's quorum and stale-after: written by

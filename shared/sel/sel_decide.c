@@ -39,27 +39,21 @@ static void sel_step_end(sel_ctx_t *c, const sel_trace_t *trace, int idx, uint8_
  * a drain works whatever the chain. Returns how many had the family. */
 static unsigned sel_prefilter(sel_ctx_t *c)
 {
-	/* Locals, not c->...: stores to the uint8_t arrays may alias anything,
-	 * which would reload the bound and the count on every iteration. */
-	unsigned n_family = 0, n = 0, n_ep = c->v->hdr->n_endpoints;
-	const hg_view_ep_t *eps = c->v->ep;
-	for (unsigned e = 0; e < n_ep; e++) {
-		const hg_view_ep_t *ep = &eps[e];
-		uint8_t reason = SEL_R_KEPT;
-		if (!sel_has_family(c, ep)) {
-			reason = SEL_R_NO_FAMILY;
-		} else {
-			n_family++;
-			if (ep->admin == HG_ADMIN_DRAIN) {
-				reason = SEL_R_DRAINED;
-			} else {
-				c->list[n++] = (uint8_t)e;
-			}
-		}
-		c->reason[e] = reason;
+	uint64_t fam = c->v6 ? c->d->fam_v6 : c->d->fam_v4;
+	uint64_t cand = fam & ~c->d->drained;
+	unsigned n = 0;
+	for (uint64_t m = cand; m != 0; m &= m - 1) {
+		c->list[n++] = (uint8_t)__builtin_ctzll(m);
 	}
 	c->n = (uint8_t)n;
-	return n_family;
+	if (c->tracing) {
+		for (unsigned e = 0; e < c->s->hdr->n_endpoints; e++) {
+			uint64_t bit = 1ull << e;
+			c->reason[e] = !(fam & bit) ? SEL_R_NO_FAMILY
+			             : (c->d->drained & bit) ? SEL_R_DRAINED : SEL_R_KEPT;
+		}
+	}
+	return (unsigned)__builtin_popcountll(fam);
 }
 
 static void sel_run_filter(sel_ctx_t *c, const hg_view_filter_t *f)
@@ -96,8 +90,8 @@ static void sel_fallback(sel_ctx_t *c)
 		sel_note(c, "fallback %s: NODATA", kind);
 		return;
 	}
-	for (uint8_t e = 0; e < h->n_endpoints; e++) {
-		const hg_view_ep_t *ep = &c->v->ep[e];
+	for (uint8_t e = 0; e < c->s->hdr->n_endpoints; e++) {
+		const hg_view_ep_t *ep = &c->s->ep[e];
 		if (sel_has_family(c, ep) &&
 		    (h->fallback == HG_FALLBACK_ALL || ep->pool == h->fallback_pool)) {
 			c->list[c->n++] = e;
@@ -113,7 +107,7 @@ static void sel_fallback(sel_ctx_t *c)
 
 static void sel_answer(const sel_ctx_t *c, sel_answer_t *out)
 {
-	const view_t *v = c->v;
+	const view_set_t *v = c->s;
 	if (c->n > 0 && (v->ep[c->list[0]].flags & HG_VEP_CNAME)) {
 		const hg_view_ep_t *ep = &v->ep[c->list[0]];
 		out->flags |= SEL_CNAME;
@@ -145,7 +139,8 @@ static void sel_answer(const sel_ctx_t *c, sel_answer_t *out)
 int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
                uint64_t now_ms, sel_rng_t *rng, sel_answer_t *out, const sel_trace_t *trace)
 {
-	if (view == NULL || view->hdr == NULL || client == NULL || rng == NULL || out == NULL ||
+	if (view == NULL || view->hdr == NULL || view->s.hdr == NULL || client == NULL ||
+	    rng == NULL || out == NULL ||
 	    (qtype != 1 && qtype != 28) ||
 	    (client->family != AF_INET && client->family != AF_INET6) ||
 	    (trace != NULL && trace->step == NULL)) {
@@ -153,9 +148,14 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 	}
 	sel_ctx_t c;
 	c.v = view;
+	c.s = &view->s;
 	c.client = client;
 	c.now_ms = now_ms;
-	sel_fresh_window(&c);
+	view_state(c.s, now_ms, &c.state, &c.d, &c.fresh);
+	uint64_t hi;
+	view_window(now_ms, c.s->hdr->stale_after_ms, &c.fresh_lo, &hi);
+	c.fresh_any = c.fresh_lo <= hi;
+	c.fresh_span = hi - c.fresh_lo;
 	c.rng = rng;
 	c.v6 = qtype == 28;
 	c.tracing = trace != NULL;
@@ -167,10 +167,10 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 
 	uint8_t in[HG_NAME_EP_MAX], n_in = 0;
 	if (c.tracing) {
-		for (uint8_t e = 0; e < view->hdr->n_endpoints; e++) {
+		for (uint8_t e = 0; e < view->s.hdr->n_endpoints; e++) {
 			in[e] = e;
 		}
-		n_in = view->hdr->n_endpoints;
+		n_in = view->s.hdr->n_endpoints;
 		for (unsigned i = 0; i < HG_NAME_EP_MAX; i++) {
 			c.metric[i] = NAN;
 		}

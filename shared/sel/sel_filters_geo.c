@@ -169,7 +169,7 @@ void sel_f_nearest(sel_ctx_t *c)
 	}
 	for (uint8_t i = 0; i < c->n; i++) {
 		uint8_t e = c->list[i];
-		const hg_view_ep_t *ep = &c->v->ep[e];
+		const hg_view_ep_t *ep = &c->s->ep[e];
 		if (ep->flags & HG_VEP_HAS_LOCATION) {
 			/* Larger dot product of unit vectors = shorter great circle. */
 			c->key[e] = (double)ep->x * c->cx + (double)ep->y * c->cy + (double)ep->z * c->cz;

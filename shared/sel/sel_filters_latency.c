@@ -5,8 +5,8 @@
 
 #include "sel_internal.h"
 
-/* Fresh probers (at least one fresh cell in this view) ordered by distance
- * to the client, computed once per decision. */
+/* Fresh probers (at least one fresh cell in this set: derived) ordered by
+ * distance to the client, computed once per decision. */
 static void sel_vantages(sel_ctx_t *c)
 {
 	if (c->vant_done) {
@@ -14,21 +14,14 @@ static void sel_vantages(sel_ctx_t *c)
 	}
 	c->vant_done = true;
 	c->n_vant = 0;
-	if (!sel_client_loc(c) || !c->fresh_any) {
-		return;   /* no location, or an empty window: no prober is fresh */
+	if (!sel_client_loc(c)) {
+		return;
 	}
-	const view_t *v = c->v;
-	unsigned n_ep = v->hdr->n_endpoints, n_pr = v->hdr->n_probers;
+	const view_set_t *s = c->s;
 	float key[HG_PROBER_MAX];
-	for (unsigned j = 0; j < n_pr; j++) {
-		bool fresh = false;
-		for (unsigned e = 0; e < n_ep && !fresh; e++) {
-			fresh = sel_cell_fresh_in(c, view_cell(v, e, j));
-		}
-		if (!fresh) {
-			continue;
-		}
-		const hg_view_prober_t *p = &v->prober[j];
+	for (uint32_t m = c->d->fresh_probers; m != 0; m &= m - 1) {
+		unsigned j = (unsigned)__builtin_ctz(m);
+		const hg_view_prober_t *p = &s->prober[j];
 		float k = p->x * c->cx + p->y * c->cy + p->z * c->cz;
 		/* Insertion by distance; ties keep policy order. */
 		unsigned pos = c->n_vant;
@@ -48,12 +41,11 @@ static void sel_vantages(sel_ctx_t *c)
 static inline const hg_view_cell_t *sel_vantage_cell(const sel_ctx_t *c, uint8_t e,
                                                      bool need_rtt)
 {
-	/* n_vant > 0 implies c->fresh_any (sel_vantages). */
-	const hg_view_cell_t *row = view_cell(c->v, e, 0);
+	const hg_view_cell_t *row = view_cell(c->s, e, 0);
 	for (unsigned k = 0; k < c->n_vant; k++) {
-		const hg_view_cell_t *cell = &row[c->vant[k]];
-		if (sel_cell_fresh_in(c, cell) && (!need_rtt || cell->rtt_us != HG_RTT_NONE)) {
-			return cell;
+		unsigned j = c->vant[k];
+		if (sel_fresh_cell(c, e, j) && (!need_rtt || row[j].rtt_us != HG_RTT_NONE)) {
+			return &row[j];
 		}
 	}
 	return NULL;
@@ -78,8 +70,8 @@ static bool sel_vantage_ready(sel_ctx_t *c)
 static void sel_note_vantage(sel_ctx_t *c, const char *what)
 {
 	if (c->tracing) {
-		const hg_view_prober_t *p = &c->v->prober[c->vant[0]];
-		sel_note(c, "vantage %.*s%s", (int)p->id_len, (const char *)c->v->strings + p->id_off,
+		const hg_view_prober_t *p = &c->s->prober[c->vant[0]];
+		sel_note(c, "vantage %.*s%s", (int)p->id_len, (const char *)c->s->strings + p->id_off,
 		         what);
 	}
 }

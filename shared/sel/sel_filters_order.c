@@ -11,7 +11,7 @@ void sel_f_priority(sel_ctx_t *c)
 {
 	int32_t best = INT32_MAX;
 	for (uint8_t i = 0; i < c->n; i++) {
-		int32_t p = c->v->ep[c->list[i]].priority;
+		int32_t p = c->s->ep[c->list[i]].priority;
 		best = p < best ? p : best;
 		if (c->tracing) {
 			c->metric[c->list[i]] = p;
@@ -19,7 +19,7 @@ void sel_f_priority(sel_ctx_t *c)
 	}
 	bool keep[HG_NAME_EP_MAX] = { false };
 	for (uint8_t i = 0; i < c->n; i++) {
-		keep[i] = c->v->ep[c->list[i]].priority == best;
+		keep[i] = c->s->ep[c->list[i]].priority == best;
 	}
 	sel_compact(c, keep, SEL_R_LOWER_PRIORITY);
 	sel_note(c, "priority %d", (int)best);
@@ -34,7 +34,7 @@ void sel_f_weighted(sel_ctx_t *c)
 	uint64_t total = 0;
 	for (uint8_t i = 0; i < c->n; i++) {
 		uint8_t e = c->list[i];
-		uint32_t w = c->v->ep[e].weight;
+		uint32_t w = c->s->ep[e].weight;
 		if (c->tracing) {
 			c->metric[e] = w;
 		}
@@ -49,10 +49,10 @@ void sel_f_weighted(sel_ctx_t *c)
 	while (n_rest > 0) {
 		uint64_t r = sel_rng_below(c->rng, total);
 		uint8_t k = 0;
-		uint32_t w = c->v->ep[rest[0]].weight;
+		uint32_t w = c->s->ep[rest[0]].weight;
 		while (r >= w) {
 			r -= w;
-			w = c->v->ep[rest[++k]].weight;
+			w = c->s->ep[rest[++k]].weight;
 		}
 		c->list[n++] = rest[k];
 		total -= w;
@@ -91,7 +91,7 @@ void sel_f_sticky(sel_ctx_t *c)
 	 * Adding an endpoint only moves the clients it now wins. */
 	for (uint8_t i = 0; i < c->n; i++) {
 		uint8_t e = c->list[i];
-		const hg_view_ep_t *ep = &c->v->ep[e];
+		const hg_view_ep_t *ep = &c->s->ep[e];
 		uint64_t h = sel_mix64(key ^ ep->id_hash);
 		double u = ((double)(h >> 11) + 0.5) * 0x1.0p-53;
 		c->key[e] = ep->weight == 0 ? 0.0 : -(double)ep->weight / log(u);

@@ -20,6 +20,7 @@ struct store {
 	MDB_dbi dbi[STORE_DBI_COUNT];
 	unsigned refs;
 	bool rdonly;
+	uint32_t schema_found;         /* HG_SCHEMA_VERSION, or 1 awaiting the upgrade */
 };
 
 /* LMDB forbids two MDB_env on one file in a process (POSIX locks are per
@@ -32,9 +33,10 @@ static _Thread_local char store_errbuf[512];
 static const char *const store_db_names[STORE_DBI_COUNT] = {
 	[STORE_META] = HG_DB_META,             [STORE_PROBERS] = HG_DB_PROBERS,
 	[STORE_POOLS] = HG_DB_POOLS,           [STORE_ENDPOINTS] = HG_DB_ENDPOINTS,
-	[STORE_NAMES] = HG_DB_NAMES,           [STORE_EPNAMES] = HG_DB_EPNAMES,
+	[STORE_NAMES] = HG_DB_NAMES,           [STORE_EPSETS] = HG_DB_EPSETS,
 	[STORE_MEASUREMENTS] = HG_DB_MEASUREMENTS, [STORE_VIEWS] = HG_DB_VIEWS,
 	[STORE_OVERRIDES] = HG_DB_OVERRIDES,   [STORE_CURSORS] = HG_DB_CURSORS,
+	[STORE_SETS] = HG_DB_SETS,
 };
 
 _Static_assert(STORE_DBI_COUNT == HG_DB_COUNT, "one store_dbi per named DB");
@@ -101,8 +103,13 @@ static size_t store_mapsize(void)
 	return (size_t)STORE_MAPSIZE_DEFAULT;
 }
 
-static int store_check_schema(MDB_txn *txn, MDB_dbi meta, bool create, const char *path)
+/* The one earlier version a writer may open to upgrade it (STORE_UPGRADE). */
+#define STORE_SCHEMA_PREVIOUS 1u
+
+static int store_check_schema(MDB_txn *txn, MDB_dbi meta, bool create, bool upgrade,
+                              const char *path, uint32_t *found_out)
 {
+	*found_out = HG_SCHEMA_VERSION;
 	MDB_val k = { strlen(HG_META_SCHEMA_VERSION), (void *)HG_META_SCHEMA_VERSION }, v;
 	int rc = mdb_get(txn, meta, &k, &v);
 	if (rc == MDB_NOTFOUND && create) {
@@ -126,6 +133,10 @@ static int store_check_schema(MDB_txn *txn, MDB_dbi meta, bool create, const cha
 		                  v.mv_size);
 	}
 	memcpy(&found, v.mv_data, sizeof(found));
+	if (upgrade && found == STORE_SCHEMA_PREVIOUS) {
+		*found_out = found;   /* writer_load_policy() rewrites it */
+		return HG_EOK;
+	}
 	if (found != HG_SCHEMA_VERSION) {
 		return store_fail(HG_ESCHEMA, "%s: database schema version %u, this build reads "
 		                  "version %u", path, found, HG_SCHEMA_VERSION);
@@ -135,7 +146,7 @@ static int store_check_schema(MDB_txn *txn, MDB_dbi meta, bool create, const cha
 
 /* Open every named DB in one txn. DBI handles opened in a txn become
  * env-wide only when that txn commits, so even the read-only txn commits. */
-static int store_open_dbis(struct store *s, bool create)
+static int store_open_dbis(struct store *s, bool create, bool upgrade)
 {
 	MDB_txn *txn = NULL;
 	int rc = mdb_txn_begin(s->env, NULL, create ? 0 : MDB_RDONLY, &txn);
@@ -144,7 +155,7 @@ static int store_open_dbis(struct store *s, bool create)
 	}
 	int ret = HG_EOK;
 	for (int i = 0; i < STORE_DBI_COUNT; i++) {
-		unsigned flags = (create ? MDB_CREATE : 0) | (i == STORE_EPNAMES ? MDB_DUPSORT : 0);
+		unsigned flags = (create ? MDB_CREATE : 0) | (i == STORE_EPSETS ? MDB_DUPSORT : 0);
 		rc = mdb_dbi_open(txn, store_db_names[i], flags, &s->dbi[i]);
 		if (rc == MDB_NOTFOUND) {
 			ret = store_fail(HG_ENOENT, "%s: no haltgslb database (missing DB \"%s\")",
@@ -160,7 +171,8 @@ static int store_open_dbis(struct store *s, bool create)
 			goto cleanup;
 		}
 	}
-	ret = store_check_schema(txn, s->dbi[STORE_META], create, s->path);
+	ret = store_check_schema(txn, s->dbi[STORE_META], create, upgrade, s->path,
+	                         &s->schema_found);
 	if (ret != HG_EOK) {
 		goto cleanup;
 	}
@@ -182,7 +194,9 @@ static int store_env_open(struct store *s, unsigned flags)
 	if (rc != MDB_SUCCESS) {
 		return store_fail(hg_err_from_mdb(rc), "mdb_env_create: %s", mdb_strerror(rc));
 	}
-	if ((rc = mdb_env_set_maxdbs(s->env, HG_DB_COUNT)) != MDB_SUCCESS ||
+	/* One more than the schema's DBs: the upgrade opens the retired one to
+	 * delete it (store_wtxn_upgrade()). */
+	if ((rc = mdb_env_set_maxdbs(s->env, HG_DB_COUNT + 1)) != MDB_SUCCESS ||
 	    (rc = mdb_env_set_maxreaders(s->env, STORE_MAXREADERS)) != MDB_SUCCESS ||
 	    (rc = mdb_env_set_mapsize(s->env, store_mapsize())) != MDB_SUCCESS) {
 		return store_fail(hg_err_from_mdb(rc), "%s: %s", s->path, mdb_strerror(rc));
@@ -198,12 +212,14 @@ static int store_env_open(struct store *s, unsigned flags)
 	}
 	int dead = 0;
 	mdb_reader_check(s->env, &dead);
-	return store_open_dbis(s, !s->rdonly && (flags & STORE_CREATE));
+	return store_open_dbis(s, !s->rdonly && (flags & (STORE_CREATE | STORE_UPGRADE)),
+	                       !s->rdonly && (flags & STORE_UPGRADE));
 }
 
 int store_open(const char *dir, unsigned flags, store_t **out)
 {
-	if (dir == NULL || out == NULL || ((flags & STORE_RDONLY) && (flags & STORE_CREATE))) {
+	if (dir == NULL || out == NULL ||
+	    ((flags & STORE_RDONLY) && (flags & (STORE_CREATE | STORE_UPGRADE)))) {
 		return store_fail(HG_EINVAL, "store_open: invalid arguments");
 	}
 	store_errbuf[0] = '\0';
@@ -309,4 +325,14 @@ MDB_env *store_env(const store_t *store)
 bool store_is_rdonly(const store_t *store)
 {
 	return store->rdonly;
+}
+
+uint32_t store_schema_found(const store_t *store)
+{
+	return store->schema_found;
+}
+
+void store_schema_upgraded(store_t *store)
+{
+	store->schema_found = HG_SCHEMA_VERSION;
 }

@@ -46,13 +46,17 @@
 enum store_open_flags {
 	STORE_RDONLY = 1 << 0,   /*!< Open read-only (the module); DBs must exist. */
 	STORE_CREATE = 1 << 1,   /*!< Create the directory, DBs and meta if missing. */
+	/*! Also accept the previous schema version (1), for the one writer that
+	 *  upgrades it in place: writer_load_policy() (SCHEMA.md, "Versions and
+	 *  upgrades"). Not with STORE_RDONLY. */
+	STORE_UPGRADE = 1 << 2,
 };
 
 /*! The named databases of schema.h, in a fixed order. */
 enum store_dbi {
 	STORE_META = 0, STORE_PROBERS, STORE_POOLS, STORE_ENDPOINTS, STORE_NAMES,
-	STORE_EPNAMES, STORE_MEASUREMENTS, STORE_VIEWS, STORE_OVERRIDES, STORE_CURSORS,
-	STORE_DBI_COUNT
+	STORE_EPSETS, STORE_MEASUREMENTS, STORE_VIEWS, STORE_OVERRIDES, STORE_CURSORS,
+	STORE_SETS, STORE_DBI_COUNT
 };
 
 typedef struct store store_t;
@@ -89,6 +93,14 @@ const char *store_path(const store_t *store);
 
 /*! \brief True if the shared handle was opened with STORE_RDONLY. */
 bool store_is_rdonly(const store_t *store);
+
+/*! \brief The schema version the database holds: HG_SCHEMA_VERSION, or the
+ *         previous version when opened with STORE_UPGRADE and not upgraded yet. */
+uint32_t store_schema_found(const store_t *store);
+
+/*! \brief Record that a write transaction of this handle committed the
+ *         current schema version (the upgrade is done). */
+void store_schema_upgraded(store_t *store);
 
 /*! \brief The DBI of a named database. */
 MDB_dbi store_dbi(const store_t *store, enum store_dbi which);
@@ -174,6 +186,16 @@ int store_wget(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t kl
 
 /*! \brief Make \a err the sticky error of \a wtxn unless one is already set. */
 void store_wtxn_fail(store_wtxn_t *wtxn, int err);
+
+/*!
+ * \brief When the handle holds a schema-1 database (STORE_UPGRADE), make this
+ *        txn upgrade it: delete the retired `epnames` DB and write the
+ *        current schema_version. The caller rewrites everything else (a
+ *        policy load); the upgrade is done when the txn commits
+ *        (store_schema_upgraded()). No-op on a current database. Failures
+ *        are sticky.
+ */
+void store_wtxn_upgrade(store_wtxn_t *wtxn);
 
 /*! \brief Commit. \return HG_EOK, or the sticky error (the txn was aborted),
  *         or the commit's own error (e.g. HG_EMAPFULL). */

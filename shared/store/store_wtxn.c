@@ -84,6 +84,25 @@ int store_wget(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t kl
 	return HG_EOK;
 }
 
+void store_wtxn_upgrade(store_wtxn_t *wtxn)
+{
+	if (wtxn->err != HG_EOK || store_schema_found(wtxn->store) == HG_SCHEMA_VERSION) {
+		return;
+	}
+	/* Schema 1's endpoint → names index; schema 2 has epsets instead. */
+	MDB_dbi old;
+	int rc = mdb_dbi_open(wtxn->txn, "epnames", 0, &old);
+	if (rc == MDB_SUCCESS) {
+		rc = mdb_drop(wtxn->txn, old, 1);
+	} else if (rc == MDB_NOTFOUND) {
+		rc = MDB_SUCCESS;
+	}
+	store_wtxn_fail(wtxn, hg_err_from_mdb(rc));
+	uint32_t version = HG_SCHEMA_VERSION;
+	store_put(wtxn, STORE_META, HG_META_SCHEMA_VERSION, strlen(HG_META_SCHEMA_VERSION),
+	          &version, sizeof(version));
+}
+
 int store_wtxn_commit(store_wtxn_t *wtxn)
 {
 	if (wtxn->txn == NULL) {

@@ -29,10 +29,13 @@
 /*!
  * \brief Replace the whole policy with \a policy in one write transaction.
  *
- * Rewrites probers, pools, endpoints, names, epnames and views; keeps the
- * measurements of endpoints and probers still present, every override and
- * every cursor; bumps meta["policy_generation"] and records source, digest
- * and load time. On any error nothing is changed.
+ * Rewrites probers, pools, endpoints, names, epsets, views, sets and the
+ * name filter (one set per distinct pools + quorum + stale-after of the
+ * names); keeps the measurements of endpoints and probers still present,
+ * every override and every cursor; bumps meta["policy_generation"] and
+ * records source, digest and load time. On a schema-1 database opened with
+ * STORE_UPGRADE it also upgrades it (store_wtxn_upgrade()). On any error
+ * nothing is changed.
  *
  * \param[in]  policy      A validated model (policy_parse_file()); not kept.
  * \param[out] generation  New policy generation (may be NULL).
@@ -41,8 +44,9 @@
 int writer_load_policy(store_t *store, const policy_t *policy, uint64_t *generation);
 
 /*!
- * \brief Record prober \a prober's measurement of \a endpoint and patch the
- *        views of every name that uses the endpoint.
+ * \brief Record prober \a prober's measurement of \a endpoint and patch its
+ *        cell in every set that holds the endpoint (one per distinct set,
+ *        whatever the number of names), with the set's derived state.
  *
  * \a measure is copied; its layout field is stamped by the writer.
  * \return HG_EOK, HG_ENOENT (endpoint or prober not in the loaded policy;
@@ -53,7 +57,7 @@ int writer_apply_measure(store_wtxn_t *wtxn, const char *endpoint, const char *p
 
 /*!
  * \brief Set (HG_ADMIN_DRAIN / HG_ADMIN_FORCE_UP) or clear (HG_ADMIN_NONE)
- *        the admin override of \a endpoint and patch the views that use it.
+ *        the admin override of \a endpoint and patch the sets that hold it.
  *
  * Overrides survive policy loads. \a reason (may be NULL) is truncated to
  * the record's field.
