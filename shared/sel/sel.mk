@@ -14,9 +14,9 @@ SEL_TEST_LIBS = $(HG_WRITE_LIBS) $(HG_EXT_LIBS)
 SEL_TEST_FIXTURE = tests/unit/sel_fixture.c tests/unit/sel_fixture.h
 
 check_PROGRAMS += tests/unit/test_view tests/unit/test_sel tests/unit/test_sel_props \
-	tests/unit/test_sel_health
+	tests/unit/test_sel_health tests/unit/test_view_derive
 TESTS += tests/unit/test_view tests/unit/test_sel tests/unit/test_sel_props \
-	tests/unit/test_sel_health
+	tests/unit/test_sel_health tests/unit/test_view_derive
 
 tests_unit_test_view_SOURCES = tests/unit/test_view.c $(SEL_TEST_FIXTURE)
 tests_unit_test_view_CFLAGS = $(HG_CFLAGS)
@@ -29,6 +29,11 @@ tests_unit_test_sel_LDADD = $(SEL_TEST_LIBS)
 tests_unit_test_sel_props_SOURCES = tests/unit/test_sel_props.c $(SEL_TEST_FIXTURE)
 tests_unit_test_sel_props_CFLAGS = $(HG_CFLAGS)
 tests_unit_test_sel_props_LDADD = $(SEL_TEST_LIBS)
+
+# The derived state of sets: stored = computed per query, property-tested.
+tests_unit_test_view_derive_SOURCES = tests/unit/test_view_derive.c $(SEL_TEST_FIXTURE)
+tests_unit_test_view_derive_CFLAGS = $(HG_CFLAGS)
+tests_unit_test_view_derive_LDADD = $(SEL_TEST_LIBS)
 
 tests_unit_test_sel_health_SOURCES = tests/unit/test_sel_health.c $(SEL_TEST_FIXTURE)
 tests_unit_test_sel_health_CFLAGS = $(HG_CFLAGS)
