@@ -99,21 +99,40 @@ typedef struct {
 	uint32_t asn;
 } geo_cache_asn_t;
 
+/*! Networks per geo_cache_t (a power of two; 2-way sets). */
+#define GEO_CACHE_NETS 256
+
+/*! One lookup's whole answer, valid for every address of its network. */
+typedef struct {
+	uint64_t db_id;                /*!< geo_db_t it came from; 0: empty */
+	uint8_t family;                /*!< AF_INET / AF_INET6 */
+	uint8_t prefix;                /*!< bits of net that every address it answers shares */
+	uint8_t net[16];               /*!< the address masked to prefix */
+	geo_info_t info;               /*!< what geo_lookup() returned */
+} geo_cache_net_t;
+
 /*!
  * Decoded mmdb records keyed by their data offset. Records are deduplicated
  * in an mmdb, so one offset is one record: every network that shares it
  * (e.g. all prefixes of one city) skips the MMDB_aget_value() path walks.
  * The prefix length still comes from each lookup's own netmask.
  *
+ * In front of them, the last lookups by network: the search tree gives
+ * every address under a matched prefix the same answer (same path, same
+ * record, same netmask), so an address inside a cached network (the longer
+ * of the city and ASN prefixes) skips the tree walks too.
+ *
  * Not thread-safe: one per worker thread. A zero-filled cache is empty and
  * valid; it may be used with several geo_db_t in turn (slots carry the id of
  * the database they came from, never reused by a later geo_open()).
  */
 typedef struct {
+	geo_cache_net_t net[GEO_CACHE_NETS];
 	geo_cache_city_t city[GEO_CACHE_SLOTS];
 	geo_cache_asn_t asn[GEO_CACHE_SLOTS];
 	uint64_t hits;                 /*!< records served from the cache */
 	uint64_t misses;               /*!< records decoded (and stored) */
+	uint64_t net_hits;             /*!< lookups answered by a cached network */
 } geo_cache_t;
 
 /*!

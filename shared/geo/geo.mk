@@ -1,7 +1,8 @@
 # geo lookup over libmaxminddb (shared/geo/geo.h) and the test/demo mmdb generator.
 noinst_LTLIBRARIES += libhg_geo.la
 libhg_geo_la_CFLAGS = $(HG_CFLAGS)
-libhg_geo_la_SOURCES = shared/geo/geo.c shared/geo/geo.h
+libhg_geo_la_SOURCES = shared/geo/geo.c shared/geo/geo.h \
+	shared/geo/geo_decode.c shared/geo/geo_decode.h
 haltgslbinclude_HEADERS += shared/geo/geo.h
 
 # Test and demo MaxMind databases are generated, never checked in: the text
@@ -41,3 +42,12 @@ tests_unit_test_geo_CFLAGS = $(HG_CFLAGS)
 tests_unit_test_geo_LDADD = libhg_geo.la libhg_base.la $(HG_EXT_LIBS)
 # So `make tests/unit/test_geo && ./tests/unit/test_geo` works outside make check.
 EXTRA_tests_unit_test_geo_DEPENDENCIES = $(GEO_TEST_DBS) $(GEO_DEMO_DBS)
+
+# The one-pass record decoder against MMDB_aget_value(), record by record.
+check_PROGRAMS += tests/unit/test_geo_decode
+TESTS += tests/unit/test_geo_decode
+tests_unit_test_geo_decode_SOURCES = tests/unit/test_geo_decode.c
+tests_unit_test_geo_decode_CFLAGS = $(HG_CFLAGS)
+tests_unit_test_geo_decode_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/unit
+tests_unit_test_geo_decode_LDADD = libhg_geo.la libhg_base.la $(HG_EXT_LIBS)
+EXTRA_tests_unit_test_geo_decode_DEPENDENCIES = $(GEO_TEST_DBS) $(GEO_DEMO_DBS)

@@ -1,0 +1,240 @@
+/*  SPDX-License-Identifier: GPL-3.0-or-later */
+/*  The one-pass record decoder (geo_decode.c) against libmaxminddb's own
+ *  MMDB_aget_value() path lookups, the way geo.c read records before: every
+ *  data record of every test, demo (and, when present, benchmark) database,
+ *  reached by walking the search tree; then damaged data sections, which
+ *  must never be read out of bounds (ASan) nor loop. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <maxminddb.h>
+
+#include "geo_decode.h"
+#include "tap.h"
+
+/* ---- the reference: five path lookups, as geo.c did them ---- */
+
+static const char *const PATH_CONTINENT[] = { "continent", "code", NULL };
+static const char *const PATH_COUNTRY[]   = { "country", "iso_code", NULL };
+static const char *const PATH_SUBDIV[]    = { "subdivisions", "0", "iso_code", NULL };
+static const char *const PATH_LAT[]       = { "location", "latitude", NULL };
+static const char *const PATH_LON[]       = { "location", "longitude", NULL };
+static const char *const PATH_ASN[]       = { "autonomous_system_number", NULL };
+
+static void ref_code(const MMDB_entry_data_s *d, char *dst, size_t max)
+{
+	dst[0] = '\0';
+	if (!d->has_data || d->type != MMDB_DATA_TYPE_UTF8_STRING || d->data_size == 0 ||
+	    d->data_size > max) {
+		return;
+	}
+	for (uint32_t i = 0; i < d->data_size; i++) {
+		char c = d->utf8_string[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+			return;
+		}
+	}
+	memcpy(dst, d->utf8_string, d->data_size);
+	dst[d->data_size] = '\0';
+}
+
+static bool ref_double(MMDB_entry_s *e, const char *const *path, double *v)
+{
+	MMDB_entry_data_s d;
+	if (MMDB_aget_value(e, &d, path) != MMDB_SUCCESS || !d.has_data) {
+		return false;
+	}
+	if (d.type == MMDB_DATA_TYPE_DOUBLE) {
+		*v = d.double_value;
+		return true;
+	}
+	if (d.type == MMDB_DATA_TYPE_FLOAT) {
+		*v = d.float_value;
+		return true;
+	}
+	return false;
+}
+
+static void ref_city(MMDB_entry_s *e, geo_info_t *info)
+{
+	MMDB_entry_data_s d;
+	if (MMDB_aget_value(e, &d, PATH_CONTINENT) == MMDB_SUCCESS) {
+		ref_code(&d, info->continent, sizeof(info->continent) - 1);
+	}
+	if (MMDB_aget_value(e, &d, PATH_COUNTRY) == MMDB_SUCCESS) {
+		ref_code(&d, info->country, sizeof(info->country) - 1);
+	}
+	char sub[4];
+	if (info->country[0] != '\0' && MMDB_aget_value(e, &d, PATH_SUBDIV) == MMDB_SUCCESS) {
+		ref_code(&d, sub, sizeof(sub) - 1);
+		if (sub[0] != '\0') {
+			snprintf(info->subdivision, sizeof(info->subdivision), "%s-%s", info->country, sub);
+		}
+	}
+	double lat, lon;
+	if (ref_double(e, PATH_LAT, &lat) && ref_double(e, PATH_LON, &lon) && lat >= -90.0 &&
+	    lat <= 90.0 && lon >= -180.0 && lon <= 180.0) {
+		info->has_location = true;
+		info->lat = lat;
+		info->lon = lon;
+		float v[3];
+		geo_unit_vector(lat, lon, v);
+		info->x = v[0];
+		info->y = v[1];
+		info->z = v[2];
+		info->has_xyz = true;
+	}
+}
+
+static bool ref_asn(MMDB_entry_s *e, uint32_t *asn)
+{
+	MMDB_entry_data_s d;
+	if (MMDB_aget_value(e, &d, PATH_ASN) != MMDB_SUCCESS || !d.has_data) {
+		return false;
+	}
+	switch (d.type) {
+	case MMDB_DATA_TYPE_UINT16: *asn = d.uint16; return true;
+	case MMDB_DATA_TYPE_UINT32: *asn = d.uint32; return true;
+	case MMDB_DATA_TYPE_UINT64:
+		if (d.uint64 > UINT32_MAX) {
+			return false;
+		}
+		*asn = (uint32_t)d.uint64;
+		return true;
+	case MMDB_DATA_TYPE_INT32:
+		if (d.int32 < 0) {
+			return false;
+		}
+		*asn = (uint32_t)d.int32;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool same(const geo_info_t *a, const geo_info_t *b)
+{
+	return strcmp(a->continent, b->continent) == 0 && strcmp(a->country, b->country) == 0 &&
+	       strcmp(a->subdivision, b->subdivision) == 0 && a->has_location == b->has_location &&
+	       (!a->has_location || (a->lat == b->lat && a->lon == b->lon && a->x == b->x &&
+	                              a->y == b->y && a->z == b->z)) &&
+	       a->has_xyz == b->has_xyz;
+}
+
+/* Every data record reachable from the tree, decoded both ways. */
+static void check_db(const char *path)
+{
+	MMDB_s db;
+	if (MMDB_open(path, MMDB_MODE_MMAP, &db) != MMDB_SUCCESS) {
+		ok(0, "open %s", path);
+		return;
+	}
+	unsigned records = 0, bad = 0, with_asn = 0, located = 0;
+	for (uint32_t n = 0; n < db.metadata.node_count; n++) {
+		MMDB_search_node_s node;
+		if (MMDB_read_node(&db, n, &node) != MMDB_SUCCESS) {
+			bad++;
+			continue;
+		}
+		MMDB_entry_s ents[2] = { node.left_record_entry, node.right_record_entry };
+		uint8_t types[2] = { node.left_record_type, node.right_record_type };
+		for (unsigned k = 0; k < 2; k++) {
+			if (types[k] != MMDB_RECORD_TYPE_DATA) {
+				continue;
+			}
+			geo_info_t a = { 0 }, b = { 0 };
+			ref_city(&ents[k], &a);
+			geo_decode_city(&ents[k], &b);
+			uint32_t asn_a = 0, asn_b = 0;
+			bool ha = ref_asn(&ents[k], &asn_a), hb = geo_decode_asn(&ents[k], &asn_b);
+			records++;
+			with_asn += ha;
+			located += a.has_location;
+			if (!same(&a, &b) || ha != hb || asn_a != asn_b) {
+				if (bad++ < 3) {
+					diag("%s offset %u: ref %s/%s/%s %d asn %d:%u, one pass %s/%s/%s %d asn %d:%u",
+					     path, ents[k].offset, a.continent, a.country, a.subdivision,
+					     a.has_location, ha, asn_a, b.continent, b.country, b.subdivision,
+					     b.has_location, hb, asn_b);
+				}
+			}
+		}
+	}
+	ok(records > 0 && bad == 0, "%s: %u records (%u located, %u with an ASN) decode as "
+	   "MMDB_aget_value() does", path, records, located, with_asn);
+	MMDB_close(&db);
+}
+
+static uint64_t rnd_state = 7;
+static uint64_t rnd(void)
+{
+	uint64_t z = (rnd_state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Damaged data: a real record's bytes with corruption, and random bytes.
+ * Each buffer is exactly its size (ASan catches a read past it). */
+static void test_damage(const char *path)
+{
+	MMDB_s db;
+	if (MMDB_open(path, MMDB_MODE_MMAP, &db) != MMDB_SUCCESS) {
+		ok(0, "open %s", path);
+		return;
+	}
+	uint32_t size = db.data_section_size;
+	unsigned runs = 0, located = 0;
+	for (unsigned it = 0; it < 20000; it++) {
+		uint32_t len = it % 2 ? size : 1 + (uint32_t)(rnd() % 256);
+		uint8_t *buf = malloc(len);
+		if (it % 2) {
+			memcpy(buf, db.data_section, len);
+			for (unsigned k = 0; k < 1 + it % 7; k++) {
+				uint64_t r = rnd();
+				buf[r % len] = (uint8_t)(r >> 32);
+			}
+		} else {
+			for (uint32_t i = 0; i < len; i++) {
+				buf[i] = (uint8_t)rnd();
+			}
+		}
+		MMDB_s fake = db;
+		fake.data_section = buf;
+		fake.data_section_size = len;
+		MMDB_entry_s e = { .mmdb = &fake, .offset = (uint32_t)(rnd() % (len + 2)) };
+		geo_info_t info = { 0 };
+		uint32_t asn;
+		geo_decode_city(&e, &info);
+		(void)geo_decode_asn(&e, &asn);
+		located += info.has_location;
+		runs++;
+		free(buf);
+	}
+	ok(runs == 20000, "20000 damaged data sections decoded without a fault (%u located)",
+	   located);
+	MMDB_close(&db);
+}
+
+int main(void)
+{
+	const char *dir = getenv("HG_TEST_DATA");
+	char p[1024];
+	static const char *const dbs[] = { "test-city.mmdb", "test-asn.mmdb", "test-city-v4.mmdb",
+	                                   "demo-city.mmdb", "demo-asn.mmdb" };
+	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir ? dir : "tests/data", dbs[i]);
+		check_db(p);
+	}
+	/* Any other database, e.g. the benchmark's 20,000 records
+	 * (HG_BENCH_MMDB=/tmp/.../city.mmdb tests/unit/test_geo_decode). */
+	const char *bench = getenv("HG_BENCH_MMDB");
+	if (bench != NULL && *bench != '\0') {
+		check_db(bench);
+	}
+	snprintf(p, sizeof(p), "%s/test-city.mmdb", dir ? dir : "tests/data");
+	test_damage(p);
+	return done_testing();
+}
