@@ -168,7 +168,9 @@ static void city_record(const geo_db_t *geo, geo_cache_t *cache, MMDB_entry_s *e
 		}
 	}
 	info->found = true;
-	geo_decode_city(entry, info);   /* one pass over the record's data */
+	/* One pass over the record's data; the parts records share (keys,
+	 * country maps) through the cache's memo. */
+	geo_decode_city(entry, info, cache != NULL ? cache->memo : NULL, geo->id);
 	if (set != NULL) {
 		set[1] = set[0];
 		set[0].db_id = geo->id;

@@ -99,6 +99,20 @@ typedef struct {
 	uint32_t asn;
 } geo_cache_asn_t;
 
+/*! Entries of a geo_memo_t (a power of two). */
+#define GEO_MEMO_SLOTS 128
+
+/*! What one pointer of a record's data decodes to, for the parts records
+ *  share (mmdb data is deduplicated: every record of a country points at
+ *  the same country map, every key at the same string): a map key's id, or
+ *  the code a continent, country or subdivision value yields. */
+typedef struct {
+	uint64_t db_id;                /*!< 0: empty */
+	uint32_t off;                  /*!< the pointer's target in the data section */
+	uint8_t what;                  /*!< private to geo_decode.c */
+	char code[4];                  /*!< the decoded code, "" = none */
+} geo_memo_t;
+
 /*! Networks per geo_cache_t (a power of two; 2-way sets). */
 #define GEO_CACHE_NETS 256
 
@@ -128,6 +142,7 @@ typedef struct {
  */
 typedef struct {
 	geo_cache_net_t net[GEO_CACHE_NETS];
+	geo_memo_t memo[GEO_MEMO_SLOTS];   /*!< shared parts of records, see geo_decode.h */
 	geo_cache_city_t city[GEO_CACHE_SLOTS];
 	geo_cache_asn_t asn[GEO_CACHE_SLOTS];
 	uint64_t hits;                 /*!< records served from the cache */

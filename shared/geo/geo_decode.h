@@ -24,8 +24,13 @@
  *        country, "CC-SSS" subdivision (only with a country), location and
  *        its unit vector. Fields the record lacks (or holds with another
  *        type) stay as they are; a malformed record ends the walk early.
+ *
+ * \param memo  NULL, or GEO_MEMO_SLOTS entries (per thread) that remember
+ *              what the pointers of database \a db_id (never 0) decode to:
+ *              the same result, without walking the shared maps again.
  */
-void geo_decode_city(const MMDB_entry_s *entry, geo_info_t *info);
+void geo_decode_city(const MMDB_entry_s *entry, geo_info_t *info, geo_memo_t *memo,
+                     uint64_t db_id);
 
 /*!
  * \brief The ASN of the record at \a entry.
