@@ -18,6 +18,7 @@
 #include "module_db.h"
 #include "module_sign.h"
 #include "sel.h"
+#include "sel_memo.h"
 #include "store.h"
 #include "view_lookup.h"
 
@@ -33,6 +34,7 @@ typedef struct {
 	                                    (a replaced file makes module_db_get()
 	                                    return NULL) */
 	geo_cache_t geo;               /*!< decoded mmdb records */
+	sel_memo_t *memo;              /*!< answers of deterministic chains (calloc()ed apart) */
 } hgm_thread_t;
 
 /*! One module instance. Owns every pointer in it. */

@@ -154,18 +154,32 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 	bool scope0 = false;
 	geo_info_t geo;
 	bool have_client = (module_client_get(qdata, &client, &scope0) == HG_EOK);
+	uint64_t now = now_ms();
+	size_t txnid = mdb_txn_id(thr->rtxn.txn);
+	/* A chain without per-query draws answers a client as it answered the
+	 * last one of its network (sel_memo.h): no geo lookup, no chain. */
+	bool memo = have_client && sel_memo_allowed(view);
+	sel_answer_t ans;
+	if (memo && sel_memo_find(thr->memo, store, txnid, view, &client, qtype, now, &ans)) {
+		goto answer;
+	}
 	/* Skip the geo lookup for names whose chain never looks at the client's
 	 * location (a sticky chain needs only its address). */
-	if (have_client && ctx->geo != NULL && (view->hdr->flags & HG_VIEW_NEEDS_GEO) &&
-	    geo_lookup_cached(ctx->geo, &thr->geo, client.family, client.addr, &geo) == HG_EOK) {
-		client.geo = &geo;
+	if (have_client && ctx->geo != NULL && (view->hdr->flags & HG_VIEW_NEEDS_GEO)) {
+		if (geo_lookup_cached(ctx->geo, &thr->geo, client.family, client.addr, &geo) == HG_EOK) {
+			client.geo = &geo;
+		} else {
+			memo = false;   /* no geo data by an error: not the address's answer */
+		}
 	}
-
-	sel_answer_t ans;
-	if (sel_decide(view, &client, qtype, now_ms(), &thr->rng, &ans, NULL) != HG_EOK) {
+	if (sel_decide(view, &client, qtype, now, &thr->rng, &ans, NULL) != HG_EOK) {
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
 		goto done;
 	}
+	if (memo) {
+		sel_memo_store(thr->memo, store, txnid, view, &client, qtype, &ans);
+	}
+answer:;
 
 	knotd_in_state_t next = put_answer(ctx, thr, pkt, qdata, mod, &ans, qtype, state);
 	if (next != state && next != KNOTD_IN_STATE_ERROR) {

@@ -268,6 +268,7 @@ typedef struct HG_PACKED {
 enum hg_view_flags {
 	HG_VIEW_CLIENT_DEPENDENT = 1 << 0, /*!< the chain has a filter that uses the client */
 	HG_VIEW_NEEDS_GEO        = 1 << 1, /*!< ... that uses the client's geo data */
+	HG_VIEW_RANDOM           = 1 << 2, /*!< a filter draws per query (weighted, shuffle, round-robin) */
 };
 
 typedef struct HG_PACKED {
@@ -431,10 +432,16 @@ _Static_assert(sizeof(hg_name_filter_t) == 16, "hg_name_filter_t layout");
 static inline uint64_t hg_name_hash(const uint8_t *name, unsigned len)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
-	for (unsigned i = 0; i < len; i += 8) {
+	unsigned i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		__builtin_memcpy(&w, name + i, 8);   /* little-endian word (hosts are LE) */
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	if (i < len) {
 		uint64_t w = 0;
-		unsigned n = len - i < 8 ? len - i : 8;
-		for (unsigned k = 0; k < n; k++) {
+		for (unsigned k = 0; i + k < len; k++) {
 			w |= (uint64_t)name[i + k] << (8 * k);
 		}
 		h = (h ^ w) * 0xff51afd7ed558ccdull;

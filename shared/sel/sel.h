@@ -54,8 +54,13 @@ typedef struct {
 	uint8_t cname_len;
 	uint32_t ttl;
 	uint8_t scope;                 /*!< ECS scope prefix length */
+	uint8_t client_bits;           /*!< leading bits of the client address the answer
+	                                    depends on (scope before the cap to the
+	                                    source prefix) */
 	uint32_t flags;                /*!< enum sel_flags */
 	int vantage;                   /*!< prober index used as client vantage, -1 none */
+	uint64_t valid_from;           /*!< the answer holds for these times as far as */
+	uint64_t valid_until;          /*!< measurements age: the set's derived window */
 } sel_answer_t;
 
 /* ---- optional trace (explain) ---- */

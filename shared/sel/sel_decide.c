@@ -211,6 +211,9 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 	sel_answer(&c, out);
 	out->ttl = (out->flags & SEL_DEGRADED) ? view->hdr->degraded_ttl : view->hdr->ttl;
 	out->scope = c.scope < client->source_len ? c.scope : client->source_len;
+	out->client_bits = c.scope;
+	out->valid_from = c.d->valid_from;
+	out->valid_until = c.d->valid_until;
 	if (c.client_used) {
 		out->flags |= SEL_CLIENT_USED;
 	}

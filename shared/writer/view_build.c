@@ -234,6 +234,9 @@ static uint16_t vb_chain_flags(const policy_name_t *nm)
 			flags |= HG_VIEW_NEEDS_GEO | HG_VIEW_CLIENT_DEPENDENT;
 		} else if (type == HG_F_WEIGHTED && nm->chain[f].sticky) {
 			flags |= HG_VIEW_CLIENT_DEPENDENT;   /* the address, not its location */
+		} else if (type == HG_F_WEIGHTED || type == HG_F_WEIGHTED_SHUFFLE ||
+		           type == HG_F_ROUND_ROBIN) {
+			flags |= HG_VIEW_RANDOM;             /* its answer differs per query */
 		}
 	}
 	return flags;

@@ -283,5 +283,9 @@ int main(void)
 		ok(fields[i].seen, "%s.%s documented", fields[i].type, fields[i].field);
 	}
 	is_int(HG_SCHEMA_VERSION, 2, "schema version 2 (SCHEMA.md title)");
+	/* hg_name_hash() is part of the format (the name filter stores it). */
+	static const uint8_t owner[] = "\6global\4gslb\7example\3net";
+	ok(hg_name_hash(owner, 25) == 0x984e1d179e438dc5ull && hg_name_hash(owner, 1) == 0xe2a3bf190a6b4c13ull &&
+	   hg_name_hash(owner, 8) == 0x599b68d573d31c5cull, "hg_name_hash() pinned (word and tail paths)");
 	return done_testing();
 }

@@ -84,7 +84,8 @@ static void test_build(void)
 		{ h->n_matches, 5 }, { sh->n_v4, 6 }, { sh->n_v6, 4 }, { sh->n_pools, 4 },
 		{ h->fallback, HG_FALLBACK_POOL }, { h->fallback_pool, 2 }, { h->ttl, 30 },
 		{ h->degraded_ttl, 10 }, { sh->quorum_ppm, 500000 }, { sh->stale_after_ms, 15000 },
-		{ (long)h->generation, 1 }, { h->flags, HG_VIEW_CLIENT_DEPENDENT | HG_VIEW_NEEDS_GEO },
+		{ (long)h->generation, 1 },
+		{ h->flags, HG_VIEW_CLIENT_DEPENDENT | HG_VIEW_NEEDS_GEO | HG_VIEW_RANDOM },
 		{ h->set_id, 7 }, { sh->set_id, 7 }, { h->n_endpoints, 6 }, { sh->n_names, 1 },
 	};
 	static const char *count_names[] = {
@@ -191,12 +192,14 @@ static void test_build(void)
 
 static void test_client_dependent(void)
 {
-	static const struct { const char *chain; bool dep, geo; } cases[] = {
-		{ "up", false, false }, { "up priority first=1", false, false },
-		{ "shuffle rr first=2", false, false }, { "weighted", false, false },
-		{ "sticky", true, false }, { "nearest", true, true }, { "latency=20", true, true },
-		{ "loss=100", true, true }, { "up geofence", true, true },
-		{ "up sticky first=1", true, false },
+	static const struct { const char *chain; bool dep, geo, random; } cases[] = {
+		{ "up", false, false, false }, { "up priority first=1", false, false, false },
+		{ "shuffle rr first=2", false, false, true }, { "weighted", false, false, true },
+		{ "rr", false, false, true }, { "shuffle", false, false, true },
+		{ "sticky", true, false, false }, { "nearest", true, true, false },
+		{ "latency=20", true, true, false }, { "loss=100", true, true, false },
+		{ "up geofence", true, true, false }, { "up sticky first=1", true, false, false },
+		{ "up geofence shuffle", true, true, true },
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		fx_t *fx = fx_new();
@@ -208,9 +211,10 @@ static void test_client_dependent(void)
 		int ret = fx_build(fx, 0, NOW, &blob, &len);
 		ok(ret == HG_EOK && fx_open(blob, len, &v) == HG_EOK &&
 		   !!(v.hdr->flags & HG_VIEW_CLIENT_DEPENDENT) == cases[i].dep &&
-		   !!(v.hdr->flags & HG_VIEW_NEEDS_GEO) == cases[i].geo,
-		   "flags: %-20s -> client-dependent %d, needs geo %d", cases[i].chain, cases[i].dep,
-		   cases[i].geo);
+		   !!(v.hdr->flags & HG_VIEW_NEEDS_GEO) == cases[i].geo &&
+		   !!(v.hdr->flags & HG_VIEW_RANDOM) == cases[i].random,
+		   "flags: %-20s -> client-dependent %d, needs geo %d, random %d", cases[i].chain,
+		   cases[i].dep, cases[i].geo, cases[i].random);
 		free(blob);
 		fx_free(fx);
 	}
