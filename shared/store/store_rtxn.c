@@ -6,6 +6,7 @@
 
 #include "errors.h"
 #include "store.h"
+#include "store_guard.h"
 
 int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn)
 {
@@ -44,6 +45,20 @@ void store_rtxn_free(store_rtxn_t *rtxn)
 {
 	if (rtxn->txn != NULL) {
 		mdb_txn_abort(rtxn->txn);
+		rtxn->txn = NULL;
+	}
+	rtxn->active = false;
+}
+
+static void rtxn_abort_cb(void *txn)
+{
+	mdb_txn_abort(txn);
+}
+
+void store_rtxn_discard(store_rtxn_t *rtxn)
+{
+	if (rtxn->txn != NULL) {
+		store_guard_call(rtxn_abort_cb, rtxn->txn);
 		rtxn->txn = NULL;
 	}
 	rtxn->active = false;
