@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "log.h"
 #include "prober.h"
+#include "store_guard.h"
 
 static void usage(FILE *f, const char *prog)
 {
@@ -88,6 +89,20 @@ static int parse_uint(const char *text, unsigned min, unsigned max, unsigned *ou
 	return HG_EOK;
 }
 
+/* Why the database would not open, and what to do about it. */
+static void report_open_error(const char *dir, int ret)
+{
+	const char *why = store_last_error();
+	if (ret == HG_ENOENT) {
+		hg_err("%s (load a policy first: haltgslb-ctl load FILE --db DIR)",
+		       *why ? why : "no haltgslb database");
+	} else if (*why) {
+		hg_err("%s", why);
+	} else {
+		hg_err("database %s: %s", dir, hg_strerror(ret));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -109,6 +124,8 @@ int main(int argc, char **argv)
 	p.window = PROBER_WINDOW_DEFAULT;
 	p.max_inflight = PROBER_INFLIGHT_DEFAULT;
 	hg_log_init(argv[0], level);
+	/* Its database truncated under it: a message and exit 1, not SIGBUS. */
+	store_guard_install(STORE_GUARD_FATAL, "haltgslb-prober");
 	while ((opt = getopt_long(argc, argv, "i:p:d:m:w:c:fl:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i': p.id = optarg; break;
@@ -184,8 +201,7 @@ int main(int argc, char **argv)
 	if (!foreground) {
 		ret = store_open(p.db_dir, 0, &p.store);
 		if (ret != HG_EOK) {
-			hg_err("database %s: %s (load a policy first: haltgslb-ctl load FILE --db DIR)",
-			       p.db_dir, hg_strerror(ret));
+			report_open_error(p.db_dir, ret);
 			goto cleanup;
 		}
 		store_close(p.store);
@@ -198,8 +214,7 @@ int main(int argc, char **argv)
 	}
 	ret = store_open(p.db_dir, 0, &p.store);
 	if (ret != HG_EOK) {
-		hg_err("database %s: %s (load a policy first: haltgslb-ctl load FILE --db DIR)",
-		       p.db_dir, hg_strerror(ret));
+		report_open_error(p.db_dir, ret);
 		goto cleanup;
 	}
 	ret = prober_loop_init(&p);

@@ -197,18 +197,20 @@ cleanup:
 }
 
 /* The data file as the safety checks left it: refuse a truncated or
- * corrupt one before LMDB maps it. An empty one is a new environment. */
-static int store_check_data(struct store *s, const store_files_t *files, bool create)
+ * corrupt one before LMDB maps it. Only a data.mdb created empty just now
+ * is a new environment: an existing empty one was truncated (LMDB writes
+ * the meta pages as soon as it creates the file), and loading into it in
+ * place would hide that from a knotd that still maps it. */
+static int store_check_data(struct store *s, const store_files_t *files)
 {
 	if (files->data_created) {
 		return HG_EOK;
 	}
 	char why[320];
 	int ret = store_meta_check_settled(files->data_fd, NULL, why, sizeof(why));
-	if (ret == HG_ENOENT && create) {
-		return HG_EOK;
-	} else if (ret == HG_ENOENT) {
-		return store_fail(HG_ENOENT, "%s: no haltgslb database (data.mdb is empty)", s->path);
+	if (ret == HG_ENOENT) {
+		return store_fail(HG_ECORRUPT, "%s/data.mdb is empty (truncated); "
+		                  STORE_REBUILD_HINT, s->path);
 	} else if (ret == HG_ECORRUPT) {
 		return store_fail(ret, "%s/data.mdb: %s; " STORE_REBUILD_HINT, s->path, why);
 	} else if (ret != HG_EOK) {
@@ -345,7 +347,7 @@ static int store_env_open(struct store *s, const char *given, unsigned flags)
 		store_fail(ret, "%s", why);
 		goto cleanup;
 	}
-	ret = store_check_data(s, &files, create);
+	ret = store_check_data(s, &files);
 	if (ret == HG_EOK) {
 		ret = store_env_setup(s);
 	}
@@ -505,6 +507,8 @@ bool store_is_broken(const store_t *store)
 bool store_map_contains(const store_t *store, const void *addr)
 {
 	const char *p = addr;
-	return store->map_addr != NULL && p >= store->map_addr &&
-	       (size_t)(p - store->map_addr) < store->map_size;
+	if (store->map_addr == NULL) {
+		return true;            /* unknown: assume the worst */
+	}
+	return p >= store->map_addr && (size_t)(p - store->map_addr) < store->map_size;
 }

@@ -142,7 +142,8 @@ void store_mark_broken(store_t *store);
 bool store_is_broken(const store_t *store);
 
 /*! \brief True if \a addr lies in the data file's map (to tell a fault in
- *         data.mdb from one in another mapped file). */
+ *         data.mdb from one in another mapped file); also true when the
+ *         map's address could not be found at open (assume the worst). */
 bool store_map_contains(const store_t *store, const void *addr);
 
 /* ---------------------------------------------------------------------- */
@@ -199,6 +200,25 @@ typedef struct {
 	MDB_txn *txn;
 	int err;                 /*!< first error, HG_EOK while all went well */
 } store_wtxn_t;
+
+/*!
+ * \brief For the tools, when run as root: become the owner of the database
+ *        directory \a dir (its uid, its group, no supplementary groups) if
+ *        that owner is not root.
+ *
+ * store_open() running as root refuses a directory another user owns: that
+ * user could swap lock.mdb or data.mdb for a symlink between the checks and
+ * LMDB's open and have root write any file. As the owner, the process can
+ * only write what the owner could anyway, and the files it creates belong
+ * to the owner. A no-op when not root, or when \a dir is missing (it will
+ * be created by root) or owned by root. Irreversible: call it after reading
+ * what only root may read, and only in a single-threaded tool (write side:
+ * never linked into knotd).
+ *
+ * \param[out] why  Reason on failure.
+ * \return HG_EOK, or HG_EACCES if the switch failed.
+ */
+int store_become_dir_owner(const char *dir, char *why, size_t size);
 
 /*! \brief Begin a write txn. \return HG_EOK, HG_EACCES (read-only handle),
  *         or the mapped LMDB error; the same code is left in wtxn->err. */

@@ -10,7 +10,7 @@ libhg_store_la_SOURCES = \
 	shared/store/store_rtxn.c \
 	shared/store/store_iter.c shared/store/store_int.h
 libhg_store_write_la_CFLAGS = $(HG_CFLAGS)
-libhg_store_write_la_SOURCES = shared/store/store_wtxn.c
+libhg_store_write_la_SOURCES = shared/store/store_wtxn.c shared/store/store_owner.c
 
 haltgslbinclude_HEADERS += shared/store/store.h
 

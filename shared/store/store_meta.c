@@ -161,9 +161,9 @@ int store_meta_check(int fd, store_meta_t *out, char *why, size_t why_size)
 		*out = meta;
 	}
 	if (meta.file_size < meta.need) {
-		return meta_fail(why, why_size, "the file is %llu bytes but its meta page (txn %zu) "
-		                 "uses pages up to %zu of %zu bytes, %llu bytes: truncated",
-		                 (unsigned long long)meta.file_size, meta.txnid, last, psize,
+		return meta_fail(why, why_size, "the file is %llu bytes, but its meta page (txn %zu) "
+		                 "uses %zu pages of %zu bytes (%llu bytes): truncated",
+		                 (unsigned long long)meta.file_size, meta.txnid, last + 1, psize,
 		                 (unsigned long long)meta.need);
 	}
 	return HG_EOK;
