@@ -83,7 +83,7 @@ static int check_schema(module_db_t *db, store_t *store)
 	store_guard_arm(&guard);
 	if (sigsetjmp(guard.jb, 0) != 0) {
 		char what[256];
-		store_rtxn_discard(&db->check_txn);
+		store_rtxn_free(&db->check_txn);
 		store_mark_broken(store);
 		snprintf(db->why, sizeof(db->why), "%s", store_guard_describe(&guard, what,
 		                                                                sizeof(what)));

@@ -42,9 +42,9 @@ static void count_result(knotd_mod_t *mod, knotd_qdata_t *qdata, const sel_answe
 }
 
 /* Put the decided answer into the packet; returns the next state. Ends
- * \a guard once nothing more is read from the map (the answer's rdata is
- * copied into the packet arena): signing takes a lock, which must never be
- * held inside a guard. */
+ * the read txn and \a guard once nothing more is read from the map (the
+ * answer's rdata is copied into the packet arena): signing takes a lock,
+ * which must never be held inside a guard. */
 static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t *pkt,
                                    knotd_qdata_t *qdata, knotd_mod_t *mod,
                                    const sel_answer_t *ans, uint16_t qtype,
@@ -67,6 +67,7 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 	knot_rrset_t *rr = NULL;
 	knot_rrset_t *rrsig = NULL;
 	int ret = module_answer_rrset(pkt, qname, ans, qtype, sign, &rr);
+	store_rtxn_end(&thr->rtxn);
 	store_guard_disarm(guard);
 	if (ret == KNOT_EOK && sign) {
 		/* Signed before anything is written, so a signing failure can still
@@ -202,7 +203,7 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 	store_guard_t guard;
 	store_guard_arm(&guard);
 	if (sigsetjmp(guard.jb, 0) != 0) {
-		store_rtxn_discard(&thr->rtxn);
+		store_rtxn_free(&thr->rtxn);
 		module_db_fault(ctx->db, store, &guard);
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_FAULT);
 		return state;

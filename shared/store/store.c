@@ -447,8 +447,9 @@ void store_close(store_t *store)
 	/* Close under the lock: a concurrent store_open() of the same path must
 	 * not open a second environment on the file while this one still holds
 	 * the lock file (closing it would drop this process's lock-file locks,
-	 * and another process's reader check could then clear our readers). */
-	mdb_env_close(store->env);
+	 * and another process's reader check could then clear our readers).
+	 * Guarded: closing clears our reader slots in lock.mdb's map. */
+	store_guard_call(store_env_close_cb, store->env);
 	pthread_mutex_unlock(&store_lock);
 	free(store->path);
 	free(store);

@@ -168,15 +168,14 @@ int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn);
  *         Every value read through it becomes invalid. */
 void store_rtxn_end(store_rtxn_t *rtxn);
 
-/*! \brief Free the cached txn (abort); \a rtxn may then be begun again. */
-void store_rtxn_free(store_rtxn_t *rtxn);
-
 /*!
- * \brief Drop a txn that a fault interrupted (store_guard.h): aborted inside
- *        a guard of its own, or forgotten (its reader slot leaked) if even
- *        that faults. \a rtxn is then as after store_rtxn_free().
+ * \brief Free the cached txn (abort); \a rtxn may then be begun again.
+ *
+ * Also the way to drop a txn that a fault interrupted (store_guard.h): the
+ * abort runs inside a guard of its own, and if even that faults (a
+ * truncated lock.mdb) the txn is forgotten, its reader slot leaked.
  */
-void store_rtxn_discard(store_rtxn_t *rtxn);
+void store_rtxn_free(store_rtxn_t *rtxn);
 
 /*!
  * \brief Get a value in place.

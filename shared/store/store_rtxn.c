@@ -41,21 +41,15 @@ void store_rtxn_end(store_rtxn_t *rtxn)
 	rtxn->active = false;
 }
 
-void store_rtxn_free(store_rtxn_t *rtxn)
-{
-	if (rtxn->txn != NULL) {
-		mdb_txn_abort(rtxn->txn);
-		rtxn->txn = NULL;
-	}
-	rtxn->active = false;
-}
-
 static void rtxn_abort_cb(void *txn)
 {
 	mdb_txn_abort(txn);
 }
 
-void store_rtxn_discard(store_rtxn_t *rtxn)
+/* Aborting releases the reader slot in lock.mdb's map: guarded, so a
+ * truncated lock file (or a txn a fault interrupted) cannot take the
+ * process down here either. */
+void store_rtxn_free(store_rtxn_t *rtxn)
 {
 	if (rtxn->txn != NULL) {
 		store_guard_call(rtxn_abort_cb, rtxn->txn);

@@ -202,3 +202,18 @@ def test_truncated_to_nothing_under_queries(knotd_factory, measured_db):
     assert h.answers[-1] == FALLBACK
     assert_serving(k)
     assert k.stats().get("pass-through[read-fault]", 0) >= 1
+
+
+def test_lock_file_truncated_under_queries(knotd_factory, measured_db):
+    """knotd's user may write lock.mdb (its reader slot): truncating it
+    makes every LMDB call of the module fault, inside its guards."""
+    k = start(knotd_factory, measured_db)
+    wait_for(k, GSLB)
+    with Hammer(k) as h:
+        time.sleep(0.5)
+        os.truncate(os.path.join(measured_db, "lock.mdb"), 0)
+        time.sleep(2.5)
+    assert not h.failures, h.failures[:10]
+    assert h.answers[-1] == FALLBACK
+    assert_serving(k)
+    assert k.stats().get("pass-through[read-fault]", 0) >= 1

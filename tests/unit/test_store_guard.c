@@ -292,7 +292,7 @@ static void test_store_truncated(void)
 	   store_guard_describe(&g, why, sizeof(why)));
 	ok(g.fault != STORE_FAULT_SIGBUS || store_map_contains(s, g.addr),
 	   "  the fault address is in data.mdb's map");
-	store_rtxn_discard(&r);
+	store_rtxn_free(&r);
 	ok(r.txn == NULL && !r.active, "the interrupted txn is dropped");
 	ok(!store_is_broken(s), "not broken until marked");
 	store_mark_broken(s);
