@@ -8,7 +8,7 @@
 #include "module_ctx.h"
 #include "module_query.h"
 #include "module_stats.h"
-#include "view.h"
+#include "view_lookup.h"
 
 /* The coarse clock is a vDSO read (no syscall); freshness of measurements is
  * judged in seconds, so its few-ms resolution is plenty. */
@@ -133,15 +133,15 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 	}
 
 	const view_t *view = NULL;
-	switch (module_db_find_view(&thr->views, &thr->rtxn, qname, knot_dname_size(qname), &view)) {
-	case MODULE_VIEW_FOUND:
+	switch (view_lookup(&thr->views, &thr->rtxn, qname, knot_dname_size(qname), &view)) {
+	case VIEW_LOOKUP_FOUND:
 		break;
-	case MODULE_VIEW_NONE:
+	case VIEW_LOOKUP_NONE:
 		goto done;
-	case MODULE_VIEW_NO_VIEW:
+	case VIEW_LOOKUP_NO_VIEW:
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_NO_VIEW);
 		goto done;
-	case MODULE_VIEW_BAD:
+	case VIEW_LOOKUP_BAD:
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_BAD_VIEW);
 		goto done;
 	default:

@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	build-essential autoconf automake libtool pkg-config
+	# fuzzing (./configure --enable-fuzzing, make fuzz): clang and libFuzzer
+	clang libclang-rt-14-dev libfuzzer-14-dev
 	# libraries (pkg-config names in configure.ac)
 	libknot-dev liblmdb-dev libmaxminddb-dev libcurl4-openssl-dev libnghttp2-dev
 	libyaml-dev libssl-dev liburcu-dev

@@ -2,7 +2,8 @@
 # Run every haltgslb test on a fresh Debian 12 machine, as root:
 # installs the dependencies, builds twice (ASan+UBSan, and plain for valgrind
 # and knotd), runs the unit tests under both, the knotd integration tests,
-# the network-namespace tests and `make distcheck`. Ends with the line
+# the network-namespace tests and `make distcheck`; a third, clang build runs
+# the fuzz targets briefly (FUZZ_SECONDS each, default 10). Ends with the line
 # "N passed, N failed"; exits non-zero if anything failed.
 set -uo pipefail
 
@@ -94,6 +95,19 @@ mkdir -p "$top/build/plain"
 	LOG_COMPILER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
 	>/dev/null 2>&1)
 record_make_check "unit tests (valgrind)" "$top/build/plain" $?
+
+# 3b. The fuzz targets build with clang + libFuzzer and run briefly over
+#     their corpora (make check above already replayed the corpora).
+mkdir -p "$top/build/fuzz"
+(cd "$top/build/fuzz" && "$top/configure" -q --enable-fuzzing && make -j"$JOBS" >/dev/null \
+	&& make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-10}" >"$top/build/fuzz/fuzz.out" 2>&1)
+if [ $? -eq 0 ]; then
+	record "fuzz targets (clang)" 1 0
+	sed -n '/=== fuzz summary/,$p' "$top/build/fuzz/fuzz.out"
+else
+	tail -n 30 "$top/build/fuzz/fuzz.out" 2>/dev/null
+	record "fuzz targets (clang)" 0 1
+fi
 
 export top_srcdir="$top"
 

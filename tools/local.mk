@@ -7,6 +7,8 @@ haltgslb_ctl_SOURCES = \
 	tools/ctl_util.c \
 	tools/ctl_policy.c \
 	tools/ctl_status.c \
+	tools/ctl_status.h \
+	tools/ctl_status_health.c \
 	tools/ctl_admin.c \
 	tools/ctl_explain.h \
 	tools/ctl_explain.c \
