@@ -1,24 +1,19 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 /* broker-config: from the policy and a few facts about the broker host,
  * the files that make a stock RabbitMQ 3.10 node ready for the fleet. This
- * file parses and checks the command line; ctl_broker_render.c writes the
+ * file parses the command line and checks the options together
+ * (ctl_broker_args.c checks single values); ctl_broker_render.c writes the
  * text. Anything wrong is reported here, by option, before a file is
  * touched. */
-#include <arpa/inet.h>
-#include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "ctl.h"
 #include "ctl_broker.h"
 #include "errors.h"
 #include "policy.h"
-
-#define CMD "broker-config"
 
 static void usage(void)
 {
@@ -68,158 +63,6 @@ static void usage(void)
 	       "  --max-message-size SIZE  largest message accepted (default 16MiB)\n"
 	       "  --group NAME             group of the written files (e.g. rabbitmq)\n\n"
 	       "Exit status: 0 written, 1 failure (nothing changed), 2 usage error.\n");
-}
-
-/* Policy ids and node ids share one alphabet: they are certificate CNs,
- * user names and (for probers) routing keys. */
-static bool id_valid(const char *id)
-{
-	size_t n = strlen(id);
-	if (n == 0 || n > HG_ID_MAX) {
-		return false;
-	}
-	return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
-/* NAME@HOST as Erlang node names are spelled (no quoting needed). */
-static bool node_name_valid(const char *s)
-{
-	const char *at = strchr(s, '@');
-	if (at == NULL || at == s || at[1] == '\0' || strlen(s) > 255) {
-		return false;
-	}
-	size_t name_len = (size_t)(at - s);
-	const char *host = at + 1;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == name_len &&
-	       strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-") ==
-	               strlen(host);
-}
-
-static bool addr_valid(const char *s)
-{
-	unsigned char buf[16];
-	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
-
-static int parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
-		return ctl_usage_error(CMD, "%s '%s': expected an integer from %u to %u", opt, s, lo, hi);
-	}
-	*out = (unsigned)v;
-	return CTL_OK;
-}
-
-/* "16MiB", "2GB", "1073741824" → bytes. */
-static int parse_size(const char *opt, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-	static const struct {
-		const char *suffix;
-		uint64_t mult;
-	} units[] = {
-		{ "", 1 }, { "B", 1 },
-		{ "kB", 1000ULL }, { "KB", 1000ULL }, { "MB", 1000000ULL }, { "GB", 1000000000ULL },
-		{ "KiB", 1ULL << 10 }, { "MiB", 1ULL << 20 }, { "GiB", 1ULL << 30 },
-	};
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno == 0 && end != s && s[0] != '-') {
-		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			if (strcmp(end, units[i].suffix) == 0 && v <= hi / units[i].mult) {
-				uint64_t bytes = (uint64_t)v * units[i].mult;
-				if (bytes >= lo && bytes <= hi) {
-					*out = bytes;
-					return CTL_OK;
-				}
-			}
-		}
-	}
-	return ctl_usage_error(CMD, "%s '%s': expected a size from %llu to %llu bytes "
-	                       "(a number, optionally followed by kB MB GB KiB MiB GiB)",
-	                       opt, s, (unsigned long long)lo, (unsigned long long)hi);
-}
-
-/* RabbitMQ's max-age syntax: a positive integer and one unit letter. */
-static bool retention_valid(const char *s)
-{
-	size_t digits = strspn(s, "0123456789");
-	return digits > 0 && digits <= 9 && strtoul(s, NULL, 10) > 0 &&
-	       s[digits] != '\0' && strchr("YMDhms", s[digits]) != NULL && s[digits + 1] == '\0';
-}
-
-/* rabbitmq.conf values run to the end of the line and '#' starts a comment. */
-static bool conf_path_ok(const char *p)
-{
-	for (; *p != '\0'; p++) {
-		if ((unsigned char)*p <= ' ' || *p == '#' || *p == 0x7f) {
-			return false;
-		}
-	}
-	return true;
-}
-
-static int abs_file(const char *opt, const char *path, char **out)
-{
-	*out = realpath(path, NULL);
-	if (*out == NULL) {
-		ctl_error("%s %s: %s", opt, path, strerror(errno));
-		return CTL_FAIL;
-	}
-	struct stat st;
-	if (stat(*out, &st) != 0 || !S_ISREG(st.st_mode)) {
-		ctl_error("%s %s: not a regular file", opt, path);
-		return CTL_FAIL;
-	}
-	if (!conf_path_ok(*out)) {
-		ctl_error("%s %s: rabbitmq.conf cannot hold a path with spaces, control "
-		          "characters or '#'", opt, *out);
-		return CTL_FAIL;
-	}
-	return CTL_OK;
-}
-
-/* mkdir -p, then the canonical path. */
-static int make_out_dir(const char *dir, char **out)
-{
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf)) {
-		ctl_error("--out %s: path too long", dir);
-		return CTL_FAIL;
-	}
-	for (char *p = buf + 1; ; p++) {
-		if (*p == '/' || *p == '\0') {
-			char saved = *p;
-			*p = '\0';
-			if (mkdir(buf, 0750) != 0 && errno != EEXIST) {
-				ctl_error("--out %s: cannot create %s: %s", dir, buf, strerror(errno));
-				return CTL_FAIL;
-			}
-			*p = saved;
-			if (saved == '\0') {
-				break;
-			}
-		}
-	}
-	struct stat st;
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		ctl_error("--out %s: not a directory", dir);
-		return CTL_FAIL;
-	}
-	*out = realpath(dir, NULL);
-	if (*out == NULL) {
-		ctl_error("--out %s: %s", dir, strerror(errno));
-		return CTL_FAIL;
-	}
-	if (!conf_path_ok(*out)) {
-		ctl_error("--out %s: rabbitmq.conf cannot hold a path with spaces, control "
-		          "characters or '#'", *out);
-		return CTL_FAIL;
-	}
-	return CTL_OK;
 }
 
 void broker_conf_free(broker_conf_t *conf)
@@ -285,15 +128,15 @@ static int check_conf(broker_conf_t *c, const policy_t *policy)
 	c->n_probers = policy->n_probers;
 	if (c->node_name != NULL && c->n_cluster_nodes > 0 &&
 	    !in_list(c->node_name, c->cluster_nodes, c->n_cluster_nodes)) {
-		return ctl_usage_error(CMD, "--node-name %s is not one of the --cluster-node names",
+		return ctl_usage_error(BROKER_CMD, "--node-name %s is not one of the --cluster-node names",
 		                       c->node_name);
 	}
 	if (c->dist_port == c->port || (c->epmd_port != 0 &&
 	                                (c->epmd_port == c->port || c->epmd_port == c->dist_port))) {
-		return ctl_usage_error(CMD, "--port, --dist-port and --epmd-port must differ");
+		return ctl_usage_error(BROKER_CMD, "--port, --dist-port and --epmd-port must differ");
 	}
 	if (c->max_bytes < c->segment_bytes) {
-		return ctl_usage_error(CMD, "--max-bytes (%llu) is smaller than --segment-bytes (%llu)",
+		return ctl_usage_error(BROKER_CMD, "--max-bytes (%llu) is smaller than --segment-bytes (%llu)",
 		                       (unsigned long long)c->max_bytes,
 		                       (unsigned long long)c->segment_bytes);
 	}
@@ -311,7 +154,7 @@ static int check_conf(broker_conf_t *c, const policy_t *policy)
 static int add_unique(const char *opt, const char *value, const char **list, size_t *n)
 {
 	if (in_list(value, list, *n)) {
-		return ctl_usage_error(CMD, "%s %s given twice", opt, value);
+		return ctl_usage_error(BROKER_CMD, "%s %s given twice", opt, value);
 	}
 	list[(*n)++] = value;
 	return CTL_OK;
@@ -362,25 +205,25 @@ static int take_option(broker_conf_t *c, int opt, const char *arg, const char **
 	case O_KEY:       paths[1] = arg; return CTL_OK;
 	case O_CA:        paths[2] = arg; return CTL_OK;
 	case O_GROUP:     *group = arg; return CTL_OK;
-	case O_PORT:      return parse_uint("--port", arg, 1, 65535, &c->port);
-	case O_DIST_PORT: return parse_uint("--dist-port", arg, 1, 65535, &c->dist_port);
-	case O_EPMD_PORT: return parse_uint("--epmd-port", arg, 1, 65535, &c->epmd_port);
-	case O_TICK:      return parse_uint("--net-ticktime", arg, 2, 120, &c->net_ticktime);
+	case O_PORT:      return broker_parse_uint("--port", arg, 1, 65535, &c->port);
+	case O_DIST_PORT: return broker_parse_uint("--dist-port", arg, 1, 65535, &c->dist_port);
+	case O_EPMD_PORT: return broker_parse_uint("--epmd-port", arg, 1, 65535, &c->epmd_port);
+	case O_TICK:      return broker_parse_uint("--net-ticktime", arg, 2, 120, &c->net_ticktime);
 	case O_DNS_NODE:
-		if (!id_valid(arg)) {
-			return ctl_usage_error(CMD, "--dns-node '%s': an id is 1-%d characters of "
+		if (!broker_id_valid(arg)) {
+			return ctl_usage_error(BROKER_CMD, "--dns-node '%s': an id is 1-%d characters of "
 			                       "A-Z a-z 0-9 . _ -", arg, HG_ID_MAX);
 		}
 		return add_unique("--dns-node", arg, c->dns_nodes, &c->n_dns_nodes);
 	case O_CNODE:
-		if (!node_name_valid(arg) || c->n_cluster_nodes == BROKER_MAX_NODES) {
-			return ctl_usage_error(CMD, "--cluster-node '%s': expected NAME@HOST (at most %d "
+		if (!broker_node_name_valid(arg) || c->n_cluster_nodes == BROKER_MAX_NODES) {
+			return ctl_usage_error(BROKER_CMD, "--cluster-node '%s': expected NAME@HOST (at most %d "
 			                       "nodes)", arg, BROKER_MAX_NODES);
 		}
 		return add_unique("--cluster-node", arg, c->cluster_nodes, &c->n_cluster_nodes);
 	case O_NODE_NAME:
-		if (!node_name_valid(arg)) {
-			return ctl_usage_error(CMD, "--node-name '%s': expected NAME@HOST", arg);
+		if (!broker_node_name_valid(arg)) {
+			return ctl_usage_error(BROKER_CMD, "--node-name '%s': expected NAME@HOST", arg);
 		}
 		c->node_name = arg;
 		return CTL_OK;
@@ -389,15 +232,15 @@ static int take_option(broker_conf_t *c, int opt, const char *arg, const char **
 		bool listen = opt == O_LISTEN;
 		const char *name = listen ? "--listen" : "--cluster-address";
 		size_t *n = listen ? &c->n_listen : &c->n_cluster_addrs;
-		if (!addr_valid(arg) || *n == BROKER_MAX_ADDRS) {
-			return ctl_usage_error(CMD, "%s '%s': expected an IPv4 or IPv6 address (at most "
+		if (!broker_addr_valid(arg) || *n == BROKER_MAX_ADDRS) {
+			return ctl_usage_error(BROKER_CMD, "%s '%s': expected an IPv4 or IPv6 address (at most "
 			                       "%d)", name, arg, BROKER_MAX_ADDRS);
 		}
 		return add_unique(name, arg, listen ? c->listen : c->cluster_addrs, n);
 	}
 	case O_PART:
 		if (strcmp(arg, "pause_minority") != 0 && strcmp(arg, "autoheal") != 0) {
-			return ctl_usage_error(CMD, "--partition-handling '%s': expected pause_minority "
+			return ctl_usage_error(BROKER_CMD, "--partition-handling '%s': expected pause_minority "
 			                       "or autoheal ('ignore' would leave a partition unhealed)",
 			                       arg);
 		}
@@ -407,31 +250,31 @@ static int take_option(broker_conf_t *c, int opt, const char *arg, const char **
 		if (strlen(arg) == 0 || strlen(arg) > HG_ID_MAX ||
 		    strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-") !=
 		            strlen(arg)) {
-			return ctl_usage_error(CMD, "--vhost '%s': 1-%d characters of A-Z a-z 0-9 . _ - /",
+			return ctl_usage_error(BROKER_CMD, "--vhost '%s': 1-%d characters of A-Z a-z 0-9 . _ - /",
 			                       arg, HG_ID_MAX);
 		}
 		c->vhost = arg;
 		return CTL_OK;
 	case O_RETENTION:
-		if (!retention_valid(arg)) {
-			return ctl_usage_error(CMD, "--retention '%s': expected a positive number and "
+		if (!broker_retention_valid(arg)) {
+			return ctl_usage_error(BROKER_CMD, "--retention '%s': expected a positive number and "
 			                       "one unit of Y M D h m s, e.g. 24h or 7D", arg);
 		}
 		c->retention = arg;
 		return CTL_OK;
-	case O_MAX_BYTES: return parse_size("--max-bytes", arg, 1ULL << 20, 1ULL << 50, &c->max_bytes);
+	case O_MAX_BYTES: return broker_parse_size("--max-bytes", arg, 1ULL << 20, 1ULL << 50, &c->max_bytes);
 	case O_SEGMENT:
 		/* RabbitMQ refuses segments above 3,000,000,000 bytes. */
-		return parse_size("--segment-bytes", arg, 1ULL << 20, 3000000000ULL, &c->segment_bytes);
+		return broker_parse_size("--segment-bytes", arg, 1ULL << 20, 3000000000ULL, &c->segment_bytes);
 	case O_MEMORY:
-		return parse_size("--memory-limit", arg, 64ULL << 20, 1ULL << 50, &c->memory_limit);
+		return broker_parse_size("--memory-limit", arg, 64ULL << 20, 1ULL << 50, &c->memory_limit);
 	case O_DISK:
-		return parse_size("--disk-free-limit", arg, 0, 1ULL << 50, &c->disk_free_limit);
+		return broker_parse_size("--disk-free-limit", arg, 0, 1ULL << 50, &c->disk_free_limit);
 	case O_MSG:
 		/* RabbitMQ's own ceiling is 512 MiB. */
-		return parse_size("--max-message-size", arg, 4096, 512ULL << 20, &c->max_message_size);
+		return broker_parse_size("--max-message-size", arg, 4096, 512ULL << 20, &c->max_message_size);
 	default:
-		return ctl_usage_error(CMD, "unknown option or missing value");
+		return ctl_usage_error(BROKER_CMD, "unknown option or missing value");
 	}
 }
 
@@ -468,7 +311,7 @@ int ctl_cmd_broker_config(int argc, char **argv)
 			goto cleanup;
 		}
 		if (opt == '?' || opt == ':') {
-			rc = ctl_usage_error(CMD, "unknown option or missing value '%s'", argv[optind - 1]);
+			rc = ctl_usage_error(BROKER_CMD, "unknown option or missing value '%s'", argv[optind - 1]);
 			goto cleanup;
 		}
 		rc = take_option(&c, opt, optarg, &out_dir, &group, paths);
@@ -478,7 +321,7 @@ int ctl_cmd_broker_config(int argc, char **argv)
 	}
 	rc = CTL_USAGE;
 	if (optind != argc) {
-		ctl_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+		ctl_usage_error(BROKER_CMD, "unexpected argument '%s'", argv[optind]);
 		goto cleanup;
 	}
 	static const char *const required[] = { "--policy", "--out", "--port", "--tls-cert",
@@ -487,12 +330,12 @@ int ctl_cmd_broker_config(int argc, char **argv)
 	                        paths[2] };
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		if (given[i] == NULL) {
-			ctl_usage_error(CMD, "%s is required", required[i]);
+			ctl_usage_error(BROKER_CMD, "%s is required", required[i]);
 			goto cleanup;
 		}
 	}
 	if (c.n_dns_nodes == 0) {
-		ctl_usage_error(CMD, "at least one --dns-node ID is required");
+		ctl_usage_error(BROKER_CMD, "at least one --dns-node ID is required");
 		goto cleanup;
 	}
 	if (c.n_cluster_addrs == 0) {
@@ -518,13 +361,13 @@ int ctl_cmd_broker_config(int argc, char **argv)
 		ctl_error("%zu users: more than %d", c.n_probers + c.n_dns_nodes, BROKER_MAX_USERS);
 		goto cleanup;
 	}
-	if (abs_file("--tls-cert", paths[0], &c.tls_cert) != CTL_OK ||
-	    abs_file("--tls-key", paths[1], &c.tls_key) != CTL_OK ||
-	    abs_file("--tls-ca", paths[2], &c.tls_ca) != CTL_OK ||
+	if (broker_abs_file("--tls-cert", paths[0], &c.tls_cert) != CTL_OK ||
+	    broker_abs_file("--tls-key", paths[1], &c.tls_key) != CTL_OK ||
+	    broker_abs_file("--tls-ca", paths[2], &c.tls_ca) != CTL_OK ||
 	    broker_tls_check(c.tls_cert, c.tls_key, c.tls_ca) != HG_EOK) {
 		goto cleanup;
 	}
-	if (make_out_dir(out_dir, &c.out_dir) != CTL_OK) {
+	if (broker_make_out_dir(out_dir, &c.out_dir) != CTL_OK) {
 		goto cleanup;
 	}
 	if (asprintf(&c.defs_path, "%s/definitions.json", c.out_dir) < 0) {

@@ -4,7 +4,8 @@
  * \brief haltgslb-ctl broker-config: the validated settings of one RabbitMQ
  *        node and the renderers of the files that configure it.
  *
- * ctl_broker.c parses and checks the command line into a broker_conf_t;
+ * ctl_broker.c parses and checks the command line into a broker_conf_t
+ * (ctl_broker_args.c checks single values);
  * ctl_broker_render.c turns it into rabbitmq.conf, enabled_plugins,
  * definitions.json, rabbitmq-env.conf and epmd.socket.conf (a systemd
  * drop-in); ctl_broker_files.c writes them
@@ -58,6 +59,37 @@ typedef struct {
 	uint64_t disk_free_limit;      /*!< disk_free_limit.absolute, bytes */
 	uint64_t max_message_size;     /*!< bytes */
 } broker_conf_t;
+
+/*! The subcommand's name in messages. */
+#define BROKER_CMD "broker-config"
+
+/* ---- option values (ctl_broker_args.c) ----
+ * The parsers print "haltgslb-ctl broker-config: OPTION 'VALUE': what is
+ * expected" and return CTL_USAGE, or CTL_OK; the path helpers print and
+ * return CTL_FAIL. */
+
+/*! \brief A prober or DNS node id: 1-63 characters of A-Z a-z 0-9 . _ -
+ *         (policy ids, certificate CNs, user names, routing keys). */
+bool broker_id_valid(const char *id);
+/*! \brief An Erlang node name NAME@HOST, with NAME of [A-Za-z0-9_-] and
+ *         HOST of [A-Za-z0-9.-]. */
+bool broker_node_name_valid(const char *s);
+/*! \brief A numeric IPv4 or IPv6 address. */
+bool broker_addr_valid(const char *s);
+/*! \brief RabbitMQ's max-age syntax: a positive integer and one of Y M D h m s. */
+bool broker_retention_valid(const char *s);
+/*! \brief A path rabbitmq.conf can hold: no whitespace, control character or '#'. */
+bool broker_conf_path_ok(const char *p);
+/*! \brief Decimal integer in [lo, hi] into *out. */
+int broker_parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out);
+/*! \brief Size "16MiB", "2GB", "1073741824" in [lo, hi] bytes into *out. */
+int broker_parse_size(const char *opt, const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+/*! \brief Canonical path of an existing regular file; *out is malloc'ed
+ *         (the caller frees it, even on failure). */
+int broker_abs_file(const char *opt, const char *path, char **out);
+/*! \brief Create \a dir (and parents, mode 0750) if missing; *out gets its
+ *         canonical path, malloc'ed (the caller frees it, even on failure). */
+int broker_make_out_dir(const char *dir, char **out);
 
 /*! \brief Free the owned paths of \a conf (not the struct). */
 void broker_conf_free(broker_conf_t *conf);

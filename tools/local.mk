@@ -15,6 +15,7 @@ haltgslb_ctl_SOURCES = \
 	tools/ctl_explain_print.c \
 	tools/ctl_broker.h \
 	tools/ctl_broker.c \
+	tools/ctl_broker_args.c \
 	tools/ctl_broker_render.c \
 	tools/ctl_broker_files.c \
 	tools/ctl_broker_tls.c
