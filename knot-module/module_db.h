@@ -29,7 +29,6 @@
 
 #include "store.h"
 #include "store_guard.h"
-#include "view.h"
 
 /*! Database states; MODULE_DB_OK is the only one the query path uses. */
 enum module_db_state {
@@ -82,51 +81,5 @@ store_t *module_db_get(module_db_t *db);
  */
 void module_db_fault(module_db_t *db, store_t *store, const store_guard_t *g);
 
-/*! \brief Current state (enum module_db_state). */
-int module_db_state(module_db_t *db);
-
 /*! \brief Short text for a state, for logs and counters. */
 const char *module_db_state_str(int state);
-
-/* ---- per-thread lookup cache over read snapshots (query path) ---- */
-
-/*! What the lookup of a query name found. */
-enum module_view_kind {
-	MODULE_VIEW_FOUND = 0,   /*!< a view that view_open() accepted */
-	MODULE_VIEW_NONE,        /*!< not a GSLB name */
-	MODULE_VIEW_NO_VIEW,     /*!< a policy name without its view */
-	MODULE_VIEW_BAD,         /*!< a view that view_open() rejects */
-	MODULE_VIEW_ERROR,       /*!< LMDB failure (never cached) */
-};
-
-/*! Slots of a module_vcache_t (power of two). */
-#define MODULE_VCACHE_SLOTS 16
-
-/*! One query name's outcome in one LMDB snapshot. */
-typedef struct {
-	const store_t *store;          /*!< NULL: empty slot */
-	size_t txnid;                  /*!< snapshot (mdb_txn_id) it was read in */
-	uint8_t kind;                  /*!< enum module_view_kind */
-	uint16_t qname_len;
-	view_t view;                   /*!< MODULE_VIEW_FOUND: opened view */
-	uint8_t qname[KNOT_DNAME_MAXLEN];
-} module_vcache_slot_t;
-
-/*! Per worker thread; zero-filled is empty. Not thread-safe. */
-typedef struct {
-	module_vcache_slot_t slot[MODULE_VCACHE_SLOTS];
-} module_vcache_t;
-
-/*!
- * \brief Find the view of \a qname in the read txn \a rtxn (active).
- *
- * Same outcome as store_get(STORE_VIEWS) + view_open() (+ store_get(
- * STORE_NAMES) when there is no view), but a name already looked up by this
- * thread in the same LMDB snapshot is answered from \a cache.
- *
- * \param[out] view  MODULE_VIEW_FOUND: the view, pointing into the map;
- *                   valid until store_rtxn_end() or the next call.
- * \return enum module_view_kind.
- */
-int module_db_find_view(module_vcache_t *cache, store_rtxn_t *rtxn,
-                        const knot_dname_t *qname, size_t qname_len, const view_t **view);

@@ -10,7 +10,7 @@
 #include "module_query.h"
 #include "module_stats.h"
 #include "store_guard.h"
-#include "view.h"
+#include "view_lookup.h"
 
 /* The coarse clock is a vDSO read (no syscall); freshness of measurements is
  * judged in seconds, so its few-ms resolution is plenty. */
@@ -116,15 +116,15 @@ static knotd_in_state_t answer_from_db(hgm_ctx_t *ctx, hgm_thread_t *thr, store_
 	}
 
 	const view_t *view = NULL;
-	switch (module_db_find_view(&thr->views, &thr->rtxn, qname, knot_dname_size(qname), &view)) {
-	case MODULE_VIEW_FOUND:
+	switch (view_lookup(&thr->views, &thr->rtxn, qname, knot_dname_size(qname), &view)) {
+	case VIEW_LOOKUP_FOUND:
 		break;
-	case MODULE_VIEW_NONE:
+	case VIEW_LOOKUP_NONE:
 		goto done;
-	case MODULE_VIEW_NO_VIEW:
+	case VIEW_LOOKUP_NO_VIEW:
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_NO_VIEW);
 		goto done;
-	case MODULE_VIEW_BAD:
+	case VIEW_LOOKUP_BAD:
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_BAD_VIEW);
 		goto done;
 	default:

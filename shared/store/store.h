@@ -277,9 +277,19 @@ typedef int (*store_visit_fn)(void *ctx, const void *key, size_t klen, const voi
 int store_foreach(store_rtxn_t *rtxn, enum store_dbi db, const void *prefix, size_t plen,
                   store_visit_fn fn, void *ctx);
 
-/*! \brief Visit every value of the exact key \a key in a DUPSORT DB. */
+/*! \brief Visit every value of the exact key \a key in a DUPSORT DB.
+ *  \return As store_foreach(); HG_EOK when the key is absent; HG_EINVAL for
+ *          an inactive txn or an empty key. */
 int store_foreach_dup(store_rtxn_t *rtxn, enum store_dbi db, const void *key, size_t klen,
                       store_visit_fn fn, void *ctx);
+
+/*!
+ * \brief How many entries \a db holds in this snapshot (each value of a
+ *        DUPSORT key counts), without walking it (mdb_stat).
+ * \param[out] n  Set on success.
+ * \return HG_EOK, HG_EINVAL (txn not active), or the mapped LMDB error.
+ */
+int store_count(store_rtxn_t *rtxn, enum store_dbi db, size_t *n);
 
 /*!
  * \brief As store_foreach() inside a write txn; a visitor returning

@@ -84,7 +84,7 @@ def tools(db):
         ("ctl load", [CTL, "load", POLICY, "--db", db]),
         ("ctl drain", [CTL, "drain", "waf-fra-aws", "--db", db]),
         ("dump", [DUMP, "--db", db]),
-        ("prober", [PROBER, "--id", "eu-fra", "--policy", POLICY, "--db", db, "--foreground"]),
+        ("prober", [PROBER, "--id", "eu-fra", "--db", db, "--foreground"]),
     ]
 
 
@@ -198,7 +198,7 @@ def test_root_refuses_a_directory_of_another_user(base):
     """The prober started as root on the writer's directory: refused (the
     writer could swap files between the checks and LMDB's open)."""
     db = make_db(os.path.join(base, "db"), owner=WRITER, group=KNOT_GID, mode=0o2750)
-    res = run([PROBER, "--id", "eu-fra", "--policy", POLICY, "--db", db, "--foreground"])
+    res = run([PROBER, "--id", "eu-fra", "--db", db, "--foreground"])
     assert res.returncode == 1 and "root does not open a database directory another user " \
         "controls" in res.stderr and "run as uid %d" % WRITER in res.stderr, res.stderr
 

@@ -42,7 +42,7 @@ tools=(
 	"ctl load|$CTL load $REF --db $db"
 	"ctl drain|$CTL drain waf-fra-aws --db $db"
 	"dump|$DUMP --db $db"
-	"prober|$PROBER --id eu-fra --policy $REF --db $db --foreground"
+	"prober|$PROBER --id eu-fra --db $db --foreground"
 )
 for c in "${cases[@]}"; do
 	IFS='|' read -r kind word1 word2 <<<"$c"
@@ -65,7 +65,7 @@ pools: [{id: a, endpoints: [{id: e1, address: 127.0.0.1, check: {type: tcp, port
 names: [{name: x.example., pools: [a], chain: [up]}]
 YAML
 "$CTL" load "$tmp/mini.yaml" --db "$tmp/pdb" >/dev/null 2>&1
-"$PROBER" --id p1 --policy "$tmp/mini.yaml" --db "$tmp/pdb" --foreground >"$tmp/perr" 2>&1 &
+"$PROBER" --id p1 --db "$tmp/pdb" --foreground >"$tmp/perr" 2>&1 &
 ppid=$!
 for _ in $(seq 50); do
 	[ "$("$DUMP" --db "$tmp/pdb" measurements 2>/dev/null | grep -c e1)" -gt 0 ] && break
