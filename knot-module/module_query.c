@@ -110,8 +110,13 @@ static knotd_in_state_t answer_from_db(hgm_ctx_t *ctx, hgm_thread_t *thr, store_
                                        const knot_dname_t *qname, uint16_t qtype,
                                        knotd_in_state_t state, store_guard_t *guard)
 {
-	if (store_rtxn_begin(store, &thr->rtxn) != HG_EOK) {
-		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
+	int begun = store_rtxn_begin(store, &thr->rtxn);
+	if (begun != HG_EOK) {
+		/* A writer grew the data beyond knotd's map while other workers
+		 * read it: the checker moves the map (store_remap()) within its
+		 * interval; until then, the zone's records. */
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH,
+		                  begun == HG_EMAPRESIZED ? MODULE_PASS_REMAP : MODULE_PASS_ERROR);
 		return state;
 	}
 

@@ -28,6 +28,7 @@ enum module_pass {
 	MODULE_PASS_BAD_VIEW,       /*!< the view failed its checks */
 	MODULE_PASS_ERROR,          /*!< read or selection error */
 	MODULE_PASS_FAULT,          /*!< a read of a mapped file faulted (truncated database) */
+	MODULE_PASS_REMAP,          /*!< the data grew beyond knotd's map; remapped when idle */
 	MODULE_PASS_COUNT
 };
 

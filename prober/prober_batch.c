@@ -113,35 +113,39 @@ static int put_dirty(prober_t *p, store_wtxn_t *w, batch_count_t *c)
 	return HG_EOK;
 }
 
+typedef struct {
+	prober_t *p;
+	batch_count_t c;                 /*!< of the last run (the one committed) */
+} batch_flush_t;
+
+static int flush_body(store_wtxn_t *w, void *ctx)
+{
+	batch_flush_t *f = ctx;
+	memset(&f->c, 0, sizeof(f->c));   /* a run again on a grown map counts anew */
+	return put_dirty(f->p, w, &f->c);
+}
+
 int prober_batch_flush(prober_t *p)
 {
-	batch_count_t c = { 0 };
+	batch_flush_t f = { .p = p };
 	p->batch_deadline_ns = 0;
 	p->batch_results = 0;
 	if (p->n_dirty == 0) {
 		return HG_EOK;
 	}
-	store_wtxn_t w;
-	int ret = store_wtxn_begin(p->store, &w);
-	if (ret != HG_EOK) {
-		hg_err("cannot begin a write transaction: %s", hg_strerror(ret));
-		goto cleanup;
-	}
-	ret = put_dirty(p, &w, &c);
-	if (ret == HG_EOK) {
-		ret = store_wtxn_commit(&w);
-	} else {
-		store_wtxn_abort(&w);
-	}
+	/* store_write(): on a full map the batch is run again on a grown one;
+	 * only a map at its ceiling loses it (logged and counted below). */
+	int ret = store_write(p->store, flush_body, &f);
+	batch_count_t c = f.c;
 	if (ret != HG_EOK) {
 		p->batch_errors++;
-		hg_err("measurement batch (%zu endpoints) not stored: %s", p->n_dirty, hg_strerror(ret));
+		hg_err("measurement batch (%zu endpoints) not stored: %s", p->n_dirty,
+		       ret == HG_EMAPFULL ? store_last_error() : hg_strerror(ret));
 	} else {
 		p->batches++;
 		on_skipped(p, c.gen, c.skipped, c.first, c.written);
 		hg_debug("batch: %zu measurements committed", c.written);
 	}
-cleanup:
 	/* Soft state: a failed batch is dropped, the next probes rewrite it. */
 	for (size_t i = 0; i < p->n_dirty; i++) {
 		p->dirty[i]->dirty = false;

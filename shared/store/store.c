@@ -19,21 +19,8 @@
 #include "store_guard.h"
 #include "store_meta.h"
 #include "store_safe.h"
+#include "store_int.h"
 
-struct store {
-	struct store *next;
-	char *path;                    /* realpath: the registry key */
-	MDB_env *env;
-	MDB_dbi dbi[STORE_DBI_COUNT];
-	unsigned refs;
-	bool rdonly;
-	atomic_bool broken;            /* a read of the map faulted: never trusted again */
-	const char *map_addr;          /* data.mdb's map, to tell its faults apart */
-	size_t map_size;
-	MDB_txn *open_txn;             /* store_open_dbis()'s txn, for a fault to abort */
-	uint32_t schema_found;         /* HG_SCHEMA_VERSION, or 1 awaiting the upgrade */
-	bool upgrade;                  /* opened with STORE_UPGRADE (a writer) */
-};
 
 /* LMDB forbids two MDB_env on one file in a process (POSIX locks are per
  * process), so every zone/thread of knotd must share one handle. */
@@ -53,8 +40,7 @@ static const char *const store_db_names[STORE_DBI_COUNT] = {
 
 _Static_assert(STORE_DBI_COUNT == HG_DB_COUNT, "one store_dbi per named DB");
 
-static int store_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int store_fail(int err, const char *fmt, ...)
+int store_fail(int err, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -107,23 +93,7 @@ static int store_mkdirs(const char *dir)
 	return HG_EOK;
 }
 
-/* Map size from HG_STORE_MAPSIZE (bytes) if set: lets operators grow the
- * map without a rebuild and tests provoke MDB_MAP_FULL. */
-static size_t store_mapsize(void)
-{
-	const char *env = getenv("HG_STORE_MAPSIZE");
-	if (env != NULL && *env != '\0') {
-		char *end = NULL;
-		unsigned long long v = strtoull(env, &end, 10);
-		if (end != NULL && *end == '\0' && v >= 65536) {
-			return (size_t)v;
-		}
-	}
-	return (size_t)STORE_MAPSIZE_DEFAULT;
-}
 
-/* The one earlier version a writer may open to upgrade it (STORE_UPGRADE). */
-#define STORE_SCHEMA_PREVIOUS 1u
 
 static int store_check_schema(MDB_txn *txn, MDB_dbi meta, bool create, bool upgrade,
                               const char *path, uint32_t *found_out)
@@ -152,7 +122,7 @@ static int store_check_schema(MDB_txn *txn, MDB_dbi meta, bool create, bool upgr
 		                  v.mv_size);
 	}
 	memcpy(&found, v.mv_data, sizeof(found));
-	if (upgrade && found == STORE_SCHEMA_PREVIOUS) {
+	if (upgrade && found == STORE_SCHEMA_PREVIOUS_VERSION) {
 		*found_out = found;   /* writer_load_policy() rewrites it */
 		return HG_EOK;
 	}
@@ -264,11 +234,15 @@ static int store_env_setup(struct store *s)
 	/* A corrupt page trips an LMDB assertion: inside a guard it jumps back
 	 * to the guard instead of aborting the process. */
 	mdb_env_set_assert(s->env, store_guard_assert);
+	/* Writers start at the initial size and grow (store_write()); readers
+	 * map the ceiling, so a writer's growth never moves their map. */
+	size_t initial;
+	store_map_config(&initial, &s->map_limit);
 	/* One more than the schema's DBs: the upgrade opens the retired one to
 	 * delete it (store_wtxn_upgrade()). */
 	if ((rc = mdb_env_set_maxdbs(s->env, HG_DB_COUNT + 1)) != MDB_SUCCESS ||
 	    (rc = mdb_env_set_maxreaders(s->env, STORE_MAXREADERS)) != MDB_SUCCESS ||
-	    (rc = mdb_env_set_mapsize(s->env, store_mapsize())) != MDB_SUCCESS) {
+	    (rc = mdb_env_set_mapsize(s->env, s->rdonly ? s->map_limit : initial)) != MDB_SUCCESS) {
 		return store_fail(hg_err_from_mdb(rc), "%s: %s", s->path, mdb_strerror(rc));
 	}
 	return HG_EOK;
@@ -280,7 +254,7 @@ static int store_env_setup(struct store *s)
  * page, every page starts with its own number, and page N is N pages into
  * the map. Checked against meta page 0 at the result; left unknown (NULL)
  * if anything disagrees. */
-static void store_find_map(struct store *s)
+void store_find_map(struct store *s)
 {
 	MDB_stat st;
 	MDB_envinfo info;
@@ -326,6 +300,7 @@ static int store_env_map_guarded(struct store *s, const store_files_t *files, bo
 	}
 	int dead = 0;
 	mdb_reader_check(s->env, &dead);
+	store_map_opened(s);
 	ret = store_open_dbis(s, create, s->upgrade);
 	if (ret == HG_EOK) {
 		store_find_map(s);
@@ -425,6 +400,7 @@ int store_open(const char *dir, unsigned flags, store_t **out)
 	}
 	s->rdonly = (flags & STORE_RDONLY) != 0;
 	s->refs = 1;
+	pthread_mutex_init(&s->readers_lock, NULL);
 	ret = store_env_open(s, dir, flags);
 	if (ret != HG_EOK) {
 		goto cleanup;
@@ -438,6 +414,7 @@ cleanup:
 		if (s->env != NULL) {
 			store_guard_call(store_env_close_cb, s->env);
 		}
+		pthread_mutex_destroy(&s->readers_lock);
 		free(s->path);
 		free(s);
 	}
@@ -468,6 +445,8 @@ void store_close(store_t *store)
 	 * Guarded: closing clears our reader slots in lock.mdb's map. */
 	store_guard_call(store_env_close_cb, store->env);
 	pthread_mutex_unlock(&store_lock);
+	pthread_mutex_destroy(&store->readers_lock);
+	free(store->readers);
 	free(store->path);
 	free(store);
 }

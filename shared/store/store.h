@@ -16,14 +16,17 @@
  * Errors are the project's HG_E* codes (errors.h); LMDB's are mapped in one
  * place, hg_err_from_mdb().
  *
- * Map size: STORE_MAPSIZE_DEFAULT unless the environment variable
- * HG_STORE_MAPSIZE holds a size in bytes (>= 65536) when the environment is
- * first opened in the process (LMDB never maps less than the data already
- * in the file). Raising it takes effect at the next open; every process that
- * opens the environment should use the same value.
+ * Map size (SCHEMA.md, "The environment"): writers map HG_STORE_MAPSIZE
+ * bytes (default STORE_MAPSIZE_DEFAULT) or what the file records, whichever
+ * is larger, and store_write() doubles the map whenever a transaction
+ * fills it, up to HG_STORE_MAPSIZE_MAX (default STORE_MAPSIZE_MAX_DEFAULT);
+ * readers map that ceiling from the start. Both are bytes (>= 65536), read
+ * when the environment is first opened in the process; every process that
+ * opens the environment should use the same values.
  */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,8 +39,18 @@
  *  module instance, plus one per checker thread; tools take one each. */
 #define STORE_MAXREADERS 1024
 
-/*! Default map size: generous, sparse on disk. */
+/*! Default initial map size of a writer: generous, sparse on disk. */
 #define STORE_MAPSIZE_DEFAULT (1024ull * 1024 * 1024)
+
+/*! Default ceiling of the map (HG_STORE_MAPSIZE_MAX): writers grow up to it,
+ *  readers map it. Virtual address space only: disk and memory follow the
+ *  data. */
+#define STORE_MAPSIZE_MAX_DEFAULT (16ull * 1024 * 1024 * 1024)
+
+/*! Share of the ceiling above which every commit warns (once until the
+ *  data falls under STORE_MAP_CALM_PCT again). */
+#define STORE_MAP_WARN_PCT 80
+#define STORE_MAP_CALM_PCT 70
 
 /*! Buffer size that always holds a measurements key (two ids and the NUL
  *  between them; no trailing NUL). */
@@ -51,6 +64,10 @@ enum store_open_flags {
 	 *  upgrades"). Not with STORE_RDONLY. */
 	STORE_UPGRADE = 1 << 2,
 };
+
+/*! The schema version STORE_UPGRADE accepts (and writer_load_policy()
+ *  upgrades from). */
+#define STORE_SCHEMA_PREVIOUS_VERSION 1u
 
 /*! The named databases of schema.h, in a fixed order. */
 enum store_dbi {
@@ -160,19 +177,27 @@ bool store_map_contains(const store_t *store, const void *addr);
 
 /* ---------------------------------------------------------------------- */
 
-/*! A read transaction: reusable (MDB_NOTLS), so one per thread can be cached. */
+/*! A read transaction: reusable (MDB_NOTLS), so one per thread can be
+ *  cached. Registered with its store from its first begin until
+ *  store_rtxn_free(), which every user must call before the struct goes. */
 typedef struct {
 	store_t *store;
 	MDB_txn *txn;            /*!< NULL until first begin; reset between uses */
 	bool active;
+	bool registered;         /*!< in store's registry (a remap waits for it) */
+	atomic_int busy;         /*!< 1 from begin to end: the map must not move */
 } store_rtxn_t;
 
 /*!
  * \brief Start a read snapshot, renewing the cached txn when there is one.
  *
  * \a rtxn must be zero-initialized before its first use. A txn cached for
- * another store is freed and a new one begun.
- * \return HG_EOK, or the mapped LMDB error (e.g. HG_EBUSY: no reader slot).
+ * another store is freed and a new one begun. When a writer of another
+ * process grew the data beyond this process's map (MDB_MAP_RESIZED), the
+ * map is moved at once if no other read txn of the process is active,
+ * else HG_EMAPRESIZED is returned and store_remap_wanted() is set.
+ * \return HG_EOK, HG_EMAPRESIZED (also while a remap is under way), or the
+ *         mapped LMDB error (e.g. HG_EBUSY: no reader slot).
  */
 int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn);
 
@@ -181,13 +206,44 @@ int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn);
 void store_rtxn_end(store_rtxn_t *rtxn);
 
 /*!
- * \brief Free the cached txn (abort); \a rtxn may then be begun again.
+ * \brief Free the cached txn (abort) and unregister it from its store; \a rtxn
+ *        may then be begun again. Every rtxn that was begun must be freed.
  *
  * Also the way to drop a txn that a fault interrupted (store_guard.h): the
  * abort runs inside a guard of its own, and if even that faults (a
  * truncated lock.mdb) the txn is forgotten, its reader slot leaked.
  */
 void store_rtxn_free(store_rtxn_t *rtxn);
+
+/* ---------------------------------------------------------------------- */
+/* The map. */
+
+/*! What the map holds and may hold. */
+typedef struct {
+	uint64_t used;           /*!< bytes of the data: (last page in use + 1) x page size */
+	uint64_t map;            /*!< this process's map */
+	uint64_t limit;          /*!< the ceiling writers grow to (HG_STORE_MAPSIZE_MAX) */
+	uint64_t grows;          /*!< times this process grew the map (store_write()) */
+	uint64_t remaps;         /*!< times it moved its map to follow another process */
+	bool warn;               /*!< used is above STORE_MAP_WARN_PCT of the limit */
+} store_map_info_t;
+
+/*! \brief Fill \a out. \return HG_EOK or the mapped LMDB error. */
+int store_map_info(store_t *store, store_map_info_t *out);
+
+/*! \brief True when a read txn met MDB_MAP_RESIZED and the map was not
+ *         moved yet (the caller should run store_remap()). */
+bool store_remap_wanted(store_t *store);
+
+/*!
+ * \brief Move this process's map to the size the file records (another
+ *        process grew it), waiting until no read txn of the process on
+ *        \a store is active; read txns that begin meanwhile get
+ *        HG_EMAPRESIZED. Never from a thread holding an active read txn of
+ *        \a store (it would wait for itself), nor during a write txn.
+ * \return HG_EOK or the mapped LMDB error.
+ */
+int store_remap(store_t *store);
 
 /*!
  * \brief Get a value in place.
@@ -271,6 +327,24 @@ void store_wtxn_upgrade(store_wtxn_t *wtxn);
 /*! \brief Commit. \return HG_EOK, or the sticky error (the txn was aborted),
  *         or the commit's own error (e.g. HG_EMAPFULL). */
 int store_wtxn_commit(store_wtxn_t *wtxn);
+
+/*! The body of a write transaction for store_write(): every write of the
+ *  transaction, nothing else (it may run more than once). Returns HG_EOK
+ *  or an error (the txn's sticky error included). */
+typedef int (*store_write_fn)(store_wtxn_t *wtxn, void *ctx);
+
+/*!
+ * \brief Run \a fn in a write transaction and commit it; when the map fills
+ *        (HG_EMAPFULL), discard the transaction, double the map up to the
+ *        ceiling and run \a fn again from the start, so a write is never
+ *        lost to a full map while the ceiling allows it.
+ *
+ * \a fn must be repeatable: each run starts from the committed state.
+ * \return HG_EOK; HG_EMAPFULL when the write does not fit under the ceiling
+ *         (nothing of it was written; store_last_error() names the sizes and
+ *         the variable to raise); or \a fn's / the commit's error.
+ */
+int store_write(store_t *store, store_write_fn fn, void *ctx);
 
 /*! \brief Abort (no-op when already committed or aborted). */
 void store_wtxn_abort(store_wtxn_t *wtxn);

@@ -7,30 +7,58 @@
 #include "errors.h"
 #include "store.h"
 #include "store_guard.h"
+#include "store_int.h"
+
+/* Renew (or begin) the txn; MDB_MAP_RESIZED is passed up as is. */
+static int rtxn_start(store_t *store, store_rtxn_t *rtxn)
+{
+	if (rtxn->txn != NULL) {
+		return mdb_txn_renew(rtxn->txn);
+	}
+	int rc = mdb_txn_begin(store_env(store), NULL, MDB_RDONLY, &rtxn->txn);
+	if (rc != MDB_SUCCESS) {
+		rtxn->txn = NULL;
+	}
+	return rc;
+}
 
 int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn)
 {
 	if (rtxn->active) {
 		store_rtxn_end(rtxn);
 	}
-	if (rtxn->txn != NULL && rtxn->store != store) {
+	if ((rtxn->txn != NULL || rtxn->registered) && rtxn->store != store) {
 		store_rtxn_free(rtxn);
 	}
 	rtxn->store = store;
-	int rc;
-	if (rtxn->txn != NULL) {
-		rc = mdb_txn_renew(rtxn->txn);
-	} else {
-		rc = mdb_txn_begin(store_env(store), NULL, MDB_RDONLY, &rtxn->txn);
-		if (rc != MDB_SUCCESS) {
-			rtxn->txn = NULL;
+	if (!rtxn->registered && store_readers_add(store, rtxn) != HG_EOK) {
+		return HG_ENOMEM;
+	}
+	for (unsigned attempt = 0; ; attempt++) {
+		/* busy first, then the remap flag: store_map.c says why. */
+		atomic_store(&rtxn->busy, 1);
+		if (atomic_load(&store->remap_pending)) {
+			atomic_store_explicit(&rtxn->busy, 0, memory_order_release);
+			return HG_EMAPRESIZED;
 		}
+		int rc = rtxn_start(store, rtxn);
+		if (rc == MDB_SUCCESS) {
+			rtxn->active = true;
+			return HG_EOK;
+		}
+		atomic_store_explicit(&rtxn->busy, 0, memory_order_release);
+		if (rc != MDB_MAP_RESIZED) {
+			return hg_err_from_mdb(rc);
+		}
+		/* Another process grew the data beyond this map. Move it now if
+		 * no other read of this process is under way, else leave it to
+		 * store_remap() (the module's checker) and fail this read. */
+		atomic_store_explicit(&store->remap_wanted, true, memory_order_relaxed);
+		if (attempt > 0 || store_remap_to(store, 0, false) != HG_EOK) {
+			return HG_EMAPRESIZED;
+		}
+		atomic_fetch_add(&store->remaps, 1);
 	}
-	if (rc != MDB_SUCCESS) {
-		return hg_err_from_mdb(rc);
-	}
-	rtxn->active = true;
-	return HG_EOK;
 }
 
 void store_rtxn_end(store_rtxn_t *rtxn)
@@ -39,6 +67,7 @@ void store_rtxn_end(store_rtxn_t *rtxn)
 		mdb_txn_reset(rtxn->txn);
 	}
 	rtxn->active = false;
+	atomic_store_explicit(&rtxn->busy, 0, memory_order_release);
 }
 
 static void rtxn_abort_cb(void *txn)
@@ -56,6 +85,10 @@ void store_rtxn_free(store_rtxn_t *rtxn)
 		rtxn->txn = NULL;
 	}
 	rtxn->active = false;
+	atomic_store_explicit(&rtxn->busy, 0, memory_order_release);
+	if (rtxn->registered) {
+		store_readers_remove(rtxn->store, rtxn);
+	}
 }
 
 int store_get(store_rtxn_t *rtxn, enum store_dbi db, const void *key, size_t klen,

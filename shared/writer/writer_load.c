@@ -287,52 +287,62 @@ static void put_views(store_wtxn_t *wtxn, const policy_t *p, const load_sets_t *
 	}
 }
 
-int writer_load_policy(store_t *store, const policy_t *policy, uint64_t *generation)
+typedef struct {
+	const policy_t *policy;
+	uint64_t gen;                  /* out: the generation written */
+} load_ctx_t;
+
+/* The whole load, one write transaction (store_write() may run it again
+ * on a grown map: it starts from the committed state each time). */
+static int load_body(store_wtxn_t *wtxn, void *arg)
 {
-	if (store == NULL || policy == NULL) {
-		return HG_EINVAL;
-	}
-	store_wtxn_t wtxn;
-	int ret = store_wtxn_begin(store, &wtxn);
-	if (ret != HG_EOK) {
-		return ret;
-	}
+	load_ctx_t *c = arg;
+	const policy_t *policy = c->policy;
 	uint64_t gen = 0, now = store_now_ms();
 	const void *val;
 	size_t vlen;
-	ret = store_wget(&wtxn, STORE_META, HG_META_POLICY_GEN, strlen(HG_META_POLICY_GEN),
-	                 &val, &vlen);
+	int ret = store_wget(wtxn, STORE_META, HG_META_POLICY_GEN, strlen(HG_META_POLICY_GEN),
+	                     &val, &vlen);
 	if (ret == HG_EOK && vlen == sizeof(gen)) {
 		memcpy(&gen, val, sizeof(gen));
 	}
 	gen++;
 
-	store_wtxn_upgrade(&wtxn);   /* a schema-1 database becomes schema 2 here */
-	prune_measurements(&wtxn, policy);
+	store_wtxn_upgrade(wtxn);   /* a schema-1 database becomes schema 2 here */
+	prune_measurements(wtxn, policy);
 	static const enum store_dbi rewritten[] = {
 		STORE_PROBERS, STORE_POOLS, STORE_ENDPOINTS, STORE_NAMES, STORE_EPSETS, STORE_VIEWS,
 		STORE_SETS,
 	};
 	for (size_t i = 0; i < sizeof(rewritten) / sizeof(rewritten[0]); i++) {
-		store_drop_all(&wtxn, rewritten[i]);
+		store_drop_all(wtxn, rewritten[i]);
 	}
 	load_sets_t sets;
-	store_wtxn_fail(&wtxn, group_sets(policy, &sets));
-	put_probers_pools(&wtxn, policy);
-	put_endpoints(&wtxn, policy);
-	put_names(&wtxn, policy, &sets);
-	put_meta(&wtxn, policy, gen, now);
-	put_sets(&wtxn, policy, &sets, gen, now);
-	put_views(&wtxn, policy, &sets, gen, now);
-	put_name_filter(&wtxn, policy);
+	store_wtxn_fail(wtxn, group_sets(policy, &sets));
+	put_probers_pools(wtxn, policy);
+	put_endpoints(wtxn, policy);
+	put_names(wtxn, policy, &sets);
+	put_meta(wtxn, policy, gen, now);
+	put_sets(wtxn, policy, &sets, gen, now);
+	put_views(wtxn, policy, &sets, gen, now);
+	put_name_filter(wtxn, policy);
 	free_sets(&sets);
+	c->gen = gen;
+	return wtxn->err;
+}
 
-	ret = store_wtxn_commit(&wtxn);   /* aborts everything on a sticky error */
+int writer_load_policy(store_t *store, const policy_t *policy, uint64_t *generation)
+{
+	if (store == NULL || policy == NULL) {
+		return HG_EINVAL;
+	}
+	load_ctx_t c = { .policy = policy };
+	int ret = store_write(store, load_body, &c);   /* aborts everything on any error */
 	if (ret == HG_EOK) {
 		store_schema_upgraded(store);
 	}
 	if (ret == HG_EOK && generation != NULL) {
-		*generation = gen;
+		*generation = c.gen;
 	}
 	return ret;
 }

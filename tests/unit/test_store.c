@@ -433,7 +433,7 @@ static void test_map_full(void)
 	}
 	is_int(w.err, HG_EMAPFULL, "filling the map → HG_EMAPFULL after %d puts", i);
 	is_int(store_wtxn_commit(&w), HG_EMAPFULL, "commit reports HG_EMAPFULL");
-	ok(strstr(hg_strerror(HG_EMAPFULL), "map size") != NULL, "text tells what to do: %s",
+	ok(strstr(hg_strerror(HG_EMAPFULL), "HG_STORE_MAPSIZE_MAX") != NULL, "text tells what to do: %s",
 	   hg_strerror(HG_EMAPFULL));
 	store_close(s);
 	rm_env(sub("small"));
