@@ -44,26 +44,23 @@ static int add_in_order(knot_rrset_t *rr, const sel_answer_t *ans, uint16_t len,
 }
 
 int module_answer_rrset(knot_pkt_t *pkt, const knot_dname_t *owner, const sel_answer_t *ans,
-                        uint16_t qtype, bool canonical, knot_rrset_t **out)
+                        uint16_t qtype, bool canonical, knot_rrset_t *rr)
 {
 	bool cname = (ans->flags & SEL_CNAME) != 0;
 	if ((cname && ans->cname_len == 0) || (!cname && ans->n_addr == 0)) {
 		return KNOT_EINVAL;
 	}
 	uint16_t type = cname ? KNOT_RRTYPE_CNAME : qtype;
-	knot_rrset_t *rr = knot_rrset_new(owner, type, KNOT_CLASS_IN, ans->ttl, &pkt->mm);
-	if (rr == NULL) {
-		return KNOT_ENOMEM;
-	}
+	/* The query's QNAME as owner: no copy (the packet holds the query for
+	 * as long as the answer needs its owner). */
+	knot_rrset_init(rr, (knot_dname_t *)owner, type, KNOT_CLASS_IN, ans->ttl);
 
 	if (cname) {
-		*out = rr;
 		return knot_rrset_add_rdata(rr, ans->cname, ans->cname_len, &pkt->mm);
 	}
 
 	uint16_t len = (qtype == KNOT_RRTYPE_A) ? 4 : 16;
 	if (!canonical) {
-		*out = rr;
 		return add_in_order(rr, ans, len, &pkt->mm);
 	}
 	for (unsigned i = 0; i < ans->n_addr; i++) {
@@ -72,6 +69,5 @@ int module_answer_rrset(knot_pkt_t *pkt, const knot_dname_t *owner, const sel_an
 			return ret;
 		}
 	}
-	*out = rr;
 	return KNOT_EOK;
 }

@@ -64,9 +64,9 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 		return KNOTD_IN_STATE_HIT;
 	}
 
-	knot_rrset_t *rr = NULL;
+	knot_rrset_t rr_buf, *rr = &rr_buf;
 	knot_rrset_t *rrsig = NULL;
-	int ret = module_answer_rrset(pkt, qname, ans, qtype, sign, &rr);
+	int ret = module_answer_rrset(pkt, qname, ans, qtype, sign, rr);
 	store_rtxn_end(&thr->rtxn);
 	store_guard_disarm(guard);
 	if (ret == KNOT_EOK && sign) {
@@ -80,7 +80,8 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 		}
 	}
 	if (ret == KNOT_EOK) {
-		ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, rr, KNOT_PF_FREE);
+		/* No KNOT_PF_FREE: the owner is the query's, the rdata the arena's. */
+		ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, rr, 0);
 		if (ret == KNOT_EOK && rrsig != NULL) {
 			ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, rrsig, KNOT_PF_FREE);
 		}

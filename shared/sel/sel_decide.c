@@ -152,13 +152,16 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 	c.client = client;
 	c.now_ms = now_ms;
 	view_state(c.s, now_ms, &c.state, &c.d, &c.fresh);
-	uint64_t hi;
-	view_window(now_ms, c.s->hdr->stale_after_ms, &c.fresh_lo, &hi);
-	c.fresh_any = c.fresh_lo <= hi;
-	c.fresh_span = hi - c.fresh_lo;
 	c.rng = rng;
 	c.v6 = qtype == 28;
 	c.tracing = trace != NULL;
+	if (c.tracing) {
+		/* Only explain's vote counts read the cells' window. */
+		uint64_t hi;
+		view_window(now_ms, c.s->hdr->stale_after_ms, &c.fresh_lo, &hi);
+		c.fresh_any = c.fresh_lo <= hi;
+		c.fresh_span = hi - c.fresh_lo;
+	}
 	c.scope = 0;
 	c.client_used = false;
 	c.flags = 0;
