@@ -87,7 +87,10 @@ int ctl_cmd_load(int argc, char **argv)
 			       "Validate FILE and load it into the LMDB environment DIR (created if\n"
 			       "missing) in one transaction: mod-haltgslb sees the old policy or the new\n"
 			       "one, never a mix, and needs no reload. An invalid policy changes nothing.\n"
-			       "Measurements and drains of endpoints that remain are kept.\n");
+			       "Measurements and drains of endpoints that remain are kept. A database of\n"
+			       "the previous schema version (1) is upgraded by the same transaction.\n"
+			       "The map grows as needed up to HG_STORE_MAPSIZE_MAX bytes (default 16 GiB);\n"
+			       "a policy that does not fit under it is refused whole.\n");
 			return CTL_OK;
 		case 'd':
 			db = optarg;
