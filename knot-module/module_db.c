@@ -168,6 +168,12 @@ static void check_once(module_db_t *db)
 		              "alike for every process)" : hg_strerror(remapped));
 		ret = check_open_store(db, store);
 	}
+	if (store != NULL) {
+		/* Workers keep their snapshot between queries; one that went idle
+		 * must not pin an old one (LMDB could not reuse the pages writers
+		 * free after it). */
+		store_release_held(store);
+	}
 	int state = state_from_err(ret);
 	if (store != NULL && ret == HG_EIO) {
 		/* The open env no longer matches the directory: serving it would

@@ -67,7 +67,7 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 	knot_rrset_t rr_buf, *rr = &rr_buf;
 	knot_rrset_t *rrsig = NULL;
 	int ret = module_answer_rrset(pkt, qname, ans, qtype, sign, rr);
-	store_rtxn_end(&thr->rtxn);
+	store_rtxn_hold(&thr->rtxn);   /* nothing more is read from the map */
 	store_guard_disarm(guard);
 	if (ret == KNOT_EOK && sign) {
 		/* Signed before anything is written, so a signing failure can still
@@ -111,7 +111,9 @@ static knotd_in_state_t answer_from_db(hgm_ctx_t *ctx, hgm_thread_t *thr, store_
                                        const knot_dname_t *qname, uint16_t qtype,
                                        knotd_in_state_t state, store_guard_t *guard)
 {
-	int begun = store_rtxn_begin(store, &thr->rtxn);
+	/* The snapshot of the last query when nothing was committed since:
+	 * no renew/reset per query (store_rtxn_resume()). */
+	int begun = store_rtxn_resume(store, &thr->rtxn);
 	if (begun != HG_EOK) {
 		/* A writer grew the data beyond knotd's map while other workers
 		 * read it: the checker moves the map (store_remap()) within its
@@ -182,7 +184,9 @@ answer:;
 	}
 	state = next;
 done:
-	store_rtxn_end(&thr->rtxn);
+	/* Kept for the next query; the checker resets it when a commit makes
+	 * it old and this worker stays idle (store_release_held()). */
+	store_rtxn_hold(&thr->rtxn);
 	return state;
 }
 

@@ -177,6 +177,16 @@ bool store_map_contains(const store_t *store, const void *addr);
 
 /* ---------------------------------------------------------------------- */
 
+/*! Who may touch a read txn's LMDB txn (store_rtxn_t.state). */
+enum store_rtxn_state {
+	STORE_RTXN_FREE = 0,     /*!< reset (or never begun): its owner may begin it */
+	STORE_RTXN_BUSY,         /*!< its owner reads through it: the map must not move */
+	STORE_RTXN_HELD,         /*!< its owner keeps the snapshot between reads
+	                              (store_rtxn_hold()); another thread may take
+	                              it back to FREE (store_release_held()) */
+	STORE_RTXN_TAKING,       /*!< another thread is resetting it */
+};
+
 /*! A read transaction: reusable (MDB_NOTLS), so one per thread can be
  *  cached. Registered with its store from its first begin until
  *  store_rtxn_free(), which every user must call before the struct goes. */
@@ -185,7 +195,7 @@ typedef struct {
 	MDB_txn *txn;            /*!< NULL until first begin; reset between uses */
 	bool active;
 	bool registered;         /*!< in store's registry (a remap waits for it) */
-	atomic_int busy;         /*!< 1 from begin to end: the map must not move */
+	atomic_int state;        /*!< enum store_rtxn_state */
 } store_rtxn_t;
 
 /*!
@@ -204,6 +214,35 @@ int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn);
 /*! \brief End the snapshot (mdb_txn_reset); the txn is kept for renewal.
  *         Every value read through it becomes invalid. */
 void store_rtxn_end(store_rtxn_t *rtxn);
+
+/*!
+ * \brief As store_rtxn_begin(), but when \a rtxn holds a snapshot
+ *        (store_rtxn_hold()) and no write committed since, that snapshot is
+ *        used again without renewing the txn: the same bytes at the same
+ *        addresses, so pointers read through it in the last use (and cached
+ *        by its snapshot id) are valid again. For the module's worker
+ *        threads: one atomic operation and a look at the meta pages instead
+ *        of mdb_txn_renew() + mdb_txn_reset() per query.
+ * \return As store_rtxn_begin().
+ */
+int store_rtxn_resume(store_t *store, store_rtxn_t *rtxn);
+
+/*!
+ * \brief End a use of \a rtxn but keep its snapshot for store_rtxn_resume().
+ *
+ * The snapshot stays pinned (LMDB cannot reuse pages freed after it) until
+ * the next resume sees a newer commit, or store_release_held() takes it
+ * back: call that periodically (the module's checker does, every second).
+ */
+void store_rtxn_hold(store_rtxn_t *rtxn);
+
+/*!
+ * \brief Reset every held read txn of \a store whose snapshot is older than
+ *        the newest commit and that its owner is not using, so an idle
+ *        worker does not pin an old snapshot. From any thread but an
+ *        owner's while it holds its txn BUSY. \return How many were reset.
+ */
+unsigned store_release_held(store_t *store);
 
 /*!
  * \brief Free the cached txn (abort) and unregister it from its store; \a rtxn

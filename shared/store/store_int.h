@@ -61,8 +61,9 @@ int store_readers_add(struct store *s, store_rtxn_t *rtxn);
 void store_readers_remove(struct store *s, store_rtxn_t *rtxn);
 
 /*! \brief Remap to \a size (0: what the file records), once no registered
- *         read txn is busy; \a wait false gives up with HG_EBUSY instead of
- *         waiting. \return HG_EOK, HG_EBUSY, or the mapped LMDB error. */
+ *         read txn is BUSY (HELD ones are reset); \a wait false gives up
+ *         with HG_EBUSY instead of waiting.
+ *         \return HG_EOK, HG_EBUSY, or the mapped LMDB error. */
 int store_remap_to(struct store *s, size_t size, bool wait);
 
 /*! \brief After a commit: the warning at 80 % of the ceiling. */

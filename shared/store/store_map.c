@@ -6,12 +6,14 @@
  *
  *  Moving a map (mdb_env_set_mapsize()) unmaps the old one: no read txn of
  *  the process may be active on it, or that thread would read unmapped
- *  memory. Every read txn is registered with its store and raises `busy`
- *  from begin to end; a remap raises `remap_pending`, then waits for every
- *  registered txn to be idle. Both sides store their flag and then load the
- *  other's (sequentially consistent), so either the reader sees the remap
- *  pending and backs off, or the remap sees the reader busy and waits:
- *  never both past the check. Costs a reader one atomic exchange. */
+ *  memory. Every read txn is registered with its store and is BUSY from
+ *  begin to end (store.h, enum store_rtxn_state); a remap raises
+ *  `remap_pending`, then waits for every registered txn to be FREE, taking
+ *  back (resetting) the HELD ones itself. Both sides store their flag and
+ *  then load the other's (sequentially consistent), so either the reader
+ *  sees the remap pending and backs off, or the remap sees the reader busy
+ *  and waits: never both past the check. Costs a reader one atomic
+ *  compare-and-swap. */
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +116,20 @@ int store_remap_to(struct store *s, size_t size, bool wait)
 	pthread_mutex_lock(&s->readers_lock);
 	int ret = HG_EOK;
 	for (size_t i = 0; i < s->n_readers; i++) {
-		while (atomic_load(&s->readers[i]->busy)) {
+		store_rtxn_t *r = s->readers[i];
+		for (;;) {
+			int st = atomic_load(&r->state);
+			if (st == STORE_RTXN_FREE) {
+				break;
+			}
+			if (st == STORE_RTXN_HELD) {
+				if (atomic_compare_exchange_strong(&r->state, &st, STORE_RTXN_TAKING)) {
+					mdb_txn_reset(r->txn);
+					atomic_store(&r->state, STORE_RTXN_FREE);
+					break;
+				}
+				continue;
+			}
 			if (!wait) {
 				ret = HG_EBUSY;
 				goto cleanup;
@@ -141,6 +156,32 @@ int store_remap(store_t *store)
 		atomic_fetch_add(&store->remaps, 1);
 	}
 	return ret;
+}
+
+unsigned store_release_held(store_t *store)
+{
+	MDB_envinfo info;
+	if (mdb_env_info(store->env, &info) != MDB_SUCCESS) {
+		return 0;
+	}
+	unsigned n = 0;
+	pthread_mutex_lock(&store->readers_lock);
+	for (size_t i = 0; i < store->n_readers; i++) {
+		store_rtxn_t *r = store->readers[i];
+		int st = STORE_RTXN_HELD;
+		if (!atomic_compare_exchange_strong(&r->state, &st, STORE_RTXN_TAKING)) {
+			continue;   /* free, or its owner is reading */
+		}
+		if (mdb_txn_id(r->txn) != info.me_last_txnid) {
+			mdb_txn_reset(r->txn);   /* MDB_NOTLS: any thread may */
+			atomic_store(&r->state, STORE_RTXN_FREE);
+			n++;
+		} else {
+			atomic_store(&r->state, STORE_RTXN_HELD);   /* the newest: pins nothing */
+		}
+	}
+	pthread_mutex_unlock(&store->readers_lock);
+	return n;
 }
 
 bool store_remap_wanted(store_t *store)

@@ -1,6 +1,7 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 /*  Reusable read transactions (MDB_NOTLS: reset after use, renewed at the
  *  next begin, so one per thread can be cached) and small helpers. */
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -22,7 +23,31 @@ static int rtxn_start(store_t *store, store_rtxn_t *rtxn)
 	return rc;
 }
 
-int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn)
+/* Make the txn this thread's (BUSY); returns the state it was in (FREE or
+ * HELD). Another thread resetting it (TAKING) takes microseconds, once a
+ * second at most: wait for it. Sequentially consistent, against the remap
+ * flag (store_map.c). */
+static int rtxn_acquire(store_rtxn_t *rtxn)
+{
+	for (;;) {
+		int was = atomic_load(&rtxn->state);
+		if (was == STORE_RTXN_TAKING) {
+			sched_yield();
+			continue;
+		}
+		if (atomic_compare_exchange_strong(&rtxn->state, &was, STORE_RTXN_BUSY)) {
+			return was;
+		}
+	}
+}
+
+static void rtxn_release(store_rtxn_t *rtxn, int state)
+{
+	atomic_store_explicit(&rtxn->state, state, memory_order_release);
+}
+
+/* Begin (or, with reuse, resume) a snapshot. */
+static int rtxn_open(store_t *store, store_rtxn_t *rtxn, bool reuse)
 {
 	if (rtxn->active) {
 		store_rtxn_end(rtxn);
@@ -35,18 +60,31 @@ int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn)
 		return HG_ENOMEM;
 	}
 	for (unsigned attempt = 0; ; attempt++) {
-		/* busy first, then the remap flag: store_map.c says why. */
-		atomic_store(&rtxn->busy, 1);
+		int was = rtxn_acquire(rtxn);
+		bool held = was == STORE_RTXN_HELD;
 		if (atomic_load(&store->remap_pending)) {
-			atomic_store_explicit(&rtxn->busy, 0, memory_order_release);
+			if (held) {
+				mdb_txn_reset(rtxn->txn);
+			}
+			rtxn_release(rtxn, STORE_RTXN_FREE);
 			return HG_EMAPRESIZED;
+		}
+		if (held) {
+			/* No commit since: the held snapshot is the newest one. */
+			MDB_envinfo info;
+			if (reuse && mdb_env_info(store_env(store), &info) == MDB_SUCCESS &&
+			    info.me_last_txnid == mdb_txn_id(rtxn->txn)) {
+				rtxn->active = true;
+				return HG_EOK;
+			}
+			mdb_txn_reset(rtxn->txn);
 		}
 		int rc = rtxn_start(store, rtxn);
 		if (rc == MDB_SUCCESS) {
 			rtxn->active = true;
 			return HG_EOK;
 		}
-		atomic_store_explicit(&rtxn->busy, 0, memory_order_release);
+		rtxn_release(rtxn, STORE_RTXN_FREE);
 		if (rc != MDB_MAP_RESIZED) {
 			return hg_err_from_mdb(rc);
 		}
@@ -61,13 +99,33 @@ int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn)
 	}
 }
 
+int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn)
+{
+	return rtxn_open(store, rtxn, false);
+}
+
+int store_rtxn_resume(store_t *store, store_rtxn_t *rtxn)
+{
+	return rtxn_open(store, rtxn, true);
+}
+
+void store_rtxn_hold(store_rtxn_t *rtxn)
+{
+	if (rtxn->txn != NULL && rtxn->active) {
+		rtxn->active = false;
+		rtxn_release(rtxn, STORE_RTXN_HELD);
+	}
+}
+
 void store_rtxn_end(store_rtxn_t *rtxn)
 {
 	if (rtxn->txn != NULL && rtxn->active) {
 		mdb_txn_reset(rtxn->txn);
 	}
+	if (rtxn->active) {
+		rtxn_release(rtxn, STORE_RTXN_FREE);
+	}
 	rtxn->active = false;
-	atomic_store_explicit(&rtxn->busy, 0, memory_order_release);
 }
 
 static void rtxn_abort_cb(void *txn)
@@ -80,12 +138,15 @@ static void rtxn_abort_cb(void *txn)
  * process down here either. */
 void store_rtxn_free(store_rtxn_t *rtxn)
 {
+	if (rtxn->registered) {
+		rtxn_acquire(rtxn);   /* no other thread resets it under the abort */
+	}
 	if (rtxn->txn != NULL) {
 		store_guard_call(rtxn_abort_cb, rtxn->txn);
 		rtxn->txn = NULL;
 	}
 	rtxn->active = false;
-	atomic_store_explicit(&rtxn->busy, 0, memory_order_release);
+	rtxn_release(rtxn, STORE_RTXN_FREE);
 	if (rtxn->registered) {
 		store_readers_remove(rtxn->store, rtxn);
 	}

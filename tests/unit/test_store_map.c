@@ -267,6 +267,51 @@ static void test_reader_follows(void)
 	rm_env(dir);
 }
 
+/* Held snapshots: resumed without a renew while nothing was committed,
+ * renewed after a commit, taken back by store_release_held() when old,
+ * and reset by a remap rather than waited for. */
+static void test_hold(void)
+{
+	const char *dir = sub("hold");
+	store_t *s = open_with(dir, STORE_CREATE, "65536", "67108864");
+	fill_t f = { .first = 0, .n = 3 };
+	ok(s != NULL && store_write(s, fill_body, &f) == HG_EOK, "a database of 3 records");
+	if (s == NULL) {
+		return;
+	}
+	store_rtxn_t r = { 0 };
+	const void *v1 = NULL, *v2 = NULL;
+	size_t len;
+	is_int(store_rtxn_resume(s, &r), HG_EOK, "first resume begins a snapshot");
+	size_t id1 = mdb_txn_id(r.txn);
+	store_get(&r, STORE_CURSORS, "k000001", 7, &v1, &len);
+	store_rtxn_hold(&r);
+	is_int(atomic_load(&r.state), STORE_RTXN_HELD, "held");
+	is_int(store_release_held(s), 0, "the newest snapshot is not taken back");
+	is_int(store_rtxn_resume(s, &r), HG_EOK, "resumed");
+	store_get(&r, STORE_CURSORS, "k000001", 7, &v2, &len);
+	ok(mdb_txn_id(r.txn) == id1 && v1 == v2, "no commit: the same snapshot, the same bytes");
+	store_rtxn_hold(&r);
+	fill_t g = { .first = 10, .n = 1 };
+	is_int(store_write(s, fill_body, &g), HG_EOK, "a commit");
+	is_int(store_rtxn_resume(s, &r), HG_EOK, "resumed after the commit");
+	ok(mdb_txn_id(r.txn) > id1 && store_get(&r, STORE_CURSORS, "k000010", 7, &v2, &len) == HG_EOK,
+	   "a newer snapshot, with the new record");
+	store_rtxn_hold(&r);
+	is_int(store_write(s, fill_body, &g), HG_EOK, "another commit");
+	is_int(store_release_held(s), 1, "the old held snapshot is taken back");
+	is_int(atomic_load(&r.state), STORE_RTXN_FREE, "free again");
+	is_int(store_rtxn_resume(s, &r), HG_EOK, "its owner begins anew");
+	store_rtxn_hold(&r);
+	is_int(store_remap(s), HG_EOK, "a remap resets a held snapshot instead of waiting for it");
+	is_int(atomic_load(&r.state), STORE_RTXN_FREE, "free after the remap");
+	is_int(store_rtxn_resume(s, &r), HG_EOK, "and it begins again");
+	store_rtxn_end(&r);
+	store_rtxn_free(&r);
+	store_close(s);
+	rm_env(dir);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && strcmp(argv[1], "--grow") == 0) {
@@ -295,6 +340,7 @@ int main(int argc, char **argv)
 	test_ceiling();
 	test_warning();
 	test_reader_follows();
+	test_hold();
 	ok(rmdir(root) == 0, "test directories removed");
 	return done_testing();
 }
