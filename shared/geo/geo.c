@@ -123,11 +123,10 @@ static uint8_t family_prefix(const MMDB_s *db, int family, uint16_t netmask)
 /* One tree walk. An IPv6 address in an IPv4-only db is "not found" over the
  * whole address space (prefix 0) rather than an error: a country db without
  * IPv6 data must not make IPv6 clients fail. */
-static int lookup_one(const MMDB_s *db, const struct sockaddr *sa, int family,
+static int lookup_one(const MMDB_s *db, const uint8_t *addr, int family,
                       MMDB_lookup_result_s *res, uint8_t *prefix)
 {
-	int mmdb_err = MMDB_SUCCESS;
-	*res = MMDB_lookup_sockaddr(db, sa, &mmdb_err);
+	int mmdb_err = geo_tree_find(db, family, addr, res);
 	if (mmdb_err == MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR) {
 		res->found_entry = false;
 		*prefix = 0;
@@ -269,25 +268,8 @@ int geo_lookup_cached(const geo_db_t *geo, geo_cache_t *cache, int family,
 	}
 	memset(info, 0, sizeof(*info));
 
-	/* Both sockaddr forms on the stack: MMDB_lookup_sockaddr() only walks
-	 * the mapped tree, unlike MMDB_lookup_string() (getaddrinfo). */
-	struct sockaddr_in sin;
-	struct sockaddr_in6 sin6;
-	const struct sockaddr *sa;
-	if (family == AF_INET) {
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		memcpy(&sin.sin_addr, addr, 4);
-		sa = (const struct sockaddr *)&sin;
-	} else {
-		memset(&sin6, 0, sizeof(sin6));
-		sin6.sin6_family = AF_INET6;
-		memcpy(&sin6.sin6_addr, addr, 16);
-		sa = (const struct sockaddr *)&sin6;
-	}
-
 	MMDB_lookup_result_s res;
-	int ret = lookup_one(&geo->city, sa, family, &res, &info->prefix_len);
+	int ret = lookup_one(&geo->city, addr, family, &res, &info->prefix_len);
 	if (ret != HG_EOK) {
 		return ret;
 	}
@@ -296,7 +278,7 @@ int geo_lookup_cached(const geo_db_t *geo, geo_cache_t *cache, int family,
 	}
 
 	if (geo->has_asn) {
-		ret = lookup_one(&geo->asn, sa, family, &res, &info->asn_prefix_len);
+		ret = lookup_one(&geo->asn, addr, family, &res, &info->asn_prefix_len);
 		if (ret != HG_EOK) {
 			return ret;
 		}

@@ -82,7 +82,7 @@ int geo_lookup(const geo_db_t *geo, int family, const uint8_t *addr, geo_info_t 
  * comes from many networks but far fewer distinct records (cities); an
  * eviction only costs one uncached decode.
  */
-#define GEO_CACHE_SLOTS 128
+#define GEO_CACHE_SLOTS 1024
 
 /*! The address-independent part of a city lookup: one mmdb data record. */
 typedef struct {
@@ -114,7 +114,7 @@ typedef struct {
 } geo_memo_t;
 
 /*! Networks per geo_cache_t (a power of two; 2-way sets). */
-#define GEO_CACHE_NETS 256
+#define GEO_CACHE_NETS 1024
 
 /*! One lookup's whole answer, valid for every address of its network. */
 typedef struct {

@@ -2,7 +2,7 @@
 noinst_LTLIBRARIES += libhg_geo.la
 libhg_geo_la_CFLAGS = $(HG_CFLAGS)
 libhg_geo_la_SOURCES = shared/geo/geo.c shared/geo/geo.h \
-	shared/geo/geo_decode.c shared/geo/geo_decode.h
+	shared/geo/geo_decode.c shared/geo/geo_decode.h shared/geo/geo_tree.c
 haltgslbinclude_HEADERS += shared/geo/geo.h
 
 # Test and demo MaxMind databases are generated, never checked in: the text
@@ -12,7 +12,7 @@ GEO_MKMMDB = $(top_srcdir)/tests/geo/mkmmdb.pl
 GEO_TEST_MAP = $(top_srcdir)/tests/geo/test-geo.txt
 GEO_DEMO_MAP = $(top_srcdir)/demo/geo-demo.txt
 GEO_TEST_DBS = tests/data/test-city.mmdb tests/data/test-asn.mmdb \
-	tests/data/test-city-v4.mmdb
+	tests/data/test-city-v4.mmdb tests/data/test-city-24.mmdb tests/data/test-city-32.mmdb
 GEO_DEMO_DBS = tests/data/demo-city.mmdb tests/data/demo-asn.mmdb
 
 tests/data/test-city.mmdb: $(GEO_MKMMDB) $(GEO_TEST_MAP)
@@ -22,6 +22,11 @@ tests/data/test-asn.mmdb: $(GEO_MKMMDB) $(GEO_TEST_MAP)
 # IPv4-only tree: exercises the prefix arithmetic without the ::/96 offset.
 tests/data/test-city-v4.mmdb: $(GEO_MKMMDB) $(GEO_TEST_MAP)
 	$(AM_V_GEN)$(MKDIR_P) tests/data && $(PERL) $(GEO_MKMMDB) --ipv4 --city $@ $(GEO_TEST_MAP)
+# The other two record sizes of the format: the tree walk reads all three.
+tests/data/test-city-24.mmdb: $(GEO_MKMMDB) $(GEO_TEST_MAP)
+	$(AM_V_GEN)$(MKDIR_P) tests/data && $(PERL) $(GEO_MKMMDB) --record-size 24 --city $@ $(GEO_TEST_MAP)
+tests/data/test-city-32.mmdb: $(GEO_MKMMDB) $(GEO_TEST_MAP)
+	$(AM_V_GEN)$(MKDIR_P) tests/data && $(PERL) $(GEO_MKMMDB) --record-size 32 --city $@ $(GEO_TEST_MAP)
 tests/data/demo-city.mmdb: $(GEO_MKMMDB) $(GEO_DEMO_MAP)
 	$(AM_V_GEN)$(MKDIR_P) tests/data && $(PERL) $(GEO_MKMMDB) --city $@ $(GEO_DEMO_MAP)
 tests/data/demo-asn.mmdb: $(GEO_MKMMDB) $(GEO_DEMO_MAP)

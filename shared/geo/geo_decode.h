@@ -38,3 +38,10 @@ void geo_decode_city(const MMDB_entry_s *entry, geo_info_t *info, geo_memo_t *me
  *         autonomous_system_number (u16/u32, u64 <= UINT32_MAX, i32 >= 0).
  */
 bool geo_decode_asn(const MMDB_entry_s *entry, uint32_t *asn);
+
+/*!
+ * \brief MMDB_lookup_sockaddr() for \a addr (4 or 16 bytes of \a family):
+ *        the same result and the same MMDB_* status, without a sockaddr
+ *        and with the record size read once (geo_tree.c).
+ */
+int geo_tree_find(const MMDB_s *db, int family, const uint8_t *addr, MMDB_lookup_result_s *res);

@@ -124,8 +124,10 @@ int view_lookup(view_lookup_cache_t *cache, store_rtxn_t *rtxn, const uint8_t *n
 	}
 	size_t txnid = mdb_txn_id(rtxn->txn);
 	uint64_t h = hg_name_hash(name, (unsigned)name_len);
-	view_lookup_slot_t *way = &cache->slot[(h >> 20) & (VIEW_LOOKUP_SLOTS - 2)];
-	for (unsigned w = 0; w < 2; w++) {
+	_Static_assert((VIEW_LOOKUP_SLOTS & (VIEW_LOOKUP_SLOTS - 1)) == 0 &&
+	               VIEW_LOOKUP_SLOTS % VIEW_LOOKUP_WAYS == 0, "VIEW_LOOKUP_SLOTS");
+	view_lookup_slot_t *way = &cache->slot[((h >> 20) * VIEW_LOOKUP_WAYS) & (VIEW_LOOKUP_SLOTS - 1)];
+	for (unsigned w = 0; w < VIEW_LOOKUP_WAYS; w++) {
 		view_lookup_slot_t *s = &way[w];
 		if (s->hash != h || s->txnid != txnid || s->store != rtxn->store) {
 			continue;
@@ -152,8 +154,8 @@ int view_lookup(view_lookup_cache_t *cache, store_rtxn_t *rtxn, const uint8_t *n
 	}
 	kind = bind_set(cache, rtxn, view);
 	if (kind == VIEW_LOOKUP_FOUND) {
-		/* The newer way moves to the older one. */
-		way[1] = way[0];
+		/* Newest first; the oldest way goes. */
+		memmove(&way[1], &way[0], (VIEW_LOOKUP_WAYS - 1) * sizeof(way[0]));
 		way[0] = (view_lookup_slot_t){ .hash = h, .txnid = txnid, .store = rtxn->store,
 		                               .blob = blob };
 	}

@@ -34,8 +34,11 @@ enum view_lookup_kind {
 	VIEW_LOOKUP_ERROR,       /*!< LMDB failure or bad arguments (never cached) */
 };
 
-/*! Name entries of a view_lookup_cache_t: 2-way sets (a power of two). */
-#define VIEW_LOOKUP_SLOTS 4096
+/*! Name entries of a view_lookup_cache_t (a power of two), in sets of
+ *  VIEW_LOOKUP_WAYS: enough that a few thousand names a thread serves in
+ *  turn do not evict each other (2 ways thrashed on cyclic traffic). */
+#define VIEW_LOOKUP_SLOTS 8192
+#define VIEW_LOOKUP_WAYS 4
 /*! Set entries, direct-mapped by set id (a power of two). */
 #define VIEW_LOOKUP_SETS 64
 

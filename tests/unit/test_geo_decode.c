@@ -4,6 +4,7 @@
  *  data record of every test, demo (and, when present, benchmark) database,
  *  reached by walking the search tree; then damaged data sections, which
  *  must never be read out of bounds (ASan) nor loop. */
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +223,88 @@ static void test_damage(const char *path)
 	MMDB_close(&db);
 }
 
+/* The tree walk against MMDB_lookup_sockaddr(): addresses inside and
+ * around every network of the mapping, and random ones, both families. */
+static void check_tree(const char *path, const char *mapping)
+{
+	MMDB_s db;
+	if (MMDB_open(path, MMDB_MODE_MMAP, &db) != MMDB_SUCCESS) {
+		ok(0, "open %s", path);
+		return;
+	}
+	uint8_t addrs[4096][16];
+	int fams[4096];
+	unsigned n = 0;
+	FILE *f = fopen(mapping, "r");
+	char line[512];
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL && n + 8 < 4096) {
+		char net[128];
+		if (line[0] == '#' || sscanf(line, "%127s", net) != 1) {
+			continue;
+		}
+		char *slash = strchr(net, '/');
+		if (slash == NULL) {
+			continue;
+		}
+		*slash = '\0';
+		uint8_t a[16] = { 0 };
+		int fam = strchr(net, ':') ? AF_INET6 : AF_INET;
+		if (inet_pton(fam, net, a) != 1) {
+			continue;
+		}
+		unsigned bytes = fam == AF_INET ? 4 : 16;
+		for (unsigned k = 0; k < 8; k++) {
+			memcpy(addrs[n], a, 16);
+			/* The network's address, its host bits set, its neighbours. */
+			if (k & 1) {
+				addrs[n][bytes - 1] ^= (uint8_t)(0xff >> (k % 8));
+			}
+			if (k & 2) {
+				addrs[n][bytes - 2] ^= 1;
+			}
+			if (k & 4) {
+				addrs[n][bytes > 4 ? 5 : 1] ^= 0x40;
+			}
+			fams[n++] = fam;
+		}
+	}
+	if (f != NULL) {
+		fclose(f);
+	}
+	while (n < 4096) {
+		fams[n] = rnd() & 1 ? AF_INET : AF_INET6;
+		for (unsigned i = 0; i < 16; i++) {
+			addrs[n][i] = (uint8_t)rnd();
+		}
+		n++;
+	}
+	unsigned bad = 0, found = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct sockaddr_in sin = { .sin_family = AF_INET };
+		struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+		memcpy(&sin.sin_addr, addrs[i], 4);
+		memcpy(&sin6.sin6_addr, addrs[i], 16);
+		const struct sockaddr *sa = fams[i] == AF_INET ? (const struct sockaddr *)&sin
+		                                               : (const struct sockaddr *)&sin6;
+		int e1 = MMDB_SUCCESS, e2;
+		MMDB_lookup_result_s r1 = MMDB_lookup_sockaddr(&db, sa, &e1), r2;
+		e2 = geo_tree_find(&db, fams[i], addrs[i], &r2);
+		found += r1.found_entry;
+		if (e1 != e2 || (e1 == MMDB_SUCCESS &&
+		                 (r1.found_entry != r2.found_entry || r1.netmask != r2.netmask ||
+		                  (r1.found_entry && r1.entry.offset != r2.entry.offset)))) {
+			if (bad++ < 3) {
+				diag("%s: address %u: libmaxminddb %d/%d/%u/%u, ours %d/%d/%u/%u", path, i, e1,
+				     r1.found_entry, r1.netmask, r1.entry.offset, e2, r2.found_entry,
+				     r2.netmask, r2.entry.offset);
+			}
+		}
+	}
+	ok(bad == 0, "%s (record size %u): %u lookups (%u found) as MMDB_lookup_sockaddr()", path,
+	   db.full_record_byte_size * 4, n, found);
+	MMDB_close(&db);
+}
+
 int main(void)
 {
 	const char *dir = getenv("HG_TEST_DATA");
@@ -237,6 +320,16 @@ int main(void)
 	const char *bench = getenv("HG_BENCH_MMDB");
 	if (bench != NULL && *bench != '\0') {
 		check_db(bench);
+	}
+	const char *top = getenv("top_srcdir");
+	char mapping[1024];
+	snprintf(mapping, sizeof(mapping), "%s/tests/geo/test-geo.txt", top ? top : "..");
+	static const char *const trees[] = { "test-city.mmdb", "test-city-24.mmdb",
+	                                     "test-city-32.mmdb", "test-city-v4.mmdb",
+	                                     "test-asn.mmdb" };
+	for (size_t i = 0; i < sizeof(trees) / sizeof(trees[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir ? dir : "tests/data", trees[i]);
+		check_tree(p, mapping);
 	}
 	snprintf(p, sizeof(p), "%s/test-city.mmdb", dir ? dir : "tests/data");
 	test_damage(p);
