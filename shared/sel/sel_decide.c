@@ -187,6 +187,9 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 	unsigned n_filters = view->hdr->n_filters;
 	for (unsigned f = 0; f < n_filters && c.n > 0; f++) {
 		const hg_view_filter_t *flt = &view->filter[f];
+		const hg_view_filter_t *next = f + 1 < n_filters ? &view->filter[f + 1] : NULL;
+		c.sort_limit = !c.tracing && next != NULL && next->type == HG_F_FIRST &&
+		               next->arg > 0 && next->arg < HG_NAME_EP_MAX ? (uint8_t)next->arg : 0;
 		if (c.tracing) {
 			sel_step_begin(&c, in, &n_in);
 		}

@@ -44,6 +44,10 @@ typedef struct {
 	uint8_t vant[HG_PROBER_MAX];    /*!< fresh probers, nearest to the client first */
 
 	double key[HG_NAME_EP_MAX];     /*!< per-endpoint sort key scratch */
+	/*! When the next filter is `first: N` (and no trace shows the order of
+	 *  what it cuts): only the first N of a sort matter, so sel_sort_desc()
+	 *  selects them instead of sorting everything. 0: sort all. */
+	uint8_t sort_limit;
 
 	/* Trace (explain) buffers; only meaningful when tracing. */
 	uint8_t reason[HG_NAME_EP_MAX];
@@ -64,7 +68,8 @@ void sel_scope_add(sel_ctx_t *c, unsigned len);
 bool sel_prefix_match(const sel_client_t *cl, const hg_view_match_t *m, unsigned *scope);
 /*! Keep only list entries whose keep[] flag is set, marking the others with \a reason. */
 void sel_compact(sel_ctx_t *c, const bool *keep, uint8_t reason);
-/*! Stable sort of the candidates by key[] descending. */
+/*! Stable sort of the candidates by key[] descending (only the first
+ *  c->sort_limit positions, when set: they are what a full sort gives). */
 void sel_sort_desc(sel_ctx_t *c);
 /*! printf into the trace note (no-op unless tracing). */
 void sel_note(sel_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -249,12 +249,19 @@ static void test_window(void)
 /* sel_decide() from the stored state and from a recomputed one (the window
  * of a copy forced empty) gives the same answer, for random chains, clients
  * and times in and out of the window. */
+static void trace_nothing(void *ctx, const sel_trace_step_t *st)
+{
+	(void)ctx;
+	(void)st;
+}
+
 static void test_decide_same(void)
 {
 	static const char *chains[] = {
 		"up geofence loss=200 latency=20 shuffle first=3", "up nearest first=2",
 		"up latency=50 first=1", "up sticky first=1", "up rr first=8", "up priority",
-		"loss=100 latency=10", "up",
+		"loss=100 latency=10", "up", "up nearest first=1", "sticky first=3",
+		"up geofence latency=5 first=4", "nearest first=63",
 	};
 	static const geo_info_t geos[] = {
 		{ .found = true, .continent = "EU", .country = "DE", .has_location = true, .lat = 50.1,
@@ -263,7 +270,7 @@ static void test_decide_same(void)
 		  .lon = 106.8, .prefix_len = 24 },
 		{ .found = true, .continent = "NA", .country = "US", .prefix_len = 16 },
 	};
-	unsigned n = 0, diff = 0, recomputed = 0;
+	unsigned n = 0, diff = 0, recomputed = 0, traced_diff = 0;
 	for (unsigned it = 0; it < 1500; it++) {
 		const char *chain = chains[it % (sizeof(chains) / sizeof(chains[0]))];
 		world_t w;
@@ -299,6 +306,18 @@ static void test_decide_same(void)
 			sel_answer_t a1, a2;
 			int x1 = sel_decide(&w.v, &cl, qtype, t, &r1, &a1, NULL);
 			int x2 = sel_decide(&cv, &cl, qtype, t, &r2, &a2, NULL);
+			/* With a trace every sort is a full sort; without one a sort
+			 * before `first: N` only selects the first N: same answer. */
+			sel_rng_t r3;
+			sel_rng_seed(&r3, it * 7 + k);
+			sel_answer_t a3;
+			sel_trace_t tr = { trace_nothing, NULL };
+			int x3 = sel_decide(&w.v, &cl, qtype, t, &r3, &a3, &tr);
+			char t3[1024], t1b[1024];
+			fx_answer_text(&a3, qtype, t3, sizeof(t3));
+			fx_answer_text(&a1, qtype, t1b, sizeof(t1b));
+			traced_diff += x3 != x1 || strcmp(t3, t1b) != 0 || a3.flags != a1.flags ||
+			               a3.scope != a1.scope;
 			char t1[1024], t2[1024];
 			fx_answer_text(&a1, qtype, t1, sizeof(t1));
 			fx_answer_text(&a2, qtype, t2, sizeof(t2));
@@ -319,6 +338,7 @@ static void test_decide_same(void)
 	}
 	is_int(diff, 0, "%u decisions: the same answer from the stored state and recomputed "
 	       "(%u of them outside the window)", n, recomputed);
+	is_int(traced_diff, 0, "the same answer with a trace (full sorts) as without (top N only)");
 }
 
 int main(void)
