@@ -97,19 +97,32 @@ static unsigned ecs_malformed(const uint8_t *data, uint16_t len)
 
 int module_client_ecs_check(const knotd_qdata_t *qdata, unsigned *why)
 {
-	if (qdata->ecs == NULL || qdata->query->opt_rr == NULL) {
+	if (qdata->ecs == NULL || qdata->query->opt_rr == NULL ||
+	    qdata->query->opt_rr->rrs.count == 0) {
 		return HG_EOK;
 	}
-	const knot_rrset_t *opt = qdata->query->opt_rr;
-	uint8_t *first = knot_edns_get_option(opt, KNOT_EDNS_OPTION_CLIENT_SUBNET, NULL);
-	if (first == NULL) {
-		return HG_EOK;
+	/* One pass over the options (code | length | data): every ECS query
+	 * comes here, and knot_edns_get_option() would walk them twice. */
+	const knot_rdata_t *rd = qdata->query->opt_rr->rrs.rdata;
+	const uint8_t *ecs = NULL;
+	uint16_t ecs_len = 0;
+	for (uint32_t pos = 0; pos + 4 <= rd->len; ) {
+		uint16_t code = (uint16_t)(rd->data[pos] << 8 | rd->data[pos + 1]);
+		uint16_t len = (uint16_t)(rd->data[pos + 2] << 8 | rd->data[pos + 3]);
+		if (code == KNOT_EDNS_OPTION_CLIENT_SUBNET) {
+			if (ecs != NULL) {
+				*why = MODULE_FORMERR_ECS_MULTIPLE;
+				return HG_EINVAL;
+			}
+			ecs = rd->data + pos + 4;
+			ecs_len = len;
+		}
+		pos += 4u + len;
 	}
-	if (knot_edns_get_option(opt, KNOT_EDNS_OPTION_CLIENT_SUBNET, first) != NULL) {
-		*why = MODULE_FORMERR_ECS_MULTIPLE;
-		return HG_EINVAL;
+	if (ecs == NULL || ecs + ecs_len > rd->data + rd->len) {
+		return HG_EOK;     /* knotd's parser would not have accepted it */
 	}
-	*why = ecs_malformed(knot_edns_opt_get_data(first), knot_edns_opt_get_length(first));
+	*why = ecs_malformed(ecs, ecs_len);
 	return (*why == MODULE_FORMERR_COUNT) ? HG_EOK : HG_EINVAL;
 }
 

@@ -48,9 +48,11 @@ static char *path_join(const char *base, const char *rel)
 	return out;
 }
 
+/* For an item that is not set (count 0), knotd still returns its schema
+ * default in single.string: that is the value knotd itself uses. */
 static const char *conf_str(knotd_conf_t conf, const char *dflt)
 {
-	return (conf.count > 0 && conf.single.string != NULL && conf.single.string[0] != '\0')
+	return (conf.single.string != NULL && conf.single.string[0] != '\0')
 	       ? conf.single.string : dflt;
 }
 
@@ -82,8 +84,7 @@ int module_keys_conf_new(knotd_mod_t *mod, module_keys_conf_t **out)
 	if (conf->pkcs11) {
 		conf->config = strdup(ks_config);
 	} else {
-		/* knotd's schema default for storage is a build-time path: the
-		 * value returned for an unset item is that default. */
+		/* storage's default is knotd's build-time path (/var/lib/knot). */
 		const char *storage = conf_str(knotd_conf(mod, C_DATABASE, C_STORAGE, NULL), NULL);
 		const char *kasp = conf_str(knotd_conf(mod, C_DATABASE, C_KASP_DB, NULL),
 		                            DEFAULT_KASP_DB);
