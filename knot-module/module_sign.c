@@ -32,7 +32,7 @@ struct module_sign {
 	knot_dname_t *zone;            /*!< signer name (lower-case copy) */
 	module_keys_conf_t *conf;      /*!< keystore location, rrsig-lifetime */
 	module_keyset_t keys;          /*!< built for the zone state it matches */
-	uint32_t retry_at;             /*!< !keys.usable: next load attempt */
+	uint32_t retry_at;             /*!< !keys.usable: next load attempt (table_lock) */
 	atomic_bool short_lifetime;    /*!< lifetime <= some answer's TTL, logged */
 	atomic_bool apex_unclear;      /*!< signers of the zone unknown, logged */
 	sign_entry_t slots[SIGN_SLOTS];
@@ -163,6 +163,7 @@ static void keys_follow(module_sign_t *sign, knotd_mod_t *mod, const module_zone
 	pthread_rwlock_wrlock(&sign->table_lock);
 	old = sign->keys;
 	sign->keys = fresh;
+	sign->retry_at = now + RETRY_AFTER;      /* read by fast_path() */
 	for (unsigned i = 0; i < SIGN_SLOTS; i++) {
 		entry_clear(&sign->slots[i]);
 	}
@@ -172,7 +173,6 @@ static void keys_follow(module_sign_t *sign, knotd_mod_t *mod, const module_zone
 	if (ret == KNOT_EOK) {
 		keys_log(mod, &sign->keys, LOG_INFO, "signing GSLB answers with");
 	} else {
-		sign->retry_at = now + RETRY_AFTER;
 		if (!was_failing) {
 			knotd_mod_log(mod, LOG_ERR, "DNSSEC, cannot load the zone's signing keys (%s), "
 			              "serving zone records to DNSSEC queries for GSLB names", err);
