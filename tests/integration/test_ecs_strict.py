@@ -13,6 +13,7 @@ strict parser rejects: the whole response then fails); a server without
 edns-client-subnet ignores the option altogether, as the RFC asks of a
 server that has not enabled ECS."""
 import struct
+import time
 
 import dns.edns
 import dns.message
@@ -28,6 +29,16 @@ ECS = 8
 
 def ecs_option(family, source, scope, address):
     return dns.edns.GenericOption(ECS, struct.pack("!HBB", family, source, scope) + address)
+
+
+def control_ready(k, timeout=30):
+    """knotd answers queries before its control socket listens (a race only
+    a slow knotd, under valgrind, loses): wait for it before zone-stats."""
+    deadline = time.monotonic() + timeout
+    while k.knotc("status", check=False, timeout=15).returncode != 0:
+        assert time.monotonic() < deadline, "knotc cannot reach knotd:\n" + k.logtext()
+        time.sleep(0.2)
+    return k
 
 
 def raw_query(k, name, options, rdtype="A"):
@@ -63,6 +74,7 @@ FORMERR_CASES = [
 
 @pytest.mark.parametrize("case,opts,counter", FORMERR_CASES, ids=[c[0] for c in FORMERR_CASES])
 def test_malformed_ecs_formerr(knotd, case, opts, counter):
+    control_ready(knotd)
     options = [ecs_option(*o) for o in opts]
     for name in ("global." + ZONE, "static." + ZONE):    # GSLB name or not
         r = raw_query(knotd, name, options)
@@ -91,6 +103,7 @@ VALID_CASES = [
 @pytest.mark.parametrize("opt,expect,scope", VALID_CASES,
                          ids=["fam%d-src%d" % (c[0][0], c[0][1]) for c in VALID_CASES])
 def test_valid_ecs_answers(knotd, opt, expect, scope):
+    control_ready(knotd)
     r = raw_query(knotd, "global." + ZONE, [ecs_option(*opt)])
     assert r.rcode() == dns.rcode.NOERROR, r.to_text()
     assert r.answer, r.to_text()
@@ -110,7 +123,7 @@ def test_valid_ecs_answers(knotd, opt, expect, scope):
 def test_ecs_off_ignores_malformed_option(knotd_factory, measured_db):
     """Without edns-client-subnet knotd ignores ECS, and so does the module:
     no FORMERR, no option in the answer, the source address decides."""
-    k = knotd_factory(db=measured_db, ecs=False).start()
+    k = control_ready(knotd_factory(db=measured_db, ecs=False).start())
     r = raw_query(k, "global." + ZONE, [ecs_option(1, 24, 16, bytes([10, 1, 0, 0]))])
     assert r.rcode() == dns.rcode.NOERROR, r.to_text()
     assert r.answer, r.to_text()
