@@ -47,8 +47,8 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
                                    knotd_in_state_t state)
 {
 	const knot_dname_t *qname = knot_pkt_qname(qdata->query);
-	bool do_bit = knot_pkt_has_dnssec(qdata->query);
-	bool sign = do_bit && (ctx->sign != NULL || module_zone_signed(qdata));
+	bool sign = knot_pkt_has_dnssec(qdata->query) &&
+	            (ctx->sign != NULL || module_zone_signed(qdata));
 	if (sign && ctx->sign == NULL) {
 		/* A signed zone whose module does not sign (dnssec: off): an
 		 * unsigned answer would be bogus. */
@@ -69,9 +69,10 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 
 	knot_rrset_t *rr = NULL;
 	knot_rrset_t *rrsig = NULL;
-	/* Canonical order for every DNSSEC query: mod-onlinesign, when it
-	 * follows, signs the RRset in the order it has in the packet. */
-	int ret = module_answer_rrset(pkt, qname, ans, qtype, do_bit, &rr);
+	/* Canonical order whenever it may be signed: by us, or (dnssec: on, the
+	 * zone's contents unsigned) by mod-onlinesign, which signs the RRset
+	 * in the order it has in the packet. Else the engine's order. */
+	int ret = module_answer_rrset(pkt, qname, ans, qtype, sign, &rr);
 	if (ret == KNOT_EOK && sign) {
 		/* Signed before anything is written, so a signing failure can still
 		 * fall back to the zone's (signed) records. */
