@@ -1,5 +1,6 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <assert.h>
+#include <setjmp.h>
 #include <time.h>
 
 #include "errors.h"
@@ -9,7 +10,8 @@
 #include "module_keys.h"
 #include "module_query.h"
 #include "module_stats.h"
-#include "view.h"
+#include "store_guard.h"
+#include "view_lookup.h"
 
 /* The coarse clock is a vDSO read (no syscall); freshness of measurements is
  * judged in seconds, so its few-ms resolution is plenty. */
@@ -40,11 +42,14 @@ static void count_result(knotd_mod_t *mod, knotd_qdata_t *qdata, const sel_answe
 	}
 }
 
-/* Put the decided answer into the packet; returns the next state. */
+/* Put the decided answer into the packet; returns the next state. Ends
+ * the read txn and \a guard once nothing more is read from the map (the
+ * answer's rdata is copied into the packet arena): signing takes a lock,
+ * which must never be held inside a guard. */
 static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t *pkt,
                                    knotd_qdata_t *qdata, knotd_mod_t *mod,
                                    const sel_answer_t *ans, uint16_t qtype,
-                                   knotd_in_state_t state)
+                                   knotd_in_state_t state, store_guard_t *guard)
 {
 	const knot_dname_t *qname = knot_pkt_qname(qdata->query);
 	bool sign = knot_pkt_has_dnssec(qdata->query) &&
@@ -73,6 +78,8 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 	 * zone's contents unsigned) by mod-onlinesign, which signs the RRset
 	 * in the order it has in the packet. Else the engine's order. */
 	int ret = module_answer_rrset(pkt, qname, ans, qtype, sign, &rr);
+	store_rtxn_end(&thr->rtxn);
+	store_guard_disarm(guard);
 	if (ret == KNOT_EOK && sign) {
 		/* Signed before anything is written, so a signing failure can still
 		 * fall back to the zone's (signed) records. */
@@ -109,6 +116,67 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 		return KNOTD_IN_STATE_FOLLOW;
 	}
 	return KNOTD_IN_STATE_HIT;
+}
+
+/* The lookup, the chain and the answer: the part of the query that reads
+ * the map, run inside \a guard. */
+static knotd_in_state_t answer_from_db(hgm_ctx_t *ctx, hgm_thread_t *thr, store_t *store,
+                                       knot_pkt_t *pkt, knotd_qdata_t *qdata, knotd_mod_t *mod,
+                                       const knot_dname_t *qname, uint16_t qtype,
+                                       knotd_in_state_t state, store_guard_t *guard)
+{
+	if (store_rtxn_begin(store, &thr->rtxn) != HG_EOK) {
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
+		return state;
+	}
+
+	const view_t *view = NULL;
+	switch (view_lookup(&thr->views, &thr->rtxn, qname, knot_dname_size(qname), &view)) {
+	case VIEW_LOOKUP_FOUND:
+		break;
+	case VIEW_LOOKUP_NONE:
+		goto done;
+	case VIEW_LOOKUP_NO_VIEW:
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_NO_VIEW);
+		goto done;
+	case VIEW_LOOKUP_BAD:
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_BAD_VIEW);
+		goto done;
+	default:
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
+		goto done;
+	}
+
+	sel_client_t client = { .family = AF_INET, .geo = NULL };
+	bool scope0 = false;
+	geo_info_t geo;
+	bool have_client = (module_client_get(qdata, &client, &scope0) == HG_EOK);
+	/* Skip the geo lookup for names whose chain never looks at the client. */
+	if (have_client && ctx->geo != NULL && (view->hdr->flags & HG_VIEW_CLIENT_DEPENDENT) &&
+	    geo_lookup_cached(ctx->geo, &thr->geo, client.family, client.addr, &geo) == HG_EOK) {
+		client.geo = &geo;
+	}
+
+	sel_answer_t ans;
+	if (sel_decide(view, &client, qtype, now_ms(), &thr->rng, &ans, NULL) != HG_EOK) {
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
+		goto done;
+	}
+
+	knotd_in_state_t next = put_answer(ctx, thr, pkt, qdata, mod, &ans, qtype, state, guard);
+	if (next != state && next != KNOTD_IN_STATE_ERROR) {
+		count_result(mod, qdata, &ans, qtype);
+		/* Only our answer depends on the client; the zone's records served
+		 * instead (signing failed...) keep Knot's scope 0. */
+		if (qdata->ecs != NULL) {
+			qdata->ecs->scope_len = (scope0 || !have_client) ? 0
+			                      : module_client_scope(qdata, &client, ans.scope);
+		}
+	}
+	state = next;
+done:
+	store_rtxn_end(&thr->rtxn);
+	return state;
 }
 
 knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
@@ -150,58 +218,23 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_NO_DB);
 		return state;
 	}
-	if (store_rtxn_begin(store, &thr->rtxn) != HG_EOK) {
-		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
+
+	/* Everything below reads LMDB's map (and the mmdb's) until put_answer()
+	 * has copied the answer out: in a guard, so that a data.mdb truncated
+	 * under knotd, or a corrupt page, fails this query open instead of
+	 * killing knotd with SIGBUS or an LMDB assertion (store_guard.h). */
+	store_guard_t guard;
+	store_guard_arm(&guard);
+	if (sigsetjmp(guard.jb, 0) != 0) {
+		store_rtxn_free(&thr->rtxn);
+		module_db_fault(ctx->db, store, &guard);
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_FAULT);
 		return state;
 	}
-
-	const view_t *view = NULL;
-	switch (module_db_find_view(&thr->views, &thr->rtxn, qname, knot_dname_size(qname), &view)) {
-	case MODULE_VIEW_FOUND:
-		break;
-	case MODULE_VIEW_NONE:
-		goto done;
-	case MODULE_VIEW_NO_VIEW:
-		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_NO_VIEW);
-		goto done;
-	case MODULE_VIEW_BAD:
-		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_BAD_VIEW);
-		goto done;
-	default:
-		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
-		goto done;
-	}
-
-	sel_client_t client = { .family = AF_INET, .geo = NULL };
-	bool scope0 = false;
-	geo_info_t geo;
-	bool have_client = (module_client_get(qdata, &client, &scope0) == HG_EOK);
-	/* Skip the geo lookup for names whose chain never looks at the client. */
-	if (have_client && ctx->geo != NULL && (view->hdr->flags & HG_VIEW_CLIENT_DEPENDENT) &&
-	    geo_lookup_cached(ctx->geo, &thr->geo, client.family, client.addr, &geo) == HG_EOK) {
-		client.geo = &geo;
-	}
-
-	sel_answer_t ans;
-	if (sel_decide(view, &client, qtype, now_ms(), &thr->rng, &ans, NULL) != HG_EOK) {
-		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
-		goto done;
-	}
-
-	knotd_in_state_t next = put_answer(ctx, thr, pkt, qdata, mod, &ans, qtype, state);
-	if (next != state && next != KNOTD_IN_STATE_ERROR) {
-		count_result(mod, qdata, &ans, qtype);
-		/* Only our answer depends on the client; the zone's records served
-		 * instead (signing failed...) keep Knot's scope 0. */
-		if (qdata->ecs != NULL) {
-			qdata->ecs->scope_len = (scope0 || !have_client) ? 0
-			                      : module_client_scope(qdata, &client, ans.scope);
-		}
-	}
-	state = next;
-done:
-	store_rtxn_end(&thr->rtxn);
-	return state;
+	knotd_in_state_t next = answer_from_db(ctx, thr, store, pkt, qdata, mod, qname, qtype,
+	                                       state, &guard);
+	store_guard_disarm(&guard);
+	return next;
 }
 
 knotd_in_state_t module_query_authority(knotd_in_state_t state, knot_pkt_t *pkt,
