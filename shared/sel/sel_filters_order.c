@@ -78,6 +78,57 @@ static uint64_t sel_client_prefix(const sel_client_t *cl, unsigned *bits)
 	return k | ((uint64_t)(cl->family == AF_INET ? 4 : 6) << 56);
 }
 
+/* The uniform draw in (0,1) of endpoint \a ep for the client \a key
+ * (from client prefix and endpoint id); its weighted rendezvous score is
+ * -w / ln(u). */
+static double sel_sticky_u(uint64_t key, const hg_view_ep_t *ep)
+{
+	uint64_t h = sel_mix64(key ^ ep->id_hash);
+	return ((double)(h >> 11) + 0.5) * 0x1.0p-53;
+}
+
+/* The pruned form of the scoring when only the first k (1..4) of the
+ * order matter (sort_limit): -ln(u) > 1 - u on (0,1), so w / (1 - u) bounds
+ * the score from above, and an endpoint whose bound is below the k-th best
+ * score seen so far cannot be among the first k whatever comes later; its
+ * logarithm is skipped and its key set below every score. The first k are
+ * then selected from the same keys a full scoring gives them, so they are
+ * the same endpoints in the same order (sel_select_desc() in
+ * sel_sort_desc(): the rest keep their order either way). The bound is
+ * only trusted while 1 - u > 2^-30, where it exceeds the score by far more
+ * than the rounding of either. */
+static void sel_sticky_pruned(sel_ctx_t *c, uint64_t key, unsigned k)
+{
+	double top[4];               /* the k best scores so far, descending */
+	unsigned n_top = 0;
+	for (uint8_t i = 0; i < c->n; i++) {
+		uint8_t e = c->list[i];
+		const hg_view_ep_t *ep = &c->s->ep[e];
+		if (ep->weight == 0) {
+			c->key[e] = 0.0;
+			continue;
+		}
+		double u = sel_sticky_u(key, ep);
+		double gap = 1.0 - u;
+		if (n_top == k && gap > 0x1.0p-30 && (double)ep->weight / gap < top[k - 1]) {
+			c->key[e] = -HUGE_VAL;
+			continue;
+		}
+		double score = -(double)ep->weight / log(u);
+		c->key[e] = score;
+		unsigned at = n_top < k ? n_top++ : k;
+		while (at > 0 && top[at - 1] < score) {
+			if (at < k) {
+				top[at] = top[at - 1];
+			}
+			at--;
+		}
+		if (at < k) {
+			top[at] = score;
+		}
+	}
+}
+
 void sel_f_sticky(sel_ctx_t *c)
 {
 	if (c->n <= 1) {
@@ -86,17 +137,18 @@ void sel_f_sticky(sel_ctx_t *c)
 	unsigned bits;
 	uint64_t key = sel_mix64(sel_client_prefix(c->client, &bits));
 	sel_scope_add(c, bits);
-	/* Weighted rendezvous hashing: each endpoint scores -w / ln(u) with u
-	 * uniform in (0,1) from (client prefix, endpoint id); highest first.
-	 * Adding an endpoint only moves the clients it now wins. */
-	for (uint8_t i = 0; i < c->n; i++) {
-		uint8_t e = c->list[i];
-		const hg_view_ep_t *ep = &c->s->ep[e];
-		uint64_t h = sel_mix64(key ^ ep->id_hash);
-		double u = ((double)(h >> 11) + 0.5) * 0x1.0p-53;
-		c->key[e] = ep->weight == 0 ? 0.0 : -(double)ep->weight / log(u);
-		if (c->tracing) {
-			c->metric[e] = ep->weight;
+	/* Weighted rendezvous hashing, highest score first. Adding an endpoint
+	 * only moves the clients it now wins. */
+	if (c->sort_limit > 0 && c->sort_limit < c->n && c->sort_limit <= 4) {
+		sel_sticky_pruned(c, key, c->sort_limit);
+	} else {
+		for (uint8_t i = 0; i < c->n; i++) {
+			uint8_t e = c->list[i];
+			const hg_view_ep_t *ep = &c->s->ep[e];
+			c->key[e] = ep->weight == 0 ? 0.0 : -(double)ep->weight / log(sel_sticky_u(key, ep));
+			if (c->tracing) {
+				c->metric[e] = ep->weight;
+			}
 		}
 	}
 	sel_sort_desc(c);

@@ -341,9 +341,70 @@ static void test_decide_same(void)
 	is_int(traced_diff, 0, "the same answer with a trace (full sorts) as without (top N only)");
 }
 
+/* Sticky before `first: N` scores only the endpoints that can still be
+ * among the first N (sel_filters_order.c): the same answer as the full
+ * scoring a trace runs, on 64 endpoints of widely different weights (some
+ * 0) and many client networks. */
+static void test_sticky_pruned(void)
+{
+	unsigned n = 0, diff = 0;
+	for (unsigned it = 0; it < 40; it++) {
+		unsigned k = 1 + it % 4;
+		fx_t *fx = fx_new();
+		fx_prober(fx, "p0", 50.0, 8.0);
+		fx_pool(fx, "pool0", 0);
+		unsigned n_ep = it < 4 ? k + 1 : 2 + (unsigned)rnd_below(63);
+		for (unsigned e = 0; e < n_ep; e++) {
+			char eid[16], addrs[32];
+			snprintf(eid, sizeof(eid), "e%u", e);
+			snprintf(addrs, sizeof(addrs), "10.0.%u.1", e);
+			uint32_t wt = rnd_below(6) == 0 ? 0 : it % 3 == 0 ? 100
+			            : (uint32_t)(1 + rnd_below(it % 3 == 1 ? 10 : 100000));
+			fx_ep(fx, eid, addrs, NAN, 0.0, wt);
+		}
+		char chain[32];
+		snprintf(chain, sizeof(chain), "sticky first=%u", k);
+		size_t nm = fx_name(fx, "x.example.", "pool0", chain, "all");
+		uint8_t *blob;
+		size_t len;
+		view_t v;
+		if (fx_build(fx, nm, 1700000000000ull, &blob, &len) != HG_EOK ||
+		    fx_open(blob, len, &v) != HG_EOK) {
+			ok(0, "sticky world %u builds", it);
+			fx_free(fx);
+			return;
+		}
+		for (unsigned q = 0; q < 500; q++) {
+			char addr[32];
+			snprintf(addr, sizeof(addr), "%u.%u.%u.1", 1 + (unsigned)rnd_below(223),
+			         (unsigned)rnd_below(256), (unsigned)rnd_below(256));
+			sel_client_t cl = fx_client(addr, 24, NULL);
+			sel_rng_t r1, r2;
+			sel_rng_seed(&r1, q);
+			sel_rng_seed(&r2, q);
+			sel_answer_t a1, a2;
+			sel_trace_t tr = { trace_nothing, NULL };
+			int x1 = sel_decide(&v, &cl, 1, 1700000000000ull, &r1, &a1, NULL);
+			int x2 = sel_decide(&v, &cl, 1, 1700000000000ull, &r2, &a2, &tr);
+			n++;
+			if (x1 != x2 || a1.n_endpoints != a2.n_endpoints || a1.flags != a2.flags ||
+			    memcmp(a1.endpoints, a2.endpoints, a1.n_endpoints) != 0) {
+				if (diff++ < 5) {
+					diag("sticky first=%u over %u endpoints, client %s: %u vs %u endpoints",
+					     k, n_ep, addr, a1.n_endpoints, a2.n_endpoints);
+				}
+			}
+		}
+		free(blob);
+		fx_free(fx);
+	}
+	is_int(diff, 0, "%u sticky decisions: pruned scoring = full scoring", n);
+}
+
 int main(void)
 {
 	test_window();
 	test_decide_same();
+	test_sticky_pruned();
 	return done_testing();
 }
