@@ -46,6 +46,8 @@ static unsigned sel_prefilter(sel_ctx_t *c)
 		c->list[n++] = (uint8_t)__builtin_ctzll(m);
 	}
 	c->n = (uint8_t)n;
+	c->mask = cand;
+	c->asc = true;
 	if (c->tracing) {
 		for (unsigned e = 0; e < c->s->hdr->n_endpoints; e++) {
 			uint64_t bit = 1ull << e;
@@ -76,6 +78,10 @@ static void sel_run_filter(sel_ctx_t *c, const hg_view_filter_t *f)
 	case HG_F_ROUND_ROBIN:      sel_f_round_robin(c); break;
 	case HG_F_FIRST:            sel_f_first(c, f); break;
 	default:                    break;   /* view_open() rejects unknown types */
+	}
+	/* Only these keep the list in the prefilter's ascending order. */
+	if (f->type != HG_F_UP && f->type != HG_F_GEOFENCE && f->type != HG_F_MAX_LOSS) {
+		c->asc = false;
 	}
 }
 
@@ -165,7 +171,7 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 	c.scope = 0;
 	c.client_used = false;
 	c.flags = 0;
-	c.loc_done = c.vant_done = false;
+	c.loc_done = c.vant_done = c.vant_sorted = false;
 	c.n_vant = 0;
 
 	uint8_t in[HG_NAME_EP_MAX], n_in = 0;

@@ -140,15 +140,22 @@ void sel_f_geofence(sel_ctx_t *c, const hg_view_filter_t *f)
 		if (!sel_rule_match(c, rule, &hit)) {
 			continue;
 		}
-		bool keep[HG_NAME_EP_MAX] = { false };
-		unsigned n_keep = 0;
-		for (uint8_t i = 0; i < c->n; i++) {
-			keep[i] = (rule->targets >> c->list[i]) & 1;
-			n_keep += keep[i];
-		}
 		bool strict = rule->flags & HG_VR_STRICT;
-		if (n_keep > 0 || strict) {
-			sel_compact(c, keep, SEL_R_NOT_IN_RULE);
+		unsigned n_keep = 0;
+		if (c->asc) {
+			n_keep = (c->mask & rule->targets) != 0;
+			if (n_keep > 0 || strict) {
+				sel_keep_mask(c, rule->targets, SEL_R_NOT_IN_RULE);
+			}
+		} else {
+			bool keep[HG_NAME_EP_MAX] = { false };
+			for (uint8_t i = 0; i < c->n; i++) {
+				keep[i] = (rule->targets >> c->list[i]) & 1;
+				n_keep += keep[i];
+			}
+			if (n_keep > 0 || strict) {
+				sel_compact(c, keep, SEL_R_NOT_IN_RULE);
+			}
 		}
 		sel_note_rule(c, r + 1, hit,
 		              n_keep > 0 ? "" : strict ? ", no target left (strict)"

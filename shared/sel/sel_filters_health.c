@@ -27,24 +27,35 @@ void sel_f_up(sel_ctx_t *c)
 {
 	uint64_t down = c->d->down, unknown = c->d->unknown;
 	unsigned n_unknown = 0, n_down = 0;
-	uint8_t n = 0;
 	/* Drained endpoints never get here (sel_prefilter() removed them);
 	 * forced-up ones are in neither mask. */
-	for (uint8_t i = 0; i < c->n; i++) {
-		uint8_t e = c->list[i];
-		uint64_t bit = 1ull << e;
-		if (c->tracing) {
-			sel_up_metric(c, e);
+	if (c->tracing) {
+		for (uint8_t i = 0; i < c->n; i++) {
+			sel_up_metric(c, c->list[i]);
 		}
-		if (down & bit) {
-			n_down++;
-			c->reason[e] = SEL_R_DOWN;
-			continue;
-		}
-		n_unknown += (unknown & bit) != 0;
-		c->list[n++] = e;
 	}
-	c->n = n;
+	if (c->asc) {
+		/* Masks: independent of the number of endpoints but for the
+		 * list rebuilt when something is down. */
+		n_down = (unsigned)__builtin_popcountll(c->mask & down);
+		n_unknown = (unsigned)__builtin_popcountll(c->mask & ~down & unknown);
+		sel_keep_mask(c, ~down, SEL_R_DOWN);
+	} else {
+		uint8_t n = 0;
+		for (uint8_t i = 0; i < c->n; i++) {
+			uint8_t e = c->list[i];
+			uint64_t bit = 1ull << e;
+			if (down & bit) {
+				n_down++;
+				c->reason[e] = SEL_R_DOWN;
+				c->mask &= ~bit;
+				continue;
+			}
+			n_unknown += (unknown & bit) != 0;
+			c->list[n++] = e;
+		}
+		c->n = n;
+	}
 	if (n_unknown > 0) {
 		c->flags |= SEL_UNKNOWN_HEALTH | SEL_DEGRADED;
 	}

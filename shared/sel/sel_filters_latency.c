@@ -5,8 +5,10 @@
 
 #include "sel_internal.h"
 
-/* Fresh probers (at least one fresh cell in this set: derived) ordered by
- * distance to the client, computed once per decision. */
+/* Fresh probers (at least one fresh cell in this set: derived) by distance
+ * to the client, computed once per decision: their closeness and the
+ * nearest one (the first in policy order among equals); the full order
+ * waits for a decision that needs more than the nearest (sel_vant_order()). */
 static void sel_vantages(sel_ctx_t *c)
 {
 	if (c->vant_done) {
@@ -18,32 +20,54 @@ static void sel_vantages(sel_ctx_t *c)
 		return;
 	}
 	const view_set_t *s = c->s;
-	float key[HG_PROBER_MAX];
+	float best = 0.0f;
 	for (uint32_t m = c->d->fresh_probers; m != 0; m &= m - 1) {
 		unsigned j = (unsigned)__builtin_ctz(m);
 		const hg_view_prober_t *p = &s->prober[j];
 		float k = p->x * c->cx + p->y * c->cy + p->z * c->cz;
-		/* Insertion by distance; ties keep policy order. */
-		unsigned pos = c->n_vant;
-		while (pos > 0 && key[pos - 1] < k) {
-			key[pos] = key[pos - 1];
+		c->vkey[j] = k;
+		if (c->n_vant == 0 || best < k) {
+			best = k;
+			c->vant[0] = (uint8_t)j;
+		}
+		c->n_vant++;
+	}
+	c->vant_sorted = c->n_vant <= 1;
+}
+
+/* Every fresh prober, nearest first: an insertion by closeness, ties in
+ * policy order (so vant[0] stays what sel_vantages() chose). */
+static void sel_vant_order(sel_ctx_t *c)
+{
+	unsigned n = 0;
+	for (uint32_t m = c->d->fresh_probers; m != 0; m &= m - 1) {
+		unsigned j = (unsigned)__builtin_ctz(m);
+		float k = c->vkey[j];
+		unsigned pos = n;
+		while (pos > 0 && c->vkey[c->vant[pos - 1]] < k) {
 			c->vant[pos] = c->vant[pos - 1];
 			pos--;
 		}
-		key[pos] = k;
 		c->vant[pos] = (uint8_t)j;
-		c->n_vant++;
+		n++;
 	}
+	c->vant_sorted = true;
 }
 
 /* The cell of endpoint e from the nearest vantage that has fresh data for
  * it (and, for latency, an RTT); NULL if none. */
-static inline const hg_view_cell_t *sel_vantage_cell(const sel_ctx_t *c, uint8_t e,
-                                                     bool need_rtt)
+static inline const hg_view_cell_t *sel_vantage_cell(sel_ctx_t *c, uint8_t e, bool need_rtt)
 {
 	const hg_view_cell_t *row = view_cell(c->s, e, 0);
-	for (unsigned k = 0; k < c->n_vant; k++) {
-		unsigned j = c->vant[k];
+	unsigned j = c->vant[0];
+	if (sel_fresh_cell(c, e, j) && (!need_rtt || row[j].rtt_us != HG_RTT_NONE)) {
+		return &row[j];
+	}
+	if (!c->vant_sorted) {
+		sel_vant_order(c);
+	}
+	for (unsigned k = 1; k < c->n_vant; k++) {
+		j = c->vant[k];
 		if (sel_fresh_cell(c, e, j) && (!need_rtt || row[j].rtt_us != HG_RTT_NONE)) {
 			return &row[j];
 		}

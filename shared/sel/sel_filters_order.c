@@ -162,11 +162,15 @@ void sel_f_round_robin(sel_ctx_t *c)
 		return;
 	}
 	uint8_t tmp[HG_NAME_EP_MAX];
-	unsigned shift = (unsigned)(c->rng->rr++ % c->n);
-	for (uint8_t i = 0; i < c->n; i++) {
-		tmp[i] = c->list[(i + shift) % c->n];
+	unsigned shift = (unsigned)(c->rng->rr++ % c->n), n = c->n, i = 0;
+	/* Two runs instead of a division per entry. */
+	for (; i < n - shift; i++) {
+		tmp[i] = c->list[shift + i];
 	}
-	memcpy(c->list, tmp, c->n);
+	for (; i < n; i++) {
+		tmp[i] = c->list[i - (n - shift)];
+	}
+	memcpy(c->list, tmp, n);
 	sel_note(c, "rotated by %u", shift);
 }
 
@@ -177,8 +181,10 @@ void sel_f_first(sel_ctx_t *c, const hg_view_filter_t *f)
 	if (f->arg == 0 || c->n <= f->arg) {
 		return;
 	}
-	for (uint8_t i = (uint8_t)f->arg; i < c->n; i++) {
-		c->reason[c->list[i]] = SEL_R_CUT;
+	if (c->tracing) {   /* reasons are for the trace only */
+		for (uint8_t i = (uint8_t)f->arg; i < c->n; i++) {
+			c->reason[c->list[i]] = SEL_R_CUT;
+		}
 	}
 	c->n = (uint8_t)f->arg;
 }

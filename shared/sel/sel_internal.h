@@ -31,6 +31,13 @@ typedef struct {
 
 	uint8_t n;                      /*!< candidates */
 	uint8_t list[HG_NAME_EP_MAX];
+	/*! The candidates as a bitmask. While `asc` holds, list[] is exactly
+	 *  mask's bits in ascending order (the prefilter's order, kept by the
+	 *  filters that only remove: up, geofence, max-loss), so those filters
+	 *  work on masks instead of walking the list (sel_keep_mask()). Any
+	 *  filter that reorders clears `asc` (sel_run_filter()). */
+	uint64_t mask;
+	bool asc;
 
 	uint8_t scope;                  /*!< max scope contribution (before the source cap) */
 	bool client_used;
@@ -40,8 +47,13 @@ typedef struct {
 	bool loc_done, has_loc;
 	float cx, cy, cz;
 	bool vant_done;
+	/*! vant[] is fully ordered; until then only vant[0] (the nearest,
+	 *  the first in policy order among equals) is: most decisions need no
+	 *  other vantage, so the order of the rest is built on first need. */
+	bool vant_sorted;
 	uint8_t n_vant;
 	uint8_t vant[HG_PROBER_MAX];    /*!< fresh probers, nearest to the client first */
+	float vkey[HG_PROBER_MAX];      /*!< closeness of prober j to the client (larger: nearer) */
 
 	double key[HG_NAME_EP_MAX];     /*!< per-endpoint sort key scratch */
 	/*! When the next filter is `first: N` (and no trace shows the order of
@@ -68,6 +80,10 @@ void sel_scope_add(sel_ctx_t *c, unsigned len);
 bool sel_prefix_match(const sel_client_t *cl, const hg_view_match_t *m, unsigned *scope);
 /*! Keep only list entries whose keep[] flag is set, marking the others with \a reason. */
 void sel_compact(sel_ctx_t *c, const bool *keep, uint8_t reason);
+/*! With c->asc: keep only the candidates in \a keep (a bitmask of
+ *  endpoints), marking the others with \a reason; the list stays in
+ *  ascending order. */
+void sel_keep_mask(sel_ctx_t *c, uint64_t keep, uint8_t reason);
 /*! Stable sort of the candidates by key[] descending (only the first
  *  c->sort_limit positions, when set: they are what a full sort gives). */
 void sel_sort_desc(sel_ctx_t *c);

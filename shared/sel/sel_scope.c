@@ -62,7 +62,25 @@ void sel_compact(sel_ctx_t *c, const bool *keep, uint8_t reason)
 			c->list[n++] = e;
 		} else {
 			c->reason[e] = reason;
+			c->mask &= ~(1ull << e);
 		}
+	}
+	c->n = n;
+}
+
+void sel_keep_mask(sel_ctx_t *c, uint64_t keep, uint8_t reason)
+{
+	uint64_t gone = c->mask & ~keep;
+	if (gone == 0) {
+		return;
+	}
+	for (uint64_t m = gone; m != 0; m &= m - 1) {
+		c->reason[__builtin_ctzll(m)] = reason;
+	}
+	c->mask &= keep;
+	uint8_t n = 0;
+	for (uint64_t m = c->mask; m != 0; m &= m - 1) {
+		c->list[n++] = (uint8_t)__builtin_ctzll(m);
 	}
 	c->n = n;
 }

@@ -115,3 +115,26 @@ def test_knotd_follows_growth(knotd_factory, tmp_path, monkeypatch):
     assert addresses(k.query("dr." + ZONE, "A")) == [FRA]
     stats = k.stats()
     assert stats.get("pass-through[error]", 0) == 0, stats
+
+
+def test_warning_before_the_ceiling(tmp_path):
+    """From 80 % of the ceiling every writer warns (once per process) while
+    its writes still go through; past the ceiling the write fails loudly."""
+    db = str(tmp_path / "db")
+    env = {"HG_STORE_MAPSIZE_MAX": "2097152"}
+    res = ctl_env(env, "load", "--db", db, bulk_policy(str(tmp_path / "p.yaml"), 6500))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "of its 2097152 bytes limit" in res.stderr, res.stderr
+    assert "raise HG_STORE_MAPSIZE_MAX before writes fail" in res.stderr, res.stderr
+    # A measurement near the ceiling is stored, with the warning again.
+    res = ctl_env(env, "measure", "waf-fra-aws", "--prober", "eu-fra", "--up", "--rtt", "5ms",
+                  "--db", db)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "before writes fail" in res.stderr, res.stderr
+    # Past it: refused whole, said so, nothing changed.
+    before = generation(db)
+    res = ctl_env(env, "load", "--db", db, bulk_policy(str(tmp_path / "q.yaml"), 12000))
+    assert res.returncode != 0
+    assert "limit of 2097152 bytes" in res.stderr and "the database is unchanged" in res.stderr, \
+        res.stderr
+    assert generation(db) == before
