@@ -91,15 +91,20 @@ static double sel_sticky_u(uint64_t key, const hg_view_ep_t *ep)
  * order matter (sort_limit): -ln(u) > 1 - u on (0,1), so w / (1 - u) bounds
  * the score from above, and an endpoint whose bound is below the k-th best
  * score seen so far cannot be among the first k whatever comes later; its
- * logarithm is skipped and its key set below every score. The first k are
- * then selected from the same keys a full scoring gives them, so they are
- * the same endpoints in the same order (sel_select_desc() in
- * sel_sort_desc(): the rest keep their order either way). The bound is
+ * logarithm is skipped and its key set below every score. The bound is
  * only trusted while 1 - u > 2^-30, where it exceeds the score by far more
- * than the rounding of either. */
-static void sel_sticky_pruned(sel_ctx_t *c, uint64_t key, unsigned k)
+ * than the rounding of either.
+ *
+ * The k best are kept with their endpoints as they come (a later equal
+ * score goes after an earlier one), so when k endpoints scored, the order
+ * is built directly: those k, then the others in their order — what
+ * sel_select_desc() makes of the same keys (earliest largest first, the
+ * rest keep their order). Returns false when fewer than k scored (weight-0
+ * endpoints then count): the caller sorts the keys set here. */
+static bool sel_sticky_pruned(sel_ctx_t *c, uint64_t key, unsigned k)
 {
 	double top[4];               /* the k best scores so far, descending */
+	uint8_t top_e[4];            /* and their endpoints */
 	unsigned n_top = 0;
 	for (uint8_t i = 0; i < c->n; i++) {
 		uint8_t e = c->list[i];
@@ -120,13 +125,33 @@ static void sel_sticky_pruned(sel_ctx_t *c, uint64_t key, unsigned k)
 		while (at > 0 && top[at - 1] < score) {
 			if (at < k) {
 				top[at] = top[at - 1];
+				top_e[at] = top_e[at - 1];
 			}
 			at--;
 		}
 		if (at < k) {
 			top[at] = score;
+			top_e[at] = e;
 		}
 	}
+	if (n_top < k) {
+		return false;
+	}
+	uint64_t taken = 0;
+	uint8_t out[HG_NAME_EP_MAX];
+	for (unsigned i = 0; i < k; i++) {
+		taken |= 1ull << top_e[i];
+		out[i] = top_e[i];
+	}
+	uint8_t n = (uint8_t)k;
+	for (uint8_t i = 0; i < c->n; i++) {   /* the rest, in order, behind the k */
+		uint8_t e = c->list[i];
+		if (!((taken >> e) & 1)) {
+			out[n++] = e;
+		}
+	}
+	memcpy(c->list, out, c->n);
+	return true;
 }
 
 void sel_f_sticky(sel_ctx_t *c)
@@ -140,7 +165,10 @@ void sel_f_sticky(sel_ctx_t *c)
 	/* Weighted rendezvous hashing, highest score first. Adding an endpoint
 	 * only moves the clients it now wins. */
 	if (c->sort_limit > 0 && c->sort_limit < c->n && c->sort_limit <= 4) {
-		sel_sticky_pruned(c, key, c->sort_limit);
+		if (sel_sticky_pruned(c, key, c->sort_limit)) {
+			sel_note(c, "sticky per /%u", bits);
+			return;
+		}
 	} else {
 		for (uint8_t i = 0; i < c->n; i++) {
 			uint8_t e = c->list[i];

@@ -70,7 +70,13 @@ typedef struct {
 
 /* sel_rng.c */
 uint64_t sel_rng_next(sel_rng_t *rng);
-uint64_t sel_mix64(uint64_t x);
+/*! splitmix64's finalizer; inline: sticky calls it once per endpoint. */
+static inline uint64_t sel_mix64(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
 /*! Uniform integer in [0, bound), bound > 0. */
 uint64_t sel_rng_below(sel_rng_t *rng, uint64_t bound);
 

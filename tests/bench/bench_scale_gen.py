@@ -175,6 +175,9 @@ def zone(out, origin, n, static):
         if static:
             for i in range(n):
                 f.write("s%d A 192.0.2.%d\n" % (i, 1 + i % 250))
+                # Eight addresses: Knot's own cost of the multi chain's answer size.
+                for k in range(8):
+                    f.write("m%d A 198.18.%d.%d\n" % (i, k, 1 + i % 250))
 
 
 def geoipconf(out, origin, n):
