@@ -123,13 +123,20 @@ void sel_f_lowest_latency(sel_ctx_t *c, const hg_view_filter_t *f)
 		return;
 	}
 	uint64_t limit = best + f->arg;
-	bool keep[HG_NAME_EP_MAX] = { false };
+	/* sel_compact() inline, with the sort key (lower latency first: negated
+	 * for the descending sort) set only where it is read. */
+	uint8_t n = 0;
 	for (uint8_t i = 0; i < c->n; i++) {
-		keep[i] = lat[i] != HG_RTT_NONE && lat[i] <= limit;
-		/* Sort key: lower latency first (negated for the descending sort). */
-		c->key[c->list[i]] = -(double)lat[i];
+		uint8_t e = c->list[i];
+		if (lat[i] != HG_RTT_NONE && lat[i] <= limit) {
+			c->list[n++] = e;
+			c->key[e] = -(double)lat[i];
+		} else {
+			c->reason[e] = SEL_R_TOO_SLOW;
+			c->mask &= ~(1ull << e);
+		}
 	}
-	sel_compact(c, keep, SEL_R_TOO_SLOW);
+	c->n = n;
 	sel_sort_desc(c);
 	sel_note_vantage(c, "");
 }
