@@ -174,19 +174,39 @@ void sel_f_nearest(sel_ctx_t *c)
 		sel_note(c, "client location unknown: unchanged");
 		return;
 	}
+	double cx = c->cx, cy = c->cy, cz = c->cz;
+	/* Before `first: 1` only the nearest matters: found in the same pass
+	 * (the earliest of equals, as the stable sort puts it first), then
+	 * moved to the front with the others kept in order, as
+	 * sel_sort_desc() with sort_limit 1 does. */
+	bool one = c->sort_limit == 1;
+	double best = 0.0;
+	uint8_t best_i = 0;
 	for (uint8_t i = 0; i < c->n; i++) {
 		uint8_t e = c->list[i];
 		const hg_view_ep_t *ep = &c->s->ep[e];
+		double k = -2.0;   /* no location: after every located endpoint, order kept */
 		if (ep->flags & HG_VEP_HAS_LOCATION) {
 			/* Larger dot product of unit vectors = shorter great circle. */
-			c->key[e] = (double)ep->x * c->cx + (double)ep->y * c->cy + (double)ep->z * c->cz;
+			k = (double)ep->x * cx + (double)ep->y * cy + (double)ep->z * cz;
 			if (c->tracing) {
-				double d = c->key[e] > 1.0 ? 1.0 : c->key[e] < -1.0 ? -1.0 : c->key[e];
+				double d = k > 1.0 ? 1.0 : k < -1.0 ? -1.0 : k;
 				c->metric[e] = acos(d) * SEL_EARTH_KM;
 			}
-		} else {
-			c->key[e] = -2.0;   /* after every located endpoint, order kept */
+		}
+		c->key[e] = k;
+		if (i == 0 || k > best) {
+			best = k;
+			best_i = i;
 		}
 	}
-	sel_sort_desc(c);
+	if (!one) {
+		sel_sort_desc(c);
+		return;
+	}
+	uint8_t e = c->list[best_i];
+	for (uint8_t j = best_i; j > 0; j--) {
+		c->list[j] = c->list[j - 1];
+	}
+	c->list[0] = e;
 }
