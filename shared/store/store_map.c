@@ -64,15 +64,23 @@ void store_map_opened(struct store *s)
 	}
 	/* A writer maps what the file records when another writer grew it
 	 * beyond this one's initial size (0: LMDB takes the recorded size,
-	 * at least the data). No txn is open yet: the map may move. */
+	 * at least the data), but never more than its own ceiling: a map
+	 * recorded larger (a writer with a higher ceiling, or the old fixed
+	 * 1 GiB) would let it write past HG_STORE_MAPSIZE_MAX without ever
+	 * meeting a full map. LMDB keeps at least the data mapped. No txn is
+	 * open yet: the map may move. */
 	MDB_envinfo before, after;
 	if (mdb_env_info(s->env, &before) != MDB_SUCCESS ||
 	    mdb_env_set_mapsize(s->env, 0) != MDB_SUCCESS ||
 	    mdb_env_info(s->env, &after) != MDB_SUCCESS) {
 		return;
 	}
-	if (after.me_mapsize < before.me_mapsize) {
-		mdb_env_set_mapsize(s->env, before.me_mapsize);
+	size_t want = after.me_mapsize < s->map_limit ? after.me_mapsize : s->map_limit;
+	if (want < before.me_mapsize) {
+		want = before.me_mapsize;
+	}
+	if (want != after.me_mapsize) {
+		mdb_env_set_mapsize(s->env, want);
 	}
 }
 
