@@ -20,6 +20,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "store_guard.h"
 #include "store_int.h"
 
 #define STORE_MAPSIZE_MIN 65536ull
@@ -118,6 +119,11 @@ void store_readers_remove(struct store *s, store_rtxn_t *rtxn)
 	pthread_mutex_unlock(&s->readers_lock);
 }
 
+static void txn_reset_cb(void *arg)
+{
+	mdb_txn_reset(arg);   /* MDB_NOTLS: any thread may */
+}
+
 int store_remap_to(struct store *s, size_t size, bool wait)
 {
 	atomic_store(&s->remap_pending, true);
@@ -132,7 +138,12 @@ int store_remap_to(struct store *s, size_t size, bool wait)
 			}
 			if (st == STORE_RTXN_HELD) {
 				if (atomic_compare_exchange_strong(&r->state, &st, STORE_RTXN_TAKING)) {
-					mdb_txn_reset(r->txn);
+					if (!store_guard_call(txn_reset_cb, r->txn)) {
+						store_mark_broken(s);   /* its owner discards it */
+						atomic_store(&r->state, STORE_RTXN_HELD);
+						ret = HG_ECORRUPT;
+						goto cleanup;
+					}
 					atomic_store(&r->state, STORE_RTXN_FREE);
 					break;
 				}
@@ -166,10 +177,31 @@ int store_remap(store_t *store)
 	return ret;
 }
 
+typedef struct {
+	MDB_env *env;
+	MDB_envinfo info;
+	int rc;
+} env_info_call_t;
+
+static void env_info_cb(void *arg)
+{
+	env_info_call_t *c = arg;
+	c->rc = mdb_env_info(c->env, &c->info);
+}
+
 unsigned store_release_held(store_t *store)
 {
-	MDB_envinfo info;
-	if (mdb_env_info(store->env, &info) != MDB_SUCCESS) {
+	/* Both calls touch the maps of data.mdb and lock.mdb (the last txn id,
+	 * the reader slot): guarded, as every read of the module is, since a
+	 * file truncated under knotd must not take it down from the checker
+	 * thread either. A fault marks the store broken (queries then pass
+	 * through) and leaves the txns to their owners' discard. */
+	env_info_call_t c = { .env = store->env, .rc = MDB_SUCCESS };
+	if (!store_guard_call(env_info_cb, &c)) {
+		store_mark_broken(store);
+		return 0;
+	}
+	if (c.rc != MDB_SUCCESS) {
 		return 0;
 	}
 	unsigned n = 0;
@@ -180,12 +212,14 @@ unsigned store_release_held(store_t *store)
 		if (!atomic_compare_exchange_strong(&r->state, &st, STORE_RTXN_TAKING)) {
 			continue;   /* free, or its owner is reading */
 		}
-		if (mdb_txn_id(r->txn) != info.me_last_txnid) {
-			mdb_txn_reset(r->txn);   /* MDB_NOTLS: any thread may */
+		if (mdb_txn_id(r->txn) == c.info.me_last_txnid) {
+			atomic_store(&r->state, STORE_RTXN_HELD);   /* the newest: pins nothing */
+		} else if (store_guard_call(txn_reset_cb, r->txn)) {
 			atomic_store(&r->state, STORE_RTXN_FREE);
 			n++;
 		} else {
-			atomic_store(&r->state, STORE_RTXN_HELD);   /* the newest: pins nothing */
+			store_mark_broken(store);
+			atomic_store(&r->state, STORE_RTXN_HELD);
 		}
 	}
 	pthread_mutex_unlock(&store->readers_lock);
