@@ -241,8 +241,8 @@ void store_rtxn_hold(store_rtxn_t *rtxn);
  *        the newest commit and that its owner is not using, so an idle
  *        worker does not pin an old snapshot. From any thread but an
  *        owner's while it holds its txn BUSY. Its LMDB calls run inside a
- *        fault guard: a truncated data.mdb or lock.mdb marks the store
- *        broken (store_mark_broken()) instead of killing the process.
+ *        fault guard: with a truncated data.mdb or lock.mdb it releases
+ *        nothing instead of killing the process.
  * \return How many were reset.
  */
 unsigned store_release_held(store_t *store);
@@ -283,8 +283,8 @@ bool store_remap_wanted(store_t *store);
  *        \a store is active; read txns that begin meanwhile get
  *        HG_EMAPRESIZED. Never from a thread holding an active read txn of
  *        \a store (it would wait for itself), nor during a write txn.
- * \return HG_EOK, HG_ECORRUPT (resetting a held txn faulted: the store is
- *         marked broken) or the mapped LMDB error.
+ * \return HG_EOK, HG_ECORRUPT (resetting a held txn faulted: a file was
+ *         truncated under the map) or the mapped LMDB error.
  */
 int store_remap(store_t *store);
 

@@ -139,7 +139,7 @@ int store_remap_to(struct store *s, size_t size, bool wait)
 			if (st == STORE_RTXN_HELD) {
 				if (atomic_compare_exchange_strong(&r->state, &st, STORE_RTXN_TAKING)) {
 					if (!store_guard_call(txn_reset_cb, r->txn)) {
-						store_mark_broken(s);   /* its owner discards it */
+						/* Its owner's next use faults in its guard. */
 						atomic_store(&r->state, STORE_RTXN_HELD);
 						ret = HG_ECORRUPT;
 						goto cleanup;
@@ -194,11 +194,11 @@ unsigned store_release_held(store_t *store)
 	/* Both calls touch the maps of data.mdb and lock.mdb (the last txn id,
 	 * the reader slot): guarded, as every read of the module is, since a
 	 * file truncated under knotd must not take it down from the checker
-	 * thread either. A fault marks the store broken (queries then pass
-	 * through) and leaves the txns to their owners' discard. */
+	 * thread either. After a fault nothing is released: the txns stay
+	 * their owners', whose next use faults inside the query's own guard
+	 * and is handled there (module_db_fault()). */
 	env_info_call_t c = { .env = store->env, .rc = MDB_SUCCESS };
 	if (!store_guard_call(env_info_cb, &c)) {
-		store_mark_broken(store);
 		return 0;
 	}
 	if (c.rc != MDB_SUCCESS) {
@@ -218,7 +218,6 @@ unsigned store_release_held(store_t *store)
 			atomic_store(&r->state, STORE_RTXN_FREE);
 			n++;
 		} else {
-			store_mark_broken(store);
 			atomic_store(&r->state, STORE_RTXN_HELD);
 		}
 	}
