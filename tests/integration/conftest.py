@@ -220,7 +220,7 @@ zone:
             # knotd itself is not instrumented, but LeakSanitizer only needs
             # the preloaded allocator: it checks every knotd of the suite at
             # exit (valgrind runs only the robustness file). A report fails
-            # the test (sanitizer_reports) and knotd exits 23.
+            # the test (sanitizer_reports) and knotd exits 1.
             env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:log_path=%s/asan" % self.asan_dir
             env["LSAN_OPTIONS"] = "suppressions=%s:print_suppressions=0" % LSAN_SUPP
             env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=0:log_path=%s/ubsan" % self.asan_dir
@@ -440,8 +440,8 @@ def knotd_factory(tmp_path):
         if reports:
             problems.append("sanitizer reports:\n" + "\n".join(reports))
         if k.valgrind and k.returncode is not None:
-            # valgrind writes its log at exit: none means it never ran or
-            # died, and nothing was checked.
+            # The ERROR SUMMARY is written when knotd exits: no log means
+            # valgrind never ran (or wrote elsewhere) and nothing was checked.
             try:
                 with open(k.vg_log) as f:
                     vg = f.read()
