@@ -19,13 +19,17 @@
 #include "module_sign.h"
 #include "sel.h"
 #include "store.h"
+#include "view_lookup.h"
 
 /*! Per worker thread scratch; padded so threads never share a cache line. */
 typedef struct {
 	_Alignas(64) store_rtxn_t rtxn; /*!< cached MDB_NOTLS read txn (reset between queries) */
 	sel_rng_t rng;                 /*!< per-thread PRNG and round-robin counter */
 	bool nodata_pending;           /*!< PREANSWER chose NODATA; AUTHORITY adds the SOA */
-	module_vcache_t views;         /*!< names already looked up in the current snapshot */
+	view_lookup_cache_t views;     /*!< names already looked up in the current snapshot;
+	                                    sound because the env is never replaced
+	                                    under a module_db (a replaced file makes
+	                                    module_db_get() return NULL) */
 	geo_cache_t geo;               /*!< decoded mmdb records */
 } hgm_thread_t;
 

@@ -20,7 +20,6 @@
 
 #include <curl/curl.h>
 
-#include "policy.h"
 #include "prober_state.h"
 #include "store.h"
 
@@ -51,7 +50,6 @@ typedef struct prober_target {
 	bool removed;                      /*!< dropped by a reload; free when idle */
 	bool dirty;                        /*!< in the batch */
 	bool kept;                         /*!< scratch mark while a reload reconciles */
-	bool missing_logged;               /*!< the DB lacked the endpoint (logged once) */
 	uint64_t failed_by_class[HG_FAIL_OTHER + 1];
 } prober_target_t;
 
@@ -70,6 +68,7 @@ typedef struct prober_job {
 	size_t body_len;
 	bool body_capped;                  /*!< we stopped the transfer ourselves */
 	bool body_found;                   /*!< the body text was seen */
+	bool headers_done;                 /*!< the final response's header block ended */
 } prober_job_t;
 
 /*! Per curl socket (curl_multi_assign). */
@@ -83,11 +82,12 @@ typedef struct prober_csock {
 typedef struct prober {
 	/* configuration */
 	const char *id;
-	const char *policy_path;
 	const char *db_dir;
 	const char *metrics_path;
 	unsigned window;
 	unsigned max_inflight;
+	bool foreground;
+	int log_level;
 	/* resources */
 	store_t *store;
 	int epfd;
@@ -117,6 +117,12 @@ typedef struct prober {
 	uint64_t metrics_due_ns;
 	int metrics_err;                /*!< last write result, to log changes only */
 	uint64_t probes_total, batches, batch_errors;
+	bool skip_logged;                  /*!< measurements the DB refused (logged once) */
+	/* policy (prober_reload.c) */
+	uint64_t policy_gen;               /*!< generation the targets come from; 0: none yet */
+	uint64_t policy_seen;              /*!< last generation read, applied or refused */
+	uint64_t policy_check_ns;          /*!< next look at the generation */
+	store_rtxn_t watch_rtxn;           /*!< cached read txn of that look */
 	/* control */
 	bool stop, reload;
 	uint64_t rng;
@@ -127,6 +133,31 @@ typedef struct prober {
 #define PROBER_BODY_CAP      65536         /*!< body bytes searched */
 #define PROBER_METRICS_NS    5000000000ull /*!< metrics file rewritten every 5 s */
 #define PROBER_INFLIGHT_DEFAULT 1024
+#define PROBER_POLICY_CHECK_NS 1000000000ull /*!< a new policy generation is seen within 1 s */
+
+/* prober_opts.c */
+/*! Returned by prober_opts_parse() when --help or --version was printed. */
+#define PROBER_OPTS_EXIT 1
+/*!
+ * \brief Parse the command line into \a p's configuration (one table drives
+ *        getopt and --help: an option is one line there).
+ * \return HG_EOK to run, PROBER_OPTS_EXIT (help/version printed: exit 0),
+ *         or HG_EINVAL (a usage error was printed: exit 2).
+ */
+int prober_opts_parse(prober_t *p, int argc, char **argv);
+
+/* prober_reload.c */
+/*!
+ * \brief Read the policy loaded into the DB and reconcile the targets with
+ *        it. Logs what it did, or why it refused (no policy, --id not one of
+ *        its probers...); on failure the running targets are unchanged.
+ * \return HG_EOK, HG_ENOENT (no policy / not one of its probers), or the
+ *         store's or an allocation error.
+ */
+int prober_reload(prober_t *p);
+/*! \brief At most once per PROBER_POLICY_CHECK_NS: set p->reload when the DB
+ *         holds a policy generation not read yet. */
+void prober_watch_policy(prober_t *p, uint64_t now);
 
 /* prober_loop.c */
 uint64_t prober_now_ns(void);
@@ -140,8 +171,14 @@ void prober_job_unlink(prober_t *p, prober_job_t *job);
 int prober_epoll_add(prober_t *p, int fd, uint32_t events, void *ptr);
 
 /* prober_targets.c */
-/*! \brief Reconcile the target set with \a policy (start, stop, keep history). */
-int prober_targets_apply(prober_t *p, const policy_t *policy);
+/*!
+ * \brief Reconcile the target set with the endpoints of the policy in \a rtxn
+ *        (active): start new ones (seeded from their stored measurement),
+ *        stop removed ones, keep the history of the others.
+ * \return HG_EOK, HG_ENOMEM or the store's error; the targets are then
+ *         unchanged.
+ */
+int prober_targets_apply(prober_t *p, store_rtxn_t *rtxn);
 void prober_targets_free(prober_t *p);
 void prober_target_release(prober_t *p, prober_target_t *t);
 void prober_heap_push(prober_t *p, prober_target_t *t);

@@ -3,6 +3,7 @@
  * results, whichever comes first. A target that finished several probes
  * within one batch is written once, with its latest state. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "errors.h"
 #include "log.h"
@@ -46,42 +47,87 @@ void prober_batch_drop(prober_t *p, prober_target_t *t)
 	t->dirty = false;
 }
 
+/* The policy generation as this write txn sees it; 0 when unreadable. */
+static uint64_t wtxn_generation(store_wtxn_t *w)
+{
+	const void *val = NULL;
+	size_t len = 0;
+	uint64_t gen = 0;
+	if (store_wget(w, STORE_META, HG_META_POLICY_GEN, strlen(HG_META_POLICY_GEN), &val, &len) ==
+	    HG_EOK && len == sizeof(gen)) {
+		memcpy(&gen, val, sizeof(gen));
+	}
+	return gen;
+}
+
+/* Measurements the DB's policy has no place for. Right after a load that
+ * dropped endpoints that is expected: reload now (prober_watch_policy()
+ * would within a second). Otherwise (this generation was read and refused,
+ * or the DB was changed behind the writer API) say so when it starts and
+ * when it stops, not per endpoint or batch. */
+static void on_skipped(prober_t *p, uint64_t gen, size_t skipped, const char *first,
+                       size_t written)
+{
+	if (skipped > 0 && gen != p->policy_seen) {
+		hg_info("%zu measurements not stored (endpoint %s first): policy generation %llu "
+		        "replaced %llu, reloading", skipped, first, (unsigned long long)gen,
+		        (unsigned long long)p->policy_gen);
+		p->reload = true;
+	} else if (skipped > 0 && !p->skip_logged) {
+		hg_warn("%zu measurements not stored (endpoint %s first): endpoint or prober %s not "
+		        "in the policy of %s (generation %llu)", skipped, first, p->id, p->db_dir,
+		        (unsigned long long)gen);
+		p->skip_logged = true;
+	} else if (skipped == 0 && written > 0 && p->skip_logged) {
+		hg_notice("measurements are stored again");
+		p->skip_logged = false;
+	}
+}
+
+/* Every dirty target's measurement into \a w. Refused ids are skipped,
+ * they do not poison the txn: a load since our last read dropped them. */
+typedef struct {
+	size_t written, skipped;
+	char first[HG_ID_SIZE];          /*!< first endpoint skipped */
+	uint64_t gen;                    /*!< the txn's policy generation, when skipped */
+} batch_count_t;
+
+static int put_dirty(prober_t *p, store_wtxn_t *w, batch_count_t *c)
+{
+	for (size_t i = 0; i < p->n_dirty; i++) {
+		prober_target_t *t = p->dirty[i];
+		hg_rec_measure_t m;
+		prober_state_measure(&t->st, &m);
+		int r = writer_apply_measure(w, t->id, p->id, &m);
+		if (r == HG_ENOENT) {
+			if (c->skipped++ == 0) {
+				memcpy(c->first, t->id, sizeof(c->first));
+				c->gen = wtxn_generation(w);
+			}
+		} else if (r != HG_EOK) {
+			return r;
+		} else {
+			c->written++;
+		}
+	}
+	return HG_EOK;
+}
+
 int prober_batch_flush(prober_t *p)
 {
-	int ret = HG_EOK;
-	size_t written = 0;
+	batch_count_t c = { 0 };
 	p->batch_deadline_ns = 0;
 	p->batch_results = 0;
 	if (p->n_dirty == 0) {
 		return HG_EOK;
 	}
 	store_wtxn_t w;
-	ret = store_wtxn_begin(p->store, &w);
+	int ret = store_wtxn_begin(p->store, &w);
 	if (ret != HG_EOK) {
 		hg_err("cannot begin a write transaction: %s", hg_strerror(ret));
 		goto cleanup;
 	}
-	for (size_t i = 0; i < p->n_dirty; i++) {
-		prober_target_t *t = p->dirty[i];
-		hg_rec_measure_t m;
-		prober_state_measure(&t->st, &m);
-		int r = writer_apply_measure(&w, t->id, p->id, &m);
-		if (r == HG_ENOENT) {
-			/* The DB holds another policy than ours: skip, say it once. */
-			if (!t->missing_logged) {
-				hg_warn("endpoint %s or prober %s not in the database %s: not stored "
-				        "(load the policy with haltgslb-ctl load)", t->id, p->id, p->db_dir);
-				t->missing_logged = true;
-			}
-			continue;
-		}
-		if (r != HG_EOK) {
-			ret = r;
-			break;
-		}
-		t->missing_logged = false;
-		written++;
-	}
+	ret = put_dirty(p, &w, &c);
 	if (ret == HG_EOK) {
 		ret = store_wtxn_commit(&w);
 	} else {
@@ -92,7 +138,8 @@ int prober_batch_flush(prober_t *p)
 		hg_err("measurement batch (%zu endpoints) not stored: %s", p->n_dirty, hg_strerror(ret));
 	} else {
 		p->batches++;
-		hg_debug("batch: %zu measurements committed", written);
+		on_skipped(p, c.gen, c.skipped, c.first, c.written);
+		hg_debug("batch: %zu measurements committed", c.written);
 	}
 cleanup:
 	/* Soft state: a failed batch is dropped, the next probes rewrite it. */

@@ -318,6 +318,7 @@ static void on_signal(prober_t *p)
 	struct signalfd_siginfo si;
 	while (read(p->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
+			hg_notice("SIGHUP: reloading the policy from %s", p->db_dir);
 			p->reload = true;
 		} else {
 			hg_notice("signal %u: stopping", si.ssi_signo);
@@ -361,9 +362,6 @@ static void dispatch(prober_t *p, struct epoll_event *ev)
 	}
 }
 
-/* Defined in prober_main.c: parse the policy again and apply it. */
-int prober_reload(prober_t *p);
-
 int prober_run(prober_t *p)
 {
 	struct epoll_event evs[64];
@@ -385,6 +383,9 @@ int prober_run(prober_t *p)
 		if (p->stop) {
 			break;
 		}
+		/* tick() wakes the loop at least once a second, so this runs at
+		 * least that often. */
+		prober_watch_policy(p, prober_now_ns());
 		if (p->reload) {
 			p->reload = false;
 			prober_reload(p);

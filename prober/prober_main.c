@@ -1,7 +1,8 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/* haltgslb-prober: command line, policy (re)load, store, then the loop. */
+/* haltgslb-prober: command line, detach, the store and the policy in it,
+ * then the loop. */
 #include <errno.h>
-#include <getopt.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,221 +10,173 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "errors.h"
 #include "log.h"
 #include "prober.h"
+#include "store_guard.h"
 
-static void usage(FILE *f, const char *prog)
+/* Block the signals the loop reads from its signalfd now, not only once the
+ * loop exists: a SIGHUP (systemctl reload) or SIGTERM during startup (a DB
+ * open waiting for LMDB's lock file) must not kill the prober with the
+ * default action. They stay pending and the loop handles them when it
+ * starts. */
+static void block_signals(void)
 {
-	fprintf(f,
-	        "Usage: %s --id ID --policy FILE --db DIR [options]\n"
-	        "\n"
-	        "Probe every endpoint of the policy as prober ID (one of the policy's probers)\n"
-	        "and write the measurements into the LMDB environment DIR, which must hold\n"
-	        "the same policy (haltgslb-ctl load FILE --db DIR).\n"
-	        "\n"
-	        "  -i, --id ID            prober id (must be listed under probers:)\n"
-	        "  -p, --policy FILE      policy file (re-read on SIGHUP)\n"
-	        "  -d, --db DIR           LMDB environment directory\n"
-	        "  -m, --metrics FILE     write Prometheus metrics to FILE (textfile collector)\n"
-	        "  -w, --window N         loss/median window in probes (default %d, max %d)\n"
-	        "  -c, --max-inflight N   probes in flight at most (default %d)\n"
-	        "  -f, --foreground       do not detach (use under systemd)\n"
-	        "  -l, --log-level L      error|warning|notice|info|debug (default notice)\n"
-	        "  -h, --help             this text\n"
-	        "  -V, --version          print the version\n"
-	        "\n"
-	        "Signals: SIGHUP reloads the policy, SIGTERM/SIGINT stop (last batch committed).\n",
-	        prog, PROBER_WINDOW_DEFAULT, PROBER_WINDOW_MAX, PROBER_INFLIGHT_DEFAULT);
-}
-
-/* Parse the policy and check we are one of its probers. */
-static int load_policy(const prober_t *p, policy_t **out)
-{
-	policy_errors_t errs = { 0 };
-	int ret = policy_parse_file(p->policy_path, out, &errs);
-	if (ret != HG_EOK) {
-		hg_err("policy %s: %s", p->policy_path, hg_strerror(ret));
-		policy_errors_print(&errs, p->policy_path, stderr);
-		policy_errors_free(&errs);
-		return ret;
-	}
-	policy_errors_free(&errs);
-	if (policy_find_prober(*out, p->id) < 0) {
-		hg_err("policy %s: prober '%s' is not listed under probers:", p->policy_path, p->id);
-		policy_free(*out);
-		*out = NULL;
-		return HG_EINVAL;
-	}
-	return HG_EOK;
-}
-
-int prober_reload(prober_t *p);
-int prober_reload(prober_t *p)
-{
-	policy_t *policy = NULL;
-	hg_notice("SIGHUP: reloading %s", p->policy_path);
-	int ret = load_policy(p, &policy);
-	if (ret != HG_EOK) {
-		hg_err("reload failed, probing continues with the previous policy");
-		return ret;
-	}
-	ret = prober_targets_apply(p, policy);
-	if (ret != HG_EOK) {
-		hg_err("reload failed: %s", hg_strerror(ret));
-	}
-	policy_free(policy);
-	return ret;
-}
-
-static int parse_uint(const char *text, unsigned min, unsigned max, unsigned *out)
-{
-	char *end;
-	unsigned long v = strtoul(text, &end, 10);
-	if (*text == '\0' || *end != '\0' || v < min || v > max) {
-		return HG_EINVAL;
-	}
-	*out = (unsigned)v;
-	return HG_EOK;
-}
-
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "id", required_argument, NULL, 'i' },
-		{ "policy", required_argument, NULL, 'p' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "metrics", required_argument, NULL, 'm' },
-		{ "window", required_argument, NULL, 'w' },
-		{ "max-inflight", required_argument, NULL, 'c' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static prober_t p;   /* large (ICMP table): not on the stack */
-	bool foreground = false;
-	int level = HG_LOG_NOTICE, opt;
-	p.window = PROBER_WINDOW_DEFAULT;
-	p.max_inflight = PROBER_INFLIGHT_DEFAULT;
-	hg_log_init(argv[0], level);
-	while ((opt = getopt_long(argc, argv, "i:p:d:m:w:c:fl:hV", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'i': p.id = optarg; break;
-		case 'p': p.policy_path = optarg; break;
-		case 'd': p.db_dir = optarg; break;
-		case 'm': p.metrics_path = optarg; break;
-		case 'f': foreground = true; break;
-		case 'w':
-			if (parse_uint(optarg, 1, PROBER_WINDOW_MAX, &p.window) != HG_EOK) {
-				hg_err("--window: expected 1..%d", PROBER_WINDOW_MAX);
-				return 2;
-			}
-			break;
-		case 'c':
-			if (parse_uint(optarg, 1, 60000, &p.max_inflight) != HG_EOK) {
-				hg_err("--max-inflight: expected 1..60000");
-				return 2;
-			}
-			break;
-		case 'l':
-			level = hg_log_level_parse(optarg);
-			if (level < 0) {
-				hg_err("--log-level: unknown level '%s'", optarg);
-				return 2;
-			}
-			hg_log_init(argv[0], level);
-			break;
-		case 'h': usage(stdout, argv[0]); return 0;
-		case 'V': printf("haltgslb-prober %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr, argv[0]); return 2;
-		}
-	}
-	if (p.id == NULL || p.policy_path == NULL || p.db_dir == NULL || optind != argc) {
-		usage(stderr, argv[0]);
-		return 2;
-	}
-
-	int ret;
-	policy_t *policy = NULL;
-	bool curl_ready = false;
-	/* Block the signals the loop reads from its signalfd now, not only once
-	 * the loop exists: a SIGHUP (systemctl reload) or SIGTERM during startup
-	 * (slow policy read, DB open) must not kill the prober with the default
-	 * action. They stay pending and the loop handles them when it starts. */
 	sigset_t sigs;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
+}
+
+/* Detaching moves to "/": relative paths must not change meaning. */
+static int make_absolute(const char **path, char *buf, size_t size)
+{
+	char cwd[PATH_MAX];
+	if (*path == NULL || (*path)[0] == '/') {
+		return HG_EOK;
+	}
+	if (getcwd(cwd, sizeof(cwd)) == NULL) {
+		return hg_err_from_errno(errno);
+	}
+	if ((size_t)snprintf(buf, size, "%s/%s", cwd, *path) >= size) {
+		return HG_ERANGE;
+	}
+	*path = buf;
+	return HG_EOK;
+}
+
+/* Fork into the background before LMDB, libcurl and epoll exist (none of
+ * them survives a fork). The parent waits on a pipe and exits 0 only when
+ * the child says it is probing, or 1 when the child exits first: a startup
+ * failure (no DB, no policy, --id not a prober) reaches the caller, and the
+ * DB is opened once, by the process that uses it. Only the child returns;
+ * *ready_fd is the pipe's write end for prober_ready(). */
+static int detach(int *ready_fd)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		return hg_err_from_errno(errno);
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		int ret = hg_err_from_errno(errno);
+		close(fds[0]);
+		close(fds[1]);
+		return ret;
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		char c = 0;
+		ssize_t n;
+		while ((n = read(fds[0], &c, 1)) < 0 && errno == EINTR) {
+		}
+		_exit(n == 1 ? 0 : 1);
+	}
+	close(fds[0]);
+	if (setsid() < 0 || chdir("/") != 0) {
+		close(fds[1]);
+		return hg_err_from_errno(errno);
+	}
+	*ready_fd = fds[1];
+	return HG_EOK;
+}
+
+/* Tell a waiting parent (detach()) that startup succeeded. */
+static void prober_ready(int *ready_fd)
+{
+	if (*ready_fd >= 0) {
+		ssize_t n = write(*ready_fd, "1", 1);
+		(void)n;   /* the parent gone: nobody to tell */
+		close(*ready_fd);
+		*ready_fd = -1;
+	}
+}
+
+static int background(prober_t *p, int *ready_fd)
+{
+	static char db_abs[PATH_MAX], metrics_abs[PATH_MAX];
+	int ret = make_absolute(&p->db_dir, db_abs, sizeof(db_abs));
+	if (ret == HG_EOK) {
+		ret = make_absolute(&p->metrics_path, metrics_abs, sizeof(metrics_abs));
+	}
+	if (ret == HG_EOK) {
+		ret = detach(ready_fd);
+	}
+	if (ret != HG_EOK) {
+		hg_err("cannot detach: %s", hg_strerror(ret));
+	}
+	return ret;
+}
+
+/* The loop's resources, the DB, the targets from the policy in it. */
+static int prober_start(prober_t *p)
+{
+	int ret = prober_loop_init(p);
+	if (ret != HG_EOK) {
+		hg_err("startup: %s", hg_strerror(ret));
+		return ret;
+	}
+	ret = store_open(p->db_dir, 0, &p->store);
+	const char *why = store_last_error();
+	if (ret == HG_ENOENT) {
+		hg_err("%s (load a policy first: haltgslb-ctl load FILE --db DIR)",
+		       *why ? why : "no haltgslb database");
+		return ret;
+	} else if (ret != HG_EOK) {
+		/* The reason says what is wrong and, for a damaged or unsafe
+		 * database, what to do about it. */
+		hg_err("database %s: %s", p->db_dir, *why ? why : hg_strerror(ret));
+		return ret;
+	}
+	return prober_reload(p);
+}
+
+static void prober_stop(prober_t *p)
+{
+	prober_loop_free(p);
+	store_rtxn_free(&p->watch_rtxn);
+	store_close(p->store);
+	p->store = NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static prober_t p;   /* large (ICMP table): not on the stack */
+	p.window = PROBER_WINDOW_DEFAULT;
+	p.max_inflight = PROBER_INFLIGHT_DEFAULT;
+	p.log_level = HG_LOG_NOTICE;
+	hg_log_init(argv[0], p.log_level);
+	/* Its database truncated under it: a message and exit 1, not SIGBUS. */
+	store_guard_install(STORE_GUARD_FATAL, "haltgslb-prober");
+	int ret = prober_opts_parse(&p, argc, argv);
+	if (ret != HG_EOK) {
+		return ret == PROBER_OPTS_EXIT ? 0 : 2;
+	}
+	hg_log_init(argv[0], p.log_level);
+	block_signals();
+	int ready_fd = -1;
+	if (!p.foreground && background(&p, &ready_fd) != HG_EOK) {
+		return 1;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		hg_err("libcurl initialization failed");
 		return 1;
 	}
-	curl_ready = true;
-	ret = load_policy(&p, &policy);
-	if (ret != HG_EOK) {
-		goto cleanup;
-	}
-	/* Detaching moves to "/": keep relative paths working (SIGHUP re-reads). */
-	static char policy_abs[PATH_MAX], db_abs[PATH_MAX];
-	if (!foreground) {
-		if (realpath(p.policy_path, policy_abs) != NULL) {
-			p.policy_path = policy_abs;
-		}
-		if (realpath(p.db_dir, db_abs) != NULL) {
-			p.db_dir = db_abs;
-		}
-	}
-	/* Detach before LMDB and epoll exist: neither survives a fork. But check
-	 * the DB first (open and close it again): after daemon() the parent has
-	 * exited 0 and a startup failure would be invisible to the caller. */
-	if (!foreground) {
-		ret = store_open(p.db_dir, 0, &p.store);
-		if (ret != HG_EOK) {
-			hg_err("database %s: %s (load a policy first: haltgslb-ctl load FILE --db DIR)",
-			       p.db_dir, hg_strerror(ret));
-			goto cleanup;
-		}
-		store_close(p.store);
-		p.store = NULL;
-	}
-	if (!foreground && daemon(0, 1) != 0) {
-		hg_err("cannot detach: %s", hg_strerror(hg_err_from_errno(errno)));
-		ret = HG_EIO;
-		goto cleanup;
-	}
-	ret = store_open(p.db_dir, 0, &p.store);
-	if (ret != HG_EOK) {
-		hg_err("database %s: %s (load a policy first: haltgslb-ctl load FILE --db DIR)",
-		       p.db_dir, hg_strerror(ret));
-		goto cleanup;
-	}
-	ret = prober_loop_init(&p);
+	ret = prober_start(&p);
 	if (ret == HG_EOK) {
-		ret = prober_targets_apply(&p, policy);
+		hg_notice("prober %s started: %zu endpoints, db %s (policy generation %llu)", p.id,
+		          p.n_targets, p.db_dir, (unsigned long long)p.policy_gen);
+		prober_ready(&ready_fd);
+		ret = prober_run(&p);
+		hg_notice("prober %s stopped (%llu probes, %llu batches)", p.id,
+		          (unsigned long long)p.probes_total, (unsigned long long)p.batches);
 	}
-	if (ret != HG_EOK) {
-		hg_err("startup: %s", hg_strerror(ret));
-		goto cleanup;
-	}
-	policy_free(policy);
-	policy = NULL;
-	hg_notice("prober %s started: %zu endpoints, db %s", p.id, p.n_targets, p.db_dir);
-	ret = prober_run(&p);
-	hg_notice("prober %s stopped (%llu probes, %llu batches)", p.id,
-	          (unsigned long long)p.probes_total, (unsigned long long)p.batches);
-cleanup:
-	prober_loop_free(&p);
-	if (p.store != NULL) {
-		store_close(p.store);
-	}
-	policy_free(policy);
-	if (curl_ready) {
-		curl_global_cleanup();
+	prober_stop(&p);
+	curl_global_cleanup();
+	if (ready_fd >= 0) {
+		close(ready_fd);
 	}
 	return ret == HG_EOK ? 0 : 1;
 }

@@ -4,6 +4,7 @@
 
 #include "errors.h"
 #include "prober_state.h"
+#include "schema_names.h"
 
 /* EWMA weight 1/8, as TCP's smoothed RTT (RFC 6298): reacts within a few
  * probes but one outlier moves it by an eighth only. */
@@ -216,21 +217,12 @@ void prober_state_measure(const prober_state_t *st, hg_rec_measure_t *out)
 
 const char *prober_fail_name(uint8_t fail_class)
 {
-	static const char *const names[] = {
-		[HG_FAIL_NONE] = "none", [HG_FAIL_TIMEOUT] = "timeout",
-		[HG_FAIL_REFUSED] = "refused", [HG_FAIL_TLS] = "tls",
-		[HG_FAIL_HTTP_STATUS] = "http_status", [HG_FAIL_BODY] = "body",
-		[HG_FAIL_UNREACHABLE] = "unreachable", [HG_FAIL_RESOLVE] = "resolve",
-		[HG_FAIL_OTHER] = "other",
-	};
-	return fail_class <= HG_FAIL_OTHER ? names[fail_class] : "other";
+	const char *s = schema_name(&schema_fail_classes, fail_class);
+	return s != NULL ? s : schema_name(&schema_fail_classes, HG_FAIL_OTHER);
 }
 
 const char *prober_health_name(uint8_t state)
 {
-	switch (state) {
-	case HG_HEALTH_UP:   return "up";
-	case HG_HEALTH_DOWN: return "down";
-	default:             return "unknown";
-	}
+	const char *s = schema_name(&schema_healths, state);
+	return s != NULL ? s : schema_name(&schema_healths, HG_HEALTH_UNKNOWN);
 }

@@ -81,6 +81,7 @@ bool prober_fail_is_loss(uint8_t fail_class);
  *         reorders \a v. HG_RTT_NONE when n == 0. */
 uint32_t prober_median_u32(uint32_t *v, size_t n);
 
-/*! \brief Static names: "timeout", "refused", ... / "unknown", "up", "down". */
+/*! \brief The schema's names (schema_names.h: "timeout", "http-status", ... /
+ *         "unknown", "up", "down"); "other" / "unknown" for values out of range. */
 const char *prober_fail_name(uint8_t fail_class);
 const char *prober_health_name(uint8_t state);

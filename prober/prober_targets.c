@@ -6,6 +6,7 @@
 #include "errors.h"
 #include "log.h"
 #include "prober.h"
+#include "prober_source.h"
 
 /* ---- min-heap of targets on due_ns ---- */
 
@@ -121,39 +122,63 @@ void prober_targets_free(prober_t *p)
 }
 
 /* The address probed: the first IPv4 address, else the first IPv6 one; a
- * CNAME endpoint uses its check's probe-address, or is resolved later. */
-static void target_address(prober_target_t *t, const policy_endpoint_t *e)
+ * CNAME endpoint uses its check's probe-address, or is resolved later.
+ * Returns false when there is none (port set otherwise). */
+static bool probe_address(const hg_rec_endpoint_t *e, struct sockaddr_storage *ss,
+                          socklen_t *len)
 {
-	memset(&t->addr, 0, sizeof(t->addr));
-	t->has_addr = false;
-	t->addr_text[0] = '\0';
-	uint16_t port = htons(t->check.port);
-	struct sockaddr_in *sin = (struct sockaddr_in *)&t->addr;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&t->addr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	memset(ss, 0, sizeof(*ss));
 	if (e->n_v4 > 0) {
 		sin->sin_family = AF_INET;
 		memcpy(&sin->sin_addr, e->v4[0], 4);
 	} else if (e->n_v6 > 0) {
 		sin6->sin6_family = AF_INET6;
 		memcpy(&sin6->sin6_addr, e->v6[0], 16);
-	} else if (t->check.probe_address[0] != '\0') {
-		if (inet_pton(AF_INET, t->check.probe_address, &sin->sin_addr) == 1) {
+	} else if (e->check.probe_address[0] != '\0') {
+		if (inet_pton(AF_INET, e->check.probe_address, &sin->sin_addr) == 1) {
 			sin->sin_family = AF_INET;
-		} else if (inet_pton(AF_INET6, t->check.probe_address, &sin6->sin6_addr) == 1) {
+		} else if (inet_pton(AF_INET6, e->check.probe_address, &sin6->sin6_addr) == 1) {
 			sin6->sin6_family = AF_INET6;
 		}
 	}
-	if (t->addr.ss_family == AF_INET) {
-		sin->sin_port = port;
-		t->addrlen = sizeof(*sin);
-		inet_ntop(AF_INET, &sin->sin_addr, t->addr_text, sizeof(t->addr_text));
-		t->has_addr = true;
-	} else if (t->addr.ss_family == AF_INET6) {
-		sin6->sin6_port = port;
-		t->addrlen = sizeof(*sin6);
-		inet_ntop(AF_INET6, &sin6->sin6_addr, t->addr_text, sizeof(t->addr_text));
-		t->has_addr = true;
+	if (ss->ss_family == AF_INET) {
+		sin->sin_port = htons(e->check.port);
+		*len = sizeof(*sin);
+		return true;
 	}
+	if (ss->ss_family == AF_INET6) {
+		sin6->sin6_port = htons(e->check.port);
+		*len = sizeof(*sin6);
+		return true;
+	}
+	*len = 0;
+	return false;
+}
+
+static void target_set_probe(prober_target_t *t, const hg_rec_endpoint_t *e)
+{
+	t->check = e->check;
+	t->has_addr = probe_address(e, &t->addr, &t->addrlen);
+	t->addr_text[0] = '\0';
+	if (t->addr.ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&t->addr)->sin_addr, t->addr_text,
+		          sizeof(t->addr_text));
+	} else if (t->addr.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&t->addr)->sin6_addr, t->addr_text,
+		          sizeof(t->addr_text));
+	}
+}
+
+/* Same type, port and address: the figures gathered so far still hold. */
+static bool same_probe(const prober_target_t *t, const hg_rec_endpoint_t *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	bool has_addr = probe_address(e, &ss, &len);
+	return t->check.type == e->check.type && t->check.port == e->check.port &&
+	       t->has_addr == has_addr && memcmp(&t->addr, &ss, sizeof(ss)) == 0;
 }
 
 static int cmp_target_id(const void *a, const void *b)
@@ -174,18 +199,11 @@ static prober_target_t *find_old(prober_target_t **sorted, size_t n, const char 
 	return hit ? *hit : NULL;
 }
 
-static bool same_probe(const prober_target_t *t, const hg_rec_check_t *c,
-                       const struct sockaddr_storage *addr, bool has_addr)
-{
-	return t->check.type == c->type && t->check.port == c->port && t->has_addr == has_addr &&
-	       memcmp(&t->addr, addr, sizeof(*addr)) == 0;
-}
-
 /* Continue from what an earlier run wrote, so a restart does not flip a
  * down endpoint to unknown (treated as up) for fall x interval. */
 static void seed_from_db(prober_t *p, prober_target_t *t, store_rtxn_t *rtxn)
 {
-	uint8_t key[2 * HG_ID_SIZE];
+	uint8_t key[STORE_MEASURE_KEY_MAX];
 	size_t klen = store_measure_key(key, sizeof(key), t->id, p->id);
 	const void *val;
 	size_t vlen;
@@ -199,16 +217,20 @@ static void seed_from_db(prober_t *p, prober_target_t *t, store_rtxn_t *rtxn)
 	}
 }
 
+static uint64_t interval_ns(const hg_rec_check_t *check)
+{
+	return (uint64_t)(check->interval_ms ? check->interval_ms : 1000) * 1000000ull;
+}
+
 /* Spread first probes over one interval: 10,000 endpoints loaded at once
  * must not fire together. */
 static uint64_t first_due(prober_t *p, const hg_rec_check_t *check, uint64_t now)
 {
-	uint64_t iv = (uint64_t)(check->interval_ms ? check->interval_ms : 1000) * 1000000ull;
 	p->rng = p->rng * 6364136223846793005ull + 1442695040888963407ull;
-	return now + (p->rng >> 11) % iv;
+	return now + (p->rng >> 11) % interval_ns(check);
 }
 
-static prober_target_t *target_new(prober_t *p, const policy_endpoint_t *e, uint64_t now)
+static prober_target_t *target_new(prober_t *p, const hg_rec_endpoint_t *e, uint64_t now)
 {
 	prober_target_t *t = calloc(1, sizeof(*t));
 	if (t == NULL) {
@@ -219,88 +241,123 @@ static prober_target_t *target_new(prober_t *p, const policy_endpoint_t *e, uint
 		return NULL;
 	}
 	memcpy(t->id, e->id, sizeof(t->id));
-	t->check = e->check;
-	target_address(t, e);
+	target_set_probe(t, e);
 	t->due_ns = first_due(p, &t->check, now);
 	return t;
 }
 
-int prober_targets_apply(prober_t *p, const policy_t *policy)
+/* ---- reconciling the targets with the loaded policy ---- */
+
+/* One endpoint of the policy and the target that will probe it. */
+typedef struct {
+	prober_target_t *t;
+	const hg_rec_endpoint_t *keep;   /*!< running target kept: its new record
+	                                      (in the snapshot); NULL: t is new */
+} plan_entry_t;
+
+/* A reconcile in progress. Everything that can fail (allocation, reading the
+ * snapshot) happens before the running targets are touched, so a failed
+ * reload leaves them exactly as they were. */
+typedef struct {
+	prober_t *p;
+	store_rtxn_t *rtxn;
+	uint64_t now;
+	prober_target_t **sorted;        /*!< the running targets by id */
+	plan_entry_t *plan;
+	size_t n, cap;
+	size_t added, reset;
+} reconcile_t;
+
+static int reconcile_begin(reconcile_t *r)
 {
-	int ret = HG_ENOMEM;
-	size_t n = policy->n_endpoints;
-	uint64_t now = prober_now_ns();
-	prober_target_t **sorted = NULL, **targets = calloc(n ? n : 1, sizeof(*targets));
-	prober_target_t **heap = calloc(n ? n : 1, sizeof(*heap));
-	prober_target_t **zombies = NULL;
-	store_rtxn_t rtxn = { 0 };
-	bool have_rtxn = false;
-	size_t added = 0, changed = 0, removed = 0;
-	if (targets == NULL || heap == NULL) {
-		goto cleanup;
+	prober_t *p = r->p;
+	if (p->n_targets == 0) {
+		return HG_EOK;
 	}
-	if (p->n_targets > 0) {
-		sorted = malloc(p->n_targets * sizeof(*sorted));
-		zombies = realloc(p->zombies, (p->n_zombies + p->n_targets) * sizeof(*zombies));
-		if (sorted == NULL || zombies == NULL) {
-			goto cleanup;
-		}
-		p->zombies = zombies;
-		memcpy(sorted, p->targets, p->n_targets * sizeof(*sorted));
-		qsort(sorted, p->n_targets, sizeof(*sorted), cmp_target_id);
+	r->sorted = malloc(p->n_targets * sizeof(*r->sorted));
+	/* Room for every running target to become a zombie: dropping then
+	 * cannot fail. */
+	prober_target_t **z = realloc(p->zombies, (p->n_zombies + p->n_targets) * sizeof(*z));
+	if (z != NULL) {
+		p->zombies = z;
 	}
-	if (p->store != NULL && store_rtxn_begin(p->store, &rtxn) == HG_EOK) {
-		have_rtxn = true;
+	if (r->sorted == NULL || z == NULL) {
+		return HG_ENOMEM;
 	}
-	size_t made = 0;
-	for (size_t i = 0; i < n; i++) {
-		const policy_endpoint_t *e = &policy->endpoints[i];
-		prober_target_t *old = find_old(sorted, p->n_targets, e->id);
-		if (old != NULL) {
-			/* Same endpoint: keep its history; if what is probed changed
-			 * (type, port, address) the old figures mean nothing. */
-			prober_target_t probe = { .check = e->check };
-			target_address(&probe, e);
-			if (!same_probe(old, &e->check, &probe.addr, probe.has_addr)) {
-				prober_state_free(&old->st);
-				if (prober_state_init(&old->st, p->window) != HG_EOK) {
-					goto cleanup_partial;
-				}
-				changed++;
-			}
-			/* A shorter interval applies now, not after the old (maybe
-			 * hour-long) wait for the next probe. */
-			uint64_t iv = (uint64_t)(e->check.interval_ms ? e->check.interval_ms : 1000) *
-			              1000000ull;
-			if (old->due_ns > now + iv) {
-				old->due_ns = first_due(p, &e->check, now);
-			}
-			old->check = e->check;
-			old->addr = probe.addr;
-			old->addrlen = probe.addrlen;
-			old->has_addr = probe.has_addr;
-			memcpy(old->addr_text, probe.addr_text, sizeof(old->addr_text));
-			targets[made++] = old;
-			old->kept = true;
-			continue;
+	memcpy(r->sorted, p->targets, p->n_targets * sizeof(*r->sorted));
+	qsort(r->sorted, p->n_targets, sizeof(*r->sorted), cmp_target_id);
+	return HG_EOK;
+}
+
+static int plan_push(reconcile_t *r, prober_target_t *t, const hg_rec_endpoint_t *keep)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 64;
+		plan_entry_t *pl = realloc(r->plan, cap * sizeof(*pl));
+		if (pl == NULL) {
+			return HG_ENOMEM;
 		}
-		prober_target_t *t = target_new(p, e, now);
-		if (t == NULL) {
-			goto cleanup_partial;
-		}
-		if (have_rtxn) {
-			seed_from_db(p, t, &rtxn);
-		}
-		targets[made++] = t;
-		added++;
+		r->plan = pl;
+		r->cap = cap;
 	}
+	r->plan[r->n++] = (plan_entry_t){ .t = t, .keep = keep };
+	return HG_EOK;
+}
+
+/* An endpoint of the policy: keep its running target, or make a new one.
+ * A target whose type, port or address changed starts again (its figures
+ * meant another probe); the old one is dropped like a removed endpoint. */
+static int reconcile_visit(void *ctx, const hg_rec_endpoint_t *e)
+{
+	reconcile_t *r = ctx;
+	prober_target_t *old = find_old(r->sorted, r->p->n_targets, e->id);
+	if (old != NULL && same_probe(old, e)) {
+		return plan_push(r, old, e);
+	}
+	prober_target_t *t = target_new(r->p, e, r->now);
+	if (t == NULL) {
+		return HG_ENOMEM;
+	}
+	if (old == NULL) {
+		seed_from_db(r->p, t, r->rtxn);
+	}
+	int ret = plan_push(r, t, NULL);
+	if (ret != HG_EOK) {
+		target_free(t);
+		return ret;
+	}
+	if (old == NULL) {
+		r->added++;
+	} else {
+		r->reset++;
+	}
+	return HG_EOK;
+}
+
+/* A kept target takes its new check. A shorter interval applies now, not
+ * after the old (maybe hour-long) wait for the next probe. */
+static void keep_update(prober_t *p, prober_target_t *t, const hg_rec_endpoint_t *e,
+                        uint64_t now)
+{
+	if (t->due_ns > now + interval_ns(&e->check)) {
+		t->due_ns = first_due(p, &e->check, now);
+	}
+	target_set_probe(t, e);
+	t->kept = true;
+}
+
+/* Running targets that no plan entry kept: stop them (a probe in flight
+ * finishes first). Returns how many. */
+static size_t drop_unkept(prober_t *p)
+{
+	size_t dropped = 0;
 	for (size_t k = 0; k < p->n_targets; k++) {
 		prober_target_t *t = p->targets[k];
 		if (t->kept) {
 			t->kept = false;
 			continue;
 		}
-		removed++;
+		dropped++;
 		prober_batch_drop(p, t);
 		if (t->job != NULL) {
 			t->removed = true;   /* freed when its probe ends */
@@ -309,34 +366,65 @@ int prober_targets_apply(prober_t *p, const policy_t *policy)
 			target_free(t);
 		}
 	}
+	return dropped;
+}
+
+static int reconcile_commit(reconcile_t *r)
+{
+	prober_t *p = r->p;
+	prober_target_t **targets = calloc(r->n ? r->n : 1, sizeof(*targets));
+	prober_target_t **heap = calloc(r->n ? r->n : 1, sizeof(*heap));
+	if (targets == NULL || heap == NULL) {
+		free(targets);
+		free(heap);
+		return HG_ENOMEM;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		targets[i] = r->plan[i].t;
+		if (r->plan[i].keep != NULL) {
+			keep_update(p, r->plan[i].t, r->plan[i].keep, r->now);
+		}
+	}
+	size_t removed = drop_unkept(p) - r->reset;
 	free(p->targets);
 	free(p->heap);
 	p->targets = targets;
 	p->heap = heap;
-	p->n_targets = made;
-	targets = heap = NULL;
+	p->n_targets = r->n;
 	prober_heap_rebuild(p);
-	hg_info("targets: %zu (added %zu, reset %zu, removed %zu)", p->n_targets, added, changed,
-	        removed);
-	ret = HG_EOK;
-	goto cleanup;
+	hg_info("targets: %zu (added %zu, reset %zu, removed %zu)", p->n_targets, r->added,
+	        r->reset, removed);
+	return HG_EOK;
+}
 
-cleanup_partial:
-	/* Free only what this call created; kept targets still belong to p. */
-	for (size_t i = 0; i < made; i++) {
-		if (targets[i]->kept) {
-			targets[i]->kept = false;
-		} else {
-			target_free(targets[i]);
+/* Free only the targets this reconcile created; kept ones belong to p. */
+static void reconcile_undo(reconcile_t *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->plan[i].keep == NULL) {
+			target_free(r->plan[i].t);
 		}
 	}
-cleanup:
-	if (have_rtxn) {
-		store_rtxn_end(&rtxn);
-		store_rtxn_free(&rtxn);
+}
+
+int prober_targets_apply(prober_t *p, store_rtxn_t *rtxn)
+{
+	reconcile_t r = { .p = p, .rtxn = rtxn, .now = prober_now_ns() };
+	size_t skipped = 0;
+	int ret = reconcile_begin(&r);
+	if (ret == HG_EOK) {
+		ret = prober_source_foreach_endpoint(rtxn, reconcile_visit, &r, &skipped);
 	}
-	free(sorted);
-	free(targets);
-	free(heap);
+	if (ret == HG_EOK) {
+		ret = reconcile_commit(&r);
+	}
+	if (ret != HG_EOK) {
+		reconcile_undo(&r);
+	} else if (skipped > 0) {
+		hg_warn("%zu endpoint records of an unknown layout ignored (a newer haltgslb-ctl "
+		        "wrote them?)", skipped);
+	}
+	free(r.sorted);
+	free(r.plan);
 	return ret;
 }

@@ -2,7 +2,8 @@
 # Run every haltgslb test on a fresh Debian 12 machine, as root:
 # installs the dependencies, builds twice (ASan+UBSan, and plain for valgrind
 # and knotd), runs the unit tests under both, the knotd integration tests,
-# the network-namespace tests and `make distcheck`. Ends with the line
+# the network-namespace tests and `make distcheck`; a third, clang build runs
+# the fuzz targets briefly (FUZZ_SECONDS each, default 10). Ends with the line
 # "N passed, N failed"; exits non-zero if anything failed.
 #
 # Only this run's results count: every log or XML a stage is counted from is
@@ -150,6 +151,19 @@ else
 	record "unit tests (valgrind)" 0 1
 fi
 
+# 3b. The fuzz targets build with clang + libFuzzer and run briefly over
+#     their corpora (make check above already replayed the corpora).
+mkdir -p "$top/build/fuzz"
+(cd "$top/build/fuzz" && "$top/configure" -q --enable-fuzzing && make -j"$JOBS" >/dev/null \
+	&& make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-10}" >"$top/build/fuzz/fuzz.out" 2>&1)
+if [ $? -eq 0 ]; then
+	record "fuzz targets (clang)" 1 0
+	sed -n '/=== fuzz summary/,$p' "$top/build/fuzz/fuzz.out"
+else
+	tail -n 30 "$top/build/fuzz/fuzz.out" 2>/dev/null
+	record "fuzz targets (clang)" 0 1
+fi
+
 export top_srcdir="$top"
 
 # 4. Integration tests with a real knotd: the whole suite with the module
@@ -182,6 +196,14 @@ if [ -d "$top/tests/netns" ] && ls "$top"/tests/netns/test_*.py >/dev/null 2>&1;
 	else
 		record "network namespace tests" 0 1
 	fi
+fi
+
+# 5b. haltgslb-ctl broker-config against real rabbitmq-server nodes (one on
+#     loopback, one in a network namespace, a 3-node cluster).
+if [ -d "$top/tests/broker" ] && ls "$top"/tests/broker/test_*.py >/dev/null 2>&1; then
+	top_builddir="$top/build/asan" \
+		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/broker.xml" "$top/tests/broker"
+	record_pytest "broker (rabbitmq)" "$top/build/broker.xml" $?
 fi
 
 # 6. The release tarball builds and passes its own checks.

@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "errors.h"
 #include "policy.h"
+#include "schema_names.h"
 #include "writer.h"
 
 /* One write transaction around one writer_apply_* call, committed only if
@@ -116,7 +117,7 @@ static int override_cmd(int argc, char **argv, uint8_t admin, const char *verb)
 		return CTL_FAIL;
 	}
 	if (ret != HG_EOK) {
-		ctl_error("%s: %s %s failed: %s", db, verb, endpoint, hg_strerror(ret));
+		ctl_error("%s: %s %s failed: %s", db, argv[0], endpoint, hg_strerror(ret));
 		return CTL_FAIL;
 	}
 	printf("%s: endpoint %s %s\n", db, endpoint, verb);
@@ -125,7 +126,7 @@ static int override_cmd(int argc, char **argv, uint8_t admin, const char *verb)
 
 int ctl_cmd_drain(int argc, char **argv)
 {
-	return override_cmd(argc, argv, HG_ADMIN_DRAIN, "drained");
+	return override_cmd(argc, argv, HG_ADMIN_DRAIN, schema_name(&schema_admins, HG_ADMIN_DRAIN));
 }
 
 int ctl_cmd_undrain(int argc, char **argv)
@@ -135,7 +136,8 @@ int ctl_cmd_undrain(int argc, char **argv)
 
 int ctl_cmd_force_up(int argc, char **argv)
 {
-	return override_cmd(argc, argv, HG_ADMIN_FORCE_UP, "forced up");
+	return override_cmd(argc, argv, HG_ADMIN_FORCE_UP,
+	                    schema_name(&schema_admins, HG_ADMIN_FORCE_UP));
 }
 
 /* "40ms", "0.5ms", "1200us", "0.04s" → microseconds. */
@@ -264,7 +266,7 @@ int ctl_cmd_measure(int argc, char **argv)
 		ctl_error("%s: writing the measurement failed: %s", db, hg_strerror(ret));
 		return CTL_FAIL;
 	}
-	printf("%s: %s seen %s by %s\n", db, endpoint,
-	       state == HG_HEALTH_UP ? "up" : state == HG_HEALTH_DOWN ? "down" : "unknown (warming up)", prober);
+	printf("%s: %s seen %s%s by %s\n", db, endpoint, schema_name(&schema_healths, (unsigned)state),
+	       state == HG_HEALTH_UNKNOWN ? " (warming up)" : "", prober);
 	return CTL_OK;
 }

@@ -3,6 +3,7 @@
  * record every step of the chain so an operator can see why. */
 #include <arpa/inet.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "errors.h"
 #include "policy.h"
 #include "store.h"
+#include "view_lookup.h"
 
 static void record_step(void *ctx, const sel_trace_step_t *st)
 {
@@ -91,7 +93,14 @@ static void explain_help(void)
 	       "  --json          one JSON document instead of text\n");
 }
 
-int ctl_cmd_explain(int argc, char **argv)
+/* The command line of explain. */
+typedef struct {
+	const char *db, *client, *ecs, *geoip, *asn_db, *name;
+	bool json, help;
+	uint16_t qtype;
+} explain_args_t;
+
+static int parse_args(int argc, char **argv, explain_args_t *a)
 {
 	static const struct option opts[] = {
 		{ "help",   no_argument, NULL, 'h' },
@@ -104,31 +113,23 @@ int ctl_cmd_explain(int argc, char **argv)
 		{ "json",   no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *db = NULL, *client = NULL, *ecs = NULL, *geoip = NULL, *asn_db = NULL;
-	bool json = false;
-	static explain_t x;            /* large: keep it off the stack */
-	memset(&x, 0, sizeof(x));
-	x.qtype = 1;
 	int opt;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "hd:c:e:g:a:t:j", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'h': explain_help(); return CTL_OK;
-		case 'd': db = optarg; break;
-		case 'c': client = optarg; break;
-		case 'e': ecs = optarg; break;
-		case 'g': geoip = optarg; break;
-		case 'a': asn_db = optarg; break;
-		case 'j': json = true; break;
+		case 'h': a->help = true; return CTL_OK;
+		case 'd': a->db = optarg; break;
+		case 'c': a->client = optarg; break;
+		case 'e': a->ecs = optarg; break;
+		case 'g': a->geoip = optarg; break;
+		case 'a': a->asn_db = optarg; break;
+		case 'j': a->json = true; break;
 		case 't':
-			if (strcasecmp(optarg, "A") == 0) {
-				x.qtype = 1;
-			} else if (strcasecmp(optarg, "AAAA") == 0) {
-				x.qtype = 28;
-			} else {
-				return ctl_usage_error("explain", "--type must be A or AAAA");
+			if (strcasecmp(optarg, "A") == 0 || strcasecmp(optarg, "AAAA") == 0) {
+				a->qtype = strcasecmp(optarg, "A") == 0 ? 1 : 28;
+				break;
 			}
-			break;
+			return ctl_usage_error("explain", "--type must be A or AAAA");
 		default:
 			return ctl_usage_error("explain", "unknown option or missing value '%s'", argv[optind - 1]);
 		}
@@ -136,95 +137,169 @@ int ctl_cmd_explain(int argc, char **argv)
 	if (optind + 1 != argc) {
 		return ctl_usage_error("explain", "expects exactly one NAME");
 	}
-	if (db == NULL || client == NULL || geoip == NULL) {
+	if (a->db == NULL || a->client == NULL || a->geoip == NULL) {
 		return ctl_usage_error("explain", "--db, --client and --geoip are required");
 	}
+	a->name = argv[optind];
+	return CTL_OK;
+}
 
-	/* The owner key: lower-case wire form; accept the name without final dot. */
-	const char *arg = argv[optind];
+/* The owner key: lower-case wire form, as the module looks it up; the name
+ * is accepted without its final dot and shown as the module sees it. */
+static int parse_name(const char *arg, uint8_t owner[HG_DNAME_MAX], uint8_t *owner_len,
+                      char *text, size_t size)
+{
 	size_t arg_len = strlen(arg);
-	char name[HG_DNAME_MAX * 4 + 2];
-	snprintf(name, sizeof(name), "%s%s", arg, arg_len > 0 && arg[arg_len - 1] == '.' ? "" : ".");
-	uint8_t owner[HG_DNAME_MAX], owner_len = 0;
-	if (arg_len == 0 || policy_parse_dname(name, owner, &owner_len) != HG_EOK) {
+	snprintf(text, size, "%s%s", arg, arg_len > 0 && arg[arg_len - 1] == '.' ? "" : ".");
+	if (arg_len == 0 || policy_parse_dname(text, owner, owner_len) != HG_EOK) {
 		return ctl_usage_error("explain", "bad name '%s'", arg);
 	}
-	/* Show the name as the module sees it: lower-case, absolute. */
-	ctl_fmt_dname(owner, owner_len, name, sizeof(name));
-	x.name_text = name;
+	ctl_fmt_dname(owner, *owner_len, text, size);
+	return CTL_OK;
+}
 
-	sel_client_t cl = { 0 };
-	if (geo_parse_addr(client, &cl.family, cl.addr) != HG_EOK) {
-		return ctl_usage_error("explain", "bad --client address '%s'", client);
+/* The query's client: --client, narrowed by --ecs as a resolver would send it. */
+static int parse_client(const explain_args_t *a, sel_client_t *cl, explain_t *x)
+{
+	if (geo_parse_addr(a->client, &cl->family, cl->addr) != HG_EOK) {
+		return ctl_usage_error("explain", "bad --client address '%s'", a->client);
 	}
-	cl.source_len = cl.family == AF_INET ? 32 : 128;
-	if (ecs != NULL) {
-		if (parse_ecs(ecs, &cl.family, cl.addr, &cl.source_len) != HG_EOK) {
-			return ctl_usage_error("explain", "bad --ecs '%s' (ADDR/LEN or LEN)", ecs);
+	cl->source_len = cl->family == AF_INET ? 32 : 128;
+	if (a->ecs != NULL) {
+		if (parse_ecs(a->ecs, &cl->family, cl->addr, &cl->source_len) != HG_EOK) {
+			return ctl_usage_error("explain", "bad --ecs '%s' (ADDR/LEN or LEN)", a->ecs);
 		}
-		cl.from_ecs = true;
+		cl->from_ecs = true;
 	}
-	x.from_ecs = cl.from_ecs;
-	x.source_len = cl.source_len;
+	x->from_ecs = cl->from_ecs;
+	x->source_len = cl->source_len;
 	char atext[INET6_ADDRSTRLEN];
-	inet_ntop(cl.family, cl.addr, atext, sizeof(atext));
-	snprintf(x.client_text, sizeof(x.client_text), "%s/%u", atext, cl.source_len);
+	inet_ntop(cl->family, cl->addr, atext, sizeof(atext));
+	snprintf(x->client_text, sizeof(x->client_text), "%s/%u", atext, cl->source_len);
+	return CTL_OK;
+}
 
-	int rc = CTL_FAIL;
+/* The client's location, from the mmdb the module uses. */
+static int locate_client(const explain_args_t *a, geo_db_t **geo, sel_client_t *cl,
+                         explain_t *x)
+{
+	char err[512];
+	if (geo_open(a->geoip, a->asn_db, geo, err, sizeof(err)) != HG_EOK) {
+		ctl_error("%s", err);
+		return CTL_FAIL;
+	}
+	if (geo_lookup(*geo, cl->family, cl->addr, &x->geo) == HG_EOK) {
+		x->have_geo = true;
+		cl->geo = &x->geo;
+	}
+	return CTL_OK;
+}
+
+/* The module's own lookup (view_lookup), so explain refuses exactly the
+ * names the module would not answer, and says what the module does then. */
+static int find_view(store_rtxn_t *rtxn, const char *db, const uint8_t *owner,
+                     uint8_t owner_len, explain_t *x)
+{
+	static view_lookup_cache_t cache;   /* one lookup: large, keep it off the stack */
+	const view_t *view = NULL;
+	switch (view_lookup(&cache, rtxn, owner, owner_len, &view)) {
+	case VIEW_LOOKUP_FOUND:
+		x->view = *view;
+		return CTL_OK;
+	case VIEW_LOOKUP_NONE:
+		ctl_error("%s: %s is not a GSLB name of the loaded policy", db, x->name_text);
+		break;
+	case VIEW_LOOKUP_NO_VIEW:
+		ctl_error("%s: %s is a name of the loaded policy without a view: mod-haltgslb serves "
+		          "the zone's records for it (load the policy again)", db, x->name_text);
+		break;
+	case VIEW_LOOKUP_BAD:
+		ctl_error("%s: cannot read the view of %s (malformed, or a layout this build does "
+		          "not know): mod-haltgslb serves the zone's records for it", db, x->name_text);
+		break;
+	default:
+		ctl_error("%s: cannot read the view of %s: database read failed", db, x->name_text);
+		break;
+	}
+	return CTL_FAIL;
+}
+
+/* The selection itself, recorded step by step, then printed (while the
+ * view still points into the read txn). */
+static int decide_and_print(explain_t *x, const sel_client_t *cl, bool json)
+{
+	sel_rng_t rng;
+	sel_rng_seed(&rng, store_now_ms());
+	sel_trace_t trace = { .step = record_step, .ctx = x };
+	int ret = sel_decide(&x->view, cl, x->qtype, store_now_ms(), &rng, &x->answer, &trace);
+	if (ret != HG_EOK) {
+		ctl_error("selection failed: %s", hg_strerror(ret));
+		return CTL_FAIL;
+	}
+	if (json) {
+		explain_print_json(x);
+	} else {
+		explain_print_text(x);
+	}
+	return CTL_OK;
+}
+
+/* What the query is: owner key, client address and ECS. */
+typedef struct {
+	char name[HG_DNAME_MAX * 4 + 2];
+	uint8_t owner[HG_DNAME_MAX], owner_len;
+	sel_client_t client;
+} explain_query_t;
+
+/* Locate the client, open the DB, find the view and decide, with one
+ * cleanup path for the mmdb, the store and the read txn. */
+static int explain_run(const explain_args_t *a, explain_query_t *q, explain_t *x)
+{
 	geo_db_t *geo = NULL;
 	store_t *store = NULL;
 	store_rtxn_t rtxn = { 0 };
-	char err[512];
-	if (geo_open(geoip, asn_db, &geo, err, sizeof(err)) != HG_EOK) {
-		ctl_error("%s", err);
-		goto cleanup;
+	int rc = locate_client(a, &geo, &q->client, x);
+	if (rc == CTL_OK && ctl_open_store(a->db, STORE_RDONLY, &store) != HG_EOK) {
+		rc = CTL_FAIL;
 	}
-	if (geo_lookup(geo, cl.family, cl.addr, &x.geo) == HG_EOK) {
-		x.have_geo = true;
-		cl.geo = &x.geo;
+	if (rc == CTL_OK && store_rtxn_begin(store, &rtxn) != HG_EOK) {
+		ctl_error("%s: cannot begin a read transaction", a->db);
+		rc = CTL_FAIL;
 	}
-	if (ctl_open_store(db, STORE_RDONLY, &store) != HG_EOK) {
-		goto cleanup;
+	if (rc == CTL_OK) {
+		rc = find_view(&rtxn, a->db, q->owner, q->owner_len, x);
 	}
-	int ret = store_rtxn_begin(store, &rtxn);
-	const void *val = NULL;
-	size_t len = 0;
-	if (ret == HG_EOK) {
-		ret = store_get(&rtxn, STORE_VIEWS, owner, owner_len, &val, &len);
+	if (rc == CTL_OK) {
+		rc = decide_and_print(x, &q->client, a->json);
 	}
-	if (ret == HG_ENOENT) {
-		ctl_error("%s: %s is not a GSLB name of the loaded policy", db, name);
-		goto cleanup;
-	}
-	if (ret == HG_EOK) {
-		ret = view_open(val, len, &x.view);
-	}
-	if (ret != HG_EOK) {
-		ctl_error("%s: cannot read the view of %s: %s", db, name, hg_strerror(ret));
-		goto cleanup;
-	}
-	sel_rng_t rng;
-	sel_rng_seed(&rng, store_now_ms());
-	sel_trace_t trace = { .step = record_step, .ctx = &x };
-	ret = sel_decide(&x.view, &cl, x.qtype, store_now_ms(), &rng, &x.answer, &trace);
-	if (ret != HG_EOK) {
-		ctl_error("selection failed: %s", hg_strerror(ret));
-		goto cleanup;
-	}
-	if (json) {
-		explain_print_json(&x);
-	} else {
-		explain_print_text(&x);
-	}
-	rc = CTL_OK;
-cleanup:
 	/* The view points into the read txn: printing happened before this. */
 	store_rtxn_free(&rtxn);
-	if (store != NULL) {
-		store_close(store);
-	}
+	store_close(store);
 	if (geo != NULL) {
 		geo_close(geo);
 	}
 	return rc;
+}
+
+int ctl_cmd_explain(int argc, char **argv)
+{
+	static explain_t x;            /* large: keep it off the stack */
+	static explain_query_t q;
+	explain_args_t a = { .qtype = 1 };
+	memset(&x, 0, sizeof(x));
+	memset(&q, 0, sizeof(q));
+	int rc = parse_args(argc, argv, &a);
+	if (rc == CTL_OK && a.help) {
+		explain_help();
+		return CTL_OK;
+	}
+	x.qtype = a.qtype;
+	x.name_text = q.name;
+	if (rc == CTL_OK) {
+		rc = parse_name(a.name, q.owner, &q.owner_len, q.name, sizeof(q.name));
+	}
+	if (rc == CTL_OK) {
+		rc = parse_client(&a, &q.client, &x);
+	}
+	return rc == CTL_OK ? explain_run(&a, &q, &x) : rc;
 }

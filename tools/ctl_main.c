@@ -6,6 +6,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
+#include "store_guard.h"
 
 static const struct {
 	const char *name;
@@ -21,6 +22,7 @@ static const struct {
 	{ "measure",      ctl_cmd_measure,      "write a synthetic measurement (tests, exercises)" },
 	{ "explain",      ctl_cmd_explain,      "run the selection for a client and show every step" },
 	{ "zone-records", ctl_cmd_zone_records, "print static fallback records for the zone file" },
+	{ "broker-config", ctl_cmd_broker_config, "write a RabbitMQ node's configuration for the fleet" },
 };
 
 static void usage(FILE *out)
@@ -40,6 +42,9 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	hg_log_init("haltgslb-ctl", HG_LOG_NOTICE);
+	/* A database truncated while we read it: a message and exit 1, not a
+	 * "Bus error" (store_guard.h). */
+	store_guard_install(STORE_GUARD_FATAL, "haltgslb-ctl");
 	if (argc < 2) {
 		usage(stderr);
 		return CTL_USAGE;

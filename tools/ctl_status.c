@@ -1,49 +1,26 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/* status: what the database holds now, as an operator wants to see it. */
+/* status: what the database holds now, as an operator wants to see it.
+ * Endpoint health is the engine's verdict per name (ctl_status_health.c). */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_status.h"
 #include "errors.h"
 #include "schema.h"
+#include "schema_names.h"
+#include "sel.h"
 #include "store.h"
 
 typedef struct {
 	store_rtxn_t *rtxn;
 	uint64_t now;
-	uint32_t quorum_ppm, stale_ms;
+	uint32_t stale_ms;     /* the policy's default stale-after: prober lines */
 	bool json;
 	bool first;            /* JSON: no comma before the first element */
 } status_ctx_t;
-
-static const char *admin_name(uint8_t admin)
-{
-	switch (admin) {
-	case HG_ADMIN_DRAIN:    return "drained";
-	case HG_ADMIN_FORCE_UP: return "forced-up";
-	default:                return "none";
-	}
-}
-
-/* Iterate one DB; fn gets each key/value. */
-static int each(status_ctx_t *c, enum store_dbi db,
-                void (*fn)(status_ctx_t *, const MDB_val *, const MDB_val *))
-{
-	MDB_cursor *cur = NULL;
-	int rc = mdb_cursor_open(c->rtxn->txn, store_dbi(c->rtxn->store, db), &cur);
-	if (rc != MDB_SUCCESS) {
-		return hg_err_from_mdb(rc);
-	}
-	MDB_val k, v;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		fn(c, &k, &v);
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? HG_EOK : hg_err_from_mdb(rc);
-}
 
 static void sep(status_ctx_t *c)
 {
@@ -53,20 +30,28 @@ static void sep(status_ctx_t *c)
 	c->first = false;
 }
 
-static void print_name(status_ctx_t *c, const MDB_val *k, const MDB_val *v)
+/* "50%", "66.67%" */
+static void fmt_quorum(uint32_t ppm, char *buf, size_t size)
 {
-	if (v->mv_size != sizeof(hg_rec_name_t)) {
-		return;
+	snprintf(buf, size, "%.4g%%", ppm / 10000.0);
+}
+
+static int print_name(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	status_ctx_t *c = ctx;
+	if (vlen != sizeof(hg_rec_name_t)) {
+		return HG_EOK;
 	}
-	const hg_rec_name_t *n = v->mv_data;
-	char owner[HG_DNAME_MAX * 4 + 2], chain[sizeof(n->chain_text) + 1];
-	ctl_fmt_dname(k->mv_data, k->mv_size, owner, sizeof(owner));
+	const hg_rec_name_t *n = val;
+	char owner[HG_DNAME_MAX * 4 + 2], chain[sizeof(n->chain_text) + 1], quorum[16], stale[32];
+	ctl_fmt_dname(key, klen, owner, sizeof(owner));
 	ctl_fixed_str(n->chain_text, sizeof(n->chain_text), chain, sizeof(chain));
 	if (c->json) {
 		sep(c);
 		printf("{\"name\":");
 		ctl_json_str(stdout, owner);
-		printf(",\"ttl\":%u,\"degraded_ttl\":%u,\"chain\":", n->ttl, n->degraded_ttl);
+		printf(",\"ttl\":%u,\"degraded_ttl\":%u,\"quorum\":%g,\"stale_after_ms\":%u,\"chain\":",
+		       n->ttl, n->degraded_ttl, n->quorum_ppm / 1e6, n->stale_after_ms);
 		ctl_json_str(stdout, chain);
 		printf(",\"pools\":[");
 		for (unsigned i = 0; i < n->n_pools && i < HG_NAME_POOLS_MAX; i++) {
@@ -76,69 +61,19 @@ static void print_name(status_ctx_t *c, const MDB_val *k, const MDB_val *v)
 			ctl_json_str(stdout, id);
 		}
 		printf("]}");
-		return;
+		return HG_EOK;
 	}
-	printf("  %-32s ttl %u/%u  pools", owner, n->ttl, n->degraded_ttl);
+	fmt_quorum(n->quorum_ppm, quorum, sizeof(quorum));
+	ctl_fmt_age(n->stale_after_ms, stale, sizeof(stale));
+	printf("  %-32s ttl %u/%u  quorum %s  stale-after %s  pools", owner, n->ttl,
+	       n->degraded_ttl, quorum, stale);
 	for (unsigned i = 0; i < n->n_pools && i < HG_NAME_POOLS_MAX; i++) {
 		char id[HG_ID_SIZE];
 		ctl_fixed_str(n->pools[i], HG_ID_SIZE, id, sizeof(id));
 		printf("%s%s", i ? "," : " ", id);
 	}
 	printf("\n    chain: %s\n", chain);
-}
-
-/* Health summary of one endpoint over every prober's measurement, computed
- * like the `up` filter with the policy defaults. */
-typedef struct {
-	unsigned fresh, up, probers;
-	uint32_t best_rtt;
-	uint16_t worst_loss;
-	uint64_t newest;
-} ep_health_t;
-
-static void endpoint_health(status_ctx_t *c, const char *id, ep_health_t *h)
-{
-	memset(h, 0, sizeof(*h));
-	h->best_rtt = HG_RTT_NONE;
-	MDB_cursor *cur = NULL;
-	if (mdb_cursor_open(c->rtxn->txn, store_dbi(c->rtxn->store, STORE_MEASUREMENTS), &cur) != 0) {
-		return;
-	}
-	size_t idlen = strlen(id);
-	uint8_t prefix[HG_ID_SIZE + 1];
-	memcpy(prefix, id, idlen);
-	prefix[idlen] = '\0';
-	MDB_val k = { idlen + 1, prefix }, v;
-	for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size <= idlen + 1 || memcmp(k.mv_data, prefix, idlen + 1) != 0) {
-			break;
-		}
-		if (v.mv_size != sizeof(hg_rec_measure_t)) {
-			continue;
-		}
-		const hg_rec_measure_t *m = v.mv_data;
-		h->probers++;
-		if (m->ts_ms > h->newest) {
-			h->newest = m->ts_ms;
-		}
-		/* As the `up` filter: stale data and probers still warming up
-		 * (state unknown) have no vote. */
-		if (m->ts_ms == 0 || c->now > m->ts_ms + c->stale_ms || m->state == HG_HEALTH_UNKNOWN) {
-			continue;
-		}
-		h->fresh++;
-		if (m->state == HG_HEALTH_UP) {
-			h->up++;
-		}
-		if (m->rtt_median_us != HG_RTT_NONE && m->rtt_median_us < h->best_rtt) {
-			h->best_rtt = m->rtt_median_us;
-		}
-		if (m->loss_bp > h->worst_loss) {
-			h->worst_loss = m->loss_bp;
-		}
-	}
-	mdb_cursor_close(cur);
+	return HG_EOK;
 }
 
 static uint8_t endpoint_admin(status_ctx_t *c, const char *id)
@@ -152,117 +87,199 @@ static uint8_t endpoint_admin(status_ctx_t *c, const char *id)
 	return HG_ADMIN_NONE;
 }
 
-static void print_endpoint(status_ctx_t *c, const MDB_val *k, const MDB_val *v)
+static void endpoint_addrs(const hg_rec_endpoint_t *e, char *addrs, size_t size)
 {
-	if (v->mv_size != sizeof(hg_rec_endpoint_t)) {
-		return;
-	}
-	const hg_rec_endpoint_t *e = v->mv_data;
-	char id[HG_ID_SIZE], pool[HG_ID_SIZE];
-	ctl_fixed_str(e->id, HG_ID_SIZE, id, sizeof(id));
-	ctl_fixed_str(e->pool, HG_ID_SIZE, pool, sizeof(pool));
-	ep_health_t h;
-	endpoint_health(c, id, &h);
-	uint8_t admin = endpoint_admin(c, id);
-	const char *health;
-	if (admin == HG_ADMIN_DRAIN) {
-		health = "drained";
-	} else if (admin == HG_ADMIN_FORCE_UP) {
-		health = "up (forced)";
-	} else if (h.fresh == 0) {
-		health = "unknown";
-	} else {
-		health = (uint64_t)h.up * 1000000u >= (uint64_t)c->quorum_ppm * h.fresh ? "up" : "down";
-	}
-	char addrs[512] = "";
 	size_t o = 0;
-	for (unsigned i = 0; i < e->n_v4 && i < HG_ADDR_MAX; i++) {
+	addrs[0] = '\0';
+	for (unsigned i = 0; i < e->n_v4 && i < HG_ADDR_MAX && o < size; i++) {
 		char t[INET6_ADDRSTRLEN];
 		inet_ntop(AF_INET, e->v4[i], t, sizeof(t));
-		o += (size_t)snprintf(addrs + o, sizeof(addrs) - o, "%s%s", o ? " " : "", t);
+		o += (size_t)snprintf(addrs + o, size - o, "%s%s", o ? " " : "", t);
 	}
-	for (unsigned i = 0; i < e->n_v6 && i < HG_ADDR_MAX; i++) {
+	for (unsigned i = 0; i < e->n_v6 && i < HG_ADDR_MAX && o < size; i++) {
 		char t[INET6_ADDRSTRLEN];
 		inet_ntop(AF_INET6, e->v6[i], t, sizeof(t));
-		o += (size_t)snprintf(addrs + o, sizeof(addrs) - o, "%s%s", o ? " " : "", t);
+		o += (size_t)snprintf(addrs + o, size - o, "%s%s", o ? " " : "", t);
 	}
-	if (e->cname_len > 0) {
+	if (e->cname_len > 0 && o < size) {
 		char cn[HG_DNAME_MAX * 4 + 2];
 		ctl_fmt_dname(e->cname, e->cname_len, cn, sizeof(cn));
-		snprintf(addrs + o, sizeof(addrs) - o, "%sCNAME %s", o ? " " : "", cn);
+		snprintf(addrs + o, size - o, "%sCNAME %s", o ? " " : "", cn);
+	}
+}
+
+/* The endpoint's one-word health: the verdict all its names agree on,
+ * "mixed" when they differ, "unused" when no name lists it. */
+static const char *endpoint_word(const status_ep_t *ep)
+{
+	if (ep->n == 0) {
+		return "unused";
+	}
+	return ep->agree ? status_verdict_word(&ep->v[0]) : "mixed";
+}
+
+static void print_endpoint_json(const char *id, const char *pool, uint8_t admin,
+                                const status_ep_t *ep, const char *addrs)
+{
+	const char *admin_word = schema_name(&schema_admins, admin);
+	printf("{\"id\":");
+	ctl_json_str(stdout, id);
+	printf(",\"pool\":");
+	ctl_json_str(stdout, pool);
+	printf(",\"health\":");
+	ctl_json_str(stdout, endpoint_word(ep));
+	printf(",\"admin\":");
+	ctl_json_str(stdout, admin_word != NULL ? admin_word : "invalid");
+	if (ep->n > 0 && ep->same_votes && ep->v[0].err == HG_EOK) {
+		printf(",\"fresh_probers\":%u,\"up_probers\":%u", ep->v[0].h.n_voters, ep->v[0].h.n_up);
+	}
+	if (ep->best_rtt_us != HG_RTT_NONE) {
+		printf(",\"best_rtt_ms\":%.3f", ep->best_rtt_us / 1000.0);
+	}
+	printf(",\"worst_loss_pct\":%.2f,\"addresses\":", ep->worst_loss_bp / 100.0);
+	ctl_json_str(stdout, addrs);
+	printf(",\"names\":[");
+	for (size_t i = 0; i < ep->n; i++) {
+		const status_verdict_t *v = &ep->v[i];
+		char owner[HG_DNAME_MAX * 4 + 2];
+		ctl_fmt_dname(v->owner, v->owner_len, owner, sizeof(owner));
+		printf("%s{\"name\":", i ? "," : "");
+		ctl_json_str(stdout, owner);
+		printf(",\"health\":");
+		ctl_json_str(stdout, status_verdict_word(v));
+		if (v->err == HG_EOK) {
+			printf(",\"fresh_probers\":%u,\"up_probers\":%u,\"warming_probers\":%u,"
+			       "\"quorum\":%g,\"stale_after_ms\":%u", v->h.n_voters, v->h.n_up,
+			       v->h.n_warming, v->h.quorum_ppm / 1e6, v->h.stale_after_ms);
+		} else {
+			printf(",\"error\":");
+			ctl_json_str(stdout, hg_strerror(v->err));
+		}
+		printf("}");
+	}
+	printf("]}");
+}
+
+/* When names differ (verdict or votes), each gets a line with the settings
+ * that explain why. */
+static void print_name_verdicts(const status_ep_t *ep)
+{
+	for (size_t i = 0; i < ep->n; i++) {
+		const status_verdict_t *v = &ep->v[i];
+		char owner[HG_DNAME_MAX * 4 + 2], quorum[16], stale[32];
+		ctl_fmt_dname(v->owner, v->owner_len, owner, sizeof(owner));
+		if (v->err != HG_EOK) {
+			printf("    %-32s %-10s view: %s\n", owner, status_verdict_word(v),
+			       hg_strerror(v->err));
+			continue;
+		}
+		fmt_quorum(v->h.quorum_ppm, quorum, sizeof(quorum));
+		ctl_fmt_age(v->h.stale_after_ms, stale, sizeof(stale));
+		printf("    %-32s %-10s %u/%u fresh probers up  (quorum %s, stale-after %s)\n", owner,
+		       status_verdict_word(v), v->h.n_up, v->h.n_voters, quorum, stale);
+	}
+}
+
+static int print_endpoint(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	status_ctx_t *c = ctx;
+	if (vlen != sizeof(hg_rec_endpoint_t)) {
+		return HG_EOK;
+	}
+	const hg_rec_endpoint_t *e = val;
+	char id[HG_ID_SIZE], pool[HG_ID_SIZE], addrs[2048];   /* 16 addresses and a CNAME */
+	ctl_fixed_str(e->id, HG_ID_SIZE, id, sizeof(id));
+	ctl_fixed_str(e->pool, HG_ID_SIZE, pool, sizeof(pool));
+	endpoint_addrs(e, addrs, sizeof(addrs));
+	status_ep_t ep;
+	int ret = status_ep_collect(c->rtxn, id, c->now, &ep);
+	if (ret != HG_EOK) {
+		status_ep_free(&ep);
+		return ret;
 	}
 	if (c->json) {
 		sep(c);
-		printf("{\"id\":");
-		ctl_json_str(stdout, id);
-		printf(",\"pool\":");
-		ctl_json_str(stdout, pool);
-		printf(",\"health\":");
-		ctl_json_str(stdout, health);
-		printf(",\"admin\":\"%s\",\"fresh_probers\":%u,\"up_probers\":%u", admin_name(admin), h.fresh, h.up);
-		if (h.best_rtt != HG_RTT_NONE) {
-			printf(",\"best_rtt_ms\":%.3f", h.best_rtt / 1000.0);
-		}
-		printf(",\"worst_loss_pct\":%.2f,\"addresses\":", h.worst_loss / 100.0);
-		ctl_json_str(stdout, addrs);
-		printf("}");
-		return;
+		print_endpoint_json(id, pool, endpoint_admin(c, id), &ep, addrs);
+		status_ep_free(&ep);
+		return HG_EOK;
 	}
-	char rtt[32] = "-";
-	if (h.best_rtt != HG_RTT_NONE) {
-		snprintf(rtt, sizeof(rtt), "%.1fms", h.best_rtt / 1000.0);
+	char votes[48] = "", rtt[32] = "-";
+	if (ep.n == 0) {
+		snprintf(votes, sizeof(votes), "in no name");
+	} else if (!ep.same_votes) {
+		snprintf(votes, sizeof(votes), "differs by name:");
+	} else if (ep.v[0].err == HG_EOK) {
+		snprintf(votes, sizeof(votes), "%u/%u fresh probers up", ep.v[0].h.n_up,
+		         ep.v[0].h.n_voters);
 	}
-	printf("  %-20s %-10s %-12s %u/%u fresh probers up  rtt %-8s loss %.1f%%  %s\n",
-	       id, pool, health, h.up, h.fresh, rtt, h.worst_loss / 100.0, addrs);
+	if (ep.best_rtt_us != HG_RTT_NONE) {
+		snprintf(rtt, sizeof(rtt), "%.1fms", ep.best_rtt_us / 1000.0);
+	}
+	printf("  %-20s %-10s %-12s %-21s  rtt %-8s loss %.1f%%  %s\n", id, pool,
+	       endpoint_word(&ep), votes, rtt, ep.worst_loss_bp / 100.0, addrs);
+	if (!ep.agree || !ep.same_votes) {
+		print_name_verdicts(&ep);
+	}
+	status_ep_free(&ep);
+	return HG_EOK;
+}
+
+typedef struct {
+	const char *id;
+	uint64_t newest;
+	unsigned count;
+} prober_data_t;
+
+static int visit_measure(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	prober_data_t *d = ctx;
+	char endpoint[HG_ID_SIZE], prober[HG_ID_SIZE];
+	if (store_measure_key_split(key, klen, endpoint, prober) != HG_EOK ||
+	    strcmp(prober, d->id) != 0 || vlen != sizeof(hg_rec_measure_t)) {
+		return HG_EOK;
+	}
+	const hg_rec_measure_t *m = val;
+	d->count++;
+	if (m->ts_ms > d->newest) {
+		d->newest = m->ts_ms;
+	}
+	return HG_EOK;
 }
 
 /* Newest measurement written by each prober: its data freshness. */
-static void print_prober(status_ctx_t *c, const MDB_val *k, const MDB_val *v)
+static int print_prober(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
-	if (v->mv_size != sizeof(hg_rec_prober_t)) {
-		return;
+	status_ctx_t *c = ctx;
+	if (vlen != sizeof(hg_rec_prober_t)) {
+		return HG_EOK;
 	}
-	const hg_rec_prober_t *p = v->mv_data;
+	const hg_rec_prober_t *p = val;
 	char id[HG_ID_SIZE];
 	ctl_fixed_str(p->id, HG_ID_SIZE, id, sizeof(id));
-	uint64_t newest = 0;
-	unsigned count = 0;
-	MDB_cursor *cur = NULL;
-	if (mdb_cursor_open(c->rtxn->txn, store_dbi(c->rtxn->store, STORE_MEASUREMENTS), &cur) == 0) {
-		MDB_val mk, mv;
-		size_t idlen = strlen(id);
-		for (int rc = mdb_cursor_get(cur, &mk, &mv, MDB_FIRST); rc == MDB_SUCCESS;
-		     rc = mdb_cursor_get(cur, &mk, &mv, MDB_NEXT)) {
-			const char *key = mk.mv_data;
-			const char *nul = memchr(key, '\0', mk.mv_size);
-			if (nul == NULL || (size_t)(key + mk.mv_size - nul - 1) != idlen ||
-			    memcmp(nul + 1, id, idlen) != 0 || mv.mv_size != sizeof(hg_rec_measure_t)) {
-				continue;
-			}
-			const hg_rec_measure_t *m = mv.mv_data;
-			count++;
-			if (m->ts_ms > newest) {
-				newest = m->ts_ms;
-			}
-		}
-		mdb_cursor_close(cur);
+	/* Measurements are keyed endpoint first: a prober's are spread over the
+	 * whole DB, so this is a full walk per prober (status is not hot). */
+	prober_data_t d = { .id = id };
+	int ret = store_foreach(c->rtxn, STORE_MEASUREMENTS, NULL, 0, visit_measure, &d);
+	if (ret != HG_EOK) {
+		return ret;
 	}
-	bool fresh = newest != 0 && c->now <= newest + c->stale_ms;
+	bool fresh = sel_fresh(d.newest, c->now, c->stale_ms);
 	char when[40], age[32] = "-";
-	ctl_fmt_time(newest, when, sizeof(when));
-	if (newest != 0) {
-		ctl_fmt_age(c->now > newest ? c->now - newest : 0, age, sizeof(age));
+	ctl_fmt_time(d.newest, when, sizeof(when));
+	if (d.newest != 0) {
+		ctl_fmt_age(c->now > d.newest ? c->now - d.newest : 0, age, sizeof(age));
 	}
 	if (c->json) {
 		sep(c);
 		printf("{\"id\":");
 		ctl_json_str(stdout, id);
 		printf(",\"lat\":%.4f,\"lon\":%.4f,\"measurements\":%u,\"last_data\":\"%s\",\"fresh\":%s}",
-		       p->lat, p->lon, count, when, fresh ? "true" : "false");
-		return;
+		       p->lat, p->lon, d.count, when, fresh ? "true" : "false");
+		return HG_EOK;
 	}
 	printf("  %-12s (%.2f, %.2f)  %u measurements, last data %s (%s ago)  %s\n", id, p->lat,
-	       p->lon, count, when, age, newest == 0 ? "NO DATA" : fresh ? "fresh" : "STALE");
+	       p->lon, d.count, when, age, d.newest == 0 ? "NO DATA" : fresh ? "fresh" : "STALE");
+	return HG_EOK;
 }
 
 static int print_status(status_ctx_t *c)
@@ -284,7 +301,6 @@ static int print_status(status_ctx_t *c)
 	}
 	if (store_get(c->rtxn, STORE_META, HG_META_POLICY_DEFAULTS, strlen(HG_META_POLICY_DEFAULTS), &val, &len) == 0 &&
 	    len == sizeof(hg_rec_defaults_t)) {
-		c->quorum_ppm = ((const hg_rec_defaults_t *)val)->quorum_ppm;
 		c->stale_ms = ((const hg_rec_defaults_t *)val)->stale_after_ms;
 	}
 	char when[40];
@@ -306,16 +322,16 @@ static int print_status(status_ctx_t *c)
 		printf("names:\n");
 	}
 	c->first = true;
-	int ret = each(c, STORE_NAMES, print_name);
+	int ret = store_foreach(c->rtxn, STORE_NAMES, NULL, 0, print_name, c);
 	printf(c->json ? "],\"endpoints\":[" : "endpoints:\n");
 	c->first = true;
 	if (ret == HG_EOK) {
-		ret = each(c, STORE_ENDPOINTS, print_endpoint);
+		ret = store_foreach(c->rtxn, STORE_ENDPOINTS, NULL, 0, print_endpoint, c);
 	}
 	printf(c->json ? "],\"probers\":[" : "probers:\n");
 	c->first = true;
 	if (ret == HG_EOK) {
-		ret = each(c, STORE_PROBERS, print_prober);
+		ret = store_foreach(c->rtxn, STORE_PROBERS, NULL, 0, print_prober, c);
 	}
 	if (c->json) {
 		printf("]}\n");
@@ -332,7 +348,7 @@ int ctl_cmd_status(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *db = NULL;
-	status_ctx_t c = { .quorum_ppm = 500000, .stale_ms = 15000 };
+	status_ctx_t c = { .stale_ms = 15000 };
 	int opt;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "hd:j", opts, NULL)) != -1) {
@@ -340,9 +356,13 @@ int ctl_cmd_status(int argc, char **argv)
 		case 'h':
 			printf("Usage: haltgslb-ctl status --db DIR [--json]\n\n"
 			       "Show the loaded policy (generation, load time, source), every GSLB name\n"
-			       "with its chain, every endpoint with its health as the probers' quorum\n"
-			       "sees it (admin overrides included), best RTT and worst loss, and every\n"
-			       "prober with the age of its newest data.\n");
+			       "with its settings and chain, every endpoint with its health, best RTT\n"
+			       "and worst loss, and every prober with the age of its newest data.\n\n"
+			       "Health is the module's own verdict (the `up` filter's rule), computed\n"
+			       "on each name's view with that name's quorum and stale-after: up, down,\n"
+			       "unknown (no prober voted), drained, forced-up. When the names using an\n"
+			       "endpoint disagree it shows 'mixed' and one line per name; 'unused' is\n"
+			       "an endpoint no name lists.\n");
 			return CTL_OK;
 		case 'd': db = optarg; break;
 		case 'j': c.json = true; break;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "schema_names.h"
 #include "store.h"
 
 #define DUMP_DEPTH_MAX 16
@@ -55,16 +56,9 @@ void dump_addr(dump_out_t *o, const char *key, int family, const uint8_t *addr);
 /*! \brief Finish the document (final newline). */
 void dump_finish(dump_out_t *o);
 
-/* Enum names: static strings, NULL for a value this build does not know. */
-const char *dump_check_name(unsigned v);
-const char *dump_health_name(unsigned v);
-const char *dump_admin_name(unsigned v);
-const char *dump_fail_name(unsigned v);
-const char *dump_fallback_name(unsigned v);
-const char *dump_filter_name(unsigned v);
-const char *dump_match_name(unsigned v);
-/*! \brief dump_str of the name, or dump_uint of the raw value when unknown. */
-void dump_enum(dump_out_t *o, const char *key, const char *name, unsigned raw);
+/*! \brief The name of \a raw in \a names (schema_names.h) as a string, or
+ *         the number when this build has no name for it. */
+void dump_enum(dump_out_t *o, const char *key, const schema_names_t *names, unsigned raw);
 
 /*! \brief Decode and emit every entry of \a db (an object keyed by id/name). */
 int dump_db(dump_out_t *o, store_rtxn_t *rtxn, enum store_dbi db);

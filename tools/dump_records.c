@@ -5,55 +5,9 @@
 #include "dump.h"
 #include "errors.h"
 
-#define NAME_OF(table, v) ((v) < sizeof(table) / sizeof(table[0]) ? table[v] : NULL)
-
-const char *dump_check_name(unsigned v)
+void dump_enum(dump_out_t *o, const char *key, const schema_names_t *names, unsigned raw)
 {
-	static const char *const t[] = { "http", "https", "tcp", "icmp" };
-	return NAME_OF(t, v);
-}
-
-const char *dump_health_name(unsigned v)
-{
-	static const char *const t[] = { "unknown", "up", "down" };
-	return NAME_OF(t, v);
-}
-
-const char *dump_admin_name(unsigned v)
-{
-	static const char *const t[] = { "none", "drain", "force-up" };
-	return NAME_OF(t, v);
-}
-
-const char *dump_fail_name(unsigned v)
-{
-	static const char *const t[] = { "none", "timeout", "refused", "tls", "http-status",
-	                                 "body", "unreachable", "resolve", "other" };
-	return NAME_OF(t, v);
-}
-
-const char *dump_fallback_name(unsigned v)
-{
-	static const char *const t[] = { "all", "pool", "none" };
-	return NAME_OF(t, v);
-}
-
-const char *dump_filter_name(unsigned v)
-{
-	static const char *const t[] = { NULL, "up", "geofence", "nearest", "lowest-latency",
-	                                 "max-loss", "priority", "weighted", "weighted-shuffle",
-	                                 "round-robin", "first" };
-	return NAME_OF(t, v);
-}
-
-const char *dump_match_name(unsigned v)
-{
-	static const char *const t[] = { NULL, "country", "continent", "subdivision", "asn", "prefix" };
-	return NAME_OF(t, v);
-}
-
-void dump_enum(dump_out_t *o, const char *key, const char *name, unsigned raw)
-{
+	const char *name = schema_name(names, raw);
 	if (name != NULL) {
 		dump_str(o, key, name);
 	} else {
@@ -83,7 +37,7 @@ static bool rec_ok(dump_out_t *o, const char *key, const MDB_val *v, size_t size
 static void dump_check(dump_out_t *o, const hg_rec_check_t *c)
 {
 	dump_obj_begin(o, "check");
-	dump_enum(o, "type", dump_check_name(c->type), c->type);
+	dump_enum(o, "type", &schema_check_types, c->type);
 	dump_uint(o, "port", c->port);
 	dump_bool(o, "http2", c->http2);
 	dump_bool(o, "tls_verify", c->tls_verify);
@@ -219,7 +173,7 @@ static void dump_name(dump_out_t *o, const char *key, const MDB_val *v)
 	}
 	dump_arr_end(o);
 	dump_fixed(o, "chain", n->chain_text, sizeof(n->chain_text));
-	dump_enum(o, "fallback", dump_fallback_name(n->fallback), n->fallback);
+	dump_enum(o, "fallback", &schema_fallbacks, n->fallback);
 	if (n->fallback == HG_FALLBACK_POOL) {
 		dump_fixed(o, "fallback_pool", n->fallback_pool, sizeof(n->fallback_pool));
 	}
@@ -248,8 +202,8 @@ static void dump_measure(dump_out_t *o, const MDB_val *k, const MDB_val *v)
 		return;
 	}
 	const hg_rec_measure_t *m = v->mv_data;
-	dump_enum(o, "state", dump_health_name(m->state), m->state);
-	dump_enum(o, "fail_class", dump_fail_name(m->fail_class), m->fail_class);
+	dump_enum(o, "state", &schema_healths, m->state);
+	dump_enum(o, "fail_class", &schema_fail_classes, m->fail_class);
 	dump_time_ms(o, "ts", m->ts_ms);
 	dump_time_ms(o, "changed", m->changed_ms);
 	const struct { const char *name; uint32_t v; } rtts[] = {
@@ -280,7 +234,7 @@ static void dump_override(dump_out_t *o, const char *key, const MDB_val *v)
 	}
 	const hg_rec_override_t *r = v->mv_data;
 	dump_obj_begin(o, key);
-	dump_enum(o, "admin", dump_admin_name(r->admin), r->admin);
+	dump_enum(o, "admin", &schema_admins, r->admin);
 	dump_time_ms(o, "set", r->set_ms);
 	dump_fixed(o, "reason", r->reason, sizeof(r->reason));
 	dump_obj_end(o);
@@ -300,60 +254,80 @@ static void dump_cursor(dump_out_t *o, const char *key, const MDB_val *v)
 }
 
 /* Text keys: ids are printable ASCII; a wire owner becomes its presentation. */
-static void key_text(enum store_dbi db, const MDB_val *k, char *buf, size_t size)
+static void key_text(enum store_dbi db, const void *key, size_t klen, char *buf, size_t size)
 {
-	if ((db == STORE_NAMES || db == STORE_VIEWS) &&
-	    dump_dname_text(k->mv_data, k->mv_size, buf, size) > 0) {
+	if ((db == STORE_NAMES || db == STORE_VIEWS) && dump_dname_text(key, klen, buf, size) > 0) {
 		return;
 	}
-	size_t n = k->mv_size < size - 1 ? k->mv_size : size - 1;
-	memcpy(buf, k->mv_data, n);
+	size_t n = klen < size - 1 ? klen : size - 1;
+	memcpy(buf, key, n);
 	buf[n] = '\0';
+}
+
+typedef struct {
+	dump_out_t *o;
+	enum store_dbi db;
+	/* epnames: the DUPSORT values of one key become one array; the key
+	 * whose array is open (LMDB keys are at most 511 bytes). */
+	uint8_t open_key[512];
+	size_t open_len;
+	bool open;
+} dump_walk_t;
+
+static int dump_entry(void *ctx, const void *kp, size_t klen, const void *vp, size_t vlen)
+{
+	dump_walk_t *w = ctx;
+	dump_out_t *o = w->o;
+	MDB_val k = { klen, (void *)kp }, v = { vlen, (void *)vp };
+	char key[HG_DNAME_MAX * 4 + 2];
+	if (w->db == STORE_EPNAMES) {
+		if (w->open && (klen != w->open_len || memcmp(kp, w->open_key, klen) != 0)) {
+			dump_arr_end(o);
+			w->open = false;
+		}
+		if (!w->open) {
+			key_text(w->db, kp, klen, key, sizeof(key));
+			dump_arr_begin(o, key);
+			w->open_len = klen < sizeof(w->open_key) ? klen : sizeof(w->open_key);
+			memcpy(w->open_key, kp, w->open_len);
+			w->open = true;
+		}
+		dump_dname(o, NULL, vp, vlen);
+		return HG_EOK;
+	}
+	key_text(w->db, kp, klen, key, sizeof(key));
+	switch (w->db) {
+	case STORE_META:      dump_meta(o, key, &v); break;
+	case STORE_PROBERS:   dump_prober(o, key, &v); break;
+	case STORE_POOLS:     dump_pool(o, key, &v); break;
+	case STORE_ENDPOINTS: dump_endpoint(o, key, &v); break;
+	case STORE_NAMES:     dump_name(o, key, &v); break;
+	case STORE_MEASUREMENTS: dump_measure(o, &k, &v); break;
+	case STORE_VIEWS:     dump_view(o, key, vp, vlen); break;
+	case STORE_OVERRIDES: dump_override(o, key, &v); break;
+	case STORE_CURSORS:   dump_cursor(o, key, &v); break;
+	default: break;
+	}
+	return HG_EOK;
 }
 
 int dump_db(dump_out_t *o, store_rtxn_t *rtxn, enum store_dbi db)
 {
-	MDB_cursor *cur = NULL;
-	int rc = mdb_cursor_open(rtxn->txn, store_dbi(rtxn->store, db), &cur);
-	if (rc != MDB_SUCCESS) {
-		return hg_err_from_mdb(rc);
-	}
 	bool list = db == STORE_MEASUREMENTS;
 	if (list) {
 		dump_arr_begin(o, store_db_name(db));
 	} else {
 		dump_obj_begin(o, store_db_name(db));
 	}
-	MDB_val k, v;
-	char key[HG_DNAME_MAX * 4 + 2];
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
-	     rc = mdb_cursor_get(cur, &k, &v, db == STORE_EPNAMES ? MDB_NEXT_NODUP : MDB_NEXT)) {
-		key_text(db, &k, key, sizeof(key));
-		switch (db) {
-		case STORE_META:      dump_meta(o, key, &v); break;
-		case STORE_PROBERS:   dump_prober(o, key, &v); break;
-		case STORE_POOLS:     dump_pool(o, key, &v); break;
-		case STORE_ENDPOINTS: dump_endpoint(o, key, &v); break;
-		case STORE_NAMES:     dump_name(o, key, &v); break;
-		case STORE_MEASUREMENTS: dump_measure(o, &k, &v); break;
-		case STORE_VIEWS:     dump_view(o, key, v.mv_data, v.mv_size); break;
-		case STORE_OVERRIDES: dump_override(o, key, &v); break;
-		case STORE_CURSORS:   dump_cursor(o, key, &v); break;
-		case STORE_EPNAMES:
-			dump_arr_begin(o, key);
-			do {
-				dump_dname(o, NULL, v.mv_data, v.mv_size);
-			} while (mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP) == MDB_SUCCESS);
-			dump_arr_end(o);
-			break;
-		default: break;
-		}
+	dump_walk_t w = { .o = o, .db = db };
+	int ret = store_foreach(rtxn, db, NULL, 0, dump_entry, &w);
+	if (w.open) {
+		dump_arr_end(o);
 	}
-	mdb_cursor_close(cur);
 	if (list) {
 		dump_arr_end(o);
 	} else {
 		dump_obj_end(o);
 	}
-	return rc == MDB_NOTFOUND ? HG_EOK : hg_err_from_mdb(rc);
+	return ret;
 }

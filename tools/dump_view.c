@@ -21,7 +21,7 @@ static void view_endpoints(dump_out_t *o, const view_t *v)
 		dump_obj_begin(o, NULL);
 		view_id(o, "id", v, e->id_off, e->id_len);
 		dump_uint(o, "pool", e->pool);
-		dump_enum(o, "admin", dump_admin_name(e->admin), e->admin);
+		dump_enum(o, "admin", &schema_admins, e->admin);
 		dump_uint(o, "weight", e->weight);
 		dump_int(o, "priority", e->priority);
 		if (e->flags & HG_VEP_HAS_LOCATION) {
@@ -44,7 +44,7 @@ static void view_endpoints(dump_out_t *o, const view_t *v)
 			const hg_view_cell_t *c = view_cell(v, i, j);
 			dump_obj_begin(o, NULL);
 			view_id(o, "prober", v, v->prober[j].id_off, v->prober[j].id_len);
-			dump_enum(o, "state", dump_health_name(c->state), c->state);
+			dump_enum(o, "state", &schema_healths, c->state);
 			dump_time_ms(o, "ts", c->ts_ms);
 			if (c->rtt_us == HG_RTT_NONE) {
 				dump_null(o, "rtt_us");
@@ -62,7 +62,7 @@ static void view_endpoints(dump_out_t *o, const view_t *v)
 
 static void view_match(dump_out_t *o, const hg_view_match_t *m)
 {
-	const char *kind = dump_match_name(m->kind);
+	const char *kind = schema_name(&schema_match_kinds, m->kind);
 	char buf[64];
 	uint32_t asn;
 	switch (m->kind) {
@@ -120,7 +120,7 @@ static void view_chain(dump_out_t *o, const view_t *v)
 	for (unsigned i = 0; i < v->hdr->n_filters; i++) {
 		const hg_view_filter_t *f = &v->filter[i];
 		dump_obj_begin(o, NULL);
-		dump_enum(o, "filter", dump_filter_name(f->type), f->type);
+		dump_enum(o, "filter", &schema_filters, f->type);
 		switch (f->type) {
 		case HG_F_GEOFENCE:       view_rules(o, v, f); break;
 		case HG_F_LOWEST_LATENCY: dump_uint(o, "tolerance_us", f->arg); break;
@@ -156,7 +156,7 @@ void dump_view(dump_out_t *o, const char *key, const void *data, size_t len)
 	dump_double(o, "quorum", h->quorum_ppm / 1e6);
 	dump_duration_ms(o, "stale_after", h->stale_after_ms);
 	dump_uint(o, "pools", h->n_pools);
-	dump_enum(o, "fallback", dump_fallback_name(h->fallback), h->fallback);
+	dump_enum(o, "fallback", &schema_fallbacks, h->fallback);
 	if (h->fallback == HG_FALLBACK_POOL) {
 		dump_uint(o, "fallback_pool", h->fallback_pool);
 	}

@@ -248,11 +248,6 @@ static void read_city(MMDB_entry_s *entry, geo_info_t *info)
 	}
 }
 
-void geo_cache_init(geo_cache_t *cache)
-{
-	memset(cache, 0, sizeof(*cache));
-}
-
 /* Fibonacci hashing: record offsets are clustered (records are laid out one
  * after another); the top bits of the product spread them over the sets.
  * Returns the first slot of a 2-way set: two records that hash alike (a

@@ -116,9 +116,6 @@ typedef struct {
 	uint64_t misses;               /*!< records decoded (and stored) */
 } geo_cache_t;
 
-/*! \brief Empty a cache (same as zero-filling it). */
-void geo_cache_init(geo_cache_t *cache);
-
 /*!
  * \brief geo_lookup() through a per-thread record cache.
  *

@@ -9,28 +9,24 @@
 
 #include "errors.h"
 #include "policy_ctx.h"
+#include "schema_names.h"
 
 #define LATENCY_TOLERANCE_DEFAULT_MS 20
 
-static const char *const filter_names[] = {
-	"up", "geofence", "nearest", "lowest-latency", "max-loss", "priority", "weighted",
-	"weighted-shuffle", "round-robin", "first", NULL
-};
-/* filter_names[i] is enum hg_filter_type i + 1 */
-
 static const char *filter_name(uint8_t type)
 {
-	return type >= 1 && type <= HG_F_FIRST ? filter_names[type - 1] : "?";
+	const char *s = schema_name(&schema_filters, type);
+	return s != NULL ? s : "?";
 }
 
-static void no_argument(pctx_t *c, yaml_node_t *arg, uint8_t type)
+static void no_argument(pctx_t *c, pnode_t *arg, uint8_t type)
 {
 	if (!pctx_is_null(arg)) {
 		pctx_err(c, arg, "filter '%s' takes no argument", filter_name(type));
 	}
 }
 
-static bool need_argument(pctx_t *c, yaml_node_t *item, yaml_node_t *arg, uint8_t type,
+static bool need_argument(pctx_t *c, pnode_t *item, pnode_t *arg, uint8_t type,
                           const char *example)
 {
 	if (pctx_is_null(arg)) {
@@ -41,16 +37,16 @@ static bool need_argument(pctx_t *c, yaml_node_t *item, yaml_node_t *arg, uint8_
 	return true;
 }
 
-static void parse_latency(pctx_t *c, yaml_node_t *arg, policy_filter_t *f)
+static void parse_latency(pctx_t *c, pnode_t *arg, policy_filter_t *f)
 {
 	static const char *const keys[] = { "tolerance", NULL };
-	yaml_node_t *v[1] = { NULL };
+	pnode_t *v[1] = { NULL };
 	uint32_t ms = LATENCY_TOLERANCE_DEFAULT_MS;
 	if (!pctx_is_null(arg)) {
 		/* `lowest-latency: 20ms` is accepted as shorthand for the map form */
-		yaml_node_t *tn = arg;
-		if (arg->type != YAML_SCALAR_NODE) {
-			if (!pctx_map(c, arg, "lowest-latency", keys, v, NULL)) {
+		pnode_t *tn = arg;
+		if (arg->type != PNODE_SCALAR) {
+			if (!pctx_map(c, arg, filter_name(HG_F_LOWEST_LATENCY), keys, v, NULL)) {
 				return;
 			}
 			tn = v[0];
@@ -67,11 +63,11 @@ static void parse_latency(pctx_t *c, yaml_node_t *arg, policy_filter_t *f)
 	f->arg = ms * 1000;   /* stored in microseconds, like measured RTTs */
 }
 
-static void parse_weighted(pctx_t *c, yaml_node_t *arg, policy_filter_t *f)
+static void parse_weighted(pctx_t *c, pnode_t *arg, policy_filter_t *f)
 {
 	static const char *const keys[] = { "sticky", NULL };
-	yaml_node_t *v[1];
-	if (pctx_is_null(arg) || !pctx_map(c, arg, "weighted", keys, v, NULL)) {
+	pnode_t *v[1];
+	if (pctx_is_null(arg) || !pctx_map(c, arg, filter_name(HG_F_WEIGHTED), keys, v, NULL)) {
 		return;
 	}
 	if (v[0] != NULL) {
@@ -79,7 +75,7 @@ static void parse_weighted(pctx_t *c, yaml_node_t *arg, policy_filter_t *f)
 	}
 }
 
-static void parse_argument(pctx_t *c, yaml_node_t *item, yaml_node_t *arg,
+static void parse_argument(pctx_t *c, pnode_t *item, pnode_t *arg,
                            policy_name_t *name, policy_filter_t *f)
 {
 	long long n;
@@ -117,31 +113,26 @@ static void parse_argument(pctx_t *c, yaml_node_t *item, yaml_node_t *arg,
 	}
 }
 
-static void parse_item(pctx_t *c, yaml_node_t *item, policy_name_t *name)
+static void parse_item(pctx_t *c, pnode_t *item, policy_name_t *name)
 {
-	yaml_node_t *key = item, *arg = NULL;
-	if (item->type == YAML_MAPPING_NODE) {
-		size_t n = (size_t)(item->data.mapping.pairs.top - item->data.mapping.pairs.start);
+	pnode_t *key = item, *arg = NULL;
+	if (item->type == PNODE_MAP) {
+		size_t n = pnode_len(item);
 		if (n != 1) {
 			pctx_err(c, item, "a chain filter is a name or a map with one key "
 			         "(got %zu keys)", n);
 			return;
 		}
-		key = pctx_node(c, item->data.mapping.pairs.start->key);
-		arg = pctx_node(c, item->data.mapping.pairs.start->value);
+		key = pnode_key(c, item, 0);
+		arg = pnode_value(c, item, 0);
 	}
 	const char *s = pctx_scalar(c, key, "a chain filter");
 	if (s == NULL) {
 		return;
 	}
-	uint8_t type = 0;
-	for (size_t i = 0; filter_names[i] != NULL; i++) {
-		if (strcmp(filter_names[i], s) == 0) {
-			type = (uint8_t)(i + 1);
-		}
-	}
-	if (type == 0) {
-		const char *hint = policy_suggest(s, filter_names);
+	unsigned type = 0;
+	if (schema_value(&schema_filters, s, &type) != HG_EOK) {
+		const char *hint = policy_suggest(s, schema_filters.names);
 		pctx_err(c, key, "unknown chain filter '%s'%s%s%s", s, hint ? " (did you mean '" : "",
 		         hint ? hint : "", hint ? "'?)" : "");
 		return;
@@ -153,18 +144,25 @@ static void parse_item(pctx_t *c, yaml_node_t *item, policy_name_t *name)
 	}
 	policy_filter_t *f = &name->chain[name->n_filters++];
 	memset(f, 0, sizeof(*f));
-	f->type = type;
+	f->type = (uint8_t)type;
 	f->pos = pctx_pos(key);
 	parse_argument(c, item, arg, name, f);
 }
 
-void pparse_chain(pctx_t *c, yaml_node_t *node, policy_name_t *name)
+void pparse_chain(pctx_t *c, pnode_t *node, policy_name_t *name)
 {
 	plist_t l;
 	if (!pctx_list(c, node, "'chain'", false, &l)) {
 		return;
 	}
-	for (size_t i = 0; i < plist_len(&l) && !c->nomem; i++) {
+	/* room for every filter parse_item() may add */
+	size_t room = plist_len(&l) < HG_CHAIN_MAX ? plist_len(&l) : HG_CHAIN_MAX;
+	name->chain = room > 0 ? calloc(room, sizeof(*name->chain)) : NULL;
+	if (room > 0 && name->chain == NULL) {
+		c->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < plist_len(&l) && !pctx_stopped(c); i++) {
 		parse_item(c, plist_get(&l, i), name);
 	}
 }
@@ -232,5 +230,7 @@ void pchain_free(policy_name_t *name)
 		f->rules = NULL;
 		f->n_rules = 0;
 	}
+	free(name->chain);
+	name->chain = NULL;
 	name->n_filters = 0;
 }

@@ -8,11 +8,11 @@
 
 #include "errors.h"
 #include "policy_ctx.h"
+#include "schema_names.h"
 
-/* match_keys[i] is enum hg_match_kind i + 1 */
-static const char *const match_keys[] = {
-	"country", "continent", "subdivision", "asn", "prefix", NULL
-};
+/* The match keys are the names of enum hg_match_kind: key k is kind
+ * schema_match_kinds.first + k. */
+#define N_MATCH_KINDS (HG_M_PREFIX - HG_M_COUNTRY + 1)
 
 static bool is_alpha(char ch)
 {
@@ -77,7 +77,7 @@ static bool parse_prefix(const char *s, policy_match_t *m)
 	return true;
 }
 
-static bool parse_value(pctx_t *c, yaml_node_t *n, uint8_t kind, policy_match_t *m)
+static bool parse_value(pctx_t *c, pnode_t *n, uint8_t kind, policy_match_t *m)
 {
 	static const char *const continents[] = { "AF", "AN", "AS", "EU", "NA", "OC", "SA", NULL };
 	const char *s = pctx_scalar(c, n, "a match value");
@@ -149,25 +149,26 @@ static size_t name_matches(const policy_name_t *name, size_t *rules)
 	return n;
 }
 
-static void parse_match(pctx_t *c, yaml_node_t *node, policy_name_t *name, policy_rule_t *rule)
+static void parse_match(pctx_t *c, pnode_t *node, policy_name_t *name, policy_rule_t *rule)
 {
-	yaml_node_t *v[5];
+	const char *const *match_keys = schema_match_kinds.names;
+	pnode_t *v[N_MATCH_KINDS];
 	size_t cap = 0, n_rules;
 	if (!pctx_map(c, node, "geofence match", match_keys, v, NULL)) {
 		return;
 	}
 	size_t used = name_matches(name, &n_rules);
 	bool any = false;
-	for (uint8_t k = 0; k < 5; k++) {
+	for (uint8_t k = 0; k < N_MATCH_KINDS; k++) {
 		plist_t l;
 		if (v[k] == NULL || !pctx_list(c, v[k], match_keys[k], true, &l)) {
 			continue;
 		}
 		any = true;
 		for (size_t i = 0; i < plist_len(&l); i++) {
-			yaml_node_t *vn = plist_get(&l, i);
+			pnode_t *vn = plist_get(&l, i);
 			policy_match_t m;
-			if (!parse_value(c, vn, (uint8_t)(k + 1), &m)) {
+			if (!parse_value(c, vn, (uint8_t)(schema_match_kinds.first + k), &m)) {
 				continue;
 			}
 			if (used >= HG_MATCH_MAX) {
@@ -184,8 +185,10 @@ static void parse_match(pctx_t *c, yaml_node_t *node, policy_name_t *name, polic
 		}
 	}
 	/* unknown keys were reported already: "empty" only for a bare {} */
-	if (!any && node->data.mapping.pairs.top == node->data.mapping.pairs.start) {
-		pctx_err(c, node, "empty 'match' (use country, continent, subdivision, asn or prefix)");
+	if (!any && pnode_len(node) == 0) {
+		char kinds[80];
+		schema_names_join(&schema_match_kinds, kinds, sizeof(kinds));
+		pctx_err(c, node, "empty 'match' (use %s)", kinds);
 	}
 }
 
@@ -200,7 +203,7 @@ static bool pool_in_name(const policy_name_t *name, size_t pool)
 }
 
 /* Resolve `endpoints:` (is_pool false) or `pools:` ids against the name. */
-static void parse_targets(pctx_t *c, yaml_node_t *node, const policy_name_t *name,
+static void parse_targets(pctx_t *c, pnode_t *node, const policy_name_t *name,
                           bool is_pool, char (**ids)[HG_ID_SIZE], size_t *n_ids)
 {
 	const policy_t *pol = c->pol;
@@ -219,7 +222,7 @@ static void parse_targets(pctx_t *c, yaml_node_t *node, const policy_name_t *nam
 		return;
 	}
 	for (size_t i = 0; i < plist_len(&l); i++) {
-		yaml_node_t *in = plist_get(&l, i);
+		pnode_t *in = plist_get(&l, i);
 		const char *id = pctx_scalar(c, in, is_pool ? "a pool id" : "an endpoint id");
 		if (id == NULL) {
 			continue;
@@ -238,10 +241,10 @@ static void parse_targets(pctx_t *c, yaml_node_t *node, const policy_name_t *nam
 	}
 }
 
-static void parse_rule(pctx_t *c, yaml_node_t *node, policy_name_t *name, policy_rule_t *rule)
+static void parse_rule(pctx_t *c, pnode_t *node, policy_name_t *name, policy_rule_t *rule)
 {
 	static const char *const keys[] = { "match", "endpoints", "pools", "strict", NULL };
-	yaml_node_t *v[4];
+	pnode_t *v[4];
 	rule->pos = pctx_pos(node);
 	if (!pctx_map(c, node, "geofence rule", keys, v, NULL)) {
 		return;
@@ -265,7 +268,7 @@ static void parse_rule(pctx_t *c, yaml_node_t *node, policy_name_t *name, policy
 	}
 }
 
-void pparse_geofence(pctx_t *c, yaml_node_t *node, policy_name_t *name, policy_filter_t *f)
+void pparse_geofence(pctx_t *c, pnode_t *node, policy_name_t *name, policy_filter_t *f)
 {
 	plist_t l;
 	size_t n_rules;
@@ -281,8 +284,8 @@ void pparse_geofence(pctx_t *c, yaml_node_t *node, policy_name_t *name, policy_f
 		c->nomem = true;
 		return;
 	}
-	for (size_t i = 0; i < plist_len(&l) && !c->nomem; i++) {
-		yaml_node_t *rn = plist_get(&l, i);
+	for (size_t i = 0; i < plist_len(&l) && !pctx_stopped(c); i++) {
+		pnode_t *rn = plist_get(&l, i);
 		name_matches(name, &n_rules);
 		if (n_rules >= HG_RULES_MAX) {
 			pctx_err(c, rn, "name '%s' has too many geofence rules (max %d)", name->text,

@@ -93,6 +93,59 @@ typedef struct {
 int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
                uint64_t now_ms, sel_rng_t *rng, sel_answer_t *out, const sel_trace_t *trace);
 
-/*! \brief Name of a filter type ("lowest-latency"), a reason, for explain. */
+/*! \brief Name of a filter type ("lowest-latency", the schema's table;
+ *         "prefilter" for 0, "unknown" past the table) and of a reason, for
+ *         explain. Static strings. */
 const char *sel_filter_name(uint8_t type);
 const char *sel_reason_name(uint8_t reason);
+
+/* ---- the health step ---- */
+
+/*! An endpoint's health verdict: what the `up` filter decides for it. */
+enum sel_health {
+	SEL_HEALTH_UP = 0,       /*!< at least quorum of the voting probers see it up */
+	SEL_HEALTH_DOWN,         /*!< fewer than quorum: `up` removes it */
+	SEL_HEALTH_UNKNOWN,      /*!< no prober voted: kept (fail open), counted */
+	SEL_HEALTH_DRAINED,      /*!< admin drain: removed before the chain, whatever the probers say */
+	SEL_HEALTH_FORCED_UP,    /*!< admin force-up: kept whatever the probers say */
+};
+
+/*! The verdict and the votes behind it. Voters are the probers whose cell
+ *  is fresh (data no older than the view's stale-after, clock skew up to
+ *  that window accepted) and past warm-up (state up or down); a fresh
+ *  prober still warming up (state unknown) abstains. */
+typedef struct {
+	uint8_t verdict;         /*!< enum sel_health */
+	uint8_t n_voters;        /*!< probers that voted */
+	uint8_t n_up;            /*!< voters that see it up */
+	uint8_t n_warming;       /*!< fresh probers that abstained (warm-up) */
+	uint32_t voters;         /*!< bit j: prober j of the view voted (view_open(): <= 32 probers) */
+	uint32_t quorum_ppm;     /*!< the view's quorum (parts per million) */
+	uint32_t stale_after_ms; /*!< the view's stale-after */
+} sel_health_t;
+
+_Static_assert(HG_PROBER_MAX <= 32, "sel_health_t.voters has one bit per prober");
+
+/*!
+ * \brief The health verdict of endpoint \a ep of \a view at \a now_ms: the
+ *        very rule sel_decide()'s `up` filter and pre-filter apply (admin
+ *        drain, then force-up, then the quorum of the voting probers, none
+ *        voting = unknown), with that view's quorum and stale-after.
+ *
+ * For tools (status) that must agree with the module: same code, same
+ * inputs. The votes are counted whatever the admin state. No allocation.
+ * \return HG_EOK, HG_EINVAL (NULL argument, \a ep out of range).
+ */
+int sel_health(const view_t *view, unsigned ep, uint64_t now_ms, sel_health_t *out);
+
+/*!
+ * \brief Whether data stamped \a ts_ms counts as fresh at \a now_ms with
+ *        \a stale_after_ms: the freshness rule of every filter (ts 0 is no
+ *        data; up to stale-after of clock skew ahead of \a now_ms is
+ *        accepted, further is not).
+ */
+bool sel_fresh(uint64_t ts_ms, uint64_t now_ms, uint32_t stale_after_ms);
+
+/*! \brief "up", "down", "unknown" (the schema's health names), "drained",
+ *         "forced-up" (its admin names); "invalid" for other values. Static. */
+const char *sel_health_name(uint8_t verdict);

@@ -13,8 +13,10 @@ haltgslbinclude_HEADERS += shared/sel/sel.h
 SEL_TEST_LIBS = $(HG_WRITE_LIBS) $(HG_EXT_LIBS)
 SEL_TEST_FIXTURE = tests/unit/sel_fixture.c tests/unit/sel_fixture.h
 
-check_PROGRAMS += tests/unit/test_view tests/unit/test_sel tests/unit/test_sel_props
-TESTS += tests/unit/test_view tests/unit/test_sel tests/unit/test_sel_props
+check_PROGRAMS += tests/unit/test_view tests/unit/test_sel tests/unit/test_sel_props \
+	tests/unit/test_sel_health
+TESTS += tests/unit/test_view tests/unit/test_sel tests/unit/test_sel_props \
+	tests/unit/test_sel_health
 
 tests_unit_test_view_SOURCES = tests/unit/test_view.c $(SEL_TEST_FIXTURE)
 tests_unit_test_view_CFLAGS = $(HG_CFLAGS)
@@ -27,6 +29,10 @@ tests_unit_test_sel_LDADD = $(SEL_TEST_LIBS)
 tests_unit_test_sel_props_SOURCES = tests/unit/test_sel_props.c $(SEL_TEST_FIXTURE)
 tests_unit_test_sel_props_CFLAGS = $(HG_CFLAGS)
 tests_unit_test_sel_props_LDADD = $(SEL_TEST_LIBS)
+
+tests_unit_test_sel_health_SOURCES = tests/unit/test_sel_health.c $(SEL_TEST_FIXTURE)
+tests_unit_test_sel_health_CFLAGS = $(HG_CFLAGS)
+tests_unit_test_sel_health_LDADD = $(SEL_TEST_LIBS)
 
 # Benchmark: not a test. `make bench-sel` builds and runs it.
 EXTRA_PROGRAMS += tests/bench/bench_sel

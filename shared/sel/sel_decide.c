@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "errors.h"
+#include "schema_names.h"
 #include "sel_internal.h"
 
 static bool sel_has_family(const sel_ctx_t *c, const hg_view_ep_t *ep)
@@ -90,8 +91,9 @@ static void sel_fallback(sel_ctx_t *c)
 	const hg_view_hdr_t *h = c->v->hdr;
 	c->flags |= SEL_FALLBACK | SEL_DEGRADED;
 	c->n = 0;
+	const char *kind = schema_name(&schema_fallbacks, h->fallback);
 	if (h->fallback == HG_FALLBACK_NONE) {
-		sel_note(c, "fallback none: NODATA");
+		sel_note(c, "fallback %s: NODATA", kind);
 		return;
 	}
 	for (uint8_t e = 0; e < h->n_endpoints; e++) {
@@ -102,8 +104,11 @@ static void sel_fallback(sel_ctx_t *c)
 			c->reason[e] = SEL_R_KEPT;
 		}
 	}
-	sel_note(c, h->fallback == HG_FALLBACK_ALL ? "fallback all" : "fallback pool #%u",
-	         (unsigned)h->fallback_pool);
+	if (h->fallback == HG_FALLBACK_ALL) {
+		sel_note(c, "fallback %s", kind);
+	} else {
+		sel_note(c, "fallback %s #%u", kind, (unsigned)h->fallback_pool);
+	}
 }
 
 static void sel_answer(const sel_ctx_t *c, sel_answer_t *out)

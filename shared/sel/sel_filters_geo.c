@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "schema_names.h"
 #include "sel_internal.h"
 
 #define SEL_EARTH_KM 6371.0
@@ -125,9 +126,7 @@ static void sel_note_rule(sel_ctx_t *c, unsigned idx, const hg_view_match_t *m, 
 		sel_note(c, "rule %u matched prefix/%u%s", idx, m->prefix_len, tail);
 		break;
 	default:
-		sel_note(c, "rule %u matched %s=%.8s%s", idx,
-		         m->kind == HG_M_COUNTRY ? "country"
-		         : m->kind == HG_M_CONTINENT ? "continent" : "subdivision",
+		sel_note(c, "rule %u matched %s=%.8s%s", idx, schema_name(&schema_match_kinds, m->kind),
 		         (const char *)m->data, tail);
 	}
 }

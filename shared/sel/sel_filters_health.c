@@ -1,7 +1,9 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/*  `up`: quorum of the fresh probers, admin force-up wins. */
+/*  The health step: `up` (quorum of the fresh probers, admin force-up wins)
+ *  and sel_health(), the same verdict for one endpoint, for tools. */
 #include <math.h>
 
+#include "errors.h"
 #include "sel_internal.h"
 
 void sel_f_up(sel_ctx_t *c)
@@ -14,39 +16,30 @@ void sel_f_up(sel_ctx_t *c)
 	unsigned n_scan = c->fresh_any ? n_pr : 0;
 	bool keep[HG_NAME_EP_MAX] = { false };
 	for (uint8_t i = 0; i < c->n; i++) {
-		uint8_t e = c->list[i];
-		keep[i] = true;
-		if (v->ep[e].admin == HG_ADMIN_FORCE_UP) {
-			if (c->tracing) {
-				c->metric[e] = NAN;
-			}
-			continue;
+		uint8_t e = c->list[i], admin = v->ep[e].admin;
+		unsigned n_voters = 0, n_up = 0;
+		if (admin != HG_ADMIN_FORCE_UP) {   /* forced up needs no votes */
+			sel_votes(view_cell(v, e, 0), n_scan, lo, span, &n_voters, &n_up, NULL, NULL);
 		}
-		unsigned n_fresh = 0, n_up = 0;
-		const hg_view_cell_t *row = view_cell(v, e, 0);
-		for (unsigned j = 0; j < n_scan; j++) {
-			/* A prober still in warm-up (state unknown: fewer than rise/fall
-			 * results yet) has no opinion: it abstains rather than vote down,
-			 * so a restarted prober fleet cannot empty every chain. */
-			if (row[j].ts_ms - lo > span) {
-				continue;
-			}
-			uint8_t st = row[j].state;
-			n_fresh += st != HG_HEALTH_UNKNOWN;
-			n_up += st == HG_HEALTH_UP;
-		}
-		if (n_fresh == 0) {
+		uint8_t h = sel_verdict(admin, quorum, n_up, n_voters);
+		/* Drained endpoints never get here (sel_prefilter() removed them). */
+		switch (h) {
+		case SEL_HEALTH_DOWN:
+			n_down++;
+			break;
+		case SEL_HEALTH_DRAINED:
+			break;
+		case SEL_HEALTH_UNKNOWN:
 			n_unknown++;
-			if (c->tracing) {
-				c->metric[e] = NAN;
-			}
-			continue;
+			keep[i] = true;
+			break;
+		default:
+			keep[i] = true;
+			break;
 		}
-		/* Integer form of n_up / n_fresh >= quorum: exactly at quorum is up. */
-		keep[i] = (uint64_t)n_up * 1000000u >= quorum * n_fresh;
-		n_down += !keep[i];
 		if (c->tracing) {
-			c->metric[e] = 100.0 * n_up / n_fresh;
+			c->metric[e] = h == SEL_HEALTH_UP || h == SEL_HEALTH_DOWN
+			               ? 100.0 * n_up / n_voters : NAN;
 		}
 	}
 	sel_compact(c, keep, SEL_R_DOWN);
@@ -57,4 +50,32 @@ void sel_f_up(sel_ctx_t *c)
 		c->flags |= SEL_DEGRADED;
 	}
 	sel_note(c, "quorum %.0f%%, %u down, %u unknown", quorum / 10000.0, n_down, n_unknown);
+}
+
+int sel_health(const view_t *view, unsigned ep, uint64_t now_ms, sel_health_t *out)
+{
+	if (view == NULL || view->hdr == NULL || out == NULL || ep >= view->hdr->n_endpoints) {
+		return HG_EINVAL;
+	}
+	uint64_t lo, hi;
+	sel_window(now_ms, view->hdr->stale_after_ms, &lo, &hi);
+	unsigned n_voters, n_up, n_warming;
+	uint32_t voters;
+	sel_votes(view_cell(view, ep, 0), lo <= hi ? view->hdr->n_probers : 0, lo, hi - lo,
+	          &n_voters, &n_up, &n_warming, &voters);
+	out->verdict = sel_verdict(view->ep[ep].admin, view->hdr->quorum_ppm, n_up, n_voters);
+	out->n_voters = (uint8_t)n_voters;
+	out->n_up = (uint8_t)n_up;
+	out->n_warming = (uint8_t)n_warming;
+	out->voters = voters;
+	out->quorum_ppm = view->hdr->quorum_ppm;
+	out->stale_after_ms = view->hdr->stale_after_ms;
+	return HG_EOK;
+}
+
+bool sel_fresh(uint64_t ts_ms, uint64_t now_ms, uint32_t stale_after_ms)
+{
+	uint64_t lo, hi;
+	sel_window(now_ms, stale_after_ms, &lo, &hi);
+	return ts_ms >= lo && ts_ms <= hi;
 }

@@ -18,7 +18,7 @@ typedef struct {
 	const view_t *v;
 	const sel_client_t *client;
 	uint64_t now_ms;
-	uint64_t fresh_lo, fresh_hi;    /*!< sel_cell_fresh() window, set once per decision */
+	uint64_t fresh_lo, fresh_hi;    /*!< sel_cell_fresh_in() window, set once per decision */
 	uint64_t fresh_span;            /*!< fresh_hi - fresh_lo, when fresh_any */
 	bool fresh_any;                 /*!< window not empty (fresh_lo <= fresh_hi) */
 	sel_rng_t *rng;
@@ -68,33 +68,92 @@ void sel_note(sel_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 
  *  run a little ahead sometimes: skew up to the staleness window is
  *  accepted, absurd future stamps are not. That is ts != 0 and
  *  |ts - now| <= stale, precomputed by sel_fresh_window() as the inclusive
- *  range [fresh_lo, fresh_hi] (fresh_lo >= 1). Inline: the hottest check. */
-static inline bool sel_cell_fresh(const sel_ctx_t *c, const hg_view_cell_t *cell)
-{
-	uint64_t ts = cell->ts_ms;
-	return ts >= c->fresh_lo && ts <= c->fresh_hi;
-}
-
-/*! sel_cell_fresh() as one unsigned compare (ts - lo <= hi - lo). Only
- *  for c->fresh_any: an empty window has no fresh cell, callers test that
- *  once instead of per cell. */
+ *  range [fresh_lo, fresh_hi] (fresh_lo >= 1), tested as one unsigned
+ *  compare (ts - lo <= hi - lo). Only for c->fresh_any: an empty window has
+ *  no fresh cell, callers test that once instead of per cell. Inline: the
+ *  hottest check. */
 static inline bool sel_cell_fresh_in(const sel_ctx_t *c, const hg_view_cell_t *cell)
 {
 	return cell->ts_ms - c->fresh_lo <= c->fresh_span;
 }
 
-/*! Set the window sel_cell_fresh() tests, from now_ms and the view. */
+/*! The inclusive range [*lo, *hi] of fresh timestamps at \a now for
+ *  \a stale ms (*lo >= 1: ts 0 is no data); *lo > *hi: nothing is fresh. */
+static inline void sel_window(uint64_t now, uint64_t stale, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t l = now > stale ? now - stale : 0;
+	*lo = l > 0 ? l : 1;
+	*hi = now > UINT64_MAX - stale ? UINT64_MAX : now + stale;
+}
+
+/*! Set the window sel_cell_fresh_in() tests, from now_ms and the view. */
 static inline void sel_fresh_window(sel_ctx_t *c)
 {
-	uint64_t stale = c->v->hdr->stale_after_ms, now = c->now_ms;
-	uint64_t lo = now > stale ? now - stale : 0;
-	c->fresh_lo = lo > 0 ? lo : 1;   /* ts 0: no data */
-	c->fresh_hi = now > UINT64_MAX - stale ? UINT64_MAX : now + stale;
+	sel_window(c->now_ms, c->v->hdr->stale_after_ms, &c->fresh_lo, &c->fresh_hi);
 	c->fresh_any = c->fresh_lo <= c->fresh_hi;
 	c->fresh_span = c->fresh_hi - c->fresh_lo;
 }
 
-/* sel_filters_health.c */
+/* sel_filters_health.c: the health step. sel_f_up() and sel_health() both
+ * count with sel_votes() and decide with sel_verdict(), so `up`, explain
+ * and status cannot disagree. */
+
+/*! The votes of one endpoint's row of cells. A cell votes when fresh
+ *  (sel_cell_fresh_in(): ts - lo <= span) and past warm-up: a prober still
+ *  warming up (state unknown: fewer than rise/fall results yet) abstains
+ *  rather than vote down, so a restarted prober fleet cannot empty every
+ *  chain. \a n_scan is n_probers, or 0 when the window is empty. The
+ *  optional \a n_warming and \a voters (bit j: prober j voted) may be NULL;
+ *  inlined, the NULL tests fold away. */
+static inline void sel_votes(const hg_view_cell_t *row, unsigned n_scan, uint64_t lo,
+                             uint64_t span, unsigned *n_voters, unsigned *n_up,
+                             unsigned *n_warming, uint32_t *voters)
+{
+	unsigned nv = 0, nu = 0, nw = 0;
+	uint32_t mask = 0;
+	for (unsigned j = 0; j < n_scan; j++) {
+		if (row[j].ts_ms - lo > span) {
+			continue;
+		}
+		uint8_t st = row[j].state;
+		nv += st != HG_HEALTH_UNKNOWN;
+		nu += st == HG_HEALTH_UP;
+		if (n_warming != NULL) {
+			nw += st == HG_HEALTH_UNKNOWN;
+		}
+		if (voters != NULL && st != HG_HEALTH_UNKNOWN) {
+			mask |= 1u << j;
+		}
+	}
+	*n_voters = nv;
+	*n_up = nu;
+	if (n_warming != NULL) {
+		*n_warming = nw;
+	}
+	if (voters != NULL) {
+		*voters = mask;
+	}
+}
+
+/*! The verdict (enum sel_health): admin overrides win (drain, then
+ *  force-up), no vote is unknown, else the quorum. */
+static inline uint8_t sel_verdict(uint8_t admin, uint64_t quorum_ppm, unsigned n_up,
+                                  unsigned n_voters)
+{
+	if (admin == HG_ADMIN_DRAIN) {
+		return SEL_HEALTH_DRAINED;
+	}
+	if (admin == HG_ADMIN_FORCE_UP) {
+		return SEL_HEALTH_FORCED_UP;
+	}
+	if (n_voters == 0) {
+		return SEL_HEALTH_UNKNOWN;
+	}
+	/* Integer form of n_up / n_voters >= quorum: exactly at quorum is up. */
+	return (uint64_t)n_up * 1000000u >= quorum_ppm * n_voters ? SEL_HEALTH_UP
+	                                                          : SEL_HEALTH_DOWN;
+}
+
 void sel_f_up(sel_ctx_t *c);
 
 /* sel_filters_geo.c */

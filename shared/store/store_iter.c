@@ -1,8 +1,8 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 /*  Iteration over a named DB (all keys, a key prefix, the values of one
- *  DUPSORT key) and the measurements key split. The only cursors outside
- *  store*.c are these, so every caller gets the same end-of-DB and error
- *  handling. */
+ *  DUPSORT key), entry counts and the measurements key split. No cursor
+ *  exists outside store*.c: every caller gets the same end-of-DB and error
+ *  handling from these. */
 #include <string.h>
 
 #include "errors.h"
@@ -61,6 +61,20 @@ int store_foreach_dup(store_rtxn_t *rtxn, enum store_dbi db, const void *key, si
 		return HG_EINVAL;
 	}
 	return store_iter_walk(rtxn->txn, store_dbi(rtxn->store, db), STORE_ITER_DUPS, key, klen, fn, ctx, false);
+}
+
+int store_count(store_rtxn_t *rtxn, enum store_dbi db, size_t *n)
+{
+	if (!rtxn->active) {
+		return HG_EINVAL;
+	}
+	MDB_stat st;
+	int rc = mdb_stat(rtxn->txn, store_dbi(rtxn->store, db), &st);
+	if (rc != MDB_SUCCESS) {
+		return hg_err_from_mdb(rc);
+	}
+	*n = st.ms_entries;
+	return HG_EOK;
 }
 
 size_t store_measure_key(uint8_t *buf, size_t size, const char *endpoint, const char *prober)

@@ -1,5 +1,5 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/*  Reading a view blob in place: validation and sizes. view_open() runs
+/*  Reading a view blob in place: validation, sizes, id lookups. view_open() runs
  *  on every query, so it checks only what keeps the reader in bounds and
  *  consistent; it never copies. Float fields are not checked: a NaN
  *  coordinate only yields an arbitrary (still in-bounds) distance order. */
@@ -157,4 +157,32 @@ int view_open(const void *data, size_t len, view_t *out)
 		*out = v;
 	}
 	return ret;
+}
+
+static bool view_id_eq(const uint8_t *strings, uint16_t off, uint8_t len, const char *id,
+                       size_t id_len)
+{
+	return len == id_len && memcmp(strings + off, id, id_len) == 0;
+}
+
+long view_find_ep(const view_t *v, const char *id)
+{
+	size_t id_len = strlen(id);
+	for (unsigned i = 0; i < v->hdr->n_endpoints; i++) {
+		if (view_id_eq(v->strings, v->ep[i].id_off, v->ep[i].id_len, id, id_len)) {
+			return (long)i;
+		}
+	}
+	return -1;
+}
+
+long view_find_prober(const view_t *v, const char *id)
+{
+	size_t id_len = strlen(id);
+	for (unsigned i = 0; i < v->hdr->n_probers; i++) {
+		if (view_id_eq(v->strings, v->prober[i].id_off, v->prober[i].id_len, id, id_len)) {
+			return (long)i;
+		}
+	}
+	return -1;
 }

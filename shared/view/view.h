@@ -46,3 +46,11 @@ static inline const hg_view_cell_t *view_cell(const view_t *v, unsigned ep, unsi
 {
 	return &v->cell[ep * v->hdr->n_probers + pr];
 }
+
+/*! \brief Index of the endpoint with id \a id (NUL-terminated) in \a v, or
+ *         -1 when the view has none. Linear: for tools and writers, not
+ *         the query path. */
+long view_find_ep(const view_t *v, const char *id);
+
+/*! \brief Index of prober \a id in \a v (its cell column), or -1. */
+long view_find_prober(const view_t *v, const char *id);

@@ -8,34 +8,6 @@
 #include "errors.h"
 #include "view_build.h"
 
-static bool vp_id_eq(const uint8_t *strings, uint16_t off, uint8_t len, const char *id,
-                     size_t id_len)
-{
-	return len == id_len && memcmp(strings + off, id, id_len) == 0;
-}
-
-static long vp_find_ep(const view_t *v, const char *id)
-{
-	size_t id_len = strlen(id);
-	for (unsigned i = 0; i < v->hdr->n_endpoints; i++) {
-		if (vp_id_eq(v->strings, v->ep[i].id_off, v->ep[i].id_len, id, id_len)) {
-			return (long)i;
-		}
-	}
-	return -1;
-}
-
-static long vp_find_prober(const view_t *v, const char *id)
-{
-	size_t id_len = strlen(id);
-	for (unsigned i = 0; i < v->hdr->n_probers; i++) {
-		if (vp_id_eq(v->strings, v->prober[i].id_off, v->prober[i].id_len, id, id_len)) {
-			return (long)i;
-		}
-	}
-	return -1;
-}
-
 /* view_open() works on const bytes; the caller's blob is writable, so the
  * offsets it computed are turned back into writable pointers here. */
 static void *vp_writable(uint8_t *blob, const void *p)
@@ -54,7 +26,7 @@ int view_patch_measure(uint8_t *blob, size_t len, const char *endpoint, const ch
 	if (ret != HG_EOK) {
 		return ret;
 	}
-	long e = vp_find_ep(&v, endpoint), p = vp_find_prober(&v, prober);
+	long e = view_find_ep(&v, endpoint), p = view_find_prober(&v, prober);
 	if (e < 0 || p < 0) {
 		return HG_ENOENT;
 	}
@@ -76,7 +48,7 @@ int view_patch_admin(uint8_t *blob, size_t len, const char *endpoint, uint8_t ad
 	if (ret != HG_EOK) {
 		return ret;
 	}
-	long e = vp_find_ep(&v, endpoint);
+	long e = view_find_ep(&v, endpoint);
 	if (e < 0) {
 		return HG_ENOENT;
 	}

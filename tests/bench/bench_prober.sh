@@ -70,7 +70,7 @@ for n in $counts; do
 		echo "    chain: [up]"
 	} >"$pol"
 	"$build/haltgslb-ctl" load --db "$db" "$pol" >/dev/null
-	"$build/haltgslb-prober" --id bench --policy "$pol" --db "$db" --foreground \
+	"$build/haltgslb-prober" --id bench --db "$db" --foreground \
 		--metrics "$work/m$n.prom" --log-level warning 2>"$work/prober$n.log" &
 	prober_pid=$!
 	sleep 6   # first probes are spread over one interval: measure the steady state

@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned long i = 0; i < n; i++) {
 		/* sel_decide alone: the module opens (validates) a view once per
-		 * LMDB snapshot and thread, not per query (module_db_find_view). */
+		 * LMDB snapshot and thread, not per query (view_lookup). */
 		if (sel_decide(&v, &cl, 1, NOW, &rng, &a, NULL) == HG_EOK) {
 			answered += a.n_addr;
 		}

@@ -149,8 +149,7 @@ class Prober(ProcessLogs):
         env["ASAN_OPTIONS"] = "log_path=%s/asan" % self.asan_dir
         env["UBSAN_OPTIONS"] = "print_stacktrace=1:log_path=%s/ubsan" % self.asan_dir
         with open(self.log, "w") as log:
-            self.proc = subprocess.Popen([PROBER, "--id", PROBER_ID, "--policy", self.policy,
-                                          "--db", self.db, "--foreground",
+            self.proc = subprocess.Popen([PROBER, "--id", PROBER_ID, "--db", self.db, "--foreground",
                                           "--log-level", "info"],
                                          stdout=log, stderr=subprocess.STDOUT, env=env)
 

@@ -73,11 +73,12 @@ for needle in ["waf-fra-aws", "198.51.100.10", "2001:db8:10::10", "global.gslb.e
 PY
 ok $? "dump shows 6 endpoints, 3 probers, 5 names with decoded names and addresses"
 
-# Files are created 0660 less the umask, so a group (knotd's) can share them.
-( umask 007; "$CTL" load "$REF" --db "$tmp/gdb" >/dev/null 2>&1 )
-[ "$(stat -c %a "$tmp/gdb/data.mdb")" = 660 ] && [ "$(stat -c %a "$tmp/gdb/lock.mdb")" = 660 ] \
-	&& [ "$(stat -c %a "$tmp/gdb")" = 770 ]
-ok $? "load under umask 007 creates the directory 0770 and the files 0660"
+# Exact modes whatever the umask: knotd's group reads the directory and
+# data.mdb and writes its reader slot in lock.mdb, nothing else.
+( umask 077; "$CTL" load "$REF" --db "$tmp/gdb" >/dev/null 2>&1 )
+[ "$(stat -c %a "$tmp/gdb/data.mdb")" = 640 ] && [ "$(stat -c %a "$tmp/gdb/lock.mdb")" = 660 ] \
+	&& [ "$(stat -c %a "$tmp/gdb")" = 750 ]
+ok $? "load under umask 077 creates the directory 0750, data.mdb 0640, lock.mdb 0660"
 
 # A broken policy over the good one leaves the good one intact.
 "$DUMP" --db "$db" --json > "$tmp/before.json" 2>/dev/null
@@ -160,6 +161,21 @@ ok $? "explain matches names case-insensitively and shows them lower-case"
 [ $? -eq 2 ]; ok $? "explain of an empty name is a usage error"
 "$CTL" explain nosuch.gslb.example.net --client "$idaddr" --geoip "$CITY" --db "$db" >"$tmp/out" 2>&1
 [ $? -eq 1 ]; ok $? "explain of an unknown name fails clearly"
+# explain shares the module's view lookup: a policy name without a view and
+# a view it cannot read are refused as the module refuses them (pass-through),
+# each saying so. A copy of the DB gets a names entry without a view and a
+# garbled view (mdb_load -T: key line, value line, \xx escapes).
+cp -r "$db" "$tmp/xdb"
+printf '\\05ghost\\04gslb\\07example\\03net\\00\nno view\n' > "$tmp/names.txt"
+printf '\\06global\\04gslb\\07example\\03net\\00\nnot a view\n' > "$tmp/views.txt"
+mdb_load -s names -T -f "$tmp/names.txt" "$tmp/xdb" && mdb_load -s views -T -f "$tmp/views.txt" "$tmp/xdb"
+ok $? "a names entry without a view and a garbled view written with mdb_load"
+"$CTL" explain ghost.gslb.example.net --client "$idaddr" --geoip "$CITY" --db "$tmp/xdb" >"$tmp/out" 2>&1
+[ $? -eq 1 ] && grep -q "is a name of the loaded policy without a view" "$tmp/out"
+ok $? "explain of a policy name without a view fails saying so"
+"$CTL" explain global.gslb.example.net --client "$idaddr" --geoip "$CITY" --db "$tmp/xdb" >"$tmp/out" 2>&1
+[ $? -eq 1 ] && grep -q "cannot read the view of global.gslb.example.net." "$tmp/out"
+ok $? "explain of a garbled view fails saying so"
 
 # zone-records prints static records for every name.
 "$CTL" zone-records "$REF" > "$tmp/zone" 2>&1
@@ -183,7 +199,7 @@ YAML
 "$CTL" load "$tmp/mini.yaml" --db "$tmp/pdb" >/dev/null 2>&1
 # Without --foreground the prober detaches: a missing DB must still be an
 # error the caller sees (exit 1), not a 0 from the parent.
-"$PROBER" --id p1 --policy "$tmp/mini.yaml" --db "$tmp/none" >"$tmp/out" 2>&1
+"$PROBER" --id p1 --db "$tmp/none" >"$tmp/out" 2>&1
 rc=$?
 [ $rc -eq 1 ] && grep -q "$tmp/none" "$tmp/out"
 ok $? "prober (daemon mode) with a missing DB exits 1 naming it (got $rc)"
@@ -218,32 +234,50 @@ stop_prober() { # PID: SIGTERM, SIGKILL after 20 s; exit status in $rc
 	rc=$?
 }
 
-# SIGHUP and SIGTERM during startup (the policy is read from a FIFO, so the
-# prober is stuck in startup until we write it) must not kill the prober:
-# the reload and the stop happen once the loop runs, and it exits 0.
-# Each write to the FIFO must meet its own open: a writer opens as soon as
-# any reader has the FIFO open, so the reload's copy is written only once
-# the startup read has closed the FIFO ("started" is logged after that).
-# Otherwise, on a loaded machine, the second copy lands in the startup's
-# still-open FIFO and is thrown away when it closes, the reload then blocks
-# in open() forever and the prober never gets to its SIGTERM.
-mkfifo "$tmp/fifo"
-"$PROBER" --id p1 --policy "$tmp/fifo" --db "$tmp/pdb" --foreground >"$tmp/perr" 2>&1 &
+# SIGHUP and SIGTERM during startup must not kill the prober: the reload and
+# the stop happen once the loop runs, and it exits 0. The prober is held in
+# startup by a lock on LMDB's lock file (what mdb_env_open waits for while
+# another process sets the environment up), released once the signals are in.
+hold_lock() { # FILE: hold the fcntl lock on byte 0 until our fd 9 closes
+	python3 -c 'import fcntl, sys
+f = open(sys.argv[1], "r+b")
+fcntl.lockf(f, fcntl.LOCK_EX, 1, 0)
+print("locked", flush=True)
+sys.stdin.read()' "$1" 9>&- <"$tmp/hold" >"$tmp/locked" &
+	holder=$!
+	exec 9>"$tmp/hold"
+}
+mkfifo "$tmp/hold"
+hold_lock "$tmp/pdb/lock.mdb"
+until_true 10 grep -q locked "$tmp/locked"
+"$PROBER" --id p1 --db "$tmp/pdb" --foreground 9>&- >"$tmp/perr" 2>&1 &
 ppid=$!
 until_true 20 hup_blocked $ppid
 blocked=$?
 kill -HUP $ppid 2>/dev/null
-timeout 20 sh -c "cat '$tmp/mini.yaml' > '$tmp/fifo'"     # startup read
-w1=$?
-until_true 20 grep -q "prober p1 started" "$tmp/perr"
-timeout 20 sh -c "cat '$tmp/mini.yaml' > '$tmp/fifo'"     # the SIGHUP reload
-w2=$?
-until_true 20 grep -q "SIGHUP: reloading" "$tmp/perr"
+sleep 0.3
+! grep -q "started" "$tmp/perr"; held=$?
+exec 9>&-                                                  # release the lock
+wait $holder
+until_true 20 grep -q "policy generation 1: 1 endpoints" "$tmp/perr"   # the SIGHUP reload
 stop_prober $ppid
-[ $blocked -eq 0 ] && [ $w1 -eq 0 ] && [ $w2 -eq 0 ] && [ "$rc" = 0 ] \
+[ "$blocked" = 0 ] && [ "$held" = 0 ] && [ "$rc" = 0 ] \
 	&& grep -q "SIGHUP: reloading" "$tmp/perr" && grep -q "stopping" "$tmp/perr"
-ok $? "prober survives SIGHUP during startup, reloads, then stops on SIGTERM with 0 (got $rc; signals blocked $blocked, writes $w1 $w2)"
+ok $? "prober survives SIGHUP during startup, reloads, then stops on SIGTERM with 0 (got $rc, signals blocked $blocked, held $held)"
 diag < "$tmp/perr"
+
+# The policy comes from the DB only: the old --policy option says what to do
+# instead, and an --id that is not a prober of the loaded policy is refused
+# naming the ones it could be.
+"$PROBER" --id p1 --policy "$tmp/mini.yaml" --db "$tmp/pdb" --foreground >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q -- "--policy was removed" "$tmp/out" && grep -q "haltgslb-ctl load" "$tmp/out"
+ok $? "prober refuses the removed --policy, saying to load the file with haltgslb-ctl (got $rc)"
+"$PROBER" --id p9 --db "$tmp/pdb" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q "prober 'p9' is not a prober of the policy" "$tmp/out" && grep -q "probers: p1" "$tmp/out"
+ok $? "prober (daemon mode) with an --id the policy does not list exits 1 naming its probers (got $rc)"
+diag < "$tmp/out"
 
 # SIGHUP that shortens an endpoint's interval (1h -> 100ms) takes effect at
 # once: the endpoint must not wait out its old hour-long schedule.
@@ -257,10 +291,11 @@ probes_at_least() { [ "$(probes_total)" -ge "$1" ]; }
 sed 's/port: 9}/port: 9, interval: 1h}/' "$tmp/mini.yaml" > "$tmp/live.yaml"
 rm -rf "$tmp/pdb"
 "$CTL" load "$tmp/live.yaml" --db "$tmp/pdb" >/dev/null 2>&1
-"$PROBER" --id p1 --policy "$tmp/live.yaml" --db "$tmp/pdb" --foreground >"$tmp/perr" 2>&1 &
+"$PROBER" --id p1 --db "$tmp/pdb" --foreground >"$tmp/perr" 2>&1 &
 ppid=$!
 until_true 10 probes_at_least 1            # the first probe ran; the next is an hour away
 sed 's/port: 9}/port: 9, interval: 100ms, timeout: 50ms}/' "$tmp/mini.yaml" > "$tmp/live.yaml"
+"$CTL" load "$tmp/live.yaml" --db "$tmp/pdb" >/dev/null 2>&1
 kill -HUP $ppid
 until_true 10 probes_at_least 6
 stop_prober $ppid
@@ -269,9 +304,29 @@ total=$(probes_total)
 ok $? "a reload that shortens the interval reschedules at once ($total probes, rc $rc)"
 diag < "$tmp/perr"
 
+# A policy loaded while the prober runs is picked up without SIGHUP (the
+# prober looks at the policy generation once a second).
+measured() { # ENDPOINT: the prober stored a measurement of it
+	"$DUMP" --db "$tmp/pdb" --json measurements 2>/dev/null | python3 -c '
+import json, sys
+sys.exit(0 if any(m["endpoint"] == sys.argv[1] for m in json.load(sys.stdin)["measurements"]) else 1)' "$1"
+}
+"$PROBER" --id p1 --db "$tmp/pdb" --foreground >"$tmp/perr" 2>&1 &
+ppid=$!
+until_true 10 grep -q "started" "$tmp/perr"
+sed 's/^pools: .*/pools: [{id: a, endpoints: [{id: e1, address: 127.0.0.1, check: {type: tcp, port: 9}}, {id: e2, address: 127.0.0.1, check: {type: tcp, port: 9, interval: 100ms, timeout: 50ms}}]}]/' \
+	"$tmp/mini.yaml" > "$tmp/more.yaml"
+"$CTL" load "$tmp/more.yaml" --db "$tmp/pdb" >/dev/null 2>&1; lrc=$?
+until_true 10 measured e2; seen=$?
+stop_prober $ppid
+[ "$lrc" = 0 ] && [ "$seen" = 0 ] && [ "$rc" = 0 ] && grep -q "policy generation 3 loaded into" "$tmp/perr" &&
+	grep -q "policy generation 3: 2 endpoints" "$tmp/perr" && ! grep -q "SIGHUP" "$tmp/perr"
+ok $? "a policy loaded while the prober runs is probed without SIGHUP (load $lrc, e2 measured $seen, rc $rc)"
+diag < "$tmp/perr"
+
 # The metrics textfile is readable by node_exporter (another user) even
 # under a strict umask such as 0027.
-( umask 0027; exec "$PROBER" --id p1 --policy "$tmp/mini.yaml" --db "$tmp/pdb" --foreground \
+( umask 0027; exec "$PROBER" --id p1 --db "$tmp/pdb" --foreground \
 	--metrics "$tmp/p.prom" ) >"$tmp/perr" 2>&1 &
 ppid=$!
 until_true 10 test -s "$tmp/p.prom"

@@ -1,5 +1,7 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/*  store.c: registry, open errors, schema check, sticky writes, read reuse, map full. */
+/*  store: registry, open errors, schema check, sticky writes, read reuse,
+ *  map full, iteration (foreach, prefix, dups, write walks that delete),
+ *  counts and the measurements key. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +55,197 @@ static void test_measure_key(void)
 			   "measure key bytes %s\\0%s", cases[i].ep, cases[i].pr);
 		}
 	}
+}
+
+static void test_measure_key_split(void)
+{
+	static const struct { const char *key; size_t klen; int want; const char *ep, *pr; } c[] = {
+		{ "waf-fra\0eu-fra", 14, HG_EOK, "waf-fra", "eu-fra" },
+		{ "a\0b", 3, HG_EOK, "a", "b" },
+		{ "ab", 2, HG_ECORRUPT, NULL, NULL },        /* no separator */
+		{ "\0b", 2, HG_ECORRUPT, NULL, NULL },       /* empty endpoint */
+		{ "a\0", 2, HG_ECORRUPT, NULL, NULL },       /* empty prober */
+		{ "a\0b\0c", 5, HG_ECORRUPT, NULL, NULL },   /* two separators */
+		{ "", 0, HG_ECORRUPT, NULL, NULL },
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char ep[HG_ID_SIZE] = "x", pr[HG_ID_SIZE] = "y";
+		int ret = store_measure_key_split(c[i].key, c[i].klen, ep, pr);
+		is_int(ret, c[i].want, "split case %zu", i);
+		if (c[i].want == HG_EOK) {
+			ok(strcmp(ep, c[i].ep) == 0 && strcmp(pr, c[i].pr) == 0, "split: %s / %s", ep, pr);
+		}
+	}
+	/* Longest ids split; one byte more is refused. */
+	uint8_t key[STORE_MEASURE_KEY_MAX + 1];
+	char ep[HG_ID_SIZE], pr[HG_ID_SIZE], id[HG_ID_MAX + 2];
+	memset(id, 'e', HG_ID_MAX);
+	id[HG_ID_MAX] = '\0';
+	size_t n = store_measure_key(key, sizeof(key), id, id);
+	is_int(n, STORE_MEASURE_KEY_MAX, "longest key is STORE_MEASURE_KEY_MAX");
+	ok(store_measure_key_split(key, n, ep, pr) == HG_EOK && strlen(ep) == HG_ID_MAX &&
+	   strlen(pr) == HG_ID_MAX, "longest ids split");
+	id[HG_ID_MAX] = 'e';
+	id[HG_ID_MAX + 1] = '\0';
+	n = store_measure_key(key, sizeof(key), id, "p");
+	is_int(store_measure_key_split(key, n, ep, pr), HG_ECORRUPT, "an id over HG_ID_MAX is refused");
+}
+
+/* Visitor: records "key=value;" and stops (returns 7) at value "stop". */
+typedef struct {
+	char seen[256];
+	int del_value;       /* write walks: delete entries whose value is this digit */
+} visit_log_t;
+
+static int log_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	visit_log_t *l = ctx;
+	size_t o = strlen(l->seen);
+	snprintf(l->seen + o, sizeof(l->seen) - o, "%.*s=%.*s;", (int)klen, (const char *)key,
+	         (int)vlen, (const char *)val);
+	if (vlen == 4 && memcmp(val, "stop", 4) == 0) {
+		return 7;
+	}
+	if (l->del_value != 0 && vlen == 1 && ((const char *)val)[0] == l->del_value) {
+		return STORE_ITER_DELETE;
+	}
+	return HG_EOK;
+}
+
+static int fail_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	return HG_ECORRUPT;
+}
+
+static void put_str(store_wtxn_t *w, enum store_dbi db, const char *k, const char *v)
+{
+	store_put(w, db, k, strlen(k), v, strlen(v));
+}
+
+static const char *walk(store_t *s, enum store_dbi db, const char *prefix, bool dup, int *ret)
+{
+	static visit_log_t l;
+	store_rtxn_t r = { 0 };
+	memset(&l, 0, sizeof(l));
+	*ret = store_rtxn_begin(s, &r);
+	if (*ret == HG_EOK) {
+		size_t plen = prefix != NULL ? strlen(prefix) : 0;
+		*ret = dup ? store_foreach_dup(&r, db, prefix, plen, log_visit, &l)
+		           : store_foreach(&r, db, prefix, plen, log_visit, &l);
+	}
+	store_rtxn_free(&r);
+	return l.seen;
+}
+
+static void test_iter(void)
+{
+	store_t *s = NULL;
+	is_int(store_open(sub("iter"), STORE_CREATE, &s), HG_EOK, "iter: open");
+	store_wtxn_t w;
+	store_wtxn_begin(s, &w);
+	put_str(&w, STORE_CURSORS, "a", "1");
+	put_str(&w, STORE_CURSORS, "ab", "2");
+	put_str(&w, STORE_CURSORS, "abc", "3");
+	put_str(&w, STORE_CURSORS, "b", "4");
+	put_str(&w, STORE_CURSORS, "c", "stop");
+	put_str(&w, STORE_CURSORS, "d", "5");
+	put_str(&w, STORE_EPNAMES, "ep1", "x");      /* DUPSORT: values sorted */
+	put_str(&w, STORE_EPNAMES, "ep1", "w");
+	put_str(&w, STORE_EPNAMES, "ep1", "y");
+	put_str(&w, STORE_EPNAMES, "ep2", "z");
+	is_int(store_wtxn_commit(&w), HG_EOK, "iter: fill");
+
+	static const struct {
+		enum store_dbi db; const char *prefix; bool dup; int want_ret; const char *want;
+	} c[] = {
+		{ STORE_CURSORS, NULL, false, 7, "a=1;ab=2;abc=3;b=4;c=stop;" },   /* stop value returned */
+		{ STORE_CURSORS, "a", false, HG_EOK, "a=1;ab=2;abc=3;" },
+		{ STORE_CURSORS, "ab", false, HG_EOK, "ab=2;abc=3;" },
+		{ STORE_CURSORS, "abcd", false, HG_EOK, "" },
+		{ STORE_CURSORS, "aa", false, HG_EOK, "" },                        /* between keys */
+		{ STORE_CURSORS, "d", false, HG_EOK, "d=5;" },
+		{ STORE_CURSORS, "e", false, HG_EOK, "" },                         /* past the end */
+		{ STORE_EPNAMES, NULL, false, HG_EOK, "ep1=w;ep1=x;ep1=y;ep2=z;" }, /* every dup */
+		{ STORE_EPNAMES, "ep", false, HG_EOK, "ep1=w;ep1=x;ep1=y;ep2=z;" },
+		{ STORE_EPNAMES, "ep1", true, HG_EOK, "ep1=w;ep1=x;ep1=y;" },
+		{ STORE_EPNAMES, "ep2", true, HG_EOK, "ep2=z;" },
+		{ STORE_EPNAMES, "ep", true, HG_EOK, "" },                         /* dup: exact key only */
+		{ STORE_EPNAMES, "ep3", true, HG_EOK, "" },
+		{ STORE_MEASUREMENTS, NULL, false, HG_EOK, "" },                   /* empty DB */
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		int ret;
+		const char *seen = walk(s, c[i].db, c[i].prefix, c[i].dup, &ret);
+		ok(ret == c[i].want_ret && strcmp(seen, c[i].want) == 0,
+		   "%s %s '%s': %d '%s' (want %d '%s')", store_db_name(c[i].db),
+		   c[i].dup ? "foreach_dup" : "foreach", c[i].prefix ? c[i].prefix : "", ret, seen,
+		   c[i].want_ret, c[i].want);
+	}
+
+	store_rtxn_t r = { 0 };
+	size_t n = 0;
+	visit_log_t l = { { 0 }, 0 };
+	is_int(store_foreach(&r, STORE_CURSORS, NULL, 0, log_visit, &l), HG_EINVAL,
+	       "foreach on a txn never begun: HG_EINVAL");
+	is_int(store_count(&r, STORE_CURSORS, &n), HG_EINVAL, "count on a txn never begun: HG_EINVAL");
+	store_rtxn_begin(s, &r);
+	is_int(store_foreach_dup(&r, STORE_EPNAMES, "", 0, log_visit, &l), HG_EINVAL,
+	       "foreach_dup with an empty key: HG_EINVAL");
+	is_int(store_foreach(&r, STORE_CURSORS, "a", 1, fail_visit, NULL), HG_ECORRUPT,
+	       "a visitor's error stops the walk and is returned");
+	static const struct { enum store_dbi db; size_t want; } counts[] = {
+		{ STORE_CURSORS, 6 }, { STORE_EPNAMES, 4 }, { STORE_MEASUREMENTS, 0 },
+	};
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		n = 99;
+		ok(store_count(&r, counts[i].db, &n) == HG_EOK && n == counts[i].want,
+		   "count %s: %zu (want %zu)", store_db_name(counts[i].db), n, counts[i].want);
+	}
+	store_rtxn_end(&r);
+	is_int(store_count(&r, STORE_CURSORS, &n), HG_EINVAL, "count on an ended txn: HG_EINVAL");
+	store_rtxn_free(&r);
+
+	/* Write walks: STORE_ITER_DELETE deletes and goes on. */
+	store_wtxn_begin(s, &w);
+	memset(&l, 0, sizeof(l));
+	l.del_value = '2';
+	is_int(store_wforeach(&w, STORE_CURSORS, "a", 1, log_visit, &l), HG_EOK, "wforeach 'a'");
+	is_str(l.seen, "a=1;ab=2;abc=3;", "wforeach visits every entry, deleted ones too");
+	memset(&l, 0, sizeof(l));
+	l.del_value = 'x';
+	is_int(store_wforeach_dup(&w, STORE_EPNAMES, "ep1", 3, log_visit, &l), HG_EOK,
+	       "wforeach_dup ep1");
+	is_str(l.seen, "ep1=w;ep1=x;ep1=y;", "wforeach_dup goes on after a delete");
+	memset(&l, 0, sizeof(l));
+	l.del_value = 'w';
+	store_wforeach_dup(&w, STORE_EPNAMES, "ep1", 3, log_visit, &l);
+	is_str(l.seen, "ep1=w;ep1=y;", "x is gone");
+	is_int(store_wforeach_dup(&w, STORE_EPNAMES, "", 0, log_visit, &l), HG_EINVAL,
+	       "wforeach_dup with an empty key: HG_EINVAL");
+	is_int(w.err, HG_EOK, "deletes and HG_EINVAL are not sticky");
+	is_int(store_wtxn_commit(&w), HG_EOK, "commit the deletes");
+	int ret;
+	is_str(walk(s, STORE_CURSORS, "a", false, &ret), "a=1;abc=3;", "ab deleted");
+	is_str(walk(s, STORE_EPNAMES, NULL, false, &ret), "ep1=y;ep2=z;", "ep1's w and x deleted");
+
+	/* Deleting every value of a key, and a visitor error in a write walk. */
+	store_wtxn_begin(s, &w);
+	memset(&l, 0, sizeof(l));
+	l.del_value = 'y';
+	store_wforeach_dup(&w, STORE_EPNAMES, "ep1", 3, log_visit, &l);
+	is_int(store_wforeach(&w, STORE_CURSORS, NULL, 0, fail_visit, NULL), HG_ECORRUPT,
+	       "wforeach returns the visitor's error");
+	is_int(w.err, HG_ECORRUPT, "a negative visitor return becomes sticky");
+	is_int(store_wforeach(&w, STORE_CURSORS, NULL, 0, log_visit, &l), HG_ECORRUPT,
+	       "wforeach after a failure returns the sticky error");
+	is_int(store_wtxn_commit(&w), HG_ECORRUPT, "commit aborts");
+	is_str(walk(s, STORE_EPNAMES, NULL, false, &ret), "ep1=y;ep2=z;", "nothing of it was written");
+	store_wtxn_begin(s, &w);
+	store_wforeach_dup(&w, STORE_EPNAMES, "ep1", 3, log_visit, &l);
+	store_wtxn_commit(&w);
+	is_str(walk(s, STORE_EPNAMES, NULL, false, &ret), "ep2=z;", "last value of ep1 deleted");
+	store_close(s);
+	rm_env(sub("iter"));
 }
 
 static void test_open_errors(void)
@@ -258,11 +451,13 @@ int main(void)
 		return done_testing();
 	}
 	test_measure_key();
+	test_measure_key_split();
 	test_open_errors();
 	test_registry();
 	test_schema();
 	test_sticky_and_reads();
 	test_map_full();
+	test_iter();
 	ok(rmdir(base) == 0, "every test env removed");
 	return done_testing();
 }

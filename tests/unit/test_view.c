@@ -503,9 +503,41 @@ static void test_hash_and_cells(void)
 	ok(c.state == HG_HEALTH_UNKNOWN && c.rtt_us == HG_RTT_NONE && c.ts_ms == 5, "cell: bad state -> unknown");
 }
 
+/* view_find_ep / view_find_prober: by id, exact, in the view's own order. */
+static void test_find(void)
+{
+	fx_t *fx = fx_new();
+	world(fx);
+	ref_name(fx);
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	view_t v;
+	is_int(fx_build(fx, 0, NOW, &blob, &len), HG_EOK, "find: build");
+	is_int(view_open(blob, len, &v), HG_EOK, "find: opens");
+	static const char *const eps[] = { "fra", "ams", "sin", "jkt", "iad", "cdn-b" };
+	for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+		long e = view_find_ep(&v, eps[i]);
+		ok(e >= 0 && v.ep[e].id_len == strlen(eps[i]) &&
+		   memcmp(v.strings + v.ep[e].id_off, eps[i], strlen(eps[i])) == 0,
+		   "find endpoint %s: index %ld", eps[i], e);
+	}
+	static const char *const missing[] = { "null-island", "fr", "fraa", "FRA", "" };
+	for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+		is_int(view_find_ep(&v, missing[i]), -1, "endpoint '%s' is not in the view", missing[i]);
+	}
+	static const char *const probers[] = { "eu-fra", "ap-sin", "us-iad" };
+	for (size_t j = 0; j < 3; j++) {
+		is_int(view_find_prober(&v, probers[j]), (long)j, "find prober %s", probers[j]);
+	}
+	is_int(view_find_prober(&v, "eu"), -1, "prober 'eu' is not in the view");
+	free(blob);
+	fx_free(fx);
+}
+
 int main(void)
 {
 	test_build();
+	test_find();
 	test_client_dependent();
 	test_limits();
 	test_patch();

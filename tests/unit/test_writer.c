@@ -15,6 +15,16 @@
 static char dir[512];
 static store_t *st;
 
+static int dump_entry(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	FILE *f = ctx;
+	fprintf(f, "%zu:", klen);
+	fwrite(key, 1, klen, f);
+	fprintf(f, "%zu:", vlen);
+	fwrite(val, 1, vlen, f);
+	return HG_EOK;
+}
+
 /* Every key and value of every DB, length-prefixed, in one buffer: two
  * snapshots are byte-identical iff the whole database is. */
 static char *dump_all(size_t *len)
@@ -24,18 +34,10 @@ static char *dump_all(size_t *len)
 	store_rtxn_t r = { 0 };
 	store_rtxn_begin(st, &r);
 	for (int db = 0; db < STORE_DBI_COUNT; db++) {
-		MDB_cursor *cur;
-		mdb_cursor_open(r.txn, store_dbi(st, db), &cur);
-		MDB_val k, v;
 		fprintf(f, "[%d]", db);
-		for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			fprintf(f, "%zu:", k.mv_size);
-			fwrite(k.mv_data, 1, k.mv_size, f);
-			fprintf(f, "%zu:", v.mv_size);
-			fwrite(v.mv_data, 1, v.mv_size, f);
+		if (store_foreach(&r, db, NULL, 0, dump_entry, f) != HG_EOK) {
+			fprintf(f, "(walk failed)");
 		}
-		mdb_cursor_close(cur);
 	}
 	store_rtxn_free(&r);
 	fclose(f);
@@ -45,11 +47,11 @@ static char *dump_all(size_t *len)
 static int count(enum store_dbi db)
 {
 	store_rtxn_t r = { 0 };
+	size_t n = 0;
 	store_rtxn_begin(st, &r);
-	MDB_stat s = { 0 };
-	mdb_stat(r.txn, store_dbi(st, db), &s);
+	int ret = store_count(&r, db, &n);
 	store_rtxn_free(&r);
-	return (int)s.ms_entries;
+	return ret == HG_EOK ? (int)n : -1;
 }
 
 /* Copy of a record/view (the read txn ends before the caller looks at it). */
