@@ -30,14 +30,21 @@ if ! command -v valgrind >/dev/null 2>&1; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# count N CHAIN ALLOWED: instructions of a run of N decisions; the run must
+# pass bench_sel's own answer checks (exit 0), or the count is worthless.
 count() {
-	$RUN valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$1" "$BENCH" "$1" "$2" \
-		>/dev/null 2>"$tmp/log.$1"
+	if ! $RUN valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$1" "$BENCH" "$1" "$2" "$3" \
+		>/dev/null 2>"$tmp/log.$1"; then
+		echo "bench_sel.sh: FAILED: callgrind run of $1 decisions, chain [$2]:" >&2
+		tail -n 20 "$tmp/log.$1" >&2
+		return 1
+	fi
 	sed -n 's/^summary: *//p' "$tmp/cg.$1"
 }
-for chain in "$FULL" "$GEO" "$UP"; do
-	lo=$(count 10000 "$chain")
-	hi=$(count 110000 "$chain")
+for spec in "$FULL|$NEAR_US" "$GEO|192.0.2.10" "$UP|$NEAR_US"; do
+	chain=${spec%%|*} allowed=${spec#*|}
+	lo=$(count 10000 "$chain" "$allowed") || exit 1
+	hi=$(count 110000 "$chain" "$allowed") || exit 1
 	echo "bench_sel: callgrind: $(( (hi - lo) / 100000 )) instructions per decision" \
 		"(sel_decide), chain [$chain]"
 done
