@@ -13,6 +13,8 @@ PACKAGES=(
 	knot knot-dnsutils lmdb-utils mmdb-bin libmaxmind-db-writer-perl
 	python3 python3-pytest python3-dnspython python3-cryptography
 	iproute2 valgrind nginx-light openssl dnsperf procps
+	# quality tooling (make lint, make format-check)
+	cppcheck clang-format
 )
 
 if [ "$(id -u)" -ne 0 ]; then
