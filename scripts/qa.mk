@@ -3,10 +3,10 @@
 #   make format-check  every C file matches .clang-format
 #   make format        reformat every C file in place
 lint:
-	$(SHELL) $(top_srcdir)/scripts/lint.sh
+	bash $(top_srcdir)/scripts/lint.sh
 format-check:
-	$(SHELL) $(top_srcdir)/scripts/check-format.sh
+	bash $(top_srcdir)/scripts/check-format.sh
 format:
-	$(SHELL) $(top_srcdir)/scripts/check-format.sh --fix
+	bash $(top_srcdir)/scripts/check-format.sh --fix
 .PHONY: lint format-check format
 EXTRA_DIST += .clang-format scripts/lint.sh scripts/check-format.sh scripts/qa.mk
