@@ -3,7 +3,8 @@
 # installs the dependencies, builds twice (ASan+UBSan, and plain for valgrind
 # and knotd), runs the unit tests under both, the knotd integration tests,
 # the network-namespace tests and `make distcheck`; a third, clang build runs
-# the fuzz targets briefly (FUZZ_SECONDS each, default 10). Ends with the line
+# the fuzz targets briefly (FUZZ_SECONDS each, default 10), cppcheck (make
+# lint) and the clang-format check (make format-check). Ends with the line
 # "N passed, N failed"; exits non-zero if anything failed.
 #
 # Only this run's results count: every log or XML a stage is counted from is
@@ -126,6 +127,24 @@ if [ -f "$top/../shared/examples/policy.yaml" ]; then
 		record "reference policy copy" 0 1
 	fi
 fi
+
+# 1b. Static analysis and formatting (make lint, make format-check; the same
+#     scripts, run from the source tree: no build needed). Each is one stage,
+#     its log deleted first; on failure the start of the log is shown.
+qa_stage() { # stage log script
+	local stage=$1 log=$2
+	shift 2
+	mkdir -p "$top/build"
+	rm -f "$log"
+	if "$@" >"$log" 2>&1; then
+		record "$stage" 1 0
+	else
+		head -n 60 "$log"
+		record "$stage" 0 1
+	fi
+}
+qa_stage "lint (cppcheck)" "$top/build/lint.log" bash "$top/scripts/lint.sh"
+qa_stage "format check (clang-format)" "$top/build/format-check.log" bash "$top/scripts/check-format.sh"
 
 # 2. ASan+UBSan build: unit tests.
 rm -f "$top/build/asan/test-suite.log"
