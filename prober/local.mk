@@ -77,3 +77,10 @@ tests_netsim_hg_tunrelay_SOURCES = tests/netsim/hg_tunrelay.c
 EXTRA_DIST += tests/netns/test_prober_netns.py \
 	tests/netsim/netsim.py tests/netsim/hg_httpd.py \
 	tests/bench/bench_prober.sh prober/haltgslb-prober.service
+
+# Test tool of the broker tests: decodes published feed messages to JSON
+# (tests/broker/test_prober_publish.py reads what the prober sent with it).
+check_PROGRAMS += tests/broker/hg_feed_dump
+tests_broker_hg_feed_dump_CFLAGS = $(HG_CFLAGS)
+tests_broker_hg_feed_dump_SOURCES = tests/broker/hg_feed_dump.c
+tests_broker_hg_feed_dump_LDADD = libhg_feed.la libhg_base.la
