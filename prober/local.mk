@@ -84,3 +84,8 @@ check_PROGRAMS += tests/broker/hg_feed_dump
 tests_broker_hg_feed_dump_CFLAGS = $(HG_CFLAGS)
 tests_broker_hg_feed_dump_SOURCES = tests/broker/hg_feed_dump.c
 tests_broker_hg_feed_dump_LDADD = libhg_feed.la libhg_base.la
+
+# The broker options' refusals (no broker needed).
+TESTS += tests/broker/test_prober_broker_opts.sh
+EXTRA_DIST += tests/broker/test_prober_broker_opts.sh tests/broker/policy_pub.yaml \
+	tests/broker/test_prober_publish.py

@@ -152,7 +152,7 @@ int prober_pub_start(prober_t *p)
 	                         .tls_ca = c->tls_ca, .identity = p->id, .conn_name = conn_name };
 	ret = hg_amqp_new(&cfg, &pub->amqp, why, sizeof(why));
 	if (ret != HG_EOK) {
-		hg_err("--broker: %s", why);
+		hg_err("cannot publish to the broker: %s", why);
 		goto fail;
 	}
 	ret = prober_pubq_init(&pub->q, PROBER_PUB_QUEUE_MAX);

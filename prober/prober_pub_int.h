@@ -42,6 +42,7 @@ typedef struct {
 	unsigned quick_losses;               /*!< connections in a row that ended soon */
 	uint64_t rng;
 	int log_state;                       /*!< what was logged last (prober_pub_thread.c) */
+	int down_kind;                       /*!< LOG_DOWN: HG_EACCES refused, HG_EIO unreachable */
 	char last_err[HG_AMQP_ERR_MAX];
 } prober_pub_thr_t;
 

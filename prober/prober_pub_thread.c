@@ -344,6 +344,7 @@ static void lost(prober_pub_t *pub, int ret)
 			hg_warn("publisher: lost the broker: %s (reconnecting; probing goes on)", text);
 		}
 		t->log_state = LOG_DOWN;
+		t->down_kind = ret == HG_EACCES ? HG_EACCES : HG_EIO;
 		snprintf(t->last_err, sizeof(t->last_err), "%s", text);
 	}
 	t->quick_losses = now - t->connected_at_ms < PUB_STABLE_MS ? t->quick_losses + 1 : 0;
@@ -356,14 +357,24 @@ static void lost(prober_pub_t *pub, int ret)
 	stats_update(pub, set_connected, v);
 }
 
+/* A failed round: said at warning/error when the state changes (connected
+ * or refused -> unreachable, ...), at info when only the reason changes
+ * (brokers answering differently from round to round), else at debug. */
 static void log_down(prober_pub_t *pub, int ret, const char *text, uint32_t delay)
 {
 	prober_pub_thr_t *t = &pub->thr;
-	if (t->log_state == LOG_DOWN && strcmp(t->last_err, text) == 0) {
-		hg_debug("publisher: still no broker, next try in %u ms: %s", delay, text);
+	int kind = ret == HG_EACCES ? HG_EACCES : HG_EIO;
+	if (t->log_state == LOG_DOWN && t->down_kind == kind) {
+		if (strcmp(t->last_err, text) != 0) {
+			hg_info("publisher: still %s, now: %s", kind == HG_EACCES ? "refused" : "no broker",
+			        text);
+			snprintf(t->last_err, sizeof(t->last_err), "%s", text);
+		} else {
+			hg_debug("publisher: still no broker, next try in %u ms: %s", delay, text);
+		}
 		return;
 	}
-	if (ret == HG_EACCES) {
+	if (kind == HG_EACCES) {
 		hg_err("publisher: refused by the broker: %s (retrying with backoff; probing goes on)",
 		       text);
 	} else {
@@ -371,6 +382,7 @@ static void log_down(prober_pub_t *pub, int ret, const char *text, uint32_t dela
 		        text);
 	}
 	t->log_state = LOG_DOWN;
+	t->down_kind = kind;
 	snprintf(t->last_err, sizeof(t->last_err), "%s", text);
 }
 
