@@ -34,6 +34,7 @@ POLICY_TEMPLATE = os.path.join(SRC, "tests", "broker", "policy_pub.yaml")
 TEMPLATE_PORT = "18090"
 ID, OTHER = "pub-a", "pub-b"
 UP_ADDR, DOWN_ADDR = "127.0.0.21", "127.0.0.22"
+UNNAMED_ADDR = "127.0.0.2"      # the broker listens there too; its certificate does not name it
 INTERVAL, RISE, FALL = 0.2, 2, 2          # policy_pub.yaml
 CONTENT_TYPE = "application/x-haltgslb-feed"
 UP, DOWN = 1, 2
@@ -88,8 +89,8 @@ def env(request, pkiset, tmp_path_factory):
     for tool in (PROBER, DUMP, FEED_DUMP):
         if not os.path.exists(tool):
             pytest.fail("missing %s (make check builds hg_feed_dump)" % tool)
-    check_loopback(UP_ADDR)
-    check_loopback(DOWN_ADDR)
+    for addr in (UP_ADDR, DOWN_ADDR, "127.0.0.1", UNNAMED_ADDR):
+        check_loopback(addr)
     watch = FailureWatch(request)
     e = Env()
     e.tmp = str(tmp_path_factory.mktemp("pub"))
@@ -107,7 +108,7 @@ def env(request, pkiset, tmp_path_factory):
     amqps, dist, epmd = broker.free_ports(3)
     conf = broker.broker_config(CTL, os.path.join(e.tmp, "conf"), e.policy, ["dns-1"], amqps,
                                 pkiset.server, node_name="hgpub@localhost", dist_port=dist,
-                                epmd_port=epmd, listen=["127.0.0.1"])
+                                epmd_port=epmd, listen=["127.0.0.1", UNNAMED_ADDR])
     e.broker = broker.Broker([broker.Node(conf, os.path.join(e.tmp, "node"))])
     e.broker.start(timeout=60)
     e.node = e.broker.nodes[0]
@@ -124,7 +125,7 @@ def env(request, pkiset, tmp_path_factory):
 class Prober:
     """One haltgslb-prober run in the foreground with its own fresh DB."""
 
-    def __init__(self, e, cert=None, uri=None, snapshot="2s", extra=()):
+    def __init__(self, e, cert=None, uri=None, snapshot="2s", ca=None, extra=()):
         e.runs += 1
         self.dir = os.path.join(e.tmp, "run%d" % e.runs)
         os.makedirs(self.dir)
@@ -135,7 +136,7 @@ class Prober:
         cert = cert or e.cert
         self.cmd = [PROBER, "--id", ID, "--db", self.db, "--foreground", "--metrics", self.metrics,
                     "--log-level", "info", "--broker", uri or e.uri, "--tls-cert", cert.cert,
-                    "--tls-key", cert.key, "--tls-ca", e.pki.ca.cert,
+                    "--tls-key", cert.key, "--tls-ca", ca or e.pki.ca.cert,
                     "--snapshot-interval", snapshot] + list(extra)
         self.logf = open(self.logpath, "w")
         self.proc = subprocess.Popen(self.cmd, stdout=self.logf, stderr=subprocess.STDOUT)
@@ -378,6 +379,27 @@ def test_foreign_ca_refused_logged_with_backoff(env, probers):
     rc, _ = p.stop()
     assert rc == 0
     assert read_stream(env, p.epoch, idle=1.0) == []
+
+
+def test_broker_certificate_verified(env, probers):
+    """The prober checks the broker too: a certificate from a CA it was not
+    given, or one that does not name the address in the URI, fails the
+    handshake on our side (a reachability problem, warning, not a refusal)."""
+    p = probers(env, ca=env.pki.foreign.cert).started()
+    m = p.wait_log(r"warning: publisher: no broker reachable: (.*) \(retrying")
+    assert m[0] == ("%s: TLS handshake failed: broker certificate rejected: unable to get "
+                    "local issuer certificate" % env.uri), m
+    p.stop()
+    uri = "amqps://%s:%d" % (UNNAMED_ADDR, env.node.port)
+    p = probers(env, uri=uri).started()
+    m = p.wait_log(r"warning: publisher: no broker reachable: (.*) \(retrying")
+    assert m[0] == "%s: TLS handshake failed: broker certificate rejected: IP address mismatch" \
+        % uri, m
+    # The same broker by a name its certificate holds: accepted.
+    p.stop()
+    p = probers(env, uri="amqps://localhost:%d" % env.node.port).started()
+    p.wait_log(r"publisher: connected to amqps://localhost:%d" % env.node.port)
+    p.stop()
 
 
 def test_alarm_blocks_then_resumes(env, probers):
