@@ -561,7 +561,13 @@ void *prober_pub_main(void *arg)
 			continue;
 		}
 		if (flushing && flushed(pub)) {
-			hg_amqp_close(pub->amqp);   /* everything confirmed: a clean close */
+			/* Everything confirmed: a clean close, unless the broker blocks
+			 * us (it reads nothing then, and close-ok would never come). */
+			if (hg_amqp_blocked(pub->amqp, NULL)) {
+				hg_amqp_drop(pub->amqp);
+			} else {
+				hg_amqp_close(pub->amqp);
+			}
 			break;
 		}
 		int ret = connected_turn(pub, flushing);

@@ -23,7 +23,7 @@ struct hg_amqp {
 	uint64_t rng;
 	bool blocked;
 	char blocked_reason[128];
-	char verify_err[160];              /*!< set by the verify callback in a handshake */
+	char verify_err[HG_AMQP_HOST_MAX + 160]; /*!< set by the verify callback in a handshake */
 	char err[HG_AMQP_ERR_MAX];
 	pthread_mutex_t fd_lock;           /*!< guards fd against hg_amqp_abort() */
 	int fd;                            /*!< the socket while connected, else -1 */

@@ -131,9 +131,18 @@ static int verify_cb(int ok, X509_STORE_CTX *store)
 	hg_amqp_t *c = ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index) : NULL;
 	if (c != NULL && c->verify_err[0] == '\0') {
 		int depth = X509_STORE_CTX_get_error_depth(store);
-		snprintf(c->verify_err, sizeof(c->verify_err), "broker certificate%s rejected: %s",
-		         depth > 0 ? " chain" : "",
-		         X509_verify_cert_error_string(X509_STORE_CTX_get_error(store)));
+		int e = X509_STORE_CTX_get_error(store);
+		char hint[HG_AMQP_HOST_MAX + 64] = "";
+		if (e == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN || e == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+		    e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+		    e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE) {
+			snprintf(hint, sizeof(hint), " (not issued by the CA file)");
+		} else if ((e == X509_V_ERR_HOSTNAME_MISMATCH || e == X509_V_ERR_IP_ADDRESS_MISMATCH) &&
+		           c->cur >= 0) {
+			snprintf(hint, sizeof(hint), " (it does not name %s)", c->uris.uri[c->cur].host);
+		}
+		amqp_fmt(c->verify_err, sizeof(c->verify_err), "broker certificate%s rejected: %s%s",
+		         depth > 0 ? " chain" : "", X509_verify_cert_error_string(e), hint);
 	}
 	return ok;
 }
