@@ -136,8 +136,10 @@ class Prober:
         cert = cert or e.cert
         self.cmd = [PROBER, "--id", ID, "--db", self.db, "--foreground", "--metrics", self.metrics,
                     "--log-level", "info", "--broker", uri or e.uri, "--tls-cert", cert.cert,
-                    "--tls-key", cert.key, "--tls-ca", ca or e.pki.ca.cert,
-                    "--snapshot-interval", snapshot] + list(extra)
+                    "--tls-key", cert.key, "--tls-ca", ca or e.pki.ca.cert]
+        if snapshot is not None:   # None: the default
+            self.cmd += ["--snapshot-interval", snapshot]
+        self.cmd += list(extra)
         self.logf = open(self.logpath, "w")
         self.proc = subprocess.Popen(self.cmd, stdout=self.logf, stderr=subprocess.STDOUT)
         self.epoch = None
@@ -486,3 +488,69 @@ def test_broker_restart_republishes_unconfirmed(env, probers):
     i = max(k for k, s in enumerate(seqs) if s == resent[0])
     assert seqs[i:i + republished + 1] == resent + [last_seq + 1], seqs
     assert msgs[i + republished]["kind"] == "snapshot", msgs[i + republished]
+
+
+def test_full_queue_drops_counted_then_snapshot(env, probers):
+    """The hand-over queue full (--publish-queue 2, the broker blocking
+    publishers while ep-up flaps): the probe loop drops the oldest batches
+    instead of waiting, counts them, says so once; once the broker takes
+    messages again the first one is a snapshot (not due by the interval:
+    60 s) carrying the state LMDB holds, and the sequence has no gap."""
+    p = probers(env, snapshot="60s", extra=["--publish-queue", "2"]).started()
+    p.wait_log(r"publisher: connected to")
+    env.listener.start()
+    assert wait_for(lambda: p.measurements().get("ep-up", {}).get("state") == "up", 10, 0.1)
+    try:
+        env.node.ctl("set_vm_memory_high_watermark", "absolute", "1")
+        p.wait_log(r"publisher: %s blocks publishers" % re.escape(env.uri))
+        probes = p.measurements()["ep-down"]["probes_total"]
+        end = time.monotonic() + 4
+        while time.monotonic() < end:      # flap: loss and state change every few probes
+            env.listener.stop()
+            time.sleep(0.5)
+            env.listener.start()
+            time.sleep(0.5)
+        assert wait_for(lambda: p.measurements()["ep-up"]["state"] == "up", 5, 0.05)
+        p.wait_log(r"warning: publisher: 2 batches wait for the broker \(slow, blocked or away\): "
+                   r"dropping the oldest; a snapshot follows")
+        # The loop did not wait on the broker: probing and LMDB went on.
+        assert p.measurements()["ep-down"]["probes_total"] >= probes + 15
+        assert wait_for(lambda: (p.metric("haltgslb_prober_publish_dropped_batches_total") or 0)
+                        >= 1, 6, 0.2)
+        dropped = p.metric("haltgslb_prober_publish_dropped_batches_total")
+        assert p.metric("haltgslb_prober_publish_queue_batches") <= 2
+    finally:
+        t_clear = now_ms()
+        env.node.ctl("set_vm_memory_high_watermark", "absolute", str(512 * 1024 * 1024))
+    p.wait_log(r"publisher: %s accepts messages again" % re.escape(env.uri))
+    time.sleep(1.5)
+    state = p.measurements()["ep-up"]["state"]
+    rc, _ = p.stop()
+    env.listener.stop()
+    assert rc == 0
+    assert len(re.findall(r"dropping the oldest", p.log())) == 1, p.log()
+    msgs = read_stream(env, p.epoch)
+    assert [m["seq"] for m in msgs] == list(range(1, len(msgs) + 1))
+    after = [m for m in msgs if m["sent_ms"] >= t_clear]
+    assert after and after[0]["kind"] == "snapshot", [(m["kind"], m["seq"]) for m in after]
+    assert records(after[0])["ep-up"]["state"] == {"up": UP, "down": DOWN}[state], after[0]
+    snaps = [m["seq"] for m in msgs if m["kind"] == "snapshot"]
+    assert len(snaps) == 2, "snapshots: at connect and after the drop, none more: %s" % snaps
+    assert dropped >= 1
+
+
+def test_snapshot_interval_default_30s(env, probers):
+    """Without --snapshot-interval the prober says (and keeps) 30 s: one
+    snapshot at connect, none more in the next 5 s; heartbeats go on."""
+    p = probers(env, snapshot=None)
+    m = p.wait_log(r"publishing to \S+ as %s \(epoch (\d+), snapshot every (\d+) ms" % ID)
+    p.epoch, every = int(m[0][0]), int(m[0][1])
+    assert every == 30000, p.log()
+    p.wait_log(r"publisher: connected to")
+    time.sleep(5)
+    rc, _ = p.stop()
+    assert rc == 0
+    msgs = read_stream(env, p.epoch)
+    kinds = [m["kind"] for m in msgs]
+    assert kinds.count("snapshot") == 1 and kinds[0] == "snapshot", kinds
+    assert kinds.count("heartbeat") >= 4, kinds
