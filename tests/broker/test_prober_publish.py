@@ -21,7 +21,6 @@ import subprocess
 import threading
 import time
 
-import pika
 import pytest
 
 import broker
@@ -140,6 +139,13 @@ class Prober:
         if snapshot is not None:   # None: the default
             self.cmd += ["--snapshot-interval", snapshot]
         self.cmd += list(extra)
+        # HG_VALGRIND=1 (with top_builddir = a plain build): under valgrind,
+        # exit 99 on any error or leak; the timing bounds are then not met.
+        self.vg_log = os.path.join(self.dir, "valgrind.log")
+        if os.environ.get("HG_VALGRIND") == "1":
+            self.cmd = ["valgrind", "--error-exitcode=99", "--leak-check=full",
+                        "--errors-for-leak-kinds=definite,indirect", "--track-fds=no",
+                        "--log-file=" + self.vg_log] + self.cmd
         self.logf = open(self.logpath, "w")
         self.proc = subprocess.Popen(self.cmd, stdout=self.logf, stderr=subprocess.STDOUT)
         self.epoch = None
@@ -266,6 +272,14 @@ def test_publishes_batches_snapshots_heartbeats(env, probers):
     env.listener.start()
     p = probers(env).started()
     p.wait_log(r"publisher: connected to %s" % re.escape(env.uri))
+    # The broker's view of the connection: TLS with our client
+    # certificate, logged in by SASL EXTERNAL as the certificate's CN.
+    conns = [line.split("\t") for line in env.node.ctl(
+        "list_connections", "user", "auth_mechanism", "ssl", "peer_cert_subject",
+        "--no-table-headers").splitlines() if line.startswith(ID + "\t")]
+    assert len(conns) == 1, conns
+    user, mech, ssl, subject = conns[0]
+    assert (mech, ssl) == ("EXTERNAL", "true") and "CN=%s" % ID in subject, conns
     wait_for(lambda: p.measurements().get("ep-up", {}).get("state") == "up", 10, 0.1)
     assert p.measurements()["ep-up"]["state"] == "up", p.measurements()
     time.sleep(1.0)
@@ -554,3 +568,61 @@ def test_snapshot_interval_default_30s(env, probers):
     kinds = [m["kind"] for m in msgs]
     assert kinds.count("snapshot") == 1 and kinds[0] == "snapshot", kinds
     assert kinds.count("heartbeat") >= 4, kinds
+
+
+def test_live_consumer_latency(env, probers):
+    """A DNS node's consumer attached to the stream sees each message
+    shortly after the prober encoded it (same host: one clock). Prints the
+    figures (p50/p99 per kind, bytes per batch record); asserts only that
+    every message arrives within 1 s (heartbeats are what keeps a prober
+    fresh on the nodes)."""
+    env.listener.start()
+    p = probers(env).started()
+    p.wait_log(r"publisher: connected to")
+    conn = broker.connect(env.node.port, env.dns, env.pki.ca.cert)
+    ch = conn.channel()
+    ch.basic_qos(prefetch_count=500)
+    got = []
+
+    def on_message(chan, method, props, body):
+        got.append((now_ms(), body))
+        chan.basic_ack(method.delivery_tag)
+
+    ch.basic_consume(broker.STREAM, on_message, arguments={"x-stream-offset": "next"})
+    flips, end = 0, time.monotonic() + 10
+    while time.monotonic() < end:
+        conn.process_data_events(time_limit=0.05)
+        if time.monotonic() > end - 10 + 0.7 * (flips + 1):
+            flips += 1
+            (env.listener.stop if flips % 2 else env.listener.start)()
+    env.listener.stop()
+    conn.process_data_events(time_limit=1.0)
+    conn.close()
+    p.stop()
+    d = os.path.join(p.dir, "live")
+    os.makedirs(d)
+    files = []
+    for i, (_, body) in enumerate(got):
+        files.append(os.path.join(d, "%06d" % i))
+        with open(files[-1], "wb") as f:
+            f.write(body)
+    r = subprocess.run([FEED_DUMP] + files, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-2000:]
+    lat = {}
+    sizes = []
+    for (t, body), line in zip(got, r.stdout.splitlines()):
+        m = json.loads(line)
+        if m["epoch"] != p.epoch:
+            continue
+        lat.setdefault(m["kind"], []).append(t - m["sent_ms"])
+        if m["kind"] == "batch":
+            sizes.append((len(body), len(m["records"])))
+    assert lat.get("heartbeat") and lat.get("batch"), lat
+    for kind, v in sorted(lat.items()):
+        v.sort()
+        print("\npublish -> live consumer, %s: n=%d p50=%d ms p99=%d ms max=%d ms"
+              % (kind, len(v), v[len(v) // 2], v[min(len(v) - 1, int(len(v) * 0.99))], v[-1]))
+        assert v[-1] <= 1000, (kind, v)
+    print("batch messages: %d, %.1f bytes on average, %.2f records each"
+          % (len(sizes), sum(s for s, _ in sizes) / len(sizes),
+             sum(n for _, n in sizes) / len(sizes)))
