@@ -626,3 +626,19 @@ def test_live_consumer_latency(env, probers):
     print("batch messages: %d, %.1f bytes on average, %.2f records each"
           % (len(sizes), sum(s for s, _ in sizes) / len(sizes),
              sum(n for _, n in sizes) / len(sizes)))
+
+
+def test_uri_list_moves_to_a_live_broker(env, probers):
+    """--broker lists a dead node first: the round moves on to the live
+    one in the same attempt; publishing starts with a snapshot there."""
+    (dead,) = broker.free_ports(1)
+    uri = "amqps://127.0.0.1:%d,%s" % (dead, env.uri)
+    p = probers(env, uri=uri).started()
+    p.wait_log(r"publisher: connected to %s as %s" % (re.escape(env.uri), ID))
+    time.sleep(1.5)
+    assert p.metric("haltgslb_prober_broker_connect_failures_total") == 0
+    assert "no broker reachable" not in p.log(), p.log()
+    rc, _ = p.stop()
+    assert rc == 0
+    msgs = read_stream(env, p.epoch)
+    assert msgs and msgs[0]["kind"] == "snapshot", msgs[:1]
