@@ -124,7 +124,7 @@ for e in status["endpoints"]:
 split = {n["name"]: n for e in status["endpoints"] if e["id"] == "ep-split" for n in e["names"]}
 if split["strict.status.example."]["health"] != "down" or split["loose.status.example."]["health"] != "up":
     print("ep-split:", split); bad += 1
-if split["strict.status.example."]["quorum"] != 1 or split["quick.status.example."]["stale_after_ms"] != 2000:
+if split["strict.status.example."]["quorum"] != 1 or split["quick.status.example."]["stale_after_ms"] != 120000:
     print("ep-split settings:", split); bad += 1
 print("%d endpoints compared, %d disagreements" % (len(status["endpoints"]), bad))
 sys.exit(1 if bad else 0)
