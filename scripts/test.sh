@@ -74,6 +74,15 @@ record_make_check() { # stage builddir rc
 	[ "$fail" -eq 0 ] || grep -E '^(FAIL|ERROR|XFAIL|XPASS|SKIP|not ok|#   )' "$log" | head -n 40
 }
 
+# Every pytest stage is bounded twice, so that a hang fails the run instead of
+# eating the CI job: each test by pytest-timeout (PYTEST_TEST_TIMEOUT seconds,
+# signal method: the test fails with its traceback and its fixtures still
+# tear down, which is why only the test function is timed: a fixture's own
+# waits are bounded by the fixture), and the whole stage by timeout(1)
+# (PYTEST_STAGE_TIMEOUT seconds): SIGINT, which pytest turns into an orderly
+# stop (fixtures torn down, the JUnit XML written), then SIGKILL 60 s later.
+PYTEST_TEST_TIMEOUT=${PYTEST_TEST_TIMEOUT:-300}
+PYTEST_STAGE_TIMEOUT=${PYTEST_STAGE_TIMEOUT:-1200}
 # Counts of a pytest run from its JUnit XML (deleted by the caller before the
 # run); skips and xfails (JUnit "skipped") count as failures: a test that
 # needs something missing must not turn green by skipping. XPASS fails
@@ -110,9 +119,14 @@ PY
 run_pytest() { # stage xml paths...
 	local stage=$1 xml=$2
 	shift 2
-	rm -f "$xml"
-	"$PY" -m pytest -q -rfEsxX -p no:cacheprovider -o xfail_strict=true --junitxml="$xml" "$@"
-	record_pytest "$stage" "$xml" $?
+	rm -f "$xml"      # never count a previous run's results
+	timeout -s INT -k 60 "$PYTEST_STAGE_TIMEOUT" \
+		"$PY" -m pytest -q -rfEsxX -p no:cacheprovider -o xfail_strict=true \
+		-p timeout --timeout="$PYTEST_TEST_TIMEOUT" --timeout_method=signal -o timeout_func_only=true \
+		--junitxml="$xml" "$@"
+	local rc=$?
+	[ "$rc" -eq 124 ] && echo "pytest stopped after $PYTEST_STAGE_TIMEOUT s (PYTEST_STAGE_TIMEOUT): $*"
+	record_pytest "$stage" "$xml" "$rc"
 }
 
 echo "=== regenerating the build system"
