@@ -29,7 +29,7 @@ tests_unit_test_prober_source_LDADD = libhg_prober_source.la $(HG_WRITE_LIBS) $(
 # not the policy compiler (libyaml, OpenSSL digest) nor geo; checked by
 # tests/build/test_prober_link.sh.
 sbin_PROGRAMS += haltgslb-prober
-haltgslb_prober_CFLAGS = $(HG_CFLAGS) $(libcurl_CFLAGS)
+haltgslb_prober_CFLAGS = $(HG_CFLAGS) $(libcurl_CFLAGS) $(libcares_CFLAGS)
 haltgslb_prober_SOURCES = \
 	prober/prober.h \
 	prober/prober_main.c \
@@ -40,10 +40,12 @@ haltgslb_prober_SOURCES = \
 	prober/prober_http.c \
 	prober/prober_tcp.c \
 	prober/prober_icmp.c \
+	prober/prober_resolve.c \
+	prober/prober_resolve.h \
 	prober/prober_batch.c \
 	prober/prober_metrics.c
 haltgslb_prober_LDADD = libhg_prober_state.la libhg_prober_source.la $(HG_APPLY_LIBS) \
-	$(HG_APPLY_EXT_LIBS) $(libcurl_LIBS)
+	$(HG_APPLY_EXT_LIBS) $(libcurl_LIBS) $(libcares_LIBS)
 
 TESTS += tests/build/test_prober_link.sh
 EXTRA_DIST += tests/build/test_prober_link.sh
@@ -54,6 +56,15 @@ tests_netsim_hg_tunrelay_SOURCES = tests/netsim/hg_tunrelay.c
 
 # Namespace tests (pytest, root): real servers behind hg_tunrelay. They run
 # from scripts/test.sh against the ASan build, not from make check.
-EXTRA_DIST += tests/netns/test_prober_netns.py \
-	tests/netsim/netsim.py tests/netsim/hg_httpd.py \
+EXTRA_DIST += tests/netns/test_prober_netns.py tests/netns/test_prober_dns.py \
+	tests/netsim/netsim.py tests/netsim/hg_httpd.py tests/netsim/hg_dnsd.py \
 	tests/bench/bench_prober.sh prober/haltgslb-prober.service
+
+# The resolver of CNAME endpoints' names, against a DNS server inside the
+# test (127.0.0.1, a port of its own).
+check_PROGRAMS += tests/unit/test_prober_resolve
+TESTS += tests/unit/test_prober_resolve
+tests_unit_test_prober_resolve_CFLAGS = $(HG_CFLAGS) $(libcares_CFLAGS) -I$(srcdir)/prober
+tests_unit_test_prober_resolve_SOURCES = tests/unit/test_prober_resolve.c \
+	prober/prober_resolve.c prober/prober_resolve.h
+tests_unit_test_prober_resolve_LDADD = libhg_base.la $(libcares_LIBS)
