@@ -50,6 +50,10 @@ haltgslb_prober_LDADD = libhg_prober_state.la libhg_prober_source.la $(HG_APPLY_
 TESTS += tests/build/test_prober_link.sh
 EXTRA_DIST += tests/build/test_prober_link.sh
 
+# The unit's sandbox: systemd-analyze security exposure <= 2.0.
+TESTS += tests/build/test_unit_security.sh
+EXTRA_DIST += tests/build/test_unit_security.sh
+
 # Test tool: userspace delay/loss link between two TUN devices (no netem here).
 check_PROGRAMS += tests/netsim/hg_tunrelay
 tests_netsim_hg_tunrelay_SOURCES = tests/netsim/hg_tunrelay.c

@@ -15,6 +15,8 @@ PACKAGES=(
 	knot knot-dnsutils lmdb-utils mmdb-bin libmaxmind-db-writer-perl
 	python3 python3-pytest python3-dnspython python3-cryptography
 	iproute2 valgrind nginx-light openssl dnsperf procps
+	# systemd-analyze security (the units' sandbox test)
+	systemd
 	# replication: the broker (tests run private nodes of it) and an AMQP client
 	rabbitmq-server python3-pika
 )
