@@ -408,8 +408,10 @@ static void on_signal(prober_t *p)
 	struct signalfd_siginfo si;
 	while (read(p->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			hg_notice("SIGHUP: reloading the policy from %s", p->db_dir);
+			hg_notice("SIGHUP: reloading the policy from %s and the resolver configuration",
+			          p->db_dir);
 			p->reload = true;
+			prober_resolver_reload(p->resolver, prober_now_ns());
 		} else {
 			hg_notice("signal %u: stopping", si.ssi_signo);
 			p->stop = true;

@@ -34,6 +34,7 @@ typedef struct prober_resolve_entry {
 	struct prober_resolve_entry *hnext;   /* hash chain */
 	prober_resolver_t *r;
 	bool pending;                         /* a c-ares lookup is in flight */
+	bool redo;                            /* its lookup died with a replaced channel */
 	bool have_addr;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
@@ -49,6 +50,8 @@ struct prober_resolver {
 	ares_channel channel;
 	bool lib_ok, channel_ok;
 	bool destroying;                      /* ares_destroy() runs: callbacks only clean up */
+	bool swapping;                        /* ... to replace the channel: lookups are redone */
+	const char *servers;                  /* prober_resolver_new()'s, for a reload */
 	int epfd, tfd;                        /* private epoll set: c-ares sockets + timer */
 	entry_t **buckets;
 	size_t nbuckets, n;
@@ -323,7 +326,10 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
 	entry_t *e = arg;
 	(void)timeouts;
 	if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED || e->r->destroying) {
-		e->pending = false;   /* shutting down: nobody waits any more */
+		/* Shutting down (nobody waits any more), or the channel is being
+		 * replaced (the lookup is sent again on the new one). */
+		e->pending = false;
+		e->redo = e->r->swapping;
 		ares_freeaddrinfo(ai);
 		return;
 	}
@@ -345,6 +351,52 @@ static void entry_query(prober_resolver_t *r, entry_t *e)
 
 /* ---- API ---- */
 
+/* A channel with the system's configuration (or the test's servers). */
+static int channel_new(prober_resolver_t *r, ares_channel *ch)
+{
+	struct ares_options opts = { .sock_state_cb = sock_state_cb, .sock_state_cb_data = r };
+	int rc = ares_init_options(ch, &opts, ARES_OPT_SOCK_STATE_CB);
+	if (rc == ARES_SUCCESS && r->servers != NULL) {
+		rc = ares_set_servers_ports_csv(*ch, r->servers);
+		if (rc != ARES_SUCCESS) {
+			ares_destroy(*ch);
+		}
+	}
+	return rc;
+}
+
+int prober_resolver_reload(prober_resolver_t *r, uint64_t now_ns)
+{
+	ares_channel fresh;
+	int rc = channel_new(r, &fresh);
+	if (rc != ARES_SUCCESS) {
+		hg_err("name resolver: cannot read the configuration again (%s): keeping the old one",
+		       ares_strerror(rc));
+		return rc == ARES_ENOMEM ? HG_ENOMEM : HG_EIO;
+	}
+	/* Lookups in flight die with the old channel and go again on the new
+	 * one; the cache stays (its answers are still the DNS's). */
+	r->swapping = true;
+	ares_destroy(r->channel);
+	r->swapping = false;
+	r->channel = fresh;
+	r->now_ns = now_ns;
+	for (size_t i = 0; i < r->nbuckets; i++) {
+		for (entry_t *e = r->buckets[i]; e; e = e->hnext) {
+			if (e->redo) {
+				e->redo = false;
+				entry_query(r, e);
+				if (!e->pending) {
+					/* Answered at once (/etc/hosts): the waiters now. */
+					entry_notify(e, e->have_addr ? HG_EOK : HG_ENOENT);
+				}
+			}
+		}
+	}
+	arm_timer(r);
+	return HG_EOK;
+}
+
 int prober_resolver_new(const char *servers, prober_resolver_t **out)
 {
 	*out = NULL;
@@ -365,18 +417,15 @@ int prober_resolver_new(const char *servers, prober_resolver_t **out)
 			ret = hg_err_from_errno(errno);
 		}
 	}
+	r->servers = servers;
 	int ares_rc = ARES_SUCCESS;
 	if (ret == HG_EOK) {
 		ares_rc = ares_library_init(ARES_LIB_INIT_ALL);
 		r->lib_ok = ares_rc == ARES_SUCCESS;
 	}
 	if (ret == HG_EOK && ares_rc == ARES_SUCCESS) {
-		struct ares_options opts = { .sock_state_cb = sock_state_cb, .sock_state_cb_data = r };
-		ares_rc = ares_init_options(&r->channel, &opts, ARES_OPT_SOCK_STATE_CB);
+		ares_rc = channel_new(r, &r->channel);
 		r->channel_ok = ares_rc == ARES_SUCCESS;
-	}
-	if (ret == HG_EOK && ares_rc == ARES_SUCCESS && servers != NULL) {
-		ares_rc = ares_set_servers_ports_csv(r->channel, servers);
 	}
 	if (ret == HG_EOK && ares_rc != ARES_SUCCESS) {
 		hg_err("name resolver (c-ares): %s", ares_strerror(ares_rc));

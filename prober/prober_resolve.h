@@ -26,6 +26,7 @@
  * c-ares reads /etc/resolv.conf (nameserver, search, ndots, options
  * timeout/attempts/rotate) and /etc/hosts, in the order of the hosts line
  * of /etc/nsswitch.conf (files, dns); other NSS sources are not used.
+ * They are read when the resolver is made and by prober_resolver_reload().
  *
  * Not thread-safe: the loop's thread only.
  */
@@ -89,6 +90,14 @@ int prober_resolver_new(const char *servers, prober_resolver_t **out);
 /*! \brief Free the resolver; lookups in flight are abandoned and queued
  *         waiters dropped without a call. NULL is a no-op. */
 void prober_resolver_free(prober_resolver_t *r);
+
+/*!
+ * \brief Read the system's configuration again (SIGHUP): a new c-ares
+ *        channel; lookups in flight are sent again on it (their waiters
+ *        stay queued), the cache is kept.
+ * \return HG_EOK, or HG_ENOMEM / HG_EIO (logged; the old channel stays).
+ */
+int prober_resolver_reload(prober_resolver_t *r, uint64_t now_ns);
 
 /*! \brief The fd to poll for reading (level-triggered): when it is
  *         readable, call prober_resolver_process(). */

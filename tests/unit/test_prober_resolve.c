@@ -33,7 +33,7 @@ typedef struct {
 	uint32_t cname_ttl;
 } rr_t;
 
-static rr_t zone[8];
+static rr_t zone[10];
 static int srv_fd = -1;
 static char srv_list[64];
 static unsigned n_queries_a;      /* A queries seen since the last reset */
@@ -428,6 +428,21 @@ int main(void)
 	is_int(w1.calls, 0, "cancelled waiter not called");
 	is_str(resolve_now(r, "e.hg.test.", t0 + S, &ret, &w1), "10.0.0.6",
 	       "the abandoned lookup filled the cache");
+
+	/* A reload (SIGHUP) with a lookup in flight: sent again on the new
+	 * channel, the waiter still called once; the cache is kept. */
+	zone_set(7, (rr_t){ .name = "g.hg.test", .a = "10.0.0.8", .ttl = 60 });
+	hold = true;
+	resolve_now(r, "g.hg.test.", t0, &ret, &w1);
+	is_int(ret, PROBER_RESOLVE_PENDING, "g pending");
+	pump(r, t0, NULL, NULL);
+	n_held = 0;                       /* the old channel's query: never answered */
+	hold = false;
+	is_int(prober_resolver_reload(r, t0), HG_EOK, "reload");
+	ok(pump(r, t0, called, &w1), "the lookup was sent again and answered");
+	ok(w1.calls == 1 && w1.err == HG_EOK && strcmp(w1.addr, "10.0.0.8") == 0,
+	   "waiter called once with the answer");
+	is_str(resolve_now(r, "e.hg.test.", t0 + S, &ret, &w2), "10.0.0.6", "cache kept over a reload");
 
 	/* /etc/hosts (localhost) completes inside prober_resolve(). */
 	struct sockaddr_storage ss;
