@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from test_prober_netns import (CTL, HTTPD, PROBER, RELAY, SRC, UP, DOWN, FAIL,  # noqa: E402
-                               measurements, wait_for)
+                               make_ca, make_cert, measurements, wait_for)
 import netsim  # noqa: E402  (test_prober_netns put tests/netsim on sys.path)
 
 DNSD = [sys.executable, os.path.join(SRC, "tests", "netsim", "hg_dnsd.py")]
@@ -75,7 +75,10 @@ class DnsEnv:
                                            "--log", self.qlog],
                             log=os.path.join(self.dir, "dnsd.out"))
         t.spawn(t.ns_e, HTTPD + ["--bind", t.e4, "--port", "8080"])
-        for proto, port in (("u", 53), ("t", 53), ("t", 8080)):
+        ca_key, self.ca = make_ca(self.dir, "testca")
+        key, pem = make_cert(self.dir, ca_key, self.ca, "app.test")
+        t.spawn(t.ns_e, HTTPD + ["--bind", t.e4, "--port", "8443", "--cert", pem, "--key", key])
+        for proto, port in (("u", 53), ("t", 53), ("t", 8080), ("t", 8443)):
             ok = wait_for(lambda: t.ns(t.ns_e, "ss", "-Hl" + proto + "n", "sport = :%d" % port,
                                        check=False).stdout.strip(), 10)
             assert ok, "server on %s/%d did not start" % (proto, port)
@@ -131,9 +134,11 @@ def slow_zone(e4, ttl_slow=1):
     return names
 
 
-def slow_endpoints(e4):
+def slow_endpoints(e4, ca):
     eps = ["{id: ok, address: [%s]}" % e4,
            "{id: web, address: [%s], check: {type: http, path: /}}" % e4,
+           "{id: webs, address: [%s], check: {type: https, port: 8443, host: app.test, ca: %s}}"
+           % (e4, ca),
            "{id: fast, cname: fast.hg.test., check: {host: fast.hg.test, interval: 200ms}}"]
     eps += ["{id: slow%02d, cname: slow%02d.hg.test., check: {host: slow%02d.hg.test}}"
             % (i, i, i) for i in range(N_SLOW_TCP)]
@@ -144,9 +149,9 @@ def slow_endpoints(e4):
 
 def test_slow_names_never_delay_other_probes(env):
     """20 TCP and 3 HTTP CNAME endpoints whose names take 2.5 s to resolve
-    (TTL 1 s, so they are re-resolved all the time) beside two endpoints
-    with addresses and one CNAME endpoint that resolves at once: the healthy
-    endpoints keep every probe on schedule (1 s interval: a gap of at most
+    (TTL 1 s, so they are re-resolved all the time) beside TCP, HTTP and
+    HTTPS endpoints with addresses and one CNAME endpoint that resolves at
+    once: the healthy endpoints keep every probe on schedule (1 s interval: a gap of at most
     1.3 s between two stored probes, 6+ probes in 7 s, RTTs of a loop that
     never stalls), the writes go on, the fast name is queried once per TTL
     (2 s), each slow name has at most one query in flight, the slow
@@ -155,14 +160,14 @@ def test_slow_names_never_delay_other_probes(env):
     t = env.topo
     env.write_zone(slow_zone(t.e4))
     env.start_servers()
-    env.load(slow_endpoints(t.e4))
+    env.load(slow_endpoints(t.e4, env.ca))
     env.start_prober()
     assert wait_for(lambda: (env.m("ok") or {}).get("probes_total", 0) >= 1, 5), \
         open(env.log).read()[-2000:]
 
     # Watch the stored records of the healthy endpoints for 7 s.
     t0 = time.monotonic()
-    seen = {"ok": [], "web": []}
+    seen = {"ok": [], "web": [], "webs": []}
     while time.monotonic() - t0 < 7.0:
         ms = measurements(env.db)
         for ep in seen:
