@@ -56,6 +56,8 @@ struct prober_resolver {
 	entry_t **buckets;
 	size_t nbuckets, n;
 	uint64_t now_ns;                      /* the caller's clock during callbacks */
+	size_t n_pending;                     /* entries with a lookup in flight */
+	bool timer_on;
 	uint64_t sweep_ns;
 	prober_resolve_stats_t st;
 };
@@ -162,19 +164,34 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writab
 	}
 }
 
-/* The timer fd fires when c-ares next needs to retry or time a query out. */
+/* While lookups are in flight, the timer fd fires every
+ * PROBER_RESOLVE_TICK_MS so c-ares can retry and time queries out: its
+ * retries are seconds apart, and ares_timeout() (the exact next deadline)
+ * walks every query in flight, which 10,000 names of a dead server would
+ * make quadratic. */
+#define PROBER_RESOLVE_TICK_MS 100
+
 static void arm_timer(prober_resolver_t *r)
 {
-	struct timeval tvbuf, *tv = ares_timeout(r->channel, NULL, &tvbuf);
+	bool on = r->n_pending > 0;
+	if (on == r->timer_on) {
+		return;
+	}
 	struct itimerspec its = { 0 };
-	if (tv != NULL) {
-		its.it_value.tv_sec = tv->tv_sec;
-		its.it_value.tv_nsec = (long)tv->tv_usec * 1000;
-		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) {
-			its.it_value.tv_nsec = 1;   /* now: zero would disarm */
-		}
+	if (on) {
+		its.it_value.tv_nsec = PROBER_RESOLVE_TICK_MS * 1000000L;
+		its.it_interval = its.it_value;
 	}
 	timerfd_settime(r->tfd, 0, &its, NULL);
+	r->timer_on = on;
+}
+
+static void set_pending(entry_t *e, bool pending)
+{
+	if (e->pending != pending) {
+		e->r->n_pending += pending ? 1 : (size_t)-1;
+		e->pending = pending;
+	}
 }
 
 static const char *addr_text(const struct sockaddr_storage *ss, char *buf, size_t size)
@@ -279,7 +296,7 @@ static int entry_settle(entry_t *e, int status, const struct ares_addrinfo *ai)
 	struct sockaddr_storage ss;
 	socklen_t len = 0;
 	uint64_t ttl_ms = 0;
-	e->pending = false;
+	set_pending(e, false);
 	if (status == ARES_SUCCESS && take_answer(ai, &ss, &len, &ttl_ms)) {
 		log_answer(e, &ss, len, ttl_ms);
 		e->addr = ss;
@@ -328,7 +345,7 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
 	if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED || e->r->destroying) {
 		/* Shutting down (nobody waits any more), or the channel is being
 		 * replaced (the lookup is sent again on the new one). */
-		e->pending = false;
+		set_pending(e, false);
 		e->redo = e->r->swapping;
 		ares_freeaddrinfo(ai);
 		return;
@@ -343,7 +360,7 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
 static void entry_query(prober_resolver_t *r, entry_t *e)
 {
 	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	e->pending = true;
+	set_pending(e, true);
 	r->st.queries++;
 	ares_getaddrinfo(r->channel, e->name, NULL, &hints, on_addrinfo, e);
 	arm_timer(r);
@@ -495,7 +512,7 @@ void prober_resolver_process(prober_resolver_t *r, uint64_t now_ns)
 		any = true;
 	}
 	if (!any) {
-		/* The timer, or a spurious wake-up: let c-ares retry and time out. */
+		/* The tick, or a spurious wake-up: let c-ares retry and time out. */
 		ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 	}
 	arm_timer(r);
@@ -602,10 +619,5 @@ void prober_resolver_stats(const prober_resolver_t *r, prober_resolve_stats_t *s
 {
 	*st = r->st;
 	st->names = r->n;
-	st->pending = 0;
-	for (size_t i = 0; i < r->nbuckets; i++) {
-		for (const entry_t *e = r->buckets[i]; e; e = e->hnext) {
-			st->pending += e->pending;
-		}
-	}
+	st->pending = r->n_pending;
 }
