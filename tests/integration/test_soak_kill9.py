@@ -33,6 +33,7 @@ import subprocess
 import threading
 import time
 
+import dns.edns
 import dns.exception
 import dns.message
 import dns.query
@@ -151,6 +152,7 @@ class Client(threading.Thread):
         self.seen_policy = {1: 0, 2: 0}
         self.sizes = set()
         self.bad = []
+        self.error = None
 
     def judge(self, name, qt, r):
         if r.rcode() == dns.rcode.SERVFAIL:
@@ -167,6 +169,12 @@ class Client(threading.Thread):
         return "wrong", None
 
     def run(self):
+        try:
+            self.query_loop()
+        except Exception as e:   # noqa: BLE001 - reported by the test
+            self.error = repr(e)
+
+    def query_loop(self):
         i = 0
         qs = [(name, qt, ecs) for name in NAMES for qt in ("A", "AAAA")
               for ecs in (None, "198.51.100.0/24")]
@@ -175,7 +183,6 @@ class Client(threading.Thread):
             i += 1
             opts = []
             if ecs:
-                import dns.edns
                 opts = [dns.edns.ECSOption(ecs.split("/")[0], int(ecs.split("/")[1]))]
             q = dns.message.make_query(name, qt, use_edns=0, options=opts)
             try:
@@ -276,6 +283,7 @@ def test_kill9_soak(knotd_factory, tmp_path):
     print("module counters: %s" % {c: v for c, v in stats.items() if v})
     # A writer that starts after a kill finds the database as the last
     # commit left it: it never refuses it (as damaged) or fails on it.
+    assert client.error is None, client.error
     assert not failed, (failed, open(str(tmp_path / "writers.log")).read()[-3000:])
     assert client.counts["servfail"] == 0, client.bad
     assert client.counts["timeout"] == 0, client.counts
