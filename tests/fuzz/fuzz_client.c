@@ -3,10 +3,13 @@
  * module_client.c) on a query parsed by libknot the way knotd 3.2 parses
  * it before any module runs (knot_pkt_parse(), then the ECS option as
  * process_query.c reads it: knot_edns_client_subnet_parse(), scope zeroed,
- * the option reserved in the response OPT). A query knotd itself refuses
+ * the option reserved in the response OPT), called as module_query.c
+ * calls it: the strict RFC 7871 check first (and on FORMERR the response
+ * OPT rebuilt without ECS), else the client. A query knotd itself refuses
  * never reaches the module and is dropped here too. module_client.c is
  * compiled in; knotd_qdata_remote_addr(), which knotd provides to modules,
- * is defined here as knotd 3.2 does it without XDP.
+ * is defined here as knotd 3.2 does it without XDP, and qdata->mm is a
+ * pool whose free() does nothing, like knotd's per-query mempool.
  *
  * Input (missing bytes read as zero):
  *   byte 0     the query's source: 0 IPv4, 1 IPv6, 2 IPv4-mapped IPv6
@@ -14,13 +17,18 @@
  *   byte 17    bit 0: the server has `edns-client-subnet: on`
  *   rest       the query, DNS wire format
  *
- * Checked beyond "no crash, no leak, no UB": the client is the ECS address
+ * Checked beyond "no crash, no leak, no UB": an option the check accepts
+ * is well formed (RFC 7871 section 6: exactly the octets the source prefix
+ * needs, no bits past it, scope 0, one option), a rejection names a reason
+ * (and "several options" only when there are several), the rebuilt OPT
+ * keeps payload, version and DO and has no ECS option; the client is the ECS address
  * (only the source prefix's bits, in the family it names; a v4-mapped one
  * as IPv4) or else the source address, its prefix fits the family; an ECS
  * option that is not used forces scope 0; the scope reported back is 0
  * only for 0 and never exceeds the option's family. */
 #include <arpa/inet.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +37,41 @@
 #include "errors.h"
 #include "fuzz.h"
 #include "module_client.h"
+#include "module_stats.h"
+
+/* ---- a per-query pool, as knotd's mempool: free() is a no-op, all of it
+ * goes at the end ---- */
+
+typedef struct pool_blk {
+	struct pool_blk *next;
+	max_align_t data[];
+} pool_blk_t;
+
+static void *pool_alloc(void *ctx, size_t len)
+{
+	pool_blk_t **head = ctx;
+	pool_blk_t *b = malloc(sizeof(*b) + len);
+	if (b == NULL) {
+		return NULL;
+	}
+	b->next = *head;
+	*head = b;
+	return b->data;
+}
+
+static void pool_nofree(void *p)
+{
+	(void)p;
+}
+
+static void pool_drop(pool_blk_t *head)
+{
+	while (head != NULL) {
+		pool_blk_t *next = head->next;
+		free(head);
+		head = next;
+	}
+}
 
 /* knotd's own (src/knot/nameserver/query_module.c), without XDP. */
 const struct sockaddr_storage *knotd_qdata_remote_addr(knotd_qdata_t *qdata)
@@ -70,6 +113,16 @@ static void remote_from(const uint8_t *data, size_t size, struct sockaddr_storag
 	}
 }
 
+static void *mm_alloc_or_abort(knot_mm_t *mm, size_t len)
+{
+	void *p = mm->alloc(mm->ctx, len);
+	if (p == NULL) {
+		abort();
+	}
+	memset(p, 0, len);
+	return p;
+}
+
 /* What process_query.c does with the query's EDNS before the modules run;
  * false when knotd would answer FORMERR itself (or fail). */
 static bool knotd_edns(knotd_qdata_t *qdata, bool srv_ecs)
@@ -91,10 +144,7 @@ static bool knotd_edns(knotd_qdata_t *qdata, bool srv_ecs)
 	if (ecs_opt == NULL) {
 		return true;
 	}
-	qdata->ecs = calloc(1, sizeof(*qdata->ecs));
-	if (qdata->ecs == NULL) {
-		abort();
-	}
+	qdata->ecs = mm_alloc_or_abort(qdata->mm, sizeof(*qdata->ecs));
 	const uint8_t *ecs_data = knot_edns_opt_get_data(ecs_opt);
 	uint16_t ecs_len = knot_edns_opt_get_length(ecs_opt);
 	if (knot_edns_client_subnet_parse(qdata->ecs, ecs_data, ecs_len) != KNOT_EOK) {
@@ -114,6 +164,68 @@ static bool zero_past(const uint8_t *addr, unsigned bytes, unsigned len)
 		}
 	}
 	return true;
+}
+
+/* The query's ECS options, read here independently of the module: how
+ * many, and whether the first is well formed by RFC 7871 section 6. */
+static void ecs_oracle(const knot_pkt_t *query, unsigned *count, bool *well_formed)
+{
+	*count = 0;
+	*well_formed = false;
+	if (query->opt_rr == NULL || query->opt_rr->rrs.count == 0) {
+		return;
+	}
+	const knot_rdata_t *rd = query->opt_rr->rrs.rdata;
+	for (size_t pos = 0; pos + 4 <= rd->len;) {
+		unsigned code = (unsigned)rd->data[pos] << 8 | rd->data[pos + 1];
+		size_t len = (size_t)rd->data[pos + 2] << 8 | rd->data[pos + 3];
+		if (pos + 4 + len > rd->len) {
+			break;
+		}
+		if (code == KNOT_EDNS_OPTION_CLIENT_SUBNET && (*count)++ == 0 && len >= 4) {
+			const uint8_t *d = rd->data + pos + 4;
+			unsigned family = (unsigned)d[0] << 8 | d[1], source = d[2], scope = d[3];
+			unsigned max = family == 1 ? 32 : family == 2 ? 128 : 0;
+			*well_formed = max != 0 && source <= max && scope == 0 &&
+			               len - 4 == (source + 7) / 8 &&
+			               zero_past(d + 4, (unsigned)(len - 4), source);
+		}
+		pos += 4 + len;
+	}
+}
+
+/* module_query.c: the ECS check first; on FORMERR the OPT without ECS. */
+static bool check_ecs(knotd_qdata_t *qdata)
+{
+	unsigned why = MODULE_FORMERR_COUNT, count;
+	bool well_formed;
+	ecs_oracle(qdata->query, &count, &well_formed);
+	int ret = module_client_ecs_check(qdata, &why);
+	if (ret == HG_EOK) {
+		if (qdata->ecs != NULL && (count != 1 || !well_formed)) {
+			abort();   /* accepted an option RFC 7871 calls malformed */
+		}
+		return true;
+	}
+	if (ret != HG_EINVAL || why >= MODULE_FORMERR_COUNT || qdata->ecs == NULL ||
+	    (why == MODULE_FORMERR_ECS_MULTIPLE) != (count > 1) || (count == 1 && well_formed)) {
+		abort();
+	}
+	bool had_opt = !knot_rrset_empty(&qdata->opt_rr);
+	uint16_t payload = had_opt ? knot_edns_get_payload(&qdata->opt_rr) : 0;
+	uint8_t version = had_opt ? knot_edns_get_version(&qdata->opt_rr) : 0;
+	bool dnssec = had_opt && knot_edns_do(&qdata->opt_rr);
+	module_client_ecs_drop(qdata);
+	if (qdata->ecs != NULL || knot_rrset_empty(&qdata->opt_rr) != !had_opt) {
+		abort();
+	}
+	if (had_opt && (knot_edns_get_option(&qdata->opt_rr, KNOT_EDNS_OPTION_CLIENT_SUBNET, NULL) !=
+	                NULL || knot_edns_get_payload(&qdata->opt_rr) != payload ||
+	                knot_edns_get_version(&qdata->opt_rr) != version ||
+	                knot_edns_do(&qdata->opt_rr) != dnssec)) {
+		abort();
+	}
+	return false;
 }
 
 static void check_client(knotd_qdata_t *qdata, const struct sockaddr_storage *remote)
@@ -188,15 +300,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	knotd_qdata_params_t params = { .proto = KNOTD_QUERY_PROTO_UDP, .remote = &remote };
+	pool_blk_t *pool = NULL;
+	knot_mm_t mm = { .ctx = &pool, .alloc = pool_alloc, .free = pool_nofree };
 	knotd_qdata_t qdata;
 	memset(&qdata, 0, sizeof(qdata));
 	qdata.query = pkt;
 	qdata.params = &params;
-	if (knot_pkt_parse(pkt, 0) == KNOT_EOK && knotd_edns(&qdata, srv_ecs)) {
+	qdata.mm = &mm;
+	if (knot_pkt_parse(pkt, 0) == KNOT_EOK && knotd_edns(&qdata, srv_ecs) && check_ecs(&qdata)) {
 		check_client(&qdata, &remote);
 	}
-	knot_rrset_clear(&qdata.opt_rr, qdata.mm);
-	free(qdata.ecs);
+	pool_drop(pool);
 	knot_pkt_free(pkt);
 	free(wire);
 	return 0;
