@@ -43,6 +43,7 @@ haltgslb_prober_SOURCES = \
 	prober/prober_resolve.c \
 	prober/prober_resolve.h \
 	prober/prober_batch.c \
+	prober/prober_writer.c \
 	prober/prober_metrics.c
 haltgslb_prober_LDADD = libhg_prober_state.la libhg_prober_source.la $(HG_APPLY_LIBS) \
 	$(HG_APPLY_EXT_LIBS) $(libcurl_LIBS) $(libcares_LIBS)

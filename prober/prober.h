@@ -3,7 +3,9 @@
  * \file
  * \brief haltgslb-prober internals: the event loop, targets, jobs.
  *
- * One thread, one epoll loop: a timerfd drives libcurl's multi socket API
+ * One thread, one epoll loop (plus a writer thread for the measurement
+ * batches and a reload thread while a policy is read, so the loop never
+ * waits for LMDB's write lock or a long read): a timerfd drives libcurl's multi socket API
  * (curl's ephiperfifo.c pattern), a second timerfd the probe schedule and
  * the batch flush, a signalfd SIGTERM/SIGINT/SIGHUP; TCP connects and ICMP
  * echo sockets are plain fds on the same epoll.
@@ -28,7 +30,7 @@
 enum prober_ev_kind {
 	PROBER_EV_CURL_TIMER = 1, PROBER_EV_TICK, PROBER_EV_SIGNAL,
 	PROBER_EV_CURL_SOCK, PROBER_EV_TCP, PROBER_EV_ICMP4, PROBER_EV_ICMP6,
-	PROBER_EV_RESOLVER, PROBER_EV_RELOAD,
+	PROBER_EV_RESOLVER, PROBER_EV_RELOAD, PROBER_EV_WRITER,
 };
 
 typedef struct {
@@ -36,6 +38,8 @@ typedef struct {
 } prober_ev_t;
 
 struct prober_job;
+/*! The measurement writer thread (prober_writer.c). */
+typedef struct prober_writer prober_writer_t;
 
 /*! One endpoint as probed by this prober. */
 typedef struct prober_target {
@@ -120,6 +124,8 @@ typedef struct prober {
 	size_t n_dirty, dirty_cap;
 	unsigned batch_results;
 	uint64_t batch_deadline_ns;        /*!< 0: empty batch */
+	bool batch_waiting;                /*!< due while the writer was busy: hand over when done */
+	prober_writer_t *writer;
 	/* metrics */
 	uint64_t metrics_due_ns;
 	int metrics_err;                /*!< last write result, to log changes only */
@@ -270,10 +276,67 @@ void prober_icmp_cancel(prober_t *p, prober_job_t *job);
 void prober_icmp_close(prober_t *p);
 
 /* prober_batch.c */
+/*! One measurement of a batch: a copy, so the loop may go on probing. */
+typedef struct {
+	char id[HG_ID_SIZE];
+	hg_rec_measure_t m;
+} prober_batch_item_t;
+/*! What writing one batch did. */
+typedef struct {
+	int ret;                           /*!< HG_EOK: committed */
+	bool began;                        /*!< the write txn began (else ret is its error) */
+	size_t n, written, skipped;
+	char first[HG_ID_SIZE];            /*!< first endpoint skipped (not in the policy) */
+	uint64_t gen;                      /*!< the txn's policy generation, when skipped */
+} prober_batch_result_t;
+/*! \brief A probe of \a t ended: its measurement goes with the next batch. */
 void prober_batch_mark(prober_t *p, prober_target_t *t);
-/*! \brief Write every pending measurement in one transaction. */
+/*!
+ * \brief The batch is due: hand the pending measurements to the writer
+ *        thread, or, while it still writes the last batch, keep them for
+ *        when it is done (never waits).
+ * \return HG_EOK, or HG_ENOMEM (the batch was dropped and logged).
+ */
 int prober_batch_flush(prober_t *p);
+/*! \brief The writer's fd is readable: account its batch, hand over what waited. */
+void prober_batch_written(prober_t *p);
+/*!
+ * \brief Shutdown: wait for the batch being written, then write what is
+ *        left in one transaction on the calling thread.
+ * \return HG_EOK or the error of that last transaction (logged).
+ */
+int prober_batch_final(prober_t *p);
 void prober_batch_drop(prober_t *p, prober_target_t *t);
+/*!
+ * \brief Write \a n measurements of prober \a prober_id in one write
+ *        transaction (waits for LMDB's write lock). Endpoints the policy
+ *        does not have are skipped and counted, the rest is committed.
+ *        Thread-safe (any thread, one transaction at a time per thread).
+ * \param[out] res  What happened, for the loop's accounting.
+ * \return res->ret: HG_EOK or the store's error (nothing committed).
+ */
+int prober_batch_write(store_t *store, const char *prober_id, const prober_batch_item_t *items,
+                       size_t n, prober_batch_result_t *res);
+
+/* prober_writer.c */
+/*! \brief Start the writer thread and register its wake-up fd (p->writer is
+ *         set even on failure, for prober_writer_free()). */
+int prober_writer_init(prober_t *p);
+/*! \brief A batch was handed over and is not accounted yet. */
+bool prober_writer_busy(const prober_t *p);
+/*!
+ * \brief Copy the measurements of \a targets and wake the thread to write
+ *        them to p->store. Only while not busy.
+ * \return HG_EOK, HG_EBUSY (a batch is being written), HG_ENOMEM.
+ */
+int prober_writer_submit(prober_t *p, prober_target_t *const *targets, size_t n);
+/*! \brief On the writer's fd event: true and its result once the batch is
+ *         written (then not busy any more); false if nothing was done. */
+bool prober_writer_finish(prober_t *p, prober_batch_result_t *res);
+/*! \brief Wait for the batch being written, if any: true and its result. */
+bool prober_writer_wait(prober_t *p, prober_batch_result_t *res);
+/*! \brief Stop and join the thread (after the batch it writes), free it. NULL-safe. */
+void prober_writer_free(prober_t *p);
 
 /* prober_metrics.c */
 /*! \brief Write the Prometheus textfile atomically (tmp + rename). */

@@ -1,7 +1,10 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 /* Results reach LMDB in batches: one write transaction per 100 ms or 256
- * results, whichever comes first. A target that finished several probes
- * within one batch is written once, with its latest state. */
+ * results, whichever comes first, committed by the writer thread
+ * (prober_writer.c) so that waiting for LMDB's write lock never stops the
+ * loop. A target that finished several probes within one batch (or while
+ * the previous batch was being written) is written once, with its latest
+ * state. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,68 +87,136 @@ static void on_skipped(prober_t *p, uint64_t gen, size_t skipped, const char *fi
 	}
 }
 
-/* Every dirty target's measurement into \a w. Refused ids are skipped,
- * they do not poison the txn: a load since our last read dropped them. */
-typedef struct {
-	size_t written, skipped;
-	char first[HG_ID_SIZE];          /*!< first endpoint skipped */
-	uint64_t gen;                    /*!< the txn's policy generation, when skipped */
-} batch_count_t;
-
-static int put_dirty(prober_t *p, store_wtxn_t *w, batch_count_t *c)
+int prober_batch_write(store_t *store, const char *prober_id, const prober_batch_item_t *items,
+                       size_t n, prober_batch_result_t *res)
 {
-	for (size_t i = 0; i < p->n_dirty; i++) {
-		prober_target_t *t = p->dirty[i];
-		hg_rec_measure_t m;
-		prober_state_measure(&t->st, &m);
-		int r = writer_apply_measure(w, t->id, p->id, &m);
+	memset(res, 0, sizeof(*res));
+	res->n = n;
+	store_wtxn_t w;
+	int ret = store_wtxn_begin(store, &w);
+	if (ret != HG_EOK) {
+		res->ret = ret;
+		res->began = false;
+		return ret;
+	}
+	res->began = true;
+	/* Refused ids are skipped, they do not poison the txn: a load since
+	 * the prober's last read dropped them. */
+	for (size_t i = 0; i < n && ret == HG_EOK; i++) {
+		int r = writer_apply_measure(&w, items[i].id, prober_id, &items[i].m);
 		if (r == HG_ENOENT) {
-			if (c->skipped++ == 0) {
-				memcpy(c->first, t->id, sizeof(c->first));
-				c->gen = wtxn_generation(w);
+			if (res->skipped++ == 0) {
+				memcpy(res->first, items[i].id, sizeof(res->first));
+				res->gen = wtxn_generation(&w);
 			}
 		} else if (r != HG_EOK) {
-			return r;
+			ret = r;
 		} else {
-			c->written++;
+			res->written++;
 		}
 	}
-	return HG_EOK;
-}
-
-int prober_batch_flush(prober_t *p)
-{
-	batch_count_t c = { 0 };
-	p->batch_deadline_ns = 0;
-	p->batch_results = 0;
-	if (p->n_dirty == 0) {
-		return HG_EOK;
-	}
-	store_wtxn_t w;
-	int ret = store_wtxn_begin(p->store, &w);
-	if (ret != HG_EOK) {
-		hg_err("cannot begin a write transaction: %s", hg_strerror(ret));
-		goto cleanup;
-	}
-	ret = put_dirty(p, &w, &c);
 	if (ret == HG_EOK) {
 		ret = store_wtxn_commit(&w);
 	} else {
 		store_wtxn_abort(&w);
 	}
-	if (ret != HG_EOK) {
+	res->ret = ret;
+	return ret;
+}
+
+/* A written (or failed) batch, on the loop: counters and logs. */
+static void account(prober_t *p, const prober_batch_result_t *res)
+{
+	if (res->ret != HG_EOK) {
 		p->batch_errors++;
-		hg_err("measurement batch (%zu endpoints) not stored: %s", p->n_dirty, hg_strerror(ret));
-	} else {
-		p->batches++;
-		on_skipped(p, c.gen, c.skipped, c.first, c.written);
-		hg_debug("batch: %zu measurements committed", c.written);
+		if (!res->began) {
+			hg_err("cannot begin a write transaction: %s", hg_strerror(res->ret));
+		}
+		hg_err("measurement batch (%zu endpoints) not stored: %s", res->n,
+		       hg_strerror(res->ret));
+		return;
 	}
-cleanup:
-	/* Soft state: a failed batch is dropped, the next probes rewrite it. */
+	p->batches++;
+	on_skipped(p, res->gen, res->skipped, res->first, res->written);
+	hg_debug("batch: %zu measurements committed", res->written);
+}
+
+/* Clear the pending set once it was handed over (or dropped). */
+static void clear_dirty(prober_t *p)
+{
 	for (size_t i = 0; i < p->n_dirty; i++) {
 		p->dirty[i]->dirty = false;
 	}
 	p->n_dirty = 0;
+}
+
+int prober_batch_flush(prober_t *p)
+{
+	p->batch_deadline_ns = 0;
+	p->batch_results = 0;
+	if (p->n_dirty == 0) {
+		return HG_EOK;
+	}
+	if (prober_writer_busy(p)) {
+		/* Still writing the last batch (waiting for another writer's
+		 * transaction, say): these results go with the next one, as soon
+		 * as it is written (prober_batch_written()). */
+		p->batch_waiting = true;
+		return HG_EOK;
+	}
+	p->batch_waiting = false;
+	int ret = prober_writer_submit(p, p->dirty, p->n_dirty);
+	if (ret != HG_EOK) {
+		/* Soft state: a batch that cannot be copied is dropped, the next
+		 * probes rewrite it. */
+		p->batch_errors++;
+		hg_err("measurement batch (%zu endpoints) not stored: %s", p->n_dirty,
+		       hg_strerror(ret));
+	}
+	clear_dirty(p);
+	return ret;
+}
+
+void prober_batch_written(prober_t *p)
+{
+	prober_batch_result_t res;
+	if (!prober_writer_finish(p, &res)) {
+		return;
+	}
+	account(p, &res);
+	if (p->batch_waiting) {
+		prober_batch_flush(p);
+	}
+}
+
+int prober_batch_final(prober_t *p)
+{
+	prober_batch_result_t res;
+	if (prober_writer_wait(p, &res)) {
+		account(p, &res);
+	}
+	p->batch_deadline_ns = 0;
+	p->batch_results = 0;
+	p->batch_waiting = false;
+	if (p->n_dirty == 0) {
+		return HG_EOK;
+	}
+	/* The writer thread is idle: write the rest here, then exit. */
+	prober_batch_item_t *items = calloc(p->n_dirty, sizeof(*items));
+	int ret = HG_ENOMEM;
+	if (items != NULL) {
+		for (size_t i = 0; i < p->n_dirty; i++) {
+			memcpy(items[i].id, p->dirty[i]->id, sizeof(items[i].id));
+			prober_state_measure(&p->dirty[i]->st, &items[i].m);
+		}
+		ret = prober_batch_write(p->store, p->id, items, p->n_dirty, &res);
+		account(p, &res);
+		free(items);
+	} else {
+		p->batch_errors++;
+		hg_err("measurement batch (%zu endpoints) not stored: %s", p->n_dirty,
+		       hg_strerror(ret));
+	}
+	clear_dirty(p);
 	return ret;
 }

@@ -77,6 +77,9 @@ int prober_loop_init(prober_t *p)
 		ret = prober_reload_init(p);
 	}
 	if (ret == HG_EOK) {
+		ret = prober_writer_init(p);
+	}
+	if (ret == HG_EOK) {
 		ret = prober_resolver_new(NULL, &p->resolver);
 	}
 	if (ret == HG_EOK) {
@@ -107,6 +110,7 @@ static void abandon_jobs(prober_t *p)
 void prober_loop_free(prober_t *p)
 {
 	prober_reload_free(p);   /* before the targets a reload thread reads */
+	prober_writer_free(p);   /* before the store its transaction uses */
 	abandon_jobs(p);
 	prober_http_free(p);   /* abandons HTTP transfers */
 	prober_resolver_free(p->resolver);   /* abandons lookups */
@@ -455,6 +459,9 @@ static void dispatch(prober_t *p, struct epoll_event *ev)
 	case PROBER_EV_RELOAD:
 		prober_reload_finish(p);
 		break;
+	case PROBER_EV_WRITER:
+		prober_batch_written(p);
+		break;
 	default:
 		break;
 	}
@@ -492,7 +499,7 @@ int prober_run(prober_t *p)
 	}
 	/* SIGTERM: in-flight probes are abandoned, finished results committed. */
 	abandon_jobs(p);
-	int ret = prober_batch_flush(p);
+	int ret = prober_batch_final(p);
 	if (p->metrics_path != NULL) {
 		prober_metrics_write(p, p->metrics_path);
 	}
