@@ -62,6 +62,7 @@ tests_netsim_hg_tunrelay_SOURCES = tests/netsim/hg_tunrelay.c
 # Namespace tests (pytest, root): real servers behind hg_tunrelay. They run
 # from scripts/test.sh against the ASan build, not from make check.
 EXTRA_DIST += tests/netns/test_prober_netns.py tests/netns/test_prober_dns.py \
+	tests/netns/test_prober_reload.py \
 	tests/netsim/netsim.py tests/netsim/hg_httpd.py tests/netsim/hg_dnsd.py \
 	tests/bench/bench_prober.sh prober/haltgslb-prober.service
 

@@ -125,42 +125,50 @@ def env():
     e.close()
 
 
-def slow_zone(e4, ttl_slow=1):
+def slow_zone(e4, n_tcp=N_SLOW_TCP, n_http=N_SLOW_HTTP, ttl_slow=1):
     names = {"fast.hg.test.": {"a": [e4], "ttl": 2}}
-    for i in range(N_SLOW_TCP):
+    for i in range(n_tcp):
         names["slow%02d.hg.test." % i] = {"a": [e4], "ttl": ttl_slow, "delay": SLOW}
-    for i in range(N_SLOW_HTTP):
+    for i in range(n_http):
         names["slowh%d.hg.test." % i] = {"a": [e4], "ttl": ttl_slow, "delay": SLOW}
     return names
 
 
-def slow_endpoints(e4, ca):
+def slow_endpoints(e4, ca, n_tcp=N_SLOW_TCP, n_http=N_SLOW_HTTP):
     eps = ["{id: ok, address: [%s]}" % e4,
            "{id: web, address: [%s], check: {type: http, path: /}}" % e4,
            "{id: webs, address: [%s], check: {type: https, port: 8443, host: app.test, ca: %s}}"
            % (e4, ca),
            "{id: fast, cname: fast.hg.test., check: {host: fast.hg.test, interval: 200ms}}"]
     eps += ["{id: slow%02d, cname: slow%02d.hg.test., check: {host: slow%02d.hg.test}}"
-            % (i, i, i) for i in range(N_SLOW_TCP)]
+            % (i, i, i) for i in range(n_tcp)]
     eps += ["{id: slowh%d, cname: slowh%d.hg.test., check: {type: http, path: /, "
-            "host: slowh%d.hg.test}}" % (i, i, i) for i in range(N_SLOW_HTTP)]
+            "host: slowh%d.hg.test}}" % (i, i, i) for i in range(n_http)]
     return eps
 
 
-def test_slow_names_never_delay_other_probes(env):
-    """20 TCP and 3 HTTP CNAME endpoints whose names take 2.5 s to resolve
-    (TTL 1 s, so they are re-resolved all the time) beside TCP, HTTP and
-    HTTPS endpoints with addresses and one CNAME endpoint that resolves at
-    once: the healthy endpoints keep every probe on schedule (1 s interval: a gap of at most
-    1.3 s between two stored probes, 6+ probes in 7 s, RTTs of a loop that
-    never stalls), the writes go on, the fast name is queried once per TTL
-    (2 s), each slow name has at most one query in flight, the slow
-    endpoints come up from the late answers, and SIGTERM with 20 lookups
-    in flight is answered within 1 s."""
+# The issue's three reports, each a case: one 2.5 s lookup cut a healthy
+# endpoint's probes from 5 to 3 per 5 s; three marked a healthy HTTPS
+# endpoint down; twenty stopped all writes for 40 s and SIGTERM went
+# unanswered for 20 s. A resolver that blocks the loop fails every case
+# (gaps of 2.5 s and more between probes, failed HTTPS probes, SIGTERM late).
+@pytest.mark.parametrize("n_tcp,n_http", [(1, 0), (3, 0), (N_SLOW_TCP, N_SLOW_HTTP)],
+                         ids=["one-slow-lookup", "three-slow-lookups", "twenty-slow-lookups"])
+def test_slow_names_never_delay_other_probes(env, n_tcp, n_http):
+    """n_tcp TCP (and n_http HTTP) CNAME endpoints whose names take 2.5 s to
+    resolve (TTL 1 s, so they are re-resolved all the time) beside TCP,
+    HTTP and HTTPS endpoints with addresses and one CNAME endpoint that
+    resolves at once: the healthy endpoints keep every probe on schedule
+    (1 s interval: a gap of at most 1.3 s between two stored probes, 6+
+    probes in 7 s, RTTs of a loop that never stalls, no failed probe: the
+    HTTPS one stays up), the writes go on, the fast name is queried once
+    per TTL (2 s), each slow name has at most one query in flight, the
+    slow endpoints come up from the late answers, and SIGTERM with the
+    slow lookups in flight is answered within 1 s."""
     t = env.topo
-    env.write_zone(slow_zone(t.e4))
+    env.write_zone(slow_zone(t.e4, n_tcp, n_http))
     env.start_servers()
-    env.load(slow_endpoints(t.e4, env.ca))
+    env.load(slow_endpoints(t.e4, env.ca, n_tcp, n_http))
     env.start_prober()
     assert wait_for(lambda: (env.m("ok") or {}).get("probes_total", 0) >= 1, 5), \
         open(env.log).read()[-2000:]
@@ -191,19 +199,23 @@ def test_slow_names_never_delay_other_probes(env):
     q = env.queries("fast.hg.test.", since=t0)
     print("fast.hg.test: %d queries in 7 s over %d probes" % (len(q), fast["probes_total"]))
     assert 2 <= len(q) <= 5, q
+    for ep in seen:
+        assert env.m(ep)["state"] == UP, (ep, env.m(ep))
     # One query in flight per slow name at a time: 2.5 s each.
-    for i in range(N_SLOW_TCP):
+    for i in range(n_tcp):
         q = env.queries("slow%02d.hg.test." % i)
         assert all(b - a >= SLOW - 0.2 for a, b in zip(q, q[1:])), (i, q)
     # The late answers are used: every slow endpoint comes up.
-    slow = ["slow%02d" % i for i in range(N_SLOW_TCP)] + ["slowh%d" % i for i in range(N_SLOW_HTTP)]
+    slow = ["slow%02d" % i for i in range(n_tcp)] + ["slowh%d" % i for i in range(n_http)]
     assert wait_for(lambda: all((env.m(e) or {}).get("state") == UP for e in slow), 15, 0.2), \
         {e: env.m(e) for e in slow}
 
     # SIGTERM while slow lookups are in flight: answered within 1 s.
-    inflight = [i for i in range(N_SLOW_TCP)
-                if env.queries("slow%02d.hg.test." % i, since=time.monotonic() - SLOW + 0.3)]
-    assert len(inflight) >= 5, inflight
+    def in_flight():
+        since = time.monotonic() - SLOW + 0.3
+        return [i for i in range(n_tcp) if env.queries("slow%02d.hg.test." % i, since=since)]
+    inflight = wait_for(lambda: len(in_flight()) >= min(n_tcp, 5) and in_flight(), 5, 0.02)
+    assert inflight, in_flight()
     t1 = time.monotonic()
     env.prober.send_signal(signal.SIGTERM)
     rc = env.prober.wait(10)
