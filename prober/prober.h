@@ -23,6 +23,8 @@
 #include <curl/curl.h>
 
 #include "prober_resolve.h"
+#include "prober_pub.h"
+#include "prober_pub_diff.h"
 #include "prober_state.h"
 #include "store.h"
 
@@ -58,6 +60,7 @@ typedef struct prober_target {
 	bool dirty;                        /*!< in the batch */
 	bool kept;                         /*!< scratch mark while a reload reconciles */
 	uint64_t failed_by_class[HG_FAIL_OTHER + 1];
+	prober_pub_ref_t pub_ref;          /*!< what was last handed to the publisher (--broker) */
 } prober_target_t;
 
 /*! One probe in flight. */
@@ -97,6 +100,7 @@ typedef struct prober {
 	unsigned max_inflight;
 	bool foreground;
 	int log_level;
+	prober_pub_conf_t pub_conf;        /*!< --broker and its TLS files (prober_pub.c) */
 	/* resources */
 	store_t *store;
 	int epfd;
@@ -126,6 +130,7 @@ typedef struct prober {
 	uint64_t batch_deadline_ns;        /*!< 0: empty batch */
 	bool batch_waiting;                /*!< due while the writer was busy: hand over when done */
 	prober_writer_t *writer;
+	uint64_t targets_epoch;            /*!< bumped by every change of the target set */
 	/* metrics */
 	uint64_t metrics_due_ns;
 	int metrics_err;                /*!< last write result, to log changes only */
@@ -139,6 +144,7 @@ typedef struct prober {
 	struct prober_reload_work *reload_work;  /*!< the reload thread's, while it runs */
 	int reload_efd;                    /*!< eventfd: the reload thread is done */
 	prober_ev_t reload_ev;
+	struct prober_pub *pub;            /*!< the publisher; NULL without --broker */
 	/* control */
 	bool stop, reload;
 	uint64_t rng;
@@ -280,6 +286,7 @@ void prober_icmp_close(prober_t *p);
 typedef struct {
 	char id[HG_ID_SIZE];
 	hg_rec_measure_t m;
+	bool written;                      /*!< set by prober_batch_write(): it is in LMDB */
 } prober_batch_item_t;
 /*! What writing one batch did. */
 typedef struct {
@@ -310,12 +317,13 @@ void prober_batch_drop(prober_t *p, prober_target_t *t);
 /*!
  * \brief Write \a n measurements of prober \a prober_id in one write
  *        transaction (waits for LMDB's write lock). Endpoints the policy
- *        does not have are skipped and counted, the rest is committed.
+ *        does not have are skipped and counted, the rest is committed
+ *        (items[i].written says which).
  *        Thread-safe (any thread, one transaction at a time per thread).
  * \param[out] res  What happened, for the loop's accounting.
  * \return res->ret: HG_EOK or the store's error (nothing committed).
  */
-int prober_batch_write(store_t *store, const char *prober_id, const prober_batch_item_t *items,
+int prober_batch_write(store_t *store, const char *prober_id, prober_batch_item_t *items,
                        size_t n, prober_batch_result_t *res);
 
 /* prober_writer.c */
@@ -333,6 +341,11 @@ int prober_writer_submit(prober_t *p, prober_target_t *const *targets, size_t n)
 /*! \brief On the writer's fd event: true and its result once the batch is
  *         written (then not busy any more); false if nothing was done. */
 bool prober_writer_finish(prober_t *p, prober_batch_result_t *res);
+/*! \brief The batch last handed over, once finished: its items, the targets
+ *         they came from and p->targets_epoch at the hand-over (the
+ *         targets are valid only while the epoch is unchanged). */
+const prober_batch_item_t *prober_writer_batch(const prober_t *p, prober_target_t *const **targets,
+                                               uint64_t *epoch);
 /*! \brief Wait for the batch being written, if any: true and its result. */
 bool prober_writer_wait(prober_t *p, prober_batch_result_t *res);
 /*! \brief Stop and join the thread (after the batch it writes), free it. NULL-safe. */

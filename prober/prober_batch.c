@@ -87,11 +87,14 @@ static void on_skipped(prober_t *p, uint64_t gen, size_t skipped, const char *fi
 	}
 }
 
-int prober_batch_write(store_t *store, const char *prober_id, const prober_batch_item_t *items,
+int prober_batch_write(store_t *store, const char *prober_id, prober_batch_item_t *items,
                        size_t n, prober_batch_result_t *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->n = n;
+	for (size_t i = 0; i < n; i++) {
+		items[i].written = false;
+	}
 	store_wtxn_t w;
 	int ret = store_wtxn_begin(store, &w);
 	if (ret != HG_EOK) {
@@ -112,6 +115,7 @@ int prober_batch_write(store_t *store, const char *prober_id, const prober_batch
 		} else if (r != HG_EOK) {
 			ret = r;
 		} else {
+			items[i].written = true;
 			res->written++;
 		}
 	}
@@ -124,10 +128,32 @@ int prober_batch_write(store_t *store, const char *prober_id, const prober_batch
 	return ret;
 }
 
-/* A written (or failed) batch, on the loop: counters and logs. */
-static void account(prober_t *p, const prober_batch_result_t *res)
+/* The live target of a batch item: its pointer from the hand-over while
+ * no reload has changed the target set since (targets are only freed by a
+ * reload's commit), else looked up by id (once per reload; a target the
+ * reload removed is not found). */
+static prober_target_t *item_target(prober_t *p, prober_target_t *t, uint64_t epoch,
+                                    const char *id)
+{
+	if (epoch == p->targets_epoch) {
+		return t;
+	}
+	for (size_t k = 0; k < p->n_targets; k++) {
+		if (strcmp(p->targets[k]->id, id) == 0) {
+			return p->targets[k];
+		}
+	}
+	return NULL;
+}
+
+/* A written (or failed) batch, on the loop: the publisher (only what is
+ * in LMDB is published), counters and logs. */
+static void account(prober_t *p, const prober_batch_result_t *res,
+                    const prober_batch_item_t *items, prober_target_t *const *targets,
+                    uint64_t epoch)
 {
 	if (res->ret != HG_EOK) {
+		prober_pub_abort(p);
 		p->batch_errors++;
 		if (!res->began) {
 			hg_err("cannot begin a write transaction: %s", hg_strerror(res->ret));
@@ -135,6 +161,16 @@ static void account(prober_t *p, const prober_batch_result_t *res)
 		hg_err("measurement batch (%zu endpoints) not stored: %s", res->n,
 		       hg_strerror(res->ret));
 		return;
+	}
+	if (p->pub != NULL) {
+		for (size_t i = 0; i < res->n; i++) {
+			prober_target_t *t = items[i].written ?
+				item_target(p, targets[i], epoch, items[i].id) : NULL;
+			if (t != NULL) {
+				prober_pub_collect(p, t, &items[i].m);
+			}
+		}
+		prober_pub_commit(p);   /* published only once in LMDB */
 	}
 	p->batches++;
 	on_skipped(p, res->gen, res->skipped, res->first, res->written);
@@ -183,7 +219,10 @@ void prober_batch_written(prober_t *p)
 	if (!prober_writer_finish(p, &res)) {
 		return;
 	}
-	account(p, &res);
+	prober_target_t *const *targets;
+	uint64_t epoch;
+	const prober_batch_item_t *items = prober_writer_batch(p, &targets, &epoch);
+	account(p, &res, items, targets, epoch);
 	if (p->batch_waiting) {
 		prober_batch_flush(p);
 	}
@@ -193,7 +232,10 @@ int prober_batch_final(prober_t *p)
 {
 	prober_batch_result_t res;
 	if (prober_writer_wait(p, &res)) {
-		account(p, &res);
+		prober_target_t *const *targets;
+		uint64_t epoch;
+		const prober_batch_item_t *items = prober_writer_batch(p, &targets, &epoch);
+		account(p, &res, items, targets, epoch);
 	}
 	p->batch_deadline_ns = 0;
 	p->batch_results = 0;
@@ -210,7 +252,7 @@ int prober_batch_final(prober_t *p)
 			prober_state_measure(&p->dirty[i]->st, &items[i].m);
 		}
 		ret = prober_batch_write(p->store, p->id, items, p->n_dirty, &res);
-		account(p, &res);
+		account(p, &res, items, p->dirty, p->targets_epoch);
 		free(items);
 	} else {
 		p->batch_errors++;

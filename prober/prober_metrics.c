@@ -177,6 +177,7 @@ int prober_metrics_write(const prober_t *p, const char *path)
 	put_label(f, p->id);
 	fprintf(f, "\"} %u\n", p->inflight);
 	resolver_series(f, p);
+	prober_pub_metrics(p, f);
 	if (ferror(f) | (fclose(f) != 0)) {
 		ret = HG_EIO;
 		unlink(tmp);

@@ -468,6 +468,9 @@ int prober_targets_commit(prober_t *p, prober_plan_t *pl)
 			e->t->kept = true;
 		}
 	}
+	/* Targets are freed here: batch items handed to the writer thread
+	 * before this point find theirs again by id (prober_batch.c). */
+	p->targets_epoch++;
 	size_t removed = drop_unkept(p) - pl->reset;
 	free(p->targets);
 	free(p->heap);

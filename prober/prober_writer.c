@@ -40,6 +40,8 @@ struct prober_writer {
 	store_t *store;
 	const char *prober_id;
 	prober_batch_item_t *items;        /*!< the batch; the thread's while busy */
+	prober_target_t **targets;         /*!< the loop's: where each item came from */
+	uint64_t epoch;                    /*!< p->targets_epoch at the hand-over */
 	size_t n_items, cap;
 	prober_batch_result_t res;         /*!< (mu) the thread's result */
 };
@@ -122,13 +124,20 @@ int prober_writer_submit(prober_t *p, prober_target_t *const *targets, size_t n)
 			return HG_ENOMEM;
 		}
 		w->items = it;
+		prober_target_t **tg = realloc(w->targets, cap * sizeof(*tg));
+		if (tg == NULL) {
+			return HG_ENOMEM;
+		}
+		w->targets = tg;
 		w->cap = cap;
 	}
 	for (size_t i = 0; i < n; i++) {
 		memcpy(w->items[i].id, targets[i]->id, sizeof(w->items[i].id));
 		prober_state_measure(&targets[i]->st, &w->items[i].m);
+		w->targets[i] = targets[i];
 	}
 	w->n_items = n;
+	w->epoch = p->targets_epoch;
 	w->store = p->store;
 	w->busy = true;
 	pthread_mutex_lock(&w->mu);
@@ -166,6 +175,14 @@ bool prober_writer_finish(prober_t *p, prober_batch_result_t *res)
 	}
 	take_result(p, res);
 	return true;
+}
+
+const prober_batch_item_t *prober_writer_batch(const prober_t *p, prober_target_t *const **targets,
+                                               uint64_t *epoch)
+{
+	*targets = p->writer->targets;
+	*epoch = p->writer->epoch;
+	return p->writer->items;
 }
 
 bool prober_writer_wait(prober_t *p, prober_batch_result_t *res)
@@ -207,6 +224,7 @@ void prober_writer_free(prober_t *p)
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	free(w->items);
+	free(w->targets);
 	free(w);
 	p->writer = NULL;
 }
