@@ -29,6 +29,9 @@
 /*! A transaction is committed once it has been open this long, even when
  *  deliveries keep coming (publish → view latency stays bounded). */
 #define SYNCD_BATCH_MAX_MS 50u
+/*! One call reading from the broker returns after this long, so signals
+ *  and the tick are served during a long catch-up. */
+#define SYNCD_READ_SLICE_MS 200u
 /*! The event loop wakes at least this often (heartbeats, reconnects). */
 #define SYNCD_TICK_MS 250u
 /*! A consumer that ran this long without an error resets the backoff. */
@@ -126,8 +129,13 @@ int syncd_run(syncd_t *s);
 int syncd_consumer_setup(syncd_t *s);
 /*! \brief Connect and start consuming from the stored position, when due. */
 void syncd_consumer_step(syncd_t *s);
-/*! \brief Read and apply whatever the broker sent (socket readable or tick). */
+/*! \brief Read and apply what the broker sent (socket readable or tick), for
+ *         at most SYNCD_READ_SLICE_MS; the caller calls again while
+ *         syncd_consumer_pending(). */
 void syncd_consumer_read(syncd_t *s);
+/*! \brief True while librabbitmq holds bytes or frames already read (the
+ *         socket may not become readable for them again). */
+bool syncd_consumer_pending(syncd_t *s);
 /*! \brief Stop consuming: abort the open batch, close the connection
  *         (\a clean: channel and connection close handshakes). */
 void syncd_consumer_stop(syncd_t *s, bool clean);

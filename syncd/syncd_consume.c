@@ -357,7 +357,10 @@ static int on_deliver(syncd_t *s, const amqp_basic_deliver_t *m)
 
 void syncd_consumer_read(syncd_t *s)
 {
-	while (s->consuming) {
+	/* A long catch-up must not hold off signals, heartbeats and metrics:
+	 * return after a slice; the loop calls again while data is pending. */
+	uint64_t until = syncd_mono_ms() + SYNCD_READ_SLICE_MS;
+	while (s->consuming && syncd_mono_ms() < until) {
 		amqp_frame_t f;
 		int ret = hg_amqp_wait_frame(s->amqp, 0, &f);
 		if (ret == HG_ENODATA) {
@@ -394,6 +397,11 @@ void syncd_consumer_read(syncd_t *s)
 			s->failures = 0;
 		}
 	}
+}
+
+bool syncd_consumer_pending(syncd_t *s)
+{
+	return s->consuming && hg_amqp_pending(s->amqp);
 }
 
 void syncd_consumer_stop(syncd_t *s, bool clean)

@@ -139,7 +139,9 @@ int syncd_run(syncd_t *s)
 	write_metrics(s, true);
 	while (!s->stop) {
 		struct epoll_event evs[8];
-		int n = epoll_wait(s->epfd, evs, 8, -1);
+		/* Frames librabbitmq already read wake no epoll: poll instead. */
+		bool pending = syncd_consumer_pending(s), read = false;
+		int n = epoll_wait(s->epfd, evs, 8, pending ? 0 : -1);
 		if (n < 0 && errno != EINTR) {
 			hg_err("epoll_wait: %s", strerror(errno));
 			break;
@@ -150,9 +152,13 @@ int syncd_run(syncd_t *s)
 				on_signals(s);
 			} else if (fd == s->tick_fd) {
 				on_tick(s);
-			} else if (fd == s->amqp_fd) {
+			} else if (fd == s->amqp_fd && !s->stop) {
 				syncd_consumer_read(s);
+				read = true;
 			}
+		}
+		if (pending && !read && !s->stop) {
+			syncd_consumer_read(s);
 		}
 		if (s->reload && !s->stop) {
 			s->reload = false;

@@ -104,6 +104,10 @@ static void wait_confirm(hg_amqp_t *c, uint64_t tag)
 		amqp_frame_t f;
 		int r = hg_amqp_wait_frame(c, 10000, &f);
 		if (r != HG_EOK) {
+			const char *why = NULL;
+			if (r == HG_ENODATA && hg_amqp_blocked(c, &why)) {
+				die("waiting for confirms: the broker blocks publishers", why);
+			}
 			die("waiting for confirms", r == HG_ENODATA ? "timeout" : hg_amqp_error(c));
 		}
 		if (f.frame_type == AMQP_FRAME_METHOD && f.payload.method.id == AMQP_BASIC_ACK_METHOD) {

@@ -562,6 +562,34 @@ static void test_no_policy(void)
 	ok(dbf_remove(empty, dir2) == 0, "empty env removed");
 }
 
+/* Rejections are counted per user_id, but a flood of user_ids (there are
+ * only as many as the broker has users, still) shares one entry past
+ * SYNCD_SENDERS_MAX. */
+static void test_many_senders(void)
+{
+	size_t len;
+	uint8_t *b = heartbeat("p-a", 1, 1, &len);
+	uint64_t t = T0 + 50000;
+	syncd_batch_begin(&ap, t);
+	for (unsigned i = 0; i < SYNCD_SENDERS_MAX + 44; i++) {
+		char user[32];
+		snprintf(user, sizeof(user), "u-%u", i);
+		syncd_delivery_t d = delivery(user, user, b, len, next_offset++, t);
+		syncd_verdict_t v;
+		syncd_batch_add(&ap, &d, &v);
+	}
+	is_int(syncd_batch_commit(&ap), HG_EOK, "300 senders in one batch commit");
+	free(b);
+	ok(ap.n_senders <= SYNCD_SENDERS_MAX, "sender table bounded (%zu)", ap.n_senders);
+	const syncd_sender_t *o = sender("(other)");
+	uint64_t total = 0;
+	for (size_t i = 0; i < ap.n_senders; i++) {
+		total += ap.senders[i].c.rejected[SYNCD_R_USER_MISMATCH];
+	}
+	ok(o != NULL && o->c.rejected[SYNCD_R_USER_MISMATCH] > 0, "the overflow counted as (other)");
+	is_int(total, SYNCD_SENDERS_MAX + 44, "and no rejection lost");
+}
+
 static void test_names(void)
 {
 	bool distinct = true, named = true;
@@ -600,6 +628,7 @@ int main(void)
 	test_snapshot();
 	test_atomic();
 	test_restart();
+	test_many_senders();
 	syncd_apply_free(&ap);
 	test_no_policy();
 	test_names();
