@@ -282,6 +282,8 @@ static void test_drops(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t blen;
 		char *before = dump_data(&blen);
+		hg_rec_stream_cursor_t pos_before = { 0 };
+		position(&pos_before);
 		uint64_t was = rejected(cases[i].counted, cases[i].reason);
 		syncd_verdict_t v = deliver(cases[i].user, cases[i].rk, cases[i].body, cases[i].len, T0 + 1);
 		ok(v.outcome == SYNCD_REJECTED && v.reason == cases[i].reason, "%s: rejected (%s)",
@@ -294,6 +296,13 @@ static void test_drops(void)
 		ok(data_same(before, blen), "%s: records, views and cursors unchanged", cases[i].what);
 		hg_rec_stream_cursor_t pos;
 		ok(position(&pos) && pos.offset == next_offset - 1, "%s: offset consumed", cases[i].what);
+		/* The position record: only the offset, the delivery count and the
+		 * commit time move. */
+		pos_before.offset = pos.offset;
+		pos_before.deliveries++;
+		pos_before.committed_ms = pos.committed_ms;
+		ok(memcmp(&pos, &pos_before, sizeof(pos)) == 0, "%s: nothing else of the position",
+		   cases[i].what);
 		free(before);
 	}
 	is_int(records_of("p-a"), 2, "no record applied by any of them");
