@@ -303,7 +303,10 @@ static int find_gone(void *ctx, const void *key, size_t klen, const void *val, s
 	}
 	memcpy(id, key, klen);
 	id[klen] = '\0';
-	if (bsearch(id, f->kept, f->n_kept, sizeof(*f->kept), cmp_id) != NULL) {
+	/* An empty snapshot (a prober that has measured nothing yet, e.g. the
+	 * one it publishes on connecting) keeps nothing, and bsearch() must
+	 * not see its NULL array. */
+	if (f->n_kept > 0 && bsearch(id, f->kept, f->n_kept, sizeof(*f->kept), cmp_id) != NULL) {
 		return HG_EOK;
 	}
 	uint8_t mkey[STORE_MEASURE_KEY_MAX];
