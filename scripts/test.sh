@@ -43,6 +43,28 @@ record_make_check() { # stage builddir rc
 	[ "$fail" -eq 0 ] || cat "$log" | grep -E '^(FAIL|ERROR|not ok|#   )' | head -n 40
 }
 
+# Every pytest stage is bounded twice, so that a hang fails the run instead of
+# eating the CI job: each test by pytest-timeout (PYTEST_TEST_TIMEOUT seconds,
+# signal method: the test fails with its traceback and its fixtures still
+# tear down, which is why only the test function is timed: a fixture's own
+# waits are bounded by the fixture), and the whole stage by timeout(1)
+# (PYTEST_STAGE_TIMEOUT seconds): SIGINT, which pytest turns into an orderly
+# stop (fixtures torn down, the JUnit XML written), then SIGKILL 60 s later.
+PYTEST_TEST_TIMEOUT=${PYTEST_TEST_TIMEOUT:-300}
+PYTEST_STAGE_TIMEOUT=${PYTEST_STAGE_TIMEOUT:-1200}
+run_pytest() { # xml pytest-args...
+	local xml=$1
+	shift
+	rm -f "$xml"      # never count a previous run's results
+	timeout -s INT -k 60 "$PYTEST_STAGE_TIMEOUT" \
+		"$PY" -m pytest -q -rfEs -p no:cacheprovider \
+		-p timeout --timeout="$PYTEST_TEST_TIMEOUT" --timeout_method=signal -o timeout_func_only=true \
+		--junitxml="$xml" "$@"
+	local rc=$?
+	[ "$rc" -eq 124 ] && echo "pytest stopped after $PYTEST_STAGE_TIMEOUT s (PYTEST_STAGE_TIMEOUT): $*"
+	return "$rc"
+}
+
 # Counts of a pytest run from its JUnit XML; skips count as failures: a test
 # that needs something missing must not turn green by skipping.
 record_pytest() { # stage xml rc
@@ -117,19 +139,17 @@ export top_srcdir="$top"
 #    plain module under valgrind.
 if [ -d "$top/tests/integration" ] && ls "$top"/tests/integration/test_*.py >/dev/null 2>&1; then
 	top_builddir="$top/build/asan" HG_TEST_DATA="$top/build/asan/tests/data" \
-		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/integration.xml" \
-		"$top/tests/integration"
+		run_pytest "$top/build/integration.xml" "$top/tests/integration"
 	record_pytest "knotd integration (ASan)" "$top/build/integration.xml" $?
 	top_builddir="$top/build/plain" HG_TEST_DATA="$top/build/plain/tests/data" HG_VALGRIND=1 \
-		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/integration-vg.xml" \
-		"$top/tests/integration/test_robustness.py"
+		run_pytest "$top/build/integration-vg.xml" "$top/tests/integration/test_robustness.py"
 	record_pytest "knotd robustness (valgrind)" "$top/build/integration-vg.xml" $?
 fi
 
 # 5. Multi-host tests in network namespaces (prober built with ASan+UBSan).
 if [ -d "$top/tests/netns" ] && ls "$top"/tests/netns/test_*.py >/dev/null 2>&1; then
 	top_builddir="$top/build/asan" HG_TEST_DATA="$top/build/asan/tests/data" \
-		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/netns.xml" "$top/tests/netns"
+		run_pytest "$top/build/netns.xml" "$top/tests/netns"
 	record_pytest "network namespace tests" "$top/build/netns.xml" $?
 fi
 
@@ -138,8 +158,7 @@ fi
 #     haltgslb-syncd consuming the stream (test_syncd.py; its feed helper
 #     tests/broker/hg_feedmsg is built by make check above).
 if [ -d "$top/tests/broker" ] && ls "$top"/tests/broker/test_*.py >/dev/null 2>&1; then
-	top_builddir="$top/build/asan" \
-		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/broker.xml" "$top/tests/broker"
+	top_builddir="$top/build/asan" run_pytest "$top/build/broker.xml" "$top/tests/broker"
 	record_pytest "broker (rabbitmq)" "$top/build/broker.xml" $?
 fi
 
