@@ -17,6 +17,8 @@ PACKAGES=(
 	iproute2 valgrind nginx-light openssl dnsperf procps
 	# replication: the broker (tests run private nodes of it) and an AMQP client
 	rabbitmq-server python3-pika
+	# quality tooling (make lint, make format-check)
+	cppcheck clang-format
 )
 
 if [ "$(id -u)" -ne 0 ]; then
