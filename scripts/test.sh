@@ -4,7 +4,8 @@
 # and knotd), runs the unit tests under both, the knotd integration tests,
 # the network-namespace tests and `make distcheck`; a third, clang build runs
 # the fuzz targets briefly (FUZZ_SECONDS each, default 10), cppcheck (make
-# lint) and the clang-format check (make format-check). Ends with the line
+# lint) and the clang-format check (make format-check); every systemd unit
+# of the tree is rated by systemd-analyze security (<= 2.0). Ends with the line
 # "N passed, N failed"; exits non-zero if anything failed.
 #
 # Only this run's results count: every log or XML a stage is counted from is
@@ -197,6 +198,16 @@ else
 	tail -n 30 "$top/build/fuzz/fuzz.out" 2>/dev/null
 	record "fuzz targets (clang)" 0 1
 fi
+
+# 3c. Every systemd unit of the tree (*.service: the prober's, syncd's, any
+#     later one) must score <= 2.0 in `systemd-analyze security --offline`
+#     (also part of make check; here on its own so its scores are shown).
+units_out=$(top_srcdir="$top" bash "$top/tests/build/test_unit_security.sh" 2>&1)
+units_rc=$?
+grep -E '^(not ok|# unit files|# → Overall)' <<<"$units_out"
+units_fail=$(grep -c '^not ok' <<<"$units_out")
+if [ "$units_rc" -ne 0 ] && [ "$units_fail" -eq 0 ]; then units_fail=1; fi
+record "systemd units (security)" "$(grep -c '^ok ' <<<"$units_out")" "$units_fail"
 
 export top_srcdir="$top"
 
