@@ -243,8 +243,10 @@ if [ -d "$top/tests/netns" ] && ls "$top"/tests/netns/test_*.py >/dev/null 2>&1;
 	fi
 fi
 
-# 5b. haltgslb-ctl broker-config against real rabbitmq-server nodes (one on
-#     loopback, one in a network namespace, a 3-node cluster).
+# 5b. Against real rabbitmq-server nodes: haltgslb-ctl broker-config (one on
+#     loopback, one in a network namespace, a 3-node cluster) and
+#     haltgslb-syncd consuming the stream (test_syncd.py; its feed helper
+#     tests/broker/hg_feedmsg is built by make check above).
 if [ -d "$top/tests/broker" ] && ls "$top"/tests/broker/test_*.py >/dev/null 2>&1; then
 	if [ "$asan_ok" -eq 1 ]; then
 		top_builddir="$top/build/asan" run_pytest "broker (rabbitmq)" "$top/build/broker.xml" "$top/tests/broker"
@@ -268,10 +270,17 @@ stage="$top/build/stage"
 rm -rf "$stage" "$top/build/install.log"
 missing=0
 if [ "$plain_ok" -eq 1 ] && (cd "$top/build/plain" && make install DESTDIR="$stage" >"$top/build/install.log" 2>&1); then
-	for f in bin/haltgslb-ctl bin/haltgslb-dump sbin/haltgslb-prober include/haltgslb/schema.h \
-		include/haltgslb/view.h share/doc/haltgslb/SCHEMA.md share/doc/haltgslb/policy.md; do
+	for f in bin/haltgslb-ctl bin/haltgslb-dump sbin/haltgslb-prober sbin/haltgslb-syncd \
+		include/haltgslb/schema.h include/haltgslb/view.h share/doc/haltgslb/SCHEMA.md \
+		share/doc/haltgslb/policy.md; do
 		[ -e "$stage/usr/local/$f" ] || { echo "make install did not install /usr/local/$f"; missing=$((missing + 1)); }
 	done
+	unit="$stage/usr/local/lib/systemd/system/haltgslb-syncd.service"
+	if [ ! -e "$unit" ]; then
+		echo "make install did not install $unit"; missing=$((missing + 1))
+	elif ! grep -q '^ExecStart=/usr/local/sbin/haltgslb-syncd ' "$unit"; then
+		echo "$unit: ExecStart does not run the installed /usr/local/sbin/haltgslb-syncd"; missing=$((missing + 1))
+	fi
 	modfile="$stage$(pkg-config --variable=module_instdir knotd)/haltgslb.so"
 	[ -e "$modfile" ] || { echo "make install did not install $modfile"; missing=$((missing + 1)); }
 else
