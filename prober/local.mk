@@ -56,4 +56,4 @@ tests_netsim_hg_tunrelay_SOURCES = tests/netsim/hg_tunrelay.c
 # from scripts/test.sh against the ASan build, not from make check.
 EXTRA_DIST += tests/netns/test_prober_netns.py \
 	tests/netsim/netsim.py tests/netsim/hg_httpd.py \
-	tests/bench/bench_prober.sh prober/haltgslb-prober.service
+	tests/bench/bench_prober.sh prober/haltgslb-prober.service prober/prober.conf
