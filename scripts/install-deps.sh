@@ -15,6 +15,10 @@ PACKAGES=(
 	knot knot-dnsutils lmdb-utils mmdb-bin libmaxmind-db-writer-perl
 	python3 python3-pytest python3-dnspython python3-cryptography
 	iproute2 valgrind nginx-light openssl dnsperf procps
+	# Debian packages (scripts/build-debs.sh) and their checks
+	dpkg-dev debhelper devscripts lintian
+	# deployment test: nspawn hosts from a debootstrap image, Ansible
+	debootstrap debian-archive-keyring systemd-container openssh-client ansible ansible-lint
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -4,7 +4,10 @@
 # and knotd), runs the unit tests under both, the knotd integration tests,
 # the network-namespace tests and `make distcheck`; a third, clang build runs
 # the fuzz targets briefly (FUZZ_SECONDS each, default 10). Ends with the line
-# "N passed, N failed"; exits non-zero if anything failed.
+# "N passed, N failed"; exits non-zero if anything failed. Then the Debian
+# packages are built (scripts/build-debs.sh) and checked with lintian, the
+# Ansible roles with ansible-lint, and the deployment test boots nspawn
+# hosts and deploys the packages with the roles (tests/deploy/).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,12 +21,18 @@ PY=/usr/bin/python3
 PASSED=0
 FAILED=0
 SUMMARY=()
+STAGE_START=$(date +%s)
 
+# Each stage's time is the time since the previous record.
 record() { # stage passed failed
+	local now secs
+	now=$(date +%s)
+	secs=$((now - STAGE_START))
+	STAGE_START=$now
 	PASSED=$((PASSED + $2))
 	FAILED=$((FAILED + $3))
-	SUMMARY+=("$(printf '%-28s %5d passed, %3d failed' "$1" "$2" "$3")")
-	echo "=== $1: $2 passed, $3 failed"
+	SUMMARY+=("$(printf '%-28s %5d passed, %3d failed %6d s' "$1" "$2" "$3" "$secs")")
+	echo "=== $1: $2 passed, $3 failed ($secs s)"
 }
 
 # Counts of a make check run, from automake's test-suite.log.
@@ -153,7 +162,48 @@ for f in bin/haltgslb-ctl bin/haltgslb-dump sbin/haltgslb-prober include/haltgsl
 done
 modfile="$stage$(pkg-config --variable=module_instdir knotd)/haltgslb.so"
 [ -e "$modfile" ] || { echo "make install did not install $modfile"; missing=$((missing + 1)); }
+for f in share/man/man1/haltgslb-ctl.1 share/man/man1/haltgslb-dump.1 share/man/man8/haltgslb-prober.8; do
+	[ -e "$stage/usr/local/$f" ] || { echo "make install did not install /usr/local/$f"; missing=$((missing + 1)); }
+done
 if [ "$missing" -eq 0 ]; then record "make install DESTDIR" 1 0; else record "make install DESTDIR" 0 1; fi
+
+# 8. Debian packages, built from a clean copy of the tree (make check ran
+#    twice above, hence nocheck), then lintian on them: errors and
+#    warnings fail (overrides only in debian/*.lintian-overrides, each with
+#    its reason).
+debdir="$top/build/deb"
+if DEB_BUILD_OPTIONS=nocheck LINTIAN=0 "$top/scripts/build-debs.sh" "$debdir" \
+	>"$top/build/build-debs.log" 2>&1; then
+	record "debian packages" 1 0
+else
+	tail -n 30 "$top/build/build-debs.log"
+	record "debian packages" 0 1
+fi
+if ls "$debdir"/*.changes >/dev/null 2>&1 \
+	&& lintian --fail-on error,warning "$debdir"/*.changes >"$top/build/lintian.txt" 2>&1; then
+	record "lintian" 1 0
+else
+	cat "$top/build/lintian.txt" 2>/dev/null
+	record "lintian" 0 1
+fi
+
+# 9. The Ansible roles and playbook: ansible-lint, production profile
+#    (ansible/.ansible-lint), offline.
+if (cd "$top/ansible" && ansible-lint --offline) >"$top/build/ansible-lint.txt" 2>&1; then
+	record "ansible-lint" 1 0
+else
+	tail -n 40 "$top/build/ansible-lint.txt"
+	record "ansible-lint" 0 1
+fi
+
+# 10. Deployment test: nspawn hosts from a debootstrap image (cached in
+#     build/lab/cache), the packages above from a local apt repository,
+#     ansible/site.yml, answers checked from a client namespace.
+top_builddir="$top/build/plain" HG_TEST_DATA="$top/build/plain/tests/data" \
+	HG_DEB_DIR="$debdir" HG_LAB_DIR="$top/build/lab" \
+	"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/deploy.xml" "$top/tests/deploy"
+record_pytest "deployment (nspawn hosts)" "$top/build/deploy.xml" $?
+cat "$top/build/lab/timings.txt" 2>/dev/null
 
 echo
 echo "=== summary"

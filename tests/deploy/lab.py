@@ -51,6 +51,9 @@ SUITE = "bookworm"
 ROOTFS_INCLUDE = ["python3", "python3-apt", "openssh-server", "systemd", "systemd-sysv",
                   "dbus", "iproute2"]
 NSPAWN_REBOOT = 133               # nspawn's exit status when the guest rebooted
+# /proc/sys/net writable in the guest (its own network namespace only);
+# with --network-namespace-path nspawn mounts it read-only otherwise.
+NSPAWN_ENV = dict(os.environ, SYSTEMD_NSPAWN_API_VFS_WRITABLE="network")
 
 
 class LabError(Exception):
@@ -287,6 +290,9 @@ class Host:
                 "--hostname=" + self.name,
                 "--network-namespace-path=/run/netns/" + self.netns,
                 "--console=read-only", "--link-journal=no", "--resolv-conf=off",
+                # Network sysctls (e.g. the prober role's ping_group_range)
+                # are the guest's own namespace's: let it write them.
+                "--capability=CAP_NET_ADMIN",
                 "--bind-ro=%s:/srv/repo" % repo_dir]
 
     def start(self, repo_dir, log_path):
@@ -300,7 +306,7 @@ class Host:
                         break
                     self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
                                                  stderr=subprocess.STDOUT,
-                                                 start_new_session=True)
+                                                 start_new_session=True, env=NSPAWN_ENV)
                     self.boots += 1
                 rc = self.proc.wait()
                 if rc != NSPAWN_REBOOT:
