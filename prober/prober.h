@@ -68,6 +68,7 @@ typedef struct prober_job {
 	size_t body_len;
 	bool body_capped;                  /*!< we stopped the transfer ourselves */
 	bool body_found;                   /*!< the body text was seen */
+	bool headers_done;                 /*!< the final response's header block ended */
 } prober_job_t;
 
 /*! Per curl socket (curl_multi_assign). */

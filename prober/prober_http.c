@@ -170,6 +170,22 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+/* libcurl (7.88) reports success for a response cut off inside its header
+ * block: a status line, some headers, then the connection closed. Only the
+ * blank line ends the block; a 1xx response has its own, so each status line
+ * starts over. HTTP/2 responses come through here in the same form. */
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	prober_job_t *job = userp;
+	size_t n = size * nmemb;
+	if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+		job->headers_done = false;
+	} else if ((n == 2 && data[0] == '\r' && data[1] == '\n') || (n == 1 && data[0] == '\n')) {
+		job->headers_done = true;
+	}
+	return n;
+}
+
 /* The host part of the URL: the check's host (Host header and SNI), else
  * the address literal, else the CNAME target (resolved by curl). */
 static void url_host(const prober_target_t *t, char *buf, size_t size)
@@ -240,6 +256,8 @@ int prober_http_start(prober_t *p, prober_target_t *t)
 	curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, job);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, job);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
 	                 !c->http2 ? CURL_HTTP_VERSION_1_1
 	                 : tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
@@ -325,7 +343,11 @@ static void finish_transfer(prober_t *p, CURL *easy, CURLcode rc)
 	}
 	/* Network RTT = TCP handshake: connect done minus name lookup done. */
 	r.rtt_us = span_us(easy, CURLINFO_NAMELOOKUP_TIME_T, CURLINFO_CONNECT_TIME_T);
-	if (rc == CURLE_OK) {
+	if (rc == CURLE_OK && !job->headers_done) {
+		/* not an HTTP response, whatever its status line said */
+		r.fail_class = HG_FAIL_OTHER;
+		hg_debug("endpoint %s: response cut off inside its headers", job->target->id);
+	} else if (rc == CURLE_OK) {
 		long status = 0;
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 		r.ttfb_us = span_us(easy, CURLINFO_PRETRANSFER_TIME_T, CURLINFO_STARTTRANSFER_TIME_T);

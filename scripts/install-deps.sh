@@ -15,6 +15,8 @@ PACKAGES=(
 	knot knot-dnsutils lmdb-utils mmdb-bin libmaxmind-db-writer-perl
 	python3 python3-pytest python3-dnspython python3-cryptography
 	iproute2 valgrind nginx-light openssl dnsperf procps
+	# replication: the broker (tests run private nodes of it) and an AMQP client
+	rabbitmq-server python3-pika
 	# Debian packages (scripts/build-debs.sh) and their checks
 	dpkg-dev debhelper devscripts lintian
 	# deployment test: nspawn hosts from a debootstrap image, Ansible
@@ -37,8 +39,8 @@ fi
 echo "install-deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-# policy-rc.d keeps the knot and nginx packages from starting system
-# services: the demo and the tests run their own instances.
+# policy-rc.d keeps the knot, nginx and rabbitmq-server packages from
+# starting system services: the demo and the tests run their own instances.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
 	chmod +x /usr/sbin/policy-rc.d

@@ -142,6 +142,14 @@ if [ -d "$top/tests/netns" ] && ls "$top"/tests/netns/test_*.py >/dev/null 2>&1;
 	record_pytest "network namespace tests" "$top/build/netns.xml" $?
 fi
 
+# 5b. haltgslb-ctl broker-config against real rabbitmq-server nodes (one on
+#     loopback, one in a network namespace, a 3-node cluster).
+if [ -d "$top/tests/broker" ] && ls "$top"/tests/broker/test_*.py >/dev/null 2>&1; then
+	top_builddir="$top/build/asan" \
+		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/broker.xml" "$top/tests/broker"
+	record_pytest "broker (rabbitmq)" "$top/build/broker.xml" $?
+fi
+
 # 6. The release tarball builds and passes its own checks.
 (cd "$top/build/plain" && make -j"$JOBS" distcheck >"$top/build/distcheck.log" 2>&1)
 if [ $? -eq 0 ]; then

@@ -23,6 +23,7 @@ int ctl_cmd_undrain(int argc, char **argv);
 int ctl_cmd_force_up(int argc, char **argv);
 int ctl_cmd_measure(int argc, char **argv);
 int ctl_cmd_explain(int argc, char **argv);
+int ctl_cmd_broker_config(int argc, char **argv);
 
 /*! Exit codes: 0 success, 1 operation failed, 2 usage error. */
 enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };

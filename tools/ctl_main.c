@@ -21,6 +21,7 @@ static const struct {
 	{ "measure",      ctl_cmd_measure,      "write a synthetic measurement (tests, exercises)" },
 	{ "explain",      ctl_cmd_explain,      "run the selection for a client and show every step" },
 	{ "zone-records", ctl_cmd_zone_records, "print static fallback records for the zone file" },
+	{ "broker-config", ctl_cmd_broker_config, "write a RabbitMQ node's configuration for the fleet" },
 };
 
 static void usage(FILE *out)

@@ -88,24 +88,34 @@ typedef struct {
 } policy_filter_t;
 
 typedef struct {
-	char text[HG_DNAME_MAX * 4 + 1]; /*!< presentation form, lower-case, with final dot */
+	/*! Presentation form, lower-case, with final dot. Names are letters,
+	 *  digits, '-' and '_' only, so no escapes: at most 254 characters. */
+	char text[HG_DNAME_MAX + 1];
 	uint8_t owner[HG_DNAME_MAX];   /*!< wire format, lower-case */
 	uint8_t owner_len;
 	uint32_t ttl, degraded_ttl;    /*!< name value or defaults */
 	uint32_t quorum_ppm, stale_after_ms;
 	size_t pools[HG_NAME_POOLS_MAX]; /*!< indexes into policy_t.pools */
 	size_t n_pools;
-	policy_filter_t chain[HG_CHAIN_MAX];
+	/*! Owned (policy_free() frees it), n_filters entries (at most
+	 *  HG_CHAIN_MAX). A pointer: inline, 16 filters cost 512 bytes a name. */
+	policy_filter_t *chain;
 	size_t n_filters;
 	uint8_t fallback;              /*!< enum hg_fallback; default all */
 	size_t fallback_pool;          /*!< index into policy_t.pools when HG_FALLBACK_POOL */
-	char chain_text[512];          /*!< the chain in one line, for status */
+	/*! The chain in one line, for status (as hg_rec_name_t.chain_text, at
+	 *  most 511 bytes kept). Owned (policy_free() frees it); never NULL in a
+	 *  parsed model. A pointer: inline, it was 512 bytes of every name. */
+	char *chain_text;
 	policy_pos_t pos;
 } policy_name_t;
 
 /*! One validation error. */
 typedef struct {
 	policy_pos_t pos;
+	/*! UTF-8; control characters, Unicode line separators and bidi
+	 *  overrides from the file are escaped (\\x0a, \\u2028), so a message is
+	 *  always one line that reads as its bytes. */
 	char msg[256];
 } policy_error_t;
 
@@ -129,6 +139,9 @@ typedef struct {
 	/*! Problems that do not fail the policy (e.g. an obsolete key), each
 	 *  message starting with "warning: "; print with policy_errors_print(). */
 	policy_errors_t warnings;
+	/*! Private: the parser's sorted id index behind policy_find_*(); owned.
+	 *  NULL in a model built by hand, where the lookups scan. */
+	struct policy_index *index;
 } policy_t;
 
 /*!
@@ -153,7 +166,8 @@ void policy_errors_print(const policy_errors_t *errors, const char *path, void *
 void policy_free(policy_t *policy);
 void policy_errors_free(policy_errors_t *errors);
 
-/*! \brief Find an endpoint / pool / prober by id; returns index or -1. */
+/*! \brief Find an endpoint / pool / prober by id; returns the index of the
+ *         first with that id, or -1. O(log n) on a parsed model. */
 long policy_find_endpoint(const policy_t *policy, const char *id);
 long policy_find_pool(const policy_t *policy, const char *id);
 long policy_find_prober(const policy_t *policy, const char *id);

@@ -19,14 +19,14 @@ static const char *filter_name(uint8_t type)
 	return s != NULL ? s : "?";
 }
 
-static void no_argument(pctx_t *c, yaml_node_t *arg, uint8_t type)
+static void no_argument(pctx_t *c, pnode_t *arg, uint8_t type)
 {
 	if (!pctx_is_null(arg)) {
 		pctx_err(c, arg, "filter '%s' takes no argument", filter_name(type));
 	}
 }
 
-static bool need_argument(pctx_t *c, yaml_node_t *item, yaml_node_t *arg, uint8_t type,
+static bool need_argument(pctx_t *c, pnode_t *item, pnode_t *arg, uint8_t type,
                           const char *example)
 {
 	if (pctx_is_null(arg)) {
@@ -37,15 +37,15 @@ static bool need_argument(pctx_t *c, yaml_node_t *item, yaml_node_t *arg, uint8_
 	return true;
 }
 
-static void parse_latency(pctx_t *c, yaml_node_t *arg, policy_filter_t *f)
+static void parse_latency(pctx_t *c, pnode_t *arg, policy_filter_t *f)
 {
 	static const char *const keys[] = { "tolerance", NULL };
-	yaml_node_t *v[1] = { NULL };
+	pnode_t *v[1] = { NULL };
 	uint32_t ms = LATENCY_TOLERANCE_DEFAULT_MS;
 	if (!pctx_is_null(arg)) {
 		/* `lowest-latency: 20ms` is accepted as shorthand for the map form */
-		yaml_node_t *tn = arg;
-		if (arg->type != YAML_SCALAR_NODE) {
+		pnode_t *tn = arg;
+		if (arg->type != PNODE_SCALAR) {
 			if (!pctx_map(c, arg, filter_name(HG_F_LOWEST_LATENCY), keys, v, NULL)) {
 				return;
 			}
@@ -63,10 +63,10 @@ static void parse_latency(pctx_t *c, yaml_node_t *arg, policy_filter_t *f)
 	f->arg = ms * 1000;   /* stored in microseconds, like measured RTTs */
 }
 
-static void parse_weighted(pctx_t *c, yaml_node_t *arg, policy_filter_t *f)
+static void parse_weighted(pctx_t *c, pnode_t *arg, policy_filter_t *f)
 {
 	static const char *const keys[] = { "sticky", NULL };
-	yaml_node_t *v[1];
+	pnode_t *v[1];
 	if (pctx_is_null(arg) || !pctx_map(c, arg, filter_name(HG_F_WEIGHTED), keys, v, NULL)) {
 		return;
 	}
@@ -75,7 +75,7 @@ static void parse_weighted(pctx_t *c, yaml_node_t *arg, policy_filter_t *f)
 	}
 }
 
-static void parse_argument(pctx_t *c, yaml_node_t *item, yaml_node_t *arg,
+static void parse_argument(pctx_t *c, pnode_t *item, pnode_t *arg,
                            policy_name_t *name, policy_filter_t *f)
 {
 	long long n;
@@ -113,18 +113,18 @@ static void parse_argument(pctx_t *c, yaml_node_t *item, yaml_node_t *arg,
 	}
 }
 
-static void parse_item(pctx_t *c, yaml_node_t *item, policy_name_t *name)
+static void parse_item(pctx_t *c, pnode_t *item, policy_name_t *name)
 {
-	yaml_node_t *key = item, *arg = NULL;
-	if (item->type == YAML_MAPPING_NODE) {
-		size_t n = (size_t)(item->data.mapping.pairs.top - item->data.mapping.pairs.start);
+	pnode_t *key = item, *arg = NULL;
+	if (item->type == PNODE_MAP) {
+		size_t n = pnode_len(item);
 		if (n != 1) {
 			pctx_err(c, item, "a chain filter is a name or a map with one key "
 			         "(got %zu keys)", n);
 			return;
 		}
-		key = pctx_node(c, item->data.mapping.pairs.start->key);
-		arg = pctx_node(c, item->data.mapping.pairs.start->value);
+		key = pnode_key(c, item, 0);
+		arg = pnode_value(c, item, 0);
 	}
 	const char *s = pctx_scalar(c, key, "a chain filter");
 	if (s == NULL) {
@@ -149,13 +149,20 @@ static void parse_item(pctx_t *c, yaml_node_t *item, policy_name_t *name)
 	parse_argument(c, item, arg, name, f);
 }
 
-void pparse_chain(pctx_t *c, yaml_node_t *node, policy_name_t *name)
+void pparse_chain(pctx_t *c, pnode_t *node, policy_name_t *name)
 {
 	plist_t l;
 	if (!pctx_list(c, node, "'chain'", false, &l)) {
 		return;
 	}
-	for (size_t i = 0; i < plist_len(&l) && !c->nomem; i++) {
+	/* room for every filter parse_item() may add */
+	size_t room = plist_len(&l) < HG_CHAIN_MAX ? plist_len(&l) : HG_CHAIN_MAX;
+	name->chain = room > 0 ? calloc(room, sizeof(*name->chain)) : NULL;
+	if (room > 0 && name->chain == NULL) {
+		c->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < plist_len(&l) && !pctx_stopped(c); i++) {
 		parse_item(c, plist_get(&l, i), name);
 	}
 }
@@ -223,5 +230,7 @@ void pchain_free(policy_name_t *name)
 		f->rules = NULL;
 		f->n_rules = 0;
 	}
+	free(name->chain);
+	name->chain = NULL;
 	name->n_filters = 0;
 }

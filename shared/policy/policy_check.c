@@ -33,7 +33,7 @@ enum {
 	K_RISE, K_FALL, K_HTTP2, K_TLS_VERIFY, K_CA, K_PROBE_ADDRESS, K_COUNT
 };
 
-static void parse_type(pctx_t *c, yaml_node_t *n, pcheck_t *out)
+static void parse_type(pctx_t *c, pnode_t *n, pcheck_t *out)
 {
 	const char *s = pctx_scalar(c, n, "'type' in check");
 	unsigned type;
@@ -50,7 +50,7 @@ static void parse_type(pctx_t *c, yaml_node_t *n, pcheck_t *out)
 	pctx_err(c, n, "unknown check type '%s' (expected %s)", s, expected);
 }
 
-static void parse_expect(pctx_t *c, yaml_node_t *n, pcheck_t *out)
+static void parse_expect(pctx_t *c, pnode_t *n, pcheck_t *out)
 {
 	plist_t l;
 	if (!pctx_list(c, n, "'expect' in check", true, &l)) {
@@ -76,7 +76,7 @@ static void parse_expect(pctx_t *c, yaml_node_t *n, pcheck_t *out)
 	}
 }
 
-static void parse_probe_address(pctx_t *c, yaml_node_t *n, pcheck_t *out)
+static void parse_probe_address(pctx_t *c, pnode_t *n, pcheck_t *out)
 {
 	const char *s = pctx_scalar(c, n, "'probe-address' in check");
 	uint8_t buf[16];
@@ -88,6 +88,11 @@ static void parse_probe_address(pctx_t *c, yaml_node_t *n, pcheck_t *out)
 		pctx_err(c, n, "bad address '%s' for 'probe-address' (expected IPv4 or IPv6)", s);
 		return;
 	}
+	const char *why = pvalid_addr(af, buf);
+	if (why != NULL) {
+		pctx_err(c, n, "'probe-address' '%s' in check is not a unicast address: %s", s, why);
+		return;
+	}
 	/* store the canonical text so every reader sees one spelling */
 	inet_ntop(af, buf, out->v.probe_address, sizeof(out->v.probe_address));
 	out->set |= PCHECK_PROBE_ADDRESS;
@@ -95,7 +100,7 @@ static void parse_probe_address(pctx_t *c, yaml_node_t *n, pcheck_t *out)
 
 /* hg_rec_check_t is packed: its members cannot be passed by address, so the
  * helpers hand values back and the caller assigns. */
-static bool parse_u16(pctx_t *c, yaml_node_t *n, const char *what, long long min, uint16_t *out)
+static bool parse_u16(pctx_t *c, pnode_t *n, const char *what, long long min, uint16_t *out)
 {
 	long long v;
 	if (!pctx_int(c, n, what, min, 65535, &v)) {
@@ -105,7 +110,7 @@ static bool parse_u16(pctx_t *c, yaml_node_t *n, const char *what, long long min
 	return true;
 }
 
-static bool parse_flag(pctx_t *c, yaml_node_t *n, const char *what, uint8_t *out)
+static bool parse_flag(pctx_t *c, pnode_t *n, const char *what, uint8_t *out)
 {
 	bool b;
 	if (!pctx_bool(c, n, what, &b)) {
@@ -115,15 +120,22 @@ static bool parse_flag(pctx_t *c, yaml_node_t *n, const char *what, uint8_t *out
 	return true;
 }
 
-static void parse_text(pctx_t *c, yaml_node_t *n, const char *what, char *dst,
-                       uint32_t bit, uint32_t *set)
+/* A text field; \a valid (may be NULL) says whether its value is allowed. */
+static void parse_text(pctx_t *c, pnode_t *n, const char *what, char *dst,
+                       bool (*valid)(const char *, char *, size_t), uint32_t bit, uint32_t *set)
 {
-	if (pctx_str(c, n, what, dst, HG_PATH_SIZE)) {
-		*set |= bit;
+	char why[160];
+	if (!pctx_str(c, n, what, dst, HG_PATH_SIZE)) {
+		return;
 	}
+	if (valid != NULL && !valid(dst, why, sizeof(why))) {
+		pctx_err(c, n, "bad %s '%s': %s", what, dst, why);
+		return;
+	}
+	*set |= bit;
 }
 
-static bool parse_ms(pctx_t *c, yaml_node_t *n, const char *what, uint32_t *out)
+static bool parse_ms(pctx_t *c, pnode_t *n, const char *what, uint32_t *out)
 {
 	uint32_t ms;
 	if (!pctx_duration(c, n, what, &ms)) {
@@ -137,9 +149,9 @@ static bool parse_ms(pctx_t *c, yaml_node_t *n, const char *what, uint32_t *out)
 	return true;
 }
 
-void pcheck_parse(pctx_t *c, yaml_node_t *node, pcheck_t *out)
+void pcheck_parse(pctx_t *c, pnode_t *node, pcheck_t *out)
 {
-	yaml_node_t *v[K_COUNT];
+	pnode_t *v[K_COUNT];
 	memset(out, 0, sizeof(*out));
 	if (!pctx_map(c, node, "check", check_keys, v, NULL)) {
 		return;
@@ -154,14 +166,14 @@ void pcheck_parse(pctx_t *c, yaml_node_t *node, pcheck_t *out)
 		*set |= PCHECK_PORT;
 	}
 	if (v[K_PATH]) {
-		parse_text(c, v[K_PATH], "'path' in check", out->v.path, PCHECK_PATH, set);
-		if ((*set & PCHECK_PATH) && out->v.path[0] != '/') {
-			pctx_err(c, v[K_PATH], "'path' in check must start with '/'");
-		}
+		parse_text(c, v[K_PATH], "'path' in check", out->v.path, pvalid_path, PCHECK_PATH, set);
 	}
-	if (v[K_HOST]) parse_text(c, v[K_HOST], "'host' in check", out->v.host, PCHECK_HOST, set);
+	if (v[K_HOST]) {
+		parse_text(c, v[K_HOST], "'host' in check", out->v.host, pvalid_host, PCHECK_HOST, set);
+	}
 	if (v[K_EXPECT]) parse_expect(c, v[K_EXPECT], out);
-	if (v[K_BODY]) parse_text(c, v[K_BODY], "'body' in check", out->v.body, PCHECK_BODY, set);
+	/* body is only searched for, byte for byte: any text but NUL */
+	if (v[K_BODY]) parse_text(c, v[K_BODY], "'body' in check", out->v.body, NULL, PCHECK_BODY, set);
 	if (v[K_INTERVAL] && parse_ms(c, v[K_INTERVAL], "'interval' in check", &u32)) {
 		out->v.interval_ms = u32;
 		*set |= PCHECK_INTERVAL;
@@ -186,7 +198,7 @@ void pcheck_parse(pctx_t *c, yaml_node_t *node, pcheck_t *out)
 		out->v.tls_verify = u8;
 		*set |= PCHECK_TLS_VERIFY;
 	}
-	if (v[K_CA]) parse_text(c, v[K_CA], "'ca' in check", out->v.ca, PCHECK_CA, set);
+	if (v[K_CA]) parse_text(c, v[K_CA], "'ca' in check", out->v.ca, pvalid_ca, PCHECK_CA, set);
 	if (v[K_PROBE_ADDRESS]) parse_probe_address(c, v[K_PROBE_ADDRESS], out);
 }
 

@@ -77,7 +77,7 @@ static bool parse_prefix(const char *s, policy_match_t *m)
 	return true;
 }
 
-static bool parse_value(pctx_t *c, yaml_node_t *n, uint8_t kind, policy_match_t *m)
+static bool parse_value(pctx_t *c, pnode_t *n, uint8_t kind, policy_match_t *m)
 {
 	static const char *const continents[] = { "AF", "AN", "AS", "EU", "NA", "OC", "SA", NULL };
 	const char *s = pctx_scalar(c, n, "a match value");
@@ -149,10 +149,10 @@ static size_t name_matches(const policy_name_t *name, size_t *rules)
 	return n;
 }
 
-static void parse_match(pctx_t *c, yaml_node_t *node, policy_name_t *name, policy_rule_t *rule)
+static void parse_match(pctx_t *c, pnode_t *node, policy_name_t *name, policy_rule_t *rule)
 {
 	const char *const *match_keys = schema_match_kinds.names;
-	yaml_node_t *v[N_MATCH_KINDS];
+	pnode_t *v[N_MATCH_KINDS];
 	size_t cap = 0, n_rules;
 	if (!pctx_map(c, node, "geofence match", match_keys, v, NULL)) {
 		return;
@@ -166,7 +166,7 @@ static void parse_match(pctx_t *c, yaml_node_t *node, policy_name_t *name, polic
 		}
 		any = true;
 		for (size_t i = 0; i < plist_len(&l); i++) {
-			yaml_node_t *vn = plist_get(&l, i);
+			pnode_t *vn = plist_get(&l, i);
 			policy_match_t m;
 			if (!parse_value(c, vn, (uint8_t)(schema_match_kinds.first + k), &m)) {
 				continue;
@@ -185,7 +185,7 @@ static void parse_match(pctx_t *c, yaml_node_t *node, policy_name_t *name, polic
 		}
 	}
 	/* unknown keys were reported already: "empty" only for a bare {} */
-	if (!any && node->data.mapping.pairs.top == node->data.mapping.pairs.start) {
+	if (!any && pnode_len(node) == 0) {
 		char kinds[80];
 		schema_names_join(&schema_match_kinds, kinds, sizeof(kinds));
 		pctx_err(c, node, "empty 'match' (use %s)", kinds);
@@ -203,7 +203,7 @@ static bool pool_in_name(const policy_name_t *name, size_t pool)
 }
 
 /* Resolve `endpoints:` (is_pool false) or `pools:` ids against the name. */
-static void parse_targets(pctx_t *c, yaml_node_t *node, const policy_name_t *name,
+static void parse_targets(pctx_t *c, pnode_t *node, const policy_name_t *name,
                           bool is_pool, char (**ids)[HG_ID_SIZE], size_t *n_ids)
 {
 	const policy_t *pol = c->pol;
@@ -222,7 +222,7 @@ static void parse_targets(pctx_t *c, yaml_node_t *node, const policy_name_t *nam
 		return;
 	}
 	for (size_t i = 0; i < plist_len(&l); i++) {
-		yaml_node_t *in = plist_get(&l, i);
+		pnode_t *in = plist_get(&l, i);
 		const char *id = pctx_scalar(c, in, is_pool ? "a pool id" : "an endpoint id");
 		if (id == NULL) {
 			continue;
@@ -241,10 +241,10 @@ static void parse_targets(pctx_t *c, yaml_node_t *node, const policy_name_t *nam
 	}
 }
 
-static void parse_rule(pctx_t *c, yaml_node_t *node, policy_name_t *name, policy_rule_t *rule)
+static void parse_rule(pctx_t *c, pnode_t *node, policy_name_t *name, policy_rule_t *rule)
 {
 	static const char *const keys[] = { "match", "endpoints", "pools", "strict", NULL };
-	yaml_node_t *v[4];
+	pnode_t *v[4];
 	rule->pos = pctx_pos(node);
 	if (!pctx_map(c, node, "geofence rule", keys, v, NULL)) {
 		return;
@@ -268,7 +268,7 @@ static void parse_rule(pctx_t *c, yaml_node_t *node, policy_name_t *name, policy
 	}
 }
 
-void pparse_geofence(pctx_t *c, yaml_node_t *node, policy_name_t *name, policy_filter_t *f)
+void pparse_geofence(pctx_t *c, pnode_t *node, policy_name_t *name, policy_filter_t *f)
 {
 	plist_t l;
 	size_t n_rules;
@@ -284,8 +284,8 @@ void pparse_geofence(pctx_t *c, yaml_node_t *node, policy_name_t *name, policy_f
 		c->nomem = true;
 		return;
 	}
-	for (size_t i = 0; i < plist_len(&l) && !c->nomem; i++) {
-		yaml_node_t *rn = plist_get(&l, i);
+	for (size_t i = 0; i < plist_len(&l) && !pctx_stopped(c); i++) {
+		pnode_t *rn = plist_get(&l, i);
 		name_matches(name, &n_rules);
 		if (n_rules >= HG_RULES_MAX) {
 			pctx_err(c, rn, "name '%s' has too many geofence rules (max %d)", name->text,

@@ -10,7 +10,7 @@
 
 enum { N_NAME, N_POOLS, N_TTL, N_DTTL, N_QUORUM, N_STALE, N_CHAIN, N_FALLBACK, N_COUNT };
 
-static void parse_owner(pctx_t *c, yaml_node_t *node, policy_name_t *name, size_t index)
+static void parse_owner(pctx_t *c, pnode_t *node, policy_name_t *name, size_t index)
 {
 	const char *s = pctx_scalar(c, node, "'name'");
 	if (s == NULL) {
@@ -31,20 +31,11 @@ static void parse_owner(pctx_t *c, yaml_node_t *node, policy_name_t *name, size_
 		char ch = s[i];
 		name->text[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
 	}
-	const policy_t *pol = c->pol;
-	for (size_t i = 0; i < index; i++) {
-		const policy_name_t *o = &pol->names[i];
-		if (o->owner_len == name->owner_len &&
-		    memcmp(o->owner, name->owner, name->owner_len) == 0) {
-			pctx_err(c, node, "duplicate name '%s' (first at line %u)", name->text,
-			         o->pos.line);
-			break;
-		}
-	}
+	c->name_pos[index] = pctx_pos(node);   /* duplicates: pindex_name_dups() */
 }
 
 /* Resolve the name's pool list; returns the number of endpoints it covers. */
-static size_t parse_name_pools(pctx_t *c, yaml_node_t *node, policy_name_t *name)
+static size_t parse_name_pools(pctx_t *c, pnode_t *node, policy_name_t *name)
 {
 	const policy_t *pol = c->pol;
 	size_t n_ep = 0;
@@ -56,7 +47,7 @@ static size_t parse_name_pools(pctx_t *c, yaml_node_t *node, policy_name_t *name
 		pctx_err(c, node, "name '%s' lists no pools", name->text);
 	}
 	for (size_t i = 0; i < plist_len(&l); i++) {
-		yaml_node_t *pn = plist_get(&l, i);
+		pnode_t *pn = plist_get(&l, i);
 		const char *id = pctx_scalar(c, pn, "a pool id");
 		if (id == NULL) {
 			continue;
@@ -83,7 +74,7 @@ static size_t parse_name_pools(pctx_t *c, yaml_node_t *node, policy_name_t *name
 	return n_ep;
 }
 
-static void parse_fallback(pctx_t *c, yaml_node_t *node, policy_name_t *name)
+static void parse_fallback(pctx_t *c, pnode_t *node, policy_name_t *name)
 {
 	const policy_t *pol = c->pol;
 	const char *s = pctx_scalar(c, node, "'fallback'");
@@ -115,13 +106,13 @@ static void parse_fallback(pctx_t *c, yaml_node_t *node, policy_name_t *name)
 	}
 }
 
-static void parse_name(pctx_t *c, yaml_node_t *node, size_t index)
+static void parse_name(pctx_t *c, pnode_t *node, size_t index)
 {
 	static const char *const keys[] = {
 		"name", "pools", "ttl", "degraded-ttl", "quorum", "stale-after", "chain",
 		"fallback", NULL
 	};
-	yaml_node_t *v[N_COUNT];
+	pnode_t *v[N_COUNT];
 	policy_t *pol = c->pol;
 	policy_name_t *name = &pol->names[index];
 
@@ -156,14 +147,19 @@ static void parse_name(pctx_t *c, yaml_node_t *node, size_t index)
 		pctx_missing(c, node, "chain", "name");
 	} else {
 		pparse_chain(c, v[N_CHAIN], name);
-		pchain_text(name, name->chain_text, sizeof(name->chain_text));
+	}
+	char text[sizeof(((hg_rec_name_t *)NULL)->chain_text)];
+	pchain_text(name, text, sizeof(text));
+	name->chain_text = strdup(text);
+	if (name->chain_text == NULL) {
+		c->nomem = true;
 	}
 	if (v[N_FALLBACK] != NULL) {
 		parse_fallback(c, v[N_FALLBACK], name);
 	}
 }
 
-void pparse_names(pctx_t *c, yaml_node_t *node)
+void pparse_names(pctx_t *c, pnode_t *node)
 {
 	plist_t l;
 	policy_t *pol = c->pol;
@@ -171,11 +167,12 @@ void pparse_names(pctx_t *c, yaml_node_t *node)
 		return;
 	}
 	pol->names = calloc(plist_len(&l), sizeof(*pol->names));
-	if (pol->names == NULL) {
+	c->name_pos = calloc(plist_len(&l), sizeof(*c->name_pos));
+	if (pol->names == NULL || c->name_pos == NULL) {
 		c->nomem = true;
 		return;
 	}
-	for (size_t i = 0; i < plist_len(&l) && !c->nomem; i++) {
+	for (size_t i = 0; i < plist_len(&l) && !pctx_stopped(c); i++) {
 		pol->n_names++;
 		parse_name(c, plist_get(&l, i), i);
 	}

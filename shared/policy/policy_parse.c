@@ -1,5 +1,5 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/* Entry points of the policy compiler: read the file, load the YAML document,
+/* Entry points of the policy compiler: read the file, load the YAML tree,
  * walk the top level and the defaults, hand back the model or every error. */
 
 #include <errno.h>
@@ -7,13 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "errors.h"
 #include "policy_ctx.h"
 
 #define POLICY_VERSION 1
 
-bool pparse_ttl(pctx_t *c, yaml_node_t *node, const char *what, uint32_t *out)
+bool pparse_ttl(pctx_t *c, pnode_t *node, const char *what, uint32_t *out)
 {
 	long long v;
 	if (!pctx_int(c, node, what, 0, 86400, &v)) {
@@ -23,7 +24,7 @@ bool pparse_ttl(pctx_t *c, yaml_node_t *node, const char *what, uint32_t *out)
 	return true;
 }
 
-bool pparse_quorum(pctx_t *c, yaml_node_t *node, const char *what, uint32_t *ppm)
+bool pparse_quorum(pctx_t *c, pnode_t *node, const char *what, uint32_t *ppm)
 {
 	const char *s = pctx_scalar(c, node, what);
 	uint64_t v;
@@ -43,7 +44,7 @@ bool pparse_quorum(pctx_t *c, yaml_node_t *node, const char *what, uint32_t *ppm
 	return true;
 }
 
-bool pparse_stale(pctx_t *c, yaml_node_t *node, const char *what, uint32_t *ms)
+bool pparse_stale(pctx_t *c, pnode_t *node, const char *what, uint32_t *ms)
 {
 	uint32_t v;
 	if (!pctx_duration(c, node, what, &v)) {
@@ -57,12 +58,12 @@ bool pparse_stale(pctx_t *c, yaml_node_t *node, const char *what, uint32_t *ms)
 	return true;
 }
 
-static void parse_defaults(pctx_t *c, yaml_node_t *node, pcheck_t *dcheck)
+static void parse_defaults(pctx_t *c, pnode_t *node, pcheck_t *dcheck)
 {
 	static const char *const keys[] = {
 		"ttl", "degraded-ttl", "quorum", "stale-after", "check", NULL
 	};
-	yaml_node_t *v[5];
+	pnode_t *v[5];
 	policy_t *pol = c->pol;
 	if (!pctx_map(c, node, "defaults", keys, v, NULL)) {
 		return;
@@ -74,13 +75,13 @@ static void parse_defaults(pctx_t *c, yaml_node_t *node, pcheck_t *dcheck)
 	if (v[4]) pcheck_parse(c, v[4], dcheck);
 }
 
-static void parse_root(pctx_t *c, yaml_node_t *root)
+static void parse_root(pctx_t *c, pnode_t *root)
 {
 	static const char *const keys[] = {
 		"version", "defaults", "probers", "pools", "names", NULL
 	};
 	enum { K_VERSION, K_DEFAULTS, K_PROBERS, K_POOLS, K_NAMES, K_COUNT };
-	yaml_node_t *v[K_COUNT];
+	pnode_t *v[K_COUNT];
 	policy_t *pol = c->pol;
 	pcheck_t dcheck = { .set = 0 };
 
@@ -107,70 +108,35 @@ static void parse_root(pctx_t *c, yaml_node_t *root)
 	if (v[K_PROBERS] != NULL) {
 		pparse_probers(c, v[K_PROBERS]);
 	}
+	pindex_probers(c);
 	if (v[K_POOLS] == NULL) {
 		pctx_missing(c, root, "pools", "the policy");
 	} else {
 		pparse_pools(c, v[K_POOLS], &dcheck);
 	}
+	pindex_pools(c);   /* names look pools and endpoints up */
 	if (v[K_NAMES] == NULL) {
 		pctx_missing(c, root, "names", "the policy");
-	} else {
+	} else if (!pctx_stopped(c)) {
 		pparse_names(c, v[K_NAMES]);
+		pindex_name_dups(c);
 	}
 }
 
 static void load_yaml(pctx_t *c, const char *buf, size_t len)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc, extra;
-	if (!yaml_parser_initialize(&parser)) {
-		c->nomem = true;
+	ptree_t tree;
+	if (!ptree_load(c, &tree, buf, len)) {
 		return;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		policy_pos_t pos = { (uint32_t)parser.problem_mark.line + 1,
-		                     (uint32_t)parser.problem_mark.column + 1 };
-		if (parser.error == YAML_MEMORY_ERROR) {
-			c->nomem = true;
-		} else {
-			/* libyaml reports where it gave up; the context says where the
-			 * broken construct began, which is often where the typo is. */
-			if (parser.context != NULL) {
-				pctx_err_at(c, pos, "YAML syntax error: %s (%s started at line %zu, "
-				            "column %zu)", parser.problem ? parser.problem : "?",
-				            parser.context, parser.context_mark.line + 1,
-				            parser.context_mark.column + 1);
-			} else {
-				pctx_err_at(c, pos, "YAML syntax error: %s",
-				            parser.problem ? parser.problem : "?");
-			}
-		}
-		yaml_parser_delete(&parser);
-		return;
-	}
-	c->doc = &doc;
-	yaml_node_t *root = yaml_document_get_root_node(&doc);
-	if (root == NULL) {
+	c->tree = &tree;
+	if (tree.root == NULL) {
 		pctx_err_at(c, (policy_pos_t){ 1, 1 }, "the policy is empty");
 	} else {
-		parse_root(c, root);
-		/* A second document would be silently ignored: refuse it instead. */
-		if (yaml_parser_load(&parser, &extra)) {
-			yaml_node_t *r2 = yaml_document_get_root_node(&extra);
-			if (r2 != NULL) {
-				pctx_err(c, r2, "a policy file holds one YAML document, found another");
-			}
-			yaml_document_delete(&extra);
-		} else {
-			pctx_err_at(c, (policy_pos_t){ (uint32_t)parser.problem_mark.line + 1,
-			            (uint32_t)parser.problem_mark.column + 1 },
-			            "YAML syntax error: %s", parser.problem ? parser.problem : "?");
-		}
+		parse_root(c, tree.root);
 	}
-	c->doc = NULL;
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
+	c->tree = NULL;
+	ptree_free(&tree);
 }
 
 static int err_cmp(const void *a, const void *b)
@@ -211,7 +177,7 @@ static void errors_init(policy_errors_t *errors)
 int policy_parse_buffer(const char *path, const char *buf, size_t len,
                         policy_t **out, policy_errors_t *errors)
 {
-	pctx_t c = { .doc = NULL };
+	pctx_t c = { .tree = NULL };
 	int ret = HG_EOK;
 
 	errors_init(errors);
@@ -229,12 +195,16 @@ int policy_parse_buffer(const char *path, const char *buf, size_t len,
 	pol->degraded_ttl = 10;
 	pol->quorum_ppm = 500000;
 	pol->stale_after_ms = 15000;
-	if (EVP_Digest(buf ? buf : "", len, pol->sha256, NULL, EVP_sha256(), NULL) != 1) {
+	if (len > PLOAD_MAX_BYTES) {
+		/* refused before a byte of it is read */
+		pctx_err_at(&c, (policy_pos_t){ 1, 1 }, "the policy is too large (%zu bytes, max %u)",
+		            len, PLOAD_MAX_BYTES);
+	} else if (EVP_Digest(buf ? buf : "", len, pol->sha256, NULL, EVP_sha256(), NULL) != 1) {
 		ret = HG_ENOMEM;
 		goto cleanup;
+	} else {
+		load_yaml(&c, buf ? buf : "", len);
 	}
-
-	load_yaml(&c, buf ? buf : "", len);
 
 	if (c.nomem) {
 		ret = HG_ENOMEM;
@@ -258,20 +228,36 @@ int policy_parse_buffer(const char *path, const char *buf, size_t len,
 	}
 cleanup:
 	free(c.errs);
+	free(c.prober_id_pos);
+	free(c.pool_id_pos);
+	free(c.endpoint_id_pos);
+	free(c.name_pos);
 	policy_free(c.pol);
 	return ret;
 }
 
-/* Read a whole file; returns HG_EOK or an errno-derived error with *err_no set. */
+/* Read a whole file; returns HG_EOK or an errno-derived error with *err_no
+ * set. Sized by fstat() first, so a large policy is not held twice over while
+ * a doubling buffer grows; a file that grows meanwhile is still read whole. */
 static int read_file(const char *path, char **buf, size_t *len, int *err_no)
 {
 	int ret = HG_EOK;
 	char *data = NULL;
 	size_t n = 0, cap = 0;
+	struct stat st;
 	FILE *f = fopen(path, "rb");
 	if (f == NULL) {
 		*err_no = errno;
 		return errno == ENOENT || errno == ENOTDIR ? HG_ENOENT : HG_EIO;
+	}
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uint64_t)st.st_size < SIZE_MAX) {
+		cap = (size_t)st.st_size + 1;   /* +1: the read that sees EOF */
+		data = malloc(cap);
+		if (data == NULL) {
+			ret = HG_ENOMEM;
+			goto cleanup;
+		}
 	}
 	for (;;) {
 		if (n == cap) {

@@ -8,11 +8,11 @@
 #include "errors.h"
 #include "policy_ctx.h"
 
-static void parse_location(pctx_t *c, yaml_node_t *node, const char *what,
+static void parse_location(pctx_t *c, pnode_t *node, const char *what,
                            bool *has, double *lat, double *lon)
 {
 	static const char *const keys[] = { "lat", "lon", NULL };
-	yaml_node_t *v[2];
+	pnode_t *v[2];
 	bool ok = true;
 	if (!pctx_map(c, node, what, keys, v, NULL)) {
 		return;
@@ -32,10 +32,10 @@ static void parse_location(pctx_t *c, yaml_node_t *node, const char *what,
 	*has = ok;
 }
 
-static void parse_prober(pctx_t *c, yaml_node_t *node, policy_prober_t *pr)
+static void parse_prober(pctx_t *c, pnode_t *node, policy_prober_t *pr)
 {
 	static const char *const keys[] = { "id", "location", "feed", NULL };
-	yaml_node_t *v[3];
+	pnode_t *v[3];
 	policy_t *pol = c->pol;
 	pr->pos = pctx_pos(node);
 	if (!pctx_map(c, node, "prober", keys, v, NULL)) {
@@ -44,13 +44,7 @@ static void parse_prober(pctx_t *c, yaml_node_t *node, policy_prober_t *pr)
 	if (v[0] == NULL) {
 		pctx_missing(c, node, "id", "prober");
 	} else if (pctx_id(c, v[0], "prober id", pr->id)) {
-		for (policy_prober_t *o = pol->probers; o < pr; o++) {
-			if (strcmp(o->id, pr->id) == 0) {
-				pctx_err(c, v[0], "duplicate prober id '%s' (first at line %u)",
-				         pr->id, o->pos.line);
-				break;
-			}
-		}
+		c->prober_id_pos[pr - pol->probers] = pctx_pos(v[0]);   /* duplicates: pindex */
 	}
 	bool has = false;
 	if (v[1] == NULL) {
@@ -66,7 +60,7 @@ static void parse_prober(pctx_t *c, yaml_node_t *node, policy_prober_t *pr)
 	}
 }
 
-void pparse_probers(pctx_t *c, yaml_node_t *node)
+void pparse_probers(pctx_t *c, pnode_t *node)
 {
 	plist_t l;
 	policy_t *pol = c->pol;
@@ -83,17 +77,18 @@ void pparse_probers(pctx_t *c, yaml_node_t *node)
 		return;
 	}
 	pol->probers = calloc(n, sizeof(*pol->probers));
-	if (pol->probers == NULL) {
+	c->prober_id_pos = calloc(n, sizeof(*c->prober_id_pos));
+	if (pol->probers == NULL || c->prober_id_pos == NULL) {
 		c->nomem = true;
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !pctx_stopped(c); i++) {
 		pol->n_probers++;
 		parse_prober(c, plist_get(&l, i), &pol->probers[i]);
 	}
 }
 
-static void parse_addresses(pctx_t *c, yaml_node_t *node, policy_endpoint_t *ep)
+static void parse_addresses(pctx_t *c, pnode_t *node, policy_endpoint_t *ep)
 {
 	plist_t l;
 	if (!pctx_list(c, node, "'address'", true, &l)) {
@@ -103,7 +98,7 @@ static void parse_addresses(pctx_t *c, yaml_node_t *node, policy_endpoint_t *ep)
 		pctx_err(c, node, "'address' of endpoint '%s' is empty", ep->id);
 	}
 	for (size_t i = 0; i < plist_len(&l); i++) {
-		yaml_node_t *an = plist_get(&l, i);
+		pnode_t *an = plist_get(&l, i);
 		const char *s = pctx_scalar(c, an, "an address");
 		uint8_t a[16];
 		if (s == NULL) {
@@ -112,6 +107,12 @@ static void parse_addresses(pctx_t *c, yaml_node_t *node, policy_endpoint_t *ep)
 		bool v6 = strchr(s, ':') != NULL;
 		if (inet_pton(v6 ? AF_INET6 : AF_INET, s, a) != 1) {
 			pctx_err(c, an, "bad address '%s' (expected IPv4 or IPv6)", s);
+			continue;
+		}
+		const char *why = pvalid_addr(v6 ? AF_INET6 : AF_INET, a);
+		if (why != NULL) {
+			pctx_err(c, an, "address '%s' of endpoint '%s' cannot be in an answer: %s", s,
+			         ep->id, why);
 			continue;
 		}
 		uint8_t *n = v6 ? &ep->n_v6 : &ep->n_v4;
@@ -132,7 +133,7 @@ static void parse_addresses(pctx_t *c, yaml_node_t *node, policy_endpoint_t *ep)
 	}
 }
 
-static void parse_cname(pctx_t *c, yaml_node_t *node, policy_endpoint_t *ep)
+static void parse_cname(pctx_t *c, pnode_t *node, policy_endpoint_t *ep)
 {
 	const char *s = pctx_scalar(c, node, "'cname'");
 	if (s == NULL) {
@@ -151,13 +152,13 @@ static void parse_cname(pctx_t *c, yaml_node_t *node, policy_endpoint_t *ep)
 
 enum { E_ID, E_ADDRESS, E_CNAME, E_LOCATION, E_WEIGHT, E_PRIORITY, E_CHECK, E_COUNT };
 
-static void parse_endpoint(pctx_t *c, yaml_node_t *node, policy_endpoint_t *ep,
+static void parse_endpoint(pctx_t *c, pnode_t *node, policy_endpoint_t *ep,
                            const pcheck_t *dcheck, const pcheck_t *pcheck)
 {
 	static const char *const keys[] = {
 		"id", "address", "cname", "location", "weight", "priority", "check", NULL
 	};
-	yaml_node_t *v[E_COUNT];
+	pnode_t *v[E_COUNT];
 	policy_t *pol = c->pol;
 	pcheck_t echeck = { .set = 0 };
 
@@ -169,13 +170,7 @@ static void parse_endpoint(pctx_t *c, yaml_node_t *node, policy_endpoint_t *ep,
 	if (v[E_ID] == NULL) {
 		pctx_missing(c, node, "id", "endpoint");
 	} else if (pctx_id(c, v[E_ID], "endpoint id", ep->id)) {
-		for (policy_endpoint_t *o = pol->endpoints; o < ep; o++) {
-			if (strcmp(o->id, ep->id) == 0) {
-				pctx_err(c, v[E_ID], "duplicate endpoint id '%s' (first at line %u)",
-				         ep->id, o->pos.line);
-				break;
-			}
-		}
+		c->endpoint_id_pos[ep - pol->endpoints] = pctx_pos(v[E_ID]);   /* duplicates: pindex */
 	}
 	if (v[E_ADDRESS] != NULL && v[E_CNAME] != NULL) {
 		pctx_err(c, v[E_CNAME], "endpoint '%s' has both 'address' and 'cname' "
@@ -207,11 +202,11 @@ static void parse_endpoint(pctx_t *c, yaml_node_t *node, policy_endpoint_t *ep,
 
 enum { P_ID, P_PRIORITY, P_CHECK, P_ENDPOINTS, P_COUNT };
 
-static void parse_pool(pctx_t *c, yaml_node_t *node, size_t index, size_t *cap_ep,
+static void parse_pool(pctx_t *c, pnode_t *node, size_t index, size_t *cap_ep,
                        const pcheck_t *dcheck)
 {
 	static const char *const keys[] = { "id", "priority", "check", "endpoints", NULL };
-	yaml_node_t *v[P_COUNT];
+	pnode_t *v[P_COUNT];
 	policy_t *pol = c->pol;
 	policy_pool_t *pool = &pol->pools[index];
 	pcheck_t pcheck = { .set = 0 };
@@ -225,13 +220,7 @@ static void parse_pool(pctx_t *c, yaml_node_t *node, size_t index, size_t *cap_e
 	if (v[P_ID] == NULL) {
 		pctx_missing(c, node, "id", "pool");
 	} else if (pctx_id(c, v[P_ID], "pool id", pool->id)) {
-		for (size_t i = 0; i < index; i++) {
-			if (strcmp(pol->pools[i].id, pool->id) == 0) {
-				pctx_err(c, v[P_ID], "duplicate pool id '%s' (first at line %u)",
-				         pool->id, pol->pools[i].pos.line);
-				break;
-			}
-		}
+		c->pool_id_pos[index] = pctx_pos(v[P_ID]);   /* duplicates: pindex */
 	}
 	long long n;
 	if (v[P_PRIORITY] != NULL &&
@@ -253,9 +242,11 @@ static void parse_pool(pctx_t *c, yaml_node_t *node, size_t index, size_t *cap_e
 		pctx_err(c, v[P_ENDPOINTS], "pool '%s' has no endpoints", pool->id);
 		return;
 	}
-	for (size_t i = 0; i < plist_len(&l); i++) {
+	for (size_t i = 0; i < plist_len(&l) && !pctx_stopped(c); i++) {
 		if (!pctx_reserve(c, (void **)&pol->endpoints, cap_ep, pol->n_endpoints + 1,
-		                  sizeof(*pol->endpoints))) {
+		                  sizeof(*pol->endpoints)) ||
+		    !pctx_reserve(c, (void **)&c->endpoint_id_pos, &c->cap_endpoint_id_pos,
+		                  pol->n_endpoints + 1, sizeof(*c->endpoint_id_pos))) {
 			return;
 		}
 		policy_endpoint_t *ep = &pol->endpoints[pol->n_endpoints++];
@@ -267,7 +258,7 @@ static void parse_pool(pctx_t *c, yaml_node_t *node, size_t index, size_t *cap_e
 	}
 }
 
-void pparse_pools(pctx_t *c, yaml_node_t *node, const pcheck_t *dcheck)
+void pparse_pools(pctx_t *c, pnode_t *node, const pcheck_t *dcheck)
 {
 	plist_t l;
 	policy_t *pol = c->pol;
@@ -276,11 +267,12 @@ void pparse_pools(pctx_t *c, yaml_node_t *node, const pcheck_t *dcheck)
 		return;
 	}
 	pol->pools = calloc(plist_len(&l), sizeof(*pol->pools));
-	if (pol->pools == NULL) {
+	c->pool_id_pos = calloc(plist_len(&l), sizeof(*c->pool_id_pos));
+	if (pol->pools == NULL || c->pool_id_pos == NULL) {
 		c->nomem = true;
 		return;
 	}
-	for (size_t i = 0; i < plist_len(&l) && !c->nomem; i++) {
+	for (size_t i = 0; i < plist_len(&l) && !pctx_stopped(c); i++) {
 		pol->n_pools++;
 		parse_pool(c, plist_get(&l, i), i, &cap_ep, dcheck);
 	}

@@ -151,36 +151,6 @@ bool policy_id_valid(const char *id)
 	return true;
 }
 
-long policy_find_endpoint(const policy_t *policy, const char *id)
-{
-	for (size_t i = 0; policy != NULL && id != NULL && i < policy->n_endpoints; i++) {
-		if (strcmp(policy->endpoints[i].id, id) == 0) {
-			return (long)i;
-		}
-	}
-	return -1;
-}
-
-long policy_find_pool(const policy_t *policy, const char *id)
-{
-	for (size_t i = 0; policy != NULL && id != NULL && i < policy->n_pools; i++) {
-		if (strcmp(policy->pools[i].id, id) == 0) {
-			return (long)i;
-		}
-	}
-	return -1;
-}
-
-long policy_find_prober(const policy_t *policy, const char *id)
-{
-	for (size_t i = 0; policy != NULL && id != NULL && i < policy->n_probers; i++) {
-		if (strcmp(policy->probers[i].id, id) == 0) {
-			return (long)i;
-		}
-	}
-	return -1;
-}
-
 void policy_errors_print(const policy_errors_t *errors, const char *path, void *stdio_file)
 {
 	FILE *f = stdio_file != NULL ? stdio_file : stderr;
@@ -215,7 +185,9 @@ void policy_free(policy_t *policy)
 	}
 	for (size_t i = 0; i < policy->n_names; i++) {
 		pchain_free(&policy->names[i]);
+		free(policy->names[i].chain_text);
 	}
+	pindex_free(policy->index);
 	free(policy->names);
 	free(policy->endpoints);
 	free(policy->pools);

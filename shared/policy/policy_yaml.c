@@ -1,6 +1,7 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/* Error collection and typed accessors over libyaml document nodes. */
+/* Error collection and typed accessors over the policy's YAML tree. */
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -12,12 +13,12 @@
 #include "errors.h"
 #include "policy_ctx.h"
 
-policy_pos_t pctx_pos(const yaml_node_t *node)
+policy_pos_t pctx_pos(const pnode_t *node)
 {
 	policy_pos_t pos = { 0, 0 };
 	if (node != NULL) {
-		pos.line = (uint32_t)node->start_mark.line + 1;
-		pos.col = (uint32_t)node->start_mark.column + 1;
+		pos.line = node->line;
+		pos.col = node->col;
 	}
 	return pos;
 }
@@ -42,7 +43,71 @@ bool pctx_reserve(pctx_t *c, void **arr, size_t *cap, size_t n, size_t elsize)
 	return true;
 }
 
-static void pctx_verr(pctx_t *c, policy_pos_t pos, const char *fmt, va_list ap)
+/* Length of the UTF-8 sequence at \a s (at most \a n bytes) and its code
+ * point; 0 when it is not valid UTF-8. */
+static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
+{
+	size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+	           : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (len == 0 || len > n) {
+		return 0;
+	}
+	uint32_t v = len == 1 ? s[0] : s[0] & (0x7fu >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80) {
+			return 0;
+		}
+		v = v << 6 | (s[i] & 0x3fu);
+	}
+	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	if (v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) {
+		return 0;
+	}
+	*cp = v;
+	return len;
+}
+
+/* Characters that must not reach a terminal or a log raw: C0 and C1
+ * controls, DEL, the Unicode line separators and the bidirectional
+ * overrides (which can make a message read differently from its bytes). */
+static bool unsafe_char(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+	       cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+void pctx_escape(char *dst, size_t size, const char *src)
+{
+	const uint8_t *s = (const uint8_t *)src;
+	size_t n = strlen(src), w = 0;
+	for (size_t i = 0; i < n;) {
+		uint32_t cp = 0;
+		size_t len = utf8_decode(s + i, n - i, &cp);
+		char esc[12];
+		const char *out = esc;
+		size_t olen;
+		if (len == 0) {
+			olen = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", s[i]);  /* not UTF-8 */
+			len = 1;
+		} else if (unsafe_char(cp)) {
+			olen = cp < 0x80 ? (size_t)snprintf(esc, sizeof(esc), "\\x%02x", cp)
+			                 : (size_t)snprintf(esc, sizeof(esc), "\\u%04x", cp);
+		} else {
+			out = src + i;
+			olen = len;
+		}
+		if (w + olen >= size) {
+			break;   /* never a cut sequence or escape */
+		}
+		memcpy(dst + w, out, olen);
+		w += olen;
+		i += len;
+	}
+	dst[w] = '\0';
+}
+
+void pctx_verr_at(pctx_t *c, policy_pos_t pos, const char *fmt, va_list ap)
 {
 	if (c->n_errs >= PCTX_MAX_ERRORS) {
 		c->truncated = true;
@@ -51,28 +116,30 @@ static void pctx_verr(pctx_t *c, policy_pos_t pos, const char *fmt, va_list ap)
 	if (!pctx_reserve(c, (void **)&c->errs, &c->cap_errs, c->n_errs + 1, sizeof(*c->errs))) {
 		return;
 	}
+	char raw[2 * sizeof(c->errs->msg)];
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	policy_error_t *e = &c->errs[c->n_errs++];
 	e->pos = pos;
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	pctx_escape(e->msg, sizeof(e->msg), raw);
 }
 
 void pctx_err_at(pctx_t *c, policy_pos_t pos, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	pctx_verr(c, pos, fmt, ap);
+	pctx_verr_at(c, pos, fmt, ap);
 	va_end(ap);
 }
 
-void pctx_err(pctx_t *c, const yaml_node_t *node, const char *fmt, ...)
+void pctx_err(pctx_t *c, const pnode_t *node, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	pctx_verr(c, pctx_pos(node), fmt, ap);
+	pctx_verr_at(c, pctx_pos(node), fmt, ap);
 	va_end(ap);
 }
 
-void pctx_warn(pctx_t *c, const yaml_node_t *node, const char *fmt, ...)
+void pctx_warn(pctx_t *c, const pnode_t *node, const char *fmt, ...)
 {
 	policy_errors_t *w = &c->pol->warnings;
 	if (w->n_errors >= PCTX_MAX_ERRORS) {
@@ -84,56 +151,44 @@ void pctx_warn(pctx_t *c, const yaml_node_t *node, const char *fmt, ...)
 	}
 	policy_error_t *e = &w->errors[w->n_errors++];
 	e->pos = pctx_pos(node);
-	int n = snprintf(e->msg, sizeof(e->msg), "warning: ");
+	char raw[2 * sizeof(e->msg)];
+	int n = snprintf(raw, sizeof(raw), "warning: ");
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(e->msg + n, sizeof(e->msg) - (size_t)n, fmt, ap);
+	vsnprintf(raw + n, sizeof(raw) - (size_t)n, fmt, ap);
 	va_end(ap);
+	pctx_escape(e->msg, sizeof(e->msg), raw);
 }
 
-void pctx_missing(pctx_t *c, yaml_node_t *map, const char *key, const char *what)
+void pctx_missing(pctx_t *c, pnode_t *map, const char *key, const char *what)
 {
 	pctx_err(c, map, "missing required key '%s' in %s", key, what);
 }
 
-yaml_node_t *pctx_node(pctx_t *c, int id)
-{
-	return yaml_document_get_node(c->doc, id);
-}
-
-static const char *node_kind(const yaml_node_t *node)
+static const char *node_kind(const pctx_t *c, const pnode_t *node)
 {
 	switch (node->type) {
-	case YAML_SCALAR_NODE:   return pctx_is_null(node) ? "nothing" : "a scalar";
-	case YAML_SEQUENCE_NODE: return "a list";
-	case YAML_MAPPING_NODE:  return "a map";
-	default:                 return "nothing";
+	case PNODE_SCALAR: return pctx_is_null(node) ? "nothing" : "a scalar";
+	case PNODE_SEQ:    return "a list";
+	case PNODE_MAP:    return "a map";
+	default:           return "nothing";
 	}
 }
 
-bool pctx_is_null(const yaml_node_t *node)
+bool pctx_is_null(const pnode_t *node)
 {
-	if (node == NULL) {
-		return true;
-	}
-	if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
-		return false;
-	}
-	/* libyaml does not resolve tags: the YAML 1.1 null forms by hand. */
-	const char *s = (const char *)node->data.scalar.value;
-	return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+	return node == NULL || (node->type == PNODE_SCALAR && node->null);
 }
 
-const char *pctx_scalar(pctx_t *c, yaml_node_t *node, const char *what)
+const char *pctx_scalar(pctx_t *c, pnode_t *node, const char *what)
 {
-	if (node->type != YAML_SCALAR_NODE || pctx_is_null(node)) {
-		pctx_err(c, node, "expected a scalar for %s, got %s", what, node_kind(node));
+	if (node->type != PNODE_SCALAR || pctx_is_null(node)) {
+		pctx_err(c, node, "expected a scalar for %s, got %s", what, node_kind(c, node));
 		return NULL;
 	}
-	const char *s = (const char *)node->data.scalar.value;
+	const char *s = pnode_text(c, node);
 	/* "\0" in a quoted scalar would silently cut the text every C reader sees */
-	if (strlen(s) != node->data.scalar.length) {
+	if (strlen(s) != node->len) {
 		pctx_err(c, node, "%s contains a NUL byte", what);
 		return NULL;
 	}
@@ -177,48 +232,63 @@ const char *policy_suggest(const char *word, const char *const cands[])
 	return best;
 }
 
-bool pctx_map(pctx_t *c, yaml_node_t *node, const char *what, const char *const keys[],
-              yaml_node_t *vals[], yaml_node_t *knodes[])
+/* Report \a k (the \a i-th key of \a map) if an earlier key has its text.
+ * Only unknown keys come here, and each one is an error: past
+ * PCTX_MAX_ERRORS the compiler stops, so this scan stays short. */
+static bool unknown_dup(pctx_t *c, const pnode_t *map, size_t i, const pnode_t *k,
+                        const char *what)
 {
+	const char *key = pnode_text(c, k);
+	for (size_t j = 0; j < i; j++) {
+		const pnode_t *kj = pnode_key(c, map, j);
+		if (kj->type == PNODE_SCALAR && strcmp(pnode_text(c, kj), key) == 0) {
+			pctx_err(c, k, "duplicate key '%s' in %s (first at line %u)", key, what, kj->line);
+			return true;
+		}
+	}
+	return false;
+}
+
+bool pctx_map(pctx_t *c, pnode_t *node, const char *what, const char *const keys[],
+              pnode_t *vals[], pnode_t *knodes[])
+{
+	pnode_t *first[PCTX_MAP_KEYS_MAX];
 	size_t n_keys = 0;
 	while (keys[n_keys] != NULL) {
+		assert(n_keys < PCTX_MAP_KEYS_MAX);
 		vals[n_keys] = NULL;
+		first[n_keys] = NULL;
 		if (knodes != NULL) {
 			knodes[n_keys] = NULL;
 		}
 		n_keys++;
 	}
-	if (node->type != YAML_MAPPING_NODE) {
-		pctx_err(c, node, "expected a map for %s, got %s", what, node_kind(node));
+	if (node->type != PNODE_MAP) {
+		pctx_err(c, node, "expected a map for %s, got %s", what, node_kind(c, node));
 		return false;
 	}
-	for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
-	     p < node->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = pctx_node(c, p->key), *v = pctx_node(c, p->value);
-		if (k->type != YAML_SCALAR_NODE) {
-			pctx_err(c, k, "expected a scalar key in %s, got %s", what, node_kind(k));
+	/* Linear: a key is one of at most PCTX_MAP_KEYS_MAX known ones, whose
+	 * first occurrence is remembered; anything else is an error. */
+	for (size_t p = 0; p < pnode_len(node) && !pctx_stopped(c); p++) {
+		pnode_t *k = pnode_key(c, node, p), *v = pnode_value(c, node, p);
+		if (k->type != PNODE_SCALAR) {
+			pctx_err(c, k, "expected a scalar key in %s, got %s", what, node_kind(c, k));
 			continue;
 		}
-		const char *key = (const char *)k->data.scalar.value;
+		const char *key = pnode_text(c, k);
 		size_t i = 0;
 		while (i < n_keys && strcmp(keys[i], key) != 0) {
 			i++;
 		}
-		/* Duplicates are checked over all keys, known or not. */
-		yaml_node_pair_t *q = node->data.mapping.pairs.start;
-		for (; q < p; q++) {
-			yaml_node_t *kq = pctx_node(c, q->key);
-			if (kq->type == YAML_SCALAR_NODE &&
-			    strcmp((const char *)kq->data.scalar.value, key) == 0) {
-				break;
-			}
-		}
-		if (q < p) {
+		if (i < n_keys && first[i] != NULL) {
 			pctx_err(c, k, "duplicate key '%s' in %s (first at line %u)", key, what,
-			         pctx_pos(pctx_node(c, q->key)).line);
+			         first[i]->line);
 			continue;
 		}
 		if (i == n_keys) {
+			if (unknown_dup(c, node, p, k, what)) {
+				continue;
+			}
 			const char *s = policy_suggest(key, keys);
 			if (s != NULL) {
 				pctx_err(c, k, "unknown key '%s' in %s (did you mean '%s'?)", key, what, s);
@@ -227,6 +297,7 @@ bool pctx_map(pctx_t *c, yaml_node_t *node, const char *what, const char *const 
 			}
 			continue;
 		}
+		first[i] = k;
 		vals[i] = v;
 		if (knodes != NULL) {
 			knodes[i] = k;
@@ -235,34 +306,33 @@ bool pctx_map(pctx_t *c, yaml_node_t *node, const char *what, const char *const 
 	return true;
 }
 
-bool pctx_list(pctx_t *c, yaml_node_t *node, const char *what, bool allow_scalar, plist_t *out)
+bool pctx_list(pctx_t *c, pnode_t *node, const char *what, bool allow_scalar, plist_t *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->doc = c->doc;
-	if (node->type == YAML_SEQUENCE_NODE) {
-		out->start = node->data.sequence.items.start;
-		out->end = node->data.sequence.items.top;
+	out->c = c;
+	if (node->type == PNODE_SEQ) {
+		out->seq = node;
 		return true;
 	}
-	if (allow_scalar && node->type == YAML_SCALAR_NODE && !pctx_is_null(node)) {
+	if (allow_scalar && node->type == PNODE_SCALAR && !pctx_is_null(node)) {
 		out->single = node;
 		return true;
 	}
-	pctx_err(c, node, "expected a list for %s, got %s", what, node_kind(node));
+	pctx_err(c, node, "expected a list for %s, got %s", what, node_kind(c, node));
 	return false;
 }
 
 size_t plist_len(const plist_t *l)
 {
-	return l->single != NULL ? 1 : (size_t)(l->end - l->start);
+	return l->single != NULL ? 1 : l->seq != NULL ? pnode_len(l->seq) : 0;
 }
 
-yaml_node_t *plist_get(const plist_t *l, size_t i)
+pnode_t *plist_get(const plist_t *l, size_t i)
 {
-	return l->single != NULL ? l->single : yaml_document_get_node(l->doc, l->start[i]);
+	return l->single != NULL ? l->single : pnode_item(l->c, l->seq, i);
 }
 
-bool pctx_int(pctx_t *c, yaml_node_t *node, const char *what, long long min, long long max,
+bool pctx_int(pctx_t *c, pnode_t *node, const char *what, long long min, long long max,
               long long *out)
 {
 	const char *s = pctx_scalar(c, node, what);
@@ -286,7 +356,7 @@ bool pctx_int(pctx_t *c, yaml_node_t *node, const char *what, long long min, lon
 	return true;
 }
 
-bool pctx_bool(pctx_t *c, yaml_node_t *node, const char *what, bool *out)
+bool pctx_bool(pctx_t *c, pnode_t *node, const char *what, bool *out)
 {
 	const char *s = pctx_scalar(c, node, what);
 	if (s == NULL) {
@@ -308,7 +378,7 @@ bool pctx_bool(pctx_t *c, yaml_node_t *node, const char *what, bool *out)
 	return false;
 }
 
-bool pctx_double(pctx_t *c, yaml_node_t *node, const char *what, double min, double max,
+bool pctx_double(pctx_t *c, pnode_t *node, const char *what, double min, double max,
                  double *out)
 {
 	const char *s = pctx_scalar(c, node, what);
@@ -333,7 +403,7 @@ bool pctx_double(pctx_t *c, yaml_node_t *node, const char *what, double min, dou
 	return true;
 }
 
-bool pctx_str(pctx_t *c, yaml_node_t *node, const char *what, char *buf, size_t size)
+bool pctx_str(pctx_t *c, pnode_t *node, const char *what, char *buf, size_t size)
 {
 	const char *s = pctx_scalar(c, node, what);
 	if (s == NULL) {
@@ -348,7 +418,7 @@ bool pctx_str(pctx_t *c, yaml_node_t *node, const char *what, char *buf, size_t 
 	return true;
 }
 
-bool pctx_duration(pctx_t *c, yaml_node_t *node, const char *what, uint32_t *ms)
+bool pctx_duration(pctx_t *c, pnode_t *node, const char *what, uint32_t *ms)
 {
 	const char *s = pctx_scalar(c, node, what);
 	if (s == NULL) {
@@ -362,7 +432,7 @@ bool pctx_duration(pctx_t *c, yaml_node_t *node, const char *what, uint32_t *ms)
 	return true;
 }
 
-bool pctx_id(pctx_t *c, yaml_node_t *node, const char *what, char id[HG_ID_SIZE])
+bool pctx_id(pctx_t *c, pnode_t *node, const char *what, char id[HG_ID_SIZE])
 {
 	const char *s = pctx_scalar(c, node, what);
 	if (s == NULL) {

@@ -119,7 +119,7 @@ static void put_names(store_wtxn_t *wtxn, const policy_t *p)
 				store_put(wtxn, STORE_EPNAMES, id, strlen(id), n->owner, n->owner_len);
 			}
 		}
-		hg_fixed_set(r.chain_text, sizeof(r.chain_text), n->chain_text);
+		hg_fixed_set(r.chain_text, sizeof(r.chain_text), n->chain_text ? n->chain_text : "");
 		store_put(wtxn, STORE_NAMES, n->owner, n->owner_len, &r, sizeof(r));
 	}
 }

@@ -340,6 +340,41 @@ def test_fail_classes_tls_http2(env_factory):
     assert netsim.Topo.stop(env.prober) == 0
 
 
+FAIL_OTHER = 8   # enum hg_fail_class: not a valid HTTP response among others
+
+
+def test_cut_off_headers_fail(env_factory):
+    """A response cut off inside its header block (status 200 and a header,
+    or half a header, then the connection closes) is a failure of class
+    'other', never up: libcurl alone reports such a transfer as a success."""
+    env = env_factory()
+    e4 = env.topo.e4
+    head = len("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n")
+    env.load([
+        "{id: cutline, address: [%s], check: {type: http, port: 8081, path: /}}" % e4,
+        "{id: cutmid, address: [%s], check: {type: http, port: 8082, path: /}}" % e4,
+        "{id: whole, address: [%s], check: {type: http, port: 8083, path: /}}" % e4,
+    ])
+    http_server(env, 8081, "--cut-after", str(head))
+    http_server(env, 8082, "--cut-after", str(head - 6))
+    http_server(env, 8083)
+    for port in (8081, 8082, 8083):
+        wait_listen(env, port)
+    env.start()
+    want = {"cutline": DOWN, "cutmid": DOWN, "whole": UP}
+
+    def settled():
+        ms = measurements(env.db)
+        return all(ms.get((e, "p1"), {}).get("state") == s for e, s in want.items()) and ms
+    ms = wait_for(settled, 15, 0.2)
+    assert ms, {e: measurements(env.db).get((e, "p1")) for e in want}
+    for e in ("cutline", "cutmid"):
+        m = ms[(e, "p1")]
+        assert m["fail_class"] == FAIL_OTHER and m["probes_failed"] == m["probes_total"], (e, m)
+    assert ms[("whole", "p1")]["probes_failed"] == 0, ms[("whole", "p1")]
+    assert netsim.Topo.stop(env.prober) == 0
+
+
 def test_sighup_add_remove_keeps_history(env_factory):
     env = env_factory()
     e4 = env.topo.e4

@@ -3,6 +3,9 @@
 """Small HTTP/HTTPS test server for the prober's namespace tests.
 
 Answers every GET with --status and --body; with --cert/--key it speaks TLS.
+With --cut-after N it sends only the first N bytes of that response (headers
+first, Content-Length last) and closes the connection: a response cut off
+inside its header block.
 """
 import argparse
 import http.server
@@ -23,6 +26,7 @@ def main():
     ap.add_argument("--body", default="OK\n")
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--cut-after", type=int)
     args = ap.parse_args()
     body = args.body.encode()
 
@@ -30,6 +34,13 @@ def main():
         protocol_version = "HTTP/1.1"
 
         def do_GET(self):
+            if args.cut_after is not None:
+                whole = ("HTTP/1.1 %d OK\r\nContent-Type: text/plain\r\n"
+                         "Content-Length: %d\r\n\r\n" % (args.status, len(body))).encode() + body
+                self.wfile.write(whole[:args.cut_after])
+                self.wfile.flush()
+                self.close_connection = True
+                return
             self.send_response(args.status)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))

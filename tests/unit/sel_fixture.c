@@ -65,6 +65,8 @@ void fx_free(fx_t *fx)
 			}
 			free(flt->rules);
 		}
+		free(p->names[n].chain);
+		free(p->names[n].chain_text);
 	}
 	free(p->probers);
 	free(p->pools);
@@ -239,6 +241,10 @@ size_t fx_name(fx_t *fx, const char *owner, const char *pools, const char *chain
 		nm->pools[nm->n_pools++] = fx_pool_index(fx, t);
 	}
 	snprintf(buf, sizeof(buf), "%s", chain);
+	nm->chain = calloc(HG_CHAIN_MAX, sizeof(*nm->chain));
+	if (nm->chain == NULL) {
+		FX_DIE("out of memory");
+	}
 	for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
 		fx_filter(nm, t);
 	}
@@ -250,7 +256,10 @@ size_t fx_name(fx_t *fx, const char *owner, const char *pools, const char *chain
 		nm->fallback = HG_FALLBACK_POOL;
 		nm->fallback_pool = fx_pool_index(fx, fallback);
 	}
-	snprintf(nm->chain_text, sizeof(nm->chain_text), "%s", chain);
+	nm->chain_text = strdup(chain);
+	if (nm->chain_text == NULL) {
+		FX_DIE("out of memory");
+	}
 	return p->n_names++;
 }
 

@@ -504,6 +504,49 @@ static void test_obsolete_feed(void)
 	policy_free(p);
 }
 
+/* Lookups by id on a parsed model go through its sorted index: every id is
+ * found at its own index, in any order, and an unknown one is not. */
+static void test_lookups(void)
+{
+	enum { N = 300 };
+	size_t cap = 1 << 17, off;
+	char *y = malloc(cap);
+	off = (size_t)snprintf(y, cap, "version: 1\nprobers:\n");
+	for (int i = 0; i < 32; i++) {
+		off += (size_t)snprintf(y + off, cap - off, "  - {id: pr%02d, location: {lat: 0, lon: 0}}\n",
+		                        31 - i);
+	}
+	off += (size_t)snprintf(y + off, cap - off, "pools:\n");
+	for (int i = 0; i < N; i++) {
+		/* ids out of order, so sorted order differs from policy order */
+		off += (size_t)snprintf(y + off, cap - off, "  - {id: pool%d, endpoints: [{id: ep%d, "
+		                        "address: 192.0.2.1}, {id: ep%d-b, address: 192.0.2.2}]}\n",
+		                        (i * 7919) % N, (i * 7919) % N, (i * 7919) % N);
+	}
+	snprintf(y + off, cap - off, "names:\n  - {name: a.example., pools: [pool%d], chain: [up]}\n",
+	         N - 1);
+	policy_t *p = NULL;
+	is_int(policy_parse_buffer("many.yaml", y, strlen(y), &p, NULL), HG_EOK, "300 pools parse");
+	bool all = p != NULL;
+	for (size_t i = 0; all && i < p->n_pools; i++) {
+		all = policy_find_pool(p, p->pools[i].id) == (long)i;
+	}
+	for (size_t i = 0; all && i < p->n_endpoints; i++) {
+		all = policy_find_endpoint(p, p->endpoints[i].id) == (long)i;
+	}
+	for (size_t i = 0; all && i < p->n_probers; i++) {
+		all = policy_find_prober(p, p->probers[i].id) == (long)i;
+	}
+	ok(all, "every pool, endpoint and prober found at its index");
+	ok(p != NULL && policy_find_pool(p, "pool300") == -1 && policy_find_pool(p, "") == -1 &&
+	   policy_find_endpoint(p, "ep-none") == -1 && policy_find_prober(p, "pr32") == -1 &&
+	   policy_find_pool(p, "pool0") >= 0, "unknown ids not found");
+	ok(p != NULL && p->n_names == 1 && p->names[0].n_pools == 1 &&
+	   strcmp(p->pools[p->names[0].pools[0]].id, "pool299") == 0, "name's pool resolved");
+	policy_free(p);
+	free(y);
+}
+
 int main(void)
 {
 	set_ref_path();
@@ -515,5 +558,6 @@ int main(void)
 	test_dname();
 	test_unreadable();
 	test_obsolete_feed();
+	test_lookups();
 	return done_testing();
 }

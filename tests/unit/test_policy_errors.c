@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "errors.h"
 #include "policy.h"
@@ -54,16 +55,31 @@ static char *edit(const char *text, const char *from, const char *to)
 	return out;
 }
 
-/* Compile \a yaml and check its first error; returns the error count. */
-static size_t expect_error(const char *label, const char *yaml, unsigned line, unsigned col,
-                           const char *msg)
+/* True when no message holds a control character: every one is a line. */
+static bool messages_clean(const policy_errors_t *errs)
+{
+	for (size_t i = 0; i < errs->n_errors; i++) {
+		for (const unsigned char *s = (const unsigned char *)errs->errors[i].msg; *s; s++) {
+			if (*s < 0x20 || *s == 0x7f) {
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+/* Compile \a len bytes of \a yaml and check the first error (and that no
+ * message holds a raw control character); returns the error count. */
+static size_t expect_error_len(const char *label, const char *yaml, size_t len, unsigned line,
+                               unsigned col, const char *msg)
 {
 	policy_t *p = NULL;
 	policy_errors_t errs;
-	int ret = policy_parse_buffer("case.yaml", yaml, strlen(yaml), &p, &errs);
+	int ret = policy_parse_buffer("case.yaml", yaml, len, &p, &errs);
 	size_t n = errs.n_errors;
 	bool pass = ret == HG_EPOLICY && p == NULL && n > 0 && errs.errors[0].pos.line == line &&
-	            errs.errors[0].pos.col == col && strstr(errs.errors[0].msg, msg) != NULL;
+	            errs.errors[0].pos.col == col && strstr(errs.errors[0].msg, msg) != NULL &&
+	            messages_clean(&errs);
 	ok(pass, "%s -> %u:%u %s", label, line, col, msg);
 	if (!pass) {
 		diag("ret %d, %zu errors:", ret, n);
@@ -75,6 +91,12 @@ static size_t expect_error(const char *label, const char *yaml, unsigned line, u
 	policy_errors_free(&errs);
 	policy_free(p);
 	return n;
+}
+
+static size_t expect_error(const char *label, const char *yaml, unsigned line, unsigned col,
+                           const char *msg)
+{
+	return expect_error_len(label, yaml, strlen(yaml), line, col, msg);
 }
 
 /* Edits of the reference policy: from, to, expected line, column, message. */
@@ -217,7 +239,12 @@ static const struct {
 	  "bad address '300.1.1.1' for 'probe-address'" },
 	{ "path without slash", "version: 1\npools: [{id: p, check: {path: health}, "
 	  "endpoints: [{id: e, address: 192.0.2.1}]}]\nnames: []\n", 2, 31,
-	  "'path' in check must start with '/'" },
+	  "bad 'path' in check 'health': it must start with '/'" },
+	{ "third copy of a pool id", "version: 1\npools:\n  - {id: p, endpoints: [{id: e, address: 192.0.2.1}]}\n"
+	  "  - {id: q, endpoints: [{id: f, address: 192.0.2.1}]}\n"
+	  "  - {id: p, endpoints: [{id: g, address: 192.0.2.1}]}\n"
+	  "  - {id: p, endpoints: [{id: h, address: 192.0.2.1}]}\nnames: []\n", 5, 10,
+	  "duplicate pool id 'p' (first at line 3)" },
 	{ "duplicate address", "version: 1\npools: [{id: p, endpoints: [{id: e, "
 	  "address: [192.0.2.1, 192.0.2.1]}]}]\nnames: []\n", 2, 58,
 	  "duplicate address '192.0.2.1' in endpoint 'e'" },
@@ -244,6 +271,273 @@ static void test_snippets(void)
 	for (size_t i = 0; i < sizeof(snippets) / sizeof(snippets[0]); i++) {
 		expect_error(snippets[i].label, snippets[i].yaml, snippets[i].line, snippets[i].col,
 		             snippets[i].msg);
+	}
+}
+
+/* One check field of an endpoint, on a line of its own: the value starts at
+ * line 8, column 13 + strlen(field). */
+#define CHECK_AT(field, value) "version: 1\npools:\n  - id: p\n    endpoints:\n" \
+	"      - id: e\n        address: 192.0.2.1\n        check:\n          " field ": " value \
+	"\nnames: []\n"
+
+static const struct {
+	const char *field, *yaml, *msg;
+} check_fields[] = {
+	{ "host", CHECK_AT("host", "user@name"),
+	  "bad 'host' in check 'user@name': '@' is not allowed (a host name only" },
+	{ "host", CHECK_AT("host", "\"app.example.com\\r\\nX-Evil: 1\""),
+	  "bad 'host' in check 'app.example.com\\x0d\\x0aX-Evil: 1': '\\x0d' is not allowed" },
+	{ "host", CHECK_AT("host", "'app example.com'"), "' ' is not allowed" },
+	{ "host", CHECK_AT("host", "app.example.com/x"), "'/' is not allowed (a host name only" },
+	{ "host", CHECK_AT("host", "app.example.com:8443"),
+	  "':' is not allowed (the port goes in 'port', an IPv6 address in 'probe-address')" },
+	{ "host", CHECK_AT("host", "\"[2001:db8::1]\""), "'[' is not allowed" },
+	{ "host", CHECK_AT("host", "app.example.com."), "it ends with a dot" },
+	{ "host", CHECK_AT("host", "app..example.com"), "it has an empty label" },
+	{ "host", CHECK_AT("host", "-app.example.com"), "a label starts or ends with '-'" },
+	{ "host", CHECK_AT("host", "app-.example.com"), "a label starts or ends with '-'" },
+	{ "host", CHECK_AT("host", "a234567890123456789012345678901234567890123456789012345678901234.example"),
+	  "a label longer than 63 characters" },
+	{ "host", CHECK_AT("host", "b\xc3\xbc" "cher.example"),
+	  "'\xc3\xbc' is not allowed (write an internationalized name in its xn-- form)" },
+	{ "host", CHECK_AT("host", "app_1.example.com"), "'_' is not allowed" },
+	{ "path", CHECK_AT("path", "'/health check'"),
+	  "bad 'path' in check '/health check': ' ' at byte 8 is not allowed (RFC 3986: "
+	  "percent-encode it, e.g. a space as %20)" },
+	{ "path", CHECK_AT("path", "\"/health\\nHost: evil\""),
+	  "bad 'path' in check '/health\\x0aHost: evil': '\\x0a' at byte 8 is not allowed" },
+	{ "path", CHECK_AT("path", "\"/health\\r\""), "'\\x0d' at byte 8 is not allowed" },
+	{ "path", CHECK_AT("path", "\"/health\\tx\""), "'\\x09' at byte 8 is not allowed" },
+	{ "path", CHECK_AT("path", "'/health#top'"),
+	  "'#' starts a fragment, which is never sent to the server" },
+	{ "path", CHECK_AT("path", "/a%zz"), "'%' at byte 3 is not followed by two hex digits" },
+	{ "path", CHECK_AT("path", "/a%2"), "'%' at byte 3 is not followed by two hex digits" },
+	{ "path", CHECK_AT("path", "/caf\xc3\xa9"), "'\xc3\xa9' at byte 5 is not allowed" },
+	{ "path", CHECK_AT("path", "'/a\"b'"), "'\"' at byte 3 is not allowed" },
+	{ "ca", CHECK_AT("ca", "certs/ca.pem"),
+	  "bad 'ca' in check 'certs/ca.pem': it must be an absolute path" },
+	{ "ca", CHECK_AT("ca", "\"/etc/ca\\n.pem\""), "it holds a control character at byte 8" },
+	{ "probe-address", CHECK_AT("probe-address", "0.0.0.0"),
+	  "'probe-address' '0.0.0.0' in check is not a unicast address: unspecified (0.0.0.0/8)" },
+	{ "probe-address", CHECK_AT("probe-address", "'::'"), "unspecified (::)" },
+	{ "probe-address", CHECK_AT("probe-address", "224.0.0.1"), "multicast (224.0.0.0/4)" },
+	{ "probe-address", CHECK_AT("probe-address", "'ff02::1'"), "multicast (ff00::/8)" },
+	{ "probe-address", CHECK_AT("probe-address", "255.255.255.255"),
+	  "reserved (240.0.0.0/4, with the broadcast address)" },
+	{ "probe-address", CHECK_AT("probe-address", "169.254.169.254"),
+	  "link-local (169.254.0.0/16)" },
+	{ "probe-address", CHECK_AT("probe-address", "'fe80::1'"), "link-local (fe80::/10)" },
+};
+
+/* An endpoint address at line 6, column 18. */
+#define ADDR_AT(value) "version: 1\npools:\n  - id: p\n    endpoints:\n" \
+	"      - id: e\n        address: " value "\nnames: []\n"
+
+static const struct {
+	const char *value, *msg;
+} addresses[] = {
+	{ "0.0.0.0", "address '0.0.0.0' of endpoint 'e' cannot be in an answer: unspecified (0.0.0.0/8)" },
+	{ "0.1.2.3", "unspecified (0.0.0.0/8)" },
+	{ "'::'", "address '::' of endpoint 'e' cannot be in an answer: unspecified (::)" },
+	{ "224.0.0.1", "multicast (224.0.0.0/4)" },
+	{ "239.255.255.250", "multicast (224.0.0.0/4)" },
+	{ "'ff05::1:3'", "multicast (ff00::/8)" },
+	{ "255.255.255.255", "reserved (240.0.0.0/4, with the broadcast address)" },
+	{ "240.0.0.1", "reserved (240.0.0.0/4" },
+	{ "169.254.10.1", "link-local (169.254.0.0/16)" },
+	{ "'fe80::1'", "link-local (fe80::/10)" },
+	{ "'febf::1'", "link-local (fe80::/10)" },
+	{ "'::ffff:192.0.2.1'", "IPv4-mapped (::ffff:0:0/96: write the IPv4 address)" },
+	{ "'::192.0.2.1'", "IPv4-compatible (::/96, deprecated" },
+};
+
+/* What the rules above let through, each must compile. */
+static const char *const accepted[] = {
+	CHECK_AT("host", "app.example.com"), CHECK_AT("host", "198.51.100.10"),
+	CHECK_AT("host", "''"), CHECK_AT("host", "xn--bcher-kva.example"),
+	CHECK_AT("host", "a-b.c1"), CHECK_AT("path", "/health?full=1&x=%20y"),
+	CHECK_AT("path", "/~user/a;b=c,d:e@f!$'()*+"), CHECK_AT("path", "/"),
+	CHECK_AT("ca", "/etc/ssl/private ca.pem"), CHECK_AT("ca", "''"),
+	CHECK_AT("body", "\"OK\\n\""), CHECK_AT("probe-address", "127.0.0.1"),
+	CHECK_AT("probe-address", "'::1'"), CHECK_AT("probe-address", "10.1.2.3"),
+	ADDR_AT("127.0.0.1"), ADDR_AT("'::1'"), ADDR_AT("10.0.0.1"), ADDR_AT("'fc00::1'"),
+	ADDR_AT("100.64.0.1"), ADDR_AT("203.0.113.255"), ADDR_AT("223.255.255.254"),
+	ADDR_AT("'2001:db8::1'"), ADDR_AT("'fec0::1'"),
+};
+
+static void test_values(void)
+{
+	char label[96];
+	for (size_t i = 0; i < sizeof(check_fields) / sizeof(check_fields[0]); i++) {
+		snprintf(label, sizeof(label), "check %s %zu", check_fields[i].field, i);
+		expect_error(label, check_fields[i].yaml, 8,
+		             (unsigned)(13 + strlen(check_fields[i].field)), check_fields[i].msg);
+	}
+	for (size_t i = 0; i < sizeof(addresses) / sizeof(addresses[0]); i++) {
+		char yaml[512];
+		snprintf(yaml, sizeof(yaml), ADDR_AT("%s"), addresses[i].value);
+		snprintf(label, sizeof(label), "address %s", addresses[i].value);
+		expect_error(label, yaml, 6, 18, addresses[i].msg);
+	}
+	for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+		policy_t *p = NULL;
+		policy_errors_t errs;
+		int ret = policy_parse_buffer("ok.yaml", accepted[i], strlen(accepted[i]), &p, &errs);
+		ok(ret == HG_EOK, "accepted %zu", i);
+		for (size_t e = 0; e < errs.n_errors; e++) {
+			diag("  %u:%u: %s", errs.errors[e].pos.line, errs.errors[e].pos.col,
+			     errs.errors[e].msg);
+		}
+		policy_errors_free(&errs);
+		policy_free(p);
+	}
+}
+
+/* Messages echo file text escaped; invalid UTF-8 is reported where it is
+ * (libyaml gives only a byte offset). */
+static const struct {
+	const char *label, *yaml;
+	size_t len;                    /* 0: strlen */
+	unsigned line, col;
+	const char *msg;
+} texts[] = {
+	{ "escape in an id", "version: 1\npools: [{id: \"a\\eb\\x85c\\u202ed\\u2028\", "
+	  "endpoints: []}]\nnames: []\n", 0, 2, 14,
+	  "invalid pool id 'a\\x1bb\\u0085c\\u202ed\\u2028'" },
+	{ "escape in an unknown key", "version: 1\n\"k\\x7f\\x01\": 1\npools: []\nnames: []\n", 0,
+	  2, 1, "unknown key 'k\\x7f\\x01' in the policy" },
+	{ "invalid UTF-8 on line 5", "version: 1\npools: []\nnames: []\n# note\nx: 'ab\xff" "c'\n",
+	  0, 5, 7, "YAML syntax error: invalid leading UTF-8 octet (0xff)" },
+	{ "invalid UTF-8 after multibyte characters",
+	  "version: 1\n# \xc3\xa9\xc3\xa9\nx: '\xc3\xa9\xc3\xa9\xe2\x82\xac\x80'\n", 0, 3, 8,
+	  "invalid leading UTF-8 octet (0x80)" },
+	{ "truncated UTF-8 sequence", "version: 1\nx: '\xe2\x82'\n", 0, 2, 6,
+	  "invalid trailing UTF-8 octet (0x27)" },
+	{ "invalid UTF-8 with CR LF lines", "version: 1\r\npools: []\r\n\r\nx: \xfe\r\n", 0, 4, 4,
+	  "invalid leading UTF-8 octet (0xfe)" },
+	{ "invalid UTF-8 with CR lines", "version: 1\rpools: []\rx: \xfe\r", 0, 3, 4,
+	  "invalid leading UTF-8 octet (0xfe)" },
+	{ "invalid UTF-8 after a NEL line break", "version: 1\n# a\xc2\x85" "b\nx: \xff\n", 0, 4, 4,
+	  "invalid leading UTF-8 octet (0xff)" },
+	{ "invalid UTF-8 after a BOM", "\xef\xbb\xbfversion: 1\nx: \xc0\x80\n", 0, 2, 4,
+	  "invalid" },
+	{ "raw control character", "version: 1\nx: a\x01" "b\n", 0, 2, 5,
+	  "control characters are not allowed (0x01)" },
+	{ "NUL byte in the file", "version: 1\nx: a\0b\n", 17, 2, 5,
+	  "control characters are not allowed (0x00)" },
+};
+
+static void test_texts(void)
+{
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		size_t len = texts[i].len ? texts[i].len : strlen(texts[i].yaml);
+		expect_error_len(texts[i].label, texts[i].yaml, len, texts[i].line, texts[i].col,
+		                 texts[i].msg);
+	}
+}
+
+/* "[" (or "- ") \a depth times, then the closing brackets. */
+static char *nested(const char *open, const char *close, unsigned depth, const char *inner)
+{
+	size_t lo = strlen(open), lc = strlen(close);
+	char *y = malloc(depth * (lo + lc) + strlen(inner) + 2), *w = y;
+	for (unsigned i = 0; i < depth; i++, w += lo) {
+		memcpy(w, open, lo);
+	}
+	w += sprintf(w, "%s", inner);
+	for (unsigned i = 0; i < depth; i++, w += lc) {
+		memcpy(w, close, lc);
+	}
+	strcpy(w, "\n");
+	return y;
+}
+
+/* The loader's limits: nesting, aliases, anchors, directives, size. */
+static void test_loader_limits(void)
+{
+	char *y = nested("[", "]", 32, "");
+	expect_error("32 levels nest", y, 1, 1, "expected a map for the policy, got a list");
+	free(y);
+	y = nested("[", "]", 33, "");
+	expect_error("33 levels: too deep", y, 1, 33,
+	             "nesting deeper than 32 levels (a policy needs 9 at most)");
+	free(y);
+	y = nested("[", "]", 200000, "");
+	expect_error("200k levels: too deep, at once", y, 1, 33, "nesting deeper than 32 levels");
+	free(y);
+	y = nested("- ", "", 33, "x");
+	expect_error("33 block levels", y, 1, 65, "nesting deeper than 32 levels");
+	free(y);
+	y = nested("{a: ", "}", 33, "x");
+	expect_error("33 map levels", y, 1, 129, "nesting deeper than 32 levels");
+	free(y);
+
+	expect_error("unknown alias", "version: 1\npools: *nope\nnames: []\n", 2, 8,
+	             "unknown alias '*nope'");
+	expect_error("recursive alias", "version: 1\npools: &a [*a]\nnames: []\n", 2, 12,
+	             "alias '*a' is inside the node it names");
+	expect_error("duplicate anchor", "version: 1\nx: &a 1\ny: &a 2\npools: []\nnames: []\n", 3, 4,
+	             "duplicate anchor '&a' (first at line 2)");
+
+	/* 10^8 nodes through 8 levels of 10 aliases, from a 400-byte file */
+	size_t cap = 1 << 16, off;
+	y = malloc(cap);
+	off = (size_t)snprintf(y, cap, "version: 1\nx:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+	for (int i = 1; i <= 8; i++) {
+		off += (size_t)snprintf(y + off, cap - off, "  a%d: &a%d [", i, i);
+		for (int j = 0; j < 10; j++) {
+			off += (size_t)snprintf(y + off, cap - off, "%s*a%d", j ? ", " : "", i - 1);
+		}
+		off += (size_t)snprintf(y + off, cap - off, "]\n");
+	}
+	expect_error("alias bomb", y, 9, 47,
+	             "the document is too large through its aliases (more than 10000000 nodes");
+	free(y);
+
+	/* a shared check used many times is fine: aliases count, not cost */
+	off = (size_t)snprintf(y = malloc(cap), cap, "version: 1\npools:\n  - id: p\n"
+	                       "    check: &c {type: tcp, port: 443}\n    endpoints:\n");
+	for (int i = 0; i < 64; i++) {
+		off += (size_t)snprintf(y + off, cap - off, "      - {id: e%d, address: 192.0.2.1, "
+		                        "check: *c}\n", i);
+	}
+	snprintf(y + off, cap - off, "names: []\n");
+	policy_t *p = NULL;
+	is_int(policy_parse_buffer("alias.yaml", y, strlen(y), &p, NULL), HG_EOK, "64 aliases of a check");
+	ok(p != NULL && p->n_endpoints == 64 && p->endpoints[63].check.port == 443,
+	   "aliased check applies");
+	policy_free(p);
+	free(y);
+
+	/* 10001 anchors */
+	cap = 1 << 20;
+	y = malloc(cap);
+	off = (size_t)snprintf(y, cap, "version: 1\nx:\n");
+	for (int i = 0; i <= 10000; i++) {
+		off += (size_t)snprintf(y + off, cap - off, "  - &a%d v\n", i);
+	}
+	expect_error("10001 anchors", y, 10003, 5, "too many anchors (max 10000)");
+	free(y);
+
+	/* 33 directives */
+	y = malloc(cap);
+	off = 0;
+	for (int i = 0; i < 33; i++) {
+		off += (size_t)snprintf(y + off, cap - off, "%%TAG !t%d! tag:example.com,2000:\n", i);
+	}
+	snprintf(y + off, cap - off, "---\nversion: 1\npools: []\nnames: []\n");
+	expect_error("33 directives", y, 33, 1, "too many YAML directives (max 32; a policy needs none)");
+	free(y);
+
+	/* larger than 512 MiB: refused before a byte is read (the pages are
+	 * never touched) */
+	size_t big = (512u << 20) + 1;
+	void *m = mmap(NULL, big, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ok(m != MAP_FAILED, "map 512 MiB + 1");
+	if (m != MAP_FAILED) {
+		expect_error_len("512 MiB + 1", m, big, 1, 1,
+		                 "the policy is too large (536870913 bytes, max 536870912)");
+		munmap(m, big);
 	}
 }
 
@@ -361,6 +655,9 @@ int main(void)
 	}
 	test_reference_edits();
 	test_snippets();
+	test_values();
+	test_texts();
+	test_loader_limits();
 	test_limits();
 	test_all_errors();
 	free(ref);

@@ -84,13 +84,14 @@ static policy_name_t *tm_name(policy_t *p, const char *text, const char *const *
 	for (; *pools != NULL; pools++) {
 		n->pools[n->n_pools++] = (size_t)policy_find_pool(p, *pools);
 	}
+	n->chain = calloc(HG_CHAIN_MAX, sizeof(*n->chain));
 	for (; *chain != 0; chain++) {
 		policy_filter_t *f = &n->chain[n->n_filters++];
 		f->type = *chain;
 		f->arg = *chain == HG_F_FIRST ? 2 : 0;
 	}
 	n->fallback = HG_FALLBACK_ALL;
-	snprintf(n->chain_text, sizeof(n->chain_text), "%s", chain_text);
+	n->chain_text = strdup(chain_text);
 	return n;
 }
 
