@@ -273,9 +273,10 @@ class Host:
     """One booted guest: overlay, namespace, veth, nspawn under a supervisor
     thread that boots it again after a guest reboot (exit 133)."""
 
-    def __init__(self, name, addr, files=None):
+    def __init__(self, name, addr, files=None, links=None):
         self.name, self.addr = name, addr
         self.files = dict(files or {})      # guest path -> (content, mode) written before boot
+        self.links = dict(links or {})      # guest path -> symlink target, made before boot
         self.netns = "%s-%s" % (PREFIX, name)
         self.proc = None
         self.boots = 0
@@ -394,6 +395,10 @@ class Lab:
             files.update(h.files)
             for path, (content, mode) in files.items():
                 self.write_file(h, path, content, mode)
+            for path, target in h.links.items():
+                full = os.path.join(h.overlay.merged, path.lstrip("/"))
+                os.makedirs(os.path.dirname(full), exist_ok=True)
+                os.symlink(target, full)
         for j, (ns, addr) in enumerate((client_netns or {}).items()):
             self._netns(ns, addr, "%sc%d" % (PREFIX, j))
             self.extra_netns[ns] = addr

@@ -89,8 +89,11 @@ def hosts_for(layout):
         "/etc/systemd/system/hg-endpoint.service": (ENDPOINT_UNIT, 0o644),
         "/srv/www/healthz": ("OK\n", 0o644),
     }
+    endpoint_links = {"/etc/systemd/system/multi-user.target.wants/hg-endpoint.service":
+                      "/etc/systemd/system/hg-endpoint.service"}
     hosts = [L.Host("dns1", "10.99.12.11"), L.Host("dns2", "10.99.12.12"),
-             L.Host("ep1", EP_FRA, endpoint_files), L.Host("ep2", EP_JKT, endpoint_files)]
+             L.Host("ep1", EP_FRA, endpoint_files, endpoint_links),
+             L.Host("ep2", EP_JKT, endpoint_files, endpoint_links)]
     if layout == "broker":
         hosts += [L.Host("broker1", "10.99.12.5"), L.Host("pr1", "10.99.12.21"),
                   L.Host("pr2", "10.99.12.22")]
@@ -168,6 +171,21 @@ class Fleet:
             "+short", "+time=1", "+retry=0"], check=False, timeout=5)
         return sorted(line for line in p.stdout.split() if re.match(r"^\d+\.\d+\.\d+\.\d+$", line))
 
+    def diagnose(self, node, name, subnet):
+        """What a failed answer check shows: the full answer, the node's
+        status, knotd's and the daemons' last log lines."""
+        addr = self.lab.hosts[node].addr
+        parts = [self.lab.netns_exec(CLIENT_NS, ["kdig", "@" + addr, name, "A",
+                                                 "+subnet=" + subnet, "+time=1", "+retry=0"],
+                                     check=False, timeout=5).stdout]
+        for cmd in ("haltgslb-ctl status --db /var/lib/haltgslb",
+                    "ls -la /var/lib/haltgslb",
+                    "systemctl --no-pager status knot haltgslb-prober haltgslb-syncd | head -40",
+                    "journalctl --no-pager -n 40 -u knot -u haltgslb-prober -u haltgslb-syncd"):
+            p = self.lab.ssh(node, cmd, check=False, timeout=20)
+            parts.append("--- %s: %s\n%s%s" % (node, cmd, p.stdout, p.stderr))
+        return "\n".join(parts)
+
     def generation(self, host):
         out = self.lab.ssh(host, "haltgslb-ctl status --db /var/lib/haltgslb --json").stdout
         return json.loads(out)["policy"]["generation"]
@@ -199,6 +217,9 @@ def fleet():
         yield Fleet(lab, inventory, layout)
     finally:
         t0 = time.monotonic()
+        if os.environ.get("HG_LAB_KEEP") == "1":   # debugging: python3 tests/deploy/lab.py down DIR
+            L.log("HG_LAB_KEEP=1: hosts left running in %s" % lab.workdir)
+            return
         lab.down()
         timing("teardown", time.monotonic() - t0)
         with open(os.path.join(LABDIR, "timings.txt"), "w") as f:
@@ -206,8 +227,11 @@ def fleet():
 
 
 def wait_answer(fleet, node, name, subnet, want, timeout):
-    return L.wait_until("%s to answer %s for %s with %s" % (node, name, subnet, want),
-                        lambda: fleet.query(node, name, subnet) == want, timeout, 0.1)
+    try:
+        return L.wait_until("%s to answer %s for %s with %s" % (node, name, subnet, want),
+                            lambda: fleet.query(node, name, subnet) == want, timeout, 0.1)
+    except L.LabError as e:
+        raise AssertionError("%s\n%s" % (e, fleet.diagnose(node, name, subnet))) from None
 
 
 def test_converge(fleet):
@@ -218,7 +242,7 @@ def test_converge(fleet):
     assert set(recap) >= set(h for h in fleet.lab.hosts if not h.startswith("ep")), recap
     assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in recap.values()), recap
     for node in fleet.dns:
-        assert re.search(r"%s serves policy generation 1 from" % node, out), out[-3000:]
+        assert re.search(r"%s serves policy generation 1 \(sha256" % node, out), out[-3000:]
 
 
 def test_idempotent(fleet):
@@ -282,6 +306,6 @@ def test_policy_rollout(fleet):
     assert rc == 0, out[-6000:]
     for node in fleet.dns:
         assert fleet.generation(node) == before[node] + 1, (node, before)
-        assert re.search(r"%s serves policy generation %d from" % (node, before[node] + 1), out)
+        assert re.search(r"%s serves policy generation %d \(sha256" % (node, before[node] + 1), out)
         wait_answer(fleet, node, NAME_V2, FRA_CLIENT, [EP_FRA], 10)
         wait_answer(fleet, node, NAME_V2, JKT_CLIENT, [EP_JKT], 5)
