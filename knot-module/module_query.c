@@ -1,13 +1,16 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <assert.h>
+#include <setjmp.h>
 #include <time.h>
 
 #include "errors.h"
 #include "module_answer.h"
 #include "module_client.h"
 #include "module_ctx.h"
+#include "module_keys.h"
 #include "module_query.h"
 #include "module_stats.h"
+#include "store_guard.h"
 #include "view_lookup.h"
 
 /* The coarse clock is a vDSO read (no syscall); freshness of measurements is
@@ -39,14 +42,24 @@ static void count_result(knotd_mod_t *mod, knotd_qdata_t *qdata, const sel_answe
 	}
 }
 
-/* Put the decided answer into the packet; returns the next state. */
+/* Put the decided answer into the packet; returns the next state. Ends
+ * the read txn and \a guard once nothing more is read from the map (the
+ * answer's rdata is copied into the packet arena): signing takes a lock,
+ * which must never be held inside a guard. */
 static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t *pkt,
                                    knotd_qdata_t *qdata, knotd_mod_t *mod,
                                    const sel_answer_t *ans, uint16_t qtype,
-                                   knotd_in_state_t state)
+                                   knotd_in_state_t state, store_guard_t *guard)
 {
 	const knot_dname_t *qname = knot_pkt_qname(qdata->query);
-	bool sign = ctx->sign != NULL && knot_pkt_has_dnssec(qdata->query);
+	bool sign = knot_pkt_has_dnssec(qdata->query) &&
+	            (ctx->sign != NULL || module_zone_signed(qdata));
+	if (sign && ctx->sign == NULL) {
+		/* A signed zone whose module does not sign (dnssec: off): an
+		 * unsigned answer would be bogus. */
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_DNSSEC);
+		return state;
+	}
 
 	if (ans->flags & SEL_NODATA) {
 		/* A signed zone's NSEC chain lists the static fallback records, so a
@@ -61,13 +74,22 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 
 	knot_rrset_t *rr = NULL;
 	knot_rrset_t *rrsig = NULL;
+	/* Canonical order whenever it may be signed: by us, or (dnssec: on, the
+	 * zone's contents unsigned) by mod-onlinesign, which signs the RRset
+	 * in the order it has in the packet. Else the engine's order. */
 	int ret = module_answer_rrset(pkt, qname, ans, qtype, sign, &rr);
+	store_rtxn_end(&thr->rtxn);
+	store_guard_disarm(guard);
 	if (ret == KNOT_EOK && sign) {
 		/* Signed before anything is written, so a signing failure can still
 		 * fall back to the zone's (signed) records. */
-		ret = module_sign_get(ctx->sign, mod, pkt, rr, (uint32_t)(now_ms() / 1000), &rrsig);
-		/* No keys: logged at load; expired context: logged once. */
-		if (ret != KNOT_EOK && ret != KNOT_DNSSEC_ENOKEY && ret != KNOT_DNSSEC_ENOSIG) {
+		ret = module_sign_get(ctx->sign, mod, qdata, pkt, rr, (uint32_t)(now_ms() / 1000),
+		                      &rrsig);
+		/* No usable keys, lifetime too short: logged once by module_sign. */
+		if (ret == KNOT_DNSSEC_ENOKEY || ret == KNOT_DNSSEC_ENOSIG) {
+			module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_DNSSEC);
+			return state;
+		} else if (ret != KNOT_EOK) {
 			knotd_mod_log(mod, LOG_WARNING, "cannot sign answer (%s), serving zone records",
 			              knot_strerror(ret));
 		}
@@ -96,37 +118,13 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 	return KNOTD_IN_STATE_HIT;
 }
 
-knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
-                                        knotd_qdata_t *qdata, knotd_mod_t *mod)
+/* The lookup, the chain and the answer: the part of the query that reads
+ * the map, run inside \a guard. */
+static knotd_in_state_t answer_from_db(hgm_ctx_t *ctx, hgm_thread_t *thr, store_t *store,
+                                       knot_pkt_t *pkt, knotd_qdata_t *qdata, knotd_mod_t *mod,
+                                       const knot_dname_t *qname, uint16_t qtype,
+                                       knotd_in_state_t state, store_guard_t *guard)
 {
-	assert(pkt && qdata && mod);
-
-	hgm_ctx_t *ctx = knotd_mod_ctx(mod);
-	unsigned tid = qdata->params->thread_id;
-	if (ctx == NULL || tid >= ctx->n_threads) {
-		return state;
-	}
-	hgm_thread_t *thr = &ctx->threads[tid];
-	thr->nodata_pending = false;
-
-	/* Another module already answered. */
-	if (state == KNOTD_IN_STATE_HIT || state == KNOTD_IN_STATE_FOLLOW) {
-		return state;
-	}
-	uint16_t qtype = knot_pkt_qtype(qdata->query);
-	if (qtype != KNOT_RRTYPE_A && qtype != KNOT_RRTYPE_AAAA) {
-		return state;
-	}
-	const knot_dname_t *qname = knot_pkt_qname(qdata->query);   /* lower-case */
-	if (qname == NULL) {
-		return state;
-	}
-
-	store_t *store = module_db_get(ctx->db);
-	if (store == NULL) {
-		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_NO_DB);
-		return state;
-	}
 	if (store_rtxn_begin(store, &thr->rtxn) != HG_EOK) {
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
 		return state;
@@ -165,7 +163,7 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 		goto done;
 	}
 
-	knotd_in_state_t next = put_answer(ctx, thr, pkt, qdata, mod, &ans, qtype, state);
+	knotd_in_state_t next = put_answer(ctx, thr, pkt, qdata, mod, &ans, qtype, state, guard);
 	if (next != state && next != KNOTD_IN_STATE_ERROR) {
 		count_result(mod, qdata, &ans, qtype);
 		/* Only our answer depends on the client; the zone's records served
@@ -179,6 +177,64 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 done:
 	store_rtxn_end(&thr->rtxn);
 	return state;
+}
+
+knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
+                                        knotd_qdata_t *qdata, knotd_mod_t *mod)
+{
+	assert(pkt && qdata && mod);
+
+	hgm_ctx_t *ctx = knotd_mod_ctx(mod);
+	unsigned tid = qdata->params->thread_id;
+	if (ctx == NULL || tid >= ctx->n_threads) {
+		return state;
+	}
+	hgm_thread_t *thr = &ctx->threads[tid];
+	thr->nodata_pending = false;
+
+	unsigned why;
+	if (module_client_ecs_check(qdata, &why) != HG_EOK) {
+		module_stats_incr(mod, qdata, MODULE_CTR_FORMERR, why);
+		module_client_ecs_drop(qdata);
+		qdata->rcode = KNOT_RCODE_FORMERR;
+		return KNOTD_IN_STATE_ERROR;
+	}
+
+	/* Another module already answered. */
+	if (state == KNOTD_IN_STATE_HIT || state == KNOTD_IN_STATE_FOLLOW) {
+		return state;
+	}
+	uint16_t qtype = knot_pkt_qtype(qdata->query);
+	if (qtype != KNOT_RRTYPE_A && qtype != KNOT_RRTYPE_AAAA) {
+		return state;
+	}
+	const knot_dname_t *qname = knot_pkt_qname(qdata->query);   /* lower-case */
+	if (qname == NULL) {
+		return state;
+	}
+
+	store_t *store = module_db_get(ctx->db);
+	if (store == NULL) {
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_NO_DB);
+		return state;
+	}
+
+	/* Everything below reads LMDB's map (and the mmdb's) until put_answer()
+	 * has copied the answer out: in a guard, so that a data.mdb truncated
+	 * under knotd, or a corrupt page, fails this query open instead of
+	 * killing knotd with SIGBUS or an LMDB assertion (store_guard.h). */
+	store_guard_t guard;
+	store_guard_arm(&guard);
+	if (sigsetjmp(guard.jb, 0) != 0) {
+		store_rtxn_free(&thr->rtxn);
+		module_db_fault(ctx->db, store, &guard);
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_FAULT);
+		return state;
+	}
+	knotd_in_state_t next = answer_from_db(ctx, thr, store, pkt, qdata, mod, qname, qtype,
+	                                       state, &guard);
+	store_guard_disarm(&guard);
+	return next;
 }
 
 knotd_in_state_t module_query_authority(knotd_in_state_t state, knot_pkt_t *pkt,
