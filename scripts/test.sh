@@ -150,6 +150,14 @@ if [ -d "$top/tests/broker" ] && ls "$top"/tests/broker/test_*.py >/dev/null 2>&
 	record_pytest "broker (rabbitmq)" "$top/build/broker.xml" $?
 fi
 
+# 5c. haltgslb-syncd against a real rabbitmq-server configured by
+#     broker-config (publishers with the probers' certificates).
+if [ -d "$top/tests/syncd" ] && ls "$top"/tests/syncd/test_*.py >/dev/null 2>&1; then
+	top_builddir="$top/build/asan" \
+		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/syncd.xml" "$top/tests/syncd"
+	record_pytest "syncd (rabbitmq)" "$top/build/syncd.xml" $?
+fi
+
 # 6. The release tarball builds and passes its own checks.
 (cd "$top/build/plain" && make -j"$JOBS" distcheck >"$top/build/distcheck.log" 2>&1)
 if [ $? -eq 0 ]; then
@@ -164,7 +172,7 @@ stage="$top/build/stage"
 rm -rf "$stage"
 (cd "$top/build/plain" && make install DESTDIR="$stage" >"$top/build/install.log" 2>&1)
 missing=0
-for f in bin/haltgslb-ctl bin/haltgslb-dump sbin/haltgslb-prober include/haltgslb/schema.h \
+for f in bin/haltgslb-ctl bin/haltgslb-dump sbin/haltgslb-prober sbin/haltgslb-syncd include/haltgslb/schema.h \
 	include/haltgslb/view.h share/doc/haltgslb/SCHEMA.md share/doc/haltgslb/policy.md; do
 	[ -e "$stage/usr/local/$f" ] || { echo "make install did not install /usr/local/$f"; missing=$((missing + 1)); }
 done
