@@ -78,10 +78,31 @@ def our_debs():
     return sorted(d for d in glob.glob(os.path.join(DEBDIR, "*.deb")) if "-dbgsym_" not in d)
 
 
+def deb_runs(package, binary, *args):
+    """Output of a binary of one of our .debs, run on this machine (the
+    same Debian release as the lab's hosts)."""
+    deb = [d for d in our_debs() if os.path.basename(d).startswith(package + "_")]
+    if not deb:
+        return ""
+    out = os.path.join(LABDIR, "work", "bin")
+    os.makedirs(out, exist_ok=True)
+    subprocess.run(["dpkg-deb", "-x", deb[0], out], check=True)
+    p = subprocess.run([os.path.join(out, binary.lstrip("/"))] + list(args),
+                       capture_output=True, text=True, timeout=10)
+    return p.stdout + p.stderr
+
+
 def fleet_layout():
-    """'broker' once the replication packages are built, else 'embedded'."""
+    """'broker' once the packages replicate (haltgslb-syncd is built and the
+    prober publishes with --broker), else 'embedded' (each DNS node probes
+    for itself); HG_DEPLOY_LAYOUT forces one."""
+    forced = os.environ.get("HG_DEPLOY_LAYOUT")
+    if forced:
+        assert forced in ("broker", "embedded"), "HG_DEPLOY_LAYOUT=" + forced
+        return forced
     names = [os.path.basename(d).split("_")[0] for d in our_debs()]
-    return "broker" if "haltgslb-syncd" in names else "embedded"
+    publishes = "--broker" in deb_runs("haltgslb-prober", "/usr/sbin/haltgslb-prober", "--help")
+    return "broker" if "haltgslb-syncd" in names and publishes else "embedded"
 
 
 def hosts_for(layout):
