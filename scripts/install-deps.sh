@@ -18,7 +18,7 @@ PACKAGES=(
 	# replication: the broker (tests run private nodes of it) and an AMQP client
 	rabbitmq-server python3-pika
 	# Debian packages (scripts/build-debs.sh) and their checks
-	dpkg-dev debhelper devscripts lintian
+	dpkg-dev debhelper devscripts lintian man-db
 	# deployment test: nspawn hosts from a debootstrap image, Ansible
 	debootstrap debian-archive-keyring systemd-container openssh-client ansible ansible-lint
 )
