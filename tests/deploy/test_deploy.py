@@ -12,7 +12,10 @@ client namespace on the lab bridge:
 - an endpoint stopped on its host disappears from every node's answers
   within fall x interval + 1 s;
 - a rebooted DNS node comes back answering;
-- a policy change rolled out with site.yml reaches every node.
+- a policy change rolled out with site.yml reaches every node;
+- (broker layout) a certificate rotation with site.yml -e
+  haltgslb_tls_rotate=true gives every host new certificates and
+  replication goes on with them.
 
 Hosts: 2 DNS nodes, 2 endpoint hosts running an HTTP server, and in the
 embedded layout (no replication packages yet) each DNS node runs its own
@@ -310,13 +313,20 @@ def test_endpoint_stopped_disappears(fleet):
 
 
 def test_dns_node_reboot(fleet):
+    # /run is a tmpfs: the marker is gone only if the host really booted again.
+    fleet.lab.ssh("dns1", "touch /run/hg-before-reboot")
     t0 = time.monotonic()
     fleet.lab.reboot("dns1")
+    marker = fleet.lab.ssh("dns1", "test -e /run/hg-before-reboot", check=False).returncode
+    assert marker != 0, "dns1 did not reboot (/run/hg-before-reboot still there)"
     wait_answer(fleet, "dns1", NAME, FRA_CLIENT, [EP_FRA], 60)
     wait_answer(fleet, "dns1", NAME, JKT_CLIENT, [EP_JKT], 5)
     timing("dns1 reboot -> answering again", time.monotonic() - t0)
-    state = fleet.lab.ssh("dns1", "systemctl is-active knot.service", check=False).stdout.strip()
-    assert state == "active", state
+    units = ["knot.service"] + (["haltgslb-syncd.service"] if fleet.layout == "broker"
+                                else ["haltgslb-prober.service"])
+    for unit in units:
+        state = fleet.lab.ssh("dns1", "systemctl is-active " + unit, check=False).stdout.strip()
+        assert state == "active", "%s after the reboot: %s" % (unit, state)
 
 
 def test_policy_rollout(fleet):
@@ -330,3 +340,47 @@ def test_policy_rollout(fleet):
         assert re.search(r"%s serves policy generation %d \(sha256" % (node, before[node] + 1), out)
         wait_answer(fleet, node, NAME_V2, FRA_CLIENT, [EP_FRA], 10)
         wait_answer(fleet, node, NAME_V2, JKT_CLIENT, [EP_JKT], 5)
+
+
+def cert_serials(fleet):
+    """{host: serial} of every host's haltgslb certificates."""
+    out = {}
+    for host, name in (("dns1", "syncd"), ("dns2", "syncd"), ("pr1", "prober"),
+                       ("pr2", "prober"), ("broker1", "broker")):
+        # (no openssl on the hosts: Python's own certificate decoder)
+        p = fleet.lab.ssh(host, "python3 -c 'import ssl, sys; print(ssl._ssl._test_decode_cert"
+                                "(sys.argv[1])[\"serialNumber\"])' /etc/haltgslb/tls/%s.crt" % name)
+        out[host] = p.stdout.strip()
+        assert out[host], (host, p.stderr)
+    return out
+
+
+def test_certificate_rotation(fleet):
+    if fleet.layout == "embedded":
+        # No broker, no certificates: none may be deployed.
+        for node in fleet.dns:
+            p = fleet.lab.ssh(node, "test -e /etc/haltgslb/tls", check=False)
+            assert p.returncode != 0, "%s: /etc/haltgslb/tls exists in the embedded layout" % node
+        return
+    before = cert_serials(fleet)
+    t0 = time.monotonic()
+    # (policy-v2 is what the fleet serves since test_policy_rollout)
+    rc, out, recap = fleet.playbook("-e", "haltgslb_policy_file=" + POLICY_V2,
+                                    "-e", "haltgslb_tls_rotate=true")
+    timing("site.yml, certificate rotation", time.monotonic() - t0)
+    assert rc == 0, out[-6000:]
+    after = cert_serials(fleet)
+    same = [h for h in before if before[h] == after[h]]
+    assert not same, "certificates not rotated on %s" % same
+    # Replication works with the new certificates: an endpoint stopped
+    # leaves both nodes' answers (the services restarted and reconnected).
+    for node in fleet.dns:
+        wait_answer(fleet, node, NAME, JKT_CLIENT, [EP_JKT], 30)
+    fleet.lab.ssh("ep2", "systemctl stop hg-endpoint")
+    try:
+        for node in fleet.dns:
+            wait_answer(fleet, node, NAME, JKT_CLIENT, [EP_FRA], FALL_TIMES_INTERVAL + 5)
+    finally:
+        fleet.lab.ssh("ep2", "systemctl start hg-endpoint")
+    for node in fleet.dns:
+        wait_answer(fleet, node, NAME, JKT_CLIENT, [EP_JKT], 15)
