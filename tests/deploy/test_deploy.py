@@ -269,6 +269,29 @@ def test_converge(fleet):
         assert re.search(r"%s serves policy generation 1 \(sha256" % node, out), out[-3000:]
 
 
+def test_users_and_modes(fleet):
+    """The packages' user, the database directory and files with the
+    documented modes (docs/install.md), the units enabled."""
+    def stat(host, path):
+        return fleet.lab.ssh(host, "stat -c '%U:%G %a' " + path).stdout.strip()
+    for node in fleet.dns:   # knot-module-haltgslb: group knot, setgid
+        assert stat(node, "/var/lib/haltgslb") == "haltgslb:knot 2750", node
+        assert stat(node, "/var/lib/haltgslb/data.mdb") == "haltgslb:knot 640", node
+        assert stat(node, "/var/lib/haltgslb/lock.mdb") == "haltgslb:knot 660", node
+    probers = ["pr1", "pr2"] if fleet.layout == "broker" else []
+    for host in probers:
+        assert stat(host, "/var/lib/haltgslb") == "haltgslb:haltgslb 750", host
+    units = {h: ["haltgslb-prober.service"] for h in probers or fleet.dns}
+    if fleet.layout == "broker":
+        for node in fleet.dns:
+            units.setdefault(node, []).append("haltgslb-syncd.service")
+    for host, names in sorted(units.items()):
+        for unit in names:
+            out = fleet.lab.ssh(host, "systemctl is-enabled %s; systemctl is-active %s"
+                                % (unit, unit), check=False).stdout.split()
+            assert out == ["enabled", "active"], (host, unit, out)
+
+
 def test_idempotent(fleet):
     t0 = time.monotonic()
     rc, out, recap = fleet.playbook()
