@@ -199,6 +199,14 @@ static int login_failed(hg_amqp_t *c, amqp_rpc_reply_t r, char *why, size_t size
 			return HG_EACCES;
 		}
 		amqp_status_text(c, r.library_error, errno, t, sizeof(t), &refused);
+		if (r.library_error == AMQP_STATUS_SSL_ERROR && !refused) {
+			/* Our side accepted the broker in the handshake; with TLS 1.3 the
+			 * broker judges our certificate after it, so a session it ends
+			 * at the first read is its refusal. */
+			amqp_fmt(why, size, "login failed: %s at the first read after the handshake: "
+			         "does the broker accept our client certificate?", t);
+			return HG_EACCES;
+		}
 		amqp_fmt(why, size, "login failed: %s", t);
 		return refused ? HG_EACCES : HG_EIO;
 	}

@@ -27,7 +27,7 @@ void amqp_status_text(hg_amqp_t *c, int status, int saved_errno, char *buf, size
 	case AMQP_STATUS_SSL_CONNECTION_FAILED:
 	case AMQP_STATUS_SSL_PEER_VERIFY_FAILED:
 	case AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED:
-		amqp_tls_reason(c, tls, sizeof(tls), refused);
+		amqp_tls_reason(c, saved_errno, tls, sizeof(tls), refused);
 		snprintf(buf, size, "TLS %s: %s",
 		         status == AMQP_STATUS_SSL_ERROR ? "error" : "handshake failed", tls);
 		break;

@@ -23,7 +23,7 @@ struct hg_amqp {
 	uint64_t rng;
 	bool blocked;
 	char blocked_reason[128];
-	char verify_err[160];              /*!< set by the verify callback in a handshake */
+	char verify_err[HG_AMQP_HOST_MAX + 160]; /*!< set by the verify callback in a handshake */
 	char err[HG_AMQP_ERR_MAX];
 	pthread_mutex_t fd_lock;           /*!< guards fd against hg_amqp_abort() */
 	int fd;                            /*!< the socket while connected, else -1 */
@@ -37,9 +37,9 @@ int amqp_tls_preflight(const hg_amqp_config_t *cfg, char *err, size_t errsize);
 int amqp_tls_setup(hg_amqp_t *c, amqp_socket_t *sock, const char *host, char *why,
                    size_t size);
 /*! The reason of the TLS failure just seen (verify callback, else OpenSSL's
- *  error queue, which is cleared); *refused when the broker rejected our
- *  certificate. */
-void amqp_tls_reason(hg_amqp_t *c, char *buf, size_t size, bool *refused);
+ *  error queue, which is cleared, else \a saved_errno); *refused when the
+ *  broker rejected our certificate. */
+void amqp_tls_reason(hg_amqp_t *c, int saved_errno, char *buf, size_t size, bool *refused);
 
 /* amqp_frame.c */
 /*! Text of a librabbitmq status, with errno / TLS detail where it helps. */

@@ -56,6 +56,23 @@ static int check_readable(const char *what, const char *path, char *err, size_t 
 	return HG_EOK;
 }
 
+/* A passphrase prompt would block a daemon: refuse encrypted keys. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	return 0;
+}
+
+static EVP_PKEY *read_key(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		return NULL;
+	}
+	EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+	fclose(f);
+	return key;
+}
+
 int amqp_tls_preflight(const hg_amqp_config_t *cfg, char *err, size_t errsize)
 {
 	char why[160];
@@ -75,20 +92,22 @@ int amqp_tls_preflight(const hg_amqp_config_t *cfg, char *err, size_t errsize)
 		               ssl_queue_reason(why, sizeof(why)));
 	}
 	ERR_clear_error();
+	EVP_PKEY *key = read_key(cfg->tls_key);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
 		ret = set_err(err, errsize, HG_EINVAL, "certificate %s: not a PEM certificate (%s)",
 		              cfg->tls_cert, ssl_queue_reason(why, sizeof(why)));
-	} else if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
+	} else if (key == NULL) {
 		ret = set_err(err, errsize, HG_EINVAL,
-		              "key %s: not a PEM private key without passphrase, or not the key of "
-		              "%s (%s)", cfg->tls_key, cfg->tls_cert, ssl_queue_reason(why, sizeof(why)));
-	} else if (SSL_CTX_check_private_key(ctx) != 1) {
+		              "key %s: not a PEM private key, or protected by a passphrase (%s)",
+		              cfg->tls_key, ssl_queue_reason(why, sizeof(why)));
+	} else if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
 		ret = set_err(err, errsize, HG_EINVAL, "key %s is not the key of certificate %s (%s)",
 		              cfg->tls_key, cfg->tls_cert, ssl_queue_reason(why, sizeof(why)));
 	} else if (SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1) {
 		ret = set_err(err, errsize, HG_EINVAL, "CA file %s: no PEM certificate (%s)",
 		              cfg->tls_ca, ssl_queue_reason(why, sizeof(why)));
 	}
+	EVP_PKEY_free(key);
 	SSL_CTX_free(ctx);
 	return ret;
 }
@@ -106,17 +125,26 @@ static void ex_init(void)
 static int verify_cb(int ok, X509_STORE_CTX *store)
 {
 	if (ok) {
-		return ok;
+		return 1;
 	}
 	SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
 	hg_amqp_t *c = ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index) : NULL;
 	if (c != NULL && c->verify_err[0] == '\0') {
 		int depth = X509_STORE_CTX_get_error_depth(store);
-		snprintf(c->verify_err, sizeof(c->verify_err), "broker certificate%s rejected: %s",
-		         depth > 0 ? " chain" : "",
-		         X509_verify_cert_error_string(X509_STORE_CTX_get_error(store)));
+		int e = X509_STORE_CTX_get_error(store);
+		char hint[HG_AMQP_HOST_MAX + 64] = "";
+		if (e == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN || e == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+		    e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+		    e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE) {
+			snprintf(hint, sizeof(hint), " (not issued by the CA file)");
+		} else if ((e == X509_V_ERR_HOSTNAME_MISMATCH || e == X509_V_ERR_IP_ADDRESS_MISMATCH) &&
+		           c->cur >= 0) {
+			snprintf(hint, sizeof(hint), " (it does not name %s)", c->uris.uri[c->cur].host);
+		}
+		amqp_fmt(c->verify_err, sizeof(c->verify_err), "broker certificate%s rejected: %s%s",
+		         depth > 0 ? " chain" : "", X509_verify_cert_error_string(e), hint);
 	}
-	return ok;
+	return 0;   /* still rejected: this callback only records why */
 }
 
 static bool is_ip_literal(const char *host)
@@ -174,13 +202,18 @@ static bool refusal_alert(const char *reason)
 	return false;
 }
 
-void amqp_tls_reason(hg_amqp_t *c, char *buf, size_t size, bool *refused)
+void amqp_tls_reason(hg_amqp_t *c, int saved_errno, char *buf, size_t size, bool *refused)
 {
 	char r[160];
 	bool ref = false;
 	if (c->verify_err[0] != '\0') {
 		snprintf(buf, size, "%s", c->verify_err);
 		ERR_clear_error();
+	} else if (ERR_peek_last_error() == 0) {
+		/* No alert read: the broker closed first (a reset can discard an
+		 * alert still in our receive queue). */
+		snprintf(buf, size, "the broker ended the TLS session%s%s%s", saved_errno ? " (" : "",
+		         saved_errno ? strerror(saved_errno) : "", saved_errno ? ")" : "");
 	} else {
 		ssl_queue_reason(r, sizeof(r));
 		ref = refusal_alert(r);

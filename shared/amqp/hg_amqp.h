@@ -264,7 +264,7 @@ bool hg_amqp_pending(hg_amqp_t *c);
  *
  * \return HG_EOK (a frame in \a frame), HG_ENODATA (none within the time),
  *         HG_EACCES (the broker closed the channel or connection with 403
- *         ACCESS_REFUSED), HG_EIO (any other loss: socket, TLS, missed
+ *         ACCESS_REFUSED or 530 NOT_ALLOWED), HG_EIO (any other loss: socket, TLS, missed
  *         heartbeats, other close codes), HG_EINVAL (not connected).
  */
 int hg_amqp_wait_frame(hg_amqp_t *c, int timeout_ms, amqp_frame_t *frame);
@@ -285,7 +285,10 @@ bool hg_amqp_blocked(const hg_amqp_t *c, const char **reason);
  *        for a socket/TLS/heartbeat/closed status, marks the connection
  *        lost.
  * \return HG_EOK for AMQP_STATUS_OK, HG_ENODATA for AMQP_STATUS_TIMEOUT,
- *         HG_ENOMEM, HG_EIO.
+ *         HG_EBUSY for AMQP_STATUS_UNEXPECTED_STATE (amqp_consume_message()
+ *         met a frame that is not a delivery: not an error, read that frame
+ *         with hg_amqp_wait_frame(c, 0, ...), which handles a close or a
+ *         blocked notice), HG_ENOMEM, HG_EIO (connection lost).
  */
 int hg_amqp_check(hg_amqp_t *c, int status, const char *what);
 
@@ -295,7 +298,9 @@ int hg_amqp_check(hg_amqp_t *c, int status, const char *what);
  *        exception (channel.close / connection.close) is answered with
  *        close-ok, its text recorded ("URI: WHAT: refused by the broker
  *        (403 ACCESS_REFUSED - ...)") and the connection marked lost.
- * \return HG_EOK, HG_ENODATA (timeout), HG_EACCES (code 403), HG_EIO, HG_ENOMEM.
+ * \return HG_EOK, HG_ENODATA (timeout), HG_EBUSY (as hg_amqp_check()),
+ *         HG_EACCES (code 403 ACCESS_REFUSED or 530 NOT_ALLOWED), HG_EIO,
+ *         HG_ENOMEM.
  */
 int hg_amqp_check_reply(hg_amqp_t *c, amqp_rpc_reply_t reply, const char *what);
 
