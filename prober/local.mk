@@ -84,7 +84,7 @@ tests_netsim_hg_tunrelay_SOURCES = tests/netsim/hg_tunrelay.c
 EXTRA_DIST += tests/netns/test_prober_netns.py tests/netns/test_prober_dns.py \
 	tests/netns/test_prober_reload.py \
 	tests/netsim/netsim.py tests/netsim/hg_httpd.py tests/netsim/hg_dnsd.py \
-	tests/bench/bench_prober.sh prober/haltgslb-prober.service
+	tests/bench/bench_prober.sh prober/haltgslb-prober.service prober/prober.conf
 
 # The resolver of CNAME endpoints' names, against a DNS server inside the
 # test (127.0.0.1, a port of its own).

@@ -23,6 +23,10 @@ PACKAGES=(
 	rabbitmq-server python3-pika
 	# quality tooling (make lint, make format-check)
 	cppcheck clang-format
+	# Debian packages (scripts/build-debs.sh) and their checks
+	dpkg-dev debhelper devscripts lintian man-db
+	# deployment test: nspawn hosts from a debootstrap image, Ansible
+	debootstrap debian-archive-keyring systemd-container openssh-client ansible ansible-lint
 )
 
 if [ "$(id -u)" -ne 0 ]; then
