@@ -2,8 +2,9 @@
 # Run every haltgslb test on a fresh Debian 12 machine, as root:
 # installs the dependencies, builds twice (ASan+UBSan, and plain for valgrind
 # and knotd), runs the unit tests under both, the knotd integration tests,
-# the network-namespace tests and `make distcheck`; a third, clang build runs
-# the fuzz targets briefly (FUZZ_SECONDS each, default 10). Ends with the line
+# the network-namespace tests (prober, broker, the fleet) and `make distcheck`;
+# a third, clang build runs the fuzz targets briefly (FUZZ_SECONDS each,
+# default 10). Ends with the line
 # "N passed, N failed"; exits non-zero if anything failed.
 set -uo pipefail
 
@@ -139,6 +140,16 @@ if [ -d "$top/tests/broker" ] && ls "$top"/tests/broker/test_*.py >/dev/null 2>&
 	top_builddir="$top/build/asan" \
 		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/broker.xml" "$top/tests/broker"
 	record_pytest "broker (rabbitmq)" "$top/build/broker.xml" $?
+fi
+
+# 5c. The fleet in network namespaces: a broker configured by broker-config,
+#     probers over delay links, DNS nodes (knotd + mod-haltgslb + syncd), a
+#     client; every figure the tests print is kept in build/fleet.log.
+if [ -d "$top/tests/fleet" ] && ls "$top"/tests/fleet/test_*.py >/dev/null 2>&1; then
+	top_builddir="$top/build/asan" HG_TEST_DATA="$top/build/asan/tests/data" \
+		"$PY" -m pytest -q -rfEs -s -p no:cacheprovider --junitxml="$top/build/fleet.xml" \
+		"$top/tests/fleet" 2>&1 | tee "$top/build/fleet.log"
+	record_pytest "fleet (network namespaces)" "$top/build/fleet.xml" "${PIPESTATUS[0]}"
 fi
 
 # 6. The release tarball builds and passes its own checks.

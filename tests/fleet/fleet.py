@@ -753,3 +753,41 @@ class Fleet:
 
     def remove_workdir(self):
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+# --- measuring ------------------------------------------------------------
+def watch(f, nodes, where, pred, t0, timeout, step=0.05):
+    """Ask every node for `where` until pred(answer) holds on each (or
+    `timeout` s after t0 pass). Returns ({node: seconds after t0},
+    {node: [(t, answer) each time the answer changed]})."""
+    done, timeline = {}, {n.name: [] for n in nodes}
+    while len(done) < len(nodes) and time.monotonic() - t0 <= timeout:
+        for n in nodes:
+            if n.name in done:
+                continue
+            a = f.client.answer(n, where)
+            t = time.monotonic() - t0
+            tl = timeline[n.name]
+            if not tl or tl[-1][1] != a:
+                tl.append((round(t, 3), a))
+            if pred(a):
+                done[n.name] = t
+        time.sleep(step)
+    return done, timeline
+
+
+def print_timelines(what, done, timeline, bound=None):
+    for node, tl in sorted(timeline.items()):
+        t = done.get(node)
+        print("  %s %s: %s%s; answers seen: %s" % (
+            what, node, "%.3f s" % t if t is not None else "NOT within the wait",
+            " (bound %.1f s)" % bound if bound else "", tl))
+
+
+def prober_seqs(node):
+    """{prober: (epoch, seq, messages, duplicates, gaps)} from a node's cursors."""
+    out = {}
+    for k, c in node.cursors().items():
+        if not k.startswith("@"):
+            out[k] = (c["epoch"], c["seq"], c["messages"], c["duplicates"], c["gaps"])
+    return out

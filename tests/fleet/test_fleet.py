@@ -22,11 +22,9 @@ import re
 import threading
 import time
 
-import pytest
-
 import feedmsg
 import fleet
-from fleet import LOCATIONS, wait_for
+from fleet import LOCATIONS, prober_seqs, print_timelines, wait_for, watch
 
 SPEC = fleet.Spec()
 INTERVAL = SPEC.seconds(SPEC.interval)
@@ -35,43 +33,6 @@ FAIL_BOUND = SPEC.fall * INTERVAL + 1.0
 STALE_BOUND = STALE + 1.0
 ADDR = {eid: addr for eid, (addr, _) in SPEC.endpoints.items()}
 AMQP_TOOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "amqp_tool.py")
-
-
-def watch(f, nodes, where, pred, t0, timeout, step=0.05):
-    """Ask every node for `where` until pred(answer) holds on each (or
-    `timeout` s after t0 pass). Returns ({node: seconds after t0},
-    {node: [(t, answer) each time the answer changed]})."""
-    done, timeline = {}, {n.name: [] for n in nodes}
-    while len(done) < len(nodes) and time.monotonic() - t0 <= timeout:
-        for n in nodes:
-            if n.name in done:
-                continue
-            a = f.client.answer(n, where)
-            t = time.monotonic() - t0
-            tl = timeline[n.name]
-            if not tl or tl[-1][1] != a:
-                tl.append((round(t, 3), a))
-            if pred(a):
-                done[n.name] = t
-        time.sleep(step)
-    return done, timeline
-
-
-def print_timelines(what, done, timeline, bound=None):
-    for node, tl in sorted(timeline.items()):
-        t = done.get(node)
-        print("  %s %s: %s%s; answers seen: %s" % (
-            what, node, "%.3f s" % t if t is not None else "NOT within the wait",
-            " (bound %.1f s)" % bound if bound else "", tl))
-
-
-def prober_seqs(node):
-    """{prober: (epoch, seq, messages, duplicates, gaps)} from a node's cursors."""
-    out = {}
-    for k, c in node.cursors().items():
-        if not k.startswith("@"):
-            out[k] = (c["epoch"], c["seq"], c["messages"], c["duplicates"], c["gaps"])
-    return out
 
 
 def both(f):
@@ -133,8 +94,8 @@ def test_endpoint_killed_leaves_both_nodes(fl):
         assert fl.client.answer(n, "fra")[0] == [ADDR["ep-c"]]
         assert fl.client.answer(n, "sin")[0] == [ADDR["ep-b"]]
         # Every prober saw it go down, and the node holds their verdicts.
-        recs = n.records()
-        assert all(recs[("ep-a", p)]["state"] == "down" for p in fl.probers), recs
+        assert wait_for(lambda: all(n.records()[("ep-a", p)]["state"] == "down"
+                                    for p in fl.probers), 2), n.records()
     t1 = time.monotonic()
     ep.start()
     done, tl = watch(fl, nodes, "fra", lambda a: a == ([ADDR["ep-a"]], 30, "NOERROR"), t1, 15)
@@ -194,16 +155,16 @@ def test_syncd_kill9_resumes_from_its_offset(fl):
     exactly once (cursor counters), no snapshot needed to catch up."""
     fl.wait_converged(timeout=10)
     d1, d2 = both(fl)
-    before, pos_before = prober_seqs(d1), d1.stream_pos()
     d1.syncd.kill()
     t_kill = time.monotonic()
+    before, pos_before = prober_seqs(d1), d1.stream_pos()   # what it had committed
     ref0 = prober_seqs(d2)
     # Let every prober publish a few messages while d1's syncd is dead.
     assert wait_for(lambda: all(prober_seqs(d2)[p][1] >= ref0[p][1] + 3 for p in fl.probers), 10)
     dead = prober_seqs(d1)
     assert dead == before and d1.stream_pos() == pos_before, "the LMDB moved with syncd dead"
     ref = prober_seqs(d2)
-    t_start = time.monotonic()
+    t_start, wall_start = time.monotonic(), time.time()
     d1.syncd.start()
     caught = wait_for(lambda: all(prober_seqs(d1)[p][1] >= ref[p][1] for p in fl.probers), 10,
                       step=0.02)
@@ -226,9 +187,10 @@ def test_syncd_kill9_resumes_from_its_offset(fl):
     log = d1.syncd.logtext()
     starts = re.findall(r"consuming \S+ on (\S+) \(cluster '[^']*'\) from (.*)", log)
     print("  syncd d1 consumer starts: %s" % starts)
-    assert str(pos_before["offset"] + 1) in starts[-1][1], starts[-1]
-    m = wait_for(lambda: d1.syncd.metric("haltgslb_syncd_deliveries_total") is not None and
-                 d1.syncd.metrics(), 10)
+    assert re.match(r"offset %d \(after the stored one\)" % (pos_before["offset"] + 1),
+                    starts[-1][1]), starts[-1]
+    m = wait_for(lambda: (d1.syncd.metric("haltgslb_syncd_start_time_seconds") or 0) >=
+                 int(wall_start) and d1.syncd.metrics(), 10)
     assert m, "no metrics from the restarted syncd"
     dups = sum(d1.syncd.metrics_family("haltgslb_syncd_duplicates_total").values())
     gaps = sum(d1.syncd.metrics_family("haltgslb_syncd_gaps_total").values())

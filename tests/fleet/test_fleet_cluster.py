@@ -9,8 +9,9 @@ import re
 import time
 
 import fleet
-from fleet import wait_for
-from test_fleet import ADDR, prober_seqs, print_timelines, watch
+from fleet import prober_seqs, print_timelines, wait_for, watch
+
+ADDR = {eid: addr for eid, (addr, _) in fleet.Spec().endpoints.items()}
 
 RESUME_BOUND = 2.0
 
