@@ -1,5 +1,6 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <assert.h>
+#include <setjmp.h>
 #include <time.h>
 
 #include "errors.h"
@@ -8,6 +9,7 @@
 #include "module_ctx.h"
 #include "module_query.h"
 #include "module_stats.h"
+#include "store_guard.h"
 #include "view_lookup.h"
 
 /* The coarse clock is a vDSO read (no syscall); freshness of measurements is
@@ -39,11 +41,14 @@ static void count_result(knotd_mod_t *mod, knotd_qdata_t *qdata, const sel_answe
 	}
 }
 
-/* Put the decided answer into the packet; returns the next state. */
+/* Put the decided answer into the packet; returns the next state. Ends
+ * the read txn and \a guard once nothing more is read from the map (the
+ * answer's rdata is copied into the packet arena): signing takes a lock,
+ * which must never be held inside a guard. */
 static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t *pkt,
                                    knotd_qdata_t *qdata, knotd_mod_t *mod,
                                    const sel_answer_t *ans, uint16_t qtype,
-                                   knotd_in_state_t state)
+                                   knotd_in_state_t state, store_guard_t *guard)
 {
 	const knot_dname_t *qname = knot_pkt_qname(qdata->query);
 	bool sign = ctx->sign != NULL && knot_pkt_has_dnssec(qdata->query);
@@ -62,6 +67,8 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 	knot_rrset_t *rr = NULL;
 	knot_rrset_t *rrsig = NULL;
 	int ret = module_answer_rrset(pkt, qname, ans, qtype, sign, &rr);
+	store_rtxn_end(&thr->rtxn);
+	store_guard_disarm(guard);
 	if (ret == KNOT_EOK && sign) {
 		/* Signed before anything is written, so a signing failure can still
 		 * fall back to the zone's (signed) records. */
@@ -96,37 +103,13 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 	return KNOTD_IN_STATE_HIT;
 }
 
-knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
-                                        knotd_qdata_t *qdata, knotd_mod_t *mod)
+/* The lookup, the chain and the answer: the part of the query that reads
+ * the map, run inside \a guard. */
+static knotd_in_state_t answer_from_db(hgm_ctx_t *ctx, hgm_thread_t *thr, store_t *store,
+                                       knot_pkt_t *pkt, knotd_qdata_t *qdata, knotd_mod_t *mod,
+                                       const knot_dname_t *qname, uint16_t qtype,
+                                       knotd_in_state_t state, store_guard_t *guard)
 {
-	assert(pkt && qdata && mod);
-
-	hgm_ctx_t *ctx = knotd_mod_ctx(mod);
-	unsigned tid = qdata->params->thread_id;
-	if (ctx == NULL || tid >= ctx->n_threads) {
-		return state;
-	}
-	hgm_thread_t *thr = &ctx->threads[tid];
-	thr->nodata_pending = false;
-
-	/* Another module already answered. */
-	if (state == KNOTD_IN_STATE_HIT || state == KNOTD_IN_STATE_FOLLOW) {
-		return state;
-	}
-	uint16_t qtype = knot_pkt_qtype(qdata->query);
-	if (qtype != KNOT_RRTYPE_A && qtype != KNOT_RRTYPE_AAAA) {
-		return state;
-	}
-	const knot_dname_t *qname = knot_pkt_qname(qdata->query);   /* lower-case */
-	if (qname == NULL) {
-		return state;
-	}
-
-	store_t *store = module_db_get(ctx->db);
-	if (store == NULL) {
-		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_NO_DB);
-		return state;
-	}
 	if (store_rtxn_begin(store, &thr->rtxn) != HG_EOK) {
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
 		return state;
@@ -165,7 +148,7 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 		goto done;
 	}
 
-	knotd_in_state_t next = put_answer(ctx, thr, pkt, qdata, mod, &ans, qtype, state);
+	knotd_in_state_t next = put_answer(ctx, thr, pkt, qdata, mod, &ans, qtype, state, guard);
 	if (next != state && next != KNOTD_IN_STATE_ERROR) {
 		count_result(mod, qdata, &ans, qtype);
 		/* Only our answer depends on the client; the zone's records served
@@ -179,6 +162,56 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 done:
 	store_rtxn_end(&thr->rtxn);
 	return state;
+}
+
+knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
+                                        knotd_qdata_t *qdata, knotd_mod_t *mod)
+{
+	assert(pkt && qdata && mod);
+
+	hgm_ctx_t *ctx = knotd_mod_ctx(mod);
+	unsigned tid = qdata->params->thread_id;
+	if (ctx == NULL || tid >= ctx->n_threads) {
+		return state;
+	}
+	hgm_thread_t *thr = &ctx->threads[tid];
+	thr->nodata_pending = false;
+
+	/* Another module already answered. */
+	if (state == KNOTD_IN_STATE_HIT || state == KNOTD_IN_STATE_FOLLOW) {
+		return state;
+	}
+	uint16_t qtype = knot_pkt_qtype(qdata->query);
+	if (qtype != KNOT_RRTYPE_A && qtype != KNOT_RRTYPE_AAAA) {
+		return state;
+	}
+	const knot_dname_t *qname = knot_pkt_qname(qdata->query);   /* lower-case */
+	if (qname == NULL) {
+		return state;
+	}
+
+	store_t *store = module_db_get(ctx->db);
+	if (store == NULL) {
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_NO_DB);
+		return state;
+	}
+
+	/* Everything below reads LMDB's map (and the mmdb's) until put_answer()
+	 * has copied the answer out: in a guard, so that a data.mdb truncated
+	 * under knotd, or a corrupt page, fails this query open instead of
+	 * killing knotd with SIGBUS or an LMDB assertion (store_guard.h). */
+	store_guard_t guard;
+	store_guard_arm(&guard);
+	if (sigsetjmp(guard.jb, 0) != 0) {
+		store_rtxn_free(&thr->rtxn);
+		module_db_fault(ctx->db, store, &guard);
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_FAULT);
+		return state;
+	}
+	knotd_in_state_t next = answer_from_db(ctx, thr, store, pkt, qdata, mod, qname, qtype,
+	                                       state, &guard);
+	store_guard_disarm(&guard);
+	return next;
 }
 
 knotd_in_state_t module_query_authority(knotd_in_state_t state, knot_pkt_t *pkt,

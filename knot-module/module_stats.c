@@ -14,7 +14,7 @@ static char *fam_to_str(uint32_t idx, uint32_t count)
 static char *pass_to_str(uint32_t idx, uint32_t count)
 {
 	static const char *const names[MODULE_PASS_COUNT] = {
-		"no-db", "no-view", "bad-view", "error"
+		"no-db", "no-view", "bad-view", "error", "read-fault"
 	};
 	return (idx < count && idx < MODULE_PASS_COUNT) ? strdup(names[idx]) : NULL;
 }

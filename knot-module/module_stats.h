@@ -27,6 +27,7 @@ enum module_pass {
 	MODULE_PASS_NO_VIEW,        /*!< the name is in the policy but its view is missing */
 	MODULE_PASS_BAD_VIEW,       /*!< the view failed its checks */
 	MODULE_PASS_ERROR,          /*!< read or selection error */
+	MODULE_PASS_FAULT,          /*!< a read of a mapped file faulted (truncated database) */
 	MODULE_PASS_COUNT
 };
 

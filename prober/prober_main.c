@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "log.h"
 #include "prober.h"
+#include "store_guard.h"
 
 /* Block the signals the loop reads from its signalfd now, not only once the
  * loop exists: a SIGHUP (systemctl reload) or SIGTERM during startup (a DB
@@ -118,12 +119,15 @@ static int prober_start(prober_t *p)
 		return ret;
 	}
 	ret = store_open(p->db_dir, 0, &p->store);
+	const char *why = store_last_error();
 	if (ret == HG_ENOENT) {
-		hg_err("database %s: %s (load a policy first: haltgslb-ctl load FILE --db DIR)",
-		       p->db_dir, hg_strerror(ret));
+		hg_err("%s (load a policy first: haltgslb-ctl load FILE --db DIR)",
+		       *why ? why : "no haltgslb database");
 		return ret;
 	} else if (ret != HG_EOK) {
-		hg_err("database %s: %s (%s)", p->db_dir, hg_strerror(ret), store_last_error());
+		/* The reason says what is wrong and, for a damaged or unsafe
+		 * database, what to do about it. */
+		hg_err("database %s: %s", p->db_dir, *why ? why : hg_strerror(ret));
 		return ret;
 	}
 	return prober_reload(p);
@@ -144,6 +148,8 @@ int main(int argc, char **argv)
 	p.max_inflight = PROBER_INFLIGHT_DEFAULT;
 	p.log_level = HG_LOG_NOTICE;
 	hg_log_init(argv[0], p.log_level);
+	/* Its database truncated under it: a message and exit 1, not SIGBUS. */
+	store_guard_install(STORE_GUARD_FATAL, "haltgslb-prober");
 	int ret = prober_opts_parse(&p, argc, argv);
 	if (ret != HG_EOK) {
 		return ret == PROBER_OPTS_EXIT ? 0 : 2;

@@ -7,6 +7,9 @@ EXTRA_DIST += tests/tools/tap.sh tests/tools/test_ctl.sh
 # status: the engine's verdict per name, checked against explain.
 TESTS += tests/tools/test_ctl_status.sh
 EXTRA_DIST += tests/tools/test_ctl_status.sh tests/tools/status.yaml
+# A truncated, zeroed or emptied database: every tool says so and exits 1.
+TESTS += tests/tools/test_db_damage.sh
+EXTRA_DIST += tests/tools/test_db_damage.sh
 
 # The module's link set (read side only), checked on the built .so.
 TESTS += tests/build/test_module_link.sh

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
+#include "store_guard.h"
 
 static const struct {
 	const char *name;
@@ -41,6 +42,9 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	hg_log_init("haltgslb-ctl", HG_LOG_NOTICE);
+	/* A database truncated while we read it: a message and exit 1, not a
+	 * "Bus error" (store_guard.h). */
+	store_guard_install(STORE_GUARD_FATAL, "haltgslb-ctl");
 	if (argc < 2) {
 		usage(stderr);
 		return CTL_USAGE;

@@ -31,9 +31,19 @@ int ctl_usage_error(const char *cmd, const char *fmt, ...)
 
 int ctl_open_store(const char *dir, unsigned flags, store_t **out)
 {
-	int ret = store_open(dir, flags, out);
+	char why[512];
+	int ret = store_become_dir_owner(dir, why, sizeof(why));
+	if (ret != HG_EOK) {
+		ctl_error("%s", why);
+		return ret;
+	}
+	ret = store_open(dir, flags, out);
+	const char *reason = store_last_error();
 	if (ret == HG_ENOENT) {
-		ctl_error("%s: no haltgslb database (run haltgslb-ctl load first)", dir);
+		ctl_error("%s (run haltgslb-ctl load first)",
+		          *reason ? reason : "no haltgslb database");
+	} else if (ret != HG_EOK && *reason) {
+		ctl_error("%s", reason);
 	} else if (ret != HG_EOK) {
 		ctl_error("%s: cannot open database: %s", dir, hg_strerror(ret));
 	}

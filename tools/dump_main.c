@@ -6,6 +6,7 @@
 
 #include "dump.h"
 #include "errors.h"
+#include "store_guard.h"
 
 static void usage(FILE *f)
 {
@@ -61,10 +62,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "haltgslb-dump: --db DIR is required (see --help)\n");
 		return 2;
 	}
+	store_guard_install(STORE_GUARD_FATAL, "haltgslb-dump");
+	char why[512];
+	if (store_become_dir_owner(dir, why, sizeof(why)) != HG_EOK) {
+		fprintf(stderr, "haltgslb-dump: %s\n", why);
+		return 1;
+	}
 	store_t *store = NULL;
 	int ret = store_open(dir, STORE_RDONLY, &store);
 	if (ret == HG_ENOENT) {
-		fprintf(stderr, "haltgslb-dump: %s: no haltgslb database (run haltgslb-ctl load first)\n", dir);
+		fprintf(stderr, "haltgslb-dump: %s (run haltgslb-ctl load first)\n",
+		        *store_last_error() ? store_last_error() : "no haltgslb database");
 		return 1;
 	} else if (ret != HG_EOK) {
 		fprintf(stderr, "haltgslb-dump: %s\n", *store_last_error() ? store_last_error() : hg_strerror(ret));

@@ -19,9 +19,10 @@ const char *hg_strerror(int err)
 	case HG_EEXIST:   return "already exists";
 	case HG_EBUSY:    return "resource busy";
 	case HG_EACCES:   return "permission denied";
-	case HG_ECORRUPT: return "corrupt record";
+	case HG_ECORRUPT: return "corrupt or truncated data";
 	case HG_EGEO:     return "geo database error";
 	case HG_ENODATA:  return "no data";
+	case HG_EUNSAFE:  return "unsafe file or directory (symlink, owner or mode)";
 	default:          return "unknown error";
 	}
 }

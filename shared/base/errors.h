@@ -26,6 +26,8 @@ enum hg_error {
 	HG_ECORRUPT  = -12,  /*!< A record failed its consistency checks. */
 	HG_EGEO      = -13,  /*!< Geo database cannot be opened or read. */
 	HG_ENODATA   = -14,  /*!< Nothing to answer (e.g. no address of that family). */
+	HG_EUNSAFE   = -15,  /*!< A file or directory fails the ownership/mode/symlink
+	                      *   checks (someone else could redirect or change it). */
 };
 
 /*! \brief Human-readable text for an HG_E* code (static string). */

@@ -1,9 +1,13 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/*  LMDB environment registry and the open path (schema check, DB creation). */
+/*  LMDB environment registry and the open path: safety checks of the
+ *  directory and files (store_safe.c), the data file checked before it is
+ *  mapped (store_meta.c), the environment opened inside a fault guard
+ *  (store_guard.c), schema check, DB creation. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +16,9 @@
 
 #include "errors.h"
 #include "store.h"
+#include "store_guard.h"
+#include "store_meta.h"
+#include "store_safe.h"
 
 struct store {
 	struct store *next;
@@ -20,6 +27,10 @@ struct store {
 	MDB_dbi dbi[STORE_DBI_COUNT];
 	unsigned refs;
 	bool rdonly;
+	atomic_bool broken;            /* a read of the map faulted: never trusted again */
+	const char *map_addr;          /* data.mdb's map, to tell its faults apart */
+	size_t map_size;
+	MDB_txn *open_txn;             /* store_open_dbis()'s txn, for a fault to abort */
 };
 
 /* LMDB forbids two MDB_env on one file in a process (POSIX locks are per
@@ -59,8 +70,10 @@ const char *store_db_name(enum store_dbi which)
 	return (unsigned)which < STORE_DBI_COUNT ? store_db_names[which] : NULL;
 }
 
-/* mkdir -p with 0770 less the umask: the DNS server's group shares the
- * directory (LMDB readers write lock.mdb); the umask keeps others out. */
+/* mkdir -p: parents 0755, the database directory STORE_DIR_MODE (0750),
+ * exactly (a umask of 077 would keep knotd's group out). knotd's group only
+ * reads the directory: the files it writes (lock.mdb) exist before it comes
+ * (store_safe.h). Directories that exist are left as they are. */
 static int store_mkdirs(const char *dir)
 {
 	char buf[PATH_MAX];
@@ -75,7 +88,12 @@ static int store_mkdirs(const char *dir)
 		}
 		char saved = *p;
 		*p = '\0';
-		if (mkdir(buf, 0770) != 0 && errno != EEXIST) {
+		mode_t mode = saved == '\0' ? STORE_DIR_MODE : 0755;
+		if (mkdir(buf, mode) == 0) {
+			if (chmod(buf, mode) != 0) {
+				return hg_err_from_errno(errno);
+			}
+		} else if (errno != EEXIST) {
 			return hg_err_from_errno(errno);
 		}
 		*p = saved;
@@ -142,6 +160,7 @@ static int store_open_dbis(struct store *s, bool create)
 	if (rc != MDB_SUCCESS) {
 		return store_fail(hg_err_from_mdb(rc), "%s: %s", s->path, mdb_strerror(rc));
 	}
+	s->open_txn = txn;
 	int ret = HG_EOK;
 	for (int i = 0; i < STORE_DBI_COUNT; i++) {
 		unsigned flags = (create ? MDB_CREATE : 0) | (i == STORE_EPNAMES ? MDB_DUPSORT : 0);
@@ -173,32 +192,176 @@ cleanup:
 	if (txn != NULL) {
 		mdb_txn_abort(txn);
 	}
+	s->open_txn = NULL;
 	return ret;
 }
 
-static int store_env_open(struct store *s, unsigned flags)
+/* The data file as the safety checks left it: refuse a truncated or
+ * corrupt one before LMDB maps it. Only a data.mdb created empty just now
+ * is a new environment: an existing empty one was truncated (LMDB writes
+ * the meta pages as soon as it creates the file), and loading into it in
+ * place would hide that from a knotd that still maps it. */
+static int store_check_data(struct store *s, const store_files_t *files)
+{
+	if (files->data_created) {
+		return HG_EOK;
+	}
+	char why[320];
+	int ret = store_meta_check_settled(files->data_fd, NULL, why, sizeof(why));
+	if (ret == HG_ENOENT) {
+		return store_fail(HG_ECORRUPT, "%s/data.mdb is empty (truncated); "
+		                  STORE_REBUILD_HINT, s->path);
+	} else if (ret == HG_ECORRUPT) {
+		return store_fail(ret, "%s/data.mdb: %s; " STORE_REBUILD_HINT, s->path, why);
+	} else if (ret != HG_EOK) {
+		return store_fail(ret, "%s/data.mdb: %s", s->path, why);
+	}
+	return HG_EOK;
+}
+
+/* LMDB opened the files by name: make sure it got the data file checked. */
+static int store_check_same_file(struct store *s, const store_files_t *files)
+{
+	int fd = -1;
+	struct stat st;
+	if (mdb_env_get_fd(s->env, &fd) != MDB_SUCCESS || fstat(fd, &st) != 0) {
+		return store_fail(HG_EIO, "%s: cannot stat data.mdb", s->path);
+	}
+	if (st.st_dev != files->data_st.st_dev || st.st_ino != files->data_st.st_ino) {
+		return store_fail(HG_EUNSAFE, "%s/data.mdb was replaced while being opened", s->path);
+	}
+	return HG_EOK;
+}
+
+static void store_abort_open_txn(void *arg)
+{
+	struct store *s = arg;
+	if (s->open_txn != NULL) {
+		mdb_txn_abort(s->open_txn);
+	}
+}
+
+static int store_env_setup(struct store *s)
 {
 	int rc = mdb_env_create(&s->env);
 	if (rc != MDB_SUCCESS) {
+		s->env = NULL;
 		return store_fail(hg_err_from_mdb(rc), "mdb_env_create: %s", mdb_strerror(rc));
 	}
+	/* A corrupt page trips an LMDB assertion: inside a guard it jumps back
+	 * to the guard instead of aborting the process. */
+	mdb_env_set_assert(s->env, store_guard_assert);
 	if ((rc = mdb_env_set_maxdbs(s->env, HG_DB_COUNT)) != MDB_SUCCESS ||
 	    (rc = mdb_env_set_maxreaders(s->env, STORE_MAXREADERS)) != MDB_SUCCESS ||
 	    (rc = mdb_env_set_mapsize(s->env, store_mapsize())) != MDB_SUCCESS) {
 		return store_fail(hg_err_from_mdb(rc), "%s: %s", s->path, mdb_strerror(rc));
 	}
+	return HG_EOK;
+}
+
+/* Where LMDB mapped data.mdb, to tell a fault in it from one in another
+ * mapped file. LMDB does not say (mdb_env_info()'s address is only that of
+ * a fixed map), so find it from a value it returns: the value lies in a
+ * page, every page starts with its own number, and page N is N pages into
+ * the map. Checked against meta page 0 at the result; left unknown (NULL)
+ * if anything disagrees. */
+static void store_find_map(struct store *s)
+{
+	MDB_stat st;
+	MDB_envinfo info;
+	MDB_txn *txn = NULL;
+	if (mdb_env_stat(s->env, &st) != MDB_SUCCESS || mdb_env_info(s->env, &info) != MDB_SUCCESS ||
+	    mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != MDB_SUCCESS) {
+		return;
+	}
+	MDB_val k = { strlen(HG_META_SCHEMA_VERSION), (void *)HG_META_SCHEMA_VERSION }, v;
+	if (mdb_get(txn, s->dbi[STORE_META], &k, &v) == MDB_SUCCESS) {
+		uintptr_t psize = st.ms_psize;
+		const char *page = (const char *)((uintptr_t)v.mv_data & ~(psize - 1));
+		size_t pgno, pgno0;
+		uint16_t flags0;
+		memcpy(&pgno, page, sizeof(pgno));
+		if (pgno <= info.me_last_pgno && (uintptr_t)page >= pgno * psize) {
+			const char *map = page - pgno * psize;
+			memcpy(&pgno0, map, sizeof(pgno0));
+			memcpy(&flags0, map + sizeof(size_t) + 2, sizeof(flags0));
+			if (pgno0 == 0 && (flags0 & 0x08)) {
+				s->map_addr = map;
+				s->map_size = info.me_mapsize;
+			}
+		}
+	}
+	mdb_txn_abort(txn);
+}
+
+static int store_env_map_guarded(struct store *s, const store_files_t *files, bool create)
+{
 	/* NOTLS: read txns are cached per worker and renewed, not tied to a thread. */
 	unsigned env_flags = MDB_NOTLS | (s->rdonly ? MDB_RDONLY : 0);
-	/* 0660 less the umask: knotd reads as another user of the group. */
-	rc = mdb_env_open(s->env, s->path, env_flags, 0660);
+	/* The files exist (store_safe_open() created them with their modes). */
+	int rc = mdb_env_open(s->env, s->path, env_flags, STORE_DATA_MODE);
 	if (rc == ENOENT) {
 		return store_fail(HG_ENOENT, "%s: no haltgslb database", s->path);
 	} else if (rc != MDB_SUCCESS) {
 		return store_fail(hg_err_from_mdb(rc), "%s: %s", s->path, mdb_strerror(rc));
 	}
+	int ret = store_check_same_file(s, files);
+	if (ret != HG_EOK) {
+		return ret;
+	}
 	int dead = 0;
 	mdb_reader_check(s->env, &dead);
-	return store_open_dbis(s, !s->rdonly && (flags & STORE_CREATE));
+	ret = store_open_dbis(s, create);
+	if (ret == HG_EOK) {
+		store_find_map(s);
+	}
+	return ret;
+}
+
+/* Everything that reads the map, in one guard: a file truncated between
+ * the checks and here, or corrupt pages, give an error, not a signal. */
+static int store_env_map(struct store *s, const store_files_t *files, bool create)
+{
+	store_guard_t guard;
+	store_guard_arm(&guard);
+	if (sigsetjmp(guard.jb, 0) != 0) {
+		char what[256];
+		store_guard_call(store_abort_open_txn, s);
+		s->open_txn = NULL;
+		return store_fail(HG_ECORRUPT, "%s: %s while opening the database; "
+		                  STORE_REBUILD_HINT, s->path,
+		                  store_guard_describe(&guard, what, sizeof(what)));
+	}
+	int ret = store_env_map_guarded(s, files, create);
+	store_guard_disarm(&guard);
+	return ret;
+}
+
+static int store_env_open(struct store *s, const char *given, unsigned flags)
+{
+	bool create = !s->rdonly && (flags & STORE_CREATE);
+	store_files_t files;
+	char why[400];
+	int ret = store_safe_open(given, s->path, create, &files, why, sizeof(why));
+	if (ret != HG_EOK) {
+		store_fail(ret, "%s", why);
+		goto cleanup;
+	}
+	ret = store_check_data(s, &files);
+	if (ret == HG_EOK) {
+		ret = store_env_setup(s);
+	}
+	if (ret == HG_EOK) {
+		ret = store_env_map(s, &files, create);
+	}
+cleanup:
+	store_safe_close(&files);
+	return ret;
+}
+
+static void store_env_close_cb(void *env)
+{
+	mdb_env_close(env);
 }
 
 int store_open(const char *dir, unsigned flags, store_t **out)
@@ -245,7 +408,7 @@ int store_open(const char *dir, unsigned flags, store_t **out)
 	}
 	s->rdonly = (flags & STORE_RDONLY) != 0;
 	s->refs = 1;
-	ret = store_env_open(s, flags);
+	ret = store_env_open(s, dir, flags);
 	if (ret != HG_EOK) {
 		goto cleanup;
 	}
@@ -256,7 +419,7 @@ int store_open(const char *dir, unsigned flags, store_t **out)
 cleanup:
 	if (ret != HG_EOK && s != NULL) {
 		if (s->env != NULL) {
-			mdb_env_close(s->env);
+			store_guard_call(store_env_close_cb, s->env);
 		}
 		free(s->path);
 		free(s);
@@ -284,8 +447,9 @@ void store_close(store_t *store)
 	/* Close under the lock: a concurrent store_open() of the same path must
 	 * not open a second environment on the file while this one still holds
 	 * the lock file (closing it would drop this process's lock-file locks,
-	 * and another process's reader check could then clear our readers). */
-	mdb_env_close(store->env);
+	 * and another process's reader check could then clear our readers).
+	 * Guarded: closing clears our reader slots in lock.mdb's map. */
+	store_guard_call(store_env_close_cb, store->env);
 	pthread_mutex_unlock(&store_lock);
 	free(store->path);
 	free(store);
@@ -309,4 +473,43 @@ MDB_env *store_env(const store_t *store)
 bool store_is_rdonly(const store_t *store)
 {
 	return store->rdonly;
+}
+
+int store_check_file(store_t *store, char *why, size_t size)
+{
+	if (atomic_load_explicit(&store->broken, memory_order_relaxed)) {
+		snprintf(why, size, "a read of its pages faulted: the file was truncated or "
+		         "corrupted while open");
+		return HG_ECORRUPT;
+	}
+	int fd = -1;
+	if (mdb_env_get_fd(store->env, &fd) != MDB_SUCCESS) {
+		snprintf(why, size, "no file descriptor");
+		return HG_EIO;
+	}
+	int ret = store_meta_check_settled(fd, NULL, why, size);
+	if (ret == HG_ENOENT) {
+		snprintf(why, size, "the file is empty: truncated");
+		ret = HG_ECORRUPT;
+	}
+	return ret;
+}
+
+void store_mark_broken(store_t *store)
+{
+	atomic_store_explicit(&store->broken, true, memory_order_relaxed);
+}
+
+bool store_is_broken(const store_t *store)
+{
+	return atomic_load_explicit(&((store_t *)store)->broken, memory_order_relaxed);
+}
+
+bool store_map_contains(const store_t *store, const void *addr)
+{
+	const char *p = addr;
+	if (store->map_addr == NULL) {
+		return true;            /* unknown: assume the worst */
+	}
+	return p >= store->map_addr && (size_t)(p - store->map_addr) < store->map_size;
 }

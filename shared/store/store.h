@@ -57,17 +57,37 @@ enum store_dbi {
 
 typedef struct store store_t;
 
+/*! How store_last_error() messages about a truncated or corrupt data.mdb
+ *  end: what the operator does about it (docs/runbook.md). */
+#define STORE_REBUILD_HINT "rebuild it into a fresh directory (haltgslb-ctl load POLICY " \
+	"--db NEWDIR) and swap the directories (see the runbook)"
+
 /*!
  * \brief Open (or share) the environment in \a dir.
  *
- * Runs mdb_reader_check() to clear stale reader slots. With STORE_CREATE
- * creates the directory (0770 less the umask), the files (0660 less the
- * umask), every DB and meta["schema_version"] if absent. Always checks the
- * schema version and refuses an unknown one.
+ * Before LMDB sees the directory, checks that nobody but root, the running
+ * user and the directory's owner can redirect or replace its files
+ * (symlinks, owners, modes, hard links: store_safe.h, docs/security.md),
+ * and that data.mdb is not truncated or corrupt (both meta pages read with
+ * pread() and checked, the file long enough for the pages they use:
+ * store_meta.h), so a bad file is refused instead of faulting once mapped.
+ * The map is first read inside a fault guard (store_guard.h): a file
+ * truncated meanwhile gives HG_ECORRUPT, not SIGBUS. Runs
+ * mdb_reader_check() to clear stale reader slots.
+ *
+ * Missing files are created with exact modes (data.mdb 0640, lock.mdb
+ * 0660, whatever the umask; knotd's group reads them), lock.mdb by root or
+ * the directory's owner, data.mdb only with STORE_CREATE; STORE_CREATE also
+ * creates the directory (0750 less the umask, parents 0755), every DB and
+ * meta["schema_version"]. Always checks the schema version and refuses an
+ * unknown one. A directory already open in this process is shared without
+ * new checks.
  *
  * \param[out] out  Shared handle; release it with store_close().
  * \return HG_EOK, HG_ENOENT (no environment / DBs and no STORE_CREATE),
- *         HG_ESCHEMA, HG_EACCES, HG_EIO...; store_last_error() says why.
+ *         HG_EUNSAFE (a safety check failed), HG_ECORRUPT (truncated or
+ *         corrupt data.mdb), HG_ESCHEMA, HG_EACCES, HG_EIO...;
+ *         store_last_error() says why.
  */
 int store_open(const char *dir, unsigned flags, store_t **out);
 
@@ -100,6 +120,32 @@ const char *store_db_name(enum store_dbi which);
  *         by the store; never close it. */
 MDB_env *store_env(const store_t *store);
 
+/*!
+ * \brief Check the open environment's data file again, through LMDB's own
+ *        file descriptor (the file that is mapped, even if the directory
+ *        was replaced): meta pages and size as at open
+ *        (store_meta_check_settled()), and whether a read fault marked it
+ *        broken. Reads with pread(), never through the map. May sleep
+ *        ~100 ms when the file looks bad (it may be mid-commit).
+ * \param[out] why  Reason on failure.
+ * \return HG_EOK, HG_ECORRUPT (truncated, empty, invalid meta page, or
+ *         marked broken), HG_EIO.
+ */
+int store_check_file(store_t *store, char *why, size_t size);
+
+/*! \brief Mark the environment broken for good: a read of its map faulted
+ *         (store_guard.h), so its pages cannot be trusted any more.
+ *         Lock-free; any thread. */
+void store_mark_broken(store_t *store);
+
+/*! \brief True once store_mark_broken() was called. Lock-free. */
+bool store_is_broken(const store_t *store);
+
+/*! \brief True if \a addr lies in the data file's map (to tell a fault in
+ *         data.mdb from one in another mapped file); also true when the
+ *         map's address could not be found at open (assume the worst). */
+bool store_map_contains(const store_t *store, const void *addr);
+
 /* ---------------------------------------------------------------------- */
 
 /*! A read transaction: reusable (MDB_NOTLS), so one per thread can be cached. */
@@ -122,7 +168,13 @@ int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn);
  *         Every value read through it becomes invalid. */
 void store_rtxn_end(store_rtxn_t *rtxn);
 
-/*! \brief Free the cached txn (abort); \a rtxn may then be begun again. */
+/*!
+ * \brief Free the cached txn (abort); \a rtxn may then be begun again.
+ *
+ * Also the way to drop a txn that a fault interrupted (store_guard.h): the
+ * abort runs inside a guard of its own, and if even that faults (a
+ * truncated lock.mdb) the txn is forgotten, its reader slot leaked.
+ */
 void store_rtxn_free(store_rtxn_t *rtxn);
 
 /*!
@@ -147,6 +199,25 @@ typedef struct {
 	MDB_txn *txn;
 	int err;                 /*!< first error, HG_EOK while all went well */
 } store_wtxn_t;
+
+/*!
+ * \brief For the tools, when run as root: become the owner of the database
+ *        directory \a dir (its uid, its group, no supplementary groups) if
+ *        that owner is not root.
+ *
+ * store_open() running as root refuses a directory another user owns: that
+ * user could swap lock.mdb or data.mdb for a symlink between the checks and
+ * LMDB's open and have root write any file. As the owner, the process can
+ * only write what the owner could anyway, and the files it creates belong
+ * to the owner. A no-op when not root, or when \a dir is missing (it will
+ * be created by root) or owned by root. Irreversible: call it after reading
+ * what only root may read, and only in a single-threaded tool (write side:
+ * never linked into knotd).
+ *
+ * \param[out] why  Reason on failure.
+ * \return HG_EOK, or HG_EACCES if the switch failed.
+ */
+int store_become_dir_owner(const char *dir, char *why, size_t size);
 
 /*! \brief Begin a write txn. \return HG_EOK, HG_EACCES (read-only handle),
  *         or the mapped LMDB error; the same code is left in wtxn->err. */

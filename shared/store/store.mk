@@ -4,10 +4,13 @@ noinst_LTLIBRARIES += libhg_store.la libhg_store_write.la
 libhg_store_la_CFLAGS = $(HG_CFLAGS)
 libhg_store_la_SOURCES = \
 	shared/store/store.c shared/store/store.h \
+	shared/store/store_guard.c shared/store/store_guard.h \
+	shared/store/store_meta.c shared/store/store_meta.h \
+	shared/store/store_safe.c shared/store/store_safe.h \
 	shared/store/store_rtxn.c \
 	shared/store/store_iter.c shared/store/store_int.h
 libhg_store_write_la_CFLAGS = $(HG_CFLAGS)
-libhg_store_write_la_SOURCES = shared/store/store_wtxn.c
+libhg_store_write_la_SOURCES = shared/store/store_wtxn.c shared/store/store_owner.c
 
 haltgslbinclude_HEADERS += shared/store/store.h
 
@@ -21,3 +24,14 @@ tests_unit_test_store_LDADD = $(HG_WRITE_LIBS) $(HG_EXT_LIBS)
 tests_unit_test_store_schema_CFLAGS = $(HG_CFLAGS)
 tests_unit_test_store_schema_SOURCES = tests/unit/test_store_schema.c
 tests_unit_test_store_schema_LDADD = $(HG_WRITE_LIBS) $(HG_EXT_LIBS)
+
+check_PROGRAMS += tests/unit/test_store_meta tests/unit/test_store_guard
+TESTS += tests/unit/test_store_meta tests/unit/test_store_guard
+
+tests_unit_test_store_meta_CFLAGS = $(HG_CFLAGS)
+tests_unit_test_store_meta_SOURCES = tests/unit/test_store_meta.c
+tests_unit_test_store_meta_LDADD = $(HG_WRITE_LIBS) $(HG_EXT_LIBS)
+
+tests_unit_test_store_guard_CFLAGS = $(HG_CFLAGS)
+tests_unit_test_store_guard_SOURCES = tests/unit/test_store_guard.c
+tests_unit_test_store_guard_LDADD = $(HG_WRITE_LIBS) $(HG_EXT_LIBS)

@@ -6,6 +6,7 @@
 
 #include "errors.h"
 #include "store.h"
+#include "store_guard.h"
 
 int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn)
 {
@@ -40,10 +41,18 @@ void store_rtxn_end(store_rtxn_t *rtxn)
 	rtxn->active = false;
 }
 
+static void rtxn_abort_cb(void *txn)
+{
+	mdb_txn_abort(txn);
+}
+
+/* Aborting releases the reader slot in lock.mdb's map: guarded, so a
+ * truncated lock file (or a txn a fault interrupted) cannot take the
+ * process down here either. */
 void store_rtxn_free(store_rtxn_t *rtxn)
 {
 	if (rtxn->txn != NULL) {
-		mdb_txn_abort(rtxn->txn);
+		store_guard_call(rtxn_abort_cb, rtxn->txn);
 		rtxn->txn = NULL;
 	}
 	rtxn->active = false;

@@ -2,9 +2,13 @@
 /*  Write transactions with a sticky error (as Knot's knot_lmdb.c): after the
  *  first failure every later call is a no-op and commit aborts. Write side
  *  only: the module never links this file. */
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "errors.h"
+#include "log.h"
 #include "store.h"
 #include "store_int.h"
 
@@ -84,6 +88,49 @@ int store_wget(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t kl
 	return HG_EOK;
 }
 
+/* Bytes the newest meta page's pages need, and the file's size. */
+static int file_cover(MDB_env *env, int fd, off_t *need, off_t *size)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat fst;
+	if (mdb_env_info(env, &info) != MDB_SUCCESS || mdb_env_stat(env, &st) != MDB_SUCCESS ||
+	    fstat(fd, &fst) != 0) {
+		return HG_EIO;
+	}
+	*need = (off_t)((info.me_last_pgno + 1) * st.ms_psize);
+	*size = fst.st_size;
+	return HG_EOK;
+}
+
+/* LMDB may leave the last pages of the file unwritten: pages allocated and
+ * freed again in one txn go back to the free list without being written,
+ * so the file can end before the last page the meta page records. Readers
+ * refuse such a file as truncated (store_meta.h), so extend it over them
+ * (a hole: those pages are free, no reader reads them). Under the writer
+ * lock, so no other writer's growth of the file races the ftruncate(). */
+static void store_cover_pages(store_t *store)
+{
+	MDB_env *env = store_env(store);
+	int fd = -1;
+	off_t need = 0, size = 0;
+	if (mdb_env_get_fd(env, &fd) != MDB_SUCCESS || file_cover(env, fd, &need, &size) != HG_EOK ||
+	    size >= need) {
+		return;                 /* the common case: one fstat() */
+	}
+	MDB_txn *txn = NULL;
+	if (mdb_txn_begin(env, NULL, 0, &txn) != MDB_SUCCESS) {
+		return;
+	}
+	if (file_cover(env, fd, &need, &size) == HG_EOK && size < need &&
+	    ftruncate(fd, need) != 0) {
+		hg_warn("%s: cannot extend data.mdb to %lld bytes: %s (readers will see it as "
+		        "truncated until the next write)", store_path(store), (long long)need,
+		        strerror(errno));
+	}
+	mdb_txn_abort(txn);
+}
+
 int store_wtxn_commit(store_wtxn_t *wtxn)
 {
 	if (wtxn->txn == NULL) {
@@ -96,6 +143,9 @@ int store_wtxn_commit(store_wtxn_t *wtxn)
 	int rc = mdb_txn_commit(wtxn->txn);
 	wtxn->txn = NULL;
 	wtxn->err = hg_err_from_mdb(rc);
+	if (wtxn->err == HG_EOK) {
+		store_cover_pages(wtxn->store);
+	}
 	return wtxn->err;
 }
 

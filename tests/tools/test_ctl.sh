@@ -64,11 +64,12 @@ for needle in ["waf-fra-aws", "198.51.100.10", "2001:db8:10::10", "global.gslb.e
 PY
 ok $? "dump shows 6 endpoints, 3 probers, 5 names with decoded names and addresses"
 
-# Files are created 0660 less the umask, so a group (knotd's) can share them.
-( umask 007; "$CTL" load "$REF" --db "$tmp/gdb" >/dev/null 2>&1 )
-[ "$(stat -c %a "$tmp/gdb/data.mdb")" = 660 ] && [ "$(stat -c %a "$tmp/gdb/lock.mdb")" = 660 ] \
-	&& [ "$(stat -c %a "$tmp/gdb")" = 770 ]
-ok $? "load under umask 007 creates the directory 0770 and the files 0660"
+# Exact modes whatever the umask: knotd's group reads the directory and
+# data.mdb and writes its reader slot in lock.mdb, nothing else.
+( umask 077; "$CTL" load "$REF" --db "$tmp/gdb" >/dev/null 2>&1 )
+[ "$(stat -c %a "$tmp/gdb/data.mdb")" = 640 ] && [ "$(stat -c %a "$tmp/gdb/lock.mdb")" = 660 ] \
+	&& [ "$(stat -c %a "$tmp/gdb")" = 750 ]
+ok $? "load under umask 077 creates the directory 0750, data.mdb 0640, lock.mdb 0660"
 
 # A broken policy over the good one leaves the good one intact.
 "$DUMP" --db "$db" --json > "$tmp/before.json" 2>/dev/null
