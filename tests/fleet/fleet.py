@@ -693,11 +693,20 @@ class Fleet:
         nodes = nodes or list(self.dns.values())
         return {(n.name, w): self.client.answer(n, w) for n in nodes for w in LOCATIONS}
 
+    def all_up(self, node):
+        """The node holds an 'up' record of every endpoint by every prober."""
+        recs = node.records()
+        return all(recs.get((e, p), {}).get("state") == "up"
+                   for p in self.probers for e in self.spec.endpoints)
+
     def converged(self, nodes=None, want=None):
+        """The baseline: every node answers every location with its fastest
+        endpoint at the normal TTL and holds every prober's 'up' records."""
+        nodes = nodes or list(self.dns.values())
         want = want or self.expected()
         got = self.answers(nodes)
         ok = all(a == ([want[w]], 30, "NOERROR") for (_, w), a in got.items())
-        return got if ok else None
+        return got if ok and all(self.all_up(n) for n in nodes) else None
 
     def wait_converged(self, timeout=20, nodes=None):
         """Until every node answers every location with its fastest endpoint
