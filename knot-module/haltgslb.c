@@ -194,7 +194,8 @@ static int haltgslb_load(knotd_mod_t *mod)
 	if (zone_signed(mod)) {
 		ret = module_sign_new(mod, &ctx->sign);
 		if (ret != KNOT_EOK) {
-			knotd_mod_log(mod, LOG_ERR, "failed to load DNSSEC keys (%s)", knot_strerror(ret));
+			knotd_mod_log(mod, LOG_ERR, "failed to set up DNSSEC signing (%s)",
+			              knot_strerror(ret));
 			goto cleanup;
 		}
 	}

@@ -12,17 +12,19 @@ knot_module_haltgslb_la_SOURCES = \
 	knot-module/module_answer.c knot-module/module_answer.h \
 	knot-module/module_client.c knot-module/module_client.h \
 	knot-module/module_db.c knot-module/module_db.h \
+	knot-module/module_keys.c knot-module/module_keys.h \
 	knot-module/module_query.c knot-module/module_query.h \
+	knot-module/module_rrsig.c knot-module/module_rrsig.h \
 	knot-module/module_sign.c knot-module/module_sign.h \
 	knot-module/module_stats.c knot-module/module_stats.h
-knot_module_haltgslb_la_CFLAGS = $(AM_CFLAGS) $(lmdb_CFLAGS) $(libmaxminddb_CFLAGS) $(libknot_CFLAGS) $(knotd_CFLAGS) $(liburcu_CFLAGS) \
+knot_module_haltgslb_la_CFLAGS = $(AM_CFLAGS) $(lmdb_CFLAGS) $(libmaxminddb_CFLAGS) $(libknot_CFLAGS) $(libdnssec_CFLAGS) $(knotd_CFLAGS) $(liburcu_CFLAGS) \
 	-fvisibility=hidden -pthread
 # nodelete: the module installs a SIGBUS handler (shared/store/store_guard.h);
 # a handler installed after it may chain to it, so its code must stay mapped
 # even when a reload drops the module from the configuration.
 knot_module_haltgslb_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
 	-pthread -Wl,--exclude-libs,ALL -Wl,-z,nodelete
-knot_module_haltgslb_la_LIBADD = $(HG_READ_LIBS) $(HG_READ_EXT_LIBS) $(libknot_LIBS) $(liburcu_LIBS)
+knot_module_haltgslb_la_LIBADD = $(HG_READ_LIBS) $(HG_READ_EXT_LIBS) $(libknot_LIBS) $(libdnssec_LIBS) $(liburcu_LIBS)
 
 # Integration tests (pytest + a real knotd), the benchmark and the demo.
 EXTRA_DIST += tests/integration/conftest.py tests/integration/lmdb_bump.py \
@@ -33,6 +35,7 @@ EXTRA_DIST += tests/integration/conftest.py tests/integration/lmdb_bump.py \
 	tests/integration/test_e2e_prober.py tests/integration/policy_e2e.yaml \
 	tests/integration/test_dnssec_lifetime.py tests/integration/test_ecs_mapped.py \
 	tests/integration/test_damaged_db.py tests/integration/test_db_permissions.py \
+	tests/integration/test_dnssec_rollover.py tests/integration/test_ecs_strict.py \
 	tests/bench/bench_module.sh demo/run-demo.sh demo/policy.yaml demo/gslb.example.net.zone
 dist_doc_DATA += docs/mod-haltgslb.md
 

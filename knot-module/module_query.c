@@ -7,6 +7,7 @@
 #include "module_answer.h"
 #include "module_client.h"
 #include "module_ctx.h"
+#include "module_keys.h"
 #include "module_query.h"
 #include "module_stats.h"
 #include "store_guard.h"
@@ -51,7 +52,14 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
                                    knotd_in_state_t state, store_guard_t *guard)
 {
 	const knot_dname_t *qname = knot_pkt_qname(qdata->query);
-	bool sign = ctx->sign != NULL && knot_pkt_has_dnssec(qdata->query);
+	bool sign = knot_pkt_has_dnssec(qdata->query) &&
+	            (ctx->sign != NULL || module_zone_signed(qdata));
+	if (sign && ctx->sign == NULL) {
+		/* A signed zone whose module does not sign (dnssec: off): an
+		 * unsigned answer would be bogus. */
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_DNSSEC);
+		return state;
+	}
 
 	if (ans->flags & SEL_NODATA) {
 		/* A signed zone's NSEC chain lists the static fallback records, so a
@@ -66,15 +74,22 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 
 	knot_rrset_t *rr = NULL;
 	knot_rrset_t *rrsig = NULL;
+	/* Canonical order whenever it may be signed: by us, or (dnssec: on, the
+	 * zone's contents unsigned) by mod-onlinesign, which signs the RRset
+	 * in the order it has in the packet. Else the engine's order. */
 	int ret = module_answer_rrset(pkt, qname, ans, qtype, sign, &rr);
 	store_rtxn_end(&thr->rtxn);
 	store_guard_disarm(guard);
 	if (ret == KNOT_EOK && sign) {
 		/* Signed before anything is written, so a signing failure can still
 		 * fall back to the zone's (signed) records. */
-		ret = module_sign_get(ctx->sign, mod, pkt, rr, (uint32_t)(now_ms() / 1000), &rrsig);
-		/* No keys: logged at load; expired context: logged once. */
-		if (ret != KNOT_EOK && ret != KNOT_DNSSEC_ENOKEY && ret != KNOT_DNSSEC_ENOSIG) {
+		ret = module_sign_get(ctx->sign, mod, qdata, pkt, rr, (uint32_t)(now_ms() / 1000),
+		                      &rrsig);
+		/* No usable keys, lifetime too short: logged once by module_sign. */
+		if (ret == KNOT_DNSSEC_ENOKEY || ret == KNOT_DNSSEC_ENOSIG) {
+			module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_DNSSEC);
+			return state;
+		} else if (ret != KNOT_EOK) {
 			knotd_mod_log(mod, LOG_WARNING, "cannot sign answer (%s), serving zone records",
 			              knot_strerror(ret));
 		}
@@ -176,6 +191,14 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 	}
 	hgm_thread_t *thr = &ctx->threads[tid];
 	thr->nodata_pending = false;
+
+	unsigned why;
+	if (module_client_ecs_check(qdata, &why) != HG_EOK) {
+		module_stats_incr(mod, qdata, MODULE_CTR_FORMERR, why);
+		module_client_ecs_drop(qdata);
+		qdata->rcode = KNOT_RCODE_FORMERR;
+		return KNOTD_IN_STATE_ERROR;
+	}
 
 	/* Another module already answered. */
 	if (state == KNOTD_IN_STATE_HIT || state == KNOTD_IN_STATE_FOLLOW) {

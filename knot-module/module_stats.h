@@ -15,6 +15,7 @@ enum module_ctr {
 	MODULE_CTR_FALLBACK,        /*!< of those, the name's fallback was used */
 	MODULE_CTR_NODATA,          /*!< of those, NODATA (fallback none or no address of the family) */
 	MODULE_CTR_PASSTHROUGH,     /*!< GSLB query served from the zone; idx: enum module_pass */
+	MODULE_CTR_FORMERR,         /*!< query rejected with FORMERR; idx: enum module_formerr */
 	MODULE_CTR_COUNT
 };
 
@@ -26,9 +27,19 @@ enum module_pass {
 	MODULE_PASS_NO_DB = 0,      /*!< database missing, unreadable or unknown schema */
 	MODULE_PASS_NO_VIEW,        /*!< the name is in the policy but its view is missing */
 	MODULE_PASS_BAD_VIEW,       /*!< the view failed its checks */
-	MODULE_PASS_ERROR,          /*!< read or selection error */
+	MODULE_PASS_ERROR,          /*!< read, selection or signing error */
 	MODULE_PASS_FAULT,          /*!< a read of a mapped file faulted (truncated database) */
+	MODULE_PASS_DNSSEC,         /*!< DNSSEC query the module cannot sign (no usable key...) */
 	MODULE_PASS_COUNT
+};
+
+/*! Why a query got FORMERR (idx of MODULE_CTR_FORMERR): its ECS option. */
+enum module_formerr {
+	MODULE_FORMERR_ECS_ADDRESS = 0, /*!< address octets not those the source prefix needs */
+	MODULE_FORMERR_ECS_BITS,        /*!< non-zero address bits past the source prefix */
+	MODULE_FORMERR_ECS_SCOPE,       /*!< non-zero SCOPE PREFIX-LENGTH in a query */
+	MODULE_FORMERR_ECS_MULTIPLE,    /*!< more than one ECS option */
+	MODULE_FORMERR_COUNT
 };
 
 /*! \brief Register every counter. \return KNOT_EOK or a KNOT_E* code. */
