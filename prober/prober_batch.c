@@ -108,6 +108,7 @@ static int put_dirty(prober_t *p, store_wtxn_t *w, batch_count_t *c)
 			return r;
 		} else {
 			c->written++;
+			prober_pub_collect(p, t, &m);
 		}
 	}
 	return HG_EOK;
@@ -132,6 +133,11 @@ int prober_batch_flush(prober_t *p)
 		ret = store_wtxn_commit(&w);
 	} else {
 		store_wtxn_abort(&w);
+	}
+	if (ret == HG_EOK) {
+		prober_pub_commit(p);   /* published only once in LMDB */
+	} else {
+		prober_pub_abort(p);
 	}
 	if (ret != HG_EOK) {
 		p->batch_errors++;

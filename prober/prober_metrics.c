@@ -139,6 +139,7 @@ int prober_metrics_write(const prober_t *p, const char *path)
 	           "# TYPE haltgslb_prober_inflight gauge\nhaltgslb_prober_inflight{prober=\"");
 	put_label(f, p->id);
 	fprintf(f, "\"} %u\n", p->inflight);
+	prober_pub_metrics(p, f);
 	if (ferror(f) | (fclose(f) != 0)) {
 		ret = HG_EIO;
 		unlink(tmp);

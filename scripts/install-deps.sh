@@ -10,7 +10,7 @@ PACKAGES=(
 	clang libclang-rt-14-dev libfuzzer-14-dev
 	# libraries (pkg-config names in configure.ac)
 	libknot-dev liblmdb-dev libmaxminddb-dev libcurl4-openssl-dev libnghttp2-dev
-	libyaml-dev libssl-dev liburcu-dev
+	libyaml-dev libssl-dev liburcu-dev librabbitmq-dev
 	# runtime and test tools
 	knot knot-dnsutils lmdb-utils mmdb-bin libmaxmind-db-writer-perl
 	python3 python3-pytest python3-dnspython python3-cryptography
