@@ -142,12 +142,20 @@ if [ -d "$top/tests/broker" ] && ls "$top"/tests/broker/test_*.py >/dev/null 2>&
 	record_pytest "broker (rabbitmq)" "$top/build/broker.xml" $?
 fi
 
-# 5c. The fleet in network namespaces: a broker configured by broker-config,
+# 5c. haltgslb-syncd against a real rabbitmq-server configured by
+#     broker-config (publishers with the probers' certificates).
+if [ -d "$top/tests/syncd" ] && ls "$top"/tests/syncd/test_*.py >/dev/null 2>&1; then
+	top_builddir="$top/build/asan" \
+		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/syncd.xml" "$top/tests/syncd"
+	record_pytest "syncd (rabbitmq)" "$top/build/syncd.xml" $?
+fi
+
+# 5d. The fleet in network namespaces: a broker configured by broker-config,
 #     probers over delay links, DNS nodes (knotd + mod-haltgslb + syncd), a
 #     client; every figure the tests print is kept in build/fleet.log.
 if [ -d "$top/tests/fleet" ] && ls "$top"/tests/fleet/test_*.py >/dev/null 2>&1; then
 	top_builddir="$top/build/asan" HG_TEST_DATA="$top/build/asan/tests/data" \
-		"$PY" -m pytest -q -rfEs -s -p no:cacheprovider --junitxml="$top/build/fleet.xml" \
+		"$PY" -m pytest -q -rfEs -s -p no:cacheprovider -p timeout --timeout=300 --junitxml="$top/build/fleet.xml" \
 		"$top/tests/fleet" 2>&1 | tee "$top/build/fleet.log"
 	record_pytest "fleet (network namespaces)" "$top/build/fleet.xml" "${PIPESTATUS[0]}"
 fi
@@ -166,7 +174,7 @@ stage="$top/build/stage"
 rm -rf "$stage"
 (cd "$top/build/plain" && make install DESTDIR="$stage" >"$top/build/install.log" 2>&1)
 missing=0
-for f in bin/haltgslb-ctl bin/haltgslb-dump sbin/haltgslb-prober include/haltgslb/schema.h \
+for f in bin/haltgslb-ctl bin/haltgslb-dump sbin/haltgslb-prober sbin/haltgslb-syncd include/haltgslb/schema.h \
 	include/haltgslb/view.h share/doc/haltgslb/SCHEMA.md share/doc/haltgslb/policy.md; do
 	[ -e "$stage/usr/local/$f" ] || { echo "make install did not install /usr/local/$f"; missing=$((missing + 1)); }
 done

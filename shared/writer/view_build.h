@@ -45,10 +45,20 @@ void view_cell_from_measure(hg_view_cell_t *cell, const hg_rec_measure_t *m);
 
 /*!
  * \brief Patch, in a writable copy of a view blob, the cell of endpoint id
- *        \a endpoint × prober id \a prober. \return HG_EOK or HG_ENOENT.
+ *        \a endpoint × prober id \a prober; \a m NULL clears the cell (no
+ *        data). \return HG_EOK or HG_ENOENT.
  */
 int view_patch_measure(uint8_t *blob, size_t len, const char *endpoint, const char *prober,
                        const hg_rec_measure_t *m, uint64_t now_ms);
+
+/*!
+ * \brief Re-stamp, in a writable copy of a view blob, every cell of prober
+ *        id \a prober that has data (ts_ms not 0) older than \a now_ms with
+ *        \a now_ms.
+ * \return The number of cells changed (0 or more), HG_ENOENT (the view has
+ *         no such prober) or the error of view_open().
+ */
+int view_touch_prober(uint8_t *blob, size_t len, const char *prober, uint64_t now_ms);
 
 /*! \brief Patch the admin state of endpoint id \a endpoint. \return HG_EOK or HG_ENOENT. */
 int view_patch_admin(uint8_t *blob, size_t len, const char *endpoint, uint8_t admin,

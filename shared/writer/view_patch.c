@@ -37,6 +37,35 @@ int view_patch_measure(uint8_t *blob, size_t len, const char *endpoint, const ch
 	return HG_EOK;
 }
 
+int view_touch_prober(uint8_t *blob, size_t len, const char *prober, uint64_t now_ms)
+{
+	if (blob == NULL || prober == NULL) {
+		return HG_EINVAL;
+	}
+	view_t v;
+	int ret = view_open(blob, len, &v);
+	if (ret != HG_EOK) {
+		return ret;
+	}
+	long p = view_find_prober(&v, prober);
+	if (p < 0) {
+		return HG_ENOENT;
+	}
+	int changed = 0;
+	for (unsigned e = 0; e < v.hdr->n_endpoints; e++) {
+		hg_view_cell_t *cell = vp_writable(blob, view_cell(&v, e, (unsigned)p));
+		if (cell->ts_ms != 0 && cell->ts_ms < now_ms) {
+			cell->ts_ms = now_ms;
+			changed++;
+		}
+	}
+	if (changed > 0) {
+		hg_view_hdr_t *h = vp_writable(blob, v.hdr);
+		h->updated_ms = now_ms;
+	}
+	return changed;
+}
+
 int view_patch_admin(uint8_t *blob, size_t len, const char *endpoint, uint8_t admin,
                      uint64_t now_ms)
 {

@@ -1,5 +1,6 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/*  Patching the views of every name that uses an endpoint (epnames index). */
+/*  Patching the views of every name that uses an endpoint (epnames index),
+ *  or of every name. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,11 +17,8 @@ typedef struct {
 
 #define OWNER_SLOT (HG_DNAME_MAX + 1)
 
-static int collect_owner(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+static int owner_add(owner_list_t *l, const void *val, size_t vlen)
 {
-	(void)key;
-	(void)klen;
-	owner_list_t *l = ctx;
 	if (vlen == 0 || vlen > HG_DNAME_MAX) {
 		return HG_ECORRUPT;
 	}
@@ -38,6 +36,22 @@ static int collect_owner(void *ctx, const void *key, size_t klen, const void *va
 	memcpy(slot + 1, val, vlen);
 	l->n++;
 	return HG_EOK;
+}
+
+/* epnames values are owners. */
+static int collect_owner(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	(void)key;
+	(void)klen;
+	return owner_add(ctx, val, vlen);
+}
+
+/* views keys are owners. */
+static int collect_view_key(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	(void)val;
+	(void)vlen;
+	return owner_add(ctx, key, klen);
 }
 
 static int patch_one(store_wtxn_t *wtxn, const uint8_t *owner, size_t olen, writer_patch_fn fn,
@@ -60,8 +74,22 @@ static int patch_one(store_wtxn_t *wtxn, const uint8_t *owner, size_t olen, writ
 	if (ret == HG_EOK) {
 		store_put(wtxn, STORE_VIEWS, owner, olen, copy, len);
 		ret = wtxn->err;
+	} else if (ret == WRITER_PATCH_UNCHANGED) {
+		ret = HG_EOK;
 	}
 	free(copy);
+	return ret;
+}
+
+static int patch_owners(store_wtxn_t *wtxn, owner_list_t owners, int ret, writer_patch_fn fn,
+                        void *ctx)
+{
+	for (size_t i = 0; i < owners.n && ret == HG_EOK; i++) {
+		const uint8_t *slot = owners.slots + i * OWNER_SLOT;
+		ret = patch_one(wtxn, slot + 1, slot[0], fn, ctx);
+	}
+	free(owners.slots);
+	store_wtxn_fail(wtxn, ret);
 	return ret;
 }
 
@@ -70,11 +98,12 @@ int writer_patch_views(store_wtxn_t *wtxn, const char *endpoint, writer_patch_fn
 	owner_list_t owners = { 0 };
 	int ret = store_wforeach_dup(wtxn, STORE_EPNAMES, endpoint, strlen(endpoint),
 	                             collect_owner, &owners);
-	for (size_t i = 0; i < owners.n && ret == HG_EOK; i++) {
-		const uint8_t *slot = owners.slots + i * OWNER_SLOT;
-		ret = patch_one(wtxn, slot + 1, slot[0], fn, ctx);
-	}
-	free(owners.slots);
-	store_wtxn_fail(wtxn, ret);
-	return ret;
+	return patch_owners(wtxn, owners, ret, fn, ctx);
+}
+
+int writer_patch_all_views(store_wtxn_t *wtxn, writer_patch_fn fn, void *ctx)
+{
+	owner_list_t owners = { 0 };
+	int ret = store_wforeach(wtxn, STORE_VIEWS, NULL, 0, collect_view_key, &owners);
+	return patch_owners(wtxn, owners, ret, fn, ctx);
 }
