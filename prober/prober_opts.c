@@ -140,6 +140,8 @@ static const prober_opt_t opt_table[] = {
 	  prober_pub_opt_tls_ca },
 	{ "snapshot-interval", 260, "D", "full snapshot every D (default 30s)",
 	  prober_pub_opt_snapshot },
+	{ "publish-queue", 261, "N", "batches held while the broker is slow (default 256)",
+	  prober_pub_opt_queue },
 	{ "help", 'h', NULL, "this text", show_help },
 	{ "version", 'V', NULL, "print the version", show_version },
 	{ "policy", 'p', "FILE", NULL, removed_policy },

@@ -57,13 +57,28 @@ int prober_pub_opt_snapshot(prober_t *p, const char *arg)
 	return HG_EOK;
 }
 
+int prober_pub_opt_queue(prober_t *p, const char *arg)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' || v < 1 ||
+	    v > PROBER_PUB_QUEUE_LIMIT) {
+		hg_err("--publish-queue: expected a number of batches from 1 to %u, not '%s'",
+		       PROBER_PUB_QUEUE_LIMIT, arg);
+		return HG_EINVAL;
+	}
+	p->pub_conf.queue_max = (uint32_t)v;
+	return HG_EOK;
+}
+
 int prober_pub_opts_check(prober_t *p)
 {
 	const prober_pub_conf_t *c = &p->pub_conf;
 	if (c->broker == NULL) {
 		const char *given = c->tls_cert ? "--tls-cert" : c->tls_key ? "--tls-key"
 		                  : c->tls_ca ? "--tls-ca" : c->snapshot_ms ? "--snapshot-interval"
-		                  : NULL;
+		                  : c->queue_max ? "--publish-queue" : NULL;
 		if (given != NULL) {
 			hg_err("%s is for publishing to a broker: give --broker too (or drop it)", given);
 			return HG_EINVAL;
@@ -155,7 +170,8 @@ int prober_pub_start(prober_t *p)
 		hg_err("cannot publish to the broker: %s", why);
 		goto fail;
 	}
-	ret = prober_pubq_init(&pub->q, PROBER_PUB_QUEUE_MAX);
+	pub->queue_max = c->queue_max ? c->queue_max : PROBER_PUB_QUEUE_MAX;
+	ret = prober_pubq_init(&pub->q, pub->queue_max);
 	if (ret != HG_EOK) {
 		goto fail;
 	}
@@ -304,7 +320,7 @@ void prober_pub_commit(prober_t *p)
 	wake(pub);
 	if (dropped && !pub->drop_logged) {
 		hg_warn("publisher: %u batches wait for the broker (slow, blocked or away): dropping "
-		        "the oldest; a snapshot follows", PROBER_PUB_QUEUE_MAX);
+		        "the oldest; a snapshot follows", pub->queue_max);
 		pub->drop_logged = true;
 	} else if (!dropped && pub->drop_logged) {
 		hg_notice("publisher: keeping up with the batches again");

@@ -27,8 +27,11 @@ struct prober_target;
 #define PROBER_SNAPSHOT_DEFAULT_MS 30000u
 /*! Heartbeat period. */
 #define PROBER_HEARTBEAT_MS 1000u
-/*! Batches the loop may queue for the publisher; past it the oldest is dropped. */
+/*! Default --publish-queue: batches the loop may queue for the publisher;
+ *  past it the oldest is dropped (and a snapshot follows). */
 #define PROBER_PUB_QUEUE_MAX 256u
+/*! Largest --publish-queue. */
+#define PROBER_PUB_QUEUE_LIMIT 65536u
 /*! Unconfirmed messages at most; past it the publisher waits for confirms. */
 #define PROBER_PUB_UNACKED_MAX 1024u
 /*! SIGTERM: how long the publisher may take to publish and get confirms. */
@@ -40,6 +43,7 @@ typedef struct {
 	hg_amqp_uris_t uris;           /*!< parsed */
 	const char *tls_cert, *tls_key, *tls_ca;
 	uint32_t snapshot_ms;          /*!< --snapshot-interval; 0: default */
+	uint32_t queue_max;            /*!< --publish-queue; 0: default */
 } prober_pub_conf_t;
 
 /* Option setters for prober_opts.c's table: HG_EOK, or HG_EINVAL after
@@ -49,6 +53,7 @@ int prober_pub_opt_tls_cert(struct prober *p, const char *arg);
 int prober_pub_opt_tls_key(struct prober *p, const char *arg);
 int prober_pub_opt_tls_ca(struct prober *p, const char *arg);
 int prober_pub_opt_snapshot(struct prober *p, const char *arg);
+int prober_pub_opt_queue(struct prober *p, const char *arg);
 /*! \brief After parsing: the TLS options go with --broker, all or none.
  *  \return HG_EOK, or HG_EINVAL after saying what is missing. */
 int prober_pub_opts_check(struct prober *p);

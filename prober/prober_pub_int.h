@@ -51,6 +51,7 @@ typedef struct prober_pub {
 	char id[HG_ID_SIZE];
 	uint64_t epoch;
 	uint32_t snapshot_ms;
+	uint32_t queue_max;                  /*!< the queue's capacity (--publish-queue) */
 	store_t *store;
 	hg_amqp_t *amqp;
 	int wake_fd;                         /*!< eventfd: the loop (or stop) wakes the thread */

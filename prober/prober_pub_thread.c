@@ -386,14 +386,22 @@ static void log_down(prober_pub_t *pub, int ret, const char *text, uint32_t dela
 	snprintf(t->last_err, sizeof(t->last_err), "%s", text);
 }
 
+/* Not connected: queued batches are discarded, not published late (the
+ * snapshot after connecting says it all), and counted as superseded. */
+static void discard_queued(prober_pub_t *pub)
+{
+	size_t covered = prober_pubq_clear(&pub->q, NULL);
+	if (covered > 0) {
+		pthread_mutex_lock(&pub->stats_lock);
+		pub->stats.superseded += covered;
+		pthread_mutex_unlock(&pub->stats_lock);
+	}
+}
+
 static int connect_round(prober_pub_t *pub)
 {
 	prober_pub_thr_t *t = &pub->thr;
-	/* Discarded, not published late: the snapshot after connecting says it all. */
-	size_t covered = prober_pubq_clear(&pub->q, NULL);
-	pthread_mutex_lock(&pub->stats_lock);
-	pub->stats.superseded += covered;
-	pthread_mutex_unlock(&pub->stats_lock);
+	discard_queued(pub);
 	int ret = hg_amqp_connect(pub->amqp);
 	if (ret == HG_EOK) {
 		amqp_confirm_select(hg_amqp_state(pub->amqp), HG_AMQP_CHANNEL);
@@ -553,7 +561,7 @@ void *prober_pub_main(void *arg)
 				break;   /* nothing can be flushed without a broker */
 			}
 			if (prober_pub_mono_ms() < t->retry_at_ms) {
-				prober_pubq_clear(&pub->q, NULL);
+				discard_queued(pub);
 				wait_for(pub, t->retry_at_ms, false);
 				continue;
 			}

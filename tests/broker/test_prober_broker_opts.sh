@@ -43,7 +43,8 @@ says() { # says FIXED_TEXT DESCRIPTION: the last run's output contains it
 }
 
 run 0 "--help" --help
-for flag in "--broker URIS" "--tls-cert FILE" "--tls-key FILE" "--tls-ca FILE" "--snapshot-interval D"; do
+for flag in "--broker URIS" "--tls-cert FILE" "--tls-key FILE" "--tls-ca FILE" "--snapshot-interval D" \
+	"--publish-queue N"; do
 	says "$flag" "--help lists $flag"
 done
 
@@ -67,6 +68,12 @@ says "--snapshot-interval: expected a duration from 1s to 24h" "  says the range
 run 2 "--snapshot-interval 500ms (under 1 s)" "${BASE[@]}" --broker "$NOBROKER" "${TLS[@]}" \
 	--snapshot-interval 500ms
 run 2 "--snapshot-interval 25h" "${BASE[@]}" --broker "$NOBROKER" "${TLS[@]}" --snapshot-interval 25h
+run 2 "--publish-queue without --broker" "${BASE[@]}" --publish-queue 8
+says "--publish-queue is for publishing to a broker: give --broker too" "  says --broker is missing"
+for bad in 0 -1 65537 8x ""; do
+	run 2 "--publish-queue '$bad'" "${BASE[@]}" --broker "$NOBROKER" "${TLS[@]}" --publish-queue "$bad"
+done
+says "--publish-queue: expected a number of batches from 1 to 65536, not ''" "  says the range"
 
 run 1 "certificate of another prober" "${BASE[@]}" --broker "$NOBROKER" --tls-cert "$P/ca-client-pub-b.pem" \
 	--tls-key "$P/ca-client-pub-b.key" --tls-ca "$P/ca-ca.pem"
@@ -84,5 +91,32 @@ says "CA file $tmp/nope.pem: No such file or directory" "  names the file"
 run 1 "certificate that is not PEM" "${BASE[@]}" --broker "$NOBROKER" --tls-cert "$tmp/db/data.mdb" \
 	--tls-key "$P/ca-client-pub-a.key" --tls-ca "$P/ca-ca.pem"
 says "no PEM certificate" "  says what the file is not"
+
+# Without --broker: the single-host prober of before. No publisher runs
+# (nothing logged about it, no publisher series in the metrics, one thread
+# fewer than with --broker), probing and LMDB writes as always.
+threads() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
+"$PROBER" "${BASE[@]}" --metrics "$tmp/m.prom" --log-level debug >"$tmp/out" 2>&1 &
+pid=$!
+sleep 1.5
+plain_threads=$(threads $pid)
+kill -TERM $pid
+wait $pid
+ok $? "without --broker: runs and stops on SIGTERM with exit 0"
+! grep -qi "publish\|broker" "$tmp/out"
+ok $? "  says nothing about publishing or a broker"
+grep -q '^haltgslb_prober_' "$tmp/m.prom" && ! grep -q 'publish\|broker\|feed_' "$tmp/m.prom"
+ok $? "  metrics without publisher series"
+"$top_builddir/haltgslb-dump" --db "$tmp/db" measurements >"$tmp/meas" 2>&1
+grep -q "ep-down" "$tmp/meas"
+ok $? "  measurements in LMDB"
+"$PROBER" "${BASE[@]}" --broker "$NOBROKER" "${TLS[@]}" >"$tmp/out" 2>&1 &
+pid=$!
+sleep 1.5
+broker_threads=$(threads $pid)
+kill -TERM $pid
+wait $pid
+[ "$broker_threads" -eq $((plain_threads + 1)) ]
+ok $? "  one thread fewer than with --broker ($plain_threads, $broker_threads)"
 
 done_testing

@@ -21,7 +21,6 @@ import subprocess
 import threading
 import time
 
-import pika
 import pytest
 
 import broker
@@ -136,8 +135,17 @@ class Prober:
         cert = cert or e.cert
         self.cmd = [PROBER, "--id", ID, "--db", self.db, "--foreground", "--metrics", self.metrics,
                     "--log-level", "info", "--broker", uri or e.uri, "--tls-cert", cert.cert,
-                    "--tls-key", cert.key, "--tls-ca", ca or e.pki.ca.cert,
-                    "--snapshot-interval", snapshot] + list(extra)
+                    "--tls-key", cert.key, "--tls-ca", ca or e.pki.ca.cert]
+        if snapshot is not None:   # None: the default
+            self.cmd += ["--snapshot-interval", snapshot]
+        self.cmd += list(extra)
+        # HG_VALGRIND=1 (with top_builddir = a plain build): under valgrind,
+        # exit 99 on any error or leak; the timing bounds are then not met.
+        self.vg_log = os.path.join(self.dir, "valgrind.log")
+        if os.environ.get("HG_VALGRIND") == "1":
+            self.cmd = ["valgrind", "--error-exitcode=99", "--leak-check=full",
+                        "--errors-for-leak-kinds=definite,indirect", "--track-fds=no",
+                        "--log-file=" + self.vg_log] + self.cmd
         self.logf = open(self.logpath, "w")
         self.proc = subprocess.Popen(self.cmd, stdout=self.logf, stderr=subprocess.STDOUT)
         self.epoch = None
@@ -264,6 +272,14 @@ def test_publishes_batches_snapshots_heartbeats(env, probers):
     env.listener.start()
     p = probers(env).started()
     p.wait_log(r"publisher: connected to %s" % re.escape(env.uri))
+    # The broker's view of the connection: TLS with our client
+    # certificate, logged in by SASL EXTERNAL as the certificate's CN.
+    conns = [line.split("\t") for line in env.node.ctl(
+        "list_connections", "user", "auth_mechanism", "ssl", "peer_cert_subject",
+        "--no-table-headers").splitlines() if line.startswith(ID + "\t")]
+    assert len(conns) == 1, conns
+    user, mech, ssl, subject = conns[0]
+    assert (mech, ssl) == ("EXTERNAL", "true") and "CN=%s" % ID in subject, conns
     wait_for(lambda: p.measurements().get("ep-up", {}).get("state") == "up", 10, 0.1)
     assert p.measurements()["ep-up"]["state"] == "up", p.measurements()
     time.sleep(1.0)
@@ -486,3 +502,143 @@ def test_broker_restart_republishes_unconfirmed(env, probers):
     i = max(k for k, s in enumerate(seqs) if s == resent[0])
     assert seqs[i:i + republished + 1] == resent + [last_seq + 1], seqs
     assert msgs[i + republished]["kind"] == "snapshot", msgs[i + republished]
+
+
+def test_full_queue_drops_counted_then_snapshot(env, probers):
+    """The hand-over queue full (--publish-queue 2, the broker blocking
+    publishers while ep-up flaps): the probe loop drops the oldest batches
+    instead of waiting, counts them, says so once; once the broker takes
+    messages again the first one is a snapshot (not due by the interval:
+    60 s) carrying the state LMDB holds, and the sequence has no gap."""
+    p = probers(env, snapshot="60s", extra=["--publish-queue", "2"]).started()
+    p.wait_log(r"publisher: connected to")
+    env.listener.start()
+    assert wait_for(lambda: p.measurements().get("ep-up", {}).get("state") == "up", 10, 0.1)
+    try:
+        env.node.ctl("set_vm_memory_high_watermark", "absolute", "1")
+        p.wait_log(r"publisher: %s blocks publishers" % re.escape(env.uri))
+        probes = p.measurements()["ep-down"]["probes_total"]
+        end = time.monotonic() + 4
+        while time.monotonic() < end:      # flap: loss and state change every few probes
+            env.listener.stop()
+            time.sleep(0.5)
+            env.listener.start()
+            time.sleep(0.5)
+        assert wait_for(lambda: p.measurements()["ep-up"]["state"] == "up", 5, 0.05)
+        p.wait_log(r"warning: publisher: 2 batches wait for the broker \(slow, blocked or away\): "
+                   r"dropping the oldest; a snapshot follows")
+        # The loop did not wait on the broker: probing and LMDB went on.
+        assert p.measurements()["ep-down"]["probes_total"] >= probes + 15
+        assert wait_for(lambda: (p.metric("haltgslb_prober_publish_dropped_batches_total") or 0)
+                        >= 1, 6, 0.2)
+        dropped = p.metric("haltgslb_prober_publish_dropped_batches_total")
+        assert p.metric("haltgslb_prober_publish_queue_batches") <= 2
+    finally:
+        t_clear = now_ms()
+        env.node.ctl("set_vm_memory_high_watermark", "absolute", str(512 * 1024 * 1024))
+    p.wait_log(r"publisher: %s accepts messages again" % re.escape(env.uri))
+    time.sleep(1.5)
+    state = p.measurements()["ep-up"]["state"]
+    rc, _ = p.stop()
+    env.listener.stop()
+    assert rc == 0
+    assert len(re.findall(r"dropping the oldest", p.log())) == 1, p.log()
+    msgs = read_stream(env, p.epoch)
+    assert [m["seq"] for m in msgs] == list(range(1, len(msgs) + 1))
+    after = [m for m in msgs if m["sent_ms"] >= t_clear]
+    assert after and after[0]["kind"] == "snapshot", [(m["kind"], m["seq"]) for m in after]
+    assert records(after[0])["ep-up"]["state"] == {"up": UP, "down": DOWN}[state], after[0]
+    snaps = [m["seq"] for m in msgs if m["kind"] == "snapshot"]
+    assert len(snaps) == 2, "snapshots: at connect and after the drop, none more: %s" % snaps
+    assert dropped >= 1
+
+
+def test_snapshot_interval_default_30s(env, probers):
+    """Without --snapshot-interval the prober says (and keeps) 30 s: one
+    snapshot at connect, none more in the next 5 s; heartbeats go on."""
+    p = probers(env, snapshot=None)
+    m = p.wait_log(r"publishing to \S+ as %s \(epoch (\d+), snapshot every (\d+) ms" % ID)
+    p.epoch, every = int(m[0][0]), int(m[0][1])
+    assert every == 30000, p.log()
+    p.wait_log(r"publisher: connected to")
+    time.sleep(5)
+    rc, _ = p.stop()
+    assert rc == 0
+    msgs = read_stream(env, p.epoch)
+    kinds = [m["kind"] for m in msgs]
+    assert kinds.count("snapshot") == 1 and kinds[0] == "snapshot", kinds
+    assert kinds.count("heartbeat") >= 4, kinds
+
+
+def test_live_consumer_latency(env, probers):
+    """A DNS node's consumer attached to the stream sees each message
+    shortly after the prober encoded it (same host: one clock). Prints the
+    figures (p50/p99 per kind, bytes per batch record); asserts only that
+    every message arrives within 1 s (heartbeats are what keeps a prober
+    fresh on the nodes)."""
+    env.listener.start()
+    p = probers(env).started()
+    p.wait_log(r"publisher: connected to")
+    conn = broker.connect(env.node.port, env.dns, env.pki.ca.cert)
+    ch = conn.channel()
+    ch.basic_qos(prefetch_count=500)
+    got = []
+
+    def on_message(chan, method, props, body):
+        got.append((now_ms(), body))
+        chan.basic_ack(method.delivery_tag)
+
+    ch.basic_consume(broker.STREAM, on_message, arguments={"x-stream-offset": "next"})
+    flips, end = 0, time.monotonic() + 10
+    while time.monotonic() < end:
+        conn.process_data_events(time_limit=0.05)
+        if time.monotonic() > end - 10 + 0.7 * (flips + 1):
+            flips += 1
+            (env.listener.stop if flips % 2 else env.listener.start)()
+    env.listener.stop()
+    conn.process_data_events(time_limit=1.0)
+    conn.close()
+    p.stop()
+    d = os.path.join(p.dir, "live")
+    os.makedirs(d)
+    files = []
+    for i, (_, body) in enumerate(got):
+        files.append(os.path.join(d, "%06d" % i))
+        with open(files[-1], "wb") as f:
+            f.write(body)
+    r = subprocess.run([FEED_DUMP] + files, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-2000:]
+    lat = {}
+    sizes = []
+    for (t, body), line in zip(got, r.stdout.splitlines()):
+        m = json.loads(line)
+        if m["epoch"] != p.epoch:
+            continue
+        lat.setdefault(m["kind"], []).append(t - m["sent_ms"])
+        if m["kind"] == "batch":
+            sizes.append((len(body), len(m["records"])))
+    assert lat.get("heartbeat") and lat.get("batch"), lat
+    for kind, v in sorted(lat.items()):
+        v.sort()
+        print("\npublish -> live consumer, %s: n=%d p50=%d ms p99=%d ms max=%d ms"
+              % (kind, len(v), v[len(v) // 2], v[min(len(v) - 1, int(len(v) * 0.99))], v[-1]))
+        assert v[-1] <= 1000, (kind, v)
+    print("batch messages: %d, %.1f bytes on average, %.2f records each"
+          % (len(sizes), sum(s for s, _ in sizes) / len(sizes),
+             sum(n for _, n in sizes) / len(sizes)))
+
+
+def test_uri_list_moves_to_a_live_broker(env, probers):
+    """--broker lists a dead node first: the round moves on to the live
+    one in the same attempt; publishing starts with a snapshot there."""
+    (dead,) = broker.free_ports(1)
+    uri = "amqps://127.0.0.1:%d,%s" % (dead, env.uri)
+    p = probers(env, uri=uri).started()
+    p.wait_log(r"publisher: connected to %s as %s" % (re.escape(env.uri), ID))
+    time.sleep(1.5)
+    assert p.metric("haltgslb_prober_broker_connect_failures_total") == 0
+    assert "no broker reachable" not in p.log(), p.log()
+    rc, _ = p.stop()
+    assert rc == 0
+    msgs = read_stream(env, p.epoch)
+    assert msgs and msgs[0]["kind"] == "snapshot", msgs[:1]
