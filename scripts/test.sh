@@ -134,23 +134,17 @@ if [ -d "$top/tests/netns" ] && ls "$top"/tests/netns/test_*.py >/dev/null 2>&1;
 	record_pytest "network namespace tests" "$top/build/netns.xml" $?
 fi
 
-# 5b. haltgslb-ctl broker-config against real rabbitmq-server nodes (one on
-#     loopback, one in a network namespace, a 3-node cluster).
+# 5b. Against real rabbitmq-server nodes: haltgslb-ctl broker-config (one on
+#     loopback, one in a network namespace, a 3-node cluster) and
+#     haltgslb-syncd consuming the stream (test_syncd.py; its feed helper
+#     tests/broker/hg_feedmsg is built by make check above).
 if [ -d "$top/tests/broker" ] && ls "$top"/tests/broker/test_*.py >/dev/null 2>&1; then
 	top_builddir="$top/build/asan" \
 		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/broker.xml" "$top/tests/broker"
 	record_pytest "broker (rabbitmq)" "$top/build/broker.xml" $?
 fi
 
-# 5c. haltgslb-syncd against a real rabbitmq-server configured by
-#     broker-config (publishers with the probers' certificates).
-if [ -d "$top/tests/syncd" ] && ls "$top"/tests/syncd/test_*.py >/dev/null 2>&1; then
-	top_builddir="$top/build/asan" \
-		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/syncd.xml" "$top/tests/syncd"
-	record_pytest "syncd (rabbitmq)" "$top/build/syncd.xml" $?
-fi
-
-# 5d. The fleet in network namespaces: a broker configured by broker-config,
+# 5c. The fleet in network namespaces: a broker configured by broker-config,
 #     probers over delay links, DNS nodes (knotd + mod-haltgslb + syncd), a
 #     client; every figure the tests print is kept in build/fleet.log.
 if [ -d "$top/tests/fleet" ] && ls "$top"/tests/fleet/test_*.py >/dev/null 2>&1; then
@@ -178,6 +172,12 @@ for f in bin/haltgslb-ctl bin/haltgslb-dump sbin/haltgslb-prober sbin/haltgslb-s
 	include/haltgslb/view.h share/doc/haltgslb/SCHEMA.md share/doc/haltgslb/policy.md; do
 	[ -e "$stage/usr/local/$f" ] || { echo "make install did not install /usr/local/$f"; missing=$((missing + 1)); }
 done
+unit="$stage/usr/local/lib/systemd/system/haltgslb-syncd.service"
+if [ ! -e "$unit" ]; then
+	echo "make install did not install $unit"; missing=$((missing + 1))
+elif ! grep -q '^ExecStart=/usr/local/sbin/haltgslb-syncd ' "$unit"; then
+	echo "$unit: ExecStart does not run the installed /usr/local/sbin/haltgslb-syncd"; missing=$((missing + 1))
+fi
 modfile="$stage$(pkg-config --variable=module_instdir knotd)/haltgslb.so"
 [ -e "$modfile" ] || { echo "make install did not install $modfile"; missing=$((missing + 1)); }
 if [ "$missing" -eq 0 ]; then record "make install DESTDIR" 1 0; else record "make install DESTDIR" 0 1; fi

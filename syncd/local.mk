@@ -28,12 +28,29 @@ haltgslb_syncd_LDADD = libhg_syncd.la $(HG_AMQP_LIBS) $(HG_LIBS) $(HG_AMQP_EXT_L
 
 EXTRA_DIST += syncd/haltgslb-syncd.service
 
+# The unit into $(systemdsystemunitdir), its ExecStart pointing at the
+# installed binary ($(sbindir); /usr/sbin with --prefix=/usr).
+install-data-local: install-syncd-unit
+install-syncd-unit:
+	$(MKDIR_P) '$(DESTDIR)$(systemdsystemunitdir)'
+	sed -e 's|/usr/sbin/haltgslb-syncd|$(sbindir)/haltgslb-syncd|' \
+		'$(srcdir)/syncd/haltgslb-syncd.service' \
+		>'$(DESTDIR)$(systemdsystemunitdir)/haltgslb-syncd.service.tmp'
+	chmod 644 '$(DESTDIR)$(systemdsystemunitdir)/haltgslb-syncd.service.tmp'
+	mv '$(DESTDIR)$(systemdsystemunitdir)/haltgslb-syncd.service.tmp' \
+		'$(DESTDIR)$(systemdsystemunitdir)/haltgslb-syncd.service'
+uninstall-local: uninstall-syncd-unit
+uninstall-syncd-unit:
+	rm -f '$(DESTDIR)$(systemdsystemunitdir)/haltgslb-syncd.service'
+.PHONY: install-syncd-unit uninstall-syncd-unit
+
 # Test helper: feed messages from the real encoder for the Python
-# publishers of tests/syncd (pytest, real rabbitmq-server).
-check_PROGRAMS += tests/syncd/hg_feedmsg
-tests_syncd_hg_feedmsg_SOURCES = tests/syncd/hg_feedmsg.c
-tests_syncd_hg_feedmsg_CFLAGS = $(HG_CFLAGS)
-tests_syncd_hg_feedmsg_LDADD = libhg_feed.la libhg_base.la $(HG_EXT_LIBS)
+# publishers of tests/broker/test_syncd.py (pytest, real rabbitmq-server;
+# scripts/test.sh's broker stage).
+check_PROGRAMS += tests/broker/hg_feedmsg
+tests_broker_hg_feedmsg_SOURCES = tests/broker/hg_feedmsg.c
+tests_broker_hg_feedmsg_CFLAGS = $(HG_CFLAGS)
+tests_broker_hg_feedmsg_LDADD = libhg_feed.la libhg_base.la $(HG_EXT_LIBS)
 
 # Benchmark (not a test): `make bench-syncd` as root, under the heavy lock.
 EXTRA_PROGRAMS += tests/bench/bench_syncd
@@ -41,8 +58,8 @@ tests_bench_bench_syncd_SOURCES = tests/bench/bench_syncd.c
 tests_bench_bench_syncd_CFLAGS = $(HG_CFLAGS) $(librabbitmq_CFLAGS) -I$(top_srcdir)/syncd
 tests_bench_bench_syncd_LDADD = libhg_syncd.la $(HG_AMQP_LIBS) $(HG_LIBS) $(HG_AMQP_EXT_LIBS)
 CLEANFILES += tests/bench/bench_syncd
-EXTRA_DIST += tests/bench/bench_syncd.py tests/syncd/conftest.py tests/syncd/test_syncd_broker.py \
-	tests/syncd/policy.yaml
+EXTRA_DIST += tests/bench/bench_syncd.py tests/broker/syncd_env.py tests/broker/test_syncd.py \
+	tests/broker/policy_syncd.yaml
 
 bench-syncd: tests/bench/bench_syncd$(EXEEXT) haltgslb-syncd$(EXEEXT) haltgslb-ctl$(EXEEXT)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \

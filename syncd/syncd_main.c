@@ -12,6 +12,7 @@
 #include "config.h"
 #include "errors.h"
 #include "log.h"
+#include "store_guard.h"
 #include "syncd.h"
 
 static void usage(FILE *f, const char *prog)
@@ -172,6 +173,10 @@ int main(int argc, char **argv)
 	bool foreground = false;
 	int opt, idx;
 	hg_log_init(argv[0], HG_LOG_NOTICE);
+	/* Its database truncated under it (or an LMDB assertion on a damaged
+	 * map): a message and exit 1, never SIGBUS/abort; systemd restarts it
+	 * and the open then says what is wrong. */
+	store_guard_install(STORE_GUARD_FATAL, "haltgslb-syncd");
 	s.args = calloc((size_t)argc, sizeof(*s.args));
 	if (s.args == NULL) {
 		return 1;

@@ -73,6 +73,7 @@ int writer_touch_prober(store_wtxn_t *wtxn, const char *prober, uint64_t now_ms)
 		return ret;
 	}
 	id_list_t eps = { 0 };
+	size_t touched = 0;
 	ret = store_wforeach(wtxn, STORE_ENDPOINTS, NULL, 0, collect_id, &eps);
 	for (size_t i = 0; i < eps.n && ret == HG_EOK; i++) {
 		const hg_rec_measure_t *m = writer_get_measure(wtxn, eps.ids[i], prober);
@@ -85,10 +86,12 @@ int writer_touch_prober(store_wtxn_t *wtxn, const char *prober, uint64_t now_ms)
 		size_t klen = store_measure_key(key, sizeof(key), eps.ids[i], prober);
 		store_put(wtxn, STORE_MEASUREMENTS, key, klen, &rec, sizeof(rec));
 		ret = wtxn->err;
+		touched++;
 	}
 	free(eps.ids);
 	store_wtxn_fail(wtxn, ret);
-	if (ret == HG_EOK) {
+	/* Cells mirror the records: none re-stamped, no cell to re-stamp. */
+	if (ret == HG_EOK && touched > 0) {
 		touch_ctx_t ctx = { .prober = prober, .now = now_ms };
 		writer_patch_all_views(wtxn, touch_view, &ctx);
 	}

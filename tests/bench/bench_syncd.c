@@ -18,9 +18,11 @@
  *        no broker: N batches of R records through the apply path
  *        (syncd_batch_add, one transaction per --batch messages), in process.
  *
- *  COMMON: --broker URIS --tls-cert F --tls-key F --tls-ca F --prober ID */
+ *  COMMON: --broker URIS --tls-cert F --tls-key F --tls-ca F --prober ID
+ *  [--verbose] (frames and acks seen while waiting for confirms, on stderr) */
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,9 @@ typedef struct {
 	unsigned messages, records, batches;
 	uint64_t total;
 } args_t;
+
+/* --verbose: every frame read while waiting for confirms, on stderr. */
+static bool verbose;
 
 static uint64_t mono_us(void)
 {
@@ -110,8 +115,17 @@ static void wait_confirm(hg_amqp_t *c, uint64_t tag)
 			}
 			die("waiting for confirms", r == HG_ENODATA ? "timeout" : hg_amqp_error(c));
 		}
+		if (verbose) {
+			fprintf(stderr, "frame type %u channel %u method 0x%08x\n", f.frame_type, f.channel,
+			        f.frame_type == AMQP_FRAME_METHOD ? f.payload.method.id : 0);
+		}
 		if (f.frame_type == AMQP_FRAME_METHOD && f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
 			const amqp_basic_ack_t *ack = f.payload.method.decoded;
+			if (verbose) {
+				fprintf(stderr, "ack %llu multiple %d (waiting for %llu)\n",
+				        (unsigned long long)ack->delivery_tag, ack->multiple,
+				        (unsigned long long)tag);
+			}
 			if (ack->delivery_tag >= tag) {
 				return;
 			}
@@ -157,11 +171,10 @@ static int backlog(const args_t *a)
 		publish(c, a->prober, msg, len);
 		free(msg);
 		/* Drain confirms now and then: librabbitmq buffers them otherwise. */
-		if ((i + 1) % 100 == 0) {
+		if ((i + 1) % 100 == 0 || i + 1 == a->messages) {
 			wait_confirm(c, i + 1);
 		}
 	}
-	wait_confirm(c, a->messages);
 	double s = (mono_us() - t0) / 1e6;
 	printf("published %u messages, %" PRIu64 " records in %.2f s (%.0f records/s)\n",
 	       a->messages, (uint64_t)a->messages * a->records, s, a->messages * a->records / s);
@@ -348,6 +361,7 @@ int main(int argc, char **argv)
 		{ "prober", required_argument, NULL, 'p' }, { "db", required_argument, NULL, 'd' },
 		{ "name", required_argument, NULL, 'n' }, { "messages", required_argument, NULL, 'm' },
 		{ "records", required_argument, NULL, 'r' }, { "batches", required_argument, NULL, 'B' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	args_t a = { .messages = 500, .records = 200, .batches = 1000, .prober = "bench-p1" };
@@ -370,6 +384,7 @@ int main(int argc, char **argv)
 		case 'r': a.records = (unsigned)strtoul(optarg, NULL, 10);
 		          a.total = strtoull(optarg, NULL, 10); break;
 		case 'B': a.batches = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'v': verbose = true; break;
 		default: return 2;
 		}
 	}

@@ -9,6 +9,7 @@
 #include "db_fixture.h"
 #include "feed.h"
 #include "syncd_apply.h"
+#include "syncd_int.h"
 #include "tap.h"
 #include "writer.h"
 
@@ -281,6 +282,8 @@ static void test_drops(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t blen;
 		char *before = dump_data(&blen);
+		hg_rec_stream_cursor_t pos_before = { 0 };
+		position(&pos_before);
 		uint64_t was = rejected(cases[i].counted, cases[i].reason);
 		syncd_verdict_t v = deliver(cases[i].user, cases[i].rk, cases[i].body, cases[i].len, T0 + 1);
 		ok(v.outcome == SYNCD_REJECTED && v.reason == cases[i].reason, "%s: rejected (%s)",
@@ -293,6 +296,13 @@ static void test_drops(void)
 		ok(data_same(before, blen), "%s: records, views and cursors unchanged", cases[i].what);
 		hg_rec_stream_cursor_t pos;
 		ok(position(&pos) && pos.offset == next_offset - 1, "%s: offset consumed", cases[i].what);
+		/* The position record: only the offset, the delivery count and the
+		 * commit time move. */
+		pos_before.offset = pos.offset;
+		pos_before.deliveries++;
+		pos_before.committed_ms = pos.committed_ms;
+		ok(memcmp(&pos, &pos_before, sizeof(pos)) == 0, "%s: nothing else of the position",
+		   cases[i].what);
 		free(before);
 	}
 	is_int(records_of("p-a"), 2, "no record applied by any of them");
@@ -590,6 +600,23 @@ static void test_many_senders(void)
 	is_int(total, SYNCD_SENDERS_MAX + 44, "and no rejection lost");
 }
 
+/* A drop cause is logged the first time, then at most once per
+ * SYNCD_LOG_EVERY_MS with the number left out; causes are independent. */
+static void test_log_rate(void)
+{
+	syncd_apply_t a = { 0 };
+	uint64_t more = 99;
+	ok(syncd_log_due(&a, FEED_R_TRUNCATED, T0, &more) && more == 0, "first drop of a cause: logged");
+	ok(!syncd_log_due(&a, FEED_R_TRUNCATED, T0 + 1, &more), "the same cause again: not logged");
+	ok(!syncd_log_due(&a, FEED_R_TRUNCATED, T0 + SYNCD_LOG_EVERY_MS - 1, &more),
+	   "nor just before a minute");
+	ok(syncd_log_due(&a, SYNCD_R_NO_USER_ID, T0 + 2, &more) && more == 0,
+	   "another cause: logged at once");
+	ok(syncd_log_due(&a, FEED_R_TRUNCATED, T0 + SYNCD_LOG_EVERY_MS, &more) && more == 2,
+	   "a minute later: logged, with the 2 left out");
+	ok(!syncd_log_due(&a, SYNCD_LOG_SLOTS, T0, &more), "out-of-range slot: never");
+}
+
 static void test_names(void)
 {
 	bool distinct = true, named = true;
@@ -632,6 +659,7 @@ int main(void)
 	syncd_apply_free(&ap);
 	test_no_policy();
 	test_names();
+	test_log_rate();
 	ok(dbf_remove(st, dir) == 0, "test env removed");
 	return done_testing();
 }

@@ -13,8 +13,8 @@ import time
 import pika
 import pytest
 
-from conftest import cursors, data_state, deliveries, iso_ms, \
-    measurements, now_ms, stream_pos, wait_for
+from syncd_env import cursors, data_state, deliveries, dump, env, iso_ms, \
+    measurements, now_ms, stream_pos, wait_for  # noqa: F401 (env: the fixture)
 
 # The probers' clock is far in the past on purpose: syncd must stamp by
 # its own clock, never by the prober's.
@@ -81,7 +81,6 @@ def test_apply(env, node_a):
 
 def env_views(db):
     """{name: {endpoint: {prober: cell}}} of the views."""
-    from conftest import dump
     out = {}
     for name, v in dump(db, "views").items():
         out[name] = {e["id"]: {c["prober"]: c for c in e["cells"]} for e in v["endpoints"]}
@@ -172,6 +171,24 @@ def test_malformed_rejected(env, node_a, what, reason):
     publish_and_wait(env, node_a, body)
     assert data_state(node_a.db) == state, "a %s message changed the database" % what
     rejected(node_a, "eu-fra", reason, 1)
+
+
+def test_drop_logged_once_per_cause(env, node_a):
+    """Three more truncated messages: counted, but the cause was logged
+    already (by test_malformed_rejected) and is not again within a minute;
+    every cause seen so far was logged exactly once."""
+    import re
+    good = next_msg(env, recs=[("ep-b", "up", 5000, 0)])
+    state = data_state(node_a.db)
+    for _ in range(3):
+        publish_and_wait(env, node_a, good[:-4])
+    assert data_state(node_a.db) == state
+    rejected(node_a, "eu-fra", "truncated", 4)
+    log = node_a.log()
+    for reason in ("truncated", "magic", "trailing_bytes", "too_many_records", "no_user_id",
+                   "user_id_mismatch"):
+        lines = re.findall(r"dropped message at offset \d+ .*\): %s\b" % reason, log)
+        assert len(lines) == 1, (reason, lines)
 
 
 def test_oversized_message_never_reaches_the_node(env, node_a):

@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Fixtures of the haltgslb-syncd tests against a real rabbitmq-server
-configured only by `haltgslb-ctl broker-config`: a PKI, the broker, a feed
-encoder (tests/syncd/hg_feedmsg, the real C encoder), publishers (pika, TLS
-client certificates, SASL EXTERNAL) and syncd processes.
+"""Fixtures of the haltgslb-syncd tests (tests/broker/test_syncd.py) against
+a real rabbitmq-server configured only by `haltgslb-ctl broker-config`: a
+PKI, the broker, a feed encoder (tests/broker/hg_feedmsg, the real C
+encoder), publishers (pika, TLS client certificates, SASL EXTERNAL) and
+syncd processes. The test module imports the `env` fixture from here.
 
 Run as root under the heavy lock:
   flock /tmp/hg-heavy.lock env top_srcdir=$PWD top_builddir=$PWD/build/asan \\
-      /usr/bin/python3 -m pytest -q tests/syncd
+      /usr/bin/python3 -m pytest -q -p timeout --timeout=300 tests/broker/test_syncd.py
 """
 import json
 import os
@@ -31,20 +32,14 @@ import pki     # noqa: E402
 CTL = os.path.join(BUILD, "haltgslb-ctl")
 DUMP = os.path.join(BUILD, "haltgslb-dump")
 SYNCD = os.path.join(BUILD, "haltgslb-syncd")
-FEEDMSG = os.path.join(BUILD, "tests", "syncd", "hg_feedmsg")
-POLICY = os.path.join(SRC, "tests", "syncd", "policy.yaml")
+FEEDMSG = os.path.join(BUILD, "tests", "broker", "hg_feedmsg")
+POLICY = os.path.join(SRC, "tests", "broker", "policy_syncd.yaml")
 PROBERS = ("eu-fra", "ap-sin")
 DNS_NODES = ("dns-1", "dns-2", "dns-3")
 STREAM_KEY = "@stream:" + broker.STREAM
 
-
-def _terminated(signum, frame):
-    # pytest tears fixtures down on KeyboardInterrupt, not on a bare SIGTERM:
-    # a stopped run must still stop its broker, its epmd and its syncds.
-    raise KeyboardInterrupt("SIGTERM")
-
-
-signal.signal(signal.SIGTERM, _terminated)
+# tests/broker/conftest.py turns SIGTERM into KeyboardInterrupt, so a stopped
+# run still tears down the broker, its epmd and the syncds.
 
 
 def require_tools():
