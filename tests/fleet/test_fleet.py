@@ -264,7 +264,7 @@ def test_trust_foreign_ca_and_forged_prober(fl):
     assert r["code"] == 406, r
     # 4. Taken by the broker, dropped by syncd: ap's id inside eu's message,
     #    and a message without user_id.
-    before = {n.name: (rejected(n, "user_mismatch"), rejected(n, "no_user_id"),
+    before = {n.name: (rejected(n, "user_id_mismatch"), rejected(n, "no_user_id"),
                        n.records()[("ep-b", "ap")]) for n in nodes}
     r = amqp(eu.host, cert, "publish", "--routing-key", "eu", "--user-id", "eu",
              "--body-hex", body.hex())
@@ -278,10 +278,10 @@ def test_trust_foreign_ca_and_forged_prober(fl):
     assert r["ok"], r
     for n in nodes:
         b_mis, b_anon, b_rec = before[n.name]
-        ok = wait_for(lambda: rejected(n, "user_mismatch") == b_mis + 1 and
+        ok = wait_for(lambda: rejected(n, "user_id_mismatch") == b_mis + 1 and
                       rejected(n, "no_user_id") == b_anon + 1, 10)
-        print("  %s rejected: user_mismatch %d -> %d, no_user_id %d -> %d" % (
-            n.name, b_mis, rejected(n, "user_mismatch"), b_anon, rejected(n, "no_user_id")))
+        print("  %s rejected: user_id_mismatch %d -> %d, no_user_id %d -> %d" % (
+            n.name, b_mis, rejected(n, "user_id_mismatch"), b_anon, rejected(n, "no_user_id")))
         assert ok
         rec = n.records()[("ep-b", "ap")]
         assert rec["state"] == "up" and rec["probes_total"] >= b_rec["probes_total"], rec
