@@ -638,7 +638,10 @@ class Fleet:
         try:
             self._build(wait)
         except BaseException:
-            self.close()
+            # What the daemons did wrong (a sanitizer report, an exit on
+            # SIGTERM that was not 0) often says why it did not come up.
+            for p in self.close():
+                print("fleet start failed; also: %s" % p)
             raise
         return self
 
