@@ -289,13 +289,17 @@ class BrokerHost:
         self.addrs = MQ_ADDRS[:n]
         self.host = fleet.net.host("mq", lan=self.addrs)
         d = os.path.join(fleet.workdir, "mq")
+        # Distribution ports away from 25672: rabbitmq-server's prelaunch
+        # checks AMQP port + 20000 (25672, RABBITMQ_DIST_PORT is not set)
+        # against the ports of the nodes already registered with epmd, and
+        # refuses to boot a second node when the first one listens there.
         names = ["hgf%d@localhost" % i for i in range(1, n + 1)] if n > 1 else ["hgf1@localhost"]
         nodes = []
         for i, addr in enumerate(self.addrs):
             conf = broker.broker_config(
                 CTL, os.path.join(d, "conf%d" % i), fleet.policy_path,
                 fleet.spec.dns + fleet.spec.spare_dns, AMQPS_PORT, fleet.pki.server,
-                node_name=names[i], dist_port=25672 + i, epmd_port=4369,
+                node_name=names[i], dist_port=25681 + i, epmd_port=4369,
                 cluster_nodes=names if n > 1 else (), listen=[addr])
             nodes.append(broker.Node(conf, os.path.join(d, "node%d" % i), netns=self.host.ns))
         self.broker = broker.Broker(nodes)
