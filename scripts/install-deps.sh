@@ -13,10 +13,12 @@ PACKAGES=(
 	libyaml-dev libssl-dev liburcu-dev librabbitmq-dev
 	# runtime and test tools
 	knot knot-dnsutils lmdb-utils mmdb-bin libmaxmind-db-writer-perl
-	python3 python3-pytest python3-dnspython python3-cryptography
+	python3 python3-pytest python3-pytest-timeout python3-dnspython python3-cryptography
 	iproute2 valgrind nginx-light openssl dnsperf procps
 	# replication: the broker (tests run private nodes of it) and an AMQP client
 	rabbitmq-server python3-pika
+	# quality tooling (make lint, make format-check)
+	cppcheck clang-format
 )
 
 if [ "$(id -u)" -ne 0 ]; then

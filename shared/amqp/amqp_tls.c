@@ -125,7 +125,7 @@ static void ex_init(void)
 static int verify_cb(int ok, X509_STORE_CTX *store)
 {
 	if (ok) {
-		return ok;
+		return 1;
 	}
 	SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
 	hg_amqp_t *c = ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index) : NULL;
@@ -144,7 +144,7 @@ static int verify_cb(int ok, X509_STORE_CTX *store)
 		amqp_fmt(c->verify_err, sizeof(c->verify_err), "broker certificate%s rejected: %s%s",
 		         depth > 0 ? " chain" : "", X509_verify_cert_error_string(e), hint);
 	}
-	return ok;
+	return 0;   /* still rejected: this callback only records why */
 }
 
 static bool is_ip_literal(const char *host)

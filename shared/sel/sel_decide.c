@@ -155,7 +155,7 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 	c.v = view;
 	c.client = client;
 	c.now_ms = now_ms;
-	sel_fresh_window(&c);
+	sel_fresh_window(&c, now_ms, view->hdr->stale_after_ms);
 	c.rng = rng;
 	c.v6 = qtype == 28;
 	c.tracing = trace != NULL;

@@ -109,12 +109,12 @@ void sel_f_round_robin(sel_ctx_t *c)
 		c->rng->rr++;
 		return;
 	}
-	uint8_t tmp[HG_NAME_EP_MAX];
+	uint8_t was[HG_NAME_EP_MAX];
 	unsigned shift = (unsigned)(c->rng->rr++ % c->n);
+	memcpy(was, c->list, c->n);
 	for (uint8_t i = 0; i < c->n; i++) {
-		tmp[i] = c->list[(i + shift) % c->n];
+		c->list[i] = was[(i + shift) % c->n];
 	}
-	memcpy(c->list, tmp, c->n);
 	sel_note(c, "rotated by %u", shift);
 }
 

@@ -86,12 +86,16 @@ static inline void sel_window(uint64_t now, uint64_t stale, uint64_t *lo, uint64
 	*hi = now > UINT64_MAX - stale ? UINT64_MAX : now + stale;
 }
 
-/*! Set the window sel_cell_fresh_in() tests, from now_ms and the view. */
-static inline void sel_fresh_window(sel_ctx_t *c)
+/*! Set the window sel_cell_fresh_in() tests at \a now_ms for the view's
+ *  \a stale_after_ms (writes c->fresh_*, reads nothing else of \a c). */
+static inline void sel_fresh_window(sel_ctx_t *c, uint64_t now_ms, uint64_t stale_after_ms)
 {
-	sel_window(c->now_ms, c->v->hdr->stale_after_ms, &c->fresh_lo, &c->fresh_hi);
-	c->fresh_any = c->fresh_lo <= c->fresh_hi;
-	c->fresh_span = c->fresh_hi - c->fresh_lo;
+	uint64_t lo, hi;
+	sel_window(now_ms, stale_after_ms, &lo, &hi);
+	c->fresh_lo = lo;
+	c->fresh_hi = hi;
+	c->fresh_any = lo <= hi;
+	c->fresh_span = hi - lo;
 }
 
 /* sel_filters_health.c: the health step. sel_f_up() and sel_health() both
