@@ -303,8 +303,9 @@ static int find_gone(void *ctx, const void *key, size_t klen, const void *val, s
 	}
 	memcpy(id, key, klen);
 	id[klen] = '\0';
-	/* An empty snapshot (a prober that has measured nothing yet) keeps
-	 * nothing: kept is NULL then, and bsearch must not see it. */
+	/* An empty snapshot (a prober that has measured nothing yet, e.g. the
+	 * one it publishes on connecting) keeps nothing, and bsearch() must
+	 * not see its NULL array. */
 	if (f->n_kept > 0 && bsearch(id, f->kept, f->n_kept, sizeof(*f->kept), cmp_id) != NULL) {
 		return HG_EOK;
 	}

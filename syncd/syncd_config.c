@@ -9,6 +9,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "text.h"
 #include "syncd.h"
 
 void syncd_config_defaults(syncd_config_t *cfg)
@@ -33,30 +34,18 @@ void syncd_config_free(syncd_config_t *cfg)
 	}
 }
 
-/* "500ms", "30s", "2m", "1h"; a bare number is seconds. */
+/* The prober's duration syntax (hg_duration_parse_ms: "500ms", "30s",
+ * "2m", "1h", a bare number of seconds), within [min_ms, max_ms]. */
 static int parse_duration(const char *text, uint32_t min_ms, uint32_t max_ms, uint32_t *out)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(text, &end);
-	if (end == text || errno != 0 || v < 0) {
+	uint32_t ms;
+	if (hg_duration_parse_ms(text, &ms) != HG_EOK) {
 		return HG_EINVAL;
 	}
-	double mult = 1000;
-	if (strcmp(end, "ms") == 0) {
-		mult = 1;
-	} else if (strcmp(end, "m") == 0) {
-		mult = 60000;
-	} else if (strcmp(end, "h") == 0) {
-		mult = 3600000;
-	} else if (*end != '\0' && strcmp(end, "s") != 0) {
-		return HG_EINVAL;
-	}
-	double ms = v * mult;
 	if (ms < min_ms || ms > max_ms) {
 		return HG_ERANGE;
 	}
-	*out = (uint32_t)ms;
+	*out = ms;
 	return HG_EOK;
 }
 

@@ -9,12 +9,17 @@ A private rabbitmq-server configured by `haltgslb-ctl broker-config`, one
 prober publishing over TLS (tests/bench/bench_syncd), one syncd. Policy:
 1,000 endpoints in 20 pools of 50, 20 names (one pool each), 2 probers.
 
-1. records/s of the apply path alone (no broker), 1 and 10 messages per
-   transaction;
+0. the disk: fdatasync() of a 4 KiB write, median and p90 of 50 (every
+   LMDB commit pays one or two: the per-transaction floor below);
+1. records/s of the apply path alone (no broker), MESSAGES x RECORDS with
+   1, 10 and 100 messages per transaction;
 2. records/s one syncd applies from the stream: a backlog of
-   MESSAGES x RECORDS published first, then syncd started (timed from its
-   first commit to the last record);
+   BACKLOG x RECORDS published first, then syncd started (timed from its
+   first commit to the last record; syncd commits a burst of up to --batch
+   deliveries or 50 ms per transaction);
 3. publish -> view-patched latency over BATCHES 1-record batches on loopback.
+
+Environment: MESSAGES (500), BACKLOG (5000), RECORDS (200), BATCHES (1000).
 """
 import os
 import shutil
@@ -33,6 +38,7 @@ CTL = os.path.join(BUILD, "haltgslb-ctl")
 SYNCD = os.path.join(BUILD, "haltgslb-syncd")
 BENCH = os.path.join(BUILD, "tests", "bench", "bench_syncd")
 MESSAGES = int(os.environ.get("MESSAGES", 500))
+BACKLOG = int(os.environ.get("BACKLOG", 5000))
 RECORDS = int(os.environ.get("RECORDS", 200))
 BATCHES = int(os.environ.get("BATCHES", 1000))
 
@@ -54,6 +60,24 @@ def policy(path):
         f.write("\n".join(lines) + "\n")
 
 
+def fsync_latency(d, n=50):
+    """fdatasync() of a 4 KiB write in directory d: (median, p90) in ms."""
+    path = os.path.join(d, "fsync.probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    lat = []
+    try:
+        for i in range(n):
+            os.pwrite(fd, os.urandom(4096), (i % 16) * 4096)
+            t = time.monotonic()
+            os.fdatasync(fd)
+            lat.append((time.monotonic() - t) * 1000)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    lat.sort()
+    return lat[n // 2], lat[n * 9 // 10]
+
+
 def run(cmd):
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -73,8 +97,10 @@ def main():
         srv = ca.server("broker", hosts=["localhost"], ips=["127.0.0.1"])
         pub, dns = ca.client("bench-p1"), ca.client("dns-1")
 
+        # 0. the disk
+        print("fdatasync of 4 KiB in %s: median %.2f ms, p90 %.2f ms" % ((tmp,) + fsync_latency(tmp)))
         # 1. apply path alone
-        for per_txn in (1, 10):
+        for per_txn in (1, 10, 100):
             db0 = os.path.join(tmp, "apply%d.db" % per_txn)
             run([CTL, "load", pol, "--db", db0])
             print(run([BENCH, "apply", "--db", db0, "--messages", str(MESSAGES),
@@ -91,7 +117,7 @@ def main():
             db = os.path.join(tmp, "node.db")
             run([CTL, "load", pol, "--db", db])
             # 2. a backlog, then syncd
-            print(run([BENCH, "backlog"] + common + ["--messages", str(MESSAGES),
+            print(run([BENCH, "backlog"] + common + ["--messages", str(BACKLOG),
                                                      "--records", str(RECORDS)]))
             log = open(os.path.join(tmp, "syncd.log"), "w")
             syncd = subprocess.Popen([SYNCD, "--foreground", "--db", db, "--broker", uri,
@@ -100,7 +126,7 @@ def main():
                                      stdout=log, stderr=subprocess.STDOUT)
             try:
                 print(run([BENCH, "wait", "--db", db, "--prober", "bench-p1",
-                           "--records", str(MESSAGES * RECORDS)]))
+                           "--records", str(BACKLOG * RECORDS)]))
                 # 3. latency
                 print(run([BENCH, "latency"] + common + ["--db", db, "--batches", str(BATCHES),
                                                          "--name", "n00.bench.example."]))

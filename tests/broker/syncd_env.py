@@ -32,6 +32,7 @@ import pki     # noqa: E402
 CTL = os.path.join(BUILD, "haltgslb-ctl")
 DUMP = os.path.join(BUILD, "haltgslb-dump")
 SYNCD = os.path.join(BUILD, "haltgslb-syncd")
+PROBER = os.path.join(BUILD, "haltgslb-prober")
 FEEDMSG = os.path.join(BUILD, "tests", "broker", "hg_feedmsg")
 POLICY = os.path.join(SRC, "tests", "broker", "policy_syncd.yaml")
 PROBERS = ("eu-fra", "ap-sin")
@@ -44,7 +45,7 @@ STREAM_KEY = "@stream:" + broker.STREAM
 
 def require_tools():
     """Missing pieces fail the tests (never skip them to green)."""
-    missing = [p for p in (CTL, DUMP, SYNCD, FEEDMSG,
+    missing = [p for p in (CTL, DUMP, SYNCD, PROBER, FEEDMSG,
                            os.path.join(broker.RMQ_BIN, "rabbitmq-server"), "/usr/bin/epmd")
                if not os.path.exists(p)]
     if missing:

@@ -316,3 +316,97 @@ def test_broker_list_moves_past_a_dead_node(env):
     assert env.uri in c.log().split("consuming", 1)[1].splitlines()[0]
     assert c.stop() == 0, c.log()
 
+
+
+E2E_POLICY = """version: 1
+defaults:
+  stale-after: 3s
+  check: {type: tcp, port: %d, interval: 200ms, timeout: 150ms, rise: 2, fall: 2}
+probers:
+  - {id: eu-fra, location: {lat: 50.11, lon: 8.68}}
+  - {id: ap-sin, location: {lat: 1.35, lon: 103.82}}
+pools:
+  - id: lo
+    endpoints:
+      - {id: ep-up, address: [127.0.0.41], location: {lat: 50.1, lon: 8.7}}
+      - {id: ep-down, address: [127.0.0.42], location: {lat: 52.4, lon: 4.9}}
+names:
+  - {name: e2e.example.net., pools: [lo], chain: [up, first: 1]}
+"""
+
+
+def test_real_prober_feeds_the_node(env, tmp_path):
+    """haltgslb-prober --broker (prober ap-sin, probing two loopback
+    addresses of this host: one listening, one refusing) -> the stream ->
+    a syncd with its own database: the node gets the prober's verdicts, its
+    view cells follow, and the prober stopped goes stale there."""
+    import os
+    import re
+    import socket
+    import subprocess
+    import threading
+    from syncd_env import PROBER, load_policy
+    for addr in ("127.0.0.41", "127.0.0.42"):
+        out = subprocess.run(["ip", "route", "get", addr], capture_output=True, text=True,
+                             timeout=10, check=True).stdout
+        assert re.search(r"^local %s dev lo\b" % re.escape(addr), out, re.M), out
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.41", 0))
+    lsock.listen(64)
+    lsock.settimeout(0.2)
+    port = lsock.getsockname()[1]
+    serving = [True]
+
+    def accept_and_close():      # ep-up: accepts; ep-down: nothing listens (refused)
+        while serving[0]:
+            try:
+                lsock.accept()[0].close()
+            except OSError:
+                continue
+    acceptor = threading.Thread(target=accept_and_close, daemon=True)
+    acceptor.start()
+    pol = str(tmp_path / "e2e.yaml")
+    with open(pol, "w") as f:
+        f.write(E2E_POLICY % port)
+    pdb = str(tmp_path / "prober.db")
+    load_policy(pdb, pol)
+    load_policy(os.path.join(env.tmp, "e2e.db"), pol)
+    node = env.syncd("e2e", node="dns-2", extra=["--snapshot-interval", "2s"]).start()
+    cert = env.clients["ap-sin"]
+    plog = open(str(tmp_path / "prober.log"), "w")
+    prober = subprocess.Popen([PROBER, "--id", "ap-sin", "--db", pdb, "--foreground",
+                               "--log-level", "info", "--broker", env.uri, "--tls-cert", cert.cert,
+                               "--tls-key", cert.key, "--tls-ca", env.ca.cert,
+                               "--snapshot-interval", "2s"], stdout=plog, stderr=subprocess.STDOUT)
+    try:
+        node.wait_consuming()
+
+        def verdicts():
+            m = measurements(node.db)
+            up, down = m.get(("ep-up", "ap-sin")), m.get(("ep-down", "ap-sin"))
+            return up and down and up["state"] == "up" and down["state"] == "down"
+        assert wait_for(verdicts, 20), "node: %s\nsyncd:\n%s\nprober:\n%s" % (
+            measurements(node.db), node.log()[-3000:], open(plog.name).read()[-3000:])
+        cells = env_views(node.db)["e2e.example.net."]
+        assert cells["ep-up"]["ap-sin"]["state"] == "up"
+        assert cells["ep-down"]["ap-sin"]["state"] == "down"
+        c = cursors(node.db)["ap-sin"]
+        assert c["messages"] >= 2 and c["records"] >= 2, c
+        node.wait_metric("haltgslb_syncd_prober_fresh", 1, prober="ap-sin")
+        assert node.metric("haltgslb_syncd_messages_rejected_total", prober="ap-sin",
+                           reason="user_id_mismatch") is None
+        # The prober stops: no more messages, stale on the node within
+        # stale-after (3 s) + 1 s.
+        prober.terminate()
+        assert prober.wait(20) == 0, open(plog.name).read()[-3000:]
+        node.wait_metric("haltgslb_syncd_prober_fresh", 0, prober="ap-sin", timeout=4 + 1)
+    finally:
+        if prober.poll() is None:
+            prober.kill()
+            prober.wait()
+        plog.close()
+        serving[0] = False
+        acceptor.join(5)
+        lsock.close()
+        node.stop()

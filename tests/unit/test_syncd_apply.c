@@ -439,6 +439,19 @@ static void test_snapshot(void)
 	ok(dbf_measure(st, "ep-1", "p-a", &m), "p-a's records untouched");
 	is_int(sender("p-b")->c.forgotten, 1, "forgotten record counted");
 	is_int(sender("p-b")->c.messages[FEED_SNAPSHOT], 1, "snapshot counted");
+
+	/* An empty snapshot (a prober that has measured nothing yet publishes
+	 * one when it connects): its keyspace is empty, every record of it
+	 * goes, the other prober's stay. */
+	b = enc(FEED_SNAPSHOT, "p-b", 7, 6, NULL, 0, &len);
+	v = deliver("p-b", "p-b", b, len, t + 1);
+	free(b);
+	ok(v.outcome == SYNCD_APPLIED && v.applied == 0 && v.forgotten == 1,
+	   "empty snapshot: applied, its 1 remaining record forgotten");
+	ok(!dbf_measure(st, "ep-1", "p-b", &m), "ep-1/p-b deleted");
+	ok(dbf_cell(st, "a.example.net.", "ep-1", "p-b", &c) && c.ts_ms == 0, "its cell cleared");
+	ok(dbf_measure(st, "ep-1", "p-a", &m), "p-a's records untouched");
+	is_int(sender("p-b")->c.messages[FEED_SNAPSHOT], 2, "second snapshot counted");
 }
 
 /* A batch of several deliveries commits them together; a failed commit
