@@ -32,8 +32,8 @@
 #include "store.h"
 #include "view.h"
 
-#define POLL_US 200
-#define MAX_EPS 256
+#define POLL_US     200
+#define MAX_EPS     256
 #define MAX_PENDING 64
 
 typedef struct {
@@ -53,21 +53,22 @@ static void usage(FILE *f)
 	fputs("usage: bench_replication_watch latency --prober-db DIR --node-db DIR --prober ID\n"
 	      "                                       --name NAME --batches N [--timeout-s S]\n"
 	      "       bench_replication_watch rate --node-db DIR --prober ID [--idle-ms MS]\n"
-	      "                                    [--timeout-s S]\n", f);
+	      "                                    [--timeout-s S]\n",
+	      f);
 }
 
 /* One endpoint of the watched view: its id, and the state last seen in the
  * prober's own LMDB. */
 typedef struct {
 	char id[HG_ID_SIZE];
-	long ep;                  /* index in the node's view */
+	long ep; /* index in the node's view */
 	uint8_t state;
 } watched_t;
 
 /* A batch on its way: the states it set, when it was seen committed. */
 typedef struct {
 	uint64_t seen_us;
-	uint8_t want[MAX_EPS];    /* 0xff: not changed by this batch */
+	uint8_t want[MAX_EPS]; /* 0xff: not changed by this batch */
 	unsigned n_want;
 } pending_t;
 
@@ -133,7 +134,8 @@ static int run_latency(const args_t *a)
 	}
 	/* The endpoints of the view, in the node's view order. */
 	view_t v;
-	if ((ret = store_rtxn_begin(ns, &nr)) != HG_EOK || (ret = view_of(&nr, a->name, &v)) != HG_EOK) {
+	if ((ret = store_rtxn_begin(ns, &nr)) != HG_EOK ||
+	    (ret = view_of(&nr, a->name, &v)) != HG_EOK) {
 		fprintf(stderr, "bench_replication_watch: no view %s in %s\n", a->name, a->node_db);
 		goto cleanup;
 	}
@@ -148,7 +150,8 @@ static int run_latency(const args_t *a)
 	}
 	store_rtxn_end(&nr);
 	if (prober_col < 0) {
-		fprintf(stderr, "bench_replication_watch: prober %s not in view %s\n", a->prober, a->name);
+		fprintf(stderr, "bench_replication_watch: prober %s not in view %s\n", a->prober,
+		        a->name);
 		ret = HG_EINVAL;
 		goto cleanup;
 	}
@@ -198,19 +201,22 @@ static int run_latency(const args_t *a)
 		}
 		if (n_pend > 0) {
 			uint64_t now = mono_us();
-			if ((ret = store_rtxn_begin(ns, &nr)) != HG_EOK || (ret = view_of(&nr, a->name, &v)) != HG_EOK) {
+			if ((ret = store_rtxn_begin(ns, &nr)) != HG_EOK ||
+			    (ret = view_of(&nr, a->name, &v)) != HG_EOK) {
 				goto cleanup;
 			}
-			for (unsigned j = 0; j < n_pend; ) {
+			for (unsigned j = 0; j < n_pend;) {
 				pending_t *p = &pend[j];
 				for (unsigned i = 0; i < n_eps; i++) {
 					if (p->want[i] != 0xff &&
-					    view_cell(&v, (unsigned)eps[i].ep, (unsigned)prober_col)->state == p->want[i]) {
+					    view_cell(&v, (unsigned)eps[i].ep, (unsigned)prober_col)
+					                    ->state == p->want[i]) {
 						p->want[i] = 0xff;
 						p->n_want--;
 					}
 				}
-				bool finished = p->n_want == 0, timed_out = now - p->seen_us > 5000000u;
+				bool finished = p->n_want == 0,
+				     timed_out = now - p->seen_us > 5000000u;
 				if (finished && done < a->batches) {
 					lat[done++] = now - p->seen_us;
 				} else if (timed_out) {
@@ -234,8 +240,8 @@ static int run_latency(const args_t *a)
 	qsort(lat, done, sizeof(*lat), cmp_u64);
 	printf("batches %u (lost %u, superseded endpoint changes %u): commit on prober -> view "
 	       "patched on node p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-	       done, lost, superseded, pct(lat, done, 0.5), pct(lat, done, 0.9), pct(lat, done, 0.99),
-	       lat[done - 1] / 1000.0);
+	       done, lost, superseded, pct(lat, done, 0.5), pct(lat, done, 0.9),
+	       pct(lat, done, 0.99), lat[done - 1] / 1000.0);
 	ret = done < a->batches ? HG_ENODATA : HG_EOK;
 cleanup:
 	store_rtxn_free(&pr);
@@ -286,7 +292,7 @@ static int run_rate(const args_t *a)
 		if (now_rec != last) {
 			if (first_us == 0) {
 				first_us = now;
-				start = last;   /* the first commit's records happened before it was seen */
+				start = last; /* the first commit's records happened before it was seen */
 			}
 			last = now_rec;
 			last_us = now;
@@ -300,7 +306,8 @@ static int run_rate(const args_t *a)
 		printf("records %" PRIu64 " applied in %.3f s: %.0f records/s\n", last - start, s,
 		       (last - start) / s);
 	} else if (ret == HG_EOK) {
-		fprintf(stderr, "bench_replication_watch: the cursor of %s did not move\n", a->prober);
+		fprintf(stderr, "bench_replication_watch: the cursor of %s did not move\n",
+		        a->prober);
 		ret = HG_ENODATA;
 	}
 	store_close(ns);
@@ -310,10 +317,14 @@ static int run_rate(const args_t *a)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "prober-db", required_argument, NULL, 'p' }, { "node-db", required_argument, NULL, 'n' },
-		{ "prober", required_argument, NULL, 'i' }, { "name", required_argument, NULL, 'N' },
-		{ "batches", required_argument, NULL, 'b' }, { "timeout-s", required_argument, NULL, 't' },
-		{ "idle-ms", required_argument, NULL, 'I' }, { "help", no_argument, NULL, 'h' },
+		{ "prober-db", required_argument, NULL, 'p' },
+		{ "node-db", required_argument, NULL, 'n' },
+		{ "prober", required_argument, NULL, 'i' },
+		{ "name", required_argument, NULL, 'N' },
+		{ "batches", required_argument, NULL, 'b' },
+		{ "timeout-s", required_argument, NULL, 't' },
+		{ "idle-ms", required_argument, NULL, 'I' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	args_t a = { .batches = 1000, .timeout_s = 600, .idle_ms = 1000 };
@@ -323,7 +334,7 @@ int main(int argc, char **argv)
 	}
 	const char *mode = argv[1];
 	optind = 2;
-	for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1; ) {
+	for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
 		switch (c) {
 		case 'p': a.prober_db = optarg; break;
 		case 'n': a.node_db = optarg; break;
