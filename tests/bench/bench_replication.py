@@ -18,8 +18,8 @@ DNS node on the LAN bridge (local links, no added delay):
    view of fast.gslb.example.net. shows every state it changed.
 2. Records/s one syncd applies: the prober restarted with
    --snapshot-interval 1s publishes snapshots of its whole keyspace (the
-   FLIP endpoints plus BULK endpoints, default 2,000, in 20 pools and
-   names: nobody answers them) until the stream holds RECORDS (default
+   FLIP endpoints plus BULK endpoints, default 2,000, in pools and
+   names of 50: nobody answers them) until the stream holds RECORDS (default
    100,000) more records; the prober stops; a fresh DNS node's syncd then
    replays them from the stream (its --snapshot-interval 600s makes it
    start 605 s back) and the watcher times its cursor from the first
@@ -47,7 +47,9 @@ def spec():
     bulk = {"bulk-%04d" % i: "10.250.%d.%d" % (i // 250, i % 250 + 1) for i in range(BULK)}
     return fleet.Spec(
         probers={"eu": ("10.210.0.11", (50.11, 8.68), {e: 0 for e in flips})},
-        endpoints=flips, bulk_endpoints=bulk, idle_probers={}, dns=("d1",), spare_dns=("d2",),
+        # A name holds at most 64 endpoints (the policy compiler's limit): pools of 50.
+        endpoints=flips, bulk_endpoints=bulk, bulk_pools=max(1, (BULK + 49) // 50),
+        idle_probers={}, dns=("d1",), spare_dns=("d2",),
         interval="500ms", timeout="300ms", rise=1, fall=1, stale_after="10s",
         snapshot_interval="30s", server_args=["--status-cycle", "200,500"])
 
