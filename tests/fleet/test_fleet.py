@@ -58,12 +58,19 @@ def test_nearest_prober_fastest_endpoint(fl):
     for pid, p in fl.probers.items():
         own = p.records()
         line = []
-        for eid, want_ms in SPEC.probers[pid][2].items():
+        links = SPEC.probers[pid][2]
+        for eid, want_ms in links.items():
             ms = own[eid]["rtt_median_us"] / 1000.0
             line.append("%s %.1f ms (link %d ms)" % (eid, ms, want_ms))
             assert own[eid]["state"] == "up", (pid, eid, own[eid])
-            assert want_ms * 0.85 - 1 <= ms <= want_ms * 1.15 + 2, (pid, eid, ms)
+            # The delay is really there; above it, a loaded 2-core machine
+            # adds the userspace relays' scheduling delay (17 ms seen on a
+            # 10 ms link), so only a loose upper bound...
+            assert want_ms * 0.85 - 1 <= ms <= want_ms * 1.5 + 10, (pid, eid, ms)
         print("  prober %s measures: %s" % (pid, ", ".join(line)))
+        # ... and the order the links set, which is what steering uses.
+        got = sorted(links, key=lambda e: own[e]["rtt_median_us"])
+        assert got == sorted(links, key=links.get), (pid, got, line)
         for n in both(fl):
             recs = n.records()
             for eid in SPEC.probers[pid][2]:
