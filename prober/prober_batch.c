@@ -1,7 +1,10 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 /* Results reach LMDB in batches: one write transaction per 100 ms or 256
- * results, whichever comes first. A target that finished several probes
- * within one batch is written once, with its latest state. */
+ * results, whichever comes first, committed by the writer thread
+ * (prober_writer.c) so that waiting for LMDB's write lock never stops the
+ * loop. A target that finished several probes within one batch (or while
+ * the previous batch was being written) is written once, with its latest
+ * state. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,74 +87,178 @@ static void on_skipped(prober_t *p, uint64_t gen, size_t skipped, const char *fi
 	}
 }
 
-/* Every dirty target's measurement into \a w. Refused ids are skipped,
- * they do not poison the txn: a load since our last read dropped them. */
-typedef struct {
-	size_t written, skipped;
-	char first[HG_ID_SIZE];          /*!< first endpoint skipped */
-	uint64_t gen;                    /*!< the txn's policy generation, when skipped */
-} batch_count_t;
-
-static int put_dirty(prober_t *p, store_wtxn_t *w, batch_count_t *c)
+int prober_batch_write(store_t *store, const char *prober_id, prober_batch_item_t *items,
+                       size_t n, prober_batch_result_t *res)
 {
-	for (size_t i = 0; i < p->n_dirty; i++) {
-		prober_target_t *t = p->dirty[i];
-		hg_rec_measure_t m;
-		prober_state_measure(&t->st, &m);
-		int r = writer_apply_measure(w, t->id, p->id, &m);
-		if (r == HG_ENOENT) {
-			if (c->skipped++ == 0) {
-				memcpy(c->first, t->id, sizeof(c->first));
-				c->gen = wtxn_generation(w);
-			}
-		} else if (r != HG_EOK) {
-			return r;
-		} else {
-			c->written++;
-			prober_pub_collect(p, t, &m);
-		}
-	}
-	return HG_EOK;
-}
-
-int prober_batch_flush(prober_t *p)
-{
-	batch_count_t c = { 0 };
-	p->batch_deadline_ns = 0;
-	p->batch_results = 0;
-	if (p->n_dirty == 0) {
-		return HG_EOK;
+	memset(res, 0, sizeof(*res));
+	res->n = n;
+	for (size_t i = 0; i < n; i++) {
+		items[i].written = false;
 	}
 	store_wtxn_t w;
-	int ret = store_wtxn_begin(p->store, &w);
+	int ret = store_wtxn_begin(store, &w);
 	if (ret != HG_EOK) {
-		hg_err("cannot begin a write transaction: %s", hg_strerror(ret));
-		goto cleanup;
+		res->ret = ret;
+		res->began = false;
+		return ret;
 	}
-	ret = put_dirty(p, &w, &c);
+	res->began = true;
+	/* Refused ids are skipped, they do not poison the txn: a load since
+	 * the prober's last read dropped them. */
+	for (size_t i = 0; i < n && ret == HG_EOK; i++) {
+		int r = writer_apply_measure(&w, items[i].id, prober_id, &items[i].m);
+		if (r == HG_ENOENT) {
+			if (res->skipped++ == 0) {
+				memcpy(res->first, items[i].id, sizeof(res->first));
+				res->gen = wtxn_generation(&w);
+			}
+		} else if (r != HG_EOK) {
+			ret = r;
+		} else {
+			items[i].written = true;
+			res->written++;
+		}
+	}
 	if (ret == HG_EOK) {
 		ret = store_wtxn_commit(&w);
 	} else {
 		store_wtxn_abort(&w);
 	}
-	if (ret == HG_EOK) {
-		prober_pub_commit(p);   /* published only once in LMDB */
-	} else {
+	res->ret = ret;
+	return ret;
+}
+
+/* The live target of a batch item: its pointer from the hand-over while
+ * no reload has changed the target set since (targets are only freed by a
+ * reload's commit), else looked up by id (once per reload; a target the
+ * reload removed is not found). */
+static prober_target_t *item_target(prober_t *p, prober_target_t *t, uint64_t epoch,
+                                    const char *id)
+{
+	if (epoch == p->targets_epoch) {
+		return t;
+	}
+	for (size_t k = 0; k < p->n_targets; k++) {
+		if (strcmp(p->targets[k]->id, id) == 0) {
+			return p->targets[k];
+		}
+	}
+	return NULL;
+}
+
+/* A written (or failed) batch, on the loop: the publisher (only what is
+ * in LMDB is published), counters and logs. */
+static void account(prober_t *p, const prober_batch_result_t *res,
+                    const prober_batch_item_t *items, prober_target_t *const *targets,
+                    uint64_t epoch)
+{
+	if (res->ret != HG_EOK) {
 		prober_pub_abort(p);
-	}
-	if (ret != HG_EOK) {
 		p->batch_errors++;
-		hg_err("measurement batch (%zu endpoints) not stored: %s", p->n_dirty, hg_strerror(ret));
-	} else {
-		p->batches++;
-		on_skipped(p, c.gen, c.skipped, c.first, c.written);
-		hg_debug("batch: %zu measurements committed", c.written);
+		if (!res->began) {
+			hg_err("cannot begin a write transaction: %s", hg_strerror(res->ret));
+		}
+		hg_err("measurement batch (%zu endpoints) not stored: %s", res->n,
+		       hg_strerror(res->ret));
+		return;
 	}
-cleanup:
-	/* Soft state: a failed batch is dropped, the next probes rewrite it. */
+	if (p->pub != NULL) {
+		for (size_t i = 0; i < res->n; i++) {
+			prober_target_t *t = items[i].written ?
+				item_target(p, targets[i], epoch, items[i].id) : NULL;
+			if (t != NULL) {
+				prober_pub_collect(p, t, &items[i].m);
+			}
+		}
+		prober_pub_commit(p);   /* published only once in LMDB */
+	}
+	p->batches++;
+	on_skipped(p, res->gen, res->skipped, res->first, res->written);
+	hg_debug("batch: %zu measurements committed", res->written);
+}
+
+/* Clear the pending set once it was handed over (or dropped). */
+static void clear_dirty(prober_t *p)
+{
 	for (size_t i = 0; i < p->n_dirty; i++) {
 		p->dirty[i]->dirty = false;
 	}
 	p->n_dirty = 0;
+}
+
+int prober_batch_flush(prober_t *p)
+{
+	p->batch_deadline_ns = 0;
+	p->batch_results = 0;
+	if (p->n_dirty == 0) {
+		return HG_EOK;
+	}
+	if (prober_writer_busy(p)) {
+		/* Still writing the last batch (waiting for another writer's
+		 * transaction, say): these results go with the next one, as soon
+		 * as it is written (prober_batch_written()). */
+		p->batch_waiting = true;
+		return HG_EOK;
+	}
+	p->batch_waiting = false;
+	int ret = prober_writer_submit(p, p->dirty, p->n_dirty);
+	if (ret != HG_EOK) {
+		/* Soft state: a batch that cannot be copied is dropped, the next
+		 * probes rewrite it. */
+		p->batch_errors++;
+		hg_err("measurement batch (%zu endpoints) not stored: %s", p->n_dirty,
+		       hg_strerror(ret));
+	}
+	clear_dirty(p);
+	return ret;
+}
+
+void prober_batch_written(prober_t *p)
+{
+	prober_batch_result_t res;
+	if (!prober_writer_finish(p, &res)) {
+		return;
+	}
+	prober_target_t *const *targets;
+	uint64_t epoch;
+	const prober_batch_item_t *items = prober_writer_batch(p, &targets, &epoch);
+	account(p, &res, items, targets, epoch);
+	if (p->batch_waiting) {
+		prober_batch_flush(p);
+	}
+}
+
+int prober_batch_final(prober_t *p)
+{
+	prober_batch_result_t res;
+	if (prober_writer_wait(p, &res)) {
+		prober_target_t *const *targets;
+		uint64_t epoch;
+		const prober_batch_item_t *items = prober_writer_batch(p, &targets, &epoch);
+		account(p, &res, items, targets, epoch);
+	}
+	p->batch_deadline_ns = 0;
+	p->batch_results = 0;
+	p->batch_waiting = false;
+	if (p->n_dirty == 0) {
+		return HG_EOK;
+	}
+	/* The writer thread is idle: write the rest here, then exit. */
+	prober_batch_item_t *items = calloc(p->n_dirty, sizeof(*items));
+	int ret = HG_ENOMEM;
+	if (items != NULL) {
+		for (size_t i = 0; i < p->n_dirty; i++) {
+			memcpy(items[i].id, p->dirty[i]->id, sizeof(items[i].id));
+			prober_state_measure(&p->dirty[i]->st, &items[i].m);
+		}
+		ret = prober_batch_write(p->store, p->id, items, p->n_dirty, &res);
+		account(p, &res, items, p->dirty, p->targets_epoch);
+		free(items);
+	} else {
+		p->batch_errors++;
+		hg_err("measurement batch (%zu endpoints) not stored: %s", p->n_dirty,
+		       hg_strerror(ret));
+	}
+	clear_dirty(p);
 	return ret;
 }

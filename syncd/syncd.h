@@ -18,24 +18,24 @@
 #include "store.h"
 #include "syncd_apply.h"
 
-#define SYNCD_STREAM_DEFAULT "haltgslb.measurements"
+#define SYNCD_STREAM_DEFAULT               "haltgslb.measurements"
 #define SYNCD_SNAPSHOT_INTERVAL_DEFAULT_MS 30000u
 /*! A node without a position starts this much before one snapshot interval
  *  back, so the snapshot published right at the edge is not missed. */
-#define SYNCD_START_MARGIN_MS 5000u
-#define SYNCD_PREFETCH_DEFAULT 2000u
-#define SYNCD_BATCH_DEFAULT 500u
-#define SYNCD_METRICS_INTERVAL_MS 5000u
+#define SYNCD_START_MARGIN_MS              5000u
+#define SYNCD_PREFETCH_DEFAULT             2000u
+#define SYNCD_BATCH_DEFAULT                500u
+#define SYNCD_METRICS_INTERVAL_MS          5000u
 /*! A transaction is committed once it has been open this long, even when
  *  deliveries keep coming (publish → view latency stays bounded). */
-#define SYNCD_BATCH_MAX_MS 50u
+#define SYNCD_BATCH_MAX_MS                 50u
 /*! One call reading from the broker returns after this long, so signals
  *  and the tick are served during a long catch-up. */
-#define SYNCD_READ_SLICE_MS 200u
+#define SYNCD_READ_SLICE_MS                200u
 /*! The event loop wakes at least this often (heartbeats, reconnects). */
-#define SYNCD_TICK_MS 250u
+#define SYNCD_TICK_MS                      250u
 /*! A consumer that ran this long without an error resets the backoff. */
-#define SYNCD_STABLE_MS 10000u
+#define SYNCD_STABLE_MS                    10000u
 
 /*! Everything the command line and the config file set. Strings are owned
  *  (malloc'd) by the config. */
@@ -47,7 +47,7 @@ typedef struct {
 	uint32_t metrics_interval_ms;
 	int log_level;
 	bool foreground;
-	char *config_path;            /*!< --config FILE, NULL: none */
+	char *config_path; /*!< --config FILE, NULL: none */
 } syncd_config_t;
 
 /*! The stream consumed (--stream, else the default). */
@@ -87,34 +87,34 @@ typedef struct {
 /*! The daemon. */
 typedef struct syncd {
 	syncd_config_t cfg;
-	syncd_arg_t *args;            /*!< command-line options (reload re-applies them) */
+	syncd_arg_t *args; /*!< command-line options (reload re-applies them) */
 	size_t n_args;
 	store_t *store;
 	syncd_apply_t ap;
 	/* broker */
 	hg_amqp_t *amqp;
 	hg_amqp_uris_t uris;
-	uint64_t tls_print;           /*!< fingerprint of the TLS files' contents */
+	uint64_t tls_print; /*!< fingerprint of the TLS files' contents */
 	bool consuming;
-	uint64_t connected_ms;        /*!< monotonic ms the consumer started */
-	uint64_t retry_at_ms;         /*!< monotonic ms of the next connection attempt */
-	unsigned failures;            /*!< in a row, for the backoff */
+	uint64_t connected_ms; /*!< monotonic ms the consumer started */
+	uint64_t retry_at_ms;  /*!< monotonic ms of the next connection attempt */
+	unsigned failures;     /*!< in a row, for the backoff */
 	uint64_t reconnects, connect_failures, consumer_losses;
-	unsigned started_consuming;   /*!< 1 once a consumer ran: later starts are reconnects */
+	unsigned started_consuming; /*!< 1 once a consumer ran: later starts are reconnects */
 	char last_error[HG_AMQP_ERR_MAX];
 	uint64_t rng;
 	/* the burst being applied */
-	uint64_t batch_open_ms;       /*!< monotonic ms the open transaction began */
-	uint64_t batch_tag;           /*!< delivery tag of its last delivery */
+	uint64_t batch_open_ms; /*!< monotonic ms the open transaction began */
+	uint64_t batch_tag;     /*!< delivery tag of its last delivery */
 	size_t batch_n;
-	uint8_t *body;                /*!< the delivery being read */
+	uint8_t *body; /*!< the delivery being read */
 	size_t body_cap;
 	/* loop */
 	int epfd, sig_fd, tick_fd, amqp_fd;
 	uint64_t metrics_due_ms;
 	int metrics_err;
 	bool stop, reload, waiting_policy;
-	uint64_t started_ms;          /*!< Unix ms */
+	uint64_t started_ms; /*!< Unix ms */
 } syncd_t;
 
 /* syncd_loop.c */

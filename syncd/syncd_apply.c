@@ -152,8 +152,8 @@ int syncd_apply_policy_loaded(syncd_apply_t *ap, bool *loaded)
 	size_t len;
 	int ret = store_rtxn_begin(ap->store, &r);
 	if (ret == HG_EOK) {
-		ret = store_get(&r, STORE_META, HG_META_POLICY_GEN, strlen(HG_META_POLICY_GEN), &val,
-		                &len);
+		ret = store_get(&r, STORE_META, HG_META_POLICY_GEN, strlen(HG_META_POLICY_GEN),
+		                &val, &len);
 		*loaded = ret == HG_EOK;
 		if (ret == HG_ENOENT) {
 			ret = HG_EOK;
@@ -189,8 +189,8 @@ int syncd_batch_commit(syncd_apply_t *ap)
 		ap->pend_pos.layout = HG_REC_LAYOUT;
 		ap->pend_pos.committed_ms = ap->batch_now_ms;
 		memcpy(ap->pend_pos.cluster, ap->cluster, sizeof(ap->pend_pos.cluster));
-		store_put(&ap->wtxn, STORE_CURSORS, ap->stream_key, ap->stream_key_len, &ap->pend_pos,
-		          sizeof(ap->pend_pos));
+		store_put(&ap->wtxn, STORE_CURSORS, ap->stream_key, ap->stream_key_len,
+		          &ap->pend_pos, sizeof(ap->pend_pos));
 	}
 	int ret = store_wtxn_commit(&ap->wtxn);
 	ap->open = false;
@@ -265,8 +265,10 @@ static int reject(syncd_apply_t *ap, const syncd_delivery_t *d, unsigned reason,
 	uint64_t more;
 	if (syncd_log_due(ap, reason, d->arrival_ms, &more)) {
 		char u[HG_ID_SIZE], k[HG_ID_SIZE];
-		hg_warn("dropped message at offset %" PRIu64 " from user_id '%s' (routing key '%s', "
-		        "prober '%s'): %s%s%s (%" PRIu64 " more of this cause since the last report)",
+		hg_warn("dropped message at offset %" PRIu64
+		        " from user_id '%s' (routing key '%s', "
+		        "prober '%s'): %s%s%s (%" PRIu64
+		        " more of this cause since the last report)",
 		        d->offset, printable(d->user_id, d->user_id_len, u),
 		        printable(d->routing_key, d->routing_key_len, k),
 		        msg != NULL ? msg->prober : "?", syncd_reason_name(reason),
@@ -319,7 +321,7 @@ static int find_gone(void *ctx, const void *key, size_t klen, const void *val, s
 	}
 	if (f->n_gone == f->cap) {
 		size_t cap = f->cap ? f->cap * 2 : 16;
-		char (*grown)[HG_ID_SIZE] = realloc(f->gone, cap * sizeof(*grown));
+		char(*grown)[HG_ID_SIZE] = realloc(f->gone, cap * sizeof(*grown));
 		if (grown == NULL) {
 			return HG_ENOMEM;
 		}
@@ -334,7 +336,7 @@ static int find_gone(void *ctx, const void *key, size_t klen, const void *val, s
 static int forget_absent(syncd_apply_t *ap, const feed_msg_t *msg, uint32_t *forgotten)
 {
 	forget_ctx_t f = { .ap = ap, .prober = msg->prober };
-	char (*kept)[HG_ID_SIZE] = NULL;
+	char(*kept)[HG_ID_SIZE] = NULL;
 	if (msg->n_records > 0) {
 		kept = malloc(msg->n_records * sizeof(*kept));
 		if (kept == NULL) {
@@ -343,10 +345,10 @@ static int forget_absent(syncd_apply_t *ap, const feed_msg_t *msg, uint32_t *for
 	}
 	feed_iter_t it;
 	feed_iter_init(&it, msg);
-	for (const feed_rec_t *r; (r = feed_iter_next(&it)) != NULL; ) {
-		memcpy(kept[f.n_kept++], r->endpoint, HG_ID_SIZE);   /* ascending: bsearch-able */
+	for (const feed_rec_t *r; (r = feed_iter_next(&it)) != NULL;) {
+		memcpy(kept[f.n_kept++], r->endpoint, HG_ID_SIZE); /* ascending: bsearch-able */
 	}
-	f.kept = (const char (*)[HG_ID_SIZE])kept;
+	f.kept = (const char(*)[HG_ID_SIZE])kept;
 	int ret = store_wforeach(&ap->wtxn, STORE_ENDPOINTS, NULL, 0, find_gone, &f);
 	for (size_t i = 0; i < f.n_gone && ret == HG_EOK; i++) {
 		ret = writer_forget_measure(&ap->wtxn, f.gone[i], msg->prober);
@@ -362,9 +364,9 @@ static int apply_records(syncd_apply_t *ap, const feed_msg_t *msg, uint64_t arri
 {
 	feed_iter_t it;
 	feed_iter_init(&it, msg);
-	for (const feed_rec_t *r; (r = feed_iter_next(&it)) != NULL; ) {
+	for (const feed_rec_t *r; (r = feed_iter_next(&it)) != NULL;) {
 		hg_rec_measure_t m = r->m;
-		m.ts_ms = arrival;   /* freshness by the node's clock */
+		m.ts_ms = arrival; /* freshness by the node's clock */
 		int ret = writer_apply_measure(&ap->wtxn, r->endpoint, msg->prober, &m);
 		if (ret == HG_EOK) {
 			v->applied++;
@@ -377,8 +379,10 @@ static int apply_records(syncd_apply_t *ap, const feed_msg_t *msg, uint64_t arri
 	if (v->skipped > 0) {
 		uint64_t more;
 		if (syncd_log_due(ap, SYNCD_LOG_SKIPPED, arrival, &more)) {
-			hg_notice("prober %s: %u records of endpoints not in the loaded policy skipped "
-			          "(%" PRIu64 " more messages with such records since the last report)",
+			hg_notice("prober %s: %u records of endpoints not in the loaded policy "
+			          "skipped "
+			          "(%" PRIu64
+			          " more messages with such records since the last report)",
 			          msg->prober, v->skipped, more);
 		}
 	}
@@ -409,13 +413,15 @@ static bool sequence_check(syncd_apply_t *ap, const feed_msg_t *msg, const hg_re
 	} else {
 		v->new_epoch = true;
 		v->gap = msg->seq - 1;
-		hg_notice("prober %s: new epoch %" PRIu64 " (was %" PRIu64 ", last seq %" PRIu64 "): "
-		          "the prober restarted", msg->prober, msg->epoch, cur->epoch, cur->seq);
+		hg_notice("prober %s: new epoch %" PRIu64 " (was %" PRIu64 ", last seq %" PRIu64
+		          "): "
+		          "the prober restarted",
+		          msg->prober, msg->epoch, cur->epoch, cur->seq);
 	}
 	uint64_t more;
 	if (v->gap > 0 && syncd_log_due(ap, SYNCD_LOG_GAP, arrival, &more)) {
-		hg_warn("prober %s: %" PRIu64 " messages missed before epoch %" PRIu64 " seq %" PRIu64
-		        " (%" PRIu64 " more gaps since the last report)",
+		hg_warn("prober %s: %" PRIu64 " messages missed before epoch %" PRIu64
+		        " seq %" PRIu64 " (%" PRIu64 " more gaps since the last report)",
 		        msg->prober, v->gap, msg->epoch, msg->seq, more);
 	}
 	return true;
@@ -442,9 +448,10 @@ static int apply_message(syncd_apply_t *ap, const syncd_delivery_t *d, const fee
 		put_cursor(ap, msg->prober, &cur);
 		uint64_t more;
 		if (syncd_log_due(ap, SYNCD_LOG_DUPLICATE, d->arrival_ms, &more)) {
-			hg_info("prober %s: duplicate epoch %" PRIu64 " seq %" PRIu64 " dropped (applied up "
-			        "to seq %" PRIu64 "; %" PRIu64 " more since the last report)", msg->prober,
-			        msg->epoch, msg->seq, cur.seq, more);
+			hg_info("prober %s: duplicate epoch %" PRIu64 " seq %" PRIu64
+			        " dropped (applied up "
+			        "to seq %" PRIu64 "; %" PRIu64 " more since the last report)",
+			        msg->prober, msg->epoch, msg->seq, cur.seq, more);
 		}
 		return ap->wtxn.err;
 	}

@@ -63,47 +63,47 @@ const char *syncd_reason_name(unsigned reason);
 
 /*! What became of one delivery. */
 enum syncd_outcome {
-	SYNCD_APPLIED = 1,    /*!< a new message: its records (if any) applied */
-	SYNCD_DUPLICATE,      /*!< (epoch, seq) already applied: dropped */
-	SYNCD_REJECTED,       /*!< dropped for \a reason */
-	SYNCD_CONSUMED,       /*!< offset at or below the stored one: seen before, ignored */
+	SYNCD_APPLIED = 1, /*!< a new message: its records (if any) applied */
+	SYNCD_DUPLICATE,   /*!< (epoch, seq) already applied: dropped */
+	SYNCD_REJECTED,    /*!< dropped for \a reason */
+	SYNCD_CONSUMED,    /*!< offset at or below the stored one: seen before, ignored */
 };
 
 typedef struct {
 	enum syncd_outcome outcome;
-	unsigned reason;          /*!< SYNCD_REJECTED: enum feed_reason / enum syncd_reason */
-	uint8_t kind;             /*!< enum feed_kind when it decoded, else 0 */
-	uint32_t applied;         /*!< records written */
-	uint32_t skipped;         /*!< records of endpoints unknown to the policy */
-	uint32_t forgotten;       /*!< records dropped because a snapshot lacks them */
-	uint64_t gap;             /*!< messages missed just before this one */
-	bool restamped;           /*!< the prober's records were re-stamped */
-	bool new_epoch;           /*!< first message of a newer epoch */
+	unsigned reason;    /*!< SYNCD_REJECTED: enum feed_reason / enum syncd_reason */
+	uint8_t kind;       /*!< enum feed_kind when it decoded, else 0 */
+	uint32_t applied;   /*!< records written */
+	uint32_t skipped;   /*!< records of endpoints unknown to the policy */
+	uint32_t forgotten; /*!< records dropped because a snapshot lacks them */
+	uint64_t gap;       /*!< messages missed just before this one */
+	bool restamped;     /*!< the prober's records were re-stamped */
+	bool new_epoch;     /*!< first message of a newer epoch */
 } syncd_verdict_t;
 
 /*! One delivery from the stream. Strings are not NUL-terminated. */
 typedef struct {
-	const char *user_id;      /*!< AMQP user_id property, NULL when absent */
+	const char *user_id; /*!< AMQP user_id property, NULL when absent */
 	size_t user_id_len;
 	const char *routing_key;
 	size_t routing_key_len;
 	const void *body;
 	size_t len;
-	bool has_offset;          /*!< the x-stream-offset header was present */
+	bool has_offset; /*!< the x-stream-offset header was present */
 	uint64_t offset;
-	uint64_t arrival_ms;      /*!< syncd's clock when it was received (Unix ms) */
+	uint64_t arrival_ms; /*!< syncd's clock when it was received (Unix ms) */
 } syncd_delivery_t;
 
 /*! Counters of one prober (or of one user_id that is not a prober). */
 typedef struct {
 	uint64_t messages[FEED_HEARTBEAT + 1]; /*!< applied, by enum feed_kind */
-	uint64_t records;         /*!< records applied */
-	uint64_t skipped;         /*!< records of unknown endpoints */
-	uint64_t forgotten;       /*!< records a snapshot no longer carried */
+	uint64_t records;                      /*!< records applied */
+	uint64_t skipped;                      /*!< records of unknown endpoints */
+	uint64_t forgotten;                    /*!< records a snapshot no longer carried */
 	uint64_t duplicates;
-	uint64_t gaps;            /*!< messages missed */
-	uint64_t epochs;          /*!< epoch changes (a restarted prober) */
-	uint64_t restamps;        /*!< writer_touch_prober() calls */
+	uint64_t gaps;     /*!< messages missed */
+	uint64_t epochs;   /*!< epoch changes (a restarted prober) */
+	uint64_t restamps; /*!< writer_touch_prober() calls */
 	uint64_t rejected[SYNCD_R_COUNT_];
 } syncd_counts_t;
 
@@ -135,19 +135,19 @@ typedef struct syncd_apply {
 	bool open;
 	uint64_t batch_now_ms;
 	/* Policy facts, refreshed when the generation changes. */
-	uint64_t generation;      /*!< 0: no policy loaded */
-	uint32_t stale_min_ms;    /*!< smallest stale-after of the policy */
+	uint64_t generation;   /*!< 0: no policy loaded */
+	uint32_t stale_min_ms; /*!< smallest stale-after of the policy */
 	/* Stream position: committed, and staged by the open batch. */
 	hg_rec_stream_cursor_t pos, pend_pos;
-	bool stored_pos;          /*!< the database holds a position (pos) */
-	bool has_pos;             /*!< ... and it belongs to the current cluster */
+	bool stored_pos; /*!< the database holds a position (pos) */
+	bool has_pos;    /*!< ... and it belongs to the current cluster */
 	bool pend_has_pos;
-	char cluster[HG_CLUSTER_SIZE];   /*!< cluster of the current connection */
-	uint64_t last_offset_seen;       /*!< newest offset received (maybe uncommitted) */
+	char cluster[HG_CLUSTER_SIZE]; /*!< cluster of the current connection */
+	uint64_t last_offset_seen;     /*!< newest offset received (maybe uncommitted) */
 	/* Senders: committed state, and copies staged by the open batch. */
 	syncd_sender_t *senders, *pend;
 	size_t n_senders;
-	uint32_t *dirty;          /*!< indexes of the senders the batch changed */
+	uint32_t *dirty; /*!< indexes of the senders the batch changed */
 	size_t n_dirty;
 	bool *is_dirty;
 	/* Batches. */

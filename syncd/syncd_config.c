@@ -25,9 +25,9 @@ void syncd_config_defaults(syncd_config_t *cfg)
 
 void syncd_config_free(syncd_config_t *cfg)
 {
-	char **strs[] = { &cfg->db, &cfg->broker, &cfg->tls_cert, &cfg->tls_key, &cfg->tls_ca,
-	                  &cfg->metrics, &cfg->stream, &cfg->vhost, &cfg->identity,
-	                  &cfg->config_path };
+	char **strs[] = { &cfg->db,       &cfg->broker,     &cfg->tls_cert, &cfg->tls_key,
+		          &cfg->tls_ca,   &cfg->metrics,    &cfg->stream,   &cfg->vhost,
+		          &cfg->identity, &cfg->config_path };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;
@@ -66,22 +66,30 @@ enum opt_kind { OPT_STR, OPT_DURATION, OPT_UINT, OPT_LEVEL };
 typedef struct {
 	const char *key;
 	enum opt_kind kind;
-	size_t off;               /* offsetof the field in syncd_config_t */
-	uint32_t min, max;        /* OPT_DURATION (ms) / OPT_UINT */
-	const char *what;         /* the accepted values, for errors */
+	size_t off;        /* offsetof the field in syncd_config_t */
+	uint32_t min, max; /* OPT_DURATION (ms) / OPT_UINT */
+	const char *what;  /* the accepted values, for errors */
 } opt_t;
 
-#define S(k, f) { k, OPT_STR, offsetof(syncd_config_t, f), 0, 0, "a non-empty value" }
+#define S(k, f)                                                                    \
+	{                                                                          \
+		k, OPT_STR, offsetof(syncd_config_t, f), 0, 0, "a non-empty value" \
+	}
 static const opt_t opts[] = {
-	S("db", db), S("broker", broker), S("tls-cert", tls_cert), S("tls-key", tls_key),
-	S("tls-ca", tls_ca), S("metrics", metrics), S("stream", stream), S("vhost", vhost),
+	S("db", db),
+	S("broker", broker),
+	S("tls-cert", tls_cert),
+	S("tls-key", tls_key),
+	S("tls-ca", tls_ca),
+	S("metrics", metrics),
+	S("stream", stream),
+	S("vhost", vhost),
 	S("identity", identity),
-	{ "snapshot-interval", OPT_DURATION, offsetof(syncd_config_t, snapshot_interval_ms),
-	  1000, 86400000, "a duration from 1s to 24h (e.g. 30s)" },
-	{ "metrics-interval", OPT_DURATION, offsetof(syncd_config_t, metrics_interval_ms),
-	  100, 3600000, "a duration from 100ms to 1h (e.g. 5s)" },
-	{ "heartbeat", OPT_UINT, offsetof(syncd_config_t, heartbeat_s), 1, 600,
-	  "1..600 seconds" },
+	{ "snapshot-interval", OPT_DURATION, offsetof(syncd_config_t, snapshot_interval_ms), 1000,
+	  86400000, "a duration from 1s to 24h (e.g. 30s)" },
+	{ "metrics-interval", OPT_DURATION, offsetof(syncd_config_t, metrics_interval_ms), 100,
+	  3600000, "a duration from 100ms to 1h (e.g. 5s)" },
+	{ "heartbeat", OPT_UINT, offsetof(syncd_config_t, heartbeat_s), 1, 600, "1..600 seconds" },
 	{ "prefetch", OPT_UINT, offsetof(syncd_config_t, prefetch), 1, 65535, "1..65535" },
 	{ "batch", OPT_UINT, offsetof(syncd_config_t, batch_max), 1, 65535, "1..65535" },
 	{ "log-level", OPT_LEVEL, offsetof(syncd_config_t, log_level), 0, 0,
@@ -117,12 +125,8 @@ int syncd_config_set(syncd_config_t *cfg, const char *key, const char *value, co
 		*(char **)field = copy;
 		break;
 	}
-	case OPT_DURATION:
-		ret = parse_duration(value, o->min, o->max, (uint32_t *)field);
-		break;
-	case OPT_UINT:
-		ret = parse_uint(value, o->min, o->max, (uint32_t *)field);
-		break;
+	case OPT_DURATION: ret = parse_duration(value, o->min, o->max, (uint32_t *)field); break;
+	case OPT_UINT: ret = parse_uint(value, o->min, o->max, (uint32_t *)field); break;
 	case OPT_LEVEL: {
 		int level = hg_log_level_parse(value);
 		if (level < 0) {
@@ -197,9 +201,13 @@ int syncd_config_file(syncd_config_t *cfg, const char *path)
 
 int syncd_config_check(const syncd_config_t *cfg)
 {
-	const struct { const char *v, *name; } req[] = {
-		{ cfg->db, "--db DIR" }, { cfg->broker, "--broker URIS" },
-		{ cfg->tls_cert, "--tls-cert FILE" }, { cfg->tls_key, "--tls-key FILE" },
+	const struct {
+		const char *v, *name;
+	} req[] = {
+		{ cfg->db, "--db DIR" },
+		{ cfg->broker, "--broker URIS" },
+		{ cfg->tls_cert, "--tls-cert FILE" },
+		{ cfg->tls_key, "--tls-key FILE" },
 		{ cfg->tls_ca, "--tls-ca FILE" },
 	};
 	int ret = HG_EOK;

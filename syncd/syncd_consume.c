@@ -18,11 +18,11 @@
  * this for one means the connection is broken. */
 #define SYNCD_CONTENT_WAIT_MS 5000
 /* Retry soon while other brokers of the list are left to try. */
-#define SYNCD_NEXT_URI_MS 100u
+#define SYNCD_NEXT_URI_MS     100u
 
 uint64_t syncd_tls_fingerprint(const syncd_config_t *cfg)
 {
-	uint64_t h = 14695981039346656037ull;   /* FNV-1a 64 */
+	uint64_t h = 14695981039346656037ull; /* FNV-1a 64 */
 	const char *files[] = { cfg->tls_cert, cfg->tls_key, cfg->tls_ca };
 	for (size_t i = 0; i < 3; i++) {
 		FILE *f = files[i] != NULL ? fopen(files[i], "rb") : NULL;
@@ -30,7 +30,7 @@ uint64_t syncd_tls_fingerprint(const syncd_config_t *cfg)
 			h = (h ^ 0xff) * 1099511628211ull;
 			continue;
 		}
-		for (int c; (c = fgetc(f)) != EOF; ) {
+		for (int c; (c = fgetc(f)) != EOF;) {
 			h = (h ^ (uint8_t)c) * 1099511628211ull;
 		}
 		fclose(f);
@@ -71,8 +71,12 @@ int syncd_consumer_setup(syncd_t *s)
 	char name[300];
 	snprintf(name, sizeof(name), "haltgslb-syncd %s", identity);
 	hg_amqp_config_t ac = {
-		.uris = &uris, .tls_cert = cfg->tls_cert, .tls_key = cfg->tls_key,
-		.tls_ca = cfg->tls_ca, .identity = identity, .conn_name = name,
+		.uris = &uris,
+		.tls_cert = cfg->tls_cert,
+		.tls_key = cfg->tls_key,
+		.tls_ca = cfg->tls_ca,
+		.identity = identity,
+		.conn_name = name,
 		.heartbeat_s = cfg->heartbeat_s,
 	};
 	hg_amqp_t *c;
@@ -102,9 +106,11 @@ static void schedule_retry(syncd_t *s, unsigned failures)
 {
 	s->failures += failures;
 	size_t n = s->uris.n > 0 ? s->uris.n : 1;
-	uint32_t delay = s->failures < n ? SYNCD_NEXT_URI_MS
-	                 : hg_amqp_backoff_ms((unsigned)(s->failures / n), HG_AMQP_BACKOFF_BASE_DEFAULT_MS,
-	                                      HG_AMQP_BACKOFF_MAX_DEFAULT_MS, next_rand(s));
+	uint32_t delay = s->failures < n
+	                         ? SYNCD_NEXT_URI_MS
+	                         : hg_amqp_backoff_ms((unsigned)(s->failures / n),
+	                                              HG_AMQP_BACKOFF_BASE_DEFAULT_MS,
+	                                              HG_AMQP_BACKOFF_MAX_DEFAULT_MS, next_rand(s));
 	s->retry_at_ms = syncd_mono_ms() + delay;
 }
 
@@ -133,7 +139,8 @@ static void epoll_fd(syncd_t *s, int fd)
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
 			s->amqp_fd = fd;
 		} else {
-			hg_warn("epoll: %s: the broker is polled on the tick only", strerror(errno));
+			hg_warn("epoll: %s: the broker is polled on the tick only",
+			        strerror(errno));
 		}
 	}
 }
@@ -160,8 +167,10 @@ static void cluster_name(syncd_t *s, char *out, size_t size)
 		const amqp_table_entry_t *e = &t->entries[i];
 		if (e->key.len == strlen("cluster_name") &&
 		    memcmp(e->key.bytes, "cluster_name", e->key.len) == 0 &&
-		    (e->value.kind == AMQP_FIELD_KIND_UTF8 || e->value.kind == AMQP_FIELD_KIND_BYTES)) {
-			size_t n = e->value.value.bytes.len < size - 1 ? e->value.value.bytes.len : size - 1;
+		    (e->value.kind == AMQP_FIELD_KIND_UTF8 ||
+		     e->value.kind == AMQP_FIELD_KIND_BYTES)) {
+			size_t n = e->value.value.bytes.len < size - 1 ? e->value.value.bytes.len
+			                                               : size - 1;
 			memcpy(out, e->value.value.bytes.bytes, n);
 			out[n] = '\0';
 		}
@@ -189,8 +198,10 @@ static int start_consumer(syncd_t *s, char *from, size_t size)
 		uint64_t now = store_now_ms(), at = now > back ? (now - back) / 1000 : 0;
 		e.value.kind = AMQP_FIELD_KIND_TIMESTAMP;
 		e.value.value.u64 = at;
-		snprintf(from, size, "time %" PRIu64 " (%" PRIu64 " s back: no stored position for "
-		         "this cluster)", at, back / 1000);
+		snprintf(from, size,
+		         "time %" PRIu64 " (%" PRIu64 " s back: no stored position for "
+		         "this cluster)",
+		         at, back / 1000);
 	}
 	amqp_table_t args = { 1, &e };
 	amqp_basic_consume(st, HG_AMQP_CHANNEL, amqp_cstring_bytes(SYNCD_STREAM(&s->cfg)),
@@ -247,15 +258,18 @@ static int flush(syncd_t *s)
 	int ret = syncd_batch_commit(&s->ap);
 	if (ret != HG_EOK) {
 		char why[300];
-		snprintf(why, sizeof(why), "LMDB commit of %zu deliveries failed: %s (they will be "
-		         "consumed again from offset %" PRIu64 ")", n, hg_strerror(ret), s->ap.pos.offset + 1);
+		snprintf(why, sizeof(why),
+		         "LMDB commit of %zu deliveries failed: %s (they will be "
+		         "consumed again from offset %" PRIu64 ")",
+		         n, hg_strerror(ret), s->ap.pos.offset + 1);
 		lost(s, why);
 		return ret;
 	}
 	amqp_connection_state_t st = hg_amqp_state(s->amqp);
-	ret = hg_amqp_check(s->amqp, amqp_basic_ack(st, HG_AMQP_CHANNEL, s->batch_tag, 1), "basic.ack");
+	ret = hg_amqp_check(s->amqp, amqp_basic_ack(st, HG_AMQP_CHANNEL, s->batch_tag, 1),
+	                    "basic.ack");
 	if (ret != HG_EOK) {
-		lost(s, hg_amqp_error(s->amqp));   /* committed: resuming loses nothing */
+		lost(s, hg_amqp_error(s->amqp)); /* committed: resuming loses nothing */
 	}
 	return ret;
 }
@@ -298,14 +312,15 @@ static int read_content(syncd_t *s, syncd_delivery_t *d, char *user, size_t *use
 		s->body = grown;
 		s->body_cap = size;
 	}
-	for (uint64_t got = 0; got < size; ) {
+	for (uint64_t got = 0; got < size;) {
 		ret = hg_amqp_wait_frame(s->amqp, SYNCD_CONTENT_WAIT_MS, &f);
 		if (ret != HG_EOK || f.frame_type != AMQP_FRAME_BODY ||
 		    f.payload.body_fragment.len > size - got) {
 			return ret != HG_EOK ? ret : HG_EIO;
 		}
 		if (keep) {
-			memcpy(s->body + got, f.payload.body_fragment.bytes, f.payload.body_fragment.len);
+			memcpy(s->body + got, f.payload.body_fragment.bytes,
+			       f.payload.body_fragment.len);
 		}
 		got += f.payload.body_fragment.len;
 	}
@@ -327,7 +342,8 @@ static int on_deliver(syncd_t *s, const amqp_basic_deliver_t *m)
 	int ret = read_content(s, &d, user, &user_len);
 	if (ret != HG_EOK) {
 		lost(s, ret == HG_EIO && hg_amqp_error(s->amqp)[0] == '\0'
-		        ? "malformed delivery (content frames out of order)" : hg_amqp_error(s->amqp));
+		                ? "malformed delivery (content frames out of order)"
+		                : hg_amqp_error(s->amqp));
 		return ret;
 	}
 	if (!s->ap.open) {
@@ -344,14 +360,16 @@ static int on_deliver(syncd_t *s, const amqp_basic_deliver_t *m)
 	ret = syncd_batch_add(&s->ap, &d, &v);
 	if (ret != HG_EOK) {
 		char why[300];
-		snprintf(why, sizeof(why), "applying offset %" PRIu64 ": %s (the burst is consumed "
-		         "again)", d.offset, hg_strerror(ret));
+		snprintf(why, sizeof(why),
+		         "applying offset %" PRIu64 ": %s (the burst is consumed "
+		         "again)",
+		         d.offset, hg_strerror(ret));
 		lost(s, why);
 		return ret;
 	}
 	s->batch_tag = tag;
 	s->batch_n++;
-	s->failures = 0;   /* the broker delivers: the next failure starts afresh */
+	s->failures = 0; /* the broker delivers: the next failure starts afresh */
 	return HG_EOK;
 }
 
@@ -379,14 +397,16 @@ void syncd_consumer_read(syncd_t *s)
 				return;
 			}
 		} else if (f.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
-			lost(s, "the broker cancelled the consumer (stream deleted, or this node lost "
-			        "its replica)");
+			lost(s,
+			     "the broker cancelled the consumer (stream deleted, or this node lost "
+			     "its replica)");
 			return;
 		} else {
 			hg_debug("ignored method 0x%08x from the broker", f.payload.method.id);
 		}
-		if (s->ap.open && (s->batch_n >= s->cfg.batch_max ||
-		                   syncd_mono_ms() - s->batch_open_ms >= SYNCD_BATCH_MAX_MS) &&
+		if (s->ap.open &&
+		    (s->batch_n >= s->cfg.batch_max ||
+		     syncd_mono_ms() - s->batch_open_ms >= SYNCD_BATCH_MAX_MS) &&
 		    flush(s) != HG_EOK) {
 			return;
 		}
@@ -407,7 +427,7 @@ bool syncd_consumer_pending(syncd_t *s)
 void syncd_consumer_stop(syncd_t *s, bool clean)
 {
 	if (s->consuming && clean) {
-		flush(s);   /* what was read is committed and acknowledged first */
+		flush(s); /* what was read is committed and acknowledged first */
 	}
 	syncd_batch_abort(&s->ap);
 	s->batch_n = 0;

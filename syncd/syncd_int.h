@@ -19,12 +19,7 @@
 #define SYNCD_SENDER_INVALID "(invalid)"
 
 /*! Log rate-limit slots: one per rejection reason, then these events. */
-enum {
-	SYNCD_LOG_GAP = SYNCD_R_COUNT_,
-	SYNCD_LOG_SKIPPED,
-	SYNCD_LOG_DUPLICATE,
-	SYNCD_LOG_SLOTS
-};
+enum { SYNCD_LOG_GAP = SYNCD_R_COUNT_, SYNCD_LOG_SKIPPED, SYNCD_LOG_DUPLICATE, SYNCD_LOG_SLOTS };
 
 /*! \brief Allocate / free the sender tables. */
 int syncd_senders_init(syncd_apply_t *ap);

@@ -36,7 +36,7 @@ int syncd_loop_init(syncd_t *s)
 	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) {
 		return hg_err_from_errno(errno);
 	}
-	signal(SIGPIPE, SIG_IGN);   /* a broker closing the socket is an error code, not a death */
+	signal(SIGPIPE, SIG_IGN); /* a broker closing the socket is an error code, not a death */
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	s->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -107,9 +107,12 @@ static bool policy_ready(syncd_t *s)
 	int ret = syncd_apply_policy_loaded(&s->ap, &loaded);
 	if (ret != HG_EOK || !loaded) {
 		if (!s->waiting_policy) {
-			hg_warn("database %s holds no policy (%s): not consuming until one is loaded "
-			        "(haltgslb-ctl load FILE --db %s)", s->cfg.db,
-			        ret != HG_EOK ? hg_strerror(ret) : "no policy_generation", s->cfg.db);
+			hg_warn("database %s holds no policy (%s): not consuming until one is "
+			        "loaded "
+			        "(haltgslb-ctl load FILE --db %s)",
+			        s->cfg.db,
+			        ret != HG_EOK ? hg_strerror(ret) : "no policy_generation",
+			        s->cfg.db);
 			s->waiting_policy = true;
 		}
 		return false;
@@ -124,10 +127,11 @@ static bool policy_ready(syncd_t *s)
 static void on_tick(syncd_t *s)
 {
 	uint64_t expirations;
-	while (read(s->tick_fd, &expirations, sizeof(expirations)) == (ssize_t)sizeof(expirations)) {
+	while (read(s->tick_fd, &expirations, sizeof(expirations)) ==
+	       (ssize_t)sizeof(expirations)) {
 	}
 	if (s->consuming) {
-		syncd_consumer_read(s);   /* heartbeats, and anything not signalled */
+		syncd_consumer_read(s); /* heartbeats, and anything not signalled */
 	} else if (policy_ready(s)) {
 		syncd_consumer_step(s);
 	}

@@ -32,19 +32,24 @@ static void usage(FILE *f, const char *prog)
 	        "      --tls-cert FILE        client certificate (PEM); its CN is this node's id\n"
 	        "      --tls-key FILE         its private key (PEM)\n"
 	        "      --tls-ca FILE          CA certificate(s) that signed the brokers'\n"
-	        "  -m, --metrics FILE         write Prometheus metrics to FILE (textfile collector)\n"
+	        "  -m, --metrics FILE         write Prometheus metrics to FILE (textfile "
+	        "collector)\n"
 	        "      --metrics-interval D   rewrite it every D (default 5s)\n"
 	        "  -f, --foreground           do not detach (use under systemd)\n"
 	        "  -c, --config FILE          read options from FILE ('key = value' lines, keys\n"
 	        "                             as the long options; the command line wins)\n"
 	        "      --stream NAME          stream queue (default %s)\n"
-	        "      --vhost NAME           virtual host for every URI (default: the URI's, or /)\n"
-	        "      --snapshot-interval D  the probers' snapshot interval (default 30s): a node\n"
+	        "      --vhost NAME           virtual host for every URI (default: the URI's, or "
+	        "/)\n"
+	        "      --snapshot-interval D  the probers' snapshot interval (default 30s): a "
+	        "node\n"
 	        "                             without a stored offset starts D + 5s back\n"
 	        "      --heartbeat S          AMQP heartbeat, seconds (default %d)\n"
 	        "      --prefetch N           unacknowledged deliveries at most (default %u)\n"
-	        "      --batch N              deliveries per LMDB transaction at most (default %u)\n"
-	        "      --identity ID          SASL EXTERNAL identity (default: the certificate CN)\n"
+	        "      --batch N              deliveries per LMDB transaction at most (default "
+	        "%u)\n"
+	        "      --identity ID          SASL EXTERNAL identity (default: the certificate "
+	        "CN)\n"
 	        "  -l, --log-level L          error|warning|notice|info|debug (default notice)\n"
 	        "  -h, --help                 this text\n"
 	        "  -V, --version              print the version\n"
@@ -85,8 +90,8 @@ static bool str_changed(const char *a, const char *b)
 int syncd_reload(syncd_t *s);
 int syncd_reload(syncd_t *s)
 {
-	hg_notice("SIGHUP: reloading the configuration%s%s",
-	          s->cfg.config_path ? " from " : "", s->cfg.config_path ? s->cfg.config_path : "");
+	hg_notice("SIGHUP: reloading the configuration%s%s", s->cfg.config_path ? " from " : "",
+	          s->cfg.config_path ? s->cfg.config_path : "");
 	syncd_config_t cfg;
 	int ret = build_config(s, s->cfg.config_path, &cfg);
 	if (ret != HG_EOK) {
@@ -95,7 +100,8 @@ int syncd_reload(syncd_t *s)
 		return ret;
 	}
 	cfg.foreground = s->cfg.foreground;
-	if (str_changed(cfg.db, s->cfg.db) || str_changed(SYNCD_STREAM(&cfg), SYNCD_STREAM(&s->cfg))) {
+	if (str_changed(cfg.db, s->cfg.db) ||
+	    str_changed(SYNCD_STREAM(&cfg), SYNCD_STREAM(&s->cfg))) {
 		hg_warn("--db and --stream change only at restart: keeping %s and %s", s->cfg.db,
 		        SYNCD_STREAM(&s->cfg));
 		free(cfg.db);
@@ -144,8 +150,19 @@ int syncd_reload(syncd_t *s)
 
 int main(int argc, char **argv)
 {
-	enum { O_CERT = 256, O_KEY, O_CA, O_STREAM, O_VHOST, O_SNAP, O_HB, O_PREFETCH, O_BATCH,
-	       O_IDENTITY, O_MINT };
+	enum {
+		O_CERT = 256,
+		O_KEY,
+		O_CA,
+		O_STREAM,
+		O_VHOST,
+		O_SNAP,
+		O_HB,
+		O_PREFETCH,
+		O_BATCH,
+		O_IDENTITY,
+		O_MINT
+	};
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "broker", required_argument, NULL, 'b' },
@@ -191,12 +208,19 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'f': foreground = true; break;
 		case 'c': config_path = optarg; break;
-		case 'h': usage(stdout, argv[0]); free(s.args); return 0;
-		case 'V': printf("haltgslb-syncd %s\n", PACKAGE_VERSION); free(s.args); return 0;
-		case '?': usage(stderr, argv[0]); free(s.args); return 2;
-		default:
-			s.args[s.n_args++] = (syncd_arg_t){ key, optarg };
-			break;
+		case 'h':
+			usage(stdout, argv[0]);
+			free(s.args);
+			return 0;
+		case 'V':
+			printf("haltgslb-syncd %s\n", PACKAGE_VERSION);
+			free(s.args);
+			return 0;
+		case '?':
+			usage(stderr, argv[0]);
+			free(s.args);
+			return 2;
+		default: s.args[s.n_args++] = (syncd_arg_t){ key, optarg }; break;
 		}
 	}
 	if (optind != argc) {
@@ -211,7 +235,7 @@ int main(int argc, char **argv)
 	size_t n_abs = 0;
 	if (!foreground && getcwd(cwd, sizeof(cwd)) != NULL) {
 		static const char *const path_keys[] = { "db", "tls-cert", "tls-key", "tls-ca",
-		                                         "metrics" };
+			                                 "metrics" };
 		for (size_t i = 0; i <= s.n_args; i++) {
 			const char **v = i < s.n_args ? &s.args[i].value : &config_path;
 			bool is_path = i == s.n_args;
@@ -258,8 +282,8 @@ int main(int argc, char **argv)
 	 * create the environment: haltgslb-ctl load fills it later. */
 	ret = store_open(s.cfg.db, STORE_CREATE, &s.store);
 	if (ret != HG_EOK) {
-		hg_err("database %s: %s", s.cfg.db, store_last_error()[0] ? store_last_error()
-		                                                           : hg_strerror(ret));
+		hg_err("database %s: %s", s.cfg.db,
+		       store_last_error()[0] ? store_last_error() : hg_strerror(ret));
 		goto cleanup;
 	}
 	ret = syncd_apply_init(&s.ap, s.store, SYNCD_STREAM(&s.cfg));
@@ -280,7 +304,8 @@ int main(int argc, char **argv)
 	uint64_t off = 0;
 	bool has = syncd_apply_position(&s.ap, &off);
 	hg_notice("haltgslb-syncd %s started: db %s, stream %s, %s", PACKAGE_VERSION, s.cfg.db,
-	          SYNCD_STREAM(&s.cfg), has ? "resuming after the stored offset" : "no stored offset");
+	          SYNCD_STREAM(&s.cfg),
+	          has ? "resuming after the stored offset" : "no stored offset");
 	if (has) {
 		hg_info("stored offset %llu", (unsigned long long)off);
 	}

@@ -43,7 +43,7 @@ static void sample(FILE *f, const char *name, const char *prober, const char *ex
 		fputs("{prober=\"", f);
 		put_label(f, prober);
 		fputc('"', f);
-		if (extra != NULL) {
+		if (extra != NULL && extra_val != NULL) {
 			fprintf(f, ",%s=\"", extra);
 			put_label(f, extra_val);
 			fputc('"', f);
@@ -62,11 +62,14 @@ typedef struct {
 
 enum { P_TS, P_AGE, P_FRESH, P_DELAY, P_MSGS, P_RECS, P_DUPS, P_GAPS, P_COUNT };
 
-static const struct { const char *name, *type, *help; } pdefs[P_COUNT] = {
+static const struct {
+	const char *name, *type, *help;
+} pdefs[P_COUNT] = {
 	[P_TS] = { "haltgslb_syncd_last_message_timestamp_seconds", "gauge",
 	           "When the prober's last message arrived here (syncd's clock); 0 never." },
 	[P_AGE] = { "haltgslb_syncd_last_message_age_seconds", "gauge",
-	            "Seconds since the prober's last message arrived (syncd's clock); +Inf never." },
+	            "Seconds since the prober's last message arrived (syncd's clock); +Inf "
+	            "never." },
 	[P_FRESH] = { "haltgslb_syncd_prober_fresh", "gauge",
 	              "1 while the prober's last message is younger than the policy's smallest "
 	              "stale-after, else 0." },
@@ -95,7 +98,8 @@ static void prober_series(FILE *f, store_rtxn_t *r, const char *id, probers_ctx_
 		memcpy(&cur, val, sizeof(cur));
 	}
 	double age = have && c->now >= cur.last_arrival_ms ? (c->now - cur.last_arrival_ms) / 1e3
-	             : have ? 0 : 1.0 / 0.0;
+	             : have                                ? 0
+	                                                   : 1.0 / 0.0;
 	switch (c->which) {
 	case P_TS: sample(f, pdefs[P_TS].name, id, NULL, NULL, cur.last_arrival_ms / 1e3); break;
 	case P_AGE: sample(f, pdefs[P_AGE].name, id, NULL, NULL, age); break;
@@ -131,7 +135,7 @@ static int collect(void *ctx, const void *key, size_t klen, const void *val, siz
 	}
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 32;
-		char (*g)[HG_ID_SIZE] = realloc(l->ids, cap * sizeof(*g));
+		char(*g)[HG_ID_SIZE] = realloc(l->ids, cap * sizeof(*g));
 		if (g == NULL) {
 			return HG_ENOMEM;
 		}
@@ -165,7 +169,9 @@ static void policy_probers(FILE *f, const syncd_t *s)
 
 enum { S_MSGS, S_RECS, S_SKIP, S_FORGOT, S_DUPS, S_GAPS, S_EPOCHS, S_RESTAMPS, S_REJ, S_COUNT };
 
-static const struct { const char *name, *help; } sdefs[S_COUNT] = {
+static const struct {
+	const char *name, *help;
+} sdefs[S_COUNT] = {
 	[S_MSGS] = { "haltgslb_syncd_messages_applied_total", "Messages applied, by kind." },
 	[S_RECS] = { "haltgslb_syncd_records_applied_total", "Records written to LMDB." },
 	[S_SKIP] = { "haltgslb_syncd_records_skipped_total",
@@ -178,7 +184,8 @@ static const struct { const char *name, *help; } sdefs[S_COUNT] = {
 	             "Messages never received (sequence numbers skipped)." },
 	[S_EPOCHS] = { "haltgslb_syncd_epoch_changes_total", "New epochs seen (prober restarts)." },
 	[S_RESTAMPS] = { "haltgslb_syncd_restamps_total",
-	                 "Times the prober's records were re-stamped as fresh (its messages arrive)." },
+	                 "Times the prober's records were re-stamped as fresh (its messages "
+	                 "arrive)." },
 	[S_REJ] = { "haltgslb_syncd_messages_rejected_total",
 	            "Messages dropped whole, by reason; prober is the AMQP user_id ((none): "
 	            "absent)." },
@@ -191,19 +198,28 @@ static void sender_series(FILE *f, const syncd_t *s)
 		for (size_t i = 0; i < s->ap.n_senders; i++) {
 			const syncd_sender_t *p = &s->ap.senders[i];
 			const syncd_counts_t *c = &p->c;
-			const uint64_t v[S_COUNT] = { 0, c->records, c->skipped, c->forgotten,
-			                              c->duplicates, c->gaps, c->epochs, c->restamps, 0 };
+			const uint64_t v[S_COUNT] = { 0,
+				                      c->records,
+				                      c->skipped,
+				                      c->forgotten,
+				                      c->duplicates,
+				                      c->gaps,
+				                      c->epochs,
+				                      c->restamps,
+				                      0 };
 			if (w == S_MSGS) {
 				for (unsigned k = FEED_BATCH; k <= FEED_HEARTBEAT; k++) {
 					if (c->messages[k] > 0 || p->last_arrival_ms > 0) {
-						sample(f, sdefs[w].name, p->id, "kind", feed_kind_name(k),
-						       (double)c->messages[k]);
+						sample(f, sdefs[w].name, p->id, "kind",
+						       feed_kind_name(k), (double)c->messages[k]);
 					}
 				}
 			} else if (w == S_REJ) {
 				for (unsigned r = 1; r < SYNCD_R_COUNT_; r++) {
-					if (c->rejected[r] > 0) {   /* absent = 0: keeps the file small */
-						sample(f, sdefs[w].name, p->id, "reason", syncd_reason_name(r),
+					if (c->rejected[r] >
+					    0) { /* absent = 0: keeps the file small */
+						sample(f, sdefs[w].name, p->id, "reason",
+						       syncd_reason_name(r),
 						       (double)c->rejected[r]);
 					}
 				}
@@ -218,8 +234,9 @@ static void daemon_series(FILE *f, const syncd_t *s)
 {
 	uint64_t off = 0;
 	bool has = syncd_apply_position(&s->ap, &off);
-	fprintf(f, "# HELP haltgslb_syncd_info The running haltgslb-syncd.\n"
-	           "# TYPE haltgslb_syncd_info gauge\nhaltgslb_syncd_info{version=\"%s\",stream=\"",
+	fprintf(f,
+	        "# HELP haltgslb_syncd_info The running haltgslb-syncd.\n"
+	        "# TYPE haltgslb_syncd_info gauge\nhaltgslb_syncd_info{version=\"%s\",stream=\"",
 	        PACKAGE_VERSION);
 	put_label(f, SYNCD_STREAM(&s->cfg));
 	fputs("\"} 1\n", f);
@@ -230,7 +247,8 @@ static void daemon_series(FILE *f, const syncd_t *s)
 	sample(f, "haltgslb_syncd_connected", NULL, NULL, NULL, s->consuming);
 	if (s->consuming) {
 		fputs("# HELP haltgslb_syncd_broker_info The broker consumed from.\n"
-		      "# TYPE haltgslb_syncd_broker_info gauge\nhaltgslb_syncd_broker_info{uri=\"", f);
+		      "# TYPE haltgslb_syncd_broker_info gauge\nhaltgslb_syncd_broker_info{uri=\"",
+		      f);
 		put_label(f, hg_amqp_uri(s->amqp));
 		fputs("\",cluster=\"", f);
 		put_label(f, s->ap.cluster);
@@ -262,9 +280,11 @@ static void daemon_series(FILE *f, const syncd_t *s)
 	     "Deliveries consumed (applied, duplicate or rejected).");
 	sample(f, "haltgslb_syncd_deliveries_total", NULL, NULL, NULL, (double)s->ap.deliveries);
 	fputs("# HELP haltgslb_syncd_transactions_total LMDB write transactions, by result.\n"
-	      "# TYPE haltgslb_syncd_transactions_total counter\n", f);
-	fprintf(f, "haltgslb_syncd_transactions_total{result=\"ok\"} %" PRIu64 "\n"
-	           "haltgslb_syncd_transactions_total{result=\"error\"} %" PRIu64 "\n",
+	      "# TYPE haltgslb_syncd_transactions_total counter\n",
+	      f);
+	fprintf(f,
+	        "haltgslb_syncd_transactions_total{result=\"ok\"} %" PRIu64 "\n"
+	        "haltgslb_syncd_transactions_total{result=\"error\"} %" PRIu64 "\n",
 	        s->ap.commits, s->ap.commit_errors);
 	head(f, "haltgslb_syncd_policy_generation", "gauge",
 	     "Policy generation of the database; 0 none loaded.");

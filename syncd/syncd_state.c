@@ -137,10 +137,11 @@ void syncd_apply_set_cluster(syncd_apply_t *ap, const char *cluster)
 	ap->has_pos = ap->stored_pos &&
 	              strncmp(ap->pos.cluster, ap->cluster, sizeof(ap->pos.cluster)) == 0;
 	if (ap->stored_pos && !ap->has_pos) {
-		hg_notice("stream position %llu belongs to broker cluster '%.*s', connected to '%s': "
-		          "starting by time (duplicates are dropped by sequence number)",
-		          (unsigned long long)ap->pos.offset, (int)sizeof(ap->pos.cluster),
-		          ap->pos.cluster, ap->cluster);
+		hg_notice(
+		        "stream position %llu belongs to broker cluster '%.*s', connected to '%s': "
+		        "starting by time (duplicates are dropped by sequence number)",
+		        (unsigned long long)ap->pos.offset, (int)sizeof(ap->pos.cluster),
+		        ap->pos.cluster, ap->cluster);
 	}
 }
 

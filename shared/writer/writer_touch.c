@@ -28,7 +28,7 @@ static int collect_id(void *ctx, const void *key, size_t klen, const void *val, 
 	}
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
-		char (*grown)[HG_ID_SIZE] = realloc(l->ids, cap * sizeof(*grown));
+		char(*grown)[HG_ID_SIZE] = realloc(l->ids, cap * sizeof(*grown));
 		if (grown == NULL) {
 			return HG_ENOMEM;
 		}
@@ -80,7 +80,7 @@ int writer_touch_prober(store_wtxn_t *wtxn, const char *prober, uint64_t now_ms)
 		if (m == NULL || m->ts_ms == 0 || m->ts_ms >= now_ms) {
 			continue;
 		}
-		hg_rec_measure_t rec = *m;   /* m moves with the put below */
+		hg_rec_measure_t rec = *m; /* m moves with the put below */
 		rec.ts_ms = now_ms;
 		uint8_t key[STORE_MEASURE_KEY_MAX];
 		size_t klen = store_measure_key(key, sizeof(key), eps.ids[i], prober);

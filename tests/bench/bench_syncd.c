@@ -73,9 +73,12 @@ static hg_amqp_t *connect_pub(const args_t *a)
 	if (hg_amqp_uris_parse(a->broker, &uris, why, sizeof(why)) != HG_EOK) {
 		die("--broker", why);
 	}
-	hg_amqp_config_t cfg = { .uris = &uris, .tls_cert = a->cert, .tls_key = a->key,
-	                         .tls_ca = a->ca, .identity = a->prober,
-	                         .conn_name = "bench_syncd" };
+	hg_amqp_config_t cfg = { .uris = &uris,
+		                 .tls_cert = a->cert,
+		                 .tls_key = a->key,
+		                 .tls_ca = a->ca,
+		                 .identity = a->prober,
+		                 .conn_name = "bench_syncd" };
 	hg_amqp_t *c;
 	if (hg_amqp_new(&cfg, &c, why, sizeof(why)) != HG_EOK) {
 		die("connection", why);
@@ -84,7 +87,8 @@ static hg_amqp_t *connect_pub(const args_t *a)
 		die("connect", hg_amqp_error(c));
 	}
 	amqp_confirm_select(hg_amqp_state(c), HG_AMQP_CHANNEL);
-	if (hg_amqp_check_reply(c, amqp_get_rpc_reply(hg_amqp_state(c)), "confirm.select") != HG_EOK) {
+	if (hg_amqp_check_reply(c, amqp_get_rpc_reply(hg_amqp_state(c)), "confirm.select") !=
+	    HG_EOK) {
 		die("confirm.select", hg_amqp_error(c));
 	}
 	return c;
@@ -92,11 +96,14 @@ static hg_amqp_t *connect_pub(const args_t *a)
 
 static void publish(hg_amqp_t *c, const char *prober, const uint8_t *msg, size_t len)
 {
-	amqp_basic_properties_t p = { ._flags = AMQP_BASIC_USER_ID_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG,
-	                              .user_id = amqp_cstring_bytes(prober), .delivery_mode = 2 };
+	amqp_basic_properties_t p = { ._flags = AMQP_BASIC_USER_ID_FLAG |
+		                                AMQP_BASIC_DELIVERY_MODE_FLAG,
+		                      .user_id = amqp_cstring_bytes(prober),
+		                      .delivery_mode = 2 };
 	amqp_bytes_t body = { len, (void *)msg };
-	int st = amqp_basic_publish(hg_amqp_state(c), HG_AMQP_CHANNEL, amqp_cstring_bytes("haltgslb"),
-	                            amqp_cstring_bytes(prober), 0, 0, &p, body);
+	int st = amqp_basic_publish(hg_amqp_state(c), HG_AMQP_CHANNEL,
+	                            amqp_cstring_bytes("haltgslb"), amqp_cstring_bytes(prober), 0,
+	                            0, &p, body);
 	if (hg_amqp_check(c, st, "publish") != HG_EOK) {
 		die("publish", hg_amqp_error(c));
 	}
@@ -116,10 +123,12 @@ static void wait_confirm(hg_amqp_t *c, uint64_t tag)
 			die("waiting for confirms", r == HG_ENODATA ? "timeout" : hg_amqp_error(c));
 		}
 		if (verbose) {
-			fprintf(stderr, "frame type %u channel %u method 0x%08x\n", f.frame_type, f.channel,
+			fprintf(stderr, "frame type %u channel %u method 0x%08x\n", f.frame_type,
+			        f.channel,
 			        f.frame_type == AMQP_FRAME_METHOD ? f.payload.method.id : 0);
 		}
-		if (f.frame_type == AMQP_FRAME_METHOD && f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+		if (f.frame_type == AMQP_FRAME_METHOD &&
+		    f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
 			const amqp_basic_ack_t *ack = f.payload.method.decoded;
 			if (verbose) {
 				fprintf(stderr, "ack %llu multiple %d (waiting for %llu)\n",
@@ -144,11 +153,18 @@ static uint8_t *batch(feed_enc_t *e, const char *prober, uint64_t epoch, uint64_
 	for (unsigned i = 0; i < n; i++) {
 		char ep[16];
 		snprintf(ep, sizeof(ep), "ep-%05u", (first + i) % n_eps);
-		hg_rec_measure_t m = { .state = HG_HEALTH_UP, .ts_ms = now, .changed_ms = now - 3600000,
-		                       .rtt_last_us = rtt + i, .rtt_ewma_us = rtt + i,
-		                       .rtt_median_us = rtt + i, .ttfb_us = 4000, .loss_bp = 0,
-		                       .window = 20, .consec_ok = 720, .probes_total = 518400,
-		                       .probes_failed = 12 };
+		hg_rec_measure_t m = { .state = HG_HEALTH_UP,
+			               .ts_ms = now,
+			               .changed_ms = now - 3600000,
+			               .rtt_last_us = rtt + i,
+			               .rtt_ewma_us = rtt + i,
+			               .rtt_median_us = rtt + i,
+			               .ttfb_us = 4000,
+			               .loss_bp = 0,
+			               .window = 20,
+			               .consec_ok = 720,
+			               .probes_total = 518400,
+			               .probes_failed = 12 };
 		feed_enc_add(e, ep, &m);
 	}
 	uint8_t *msg = NULL;
@@ -222,7 +238,8 @@ static int wait_records(const args_t *a)
 	}
 	double s = (t - first_t) / 1e6;
 	printf("applied %" PRIu64 " records; %" PRIu64 " of them in %.3f s after the first "
-	       "commit seen: %.0f records/s\n", n, n - first_n, s, s > 0 ? (n - first_n) / s : 0.0);
+	       "commit seen: %.0f records/s\n",
+	       n, n - first_n, s, s > 0 ? (n - first_n) / s : 0.0);
 	store_close(st);
 	return 0;
 }
@@ -276,10 +293,15 @@ static int apply_only(const args_t *a)
 			die("apply", "begin failed");
 		}
 		for (unsigned k = i; k < i + per_txn && k < a->messages; k++) {
-			syncd_delivery_t d = { .user_id = a->prober, .user_id_len = strlen(a->prober),
-			                       .routing_key = a->prober, .routing_key_len = strlen(a->prober),
-			                       .body = msgs[k], .len = lens[k], .has_offset = true,
-			                       .offset = k + 1, .arrival_ms = wall_ms() };
+			syncd_delivery_t d = { .user_id = a->prober,
+				               .user_id_len = strlen(a->prober),
+				               .routing_key = a->prober,
+				               .routing_key_len = strlen(a->prober),
+				               .body = msgs[k],
+				               .len = lens[k],
+				               .has_offset = true,
+				               .offset = k + 1,
+				               .arrival_ms = wall_ms() };
 			syncd_verdict_t v;
 			if (syncd_batch_add(&ap, &d, &v) != HG_EOK || v.outcome != SYNCD_APPLIED) {
 				die("apply", "a message was not applied");
@@ -292,7 +314,8 @@ static int apply_only(const args_t *a)
 	}
 	double s = (mono_us() - t0) / 1e6;
 	printf("apply path (no broker): %" PRIu64 " records in %u messages, %u per transaction, "
-	       "%.3f s: %.0f records/s\n", applied, a->messages, per_txn, s, applied / s);
+	       "%.3f s: %.0f records/s\n",
+	       applied, a->messages, per_txn, s, applied / s);
 	for (unsigned i = 0; i < a->messages; i++) {
 		free(msgs[i]);
 	}
@@ -339,12 +362,13 @@ static int latency(const args_t *a)
 		}
 		lat[i] = mono_us() - t0;
 		wait_confirm(c, i + 1);
-		usleep(5000);   /* separate batches, as a prober's (100 ms apart at most) are */
+		usleep(5000); /* separate batches, as a prober's (100 ms apart at most) are */
 	}
 	qsort(lat, a->batches, sizeof(*lat), cmp_u64);
 	unsigned n = a->batches;
 	printf("publish -> view patched over %u batches: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, "
-	       "max %.2f ms\n", n, lat[n / 2] / 1e3, lat[n * 9 / 10] / 1e3, lat[n * 99 / 100] / 1e3,
+	       "max %.2f ms\n",
+	       n, lat[n / 2] / 1e3, lat[n * 9 / 10] / 1e3, lat[n * 99 / 100] / 1e3,
 	       lat[n - 1] / 1e3);
 	free(lat);
 	feed_enc_free(&e);
@@ -356,22 +380,28 @@ static int latency(const args_t *a)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "broker", required_argument, NULL, 'b' }, { "tls-cert", required_argument, NULL, 'c' },
-		{ "tls-key", required_argument, NULL, 'k' }, { "tls-ca", required_argument, NULL, 'a' },
-		{ "prober", required_argument, NULL, 'p' }, { "db", required_argument, NULL, 'd' },
-		{ "name", required_argument, NULL, 'n' }, { "messages", required_argument, NULL, 'm' },
-		{ "records", required_argument, NULL, 'r' }, { "batches", required_argument, NULL, 'B' },
+		{ "broker", required_argument, NULL, 'b' },
+		{ "tls-cert", required_argument, NULL, 'c' },
+		{ "tls-key", required_argument, NULL, 'k' },
+		{ "tls-ca", required_argument, NULL, 'a' },
+		{ "prober", required_argument, NULL, 'p' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "messages", required_argument, NULL, 'm' },
+		{ "records", required_argument, NULL, 'r' },
+		{ "batches", required_argument, NULL, 'B' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	args_t a = { .messages = 500, .records = 200, .batches = 1000, .prober = "bench-p1" };
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_syncd backlog|wait|latency OPTIONS (see the source)\n");
+		fprintf(stderr,
+		        "usage: bench_syncd backlog|wait|latency OPTIONS (see the source)\n");
 		return 2;
 	}
 	const char *mode = argv[1];
 	optind = 2;
-	for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1; ) {
+	for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
 		switch (o) {
 		case 'b': a.broker = optarg; break;
 		case 'c': a.cert = optarg; break;
@@ -381,8 +411,10 @@ int main(int argc, char **argv)
 		case 'd': a.db = optarg; break;
 		case 'n': a.name = optarg; break;
 		case 'm': a.messages = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'r': a.records = (unsigned)strtoul(optarg, NULL, 10);
-		          a.total = strtoull(optarg, NULL, 10); break;
+		case 'r':
+			a.records = (unsigned)strtoul(optarg, NULL, 10);
+			a.total = strtoull(optarg, NULL, 10);
+			break;
 		case 'B': a.batches = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'v': verbose = true; break;
 		default: return 2;

@@ -14,23 +14,23 @@
 #include "writer.h"
 
 static const char policy_yaml[] =
-	"version: 1\n"
-	"defaults: {stale-after: 8s}\n"
-	"probers:\n"
-	"  - {id: p-a, location: {lat: 50.1, lon: 8.7}}\n"
-	"  - {id: p-b, location: {lat: 1.3, lon: 103.8}}\n"
-	"pools:\n"
-	"  - id: eu\n"
-	"    endpoints:\n"
-	"      - {id: ep-1, address: [192.0.2.1]}\n"
-	"      - {id: ep-2, address: [192.0.2.2]}\n"
-	"      - {id: ep-3, address: [192.0.2.3]}\n"
-	"names:\n"
-	"  - {name: a.example.net., pools: [eu], chain: [up, first: 1]}\n"
-	"  - {name: b.example.net., pools: [eu], stale-after: 4s, chain: [up]}\n";
+        "version: 1\n"
+        "defaults: {stale-after: 8s}\n"
+        "probers:\n"
+        "  - {id: p-a, location: {lat: 50.1, lon: 8.7}}\n"
+        "  - {id: p-b, location: {lat: 1.3, lon: 103.8}}\n"
+        "pools:\n"
+        "  - id: eu\n"
+        "    endpoints:\n"
+        "      - {id: ep-1, address: [192.0.2.1]}\n"
+        "      - {id: ep-2, address: [192.0.2.2]}\n"
+        "      - {id: ep-3, address: [192.0.2.3]}\n"
+        "names:\n"
+        "  - {name: a.example.net., pools: [eu], chain: [up, first: 1]}\n"
+        "  - {name: b.example.net., pools: [eu], stale-after: 4s, chain: [up]}\n";
 
-#define T0 1700000000000ull    /* arrival times: syncd's clock */
-#define SENT 1600000000000ull  /* the prober's clock, far off on purpose */
+#define T0   1700000000000ull /* arrival times: syncd's clock */
+#define SENT 1600000000000ull /* the prober's clock, far off on purpose */
 
 static store_t *st;
 static syncd_apply_t ap;
@@ -52,11 +52,18 @@ static uint8_t *enc(enum feed_kind kind, const char *prober, uint64_t epoch, uin
 	feed_enc_init(&e);
 	feed_enc_begin(&e, kind, prober, epoch, seq, SENT + seq * 1000);
 	for (size_t i = 0; i < n; i++) {
-		hg_rec_measure_t m = { .state = recs[i].state, .ts_ms = SENT + seq * 1000 - 5,
-		                       .changed_ms = SENT - 60000, .rtt_last_us = recs[i].rtt,
-		                       .rtt_ewma_us = recs[i].rtt, .rtt_median_us = recs[i].rtt,
-		                       .ttfb_us = HG_RTT_NONE, .loss_bp = 50, .window = 20,
-		                       .consec_ok = 3, .probes_total = 100, .probes_failed = 2 };
+		hg_rec_measure_t m = { .state = recs[i].state,
+			               .ts_ms = SENT + seq * 1000 - 5,
+			               .changed_ms = SENT - 60000,
+			               .rtt_last_us = recs[i].rtt,
+			               .rtt_ewma_us = recs[i].rtt,
+			               .rtt_median_us = recs[i].rtt,
+			               .ttfb_us = HG_RTT_NONE,
+			               .loss_bp = 50,
+			               .window = 20,
+			               .consec_ok = 3,
+			               .probes_total = 100,
+			               .probes_failed = 2 };
 		feed_enc_add(&e, recs[i].ep, &m);
 	}
 	uint8_t *out = NULL;
@@ -76,9 +83,15 @@ static syncd_delivery_t delivery(const char *user, const char *rk, const void *b
                                  uint64_t offset, uint64_t arrival)
 {
 	syncd_delivery_t d = {
-		.user_id = user, .user_id_len = user ? strlen(user) : 0,
-		.routing_key = rk, .routing_key_len = rk ? strlen(rk) : 0,
-		.body = body, .len = len, .has_offset = true, .offset = offset, .arrival_ms = arrival,
+		.user_id = user,
+		.user_id_len = user ? strlen(user) : 0,
+		.routing_key = rk,
+		.routing_key_len = rk ? strlen(rk) : 0,
+		.body = body,
+		.len = len,
+		.has_offset = true,
+		.offset = offset,
+		.arrival_ms = arrival,
 	};
 	return d;
 }
@@ -206,27 +219,30 @@ static void test_apply(void)
 	is_int(v.outcome, SYNCD_APPLIED, "batch from p-a applied");
 	is_int(v.applied, 2, "2 records applied");
 	ok(!v.new_epoch && v.gap == 0, "first contact: no gap, no epoch change");
-	is_int(syncd_apply_restamp_ms(&ap), 1000, "re-stamp every 1/4 of the smallest stale-after (4 s)");
+	is_int(syncd_apply_restamp_ms(&ap), 1000,
+	       "re-stamp every 1/4 of the smallest stale-after (4 s)");
 
 	hg_rec_measure_t m;
 	ok(dbf_measure(st, "ep-1", "p-a", &m), "ep-1/p-a stored");
 	is_int(m.ts_ms, T0, "ts_ms is the arrival time (syncd's clock), not the prober's");
 	is_int(m.changed_ms, SENT - 60000, "changed_ms is the prober's, kept");
 	ok(m.state == HG_HEALTH_UP && m.rtt_median_us == 5000 && m.loss_bp == 50 && m.seq == 1 &&
-	   m.probes_total == 100, "every other field as published");
+	           m.probes_total == 100,
+	   "every other field as published");
 	hg_view_cell_t c;
 	ok(dbf_cell(st, "a.example.net.", "ep-1", "p-a", &c) && c.ts_ms == T0 && c.rtt_us == 5000 &&
-	   c.state == HG_HEALTH_UP, "view a: cell patched, stamped at arrival");
+	           c.state == HG_HEALTH_UP,
+	   "view a: cell patched, stamped at arrival");
 	ok(dbf_cell(st, "b.example.net.", "ep-2", "p-a", &c) && c.state == HG_HEALTH_DOWN,
 	   "view b: ep-2 down");
 	hg_rec_cursor_t cur;
 	ok(cursor("p-a", &cur) && cur.layout == 1 && cur.epoch == 100 && cur.seq == 1 &&
-	   cur.messages == 1 && cur.records == 2 && cur.last_arrival_ms == T0 &&
-	   cur.last_sent_ms == SENT + 1000 && cur.duplicates == 0 && cur.gaps == 0,
+	           cur.messages == 1 && cur.records == 2 && cur.last_arrival_ms == T0 &&
+	           cur.last_sent_ms == SENT + 1000 && cur.duplicates == 0 && cur.gaps == 0,
 	   "cursor p-a: epoch 100 seq 1, 1 message, 2 records, arrival and send time");
 	hg_rec_stream_cursor_t pos;
 	ok(position(&pos) && pos.layout == 1 && pos.offset == next_offset - 1 &&
-	   pos.deliveries == 1 && pos.committed_ms == T0,
+	           pos.deliveries == 1 && pos.committed_ms == T0,
 	   "stream position committed with the records");
 	ok(syncd_apply_position(&ap, &off) && off == next_offset - 1, "resume point known");
 	const syncd_sender_t *s = sender("p-a");
@@ -272,11 +288,16 @@ static void test_drops(void)
 		{ "bad magic", "p-a", "p-a", badmagic, len, FEED_R_MAGIC, "p-a" },
 		{ "other version", "p-a", "p-a", badversion, len, FEED_R_VERSION, "p-a" },
 		{ "trailing bytes", "p-a", "p-a", trailing, len + 1, FEED_R_TRAILING, "p-a" },
-		{ "forged: user p-a, message of p-b", "p-a", "p-b", b_msg, len, SYNCD_R_USER_MISMATCH, "p-a" },
-		{ "forged: user p-a, key p-a, message of p-b", "p-a", "p-a", b_msg, len, SYNCD_R_USER_MISMATCH, "p-a" },
-		{ "routing key of another prober", "p-a", "p-b", good, len, SYNCD_R_ROUTING_KEY, "p-a" },
-		{ "user_id not an id", "p a\n", "p-a", good, len, SYNCD_R_USER_MISMATCH, "(invalid)" },
-		{ "prober not in the policy", "p-z", "p-z", z_msg, len, SYNCD_R_UNKNOWN_PROBER, "p-z" },
+		{ "forged: user p-a, message of p-b", "p-a", "p-b", b_msg, len,
+		  SYNCD_R_USER_MISMATCH, "p-a" },
+		{ "forged: user p-a, key p-a, message of p-b", "p-a", "p-a", b_msg, len,
+		  SYNCD_R_USER_MISMATCH, "p-a" },
+		{ "routing key of another prober", "p-a", "p-b", good, len, SYNCD_R_ROUTING_KEY,
+		  "p-a" },
+		{ "user_id not an id", "p a\n", "p-a", good, len, SYNCD_R_USER_MISMATCH,
+		  "(invalid)" },
+		{ "prober not in the policy", "p-z", "p-z", z_msg, len, SYNCD_R_UNKNOWN_PROBER,
+		  "p-z" },
 		{ "older epoch", "p-a", "p-a", old, len, SYNCD_R_STALE_EPOCH, "p-a" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -285,7 +306,8 @@ static void test_drops(void)
 		hg_rec_stream_cursor_t pos_before = { 0 };
 		position(&pos_before);
 		uint64_t was = rejected(cases[i].counted, cases[i].reason);
-		syncd_verdict_t v = deliver(cases[i].user, cases[i].rk, cases[i].body, cases[i].len, T0 + 1);
+		syncd_verdict_t v =
+		        deliver(cases[i].user, cases[i].rk, cases[i].body, cases[i].len, T0 + 1);
 		ok(v.outcome == SYNCD_REJECTED && v.reason == cases[i].reason, "%s: rejected (%s)",
 		   cases[i].what, syncd_reason_name(cases[i].reason));
 		if (v.reason != cases[i].reason) {
@@ -293,9 +315,11 @@ static void test_drops(void)
 		}
 		is_int(rejected(cases[i].counted, cases[i].reason), was + 1, "%s: counted for %s",
 		       cases[i].what, cases[i].counted);
-		ok(data_same(before, blen), "%s: records, views and cursors unchanged", cases[i].what);
+		ok(data_same(before, blen), "%s: records, views and cursors unchanged",
+		   cases[i].what);
 		hg_rec_stream_cursor_t pos;
-		ok(position(&pos) && pos.offset == next_offset - 1, "%s: offset consumed", cases[i].what);
+		ok(position(&pos) && pos.offset == next_offset - 1, "%s: offset consumed",
+		   cases[i].what);
 		/* The position record: only the offset, the delivery count and the
 		 * commit time move. */
 		pos_before.offset = pos.offset;
@@ -336,13 +360,15 @@ static void test_sequence(void)
 	is_int(v.outcome, SYNCD_DUPLICATE, "republished message is a duplicate");
 	hg_rec_cursor_t cur;
 	ok(cursor("p-a", &cur) && cur.duplicates == 1 && cur.seq == 2 && cur.messages == 2 &&
-	   cur.records == 3, "cursor counts the duplicate, nothing else moves");
+	           cur.records == 3,
+	   "cursor counts the duplicate, nothing else moves");
 	free(b);
 	b = enc(FEED_BATCH, "p-a", 100, 1, recs, 1, &len);
 	v = deliver("p-a", "p-a", b, len, T0 + 300);
 	is_int(v.outcome, SYNCD_DUPLICATE, "an older seq of the same epoch is a duplicate");
 	free(b);
-	ok(dbf_measure(st, "ep-3", "p-a", &m) && m.ts_ms == T0 + 100, "duplicates did not re-stamp");
+	ok(dbf_measure(st, "ep-3", "p-a", &m) && m.ts_ms == T0 + 100,
+	   "duplicates did not re-stamp");
 	is_int(sender("p-a")->c.duplicates, 2, "2 duplicates counted");
 	is_int(records_of("p-a"), 3, "records applied: still 3");
 	free(before);
@@ -390,7 +416,8 @@ static void test_restamp(void)
 	free(b);
 	ok(v.outcome == SYNCD_APPLIED && !v.restamped, "heartbeat 999 ms later: no re-stamp");
 	hg_view_cell_t c;
-	ok(dbf_cell(st, "a.example.net.", "ep-1", "p-b", &c) && c.ts_ms == t, "cell keeps its stamp");
+	ok(dbf_cell(st, "a.example.net.", "ep-1", "p-b", &c) && c.ts_ms == t,
+	   "cell keeps its stamp");
 	hg_rec_measure_t m;
 	ok(dbf_measure(st, "ep-2", "p-b", &m) && m.ts_ms == t, "record keeps its stamp");
 	free(before);
@@ -407,7 +434,8 @@ static void test_restamp(void)
 	   "view b cell re-stamped");
 	ok(dbf_cell(st, "b.example.net.", "ep-3", "p-b", &c) && c.ts_ms == 0,
 	   "a cell without data stays without");
-	ok(dbf_measure(st, "ep-1", "p-a", &m) && m.ts_ms == T0, "another prober's records untouched");
+	ok(dbf_measure(st, "ep-1", "p-a", &m) && m.ts_ms == T0,
+	   "another prober's records untouched");
 	is_int(sender("p-b")->c.restamps, 2, "2 re-stamps counted");
 
 	/* A batch re-stamps the prober's other records too when due. */
@@ -433,7 +461,8 @@ static void test_snapshot(void)
 	ok(!dbf_measure(st, "ep-2", "p-b", &m), "ep-2/p-b (not in the snapshot) deleted");
 	hg_view_cell_t c;
 	ok(dbf_cell(st, "b.example.net.", "ep-2", "p-b", &c) && c.ts_ms == 0 &&
-	   c.state == HG_HEALTH_UNKNOWN, "its cell cleared");
+	           c.state == HG_HEALTH_UNKNOWN,
+	   "its cell cleared");
 	ok(dbf_measure(st, "ep-1", "p-b", &m) && m.state == HG_HEALTH_DOWN && m.ts_ms == t,
 	   "ep-1/p-b from the snapshot");
 	ok(dbf_measure(st, "ep-1", "p-a", &m), "p-a's records untouched");
@@ -478,7 +507,7 @@ static void test_atomic(void)
 	is_int(syncd_batch_add(&ap, &d1, &v1), HG_EOK, "stage delivery 1");
 	is_int(syncd_batch_add(&ap, &d2, &v2), HG_EOK, "stage delivery 2");
 	ok(v1.outcome == SYNCD_APPLIED && v2.outcome == SYNCD_APPLIED, "both would apply");
-	store_wtxn_fail(&ap.wtxn, HG_EMAPFULL);    /* the commit will fail, as on a full map */
+	store_wtxn_fail(&ap.wtxn, HG_EMAPFULL); /* the commit will fail, as on a full map */
 	syncd_verdict_t v3;
 	is_int(syncd_batch_add(&ap, &d2, &v3), HG_EMAPFULL, "a failed txn takes no more");
 	is_int(syncd_batch_commit(&ap), HG_EMAPFULL, "commit fails");
@@ -499,7 +528,8 @@ static void test_atomic(void)
 	ok(position(&pos) && pos.offset == next_offset - 1, "offset of the last delivery stored");
 	hg_rec_measure_t m;
 	ok(dbf_measure(st, "ep-2", "p-a", &m) && m.rtt_median_us == 1111 &&
-	   dbf_measure(st, "ep-3", "p-a", &m) && m.rtt_median_us == 2222, "both records stored");
+	           dbf_measure(st, "ep-3", "p-a", &m) && m.rtt_median_us == 2222,
+	   "both records stored");
 	is_int(sender("p-a")->c.records, pa_before.c.records + 2, "2 records counted once");
 	hg_rec_cursor_t cur;
 	ok(cursor("p-a", &cur) && cur.seq == 4, "cursor at seq 4");
@@ -550,8 +580,9 @@ static void test_restart(void)
 	   "new process counted 1 message, 1 record, 1 duplicate");
 	hg_rec_cursor_t cur;
 	ok(cursor("p-a", &cur) && cur.messages == pa_before.messages + 1 &&
-	   cur.records == pa_before.records + 1 && cur.duplicates == pa_before.duplicates + 1 &&
-	   cur.gaps == pa_before.gaps, "stored totals: +1 message, +1 record, +1 duplicate, no gap");
+	           cur.records == pa_before.records + 1 &&
+	           cur.duplicates == pa_before.duplicates + 1 && cur.gaps == pa_before.gaps,
+	   "stored totals: +1 message, +1 record, +1 duplicate, no gap");
 
 	/* Offsets of another broker cluster are not ours. */
 	syncd_apply_set_cluster(&ap, "another-cluster");
@@ -565,7 +596,8 @@ static void test_no_policy(void)
 	char dir2[512];
 	store_t *empty = dbf_create("test_syncd_nopolicy", dir2, sizeof(dir2));
 	syncd_apply_t ap2;
-	is_int(syncd_apply_init(&ap2, empty, "haltgslb.measurements"), HG_EOK, "init on an empty store");
+	is_int(syncd_apply_init(&ap2, empty, "haltgslb.measurements"), HG_EOK,
+	       "init on an empty store");
 	bool loaded = true;
 	syncd_apply_policy_loaded(&ap2, &loaded);
 	ok(!loaded, "no policy loaded");
@@ -609,7 +641,8 @@ static void test_many_senders(void)
 	for (size_t i = 0; i < ap.n_senders; i++) {
 		total += ap.senders[i].c.rejected[SYNCD_R_USER_MISMATCH];
 	}
-	ok(o != NULL && o->c.rejected[SYNCD_R_USER_MISMATCH] > 0, "the overflow counted as (other)");
+	ok(o != NULL && o->c.rejected[SYNCD_R_USER_MISMATCH] > 0,
+	   "the overflow counted as (other)");
 	is_int(total, SYNCD_SENDERS_MAX + 44, "and no rejection lost");
 }
 
@@ -619,7 +652,8 @@ static void test_log_rate(void)
 {
 	syncd_apply_t a = { 0 };
 	uint64_t more = 99;
-	ok(syncd_log_due(&a, FEED_R_TRUNCATED, T0, &more) && more == 0, "first drop of a cause: logged");
+	ok(syncd_log_due(&a, FEED_R_TRUNCATED, T0, &more) && more == 0,
+	   "first drop of a cause: logged");
 	ok(!syncd_log_due(&a, FEED_R_TRUNCATED, T0 + 1, &more), "the same cause again: not logged");
 	ok(!syncd_log_due(&a, FEED_R_TRUNCATED, T0 + SYNCD_LOG_EVERY_MS - 1, &more),
 	   "nor just before a minute");
@@ -652,7 +686,8 @@ int main(void)
 	policy_t *p = NULL;
 	policy_errors_t errs = { 0 };
 	if (st == NULL ||
-	    policy_parse_buffer("syncd.yaml", policy_yaml, strlen(policy_yaml), &p, &errs) != HG_EOK ||
+	    policy_parse_buffer("syncd.yaml", policy_yaml, strlen(policy_yaml), &p, &errs) !=
+	            HG_EOK ||
 	    writer_load_policy(st, p, NULL) != HG_EOK) {
 		policy_errors_print(&errs, "syncd.yaml", stdout);
 		ok(0, "store with the test policy");
