@@ -92,6 +92,8 @@ static void ctx_free(hgm_ctx_t *ctx)
 	/* Read txns first: they belong to the environment module_db closes. */
 	for (unsigned i = 0; ctx->threads != NULL && i < ctx->n_threads; i++) {
 		store_rtxn_free(&ctx->threads[i].rtxn);
+		free(ctx->threads[i].views);
+		free(ctx->threads[i].memo);
 	}
 	module_db_free(ctx->db);
 	module_sign_free(ctx->sign);
@@ -155,6 +157,14 @@ static int threads_init(hgm_ctx_t *ctx, unsigned n)
 	}
 	memset(ctx->threads, 0, n * sizeof(hgm_thread_t));
 	ctx->n_threads = n;
+	for (unsigned i = 0; i < n; i++) {
+		/* calloc: the kernel's zero pages until a thread fills its slots. */
+		ctx->threads[i].views = calloc(1, sizeof(view_lookup_cache_t));
+		ctx->threads[i].memo = calloc(1, sizeof(sel_memo_t));
+		if (ctx->threads[i].views == NULL || ctx->threads[i].memo == NULL) {
+			return KNOT_ENOMEM;
+		}
+	}
 
 	uint64_t seed = 0;
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed)) {

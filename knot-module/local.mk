@@ -34,6 +34,7 @@ EXTRA_DIST += tests/integration/conftest.py tests/integration/lmdb_bump.py \
 	tests/integration/test_reload.py tests/integration/test_robustness.py \
 	tests/integration/test_e2e_prober.py tests/integration/policy_e2e.yaml \
 	tests/integration/test_dnssec_lifetime.py tests/integration/test_ecs_mapped.py \
+	tests/integration/test_map_growth.py \
 	tests/integration/test_damaged_db.py tests/integration/test_db_permissions.py \
 	tests/integration/test_dnssec_rollover.py tests/integration/test_ecs_strict.py \
 	tests/bench/bench_module.sh demo/run-demo.sh demo/policy.yaml demo/gslb.example.net.zone

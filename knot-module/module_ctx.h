@@ -18,6 +18,7 @@
 #include "module_db.h"
 #include "module_sign.h"
 #include "sel.h"
+#include "sel_memo.h"
 #include "store.h"
 #include "view_lookup.h"
 
@@ -26,11 +27,14 @@ typedef struct {
 	_Alignas(64) store_rtxn_t rtxn; /*!< cached MDB_NOTLS read txn (reset between queries) */
 	sel_rng_t rng;                 /*!< per-thread PRNG and round-robin counter */
 	bool nodata_pending;           /*!< PREANSWER chose NODATA; AUTHORITY adds the SOA */
-	view_lookup_cache_t views;     /*!< names already looked up in the current snapshot;
-	                                    sound because the env is never replaced
-	                                    under a module_db (a replaced file makes
-	                                    module_db_get() return NULL) */
+	view_lookup_cache_t *views;    /*!< names and sets already looked up in the current
+	                                    snapshot (calloc()ed apart: large, touched
+	                                    only as names are queried); sound because
+	                                    the env is never replaced under a module_db
+	                                    (a replaced file makes module_db_get()
+	                                    return NULL) */
 	geo_cache_t geo;               /*!< decoded mmdb records */
+	sel_memo_t *memo;              /*!< answers of deterministic chains (calloc()ed apart) */
 } hgm_thread_t;
 
 /*! One module instance. Owns every pointer in it. */

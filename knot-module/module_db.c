@@ -158,6 +158,22 @@ static void check_once(module_db_t *db)
 	store_t *store = atomic_load_explicit(&db->store, memory_order_acquire);
 	db->why[0] = '\0';
 	int ret = (store == NULL) ? try_open(db) : check_open_store(db, store);
+	if (store != NULL && (ret == HG_EMAPRESIZED || store_remap_wanted(store))) {
+		/* A writer with a larger HG_STORE_MAPSIZE_MAX grew the data beyond
+		 * knotd's map: follow it once no worker reads (microseconds). */
+		int remapped = store_remap(store);
+		knotd_mod_log(db->mod, remapped == HG_EOK ? LOG_NOTICE : LOG_ERR,
+		              "database '%s' grew beyond knotd's map: %s", db->path,
+		              remapped == HG_EOK ? "remapped to its size (set HG_STORE_MAPSIZE_MAX "
+		              "alike for every process)" : hg_strerror(remapped));
+		ret = check_open_store(db, store);
+	}
+	if (store != NULL) {
+		/* Workers keep their snapshot between queries; one that went idle
+		 * must not pin an old one (LMDB could not reuse the pages writers
+		 * free after it). */
+		store_release_held(store);
+	}
 	int state = state_from_err(ret);
 	if (store != NULL && ret == HG_EIO) {
 		/* The open env no longer matches the directory: serving it would

@@ -72,13 +72,13 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 		return KNOTD_IN_STATE_HIT;
 	}
 
-	knot_rrset_t *rr = NULL;
+	knot_rrset_t rr_buf, *rr = &rr_buf;
 	knot_rrset_t *rrsig = NULL;
 	/* Canonical order whenever it may be signed: by us, or (dnssec: on, the
 	 * zone's contents unsigned) by mod-onlinesign, which signs the RRset
 	 * in the order it has in the packet. Else the engine's order. */
-	int ret = module_answer_rrset(pkt, qname, ans, qtype, sign, &rr);
-	store_rtxn_end(&thr->rtxn);
+	int ret = module_answer_rrset(pkt, qname, ans, qtype, sign, rr);
+	store_rtxn_hold(&thr->rtxn);   /* nothing more is read from the map */
 	store_guard_disarm(guard);
 	if (ret == KNOT_EOK && sign) {
 		/* Signed before anything is written, so a signing failure can still
@@ -95,7 +95,8 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 		}
 	}
 	if (ret == KNOT_EOK) {
-		ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, rr, KNOT_PF_FREE);
+		/* No KNOT_PF_FREE: the owner is the query's, the rdata the arena's. */
+		ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, rr, 0);
 		if (ret == KNOT_EOK && rrsig != NULL) {
 			ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_QNAME, rrsig, KNOT_PF_FREE);
 		}
@@ -125,13 +126,21 @@ static knotd_in_state_t answer_from_db(hgm_ctx_t *ctx, hgm_thread_t *thr, store_
                                        const knot_dname_t *qname, uint16_t qtype,
                                        knotd_in_state_t state, store_guard_t *guard)
 {
-	if (store_rtxn_begin(store, &thr->rtxn) != HG_EOK) {
-		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
+	/* The snapshot of the last query when nothing was committed since:
+	 * no renew/reset per query (store_rtxn_resume()). */
+	int begun = store_rtxn_resume(store, &thr->rtxn);
+	if (begun != HG_EOK) {
+		/* A writer grew the data beyond knotd's map while other workers
+		 * read it: the checker moves the map (store_remap()) within its
+		 * interval; until then, the zone's records. */
+		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH,
+		                  begun == HG_EMAPRESIZED ? MODULE_PASS_REMAP : MODULE_PASS_ERROR);
 		return state;
 	}
 
-	const view_t *view = NULL;
-	switch (view_lookup(&thr->views, &thr->rtxn, qname, knot_dname_size(qname), &view)) {
+	view_t view_buf;
+	const view_t *view = &view_buf;
+	switch (view_lookup(thr->views, &thr->rtxn, qname, knot_dname_size(qname), &view_buf)) {
 	case VIEW_LOOKUP_FOUND:
 		break;
 	case VIEW_LOOKUP_NONE:
@@ -151,17 +160,32 @@ static knotd_in_state_t answer_from_db(hgm_ctx_t *ctx, hgm_thread_t *thr, store_
 	bool scope0 = false;
 	geo_info_t geo;
 	bool have_client = (module_client_get(qdata, &client, &scope0) == HG_EOK);
-	/* Skip the geo lookup for names whose chain never looks at the client. */
-	if (have_client && ctx->geo != NULL && (view->hdr->flags & HG_VIEW_CLIENT_DEPENDENT) &&
-	    geo_lookup_cached(ctx->geo, &thr->geo, client.family, client.addr, &geo) == HG_EOK) {
-		client.geo = &geo;
-	}
-
+	uint64_t now = now_ms();
+	size_t txnid = mdb_txn_id(thr->rtxn.txn);
+	/* A chain without per-query draws answers a client as it answered the
+	 * last one of its network (sel_memo.h): no geo lookup, no chain. */
+	bool memo = have_client && sel_memo_allowed(view);
 	sel_answer_t ans;
-	if (sel_decide(view, &client, qtype, now_ms(), &thr->rng, &ans, NULL) != HG_EOK) {
+	if (memo && sel_memo_find(thr->memo, store, txnid, view, &client, qtype, now, &ans)) {
+		goto answer;
+	}
+	/* Skip the geo lookup for names whose chain never looks at the client's
+	 * location (a sticky chain needs only its address). */
+	if (have_client && ctx->geo != NULL && (view->hdr->flags & HG_VIEW_NEEDS_GEO)) {
+		if (geo_lookup_cached(ctx->geo, &thr->geo, client.family, client.addr, &geo) == HG_EOK) {
+			client.geo = &geo;
+		} else {
+			memo = false;   /* no geo data by an error: not the address's answer */
+		}
+	}
+	if (sel_decide(view, &client, qtype, now, &thr->rng, &ans, NULL) != HG_EOK) {
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_ERROR);
 		goto done;
 	}
+	if (memo) {
+		sel_memo_store(thr->memo, store, txnid, view, &client, qtype, &ans);
+	}
+answer:;
 
 	knotd_in_state_t next = put_answer(ctx, thr, pkt, qdata, mod, &ans, qtype, state, guard);
 	if (next != state && next != KNOTD_IN_STATE_ERROR) {
@@ -175,7 +199,9 @@ static knotd_in_state_t answer_from_db(hgm_ctx_t *ctx, hgm_thread_t *thr, store_
 	}
 	state = next;
 done:
-	store_rtxn_end(&thr->rtxn);
+	/* Kept for the next query; the checker resets it when a commit makes
+	 * it old and this worker stays idle (store_release_held()). */
+	store_rtxn_hold(&thr->rtxn);
 	return state;
 }
 

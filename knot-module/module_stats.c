@@ -14,7 +14,8 @@ static char *fam_to_str(uint32_t idx, uint32_t count)
 static char *pass_to_str(uint32_t idx, uint32_t count)
 {
 	static const char *const names[MODULE_PASS_COUNT] = {
-		"no-db", "no-view", "bad-view", "error", "read-fault", "dnssec"
+		"no-db", "no-view", "bad-view", "error", "read-fault", "dnssec",
+		"map-resized"
 	};
 	return (idx < count && idx < MODULE_PASS_COUNT) ? strdup(names[idx]) : NULL;
 }

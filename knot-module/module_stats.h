@@ -30,6 +30,7 @@ enum module_pass {
 	MODULE_PASS_ERROR,          /*!< read, selection or signing error */
 	MODULE_PASS_FAULT,          /*!< a read of a mapped file faulted (truncated database) */
 	MODULE_PASS_DNSSEC,         /*!< DNSSEC query the module cannot sign (no usable key...) */
+	MODULE_PASS_REMAP,          /*!< the data grew beyond knotd's map; remapped when idle */
 	MODULE_PASS_COUNT
 };
 

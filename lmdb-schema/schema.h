@@ -1,4 +1,4 @@
-/*  haltgslb — LMDB on-disk schema, version 1.
+/*  haltgslb — LMDB on-disk schema, version 2.
  *  SPDX-License-Identifier: GPL-3.0-or-later
  */
 /*!
@@ -29,7 +29,7 @@
 
 /*! Schema version stored in meta["schema_version"]. Bump on any
  *  incompatible change of a DB, key or record below. */
-#define HG_SCHEMA_VERSION 1u
+#define HG_SCHEMA_VERSION 2u
 
 /* ---------------------------------------------------------------------- */
 /* Limits (fixed so records have a fixed layout and the query path a fixed
@@ -56,13 +56,14 @@
 #define HG_DB_PROBERS      "probers"      /*!< key: prober id; value: hg_rec_prober_t */
 #define HG_DB_POOLS        "pools"        /*!< key: pool id; value: hg_rec_pool_t */
 #define HG_DB_ENDPOINTS    "endpoints"    /*!< key: endpoint id; value: hg_rec_endpoint_t */
-#define HG_DB_NAMES        "names"        /*!< key: owner (wire, lower-case); value: hg_rec_name_t */
-#define HG_DB_EPNAMES      "epnames"      /*!< DUPSORT. key: endpoint id; values: owners (wire) using it */
+#define HG_DB_NAMES        "names"        /*!< key: owner (wire, lower-case); value: hg_rec_name_t + texts */
+#define HG_DB_EPSETS       "epsets"       /*!< DUPSORT. key: endpoint id; values: set ids (u32 BE) using it */
 #define HG_DB_MEASUREMENTS "measurements" /*!< key: endpoint id \0 prober id; value: hg_rec_measure_t */
 #define HG_DB_VIEWS        "views"        /*!< key: owner (wire, lower-case); value: view blob (below) */
 #define HG_DB_OVERRIDES    "overrides"    /*!< key: endpoint id; value: hg_rec_override_t */
 #define HG_DB_CURSORS      "cursors"      /*!< key: prober id; value: hg_rec_cursor_t (or a stream position, below) */
-#define HG_DB_COUNT        10
+#define HG_DB_SETS         "sets"         /*!< key: set id (u32 BE); value: set blob (below) */
+#define HG_DB_COUNT        11
 
 /* meta keys (ASCII, no NUL in the key) */
 #define HG_META_SCHEMA_VERSION  "schema_version"    /*!< uint32_t */
@@ -71,6 +72,7 @@
 #define HG_META_POLICY_SOURCE   "policy_source"     /*!< bytes: path of the loaded file */
 #define HG_META_POLICY_SHA256   "policy_sha256"     /*!< 32 bytes: digest of the file */
 #define HG_META_POLICY_DEFAULTS "policy_defaults"   /*!< hg_rec_defaults_t */
+#define HG_META_NAME_FILTER     "name_filter"       /*!< hg_name_filter_t + slots: every owner of names */
 
 /* ---------------------------------------------------------------------- */
 /* Enumerations shared by records and views. */
@@ -167,17 +169,27 @@ typedef struct HG_PACKED {
 	hg_rec_check_t check;          /*!< effective check */
 } hg_rec_endpoint_t;
 
-/*! names DB. The compiled chain lives in the view; this keeps the settings. */
+/*! names DB value: this header, then pools_len bytes of pool ids (each
+ *  NUL-terminated, in the name's order), then chain_len bytes of the chain
+ *  as written (one line, no NUL). The compiled chain lives in the view;
+ *  this keeps the settings for status and dump. Variable size: at 100,000
+ *  names a fixed 1.6 KB record was most of the database. */
+#define HG_NAME_LAYOUT 2u
 typedef struct HG_PACKED {
-	uint16_t layout;
+	uint16_t layout;               /*!< HG_NAME_LAYOUT */
 	uint8_t  n_pools;
 	uint8_t  fallback;             /*!< enum hg_fallback */
 	uint32_t ttl, degraded_ttl;
 	uint32_t quorum_ppm, stale_after_ms;
-	char     fallback_pool[HG_ID_SIZE];
-	char     pools[HG_NAME_POOLS_MAX][HG_ID_SIZE];
-	char     chain_text[512];      /*!< the chain as written, one line, for status/dump */
+	uint32_t set_id;               /*!< the endpoint set of its view */
+	uint8_t  fallback_pool;        /*!< index into its pools when fallback = pool */
+	uint8_t  reserved;
+	uint16_t pools_len;            /*!< bytes of pool ids after the header */
+	uint16_t chain_len;            /*!< bytes of chain text after the pool ids */
+	uint16_t reserved2;
 } hg_rec_name_t;
+
+#define HG_CHAIN_TEXT_MAX 511      /*!< longest chain text kept */
 
 /*! overrides DB: admin state of an endpoint, independent of policy loads. */
 typedef struct HG_PACKED {
@@ -247,29 +259,42 @@ typedef struct HG_PACKED {
 } hg_rec_stream_cursor_t;
 
 /* ---------------------------------------------------------------------- */
-/* Views: one blob per GSLB name holding everything one decision needs, so
- * the query path does one LMDB lookup. Rebuilt whole on policy load;
- * measurement and override writes patch cells/endpoints in place within the
- * same write transaction.
+/* Views and endpoint sets. A name's answer needs two records: its view
+ * (views DB: its own settings and compiled chain, small) and the endpoint
+ * set the view names (sets DB: endpoints, probers, the measured cells and
+ * the state derived from them on the write side). Names with the same
+ * pools in the same order and the same quorum and stale-after share one
+ * set, so a measurement patches one record per set, not one per name.
+ * Both are rebuilt on policy load; measurements and overrides patch sets.
  *
- * Layout (offsets computed from the header's counts, in this order):
+ * View layout (offsets from the header's counts, in this order):
  *   hg_view_hdr_t
- *   hg_view_ep_t      ep[n_endpoints]
- *   hg_view_prober_t  prober[n_probers]
- *   hg_view_cell_t    cell[n_endpoints * n_probers]   (row-major: ep i, prober j)
  *   hg_view_filter_t  filter[n_filters]
  *   hg_view_rule_t    rule[n_rules]
  *   hg_view_match_t   match[n_matches]
+ *   uint8_t           owner[owner_len]     (wire)
+ *
+ * Set layout:
+ *   hg_set_hdr_t
+ *   hg_view_ep_t      ep[n_endpoints]
+ *   hg_view_prober_t  prober[n_probers]
+ *   hg_view_cell_t    cell[n_endpoints * n_probers]   (row-major: ep i, prober j)
+ *   hg_set_derived_t  derived
+ *   uint64_t          fresh[n_probers]     (derived: bit i = cell i, j fresh)
  *   uint8_t           v4[n_v4][4]
  *   uint8_t           v6[n_v6][16]
- *   uint8_t           strings[strings_len]  (ids, cnames; referenced by offset)
+ *   uint8_t           strings[strings_len] (ids, cnames; referenced by offset)
  */
 
 #define HG_VIEW_MAGIC  0x56474841u  /*!< "AHGV" little-endian */
-#define HG_VIEW_LAYOUT 1u
+#define HG_VIEW_LAYOUT 2u
+#define HG_SET_MAGIC   0x53474841u  /*!< "AHGS" little-endian */
+#define HG_SET_LAYOUT  1u
 
 enum hg_view_flags {
 	HG_VIEW_CLIENT_DEPENDENT = 1 << 0, /*!< the chain has a filter that uses the client */
+	HG_VIEW_NEEDS_GEO        = 1 << 1, /*!< ... that uses the client's geo data */
+	HG_VIEW_RANDOM           = 1 << 2, /*!< a filter draws per query (weighted, shuffle, round-robin) */
 };
 
 typedef struct HG_PACKED {
@@ -277,17 +302,57 @@ typedef struct HG_PACKED {
 	uint16_t layout;
 	uint16_t flags;                /*!< enum hg_view_flags */
 	uint64_t generation;           /*!< policy generation that built it */
-	uint64_t updated_ms;           /*!< last write (build or patch) */
+	uint64_t built_ms;             /*!< when the load built it */
 	uint32_t ttl, degraded_ttl;
-	uint32_t quorum_ppm, stale_after_ms;
-	uint8_t  n_endpoints, n_probers, n_filters, n_rules;
-	uint8_t  n_pools, fallback, fallback_pool, reserved;
-	uint16_t n_matches, n_v4, n_v6, strings_len;
+	uint32_t set_id;               /*!< key of its endpoint set in the sets DB */
 	uint32_t total_len;            /*!< must equal the LMDB value size */
-	uint16_t owner_off;            /*!< owner name (wire) in strings */
+	uint8_t  n_filters, n_rules, fallback, fallback_pool;
+	uint16_t n_matches;
 	uint8_t  owner_len;
-	uint8_t  reserved2;
+	uint8_t  n_endpoints;          /*!< the set's: rule targets index its endpoints */
 } hg_view_hdr_t;
+
+typedef struct HG_PACKED {
+	uint32_t magic;
+	uint16_t layout;
+	uint16_t flags;                /*!< 0 */
+	uint64_t generation;           /*!< policy generation that built it */
+	uint64_t updated_ms;           /*!< last write (build or patch) */
+	uint32_t quorum_ppm, stale_after_ms;
+	uint32_t set_id;               /*!< its own key */
+	uint32_t total_len;            /*!< must equal the LMDB value size */
+	uint8_t  n_endpoints, n_probers, n_pools, reserved;
+	uint16_t n_v4, n_v6, strings_len;
+	uint16_t reserved2;
+	uint32_t n_names;              /*!< names whose view uses it (informational) */
+	uint64_t reserved3;            /*!< 0; room for write-side state (damping) */
+} hg_set_hdr_t;
+
+/*! A u64 inside a value: LMDB aligns values to 2 bytes only, so arrays
+ *  of integers are read through this packed wrapper (unaligned-safe). */
+typedef struct HG_PACKED {
+	uint64_t v;
+} hg_u64_t;
+
+/*! What a set's cells mean at a time, computed by view_derive() from the
+ *  cells, admin states and the set's quorum and stale-after: written by
+ *  every writer that changes the set, read by the query path while
+ *  valid_from <= now < valid_until (no cell changes freshness inside the
+ *  window), recomputed per query outside it. Endpoint masks: bit i =
+ *  endpoint i. */
+typedef struct HG_PACKED {
+	uint64_t valid_from;           /*!< the window the masks hold for: [from, until) */
+	uint64_t valid_until;          /*!< UINT64_MAX: no freshness change ahead */
+	uint64_t computed_ms;          /*!< the writer's clock when computed */
+	uint64_t down;                 /*!< health verdict down (sel_health) */
+	uint64_t unknown;              /*!< verdict unknown: no prober voted */
+	uint64_t drained;              /*!< admin drain */
+	uint64_t forced;               /*!< admin force-up */
+	uint64_t fam_v4;               /*!< can answer A: IPv4 addresses or a CNAME */
+	uint64_t fam_v6;               /*!< can answer AAAA */
+	uint32_t fresh_probers;        /*!< bit j: prober j has a fresh cell */
+	uint32_t reserved;             /*!< 0 */
+} hg_set_derived_t;
 
 enum hg_view_ep_flags {
 	HG_VEP_HAS_LOCATION = 1 << 0,
@@ -300,7 +365,7 @@ typedef struct HG_PACKED {
 	float    lat, lon;
 	uint32_t weight;
 	int32_t  priority;
-	uint8_t  pool;                 /*!< index into the name's pools (policy order) */
+	uint8_t  pool;                 /*!< index into the set's pools (the names' order) */
 	uint8_t  flags;                /*!< enum hg_view_ep_flags */
 	uint8_t  admin;                /*!< enum hg_admin (patched by drain/undrain) */
 	uint8_t  id_len;
@@ -360,7 +425,9 @@ typedef struct HG_PACKED {
 
 /* Compile-time checks that the layouts documented in SCHEMA.md hold. */
 _Static_assert(sizeof(hg_rec_check_t) == 1122, "hg_rec_check_t layout");
-_Static_assert(sizeof(hg_view_hdr_t) == 64, "hg_view_hdr_t layout");
+_Static_assert(sizeof(hg_view_hdr_t) == 48, "hg_view_hdr_t layout");
+_Static_assert(sizeof(hg_set_hdr_t) == 64, "hg_set_hdr_t layout");
+_Static_assert(sizeof(hg_set_derived_t) == 80, "hg_set_derived_t layout");
 _Static_assert(sizeof(hg_view_ep_t) == 56, "hg_view_ep_t layout");
 _Static_assert(sizeof(hg_view_prober_t) == 24, "hg_view_prober_t layout");
 _Static_assert(sizeof(hg_view_cell_t) == 16, "hg_view_cell_t layout");
@@ -368,5 +435,47 @@ _Static_assert(sizeof(hg_view_filter_t) == 8, "hg_view_filter_t layout");
 _Static_assert(sizeof(hg_view_rule_t) == 16, "hg_view_rule_t layout");
 _Static_assert(sizeof(hg_view_match_t) == 20, "hg_view_match_t layout");
 _Static_assert(sizeof(hg_rec_measure_t) == 68, "hg_rec_measure_t layout");
+
+/* ---------------------------------------------------------------------- */
+/* meta["name_filter"]: which owners have a names/views entry, so a query
+ * for a name the module does not serve costs one hash and a probe. Open
+ * addressing: slot (h & (n_slots - 1)), then the next ones, until an empty
+ * slot (0: the name is not in the policy) or the fingerprint
+ * (h >> 32 | 1: look the name up). h = hg_name_hash() of the owner. */
+#define HG_NAME_FILTER_LAYOUT 1u
+typedef struct HG_PACKED {
+	uint16_t layout;
+	uint16_t reserved;
+	uint32_t n_slots;              /*!< power of two, > n_names */
+	uint32_t n_names;
+	uint32_t reserved2;
+	/* uint32_t slot[n_slots] follows */
+} hg_name_filter_t;
+_Static_assert(sizeof(hg_name_filter_t) == 16, "hg_name_filter_t layout");
+
+/*! \brief The 64-bit hash of an owner name (wire form) that the name filter
+ *         and the module's lookup cache use. Part of the on-disk format. */
+static inline uint64_t hg_name_hash(const uint8_t *name, unsigned len)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
+	unsigned i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		__builtin_memcpy(&w, name + i, 8);   /* little-endian word (hosts are LE) */
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	if (i < len) {
+		uint64_t w = 0;
+		for (unsigned k = 0; i + k < len; k++) {
+			w |= (uint64_t)name[i + k] << (8 * k);
+		}
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return h ^ (h >> 32);
+}
 _Static_assert(sizeof(hg_rec_cursor_t) == 72, "hg_rec_cursor_t layout");
 _Static_assert(sizeof(hg_rec_stream_cursor_t) == 160, "hg_rec_stream_cursor_t layout");

@@ -295,6 +295,7 @@ typedef struct {
 	size_t n, written, skipped;
 	char first[HG_ID_SIZE];            /*!< first endpoint skipped (not in the policy) */
 	uint64_t gen;                      /*!< the txn's policy generation, when skipped */
+	char why[256];                     /*!< HG_EMAPFULL: the writer's message (its limit) */
 } prober_batch_result_t;
 /*! \brief A probe of \a t ended: its measurement goes with the next batch. */
 void prober_batch_mark(prober_t *p, prober_target_t *t);
@@ -316,8 +317,9 @@ int prober_batch_final(prober_t *p);
 void prober_batch_drop(prober_t *p, prober_target_t *t);
 /*!
  * \brief Write \a n measurements of prober \a prober_id in one write
- *        transaction (waits for LMDB's write lock). Endpoints the policy
- *        does not have are skipped and counted, the rest is committed
+ *        transaction (waits for LMDB's write lock; run again on a grown
+ *        map when it fills, store_write()). Endpoints the policy does not
+ *        have are skipped and counted, the rest is committed
  *        (items[i].written says which).
  *        Thread-safe (any thread, one transaction at a time per thread).
  * \param[out] res  What happened, for the loop's accounting.

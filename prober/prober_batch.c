@@ -5,6 +5,7 @@
  * loop. A target that finished several probes within one batch (or while
  * the previous batch was being written) is written once, with its latest
  * state. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,44 @@ static void on_skipped(prober_t *p, uint64_t gen, size_t skipped, const char *fi
 	}
 }
 
+typedef struct {
+	const char *prober_id;
+	prober_batch_item_t *items;
+	size_t n;
+	prober_batch_result_t *res;
+} batch_write_t;
+
+/* One run of the batch's transaction; store_write() runs it again, from
+ * the start, after growing a full map. */
+static int write_body(store_wtxn_t *w, void *ctx)
+{
+	batch_write_t *b = ctx;
+	prober_batch_result_t *res = b->res;
+	res->began = true;
+	res->written = res->skipped = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		b->items[i].written = false;
+	}
+	/* Refused ids are skipped, they do not poison the txn: a load since
+	 * the prober's last read dropped them. */
+	int ret = HG_EOK;
+	for (size_t i = 0; i < b->n && ret == HG_EOK; i++) {
+		int r = writer_apply_measure(w, b->items[i].id, b->prober_id, &b->items[i].m);
+		if (r == HG_ENOENT) {
+			if (res->skipped++ == 0) {
+				memcpy(res->first, b->items[i].id, sizeof(res->first));
+				res->gen = wtxn_generation(w);
+			}
+		} else if (r != HG_EOK) {
+			ret = r;
+		} else {
+			b->items[i].written = true;
+			res->written++;
+		}
+	}
+	return ret;
+}
+
 int prober_batch_write(store_t *store, const char *prober_id, prober_batch_item_t *items,
                        size_t n, prober_batch_result_t *res)
 {
@@ -95,34 +134,19 @@ int prober_batch_write(store_t *store, const char *prober_id, prober_batch_item_
 	for (size_t i = 0; i < n; i++) {
 		items[i].written = false;
 	}
-	store_wtxn_t w;
-	int ret = store_wtxn_begin(store, &w);
+	/* store_write(): on a full map the batch is run again on a grown one;
+	 * only a map at its ceiling loses it (logged and counted by the loop,
+	 * with the reason, which is this thread's store_last_error()). */
+	batch_write_t b = { .prober_id = prober_id, .items = items, .n = n, .res = res };
+	int ret = store_write(store, write_body, &b);
 	if (ret != HG_EOK) {
-		res->ret = ret;
-		res->began = false;
-		return ret;
-	}
-	res->began = true;
-	/* Refused ids are skipped, they do not poison the txn: a load since
-	 * the prober's last read dropped them. */
-	for (size_t i = 0; i < n && ret == HG_EOK; i++) {
-		int r = writer_apply_measure(&w, items[i].id, prober_id, &items[i].m);
-		if (r == HG_ENOENT) {
-			if (res->skipped++ == 0) {
-				memcpy(res->first, items[i].id, sizeof(res->first));
-				res->gen = wtxn_generation(&w);
-			}
-		} else if (r != HG_EOK) {
-			ret = r;
-		} else {
-			items[i].written = true;
-			res->written++;
+		for (size_t i = 0; i < n; i++) {
+			items[i].written = false;   /* nothing of a failed txn is in LMDB */
 		}
-	}
-	if (ret == HG_EOK) {
-		ret = store_wtxn_commit(&w);
-	} else {
-		store_wtxn_abort(&w);
+		res->written = 0;
+		if (ret == HG_EMAPFULL) {
+			snprintf(res->why, sizeof(res->why), "%s", store_last_error());
+		}
 	}
 	res->ret = ret;
 	return ret;
@@ -159,7 +183,7 @@ static void account(prober_t *p, const prober_batch_result_t *res,
 			hg_err("cannot begin a write transaction: %s", hg_strerror(res->ret));
 		}
 		hg_err("measurement batch (%zu endpoints) not stored: %s", res->n,
-		       hg_strerror(res->ret));
+		       res->why[0] != '\0' ? res->why : hg_strerror(res->ret));
 		return;
 	}
 	if (p->pub != NULL) {

@@ -176,6 +176,25 @@ int prober_metrics_write(const prober_t *p, const char *path)
 	           "# TYPE haltgslb_prober_inflight gauge\nhaltgslb_prober_inflight{prober=\"");
 	put_label(f, p->id);
 	fprintf(f, "\"} %u\n", p->inflight);
+	store_map_info_t m;
+	if (p->store != NULL && store_map_info(p->store, &m) == HG_EOK) {
+		/* The database's map: used against the ceiling, so an alert fires
+		 * well before writes fail (the prober also logs at 80 %). */
+		static const struct { const char *name, *type, *help; } maps[] = {
+			{ "haltgslb_store_map_used_bytes", "gauge", "Bytes of the database in use." },
+			{ "haltgslb_store_map_size_bytes", "gauge", "Bytes this process maps." },
+			{ "haltgslb_store_map_limit_bytes", "gauge",
+			  "Ceiling of the map (HG_STORE_MAPSIZE_MAX)." },
+			{ "haltgslb_store_map_grows_total", "counter", "Times the map was grown." },
+		};
+		uint64_t vals[] = { m.used, m.map, m.limit, m.grows };
+		for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+			fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s{prober=\"", maps[i].name, maps[i].help,
+			        maps[i].name, maps[i].type, maps[i].name);
+			put_label(f, p->id);
+			fprintf(f, "\"} %llu\n", (unsigned long long)vals[i]);
+		}
+	}
 	resolver_series(f, p);
 	prober_pub_metrics(p, f);
 	if (ferror(f) | (fclose(f) != 0)) {

@@ -13,6 +13,8 @@ PACKAGES=(
 	libyaml-dev libssl-dev liburcu-dev libc-ares-dev librabbitmq-dev
 	# runtime and test tools
 	knot knot-dnsutils lmdb-utils mmdb-bin libmaxmind-db-writer-perl
+	# Knot's own mod-geoip: the comparison make bench-scale runs
+	knot-module-geoip
 	python3 python3-pytest python3-pytest-timeout python3-dnspython python3-cryptography
 	iproute2 valgrind nginx-light openssl dnsperf procps
 	# systemd-analyze security (the units' sandbox test)

@@ -8,6 +8,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "schema_records.h"
 #include "syncd_apply.h"
 #include "syncd_int.h"
 #include "writer.h"
@@ -75,9 +76,13 @@ static int min_stale(void *ctx, const void *key, size_t klen, const void *val, s
 	(void)key;
 	(void)klen;
 	uint32_t *min = ctx;
-	const hg_rec_name_t *n = val;
-	if (vlen == sizeof(*n) && n->layout == HG_REC_LAYOUT && n->stale_after_ms > 0 &&
-	    (*min == 0 || n->stale_after_ms < *min)) {
+	/* A names value is the record and its texts (schema 2): decoded. */
+	schema_name_rec_t nr;
+	if (schema_name_rec(val, vlen, &nr) != 0) {
+		return HG_EOK;
+	}
+	const hg_rec_name_t *n = nr.rec;
+	if (n->stale_after_ms > 0 && (*min == 0 || n->stale_after_ms < *min)) {
 		*min = n->stale_after_ms;
 	}
 	return HG_EOK;

@@ -18,5 +18,7 @@ EXTRA_DIST += tests/build/test_module_link.sh
 # Fuzz targets, their corpora (replayed by make check) and make fuzz.
 include tests/fuzz/fuzz.mk
 
+# Benchmarks at scale (make bench-scale).
+include tests/bench/bench.mk
 # Multi-host fleet tests (network namespaces) and the replication benchmark.
 include tests/fleet/fleet.mk

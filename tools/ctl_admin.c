@@ -1,7 +1,8 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 /* drain, undrain, force-up and measure: the subcommands that change state
  * (not policy) in the database. Each is one write transaction that also
- * patches the views, so mod-haltgslb sees the change on its next query. */
+ * patches the endpoint sets, so mod-haltgslb sees the change on its next
+ * query. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -16,11 +17,10 @@
 #include "writer.h"
 
 /* One write transaction around one writer_apply_* call, committed only if
- * the call succeeded. Returns an HG_E* code; *open_failed tells that the
- * database could not be opened (ctl_open_store() already said why). */
-typedef int (*write_fn)(store_wtxn_t *wtxn, void *ctx);
-
-static int write_one(const char *db, write_fn fn, void *ctx, bool *open_failed)
+ * the call succeeded (store_write(): run again on a grown map). Returns an
+ * HG_E* code; *open_failed tells that the database could not be opened
+ * (ctl_open_store() already said why). */
+static int write_one(const char *db, store_write_fn fn, void *ctx, bool *open_failed)
 {
 	store_t *store = NULL;
 	int ret = ctl_open_store(db, 0, &store);
@@ -28,15 +28,9 @@ static int write_one(const char *db, write_fn fn, void *ctx, bool *open_failed)
 	if (ret != HG_EOK) {
 		return ret;
 	}
-	store_wtxn_t wtxn;
-	ret = store_wtxn_begin(store, &wtxn);
-	if (ret == HG_EOK) {
-		ret = fn(&wtxn, ctx);
-		if (ret == HG_EOK) {
-			ret = store_wtxn_commit(&wtxn);
-		} else {
-			store_wtxn_abort(&wtxn);
-		}
+	ret = store_write(store, fn, ctx);
+	if (ret == HG_EMAPFULL) {
+		ctl_error("%s", store_last_error());
 	}
 	store_close(store);
 	return ret;

@@ -23,7 +23,7 @@ static void record_step(void *ctx, const sel_trace_step_t *st)
 		return;
 	}
 	explain_step_t *s = &x->steps[x->n_steps++];
-	unsigned n_ep = x->view.hdr->n_endpoints;
+	unsigned n_ep = x->view.s.hdr->n_endpoints;
 	s->filter = st->filter;
 	s->type = st->type;
 	s->n_in = st->n_in;
@@ -39,15 +39,15 @@ static void record_step(void *ctx, const sel_trace_step_t *st)
 
 const char *explain_ep_id(const view_t *v, unsigned ep, char *buf, size_t size)
 {
-	const hg_view_ep_t *e = &v->ep[ep];
-	snprintf(buf, size, "%.*s", (int)e->id_len, (const char *)v->strings + e->id_off);
+	const hg_view_ep_t *e = &v->s.ep[ep];
+	snprintf(buf, size, "%.*s", (int)e->id_len, (const char *)v->s.strings + e->id_off);
 	return buf;
 }
 
 const char *explain_prober_id(const view_t *v, unsigned pr, char *buf, size_t size)
 {
-	const hg_view_prober_t *p = &v->prober[pr];
-	snprintf(buf, size, "%.*s", (int)p->id_len, (const char *)v->strings + p->id_off);
+	const hg_view_prober_t *p = &v->s.prober[pr];
+	snprintf(buf, size, "%.*s", (int)p->id_len, (const char *)v->s.strings + p->id_off);
 	return buf;
 }
 
@@ -201,10 +201,8 @@ static int find_view(store_rtxn_t *rtxn, const char *db, const uint8_t *owner,
                      uint8_t owner_len, explain_t *x)
 {
 	static view_lookup_cache_t cache;   /* one lookup: large, keep it off the stack */
-	const view_t *view = NULL;
-	switch (view_lookup(&cache, rtxn, owner, owner_len, &view)) {
+	switch (view_lookup(&cache, rtxn, owner, owner_len, &x->view)) {
 	case VIEW_LOOKUP_FOUND:
-		x->view = *view;
 		return CTL_OK;
 	case VIEW_LOOKUP_NONE:
 		ctl_error("%s: %s is not a GSLB name of the loaded policy", db, x->name_text);
@@ -214,8 +212,9 @@ static int find_view(store_rtxn_t *rtxn, const char *db, const uint8_t *owner,
 		          "the zone's records for it (load the policy again)", db, x->name_text);
 		break;
 	case VIEW_LOOKUP_BAD:
-		ctl_error("%s: cannot read the view of %s (malformed, or a layout this build does "
-		          "not know): mod-haltgslb serves the zone's records for it", db, x->name_text);
+		ctl_error("%s: cannot read the view of %s or its endpoint set (malformed, or a layout "
+		          "this build does not know): mod-haltgslb serves the zone's records for it",
+		          db, x->name_text);
 		break;
 	default:
 		ctl_error("%s: cannot read the view of %s: database read failed", db, x->name_text);

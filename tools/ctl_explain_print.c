@@ -79,8 +79,9 @@ void explain_print_text(const explain_t *x)
 	const view_t *v = &x->view;
 	char id[HG_ID_SIZE];
 	printf("name:    %s (policy generation %llu, %u endpoint%s, %u prober%s)\n", x->name_text,
-	       (unsigned long long)v->hdr->generation, v->hdr->n_endpoints,
-	       v->hdr->n_endpoints == 1 ? "" : "s", v->hdr->n_probers, v->hdr->n_probers == 1 ? "" : "s");
+	       (unsigned long long)v->hdr->generation, v->s.hdr->n_endpoints,
+	       v->s.hdr->n_endpoints == 1 ? "" : "s", v->s.hdr->n_probers,
+	       v->s.hdr->n_probers == 1 ? "" : "s");
 	printf("client:  %s (%s), query %s\n", x->client_text,
 	       x->from_ecs ? "EDNS client subnet" : "source address", x->qtype == 28 ? "AAAA" : "A");
 	if (!x->have_geo || !x->geo.found) {

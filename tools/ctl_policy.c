@@ -87,7 +87,10 @@ int ctl_cmd_load(int argc, char **argv)
 			       "Validate FILE and load it into the LMDB environment DIR (created if\n"
 			       "missing) in one transaction: mod-haltgslb sees the old policy or the new\n"
 			       "one, never a mix, and needs no reload. An invalid policy changes nothing.\n"
-			       "Measurements and drains of endpoints that remain are kept.\n");
+			       "Measurements and drains of endpoints that remain are kept. A database of\n"
+			       "the previous schema version (1) is upgraded by the same transaction.\n"
+			       "The map grows as needed up to HG_STORE_MAPSIZE_MAX bytes (default 16 GiB);\n"
+			       "a policy that does not fit under it is refused whole.\n");
 			return CTL_OK;
 		case 'd':
 			db = optarg;
@@ -110,14 +113,23 @@ int ctl_cmd_load(int argc, char **argv)
 	}
 	int rc = CTL_FAIL;
 	store_t *store = NULL;
-	if (ctl_open_store(db, STORE_CREATE, &store) != HG_EOK) {
+	/* STORE_UPGRADE: a schema-1 database is rebuilt by this load. */
+	if (ctl_open_store(db, STORE_CREATE | STORE_UPGRADE, &store) != HG_EOK) {
 		goto cleanup;
 	}
+	bool upgrading = store_schema_found(store) != HG_SCHEMA_VERSION;
 	uint64_t generation = 0;
 	int ret = writer_load_policy(store, policy, &generation);
-	if (ret != HG_EOK) {
+	if (ret == HG_EMAPFULL) {
+		ctl_error("%s; the database is unchanged", store_last_error());
+		goto cleanup;
+	} else if (ret != HG_EOK) {
 		ctl_error("%s: loading %s failed: %s; the database is unchanged", db, path, hg_strerror(ret));
 		goto cleanup;
+	}
+	if (upgrading) {
+		printf("upgraded %s from schema version %u to %u\n", db, STORE_SCHEMA_PREVIOUS_VERSION,
+		       HG_SCHEMA_VERSION);
 	}
 	printf("loaded %s into %s: generation %llu (", path, db, (unsigned long long)generation);
 	print_summary(stdout, policy);

@@ -11,11 +11,13 @@
 #include "errors.h"
 #include "schema.h"
 #include "schema_names.h"
+#include "schema_records.h"
 #include "sel.h"
 #include "store.h"
 
 typedef struct {
 	store_rtxn_t *rtxn;
+	status_names_t names;  /* every name and its set */
 	uint64_t now;
 	uint32_t stale_ms;     /* the policy's default stale-after: prober lines */
 	bool json;
@@ -39,13 +41,14 @@ static void fmt_quorum(uint32_t ppm, char *buf, size_t size)
 static int print_name(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
 	status_ctx_t *c = ctx;
-	if (vlen != sizeof(hg_rec_name_t)) {
+	schema_name_rec_t nr;
+	if (schema_name_rec(val, vlen, &nr) != 0) {
 		return HG_EOK;
 	}
-	const hg_rec_name_t *n = val;
-	char owner[HG_DNAME_MAX * 4 + 2], chain[sizeof(n->chain_text) + 1], quorum[16], stale[32];
+	const hg_rec_name_t *n = nr.rec;
+	char owner[HG_DNAME_MAX * 4 + 2], chain[HG_CHAIN_TEXT_MAX + 1], quorum[16], stale[32];
 	ctl_fmt_dname(key, klen, owner, sizeof(owner));
-	ctl_fixed_str(n->chain_text, sizeof(n->chain_text), chain, sizeof(chain));
+	ctl_fixed_str(nr.chain, nr.chain_len, chain, sizeof(chain));
 	if (c->json) {
 		sep(c);
 		printf("{\"name\":");
@@ -54,11 +57,9 @@ static int print_name(void *ctx, const void *key, size_t klen, const void *val, 
 		       n->ttl, n->degraded_ttl, n->quorum_ppm / 1e6, n->stale_after_ms);
 		ctl_json_str(stdout, chain);
 		printf(",\"pools\":[");
-		for (unsigned i = 0; i < n->n_pools && i < HG_NAME_POOLS_MAX; i++) {
-			char id[HG_ID_SIZE];
-			ctl_fixed_str(n->pools[i], HG_ID_SIZE, id, sizeof(id));
+		for (unsigned i = 0; i < n->n_pools; i++) {
 			printf(i ? "," : "");
-			ctl_json_str(stdout, id);
+			ctl_json_str(stdout, nr.pools[i]);
 		}
 		printf("]}");
 		return HG_EOK;
@@ -67,10 +68,8 @@ static int print_name(void *ctx, const void *key, size_t klen, const void *val, 
 	ctl_fmt_age(n->stale_after_ms, stale, sizeof(stale));
 	printf("  %-32s ttl %u/%u  quorum %s  stale-after %s  pools", owner, n->ttl,
 	       n->degraded_ttl, quorum, stale);
-	for (unsigned i = 0; i < n->n_pools && i < HG_NAME_POOLS_MAX; i++) {
-		char id[HG_ID_SIZE];
-		ctl_fixed_str(n->pools[i], HG_ID_SIZE, id, sizeof(id));
-		printf("%s%s", i ? "," : " ", id);
+	for (unsigned i = 0; i < n->n_pools; i++) {
+		printf("%s%s", i ? "," : " ", nr.pools[i]);
 	}
 	printf("\n    chain: %s\n", chain);
 	return HG_EOK;
@@ -192,7 +191,7 @@ static int print_endpoint(void *ctx, const void *key, size_t klen, const void *v
 	ctl_fixed_str(e->pool, HG_ID_SIZE, pool, sizeof(pool));
 	endpoint_addrs(e, addrs, sizeof(addrs));
 	status_ep_t ep;
-	int ret = status_ep_collect(c->rtxn, id, c->now, &ep);
+	int ret = status_ep_collect(c->rtxn, &c->names, id, c->now, &ep);
 	if (ret != HG_EOK) {
 		status_ep_free(&ep);
 		return ret;
@@ -322,7 +321,10 @@ static int print_status(status_ctx_t *c)
 		printf("names:\n");
 	}
 	c->first = true;
-	int ret = store_foreach(c->rtxn, STORE_NAMES, NULL, 0, print_name, c);
+	int ret = status_names_load(c->rtxn, &c->names);
+	if (ret == HG_EOK) {
+		ret = store_foreach(c->rtxn, STORE_NAMES, NULL, 0, print_name, c);
+	}
 	printf(c->json ? "],\"endpoints\":[" : "endpoints:\n");
 	c->first = true;
 	if (ret == HG_EOK) {
@@ -336,6 +338,7 @@ static int print_status(status_ctx_t *c)
 	if (c->json) {
 		printf("]}\n");
 	}
+	status_names_free(&c->names);
 	return ret;
 }
 
@@ -359,7 +362,7 @@ int ctl_cmd_status(int argc, char **argv)
 			       "with its settings and chain, every endpoint with its health, best RTT\n"
 			       "and worst loss, and every prober with the age of its newest data.\n\n"
 			       "Health is the module's own verdict (the `up` filter's rule), computed\n"
-			       "on each name's view with that name's quorum and stale-after: up, down,\n"
+			       "on each name's endpoint set with its quorum and stale-after: up, down,\n"
 			       "unknown (no prober voted), drained, forced-up. When the names using an\n"
 			       "endpoint disagree it shows 'mixed' and one line per name; 'unused' is\n"
 			       "an endpoint no name lists.\n");

@@ -65,3 +65,5 @@ int dump_db(dump_out_t *o, store_rtxn_t *rtxn, enum store_dbi db);
 
 /*! \brief Decode a view blob (fully: header, endpoints, probers, cells, chain). */
 void dump_view(dump_out_t *o, const char *key, const void *data, size_t len);
+/*! \brief One endpoint set (sets DB value), decoded. */
+void dump_set(dump_out_t *o, const char *key, const void *data, size_t len);

@@ -17,7 +17,7 @@ static void usage(FILE *f)
 	        "  --db DIR   LMDB environment directory\n"
 	        "  --json     one JSON document with decoded fields instead of text\n"
 	        "  DB         only this database: meta probers pools endpoints names\n"
-	        "             epnames measurements views overrides cursors\n"
+	        "             epsets measurements views overrides cursors sets\n"
 	        "  --help     this text\n");
 }
 

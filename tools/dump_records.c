@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "dump.h"
+#include "schema_records.h"
 #include "errors.h"
 
 void dump_enum(dump_out_t *o, const char *key, const schema_names_t *names, unsigned raw)
@@ -96,6 +97,15 @@ static void dump_meta(dump_out_t *o, const char *key, const MDB_val *v)
 		dump_str(o, key, hex);
 	} else if (strcmp(key, HG_META_POLICY_DEFAULTS) == 0) {
 		dump_defaults(o, key, v);
+	} else if (strcmp(key, HG_META_NAME_FILTER) == 0 && v->mv_size >= sizeof(hg_name_filter_t)) {
+		hg_name_filter_t f;
+		memcpy(&f, v->mv_data, sizeof(f));
+		dump_obj_begin(o, key);
+		dump_uint(o, "layout", f.layout);
+		dump_uint(o, "names", f.n_names);
+		dump_uint(o, "slots", f.n_slots);
+		dump_bool(o, "size_ok", v->mv_size == sizeof(f) + (size_t)f.n_slots * 4);
+		dump_obj_end(o);
 	} else {
 		dump_obj_begin(o, key);
 		dump_str(o, "error", "unknown meta key");
@@ -162,25 +172,31 @@ static void dump_endpoint(dump_out_t *o, const char *key, const MDB_val *v)
 
 static void dump_name(dump_out_t *o, const char *key, const MDB_val *v)
 {
-	if (!rec_ok(o, key, v, sizeof(hg_rec_name_t))) {
+	schema_name_rec_t nr;
+	if (schema_name_rec(v->mv_data, v->mv_size, &nr) != 0) {
+		dump_obj_begin(o, key);
+		dump_str(o, "error", "unknown record layout or size");
+		dump_uint(o, "size", v->mv_size);
+		dump_obj_end(o);
 		return;
 	}
-	const hg_rec_name_t *n = v->mv_data;
+	const hg_rec_name_t *n = nr.rec;
 	dump_obj_begin(o, key);
 	dump_arr_begin(o, "pools");
-	for (unsigned i = 0; i < n->n_pools && i < HG_NAME_POOLS_MAX; i++) {
-		dump_fixed(o, NULL, n->pools[i], HG_ID_SIZE);
+	for (unsigned i = 0; i < n->n_pools; i++) {
+		dump_str(o, NULL, nr.pools[i]);
 	}
 	dump_arr_end(o);
-	dump_fixed(o, "chain", n->chain_text, sizeof(n->chain_text));
+	dump_strn(o, "chain", nr.chain, nr.chain_len);
 	dump_enum(o, "fallback", &schema_fallbacks, n->fallback);
-	if (n->fallback == HG_FALLBACK_POOL) {
-		dump_fixed(o, "fallback_pool", n->fallback_pool, sizeof(n->fallback_pool));
+	if (n->fallback == HG_FALLBACK_POOL && n->fallback_pool < n->n_pools) {
+		dump_str(o, "fallback_pool", nr.pools[n->fallback_pool]);
 	}
 	dump_uint(o, "ttl", n->ttl);
 	dump_uint(o, "degraded_ttl", n->degraded_ttl);
 	dump_double(o, "quorum", n->quorum_ppm / 1e6);
 	dump_duration_ms(o, "stale_after", n->stale_after_ms);
+	dump_uint(o, "set", n->set_id);
 	dump_obj_end(o);
 }
 
@@ -273,10 +289,20 @@ static void dump_cursor(dump_out_t *o, const char *key, const MDB_val *v)
 	dump_obj_end(o);
 }
 
-/* Text keys: ids are printable ASCII; a wire owner becomes its presentation. */
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Text keys: ids are printable ASCII; a wire owner becomes its presentation,
+ * a set id its number. */
 static void key_text(enum store_dbi db, const void *key, size_t klen, char *buf, size_t size)
 {
 	if ((db == STORE_NAMES || db == STORE_VIEWS) && dump_dname_text(key, klen, buf, size) > 0) {
+		return;
+	}
+	if (db == STORE_SETS && klen == 4) {
+		snprintf(buf, size, "%u", (unsigned)be32(key));
 		return;
 	}
 	size_t n = klen < size - 1 ? klen : size - 1;
@@ -287,7 +313,7 @@ static void key_text(enum store_dbi db, const void *key, size_t klen, char *buf,
 typedef struct {
 	dump_out_t *o;
 	enum store_dbi db;
-	/* epnames: the DUPSORT values of one key become one array; the key
+	/* epsets: the DUPSORT values of one key become one array; the key
 	 * whose array is open (LMDB keys are at most 511 bytes). */
 	uint8_t open_key[512];
 	size_t open_len;
@@ -300,7 +326,7 @@ static int dump_entry(void *ctx, const void *kp, size_t klen, const void *vp, si
 	dump_out_t *o = w->o;
 	MDB_val k = { klen, (void *)kp }, v = { vlen, (void *)vp };
 	char key[HG_DNAME_MAX * 4 + 2];
-	if (w->db == STORE_EPNAMES) {
+	if (w->db == STORE_EPSETS) {
 		if (w->open && (klen != w->open_len || memcmp(kp, w->open_key, klen) != 0)) {
 			dump_arr_end(o);
 			w->open = false;
@@ -312,7 +338,11 @@ static int dump_entry(void *ctx, const void *kp, size_t klen, const void *vp, si
 			memcpy(w->open_key, kp, w->open_len);
 			w->open = true;
 		}
-		dump_dname(o, NULL, vp, vlen);
+		if (vlen == 4) {
+			dump_uint(o, NULL, be32(vp));
+		} else {
+			dump_str(o, NULL, "error: not a set id");
+		}
 		return HG_EOK;
 	}
 	key_text(w->db, kp, klen, key, sizeof(key));
@@ -324,6 +354,7 @@ static int dump_entry(void *ctx, const void *kp, size_t klen, const void *vp, si
 	case STORE_NAMES:     dump_name(o, key, &v); break;
 	case STORE_MEASUREMENTS: dump_measure(o, &k, &v); break;
 	case STORE_VIEWS:     dump_view(o, key, vp, vlen); break;
+	case STORE_SETS:      dump_set(o, key, vp, vlen); break;
 	case STORE_OVERRIDES: dump_override(o, key, &v); break;
 	case STORE_CURSORS:   dump_cursor(o, key, &v); break;
 	default: break;

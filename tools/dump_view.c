@@ -1,5 +1,5 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/*  Full decoding of a view blob: what the module reads for one name. */
+/*  Full decoding of views and endpoint sets: what the module reads for a name. */
 #include <arpa/inet.h>
 #include <string.h>
 
@@ -7,14 +7,15 @@
 #include "errors.h"
 #include "view.h"
 
-static void view_id(dump_out_t *o, const char *key, const view_t *v, uint16_t off, uint8_t len)
+static void view_id(dump_out_t *o, const char *key, const view_set_t *v, uint16_t off,
+                    uint8_t len)
 {
 	dump_strn(o, key, (const char *)v->strings + off, len);
 }
 
-static void view_endpoints(dump_out_t *o, const view_t *v)
+static void view_endpoints(dump_out_t *o, const view_set_t *v)
 {
-	const hg_view_hdr_t *h = v->hdr;
+	const hg_set_hdr_t *h = v->hdr;
 	dump_arr_begin(o, "endpoints");
 	for (unsigned i = 0; i < h->n_endpoints; i++) {
 		const hg_view_ep_t *e = &v->ep[i];
@@ -102,10 +103,10 @@ static void view_rules(dump_out_t *o, const view_t *v, const hg_view_filter_t *f
 			dump_obj_end(o);
 		}
 		dump_arr_end(o);
-		dump_arr_begin(o, "targets");
+		dump_arr_begin(o, "targets");   /* endpoint indexes of the view's set */
 		for (unsigned i = 0; i < v->hdr->n_endpoints && i < 64; i++) {
 			if (rule->targets & (1ull << i)) {
-				view_id(o, NULL, v, v->ep[i].id_off, v->ep[i].id_len);
+				dump_uint(o, NULL, i);
 			}
 		}
 		dump_arr_end(o);
@@ -146,31 +147,91 @@ void dump_view(dump_out_t *o, const char *key, const void *data, size_t len)
 		return;
 	}
 	const hg_view_hdr_t *h = v.hdr;
-	dump_dname(o, "owner", v.strings + h->owner_off, h->owner_len);
+	dump_dname(o, "owner", v.owner, h->owner_len);
 	dump_uint(o, "layout", h->layout);
 	dump_uint(o, "generation", h->generation);
-	dump_time_ms(o, "updated", h->updated_ms);
+	dump_time_ms(o, "built", h->built_ms);
+	dump_uint(o, "set", h->set_id);
 	dump_bool(o, "client_dependent", h->flags & HG_VIEW_CLIENT_DEPENDENT);
+	dump_bool(o, "needs_geo", h->flags & HG_VIEW_NEEDS_GEO);
 	dump_uint(o, "ttl", h->ttl);
 	dump_uint(o, "degraded_ttl", h->degraded_ttl);
-	dump_double(o, "quorum", h->quorum_ppm / 1e6);
-	dump_duration_ms(o, "stale_after", h->stale_after_ms);
-	dump_uint(o, "pools", h->n_pools);
 	dump_enum(o, "fallback", &schema_fallbacks, h->fallback);
 	if (h->fallback == HG_FALLBACK_POOL) {
 		dump_uint(o, "fallback_pool", h->fallback_pool);
 	}
 	dump_uint(o, "size", h->total_len);
+	view_chain(o, &v);
+	dump_obj_end(o);
+}
+
+/* An endpoint mask as the ids it holds. */
+static void set_mask(dump_out_t *o, const char *key, const view_set_t *s, uint64_t mask)
+{
+	dump_arr_begin(o, key);
+	for (unsigned i = 0; i < s->hdr->n_endpoints; i++) {
+		if (mask & (1ull << i)) {
+			view_id(o, NULL, s, s->ep[i].id_off, s->ep[i].id_len);
+		}
+	}
+	dump_arr_end(o);
+}
+
+static void set_derived(dump_out_t *o, const view_set_t *s)
+{
+	const hg_set_derived_t *d = s->derived;
+	dump_obj_begin(o, "derived");
+	dump_time_ms(o, "computed", d->computed_ms);
+	dump_time_ms(o, "valid_from", d->valid_from);
+	if (d->valid_until == UINT64_MAX) {
+		dump_null(o, "valid_until");
+	} else {
+		dump_time_ms(o, "valid_until", d->valid_until);
+	}
+	set_mask(o, "down", s, d->down);
+	set_mask(o, "unknown", s, d->unknown);
+	set_mask(o, "drained", s, d->drained);
+	set_mask(o, "forced_up", s, d->forced);
+	dump_arr_begin(o, "fresh_probers");
+	for (unsigned j = 0; j < s->hdr->n_probers; j++) {
+		if (d->fresh_probers & (1u << j)) {
+			view_id(o, NULL, s, s->prober[j].id_off, s->prober[j].id_len);
+		}
+	}
+	dump_arr_end(o);
+	dump_obj_end(o);
+}
+
+void dump_set(dump_out_t *o, const char *key, const void *data, size_t len)
+{
+	view_set_t s;
+	int ret = view_set_open(data, len, &s);
+	dump_obj_begin(o, key);
+	if (ret != HG_EOK) {
+		dump_str(o, "error", hg_strerror(ret));
+		dump_uint(o, "size", len);
+		dump_obj_end(o);
+		return;
+	}
+	const hg_set_hdr_t *h = s.hdr;
+	dump_uint(o, "layout", h->layout);
+	dump_uint(o, "generation", h->generation);
+	dump_time_ms(o, "updated", h->updated_ms);
+	dump_uint(o, "names", h->n_names);
+	dump_double(o, "quorum", h->quorum_ppm / 1e6);
+	dump_duration_ms(o, "stale_after", h->stale_after_ms);
+	dump_uint(o, "pools", h->n_pools);
+	dump_uint(o, "size", h->total_len);
 	dump_arr_begin(o, "probers");
 	for (unsigned j = 0; j < h->n_probers; j++) {
 		dump_obj_begin(o, NULL);
-		view_id(o, "id", &v, v.prober[j].id_off, v.prober[j].id_len);
-		dump_double(o, "lat", v.prober[j].lat);
-		dump_double(o, "lon", v.prober[j].lon);
+		view_id(o, "id", &s, s.prober[j].id_off, s.prober[j].id_len);
+		dump_double(o, "lat", s.prober[j].lat);
+		dump_double(o, "lon", s.prober[j].lon);
 		dump_obj_end(o);
 	}
 	dump_arr_end(o);
-	view_endpoints(o, &v);
-	view_chain(o, &v);
+	view_endpoints(o, &s);
+	set_derived(o, &s);
 	dump_obj_end(o);
 }

@@ -12,7 +12,7 @@ const char *hg_strerror(int err)
 	case HG_EINVAL:   return "invalid argument";
 	case HG_ENOENT:   return "not found";
 	case HG_EIO:      return "I/O error";
-	case HG_EMAPFULL: return "database map full (increase the map size)";
+	case HG_EMAPFULL: return "database map full at its limit (raise HG_STORE_MAPSIZE_MAX)";
 	case HG_ESCHEMA:  return "unsupported database schema version";
 	case HG_EPOLICY:  return "invalid policy";
 	case HG_ERANGE:   return "value out of range or limit exceeded";
@@ -23,6 +23,7 @@ const char *hg_strerror(int err)
 	case HG_EGEO:     return "geo database error";
 	case HG_ENODATA:  return "no data";
 	case HG_EUNSAFE:  return "unsafe file or directory (symlink, owner or mode)";
+	case HG_EMAPRESIZED: return "database grew beyond this process's map (remapped when no read is active)";
 	default:          return "unknown error";
 	}
 }
@@ -54,6 +55,7 @@ int hg_err_from_mdb(int mdb_rc)
 	case MDB_NOTFOUND:         return HG_ENOENT;
 	case MDB_KEYEXIST:         return HG_EEXIST;
 	case MDB_MAP_FULL:         return HG_EMAPFULL;
+	case MDB_MAP_RESIZED:      return HG_EMAPRESIZED;
 	case MDB_READERS_FULL:     return HG_EBUSY;
 	case MDB_DBS_FULL:         return HG_ERANGE;
 	case MDB_BAD_VALSIZE:      return HG_EINVAL;

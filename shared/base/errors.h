@@ -16,7 +16,7 @@ enum hg_error {
 	HG_EINVAL    =  -2,  /*!< Invalid argument or malformed input. */
 	HG_ENOENT    =  -3,  /*!< No such key, file or database. */
 	HG_EIO       =  -4,  /*!< I/O or unexpected LMDB failure. */
-	HG_EMAPFULL  =  -5,  /*!< LMDB map is full: raise the map size. */
+	HG_EMAPFULL  =  -5,  /*!< LMDB map is full (at its ceiling: raise HG_STORE_MAPSIZE_MAX). */
 	HG_ESCHEMA   =  -6,  /*!< Database schema version not understood. */
 	HG_EPOLICY   =  -7,  /*!< Policy failed validation (details were reported). */
 	HG_ERANGE    =  -8,  /*!< Value out of range / a fixed limit exceeded. */
@@ -28,6 +28,8 @@ enum hg_error {
 	HG_ENODATA   = -14,  /*!< Nothing to answer (e.g. no address of that family). */
 	HG_EUNSAFE   = -15,  /*!< A file or directory fails the ownership/mode/symlink
 	                      *   checks (someone else could redirect or change it). */
+	HG_EMAPRESIZED = -16, /*!< Another process grew the database beyond this
+	                       *   process's map; it is remapped when idle. */
 };
 
 /*! \brief Human-readable text for an HG_E* code (static string). */

@@ -14,6 +14,7 @@
 
 #include "errors.h"
 #include "geo.h"
+#include "geo_decode.h"
 
 struct geo_db {
 	MMDB_s city;
@@ -25,16 +26,6 @@ struct geo_db {
 /* A freed geo_db_t may be reallocated at the same address, so caches tell
  * databases apart by this serial rather than by pointer. */
 static atomic_uint_fast64_t geo_next_id = 1;
-
-/* Paths for MMDB_aget_value(). MMDB_get_value() would be more convenient but
- * it callocs a copy of its variadic path on every call, which the query path
- * must not do; the array form walks these static paths in place. */
-static const char *const PATH_CONTINENT[] = { "continent", "code", NULL };
-static const char *const PATH_COUNTRY[]   = { "country", "iso_code", NULL };
-static const char *const PATH_SUBDIV[]    = { "subdivisions", "0", "iso_code", NULL };
-static const char *const PATH_LAT[]       = { "location", "latitude", NULL };
-static const char *const PATH_LON[]       = { "location", "longitude", NULL };
-static const char *const PATH_ASN[]       = { "autonomous_system_number", NULL };
 
 /* An IPv4 address in an IPv6 tree lives under ::/96 (or ::ffff:0:0/96): the
  * netmask libmaxminddb reports counts those 96 bits too. */
@@ -119,67 +110,6 @@ void geo_close(geo_db_t *geo)
 	free(geo);
 }
 
-/* Copy a short code (continent "EU", country "DE", subdivision "HE") into a
- * fixed buffer. Anything that is not 1..max ASCII letters/digits is treated
- * as unknown: these strings end up in logs and `explain` output. */
-static void copy_code(const MMDB_entry_data_s *d, char *dst, size_t max)
-{
-	dst[0] = '\0';
-	if (!d->has_data || d->type != MMDB_DATA_TYPE_UTF8_STRING ||
-	    d->data_size == 0 || d->data_size > max) {
-		return;
-	}
-	for (uint32_t i = 0; i < d->data_size; i++) {
-		char c = d->utf8_string[i];
-		bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		             (c >= '0' && c <= '9');
-		if (!alnum) {
-			return;
-		}
-	}
-	memcpy(dst, d->utf8_string, d->data_size);
-	dst[d->data_size] = '\0';
-}
-
-static bool get_double(MMDB_entry_s *entry, const char *const *path, double *val)
-{
-	MMDB_entry_data_s d;
-	if (MMDB_aget_value(entry, &d, path) != MMDB_SUCCESS || !d.has_data) {
-		return false;
-	}
-	switch (d.type) {
-	case MMDB_DATA_TYPE_DOUBLE: *val = d.double_value; return true;
-	case MMDB_DATA_TYPE_FLOAT:  *val = d.float_value;  return true;
-	default:                    return false;
-	}
-}
-
-static bool get_u32(MMDB_entry_s *entry, const char *const *path, uint32_t *val)
-{
-	MMDB_entry_data_s d;
-	if (MMDB_aget_value(entry, &d, path) != MMDB_SUCCESS || !d.has_data) {
-		return false;
-	}
-	switch (d.type) {
-	case MMDB_DATA_TYPE_UINT16: *val = d.uint16; return true;
-	case MMDB_DATA_TYPE_UINT32: *val = d.uint32; return true;
-	case MMDB_DATA_TYPE_UINT64:
-		if (d.uint64 > UINT32_MAX) {
-			return false;
-		}
-		*val = (uint32_t)d.uint64;
-		return true;
-	case MMDB_DATA_TYPE_INT32:
-		if (d.int32 < 0) {
-			return false;
-		}
-		*val = (uint32_t)d.int32;
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* Report the netmask in the bits of the address that was looked up. */
 static uint8_t family_prefix(const MMDB_s *db, int family, uint16_t netmask)
 {
@@ -193,11 +123,10 @@ static uint8_t family_prefix(const MMDB_s *db, int family, uint16_t netmask)
 /* One tree walk. An IPv6 address in an IPv4-only db is "not found" over the
  * whole address space (prefix 0) rather than an error: a country db without
  * IPv6 data must not make IPv6 clients fail. */
-static int lookup_one(const MMDB_s *db, const struct sockaddr *sa, int family,
+static int lookup_one(const MMDB_s *db, const uint8_t *addr, int family,
                       MMDB_lookup_result_s *res, uint8_t *prefix)
 {
-	int mmdb_err = MMDB_SUCCESS;
-	*res = MMDB_lookup_sockaddr(db, sa, &mmdb_err);
+	int mmdb_err = geo_tree_find(db, family, addr, res);
 	if (mmdb_err == MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR) {
 		res->found_entry = false;
 		*prefix = 0;
@@ -208,44 +137,6 @@ static int lookup_one(const MMDB_s *db, const struct sockaddr *sa, int family,
 	}
 	*prefix = family_prefix(db, family, res->netmask);
 	return HG_EOK;
-}
-
-static void read_city(MMDB_entry_s *entry, geo_info_t *info)
-{
-	MMDB_entry_data_s d;
-	if (MMDB_aget_value(entry, &d, PATH_CONTINENT) == MMDB_SUCCESS) {
-		copy_code(&d, info->continent, sizeof(info->continent) - 1);
-	}
-	if (MMDB_aget_value(entry, &d, PATH_COUNTRY) == MMDB_SUCCESS) {
-		copy_code(&d, info->country, sizeof(info->country) - 1);
-	}
-	/* MaxMind stores only the part after "CC-" (e.g. "HE"); callers match
-	 * full ISO 3166-2 codes, so rebuild "DE-HE". Without a country the code
-	 * is meaningless and stays unknown. */
-	char sub[4];
-	if (info->country[0] != '\0' &&
-	    MMDB_aget_value(entry, &d, PATH_SUBDIV) == MMDB_SUCCESS) {
-		copy_code(&d, sub, sizeof(sub) - 1);
-		if (sub[0] != '\0') {
-			snprintf(info->subdivision, sizeof(info->subdivision), "%s-%s",
-			         info->country, sub);
-		}
-	}
-	double lat, lon;
-	if (get_double(entry, PATH_LAT, &lat) && get_double(entry, PATH_LON, &lon) &&
-	    lat >= -90.0 && lat <= 90.0 && lon >= -180.0 && lon <= 180.0) {
-		info->has_location = true;
-		info->lat = lat;
-		info->lon = lon;
-		/* Stored with the record in the cache: the selection reads it
-		 * instead of two sincos per query. */
-		float v[3];
-		geo_unit_vector(lat, lon, v);
-		info->x = v[0];
-		info->y = v[1];
-		info->z = v[2];
-		info->has_xyz = true;
-	}
 }
 
 /* Fibonacci hashing: record offsets are clustered (records are laid out one
@@ -276,7 +167,9 @@ static void city_record(const geo_db_t *geo, geo_cache_t *cache, MMDB_entry_s *e
 		}
 	}
 	info->found = true;
-	read_city(entry, info);
+	/* One pass over the record's data; the parts records share (keys,
+	 * country maps) through the cache's memo. */
+	geo_decode_city(entry, info, cache != NULL ? cache->memo : NULL, geo->id);
 	if (set != NULL) {
 		set[1] = set[0];
 		set[0].db_id = geo->id;
@@ -299,7 +192,7 @@ static void asn_record(const geo_db_t *geo, geo_cache_t *cache, MMDB_entry_s *en
 			return;
 		}
 	}
-	info->has_asn = get_u32(entry, PATH_ASN, &info->asn);
+	info->has_asn = geo_decode_asn(entry, &info->asn);
 	if (!info->has_asn) {
 		info->asn = 0;   /* as geo_lookup() always reported: no partial value */
 	}
@@ -313,6 +206,51 @@ static void asn_record(const geo_db_t *geo, geo_cache_t *cache, MMDB_entry_s *en
 	}
 }
 
+/* The 2-way set of networks an address may be in: hashed on the bits an
+ * ECS client usually sends (/24, /56), which every network at least that
+ * long shares with its addresses; shorter networks take a slot per /24. */
+static geo_cache_net_t *net_set(geo_cache_t *cache, int family, const uint8_t *addr)
+{
+	uint64_t k = family == AF_INET ? 4 : 6;
+	for (unsigned i = 0; i < (family == AF_INET ? 3u : 7u); i++) {
+		k = k << 8 | addr[i];
+	}
+	k *= 0x9e3779b97f4a7c15ull;
+	return &cache->net[(k >> 40) & (GEO_CACHE_NETS - 2)];
+}
+
+static bool net_has(const geo_cache_net_t *e, int family, const uint8_t *addr)
+{
+	if (e->family != family) {
+		return false;
+	}
+	unsigned full = e->prefix / 8, rest = e->prefix % 8;
+	if (memcmp(e->net, addr, full) != 0) {
+		return false;
+	}
+	return rest == 0 || ((e->net[full] ^ addr[full]) & (uint8_t)(0xff00u >> rest)) == 0;
+}
+
+static void net_store(geo_cache_net_t *set, const geo_db_t *geo, int family,
+                      const uint8_t *addr, const geo_info_t *info)
+{
+	unsigned prefix = info->prefix_len;
+	if (geo->has_asn && info->asn_prefix_len > prefix) {
+		prefix = info->asn_prefix_len;
+	}
+	set[1] = set[0];
+	geo_cache_net_t *e = &set[0];
+	memset(e->net, 0, sizeof(e->net));
+	memcpy(e->net, addr, (prefix + 7) / 8);
+	if (prefix % 8) {
+		e->net[prefix / 8] &= (uint8_t)(0xff00u >> (prefix % 8));
+	}
+	e->db_id = geo->id;
+	e->family = (uint8_t)family;
+	e->prefix = (uint8_t)prefix;
+	e->info = *info;
+}
+
 int geo_lookup_cached(const geo_db_t *geo, geo_cache_t *cache, int family,
                       const uint8_t *addr, geo_info_t *info)
 {
@@ -320,27 +258,18 @@ int geo_lookup_cached(const geo_db_t *geo, geo_cache_t *cache, int family,
 	    (family != AF_INET && family != AF_INET6)) {
 		return HG_EINVAL;
 	}
+	geo_cache_net_t *nets = cache != NULL ? net_set(cache, family, addr) : NULL;
+	for (unsigned w = 0; nets != NULL && w < 2; w++) {
+		if (nets[w].db_id == geo->id && net_has(&nets[w], family, addr)) {
+			*info = nets[w].info;
+			cache->net_hits++;
+			return HG_EOK;
+		}
+	}
 	memset(info, 0, sizeof(*info));
 
-	/* Both sockaddr forms on the stack: MMDB_lookup_sockaddr() only walks
-	 * the mapped tree, unlike MMDB_lookup_string() (getaddrinfo). */
-	struct sockaddr_in sin;
-	struct sockaddr_in6 sin6;
-	const struct sockaddr *sa;
-	if (family == AF_INET) {
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		memcpy(&sin.sin_addr, addr, 4);
-		sa = (const struct sockaddr *)&sin;
-	} else {
-		memset(&sin6, 0, sizeof(sin6));
-		sin6.sin6_family = AF_INET6;
-		memcpy(&sin6.sin6_addr, addr, 16);
-		sa = (const struct sockaddr *)&sin6;
-	}
-
 	MMDB_lookup_result_s res;
-	int ret = lookup_one(&geo->city, sa, family, &res, &info->prefix_len);
+	int ret = lookup_one(&geo->city, addr, family, &res, &info->prefix_len);
 	if (ret != HG_EOK) {
 		return ret;
 	}
@@ -349,13 +278,16 @@ int geo_lookup_cached(const geo_db_t *geo, geo_cache_t *cache, int family,
 	}
 
 	if (geo->has_asn) {
-		ret = lookup_one(&geo->asn, sa, family, &res, &info->asn_prefix_len);
+		ret = lookup_one(&geo->asn, addr, family, &res, &info->asn_prefix_len);
 		if (ret != HG_EOK) {
 			return ret;
 		}
 		if (res.found_entry) {
 			asn_record(geo, cache, &res.entry, info);
 		}
+	}
+	if (nets != NULL) {
+		net_store(nets, geo, family, addr, info);
 	}
 	return HG_EOK;
 }

@@ -82,7 +82,7 @@ int geo_lookup(const geo_db_t *geo, int family, const uint8_t *addr, geo_info_t 
  * comes from many networks but far fewer distinct records (cities); an
  * eviction only costs one uncached decode.
  */
-#define GEO_CACHE_SLOTS 128
+#define GEO_CACHE_SLOTS 1024
 
 /*! The address-independent part of a city lookup: one mmdb data record. */
 typedef struct {
@@ -99,21 +99,55 @@ typedef struct {
 	uint32_t asn;
 } geo_cache_asn_t;
 
+/*! Entries of a geo_memo_t (a power of two). */
+#define GEO_MEMO_SLOTS 128
+
+/*! What one pointer of a record's data decodes to, for the parts records
+ *  share (mmdb data is deduplicated: every record of a country points at
+ *  the same country map, every key at the same string): a map key's id, or
+ *  the code a continent, country or subdivision value yields. */
+typedef struct {
+	uint64_t db_id;                /*!< 0: empty */
+	uint32_t off;                  /*!< the pointer's target in the data section */
+	uint8_t what;                  /*!< private to geo_decode.c */
+	char code[4];                  /*!< the decoded code, "" = none */
+} geo_memo_t;
+
+/*! Networks per geo_cache_t (a power of two; 2-way sets). */
+#define GEO_CACHE_NETS 1024
+
+/*! One lookup's whole answer, valid for every address of its network. */
+typedef struct {
+	uint64_t db_id;                /*!< geo_db_t it came from; 0: empty */
+	uint8_t family;                /*!< AF_INET / AF_INET6 */
+	uint8_t prefix;                /*!< bits of net that every address it answers shares */
+	uint8_t net[16];               /*!< the address masked to prefix */
+	geo_info_t info;               /*!< what geo_lookup() returned */
+} geo_cache_net_t;
+
 /*!
  * Decoded mmdb records keyed by their data offset. Records are deduplicated
  * in an mmdb, so one offset is one record: every network that shares it
  * (e.g. all prefixes of one city) skips the MMDB_aget_value() path walks.
  * The prefix length still comes from each lookup's own netmask.
  *
+ * In front of them, the last lookups by network: the search tree gives
+ * every address under a matched prefix the same answer (same path, same
+ * record, same netmask), so an address inside a cached network (the longer
+ * of the city and ASN prefixes) skips the tree walks too.
+ *
  * Not thread-safe: one per worker thread. A zero-filled cache is empty and
  * valid; it may be used with several geo_db_t in turn (slots carry the id of
  * the database they came from, never reused by a later geo_open()).
  */
 typedef struct {
+	geo_cache_net_t net[GEO_CACHE_NETS];
+	geo_memo_t memo[GEO_MEMO_SLOTS];   /*!< shared parts of records, see geo_decode.h */
 	geo_cache_city_t city[GEO_CACHE_SLOTS];
 	geo_cache_asn_t asn[GEO_CACHE_SLOTS];
 	uint64_t hits;                 /*!< records served from the cache */
 	uint64_t misses;               /*!< records decoded (and stored) */
+	uint64_t net_hits;             /*!< lookups answered by a cached network */
 } geo_cache_t;
 
 /*!

@@ -148,7 +148,7 @@ static void parse_name(pctx_t *c, pnode_t *node, size_t index)
 	} else {
 		pparse_chain(c, v[N_CHAIN], name);
 	}
-	char text[sizeof(((hg_rec_name_t *)NULL)->chain_text)];
+	char text[HG_CHAIN_TEXT_MAX + 1];
 	pchain_text(name, text, sizeof(text));
 	name->chain_text = strdup(text);
 	if (name->chain_text == NULL) {

@@ -17,6 +17,7 @@
 #include "geo.h"
 #include "schema.h"
 #include "view.h"
+#include "view_health.h"
 
 /*! The client the answer is for. */
 typedef struct {
@@ -53,8 +54,13 @@ typedef struct {
 	uint8_t cname_len;
 	uint32_t ttl;
 	uint8_t scope;                 /*!< ECS scope prefix length */
+	uint8_t client_bits;           /*!< leading bits of the client address the answer
+	                                    depends on (scope before the cap to the
+	                                    source prefix) */
 	uint32_t flags;                /*!< enum sel_flags */
 	int vantage;                   /*!< prober index used as client vantage, -1 none */
+	uint64_t valid_from;           /*!< the answer holds for these times as far as */
+	uint64_t valid_until;          /*!< measurements age: the set's derived window */
 } sel_answer_t;
 
 /* ---- optional trace (explain) ---- */
@@ -84,7 +90,7 @@ typedef struct {
 /*!
  * \brief Run the name's chain for a client.
  *
- * \param[in]  view   Opened view.
+ * \param[in]  view   A view bound to its set (view_lookup(), view_bind()).
  * \param[in]  qtype  1 (A) or 28 (AAAA).
  * \param[in]  now_ms Unix ms (freshness of measurements).
  * \param[in]  trace  NULL, or a callback for every step (explain).
@@ -101,13 +107,14 @@ const char *sel_reason_name(uint8_t reason);
 
 /* ---- the health step ---- */
 
-/*! An endpoint's health verdict: what the `up` filter decides for it. */
+/*! An endpoint's health verdict: what the `up` filter decides for it
+ *  (view_health.h's rule, which view_derive() stores per set). */
 enum sel_health {
-	SEL_HEALTH_UP = 0,       /*!< at least quorum of the voting probers see it up */
-	SEL_HEALTH_DOWN,         /*!< fewer than quorum: `up` removes it */
-	SEL_HEALTH_UNKNOWN,      /*!< no prober voted: kept (fail open), counted */
-	SEL_HEALTH_DRAINED,      /*!< admin drain: removed before the chain, whatever the probers say */
-	SEL_HEALTH_FORCED_UP,    /*!< admin force-up: kept whatever the probers say */
+	SEL_HEALTH_UP = VIEW_HEALTH_UP,             /*!< at least quorum of the voting probers see it up */
+	SEL_HEALTH_DOWN = VIEW_HEALTH_DOWN,         /*!< fewer than quorum: `up` removes it */
+	SEL_HEALTH_UNKNOWN = VIEW_HEALTH_UNKNOWN,   /*!< no prober voted: kept (fail open), counted */
+	SEL_HEALTH_DRAINED = VIEW_HEALTH_DRAINED,   /*!< admin drain: removed before the chain */
+	SEL_HEALTH_FORCED_UP = VIEW_HEALTH_FORCED_UP, /*!< admin force-up: kept whatever the probers say */
 };
 
 /*! The verdict and the votes behind it. Voters are the probers whose cell
@@ -119,24 +126,25 @@ typedef struct {
 	uint8_t n_voters;        /*!< probers that voted */
 	uint8_t n_up;            /*!< voters that see it up */
 	uint8_t n_warming;       /*!< fresh probers that abstained (warm-up) */
-	uint32_t voters;         /*!< bit j: prober j of the view voted (view_open(): <= 32 probers) */
-	uint32_t quorum_ppm;     /*!< the view's quorum (parts per million) */
-	uint32_t stale_after_ms; /*!< the view's stale-after */
+	uint32_t voters;         /*!< bit j: prober j of the set voted (view_set_open(): <= 32 probers) */
+	uint32_t quorum_ppm;     /*!< the set's quorum (parts per million) */
+	uint32_t stale_after_ms; /*!< the set's stale-after */
 } sel_health_t;
 
 _Static_assert(HG_PROBER_MAX <= 32, "sel_health_t.voters has one bit per prober");
 
 /*!
- * \brief The health verdict of endpoint \a ep of \a view at \a now_ms: the
+ * \brief The health verdict of endpoint \a ep of \a set at \a now_ms: the
  *        very rule sel_decide()'s `up` filter and pre-filter apply (admin
  *        drain, then force-up, then the quorum of the voting probers, none
- *        voting = unknown), with that view's quorum and stale-after.
+ *        voting = unknown), with that set's quorum and stale-after.
  *
- * For tools (status) that must agree with the module: same code, same
- * inputs. The votes are counted whatever the admin state. No allocation.
+ * For tools (status) that must agree with the module: same rule, same
+ * inputs (the verdict is the one view_derive() stores). The votes are
+ * counted whatever the admin state. No allocation.
  * \return HG_EOK, HG_EINVAL (NULL argument, \a ep out of range).
  */
-int sel_health(const view_t *view, unsigned ep, uint64_t now_ms, sel_health_t *out);
+int sel_health(const view_set_t *set, unsigned ep, uint64_t now_ms, sel_health_t *out);
 
 /*!
  * \brief Whether data stamped \a ts_ms counts as fresh at \a now_ms with

@@ -35,31 +35,35 @@ static void sel_step_end(sel_ctx_t *c, const sel_trace_t *trace, int idx, uint8_
 	trace->step(trace->ctx, &st);
 }
 
+/* The set's derived state at now_ms (stored, or computed into c->state).
+ * A call taking the context: it also tells cppcheck the context is being
+ * set up, which member assignments alone do not. */
+static void sel_state_begin(sel_ctx_t *c, uint64_t now_ms)
+{
+	view_state(c->s, now_ms, &c->state, &c->d, &c->fresh);
+}
+
 /* Candidates: endpoints that can answer this qtype; drained ones go here so
  * a drain works whatever the chain. Returns how many had the family. */
 static unsigned sel_prefilter(sel_ctx_t *c)
 {
-	/* Locals, not c->...: stores to the uint8_t arrays may alias anything,
-	 * which would reload the bound and the count on every iteration. */
-	unsigned n_family = 0, n = 0, n_ep = c->v->hdr->n_endpoints;
-	const hg_view_ep_t *eps = c->v->ep;
-	for (unsigned e = 0; e < n_ep; e++) {
-		const hg_view_ep_t *ep = &eps[e];
-		uint8_t reason = SEL_R_KEPT;
-		if (!sel_has_family(c, ep)) {
-			reason = SEL_R_NO_FAMILY;
-		} else {
-			n_family++;
-			if (ep->admin == HG_ADMIN_DRAIN) {
-				reason = SEL_R_DRAINED;
-			} else {
-				c->list[n++] = (uint8_t)e;
-			}
-		}
-		c->reason[e] = reason;
+	uint64_t fam = c->v6 ? c->d->fam_v6 : c->d->fam_v4;
+	uint64_t cand = fam & ~c->d->drained;
+	unsigned n = 0;
+	for (uint64_t m = cand; m != 0; m &= m - 1) {
+		c->list[n++] = (uint8_t)__builtin_ctzll(m);
 	}
 	c->n = (uint8_t)n;
-	return n_family;
+	c->mask = cand;
+	c->asc = true;
+	if (c->tracing) {
+		for (unsigned e = 0; e < c->s->hdr->n_endpoints; e++) {
+			uint64_t bit = 1ull << e;
+			c->reason[e] = !(fam & bit) ? SEL_R_NO_FAMILY
+			             : (c->d->drained & bit) ? SEL_R_DRAINED : SEL_R_KEPT;
+		}
+	}
+	return (unsigned)__builtin_popcountll(fam);
 }
 
 static void sel_run_filter(sel_ctx_t *c, const hg_view_filter_t *f)
@@ -83,6 +87,10 @@ static void sel_run_filter(sel_ctx_t *c, const hg_view_filter_t *f)
 	case HG_F_FIRST:            sel_f_first(c, f); break;
 	default:                    break;   /* view_open() rejects unknown types */
 	}
+	/* Only these keep the list in the prefilter's ascending order. */
+	if (f->type != HG_F_UP && f->type != HG_F_GEOFENCE && f->type != HG_F_MAX_LOSS) {
+		c->asc = false;
+	}
 }
 
 /* Fail open: health and drains are ignored, only the family matters. */
@@ -96,8 +104,8 @@ static void sel_fallback(sel_ctx_t *c)
 		sel_note(c, "fallback %s: NODATA", kind);
 		return;
 	}
-	for (uint8_t e = 0; e < h->n_endpoints; e++) {
-		const hg_view_ep_t *ep = &c->v->ep[e];
+	for (uint8_t e = 0; e < c->s->hdr->n_endpoints; e++) {
+		const hg_view_ep_t *ep = &c->s->ep[e];
 		if (sel_has_family(c, ep) &&
 		    (h->fallback == HG_FALLBACK_ALL || ep->pool == h->fallback_pool)) {
 			c->list[c->n++] = e;
@@ -113,7 +121,7 @@ static void sel_fallback(sel_ctx_t *c)
 
 static void sel_answer(const sel_ctx_t *c, sel_answer_t *out)
 {
-	const view_t *v = c->v;
+	const view_set_t *v = c->s;
 	if (c->n > 0 && (v->ep[c->list[0]].flags & HG_VEP_CNAME)) {
 		const hg_view_ep_t *ep = &v->ep[c->list[0]];
 		out->flags |= SEL_CNAME;
@@ -145,7 +153,8 @@ static void sel_answer(const sel_ctx_t *c, sel_answer_t *out)
 int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
                uint64_t now_ms, sel_rng_t *rng, sel_answer_t *out, const sel_trace_t *trace)
 {
-	if (view == NULL || view->hdr == NULL || client == NULL || rng == NULL || out == NULL ||
+	if (view == NULL || view->hdr == NULL || view->s.hdr == NULL || client == NULL ||
+	    rng == NULL || out == NULL ||
 	    (qtype != 1 && qtype != 28) ||
 	    (client->family != AF_INET && client->family != AF_INET6) ||
 	    (trace != NULL && trace->step == NULL)) {
@@ -153,24 +162,32 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 	}
 	sel_ctx_t c;
 	c.v = view;
+	c.s = &view->s;
 	c.client = client;
 	c.now_ms = now_ms;
-	sel_fresh_window(&c, now_ms, view->hdr->stale_after_ms);
+	sel_state_begin(&c, now_ms);
 	c.rng = rng;
 	c.v6 = qtype == 28;
 	c.tracing = trace != NULL;
+	if (c.tracing) {
+		/* Only explain's vote counts read the cells' window. */
+		uint64_t hi;
+		view_window(now_ms, c.s->hdr->stale_after_ms, &c.fresh_lo, &hi);
+		c.fresh_any = c.fresh_lo <= hi;
+		c.fresh_span = hi - c.fresh_lo;
+	}
 	c.scope = 0;
 	c.client_used = false;
 	c.flags = 0;
-	c.loc_done = c.vant_done = false;
+	c.loc_done = c.vant_done = c.vant_sorted = false;
 	c.n_vant = 0;
 
 	uint8_t in[HG_NAME_EP_MAX], n_in = 0;
 	if (c.tracing) {
-		for (uint8_t e = 0; e < view->hdr->n_endpoints; e++) {
+		for (uint8_t e = 0; e < view->s.hdr->n_endpoints; e++) {
 			in[e] = e;
 		}
-		n_in = view->hdr->n_endpoints;
+		n_in = view->s.hdr->n_endpoints;
 		for (unsigned i = 0; i < HG_NAME_EP_MAX; i++) {
 			c.metric[i] = NAN;
 		}
@@ -184,6 +201,9 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 	unsigned n_filters = view->hdr->n_filters;
 	for (unsigned f = 0; f < n_filters && c.n > 0; f++) {
 		const hg_view_filter_t *flt = &view->filter[f];
+		const hg_view_filter_t *next = f + 1 < n_filters ? &view->filter[f + 1] : NULL;
+		c.sort_limit = !c.tracing && next != NULL && next->type == HG_F_FIRST &&
+		               next->arg > 0 && next->arg < HG_NAME_EP_MAX ? (uint8_t)next->arg : 0;
 		if (c.tracing) {
 			sel_step_begin(&c, in, &n_in);
 		}
@@ -211,6 +231,9 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 	sel_answer(&c, out);
 	out->ttl = (out->flags & SEL_DEGRADED) ? view->hdr->degraded_ttl : view->hdr->ttl;
 	out->scope = c.scope < client->source_len ? c.scope : client->source_len;
+	out->client_bits = c.scope;
+	out->valid_from = c.d->valid_from;
+	out->valid_until = c.d->valid_until;
 	if (c.client_used) {
 		out->flags |= SEL_CLIENT_USED;
 	}

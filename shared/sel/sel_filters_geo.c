@@ -140,15 +140,22 @@ void sel_f_geofence(sel_ctx_t *c, const hg_view_filter_t *f)
 		if (!sel_rule_match(c, rule, &hit)) {
 			continue;
 		}
-		bool keep[HG_NAME_EP_MAX] = { false };
-		unsigned n_keep = 0;
-		for (uint8_t i = 0; i < c->n; i++) {
-			keep[i] = (rule->targets >> c->list[i]) & 1;
-			n_keep += keep[i];
-		}
 		bool strict = rule->flags & HG_VR_STRICT;
-		if (n_keep > 0 || strict) {
-			sel_compact(c, keep, SEL_R_NOT_IN_RULE);
+		unsigned n_keep = 0;
+		if (c->asc) {
+			n_keep = (c->mask & rule->targets) != 0;
+			if (n_keep > 0 || strict) {
+				sel_keep_mask(c, rule->targets, SEL_R_NOT_IN_RULE);
+			}
+		} else {
+			bool keep[HG_NAME_EP_MAX] = { false };
+			for (uint8_t i = 0; i < c->n; i++) {
+				keep[i] = (rule->targets >> c->list[i]) & 1;
+				n_keep += keep[i];
+			}
+			if (n_keep > 0 || strict) {
+				sel_compact(c, keep, SEL_R_NOT_IN_RULE);
+			}
 		}
 		sel_note_rule(c, r + 1, hit,
 		              n_keep > 0 ? "" : strict ? ", no target left (strict)"
@@ -167,19 +174,39 @@ void sel_f_nearest(sel_ctx_t *c)
 		sel_note(c, "client location unknown: unchanged");
 		return;
 	}
+	double cx = c->cx, cy = c->cy, cz = c->cz;
+	/* Before `first: 1` only the nearest matters: found in the same pass
+	 * (the earliest of equals, as the stable sort puts it first), then
+	 * moved to the front with the others kept in order, as
+	 * sel_sort_desc() with sort_limit 1 does. */
+	bool one = c->sort_limit == 1;
+	double best = 0.0;
+	uint8_t best_i = 0;
 	for (uint8_t i = 0; i < c->n; i++) {
 		uint8_t e = c->list[i];
-		const hg_view_ep_t *ep = &c->v->ep[e];
+		const hg_view_ep_t *ep = &c->s->ep[e];
+		double k = -2.0;   /* no location: after every located endpoint, order kept */
 		if (ep->flags & HG_VEP_HAS_LOCATION) {
 			/* Larger dot product of unit vectors = shorter great circle. */
-			c->key[e] = (double)ep->x * c->cx + (double)ep->y * c->cy + (double)ep->z * c->cz;
+			k = (double)ep->x * cx + (double)ep->y * cy + (double)ep->z * cz;
 			if (c->tracing) {
-				double d = c->key[e] > 1.0 ? 1.0 : c->key[e] < -1.0 ? -1.0 : c->key[e];
+				double d = k > 1.0 ? 1.0 : k < -1.0 ? -1.0 : k;
 				c->metric[e] = acos(d) * SEL_EARTH_KM;
 			}
-		} else {
-			c->key[e] = -2.0;   /* after every located endpoint, order kept */
+		}
+		c->key[e] = k;
+		if (i == 0 || k > best) {
+			best = k;
+			best_i = i;
 		}
 	}
-	sel_sort_desc(c);
+	if (!one) {
+		sel_sort_desc(c);
+		return;
+	}
+	uint8_t e = c->list[best_i];
+	for (uint8_t j = best_i; j > 0; j--) {
+		c->list[j] = c->list[j - 1];
+	}
+	c->list[0] = e;
 }

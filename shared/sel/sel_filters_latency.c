@@ -5,8 +5,10 @@
 
 #include "sel_internal.h"
 
-/* Fresh probers (at least one fresh cell in this view) ordered by distance
- * to the client, computed once per decision. */
+/* Fresh probers (at least one fresh cell in this set: derived) by distance
+ * to the client, computed once per decision: their closeness and the
+ * nearest one (the first in policy order among equals); the full order
+ * waits for a decision that needs more than the nearest (sel_vant_order()). */
 static void sel_vantages(sel_ctx_t *c)
 {
 	if (c->vant_done) {
@@ -14,46 +16,60 @@ static void sel_vantages(sel_ctx_t *c)
 	}
 	c->vant_done = true;
 	c->n_vant = 0;
-	if (!sel_client_loc(c) || !c->fresh_any) {
-		return;   /* no location, or an empty window: no prober is fresh */
+	if (!sel_client_loc(c)) {
+		return;
 	}
-	const view_t *v = c->v;
-	unsigned n_ep = v->hdr->n_endpoints, n_pr = v->hdr->n_probers;
-	float key[HG_PROBER_MAX];
-	for (unsigned j = 0; j < n_pr; j++) {
-		bool fresh = false;
-		for (unsigned e = 0; e < n_ep && !fresh; e++) {
-			fresh = sel_cell_fresh_in(c, view_cell(v, e, j));
-		}
-		if (!fresh) {
-			continue;
-		}
-		const hg_view_prober_t *p = &v->prober[j];
+	const view_set_t *s = c->s;
+	float best = 0.0f;
+	for (uint32_t m = c->d->fresh_probers; m != 0; m &= m - 1) {
+		unsigned j = (unsigned)__builtin_ctz(m);
+		const hg_view_prober_t *p = &s->prober[j];
 		float k = p->x * c->cx + p->y * c->cy + p->z * c->cz;
-		/* Insertion by distance; ties keep policy order. */
-		unsigned pos = c->n_vant;
-		while (pos > 0 && key[pos - 1] < k) {
-			key[pos] = key[pos - 1];
+		c->vkey[j] = k;
+		if (c->n_vant == 0 || best < k) {
+			best = k;
+			c->vant[0] = (uint8_t)j;
+		}
+		c->n_vant++;
+	}
+	c->vant_sorted = c->n_vant <= 1;
+}
+
+/* Every fresh prober, nearest first: an insertion by closeness, ties in
+ * policy order (so vant[0] stays what sel_vantages() chose). */
+static void sel_vant_order(sel_ctx_t *c)
+{
+	unsigned n = 0;
+	for (uint32_t m = c->d->fresh_probers; m != 0; m &= m - 1) {
+		unsigned j = (unsigned)__builtin_ctz(m);
+		float k = c->vkey[j];
+		unsigned pos = n;
+		while (pos > 0 && c->vkey[c->vant[pos - 1]] < k) {
 			c->vant[pos] = c->vant[pos - 1];
 			pos--;
 		}
-		key[pos] = k;
 		c->vant[pos] = (uint8_t)j;
-		c->n_vant++;
+		n++;
 	}
+	c->vant_sorted = true;
 }
 
 /* The cell of endpoint e from the nearest vantage that has fresh data for
  * it (and, for latency, an RTT); NULL if none. */
-static inline const hg_view_cell_t *sel_vantage_cell(const sel_ctx_t *c, uint8_t e,
-                                                     bool need_rtt)
+static inline const hg_view_cell_t *sel_vantage_cell(sel_ctx_t *c, uint8_t e, bool need_rtt)
 {
-	/* n_vant > 0 implies c->fresh_any (sel_vantages). */
-	const hg_view_cell_t *row = view_cell(c->v, e, 0);
-	for (unsigned k = 0; k < c->n_vant; k++) {
-		const hg_view_cell_t *cell = &row[c->vant[k]];
-		if (sel_cell_fresh_in(c, cell) && (!need_rtt || cell->rtt_us != HG_RTT_NONE)) {
-			return cell;
+	const hg_view_cell_t *row = view_cell(c->s, e, 0);
+	unsigned j = c->vant[0];
+	if (sel_fresh_cell(c, e, j) && (!need_rtt || row[j].rtt_us != HG_RTT_NONE)) {
+		return &row[j];
+	}
+	if (!c->vant_sorted) {
+		sel_vant_order(c);
+	}
+	for (unsigned k = 1; k < c->n_vant; k++) {
+		j = c->vant[k];
+		if (sel_fresh_cell(c, e, j) && (!need_rtt || row[j].rtt_us != HG_RTT_NONE)) {
+			return &row[j];
 		}
 	}
 	return NULL;
@@ -78,8 +94,8 @@ static bool sel_vantage_ready(sel_ctx_t *c)
 static void sel_note_vantage(sel_ctx_t *c, const char *what)
 {
 	if (c->tracing) {
-		const hg_view_prober_t *p = &c->v->prober[c->vant[0]];
-		sel_note(c, "vantage %.*s%s", (int)p->id_len, (const char *)c->v->strings + p->id_off,
+		const hg_view_prober_t *p = &c->s->prober[c->vant[0]];
+		sel_note(c, "vantage %.*s%s", (int)p->id_len, (const char *)c->s->strings + p->id_off,
 		         what);
 	}
 }
@@ -107,13 +123,20 @@ void sel_f_lowest_latency(sel_ctx_t *c, const hg_view_filter_t *f)
 		return;
 	}
 	uint64_t limit = best + f->arg;
-	bool keep[HG_NAME_EP_MAX] = { false };
+	/* sel_compact() inline, with the sort key (lower latency first: negated
+	 * for the descending sort) set only where it is read. */
+	uint8_t n = 0;
 	for (uint8_t i = 0; i < c->n; i++) {
-		keep[i] = lat[i] != HG_RTT_NONE && lat[i] <= limit;
-		/* Sort key: lower latency first (negated for the descending sort). */
-		c->key[c->list[i]] = -(double)lat[i];
+		uint8_t e = c->list[i];
+		if (lat[i] != HG_RTT_NONE && lat[i] <= limit) {
+			c->list[n++] = e;
+			c->key[e] = -(double)lat[i];
+		} else {
+			c->reason[e] = SEL_R_TOO_SLOW;
+			c->mask &= ~(1ull << e);
+		}
 	}
-	sel_compact(c, keep, SEL_R_TOO_SLOW);
+	c->n = n;
 	sel_sort_desc(c);
 	sel_note_vantage(c, "");
 }

@@ -9,13 +9,6 @@ void sel_rng_seed(sel_rng_t *rng, uint64_t seed)
 	rng->rr = 0;
 }
 
-uint64_t sel_mix64(uint64_t x)
-{
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 uint64_t sel_rng_next(sel_rng_t *rng)
 {
 	rng->state += 0x9e3779b97f4a7c15ull;

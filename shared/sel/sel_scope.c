@@ -62,13 +62,55 @@ void sel_compact(sel_ctx_t *c, const bool *keep, uint8_t reason)
 			c->list[n++] = e;
 		} else {
 			c->reason[e] = reason;
+			c->mask &= ~(1ull << e);
 		}
 	}
 	c->n = n;
 }
 
+void sel_keep_mask(sel_ctx_t *c, uint64_t keep, uint8_t reason)
+{
+	uint64_t gone = c->mask & ~keep;
+	if (gone == 0) {
+		return;
+	}
+	for (uint64_t m = gone; m != 0; m &= m - 1) {
+		c->reason[__builtin_ctzll(m)] = reason;
+	}
+	c->mask &= keep;
+	uint8_t n = 0;
+	for (uint64_t m = c->mask; m != 0; m &= m - 1) {
+		c->list[n++] = (uint8_t)__builtin_ctzll(m);
+	}
+	c->n = n;
+}
+
+/* The first k of a stable descending sort: each pass takes the earliest
+ * largest key of the rest to the front, keeping the others' order, so
+ * ties resolve as the insertion sort resolves them. O(k n). */
+static void sel_select_desc(sel_ctx_t *c, unsigned k)
+{
+	for (unsigned i = 0; i < k; i++) {
+		unsigned best = i;
+		for (unsigned j = i + 1; j < c->n; j++) {
+			if (c->key[c->list[j]] > c->key[c->list[best]]) {
+				best = j;
+			}
+		}
+		uint8_t e = c->list[best];
+		for (unsigned j = best; j > i; j--) {
+			c->list[j] = c->list[j - 1];
+		}
+		c->list[i] = e;
+	}
+}
+
 void sel_sort_desc(sel_ctx_t *c)
 {
+	if (c->sort_limit > 0 && c->sort_limit < c->n && c->sort_limit <= 4) {
+		sel_select_desc(c, c->sort_limit);
+		return;
+	}
 	/* Insertion sort: n <= 64, usually ~10, stable, no recursion. */
 	for (uint8_t i = 1; i < c->n; i++) {
 		uint8_t e = c->list[i];

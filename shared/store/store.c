@@ -19,19 +19,8 @@
 #include "store_guard.h"
 #include "store_meta.h"
 #include "store_safe.h"
+#include "store_int.h"
 
-struct store {
-	struct store *next;
-	char *path;                    /* realpath: the registry key */
-	MDB_env *env;
-	MDB_dbi dbi[STORE_DBI_COUNT];
-	unsigned refs;
-	bool rdonly;
-	atomic_bool broken;            /* a read of the map faulted: never trusted again */
-	const char *map_addr;          /* data.mdb's map, to tell its faults apart */
-	size_t map_size;
-	MDB_txn *open_txn;             /* store_open_dbis()'s txn, for a fault to abort */
-};
 
 /* LMDB forbids two MDB_env on one file in a process (POSIX locks are per
  * process), so every zone/thread of knotd must share one handle. */
@@ -43,15 +32,15 @@ static _Thread_local char store_errbuf[512];
 static const char *const store_db_names[STORE_DBI_COUNT] = {
 	[STORE_META] = HG_DB_META,             [STORE_PROBERS] = HG_DB_PROBERS,
 	[STORE_POOLS] = HG_DB_POOLS,           [STORE_ENDPOINTS] = HG_DB_ENDPOINTS,
-	[STORE_NAMES] = HG_DB_NAMES,           [STORE_EPNAMES] = HG_DB_EPNAMES,
+	[STORE_NAMES] = HG_DB_NAMES,           [STORE_EPSETS] = HG_DB_EPSETS,
 	[STORE_MEASUREMENTS] = HG_DB_MEASUREMENTS, [STORE_VIEWS] = HG_DB_VIEWS,
 	[STORE_OVERRIDES] = HG_DB_OVERRIDES,   [STORE_CURSORS] = HG_DB_CURSORS,
+	[STORE_SETS] = HG_DB_SETS,
 };
 
 _Static_assert(STORE_DBI_COUNT == HG_DB_COUNT, "one store_dbi per named DB");
 
-static int store_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int store_fail(int err, const char *fmt, ...)
+int store_fail(int err, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -104,23 +93,12 @@ static int store_mkdirs(const char *dir)
 	return HG_EOK;
 }
 
-/* Map size from HG_STORE_MAPSIZE (bytes) if set: lets operators grow the
- * map without a rebuild and tests provoke MDB_MAP_FULL. */
-static size_t store_mapsize(void)
-{
-	const char *env = getenv("HG_STORE_MAPSIZE");
-	if (env != NULL && *env != '\0') {
-		char *end = NULL;
-		unsigned long long v = strtoull(env, &end, 10);
-		if (end != NULL && *end == '\0' && v >= 65536) {
-			return (size_t)v;
-		}
-	}
-	return (size_t)STORE_MAPSIZE_DEFAULT;
-}
 
-static int store_check_schema(MDB_txn *txn, MDB_dbi meta, bool create, const char *path)
+
+static int store_check_schema(MDB_txn *txn, MDB_dbi meta, bool create, bool upgrade,
+                              const char *path, uint32_t *found_out)
 {
+	*found_out = HG_SCHEMA_VERSION;
 	MDB_val k = { strlen(HG_META_SCHEMA_VERSION), (void *)HG_META_SCHEMA_VERSION }, v;
 	int rc = mdb_get(txn, meta, &k, &v);
 	if (rc == MDB_NOTFOUND && create) {
@@ -144,6 +122,10 @@ static int store_check_schema(MDB_txn *txn, MDB_dbi meta, bool create, const cha
 		                  v.mv_size);
 	}
 	memcpy(&found, v.mv_data, sizeof(found));
+	if (upgrade && found == STORE_SCHEMA_PREVIOUS_VERSION) {
+		*found_out = found;   /* writer_load_policy() rewrites it */
+		return HG_EOK;
+	}
 	if (found != HG_SCHEMA_VERSION) {
 		return store_fail(HG_ESCHEMA, "%s: database schema version %u, this build reads "
 		                  "version %u", path, found, HG_SCHEMA_VERSION);
@@ -153,7 +135,7 @@ static int store_check_schema(MDB_txn *txn, MDB_dbi meta, bool create, const cha
 
 /* Open every named DB in one txn. DBI handles opened in a txn become
  * env-wide only when that txn commits, so even the read-only txn commits. */
-static int store_open_dbis(struct store *s, bool create)
+static int store_open_dbis(struct store *s, bool create, bool upgrade)
 {
 	MDB_txn *txn = NULL;
 	int rc = mdb_txn_begin(s->env, NULL, create ? 0 : MDB_RDONLY, &txn);
@@ -163,7 +145,7 @@ static int store_open_dbis(struct store *s, bool create)
 	s->open_txn = txn;
 	int ret = HG_EOK;
 	for (int i = 0; i < STORE_DBI_COUNT; i++) {
-		unsigned flags = (create ? MDB_CREATE : 0) | (i == STORE_EPNAMES ? MDB_DUPSORT : 0);
+		unsigned flags = (create ? MDB_CREATE : 0) | (i == STORE_EPSETS ? MDB_DUPSORT : 0);
 		rc = mdb_dbi_open(txn, store_db_names[i], flags, &s->dbi[i]);
 		if (rc == MDB_NOTFOUND) {
 			ret = store_fail(HG_ENOENT, "%s: no haltgslb database (missing DB \"%s\")",
@@ -179,7 +161,8 @@ static int store_open_dbis(struct store *s, bool create)
 			goto cleanup;
 		}
 	}
-	ret = store_check_schema(txn, s->dbi[STORE_META], create, s->path);
+	ret = store_check_schema(txn, s->dbi[STORE_META], create, upgrade, s->path,
+	                         &s->schema_found);
 	if (ret != HG_EOK) {
 		goto cleanup;
 	}
@@ -251,9 +234,15 @@ static int store_env_setup(struct store *s)
 	/* A corrupt page trips an LMDB assertion: inside a guard it jumps back
 	 * to the guard instead of aborting the process. */
 	mdb_env_set_assert(s->env, store_guard_assert);
-	if ((rc = mdb_env_set_maxdbs(s->env, HG_DB_COUNT)) != MDB_SUCCESS ||
+	/* Writers start at the initial size and grow (store_write()); readers
+	 * map the ceiling, so a writer's growth never moves their map. */
+	size_t initial;
+	store_map_config(&initial, &s->map_limit);
+	/* One more than the schema's DBs: the upgrade opens the retired one to
+	 * delete it (store_wtxn_upgrade()). */
+	if ((rc = mdb_env_set_maxdbs(s->env, HG_DB_COUNT + 1)) != MDB_SUCCESS ||
 	    (rc = mdb_env_set_maxreaders(s->env, STORE_MAXREADERS)) != MDB_SUCCESS ||
-	    (rc = mdb_env_set_mapsize(s->env, store_mapsize())) != MDB_SUCCESS) {
+	    (rc = mdb_env_set_mapsize(s->env, s->rdonly ? s->map_limit : initial)) != MDB_SUCCESS) {
 		return store_fail(hg_err_from_mdb(rc), "%s: %s", s->path, mdb_strerror(rc));
 	}
 	return HG_EOK;
@@ -265,7 +254,7 @@ static int store_env_setup(struct store *s)
  * page, every page starts with its own number, and page N is N pages into
  * the map. Checked against meta page 0 at the result; left unknown (NULL)
  * if anything disagrees. */
-static void store_find_map(struct store *s)
+void store_find_map(struct store *s)
 {
 	MDB_stat st;
 	MDB_envinfo info;
@@ -311,7 +300,8 @@ static int store_env_map_guarded(struct store *s, const store_files_t *files, bo
 	}
 	int dead = 0;
 	mdb_reader_check(s->env, &dead);
-	ret = store_open_dbis(s, create);
+	store_map_opened(s);
+	ret = store_open_dbis(s, create, s->upgrade);
 	if (ret == HG_EOK) {
 		store_find_map(s);
 	}
@@ -339,7 +329,8 @@ static int store_env_map(struct store *s, const store_files_t *files, bool creat
 
 static int store_env_open(struct store *s, const char *given, unsigned flags)
 {
-	bool create = !s->rdonly && (flags & STORE_CREATE);
+	bool create = !s->rdonly && (flags & (STORE_CREATE | STORE_UPGRADE));
+	s->upgrade = !s->rdonly && (flags & STORE_UPGRADE);
 	store_files_t files;
 	char why[400];
 	int ret = store_safe_open(given, s->path, create, &files, why, sizeof(why));
@@ -366,7 +357,8 @@ static void store_env_close_cb(void *env)
 
 int store_open(const char *dir, unsigned flags, store_t **out)
 {
-	if (dir == NULL || out == NULL || ((flags & STORE_RDONLY) && (flags & STORE_CREATE))) {
+	if (dir == NULL || out == NULL ||
+	    ((flags & STORE_RDONLY) && (flags & (STORE_CREATE | STORE_UPGRADE)))) {
 		return store_fail(HG_EINVAL, "store_open: invalid arguments");
 	}
 	store_errbuf[0] = '\0';
@@ -408,6 +400,7 @@ int store_open(const char *dir, unsigned flags, store_t **out)
 	}
 	s->rdonly = (flags & STORE_RDONLY) != 0;
 	s->refs = 1;
+	pthread_mutex_init(&s->readers_lock, NULL);
 	ret = store_env_open(s, dir, flags);
 	if (ret != HG_EOK) {
 		goto cleanup;
@@ -421,6 +414,7 @@ cleanup:
 		if (s->env != NULL) {
 			store_guard_call(store_env_close_cb, s->env);
 		}
+		pthread_mutex_destroy(&s->readers_lock);
 		free(s->path);
 		free(s);
 	}
@@ -451,6 +445,8 @@ void store_close(store_t *store)
 	 * Guarded: closing clears our reader slots in lock.mdb's map. */
 	store_guard_call(store_env_close_cb, store->env);
 	pthread_mutex_unlock(&store_lock);
+	pthread_mutex_destroy(&store->readers_lock);
+	free(store->readers);
 	free(store->path);
 	free(store);
 }
@@ -473,6 +469,16 @@ MDB_env *store_env(const store_t *store)
 bool store_is_rdonly(const store_t *store)
 {
 	return store->rdonly;
+}
+
+uint32_t store_schema_found(const store_t *store)
+{
+	return store->schema_found;
+}
+
+void store_schema_upgraded(store_t *store)
+{
+	store->schema_found = HG_SCHEMA_VERSION;
 }
 
 int store_check_file(store_t *store, char *why, size_t size)

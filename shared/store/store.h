@@ -16,14 +16,17 @@
  * Errors are the project's HG_E* codes (errors.h); LMDB's are mapped in one
  * place, hg_err_from_mdb().
  *
- * Map size: STORE_MAPSIZE_DEFAULT unless the environment variable
- * HG_STORE_MAPSIZE holds a size in bytes (>= 65536) when the environment is
- * first opened in the process (LMDB never maps less than the data already
- * in the file). Raising it takes effect at the next open; every process that
- * opens the environment should use the same value.
+ * Map size (SCHEMA.md, "The environment"): writers map HG_STORE_MAPSIZE
+ * bytes (default STORE_MAPSIZE_DEFAULT) or what the file records, whichever
+ * is larger, and store_write() doubles the map whenever a transaction
+ * fills it, up to HG_STORE_MAPSIZE_MAX (default STORE_MAPSIZE_MAX_DEFAULT);
+ * readers map that ceiling from the start. Both are bytes (>= 65536), read
+ * when the environment is first opened in the process; every process that
+ * opens the environment should use the same values.
  */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,8 +39,18 @@
  *  module instance, plus one per checker thread; tools take one each. */
 #define STORE_MAXREADERS 1024
 
-/*! Default map size: generous, sparse on disk. */
+/*! Default initial map size of a writer: generous, sparse on disk. */
 #define STORE_MAPSIZE_DEFAULT (1024ull * 1024 * 1024)
+
+/*! Default ceiling of the map (HG_STORE_MAPSIZE_MAX): writers grow up to it,
+ *  readers map it. Virtual address space only: disk and memory follow the
+ *  data. */
+#define STORE_MAPSIZE_MAX_DEFAULT (16ull * 1024 * 1024 * 1024)
+
+/*! Share of the ceiling above which every commit warns (once until the
+ *  data falls under STORE_MAP_CALM_PCT again). */
+#define STORE_MAP_WARN_PCT 80
+#define STORE_MAP_CALM_PCT 70
 
 /*! Buffer size that always holds a measurements key (two ids and the NUL
  *  between them; no trailing NUL). */
@@ -46,13 +59,21 @@
 enum store_open_flags {
 	STORE_RDONLY = 1 << 0,   /*!< Open read-only (the module); DBs must exist. */
 	STORE_CREATE = 1 << 1,   /*!< Create the directory, DBs and meta if missing. */
+	/*! Also accept the previous schema version (1), for the one writer that
+	 *  upgrades it in place: writer_load_policy() (SCHEMA.md, "Versions and
+	 *  upgrades"). Not with STORE_RDONLY. */
+	STORE_UPGRADE = 1 << 2,
 };
+
+/*! The schema version STORE_UPGRADE accepts (and writer_load_policy()
+ *  upgrades from). */
+#define STORE_SCHEMA_PREVIOUS_VERSION 1u
 
 /*! The named databases of schema.h, in a fixed order. */
 enum store_dbi {
 	STORE_META = 0, STORE_PROBERS, STORE_POOLS, STORE_ENDPOINTS, STORE_NAMES,
-	STORE_EPNAMES, STORE_MEASUREMENTS, STORE_VIEWS, STORE_OVERRIDES, STORE_CURSORS,
-	STORE_DBI_COUNT
+	STORE_EPSETS, STORE_MEASUREMENTS, STORE_VIEWS, STORE_OVERRIDES, STORE_CURSORS,
+	STORE_SETS, STORE_DBI_COUNT
 };
 
 typedef struct store store_t;
@@ -110,6 +131,14 @@ const char *store_path(const store_t *store);
 /*! \brief True if the shared handle was opened with STORE_RDONLY. */
 bool store_is_rdonly(const store_t *store);
 
+/*! \brief The schema version the database holds: HG_SCHEMA_VERSION, or the
+ *         previous version when opened with STORE_UPGRADE and not upgraded yet. */
+uint32_t store_schema_found(const store_t *store);
+
+/*! \brief Record that a write transaction of this handle committed the
+ *         current schema version (the upgrade is done). */
+void store_schema_upgraded(store_t *store);
+
 /*! \brief The DBI of a named database. */
 MDB_dbi store_dbi(const store_t *store, enum store_dbi which);
 
@@ -151,19 +180,37 @@ bool store_map_contains(const store_t *store, const void *addr);
 
 /* ---------------------------------------------------------------------- */
 
-/*! A read transaction: reusable (MDB_NOTLS), so one per thread can be cached. */
+/*! Who may touch a read txn's LMDB txn (store_rtxn_t.state). */
+enum store_rtxn_state {
+	STORE_RTXN_FREE = 0,     /*!< reset (or never begun): its owner may begin it */
+	STORE_RTXN_BUSY,         /*!< its owner reads through it: the map must not move */
+	STORE_RTXN_HELD,         /*!< its owner keeps the snapshot between reads
+	                              (store_rtxn_hold()); another thread may take
+	                              it back to FREE (store_release_held()) */
+	STORE_RTXN_TAKING,       /*!< another thread is resetting it */
+};
+
+/*! A read transaction: reusable (MDB_NOTLS), so one per thread can be
+ *  cached. Registered with its store from its first begin until
+ *  store_rtxn_free(), which every user must call before the struct goes. */
 typedef struct {
 	store_t *store;
 	MDB_txn *txn;            /*!< NULL until first begin; reset between uses */
 	bool active;
+	bool registered;         /*!< in store's registry (a remap waits for it) */
+	atomic_int state;        /*!< enum store_rtxn_state */
 } store_rtxn_t;
 
 /*!
  * \brief Start a read snapshot, renewing the cached txn when there is one.
  *
  * \a rtxn must be zero-initialized before its first use. A txn cached for
- * another store is freed and a new one begun.
- * \return HG_EOK, or the mapped LMDB error (e.g. HG_EBUSY: no reader slot).
+ * another store is freed and a new one begun. When a writer of another
+ * process grew the data beyond this process's map (MDB_MAP_RESIZED), the
+ * map is moved at once if no other read txn of the process is active,
+ * else HG_EMAPRESIZED is returned and store_remap_wanted() is set.
+ * \return HG_EOK, HG_EMAPRESIZED (also while a remap is under way), or the
+ *         mapped LMDB error (e.g. HG_EBUSY: no reader slot).
  */
 int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn);
 
@@ -172,13 +219,77 @@ int store_rtxn_begin(store_t *store, store_rtxn_t *rtxn);
 void store_rtxn_end(store_rtxn_t *rtxn);
 
 /*!
- * \brief Free the cached txn (abort); \a rtxn may then be begun again.
+ * \brief As store_rtxn_begin(), but when \a rtxn holds a snapshot
+ *        (store_rtxn_hold()) and no write committed since, that snapshot is
+ *        used again without renewing the txn: the same bytes at the same
+ *        addresses, so pointers read through it in the last use (and cached
+ *        by its snapshot id) are valid again. For the module's worker
+ *        threads: one atomic operation and a look at the meta pages instead
+ *        of mdb_txn_renew() + mdb_txn_reset() per query.
+ * \return As store_rtxn_begin().
+ */
+int store_rtxn_resume(store_t *store, store_rtxn_t *rtxn);
+
+/*!
+ * \brief End a use of \a rtxn but keep its snapshot for store_rtxn_resume().
+ *
+ * The snapshot stays pinned (LMDB cannot reuse pages freed after it) until
+ * the next resume sees a newer commit, or store_release_held() takes it
+ * back: call that periodically (the module's checker does, every second).
+ */
+void store_rtxn_hold(store_rtxn_t *rtxn);
+
+/*!
+ * \brief Reset every held read txn of \a store whose snapshot is older than
+ *        the newest commit and that its owner is not using, so an idle
+ *        worker does not pin an old snapshot. From any thread but an
+ *        owner's while it holds its txn BUSY. Its LMDB calls run inside a
+ *        fault guard: with a truncated data.mdb or lock.mdb it releases
+ *        nothing instead of killing the process.
+ * \return How many were reset.
+ */
+unsigned store_release_held(store_t *store);
+
+/*!
+ * \brief Free the cached txn (abort) and unregister it from its store; \a rtxn
+ *        may then be begun again. Every rtxn that was begun must be freed.
  *
  * Also the way to drop a txn that a fault interrupted (store_guard.h): the
  * abort runs inside a guard of its own, and if even that faults (a
  * truncated lock.mdb) the txn is forgotten, its reader slot leaked.
  */
 void store_rtxn_free(store_rtxn_t *rtxn);
+
+/* ---------------------------------------------------------------------- */
+/* The map. */
+
+/*! What the map holds and may hold. */
+typedef struct {
+	uint64_t used;           /*!< bytes of the data: (last page in use + 1) x page size */
+	uint64_t map;            /*!< this process's map */
+	uint64_t limit;          /*!< the ceiling writers grow to (HG_STORE_MAPSIZE_MAX) */
+	uint64_t grows;          /*!< times this process grew the map (store_write()) */
+	uint64_t remaps;         /*!< times it moved its map to follow another process */
+	bool warn;               /*!< used is above STORE_MAP_WARN_PCT of the limit */
+} store_map_info_t;
+
+/*! \brief Fill \a out. \return HG_EOK or the mapped LMDB error. */
+int store_map_info(store_t *store, store_map_info_t *out);
+
+/*! \brief True when a read txn met MDB_MAP_RESIZED and the map was not
+ *         moved yet (the caller should run store_remap()). */
+bool store_remap_wanted(store_t *store);
+
+/*!
+ * \brief Move this process's map to the size the file records (another
+ *        process grew it), waiting until no read txn of the process on
+ *        \a store is active; read txns that begin meanwhile get
+ *        HG_EMAPRESIZED. Never from a thread holding an active read txn of
+ *        \a store (it would wait for itself), nor during a write txn.
+ * \return HG_EOK, HG_ECORRUPT (resetting a held txn faulted: a file was
+ *         truncated under the map) or the mapped LMDB error.
+ */
+int store_remap(store_t *store);
 
 /*!
  * \brief Get a value in place.
@@ -249,9 +360,37 @@ int store_wget(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t kl
 /*! \brief Make \a err the sticky error of \a wtxn unless one is already set. */
 void store_wtxn_fail(store_wtxn_t *wtxn, int err);
 
+/*!
+ * \brief When the handle holds a schema-1 database (STORE_UPGRADE), make this
+ *        txn upgrade it: delete the retired `epnames` DB and write the
+ *        current schema_version. The caller rewrites everything else (a
+ *        policy load); the upgrade is done when the txn commits
+ *        (store_schema_upgraded()). No-op on a current database. Failures
+ *        are sticky.
+ */
+void store_wtxn_upgrade(store_wtxn_t *wtxn);
+
 /*! \brief Commit. \return HG_EOK, or the sticky error (the txn was aborted),
  *         or the commit's own error (e.g. HG_EMAPFULL). */
 int store_wtxn_commit(store_wtxn_t *wtxn);
+
+/*! The body of a write transaction for store_write(): every write of the
+ *  transaction, nothing else (it may run more than once). Returns HG_EOK
+ *  or an error (the txn's sticky error included). */
+typedef int (*store_write_fn)(store_wtxn_t *wtxn, void *ctx);
+
+/*!
+ * \brief Run \a fn in a write transaction and commit it; when the map fills
+ *        (HG_EMAPFULL), discard the transaction, double the map up to the
+ *        ceiling and run \a fn again from the start, so a write is never
+ *        lost to a full map while the ceiling allows it.
+ *
+ * \a fn must be repeatable: each run starts from the committed state.
+ * \return HG_EOK; HG_EMAPFULL when the write does not fit under the ceiling
+ *         (nothing of it was written; store_last_error() names the sizes and
+ *         the variable to raise); or \a fn's / the commit's error.
+ */
+int store_write(store_t *store, store_write_fn fn, void *ctx);
 
 /*! \brief Abort (no-op when already committed or aborted). */
 void store_wtxn_abort(store_wtxn_t *wtxn);

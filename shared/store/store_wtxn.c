@@ -88,6 +88,25 @@ int store_wget(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t kl
 	return HG_EOK;
 }
 
+void store_wtxn_upgrade(store_wtxn_t *wtxn)
+{
+	if (wtxn->err != HG_EOK || store_schema_found(wtxn->store) == HG_SCHEMA_VERSION) {
+		return;
+	}
+	/* Schema 1's endpoint → names index; schema 2 has epsets instead. */
+	MDB_dbi old;
+	int rc = mdb_dbi_open(wtxn->txn, "epnames", 0, &old);
+	if (rc == MDB_SUCCESS) {
+		rc = mdb_drop(wtxn->txn, old, 1);
+	} else if (rc == MDB_NOTFOUND) {
+		rc = MDB_SUCCESS;
+	}
+	store_wtxn_fail(wtxn, hg_err_from_mdb(rc));
+	uint32_t version = HG_SCHEMA_VERSION;
+	store_put(wtxn, STORE_META, HG_META_SCHEMA_VERSION, strlen(HG_META_SCHEMA_VERSION),
+	          &version, sizeof(version));
+}
+
 /* Bytes the newest meta page's pages need, and the file's size. */
 static int file_cover(MDB_env *env, int fd, off_t *need, off_t *size)
 {
@@ -145,8 +164,66 @@ int store_wtxn_commit(store_wtxn_t *wtxn)
 	wtxn->err = hg_err_from_mdb(rc);
 	if (wtxn->err == HG_EOK) {
 		store_cover_pages(wtxn->store);
+		store_map_committed(wtxn->store);
 	}
 	return wtxn->err;
+}
+
+/* Double the map, up to the ceiling: HG_EMAPFULL (with the reason in
+ * store_last_error()) when it is there already. */
+static int store_grow(store_t *store)
+{
+	store_map_info_t m;
+	int ret = store_map_info(store, &m);
+	if (ret != HG_EOK) {
+		return ret;
+	}
+	if (m.map >= m.limit) {
+		return store_fail(HG_EMAPFULL, "%s: database map full at its limit of %llu bytes "
+		                  "(%llu in use): raise HG_STORE_MAPSIZE_MAX", store_path(store),
+		                  (unsigned long long)m.limit, (unsigned long long)m.used);
+	}
+	uint64_t next = m.map * 2 < m.limit ? m.map * 2 : m.limit;
+	ret = store_remap_to(store, (size_t)next, true);
+	if (ret != HG_EOK) {
+		return store_fail(ret, "%s: cannot grow the map to %llu bytes: %s", store_path(store),
+		                  (unsigned long long)next, hg_strerror(ret));
+	}
+	atomic_fetch_add(&store->grows, 1);
+	hg_notice("%s: map grown to %llu bytes (limit %llu)", store_path(store),
+	          (unsigned long long)next, (unsigned long long)m.limit);
+	return HG_EOK;
+}
+
+int store_write(store_t *store, store_write_fn fn, void *ctx)
+{
+	for (;;) {
+		store_wtxn_t w;
+		int ret = store_wtxn_begin(store, &w);
+		if (ret == HG_EOK) {
+			ret = fn(&w, ctx);
+			if (ret == HG_EOK) {
+				ret = store_wtxn_commit(&w);
+			} else {
+				store_wtxn_abort(&w);
+			}
+		}
+		if (ret == HG_EMAPRESIZED) {
+			/* Another writer grew the file beyond this map: follow it. */
+			ret = store_remap(store);
+			if (ret == HG_EOK) {
+				continue;
+			}
+			return ret;
+		}
+		if (ret != HG_EMAPFULL) {
+			return ret;
+		}
+		ret = store_grow(store);   /* then run the whole transaction again */
+		if (ret != HG_EOK) {
+			return ret;
+		}
+	}
 }
 
 void store_wtxn_abort(store_wtxn_t *wtxn)

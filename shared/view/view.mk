@@ -3,9 +3,10 @@
 noinst_LTLIBRARIES += libhg_view.la
 libhg_view_la_CFLAGS = $(HG_CFLAGS)
 libhg_view_la_SOURCES = shared/view/view.c shared/view/view.h \
+	shared/view/view_derive.c shared/view/view_health.h \
 	shared/view/view_lookup.c shared/view/view_lookup.h
 
-haltgslbinclude_HEADERS += shared/view/view.h shared/view/view_lookup.h
+haltgslbinclude_HEADERS += shared/view/view.h shared/view/view_lookup.h shared/view/view_health.h
 
 # The lookup on real LMDB environments loaded by the writer.
 check_PROGRAMS += tests/unit/test_view_lookup

@@ -1,6 +1,7 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/*  Encoding one GSLB name's view from the policy model plus measurements and
- *  overrides. Runs on the write side (ctl load, syncd), so clarity over speed. */
+/*  Encoding endpoint sets and views from the policy model plus measurements
+ *  and overrides. Runs on the write side (ctl load, syncd), so clarity over
+ *  speed; each set is built once per load, each view once per name. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,26 +9,23 @@
 #include "geo.h"
 #include "view_build.h"
 
-/* Counts of every section, gathered in a first pass so the blob is
- * allocated once with its final size. */
+/* The endpoints of a list of pools, in order: a set's, and so its names'. */
 typedef struct {
-	size_t n_ep, n_rules, n_match, n_v4, n_v6, strings;
-	size_t ep_index[HG_NAME_EP_MAX];   /* view endpoint → policy endpoint */
-} vb_counts_t;
+	size_t n_ep, n_v4, n_v6, strings;
+	size_t ep_index[HG_NAME_EP_MAX];   /* set endpoint → policy endpoint */
+} vb_eps_t;
 
-static int vb_count(const policy_t *p, const policy_name_t *nm, vb_counts_t *c)
+static int vb_endpoints(const policy_t *p, const size_t *pools, size_t n_pools, vb_eps_t *c)
 {
 	memset(c, 0, sizeof(*c));
-	if (nm->n_pools == 0 || nm->n_pools > HG_NAME_POOLS_MAX ||
-	    nm->n_filters > HG_CHAIN_MAX || p->n_probers > HG_PROBER_MAX) {
-		return nm->n_pools == 0 ? HG_EINVAL : HG_ERANGE;
+	if (n_pools == 0 || n_pools > HG_NAME_POOLS_MAX || p->n_probers > HG_PROBER_MAX) {
+		return n_pools == 0 ? HG_EINVAL : HG_ERANGE;
 	}
-	c->strings = nm->owner_len;
-	for (size_t i = 0; i < nm->n_pools; i++) {
-		if (nm->pools[i] >= p->n_pools) {
+	for (size_t i = 0; i < n_pools; i++) {
+		if (pools[i] >= p->n_pools) {
 			return HG_EINVAL;
 		}
-		const policy_pool_t *pool = &p->pools[nm->pools[i]];
+		const policy_pool_t *pool = &p->pools[pools[i]];
 		for (size_t k = 0; k < pool->n_endpoints; k++) {
 			size_t e = pool->first_endpoint + k;
 			if (e >= p->n_endpoints) {
@@ -46,60 +44,15 @@ static int vb_count(const policy_t *p, const policy_name_t *nm, vb_counts_t *c)
 	for (size_t i = 0; i < p->n_probers; i++) {
 		c->strings += strnlen(p->probers[i].id, HG_ID_SIZE);
 	}
-	for (size_t f = 0; f < nm->n_filters; f++) {
-		const policy_filter_t *flt = &nm->chain[f];
-		c->n_rules += flt->n_rules;
-		for (size_t r = 0; r < flt->n_rules; r++) {
-			c->n_match += flt->rules[r].n_matches;
-		}
-	}
-	if (c->n_rules > HG_RULES_MAX || c->n_match > HG_MATCH_MAX || c->strings > UINT16_MAX) {
-		return HG_ERANGE;
-	}
-	return HG_EOK;
+	return c->strings > UINT16_MAX ? HG_ERANGE : HG_EOK;
 }
 
-/* Position of policy endpoint id among the view's endpoints, -1 if the name
- * does not use it (a rule naming it can then never select it). */
-static long vb_find_ep(const policy_t *p, const vb_counts_t *c, const char *id)
-{
-	for (size_t i = 0; i < c->n_ep; i++) {
-		if (strncmp(p->endpoints[c->ep_index[i]].id, id, HG_ID_SIZE) == 0) {
-			return (long)i;
-		}
-	}
-	return -1;
-}
-
-static uint64_t vb_rule_targets(const policy_t *p, const vb_counts_t *c, const policy_rule_t *r)
-{
-	uint64_t mask = 0;
-	for (size_t k = 0; k < r->n_endpoints; k++) {
-		long i = vb_find_ep(p, c, r->endpoints[k]);
-		if (i >= 0) {
-			mask |= 1ull << i;
-		}
-	}
-	for (size_t k = 0; k < r->n_pools; k++) {
-		for (size_t i = 0; i < c->n_ep; i++) {
-			const policy_endpoint_t *ep = &p->endpoints[c->ep_index[i]];
-			if (strncmp(ep->pool, r->pools[k], HG_ID_SIZE) == 0) {
-				mask |= 1ull << i;
-			}
-		}
-	}
-	return mask;
-}
-
-/* Cursor over the sections of the blob being written. */
+/* Cursor over the sections of the set being written. */
 typedef struct {
-	hg_view_hdr_t *hdr;
+	hg_set_hdr_t *hdr;
 	hg_view_ep_t *ep;
 	hg_view_prober_t *prober;
 	hg_view_cell_t *cell;
-	hg_view_filter_t *filter;
-	hg_view_rule_t *rule;
-	hg_view_match_t *match;
 	uint8_t (*v4)[4];
 	uint8_t (*v6)[16];
 	uint8_t *strings;
@@ -114,7 +67,23 @@ static uint16_t vb_put_str(vb_out_t *o, const void *s, size_t len)
 	return off;
 }
 
-static void vb_put_endpoints(const policy_t *p, const policy_name_t *nm, const vb_counts_t *c,
+static void vb_put_probers(const policy_t *p, vb_out_t *o)
+{
+	for (size_t j = 0; j < p->n_probers; j++) {
+		const policy_prober_t *src = &p->probers[j];
+		hg_view_prober_t *dst = &o->prober[j];
+		float v[3];
+		geo_unit_vector(src->lat, src->lon, v);
+		dst->x = v[0]; dst->y = v[1]; dst->z = v[2];
+		dst->lat = (float)src->lat;
+		dst->lon = (float)src->lon;
+		size_t id_len = strnlen(src->id, HG_ID_SIZE);
+		dst->id_len = (uint8_t)id_len;
+		dst->id_off = vb_put_str(o, src->id, id_len);
+	}
+}
+
+static void vb_put_endpoints(const policy_t *p, const view_set_spec_t *spec, const vb_eps_t *c,
                              const view_inputs_t *in, vb_out_t *o)
 {
 	uint16_t n4 = 0, n6 = 0;
@@ -135,8 +104,8 @@ static void vb_put_endpoints(const policy_t *p, const policy_name_t *nm, const v
 		}
 		e->weight = src->weight;
 		e->priority = src->priority;
-		for (size_t k = 0; k < nm->n_pools; k++) {
-			if (nm->pools[k] == src->pool_index) {
+		for (size_t k = 0; k < spec->n_pools; k++) {
+			if (spec->pools[k] == src->pool_index) {
 				e->pool = (uint8_t)k;
 				break;
 			}
@@ -166,36 +135,134 @@ static void vb_put_endpoints(const policy_t *p, const policy_name_t *nm, const v
 	}
 }
 
-static bool vb_client_dependent(uint8_t type, bool sticky)
+int view_set_build(const policy_t *policy, const view_set_spec_t *spec, const view_inputs_t *in,
+                   uint64_t generation, uint64_t now_ms, uint8_t **out, size_t *len)
 {
-	return type == HG_F_GEOFENCE || type == HG_F_NEAREST || type == HG_F_LOWEST_LATENCY ||
-	       type == HG_F_MAX_LOSS || (type == HG_F_WEIGHTED && sticky);
+	if (policy == NULL || spec == NULL || out == NULL || len == NULL) {
+		return HG_EINVAL;
+	}
+	vb_eps_t c;
+	int ret = vb_endpoints(policy, spec->pools, spec->n_pools, &c);
+	if (ret != HG_EOK) {
+		return ret;
+	}
+	size_t n_pr = policy->n_probers;
+	size_t total = view_set_size(c.n_ep, n_pr, c.n_v4, c.n_v6, c.strings);
+	uint8_t *blob = calloc(1, total);
+	if (blob == NULL) {
+		return HG_ENOMEM;
+	}
+	vb_out_t o = { .hdr = (hg_set_hdr_t *)blob };
+	uint8_t *p = blob + sizeof(hg_set_hdr_t);
+	o.ep = (hg_view_ep_t *)p;         p += c.n_ep * sizeof(hg_view_ep_t);
+	o.prober = (hg_view_prober_t *)p; p += n_pr * sizeof(hg_view_prober_t);
+	o.cell = (hg_view_cell_t *)p;     p += c.n_ep * n_pr * sizeof(hg_view_cell_t);
+	p += sizeof(hg_set_derived_t) + n_pr * sizeof(uint64_t);   /* view_set_refresh() */
+	o.v4 = (uint8_t (*)[4])p;         p += c.n_v4 * 4;
+	o.v6 = (uint8_t (*)[16])p;        p += c.n_v6 * 16;
+	o.strings = p;
+
+	hg_set_hdr_t *h = o.hdr;
+	h->magic = HG_SET_MAGIC;
+	h->layout = HG_SET_LAYOUT;
+	h->generation = generation;
+	h->quorum_ppm = spec->quorum_ppm;
+	h->stale_after_ms = spec->stale_after_ms;
+	h->set_id = spec->set_id;
+	h->total_len = (uint32_t)total;
+	h->n_endpoints = (uint8_t)c.n_ep;
+	h->n_probers = (uint8_t)n_pr;
+	h->n_pools = (uint8_t)spec->n_pools;
+	h->n_v4 = (uint16_t)c.n_v4;
+	h->n_v6 = (uint16_t)c.n_v6;
+	h->strings_len = (uint16_t)c.strings;
+	h->n_names = spec->n_names;
+	vb_put_probers(policy, &o);
+	vb_put_endpoints(policy, spec, &c, in, &o);
+	ret = view_set_refresh(blob, total, now_ms);
+	if (ret != HG_EOK) {
+		free(blob);
+		return ret;
+	}
+	*out = blob;
+	*len = total;
+	return HG_EOK;
 }
 
-static void vb_put_chain(const policy_t *p, const policy_name_t *nm, const vb_counts_t *c,
-                         vb_out_t *o)
+/* ---- views ---- */
+
+/* Position of policy endpoint id among the set's endpoints, -1 if the name
+ * does not use it (a rule naming it can then never select it). */
+static long vb_find_ep(const policy_t *p, const vb_eps_t *c, const char *id)
+{
+	for (size_t i = 0; i < c->n_ep; i++) {
+		if (strncmp(p->endpoints[c->ep_index[i]].id, id, HG_ID_SIZE) == 0) {
+			return (long)i;
+		}
+	}
+	return -1;
+}
+
+static uint64_t vb_rule_targets(const policy_t *p, const vb_eps_t *c, const policy_rule_t *r)
+{
+	uint64_t mask = 0;
+	for (size_t k = 0; k < r->n_endpoints; k++) {
+		long i = vb_find_ep(p, c, r->endpoints[k]);
+		if (i >= 0) {
+			mask |= 1ull << i;
+		}
+	}
+	for (size_t k = 0; k < r->n_pools; k++) {
+		for (size_t i = 0; i < c->n_ep; i++) {
+			const policy_endpoint_t *ep = &p->endpoints[c->ep_index[i]];
+			if (strncmp(ep->pool, r->pools[k], HG_ID_SIZE) == 0) {
+				mask |= 1ull << i;
+			}
+		}
+	}
+	return mask;
+}
+
+static uint16_t vb_chain_flags(const policy_name_t *nm)
+{
+	uint16_t flags = 0;
+	for (size_t f = 0; f < nm->n_filters; f++) {
+		uint8_t type = nm->chain[f].type;
+		bool geo = type == HG_F_GEOFENCE || type == HG_F_NEAREST ||
+		           type == HG_F_LOWEST_LATENCY || type == HG_F_MAX_LOSS;
+		if (geo) {
+			flags |= HG_VIEW_NEEDS_GEO | HG_VIEW_CLIENT_DEPENDENT;
+		} else if (type == HG_F_WEIGHTED && nm->chain[f].sticky) {
+			flags |= HG_VIEW_CLIENT_DEPENDENT;   /* the address, not its location */
+		} else if (type == HG_F_WEIGHTED || type == HG_F_WEIGHTED_SHUFFLE ||
+		           type == HG_F_ROUND_ROBIN) {
+			flags |= HG_VIEW_RANDOM;             /* its answer differs per query */
+		}
+	}
+	return flags;
+}
+
+static void vb_put_chain(const policy_t *p, const policy_name_t *nm, const vb_eps_t *c,
+                         hg_view_filter_t *filter, hg_view_rule_t *rule, hg_view_match_t *match)
 {
 	size_t n_rules = 0, n_match = 0;
 	for (size_t f = 0; f < nm->n_filters; f++) {
 		const policy_filter_t *src = &nm->chain[f];
-		hg_view_filter_t *dst = &o->filter[f];
+		hg_view_filter_t *dst = &filter[f];
 		dst->type = src->type;
 		dst->flags = src->sticky ? HG_VF_STICKY : 0;
 		dst->arg = src->arg;
 		dst->first_rule = (uint8_t)n_rules;
 		dst->n_rules = (uint8_t)src->n_rules;
-		if (vb_client_dependent(src->type, src->sticky)) {
-			o->hdr->flags |= HG_VIEW_CLIENT_DEPENDENT;
-		}
 		for (size_t r = 0; r < src->n_rules; r++) {
 			const policy_rule_t *rs = &src->rules[r];
-			hg_view_rule_t *rd = &o->rule[n_rules++];
+			hg_view_rule_t *rd = &rule[n_rules++];
 			rd->targets = vb_rule_targets(p, c, rs);
 			rd->first_match = (uint16_t)n_match;
 			rd->n_match = (uint16_t)rs->n_matches;
 			rd->flags = rs->strict ? HG_VR_STRICT : 0;
 			for (size_t m = 0; m < rs->n_matches; m++) {
-				hg_view_match_t *md = &o->match[n_match++];
+				hg_view_match_t *md = &match[n_match++];
 				md->kind = rs->matches[m].kind;
 				md->family = rs->matches[m].family;
 				md->prefix_len = rs->matches[m].prefix_len;
@@ -205,19 +272,10 @@ static void vb_put_chain(const policy_t *p, const policy_name_t *nm, const vb_co
 	}
 }
 
-int view_build(const policy_t *policy, size_t name_index, const view_inputs_t *in,
-               uint64_t generation, uint64_t now_ms, uint8_t **out, size_t *len)
+/* The fallback pool as an index into the name's (= its set's) pools. */
+static int vb_fallback_pool(const policy_name_t *nm, uint8_t *index)
 {
-	if (policy == NULL || out == NULL || len == NULL || name_index >= policy->n_names) {
-		return HG_EINVAL;
-	}
-	const policy_name_t *nm = &policy->names[name_index];
-	vb_counts_t c;
-	int ret = vb_count(policy, nm, &c);
-	if (ret != HG_EOK) {
-		return ret;
-	}
-	uint8_t fb_pool = 0;
+	*index = 0;
 	if (nm->fallback == HG_FALLBACK_POOL) {
 		size_t k = 0;
 		while (k < nm->n_pools && nm->pools[k] != nm->fallback_pool) {
@@ -226,68 +284,70 @@ int view_build(const policy_t *policy, size_t name_index, const view_inputs_t *i
 		if (k == nm->n_pools) {
 			return HG_EINVAL;   /* the fallback pool must be one of the name's */
 		}
-		fb_pool = (uint8_t)k;
+		*index = (uint8_t)k;
 	} else if (nm->fallback > HG_FALLBACK_NONE) {
 		return HG_EINVAL;
 	}
+	return HG_EOK;
+}
 
-	size_t total = view_size(c.n_ep, policy->n_probers, nm->n_filters, c.n_rules, c.n_match,
-	                         c.n_v4, c.n_v6, c.strings);
+int view_build(const policy_t *policy, size_t name_index, uint32_t set_id, uint64_t generation,
+               uint64_t now_ms, uint8_t **out, size_t *len)
+{
+	if (policy == NULL || out == NULL || len == NULL || name_index >= policy->n_names) {
+		return HG_EINVAL;
+	}
+	const policy_name_t *nm = &policy->names[name_index];
+	vb_eps_t c;
+	int ret = vb_endpoints(policy, nm->pools, nm->n_pools, &c);
+	if (ret != HG_EOK) {
+		return ret;
+	}
+	if (nm->n_filters > HG_CHAIN_MAX || nm->owner_len == 0) {
+		return HG_ERANGE;
+	}
+	size_t n_rules = 0, n_match = 0;
+	for (size_t f = 0; f < nm->n_filters; f++) {
+		n_rules += nm->chain[f].n_rules;
+		for (size_t r = 0; r < nm->chain[f].n_rules; r++) {
+			n_match += nm->chain[f].rules[r].n_matches;
+		}
+	}
+	uint8_t fb_pool;
+	if (n_rules > HG_RULES_MAX || n_match > HG_MATCH_MAX) {
+		return HG_ERANGE;
+	}
+	if ((ret = vb_fallback_pool(nm, &fb_pool)) != HG_EOK) {
+		return ret;
+	}
+	size_t total = view_size(nm->n_filters, n_rules, n_match, nm->owner_len);
 	uint8_t *blob = calloc(1, total);
 	if (blob == NULL) {
 		return HG_ENOMEM;
 	}
-	vb_out_t o = { .hdr = (hg_view_hdr_t *)blob };
-	uint8_t *p = blob + sizeof(hg_view_hdr_t);
-	o.ep = (hg_view_ep_t *)p;         p += c.n_ep * sizeof(hg_view_ep_t);
-	o.prober = (hg_view_prober_t *)p; p += policy->n_probers * sizeof(hg_view_prober_t);
-	o.cell = (hg_view_cell_t *)p;     p += c.n_ep * policy->n_probers * sizeof(hg_view_cell_t);
-	o.filter = (hg_view_filter_t *)p; p += nm->n_filters * sizeof(hg_view_filter_t);
-	o.rule = (hg_view_rule_t *)p;     p += c.n_rules * sizeof(hg_view_rule_t);
-	o.match = (hg_view_match_t *)p;   p += c.n_match * sizeof(hg_view_match_t);
-	o.v4 = (uint8_t (*)[4])p;         p += c.n_v4 * 4;
-	o.v6 = (uint8_t (*)[16])p;        p += c.n_v6 * 16;
-	o.strings = p;
-
-	hg_view_hdr_t *h = o.hdr;
+	hg_view_hdr_t *h = (hg_view_hdr_t *)blob;
+	hg_view_filter_t *filter = (hg_view_filter_t *)(blob + sizeof(*h));
+	hg_view_rule_t *rule = (hg_view_rule_t *)(filter + nm->n_filters);
+	hg_view_match_t *match = (hg_view_match_t *)(rule + n_rules);
+	uint8_t *owner = (uint8_t *)(match + n_match);
 	h->magic = HG_VIEW_MAGIC;
 	h->layout = HG_VIEW_LAYOUT;
+	h->flags = vb_chain_flags(nm);
 	h->generation = generation;
-	h->updated_ms = now_ms;
+	h->built_ms = now_ms;
 	h->ttl = nm->ttl;
 	h->degraded_ttl = nm->degraded_ttl;
-	h->quorum_ppm = nm->quorum_ppm;
-	h->stale_after_ms = nm->stale_after_ms;
-	h->n_endpoints = (uint8_t)c.n_ep;
-	h->n_probers = (uint8_t)policy->n_probers;
+	h->set_id = set_id;
+	h->total_len = (uint32_t)total;
 	h->n_filters = (uint8_t)nm->n_filters;
-	h->n_rules = (uint8_t)c.n_rules;
-	h->n_pools = (uint8_t)nm->n_pools;
+	h->n_rules = (uint8_t)n_rules;
 	h->fallback = nm->fallback;
 	h->fallback_pool = fb_pool;
-	h->n_matches = (uint16_t)c.n_match;
-	h->n_v4 = (uint16_t)c.n_v4;
-	h->n_v6 = (uint16_t)c.n_v6;
-	h->strings_len = (uint16_t)c.strings;
-	h->total_len = (uint32_t)total;
+	h->n_matches = (uint16_t)n_match;
 	h->owner_len = nm->owner_len;
-	h->owner_off = vb_put_str(&o, nm->owner, nm->owner_len);
-
-	for (size_t j = 0; j < policy->n_probers; j++) {
-		const policy_prober_t *src = &policy->probers[j];
-		hg_view_prober_t *dst = &o.prober[j];
-		float v[3];
-		geo_unit_vector(src->lat, src->lon, v);
-		dst->x = v[0]; dst->y = v[1]; dst->z = v[2];
-		dst->lat = (float)src->lat;
-		dst->lon = (float)src->lon;
-		size_t id_len = strnlen(src->id, HG_ID_SIZE);
-		dst->id_len = (uint8_t)id_len;
-		dst->id_off = vb_put_str(&o, src->id, id_len);
-	}
-	vb_put_endpoints(policy, nm, &c, in, &o);
-	vb_put_chain(policy, nm, &c, &o);
-
+	h->n_endpoints = (uint8_t)c.n_ep;
+	vb_put_chain(policy, nm, &c, filter, rule, match);
+	memcpy(owner, nm->owner, nm->owner_len);
 	*out = blob;
 	*len = total;
 	return HG_EOK;

@@ -29,10 +29,13 @@
 /*!
  * \brief Replace the whole policy with \a policy in one write transaction.
  *
- * Rewrites probers, pools, endpoints, names, epnames and views; keeps the
- * measurements of endpoints and probers still present, every override and
- * every cursor; bumps meta["policy_generation"] and records source, digest
- * and load time. On any error nothing is changed.
+ * Rewrites probers, pools, endpoints, names, epsets, views, sets and the
+ * name filter (one set per distinct pools + quorum + stale-after of the
+ * names); keeps the measurements of endpoints and probers still present,
+ * every override and every cursor; bumps meta["policy_generation"] and
+ * records source, digest and load time. On a schema-1 database opened with
+ * STORE_UPGRADE it also upgrades it (store_wtxn_upgrade()). On any error
+ * nothing is changed.
  *
  * \param[in]  policy      A validated model (policy_parse_file()); not kept.
  * \param[out] generation  New policy generation (may be NULL).
@@ -41,8 +44,9 @@
 int writer_load_policy(store_t *store, const policy_t *policy, uint64_t *generation);
 
 /*!
- * \brief Record prober \a prober's measurement of \a endpoint and patch the
- *        views of every name that uses the endpoint.
+ * \brief Record prober \a prober's measurement of \a endpoint and patch its
+ *        cell in every set that holds the endpoint (one per distinct set,
+ *        whatever the number of names), with the set's derived state.
  *
  * \a measure is copied; its layout field is stamped by the writer.
  * \return HG_EOK, HG_ENOENT (endpoint or prober not in the loaded policy;
@@ -53,8 +57,8 @@ int writer_apply_measure(store_wtxn_t *wtxn, const char *endpoint, const char *p
 
 /*!
  * \brief Forget prober \a prober's measurement of \a endpoint: delete the
- *        record and clear the cell in the views of every name that uses the
- *        endpoint (no data: the prober abstains there).
+ *        record and clear its cell in every endpoint set that holds the
+ *        endpoint (no data: the prober abstains there, for every name).
  *
  * A full snapshot from a prober is its whole keyspace: haltgslb-syncd
  * forgets the records a snapshot no longer carries. Forgetting a record
@@ -72,11 +76,12 @@ int writer_forget_measure(store_wtxn_t *wtxn, const char *endpoint, const char *
  * messages *arrive* (the DNS node's clock): a heartbeat carries no record
  * but must keep the prober's data from going stale. Every stored
  * measurement of \a prober with a time older than \a now_ms gets
- * \a now_ms as its time (ts_ms), and so does its cell in every view; records
+ * \a now_ms as its time (ts_ms), and so does its cell in every set; records
  * and cells without data (ts 0) stay without. Nothing else changes.
  *
- * Its cost is the prober's records plus the views: callers re-stamp when the
- * stamp is a fraction of stale-after old, not on every heartbeat.
+ * Its cost is the prober's records plus one patch per set (not per name):
+ * callers re-stamp when the stamp is a fraction of stale-after old, not on
+ * every heartbeat.
  * \return HG_EOK, HG_ENOENT (prober not in the loaded policy; not sticky),
  *         HG_EINVAL (over-long id), or the txn's sticky error.
  */
@@ -84,7 +89,7 @@ int writer_touch_prober(store_wtxn_t *wtxn, const char *prober, uint64_t now_ms)
 
 /*!
  * \brief Set (HG_ADMIN_DRAIN / HG_ADMIN_FORCE_UP) or clear (HG_ADMIN_NONE)
- *        the admin override of \a endpoint and patch the views that use it.
+ *        the admin override of \a endpoint and patch the sets that hold it.
  *
  * Overrides survive policy loads. \a reason (may be NULL) is truncated to
  * the record's field.

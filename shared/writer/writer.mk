@@ -8,7 +8,7 @@ libhg_writer_la_SOURCES = \
 	shared/writer/writer_apply.c \
 	shared/writer/writer_touch.c \
 	shared/writer/writer_read.c \
-	shared/writer/writer_views.c \
+	shared/writer/writer_sets.c \
 	shared/writer/view_build.h \
 	shared/writer/view_build.c \
 	shared/writer/view_patch.c \

@@ -1,5 +1,6 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/*  Measurements and overrides: write the record, patch the affected views. */
+/*  Measurements and overrides: write the record, patch the sets that hold
+ *  the endpoint. */
 #include <string.h>
 
 #include "errors.h"
@@ -26,13 +27,13 @@ typedef struct {
 static int patch_measure(uint8_t *blob, size_t len, void *ctx)
 {
 	patch_ctx_t *c = ctx;
-	return view_patch_measure(blob, len, c->endpoint, c->prober, c->m, c->now);
+	return view_set_patch_measure(blob, len, c->endpoint, c->prober, c->m, c->now);
 }
 
 static int patch_admin(uint8_t *blob, size_t len, void *ctx)
 {
 	patch_ctx_t *c = ctx;
-	return view_patch_admin(blob, len, c->endpoint, c->admin, c->now);
+	return view_set_patch_admin(blob, len, c->endpoint, c->admin, c->now);
 }
 
 int writer_apply_measure(store_wtxn_t *wtxn, const char *endpoint, const char *prober,
@@ -56,7 +57,7 @@ int writer_apply_measure(store_wtxn_t *wtxn, const char *endpoint, const char *p
 	store_put(wtxn, STORE_MEASUREMENTS, key, klen, &rec, sizeof(rec));
 	patch_ctx_t ctx = { .endpoint = endpoint, .prober = prober, .m = &rec,
 	                    .now = store_now_ms() };
-	writer_patch_views(wtxn, endpoint, patch_measure, &ctx);
+	writer_patch_sets(wtxn, endpoint, patch_measure, &ctx);
 	return wtxn->err;
 }
 
@@ -78,7 +79,7 @@ int writer_forget_measure(store_wtxn_t *wtxn, const char *endpoint, const char *
 	store_del(wtxn, STORE_MEASUREMENTS, key, klen);
 	patch_ctx_t ctx = { .endpoint = endpoint, .prober = prober, .m = NULL,
 	                    .now = store_now_ms() };
-	writer_patch_views(wtxn, endpoint, patch_measure, &ctx);
+	writer_patch_sets(wtxn, endpoint, patch_measure, &ctx);
 	return wtxn->err;
 }
 
@@ -104,6 +105,6 @@ int writer_apply_override(store_wtxn_t *wtxn, const char *endpoint, uint8_t admi
 		store_put(wtxn, STORE_OVERRIDES, endpoint, strlen(endpoint), &r, sizeof(r));
 	}
 	patch_ctx_t ctx = { .endpoint = endpoint, .admin = admin, .now = now };
-	writer_patch_views(wtxn, endpoint, patch_admin, &ctx);
+	writer_patch_sets(wtxn, endpoint, patch_admin, &ctx);
 	return wtxn->err;
 }

@@ -23,25 +23,24 @@ const hg_rec_measure_t *writer_get_measure(store_wtxn_t *wtxn, const char *endpo
  *         HG_ADMIN_NONE when no valid override is stored. */
 uint8_t writer_get_admin(store_wtxn_t *wtxn, const char *endpoint);
 
-/*! A view patcher: edits a writable copy of a view blob in place. Returns
- *  HG_EOK (write the copy back), WRITER_PATCH_UNCHANGED (nothing to write)
- *  or a negative error. */
+/*! A set patcher: edits a writable copy of a set blob in place. Returns
+ *  HG_EOK (write it back), WRITER_PATCH_UNCHANGED (nothing changed: do not
+ *  write) or an error. */
 typedef int (*writer_patch_fn)(uint8_t *blob, size_t len, void *ctx);
 
-/*! A patcher's "this view needs no write". */
+/*! A patcher's "nothing to write back" (positive: not an error). */
 #define WRITER_PATCH_UNCHANGED 1
 
 /*!
- * \brief Apply \a fn to the view of every owner listed in epnames[\a endpoint]
- *        and write each patched view back (all inside \a wtxn).
+ * \brief Apply \a fn to every set listed in epsets[\a endpoint] and write
+ *        each patched set back (all inside \a wtxn).
  *
- * Each view is copied to the heap first: an LMDB value read in a write txn
+ * Each set is copied to the heap first: an LMDB value read in a write txn
  * may move when the same txn writes. Errors become the txn's sticky error.
+ * Costs one set per distinct endpoint set holding the endpoint, whatever
+ * the number of names.
  */
-int writer_patch_views(store_wtxn_t *wtxn, const char *endpoint, writer_patch_fn fn, void *ctx);
+int writer_patch_sets(store_wtxn_t *wtxn, const char *endpoint, writer_patch_fn fn, void *ctx);
 
-/*!
- * \brief Apply \a fn to every view (all owners) and write back each one it
- *        changed. Errors become the txn's sticky error.
- */
-int writer_patch_all_views(store_wtxn_t *wtxn, writer_patch_fn fn, void *ctx);
+/*! \brief As writer_patch_sets() for every set of the database. */
+int writer_patch_all_sets(store_wtxn_t *wtxn, writer_patch_fn fn, void *ctx);

@@ -6,6 +6,7 @@
 #include "errors.h"
 #include "text.h"
 #include "view_build.h"
+#include "view_lookup.h"
 #include "writer.h"
 #include "writer_int.h"
 
@@ -91,10 +92,79 @@ static void put_endpoints(store_wtxn_t *wtxn, const policy_t *p)
 	}
 }
 
-/* names records and the epnames index (endpoint → owners using it), which
- * lets a measurement patch exactly the views it affects. */
-static void put_names(store_wtxn_t *wtxn, const policy_t *p)
+/* The endpoint sets of the policy: one per distinct (pools in order,
+ * quorum, stale-after) of its names, numbered in the order names first use
+ * them. set_of[name] is the set index of each name. */
+typedef struct {
+	view_set_spec_t *specs;
+	size_t n_sets;
+	uint32_t *set_of;
+} load_sets_t;
+
+static uint64_t spec_hash(const policy_name_t *n)
 {
+	uint64_t h = 0xcbf29ce484222325ull ^ n->n_pools;
+	for (size_t i = 0; i < n->n_pools; i++) {
+		h = (h ^ n->pools[i]) * 0x100000001b3ull;
+	}
+	h = (h ^ n->quorum_ppm) * 0x100000001b3ull;
+	h = (h ^ n->stale_after_ms) * 0x100000001b3ull;
+	return h ^ (h >> 29);
+}
+
+static bool spec_is(const view_set_spec_t *s, const policy_name_t *n)
+{
+	return s->n_pools == n->n_pools && s->quorum_ppm == n->quorum_ppm &&
+	       s->stale_after_ms == n->stale_after_ms &&
+	       memcmp(s->pools, n->pools, n->n_pools * sizeof(n->pools[0])) == 0;
+}
+
+static int group_sets(const policy_t *p, load_sets_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	size_t n_slots = 16;
+	while (n_slots < 2 * p->n_names) {
+		n_slots *= 2;
+	}
+	uint32_t *table = calloc(n_slots, sizeof(*table));   /* set index + 1, 0 = empty */
+	out->specs = calloc(p->n_names > 0 ? p->n_names : 1, sizeof(*out->specs));
+	out->set_of = calloc(p->n_names > 0 ? p->n_names : 1, sizeof(*out->set_of));
+	if (table == NULL || out->specs == NULL || out->set_of == NULL) {
+		free(table);
+		return HG_ENOMEM;
+	}
+	for (size_t i = 0; i < p->n_names; i++) {
+		const policy_name_t *n = &p->names[i];
+		size_t k = spec_hash(n) & (n_slots - 1);
+		while (table[k] != 0 && !spec_is(&out->specs[table[k] - 1], n)) {
+			k = (k + 1) & (n_slots - 1);
+		}
+		if (table[k] == 0) {
+			view_set_spec_t *s = &out->specs[out->n_sets];
+			s->pools = n->pools;
+			s->n_pools = n->n_pools;
+			s->quorum_ppm = n->quorum_ppm;
+			s->stale_after_ms = n->stale_after_ms;
+			s->set_id = (uint32_t)out->n_sets;
+			table[k] = (uint32_t)++out->n_sets;
+		}
+		out->set_of[i] = table[k] - 1;
+		out->specs[table[k] - 1].n_names++;
+	}
+	free(table);
+	return HG_EOK;
+}
+
+static void free_sets(load_sets_t *s)
+{
+	free(s->specs);
+	free(s->set_of);
+}
+
+/* names records: the settings status and dump show, texts to size. */
+static void put_names(store_wtxn_t *wtxn, const policy_t *p, const load_sets_t *sets)
+{
+	uint8_t buf[sizeof(hg_rec_name_t) + HG_NAME_POOLS_MAX * HG_ID_SIZE + HG_CHAIN_TEXT_MAX];
 	for (size_t i = 0; i < p->n_names && wtxn->err == HG_EOK; i++) {
 		const policy_name_t *n = &p->names[i];
 		if (n->n_pools > HG_NAME_POOLS_MAX || n->owner_len == 0) {
@@ -102,26 +172,88 @@ static void put_names(store_wtxn_t *wtxn, const policy_t *p)
 			return;
 		}
 		hg_rec_name_t r = {
-			.layout = HG_REC_LAYOUT, .n_pools = (uint8_t)n->n_pools, .fallback = n->fallback,
+			.layout = HG_NAME_LAYOUT, .n_pools = (uint8_t)n->n_pools, .fallback = n->fallback,
 			.ttl = n->ttl, .degraded_ttl = n->degraded_ttl, .quorum_ppm = n->quorum_ppm,
-			.stale_after_ms = n->stale_after_ms,
+			.stale_after_ms = n->stale_after_ms, .set_id = sets->set_of[i],
 		};
-		if (n->fallback == HG_FALLBACK_POOL && n->fallback_pool < p->n_pools) {
-			hg_fixed_set(r.fallback_pool, sizeof(r.fallback_pool),
-			             p->pools[n->fallback_pool].id);
-		}
+		size_t pos = sizeof(r);
 		for (size_t j = 0; j < n->n_pools; j++) {
-			const policy_pool_t *pool = &p->pools[n->pools[j]];
-			hg_fixed_set(r.pools[j], sizeof(r.pools[j]), pool->id);
+			const char *id = p->pools[n->pools[j]].id;
+			size_t l = strnlen(id, HG_ID_MAX);
+			memcpy(buf + pos, id, l);
+			buf[pos + l] = '\0';
+			pos += l + 1;
+			if (n->fallback == HG_FALLBACK_POOL && n->pools[j] == n->fallback_pool) {
+				r.fallback_pool = (uint8_t)j;
+			}
+		}
+		r.pools_len = (uint16_t)(pos - sizeof(r));
+		const char *chain = n->chain_text ? n->chain_text : "";
+		size_t cl = strnlen(chain, HG_CHAIN_TEXT_MAX);
+		memcpy(buf + pos, chain, cl);
+		r.chain_len = (uint16_t)cl;
+		memcpy(buf, &r, sizeof(r));
+		store_put(wtxn, STORE_NAMES, n->owner, n->owner_len, buf, pos + cl);
+	}
+}
+
+/* The sets and the epsets index (endpoint → sets holding it), which lets a
+ * measurement patch exactly the sets it affects. */
+static void put_sets(store_wtxn_t *wtxn, const policy_t *p, const load_sets_t *sets,
+                     uint64_t gen, uint64_t now)
+{
+	load_inputs_t ctx = { .wtxn = wtxn, .policy = p };
+	view_inputs_t in = { .measure = input_measure, .admin = input_admin, .ctx = &ctx };
+	for (size_t i = 0; i < sets->n_sets && wtxn->err == HG_EOK; i++) {
+		const view_set_spec_t *spec = &sets->specs[i];
+		uint8_t *blob = NULL, key[4];
+		size_t len = 0;
+		int ret = view_set_build(p, spec, &in, gen, now, &blob, &len);
+		view_set_key(spec->set_id, key);
+		if (ret == HG_EOK) {
+			store_put(wtxn, STORE_SETS, key, sizeof(key), blob, len);
+		}
+		store_wtxn_fail(wtxn, ret);
+		free(blob);
+		for (size_t k = 0; k < spec->n_pools && wtxn->err == HG_EOK; k++) {
+			const policy_pool_t *pool = &p->pools[spec->pools[k]];
 			for (size_t e = pool->first_endpoint;
 			     e < pool->first_endpoint + pool->n_endpoints; e++) {
 				const char *id = p->endpoints[e].id;
-				store_put(wtxn, STORE_EPNAMES, id, strlen(id), n->owner, n->owner_len);
+				store_put(wtxn, STORE_EPSETS, id, strlen(id), key, sizeof(key));
 			}
 		}
-		hg_fixed_set(r.chain_text, sizeof(r.chain_text), n->chain_text ? n->chain_text : "");
-		store_put(wtxn, STORE_NAMES, n->owner, n->owner_len, &r, sizeof(r));
 	}
+}
+
+/* meta["name_filter"]: every owner's fingerprint (SCHEMA.md, "The name
+ * filter"), so the module answers "not mine" without a views lookup. */
+static void put_name_filter(store_wtxn_t *wtxn, const policy_t *p)
+{
+	uint32_t n_slots = 16;
+	while (n_slots < 2 * p->n_names && n_slots < (1u << 30)) {
+		n_slots *= 2;
+	}
+	size_t len = sizeof(hg_name_filter_t) + (size_t)n_slots * 4;
+	uint8_t *buf = calloc(1, len);
+	if (buf == NULL) {
+		store_wtxn_fail(wtxn, HG_ENOMEM);
+		return;
+	}
+	hg_name_filter_t f = { .layout = HG_NAME_FILTER_LAYOUT, .n_slots = n_slots,
+	                       .n_names = (uint32_t)p->n_names };
+	memcpy(buf, &f, sizeof(f));
+	uint32_t *slot = (uint32_t *)(buf + sizeof(f));   /* calloc: aligned */
+	for (size_t i = 0; i < p->n_names; i++) {
+		uint64_t h = hg_name_hash(p->names[i].owner, p->names[i].owner_len);
+		uint32_t fp = (uint32_t)(h >> 32) | 1u, k = (uint32_t)h & (n_slots - 1);
+		while (slot[k] != 0 && slot[k] != fp) {
+			k = (k + 1) & (n_slots - 1);
+		}
+		slot[k] = fp;
+	}
+	store_put(wtxn, STORE_META, HG_META_NAME_FILTER, strlen(HG_META_NAME_FILTER), buf, len);
+	free(buf);
 }
 
 static void put_meta(store_wtxn_t *wtxn, const policy_t *p, uint64_t gen, uint64_t now)
@@ -140,14 +272,13 @@ static void put_meta(store_wtxn_t *wtxn, const policy_t *p, uint64_t gen, uint64
 #undef PUT_META
 }
 
-static void put_views(store_wtxn_t *wtxn, const policy_t *p, uint64_t gen, uint64_t now)
+static void put_views(store_wtxn_t *wtxn, const policy_t *p, const load_sets_t *sets,
+                      uint64_t gen, uint64_t now)
 {
-	load_inputs_t ctx = { .wtxn = wtxn, .policy = p };
-	view_inputs_t in = { .measure = input_measure, .admin = input_admin, .ctx = &ctx };
 	for (size_t i = 0; i < p->n_names && wtxn->err == HG_EOK; i++) {
 		uint8_t *blob = NULL;
 		size_t len = 0;
-		int ret = view_build(p, i, &in, gen, now, &blob, &len);
+		int ret = view_build(p, i, sets->set_of[i], gen, now, &blob, &len);
 		if (ret == HG_EOK) {
 			store_put(wtxn, STORE_VIEWS, p->names[i].owner, p->names[i].owner_len, blob, len);
 		}
@@ -156,42 +287,62 @@ static void put_views(store_wtxn_t *wtxn, const policy_t *p, uint64_t gen, uint6
 	}
 }
 
-int writer_load_policy(store_t *store, const policy_t *policy, uint64_t *generation)
+typedef struct {
+	const policy_t *policy;
+	uint64_t gen;                  /* out: the generation written */
+} load_ctx_t;
+
+/* The whole load, one write transaction (store_write() may run it again
+ * on a grown map: it starts from the committed state each time). */
+static int load_body(store_wtxn_t *wtxn, void *arg)
 {
-	if (store == NULL || policy == NULL) {
-		return HG_EINVAL;
-	}
-	store_wtxn_t wtxn;
-	int ret = store_wtxn_begin(store, &wtxn);
-	if (ret != HG_EOK) {
-		return ret;
-	}
+	load_ctx_t *c = arg;
+	const policy_t *policy = c->policy;
 	uint64_t gen = 0, now = store_now_ms();
 	const void *val;
 	size_t vlen;
-	ret = store_wget(&wtxn, STORE_META, HG_META_POLICY_GEN, strlen(HG_META_POLICY_GEN),
-	                 &val, &vlen);
+	int ret = store_wget(wtxn, STORE_META, HG_META_POLICY_GEN, strlen(HG_META_POLICY_GEN),
+	                     &val, &vlen);
 	if (ret == HG_EOK && vlen == sizeof(gen)) {
 		memcpy(&gen, val, sizeof(gen));
 	}
 	gen++;
 
-	prune_measurements(&wtxn, policy);
+	store_wtxn_upgrade(wtxn);   /* a schema-1 database becomes schema 2 here */
+	prune_measurements(wtxn, policy);
 	static const enum store_dbi rewritten[] = {
-		STORE_PROBERS, STORE_POOLS, STORE_ENDPOINTS, STORE_NAMES, STORE_EPNAMES, STORE_VIEWS,
+		STORE_PROBERS, STORE_POOLS, STORE_ENDPOINTS, STORE_NAMES, STORE_EPSETS, STORE_VIEWS,
+		STORE_SETS,
 	};
 	for (size_t i = 0; i < sizeof(rewritten) / sizeof(rewritten[0]); i++) {
-		store_drop_all(&wtxn, rewritten[i]);
+		store_drop_all(wtxn, rewritten[i]);
 	}
-	put_probers_pools(&wtxn, policy);
-	put_endpoints(&wtxn, policy);
-	put_names(&wtxn, policy);
-	put_meta(&wtxn, policy, gen, now);
-	put_views(&wtxn, policy, gen, now);
+	load_sets_t sets;
+	store_wtxn_fail(wtxn, group_sets(policy, &sets));
+	put_probers_pools(wtxn, policy);
+	put_endpoints(wtxn, policy);
+	put_names(wtxn, policy, &sets);
+	put_meta(wtxn, policy, gen, now);
+	put_sets(wtxn, policy, &sets, gen, now);
+	put_views(wtxn, policy, &sets, gen, now);
+	put_name_filter(wtxn, policy);
+	free_sets(&sets);
+	c->gen = gen;
+	return wtxn->err;
+}
 
-	ret = store_wtxn_commit(&wtxn);   /* aborts everything on a sticky error */
+int writer_load_policy(store_t *store, const policy_t *policy, uint64_t *generation)
+{
+	if (store == NULL || policy == NULL) {
+		return HG_EINVAL;
+	}
+	load_ctx_t c = { .policy = policy };
+	int ret = store_write(store, load_body, &c);   /* aborts everything on any error */
+	if (ret == HG_EOK) {
+		store_schema_upgraded(store);
+	}
 	if (ret == HG_EOK && generation != NULL) {
-		*generation = gen;
+		*generation = c.gen;
 	}
 	return ret;
 }

@@ -1,7 +1,8 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 /*  A prober alive without new measurements (its heartbeats reach a DNS
  *  node): its records and cells get the node's time, so freshness follows
- *  arrival, not the prober's clock. */
+ *  arrival, not the prober's clock. The cells live in the endpoint sets:
+ *  one patch per set, whatever the number of names (schema 2). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,13 +47,15 @@ typedef struct {
 	uint64_t now;
 } touch_ctx_t;
 
-static int touch_view(uint8_t *blob, size_t len, void *ctx)
+static int touch_set(uint8_t *blob, size_t len, void *ctx)
 {
 	const touch_ctx_t *c = ctx;
-	int n = view_touch_prober(blob, len, c->prober, c->now);
+	/* The cells get the arrival time; the derived state and its window
+	 * are computed at the writer's clock, as for every other patch. */
+	int n = view_set_touch_prober(blob, len, c->prober, c->now, store_now_ms());
 	if (n == HG_ENOENT) {
-		/* A view built before the prober joined the policy: impossible
-		 * after a load (every view has every prober); nothing to stamp. */
+		/* A set built before the prober joined the policy: impossible
+		 * after a load (every set has every prober); nothing to stamp. */
 		return WRITER_PATCH_UNCHANGED;
 	}
 	return n < 0 ? n : n == 0 ? WRITER_PATCH_UNCHANGED : HG_EOK;
@@ -93,7 +96,7 @@ int writer_touch_prober(store_wtxn_t *wtxn, const char *prober, uint64_t now_ms)
 	/* Cells mirror the records: none re-stamped, no cell to re-stamp. */
 	if (ret == HG_EOK && touched > 0) {
 		touch_ctx_t ctx = { .prober = prober, .now = now_ms };
-		writer_patch_all_views(wtxn, touch_view, &ctx);
+		writer_patch_all_sets(wtxn, touch_set, &ctx);
 	}
 	return wtxn->err;
 }

@@ -31,6 +31,7 @@
 #include "policy.h"
 #include "store.h"
 #include "view.h"
+#include "view_lookup.h"
 
 #define POLL_US     200
 #define MAX_EPS     256
@@ -83,7 +84,20 @@ static int view_of(store_rtxn_t *r, const char *name, view_t *v)
 	const void *val;
 	size_t len;
 	ret = store_get(r, STORE_VIEWS, wire, wlen, &val, &len);
-	return ret == HG_EOK ? view_open(val, len, v) : ret;
+	if (ret == HG_EOK) {
+		ret = view_open(val, len, v);
+	}
+	/* Its cells are in the endpoint set it references (schema 2). */
+	view_set_t set;
+	uint8_t key[4];
+	if (ret == HG_EOK) {
+		view_set_key(v->hdr->set_id, key);
+		ret = store_get(r, STORE_SETS, key, sizeof(key), &val, &len);
+	}
+	if (ret == HG_EOK) {
+		ret = view_set_open(val, len, &set);
+	}
+	return ret == HG_EOK ? view_bind(v, &set) : ret;
 }
 
 /* The health state the prober's own LMDB holds for \a ep; 0 when none. */
@@ -139,11 +153,11 @@ static int run_latency(const args_t *a)
 		fprintf(stderr, "bench_replication_watch: no view %s in %s\n", a->name, a->node_db);
 		goto cleanup;
 	}
-	prober_col = view_find_prober(&v, a->prober);
-	for (unsigned i = 0; i < v.hdr->n_endpoints && n_eps < MAX_EPS; i++) {
-		const hg_view_ep_t *e = &v.ep[i];
+	prober_col = view_find_prober(&v.s, a->prober);
+	for (unsigned i = 0; i < v.s.hdr->n_endpoints && n_eps < MAX_EPS; i++) {
+		const hg_view_ep_t *e = &v.s.ep[i];
 		snprintf(eps[n_eps].id, sizeof(eps[n_eps].id), "%.*s", (int)e->id_len,
-		         (const char *)v.strings + e->id_off);
+		         (const char *)v.s.strings + e->id_off);
 		eps[n_eps].ep = (long)i;
 		eps[n_eps].state = 0;
 		n_eps++;
@@ -209,7 +223,7 @@ static int run_latency(const args_t *a)
 				pending_t *p = &pend[j];
 				for (unsigned i = 0; i < n_eps; i++) {
 					if (p->want[i] != 0xff &&
-					    view_cell(&v, (unsigned)eps[i].ep, (unsigned)prober_col)
+					    view_cell(&v.s, (unsigned)eps[i].ep, (unsigned)prober_col)
 					                    ->state == p->want[i]) {
 						p->want[i] = 0xff;
 						p->n_want--;

@@ -118,7 +118,7 @@ int main(int argc, char **argv)
 	uint8_t *blob = NULL;
 	size_t len = 0;
 	view_t v;
-	if (fx_build(fx, nm, NOW, &blob, &len) != HG_EOK || view_open(blob, len, &v) != HG_EOK) {
+	if (fx_build(fx, nm, NOW, &blob, &len) != HG_EOK || fx_open(blob, len, &v) != HG_EOK) {
 		fprintf(stderr, "bench_sel: cannot build the view\n");
 		return 1;
 	}

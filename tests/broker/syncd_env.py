@@ -125,10 +125,11 @@ def deliveries(db):
 
 
 def data_state(db):
-    """What a dropped message must not change: measurements, views and the
-    probers' cursors (the stream position may move)."""
+    """What a dropped message must not change: measurements, views with
+    the endpoint sets holding their cells, and the probers' cursors (the
+    stream position may move)."""
     cur = {k: v for k, v in cursors(db).items() if k != STREAM_KEY}
-    return measurements(db), dump(db, "views"), cur
+    return measurements(db), (dump(db, "views"), dump(db, "sets")), cur
 
 
 def iso_ms(text):

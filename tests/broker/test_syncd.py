@@ -80,10 +80,13 @@ def test_apply(env, node_a):
 
 
 def env_views(db):
-    """{name: {endpoint: {prober: cell}}} of the views."""
+    """{name: {endpoint: {prober: cell}}}: the cells each view reads, from
+    the endpoint set it references (schema 2)."""
+    sets = dump(db, "sets")
     out = {}
     for name, v in dump(db, "views").items():
-        out[name] = {e["id"]: {c["prober"]: c for c in e["cells"]} for e in v["endpoints"]}
+        s = sets[str(v["set"])]
+        out[name] = {e["id"]: {c["prober"]: c for c in e["cells"]} for e in s["endpoints"]}
     return out
 
 

@@ -2,7 +2,8 @@
 #  haltgslb — build City-style and ASN-style MaxMind DB files from a text mapping.
 #  SPDX-License-Identifier: GPL-3.0-or-later
 #
-#  Usage: mkmmdb.pl [--ipv4] --city OUT.mmdb [--asn OUT-asn.mmdb] MAPPING.txt
+#  Usage: mkmmdb.pl [--ipv4] [--record-size 24|28|32] --city OUT.mmdb
+#                   [--asn OUT-asn.mmdb] MAPPING.txt
 #
 #  Default: IPv6 trees with IPv4 in ::/96, like MaxMind's City and ASN files.
 #  --ipv4 writes IPv4-only trees (like old country databases); IPv6 lines of
@@ -23,14 +24,17 @@ use Net::Works::Network;
 sub fail;
 
 my ( $city_out, $asn_out, $ipv4, $help );
+my $record_size = 28;
 GetOptions(
     'ipv4'   => \$ipv4,
+    'record-size=i' => \$record_size,
     'city=s' => \$city_out,
     'asn=s'  => \$asn_out,
     'help|h' => \$help,
 ) or usage(2);
 usage(0) if $help;
 usage(2) unless @ARGV == 1 && ( defined $city_out || defined $asn_out );
+fail "--record-size must be 24, 28 or 32\n" unless $record_size =~ /^(24|28|32)$/;
 
 my $mapping = $ARGV[0];
 
@@ -53,7 +57,7 @@ sub new_tree {
     my ( $type, $desc ) = @_;
     return MaxMind::DB::Writer::Tree->new(
         ip_version    => $ipv4 ? 4 : 6,
-        record_size   => 28,
+        record_size   => $record_size,
         database_type => $type,
         languages     => ['en'],
         description   => { en => $desc },
@@ -147,7 +151,7 @@ exit 0;
 sub usage {
     my ($code) = @_;
     my $fh = $code ? \*STDERR : \*STDOUT;
-    print {$fh} "usage: $0 [--ipv4] --city OUT.mmdb [--asn OUT-asn.mmdb] MAPPING.txt\n";
+    print {$fh} "usage: $0 [--ipv4] [--record-size 24|28|32] --city OUT.mmdb [--asn OUT-asn.mmdb] MAPPING.txt\n";
     exit $code;
 }
 

@@ -46,6 +46,31 @@ def test_unknown_schema_fails_open(knotd_factory, tmp_path):
     assert_module_passed_through(k, before, 1)
 
 
+def test_schema1_fails_open_until_load_upgrades(knotd_factory, tmp_path):
+    """Issue 13: a schema-1 database (the previous layout) is refused by the
+    module, which answers the zone's records; `haltgslb-ctl load` upgrades it
+    in place and the module answers from it without a reload."""
+    db = str(tmp_path / "db")
+    ctl("load", "--db", db, POLICY)
+    import lmdb_bump
+    lmdb_bump.set_schema_version(db, 1)
+    k = knotd_factory(db=db).start()
+    r = k.query("dr." + ZONE, "A")
+    assert r.rcode() == dns.rcode.NOERROR and addresses(r) == ZONE_FALLBACK
+    assert k.stats().get("pass-through[no-db]", 0) >= 1
+    assert "unknown schema version" in k.logtext()
+    out = ctl("load", "--db", db, POLICY).stdout
+    assert "upgraded %s from schema version 1 to 2" % db in out, out
+    measure_all(db)
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        if addresses(k.query("dr." + ZONE, "A")) == ["198.51.100.10"]:
+            break
+        time.sleep(0.05)
+    assert addresses(k.query("dr." + ZONE, "A")) == ["198.51.100.10"]
+    assert "is valid, answering from it" in k.logtext()
+
+
 def test_unreadable_db_dir_fails_open(knotd_factory, tmp_path):
     db = tmp_path / "notadb"
     db.mkdir()

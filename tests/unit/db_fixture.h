@@ -3,7 +3,7 @@
  * \file
  * \brief Header-only helpers for unit tests that look into an LMDB
  *        environment: a scratch environment, whole-database snapshots to
- *        prove "nothing changed", record and view-cell reads.
+ *        prove "nothing changed", record and cell reads.
  *
  * Every helper opens and ends its own read txn, so values are copied out.
  */
@@ -20,6 +20,7 @@
 #include "policy.h"
 #include "store.h"
 #include "view.h"
+#include "view_lookup.h"
 
 /*! \brief Create a scratch environment under $HG_TEST_DATA (or /tmp) named
  *         after \a tag; \a dir receives its path. \return the store or NULL. */
@@ -119,8 +120,9 @@ static inline bool dbf_measure(store_t *st, const char *ep, const char *prober,
 	return found;
 }
 
-/*! \brief The view cell of endpoint \a ep × prober \a prober in the view of
- *         \a name (presentation, e.g. "global.example.net."). */
+/*! \brief The cell of endpoint \a ep × prober \a prober that the view of
+ *         \a name (presentation, e.g. "global.example.net.") reads: in the
+ *         endpoint set the view references (schema 2). */
 static inline bool dbf_cell(store_t *st, const char *name, const char *ep, const char *prober,
                             hg_view_cell_t *out)
 {
@@ -128,17 +130,24 @@ static inline bool dbf_cell(store_t *st, const char *name, const char *ep, const
 	if (policy_parse_dname(name, wire, &wlen) != HG_EOK) {
 		return false;
 	}
-	size_t len;
-	uint8_t *blob = dbf_get(st, STORE_VIEWS, wire, wlen, &len);
+	size_t len, slen = 0;
+	uint8_t *blob = dbf_get(st, STORE_VIEWS, wire, wlen, &len), *set = NULL;
 	view_t v;
+	view_set_t s;
 	bool found = false;
 	if (blob != NULL && view_open(blob, len, &v) == HG_EOK) {
-		long e = view_find_ep(&v, ep), p = view_find_prober(&v, prober);
+		uint8_t key[4];
+		view_set_key(v.hdr->set_id, key);
+		set = dbf_get(st, STORE_SETS, key, sizeof(key), &slen);
+	}
+	if (set != NULL && view_set_open(set, slen, &s) == HG_EOK) {
+		long e = view_find_ep(&s, ep), p = view_find_prober(&s, prober);
 		if (e >= 0 && p >= 0) {
-			*out = *view_cell(&v, (unsigned)e, (unsigned)p);
+			*out = *view_cell(&s, (unsigned)e, (unsigned)p);
 			found = true;
 		}
 	}
+	free(set);
 	free(blob);
 	return found;
 }

@@ -408,9 +408,76 @@ long fx_find_prober(const fx_t *fx, const char *id)
 	FX_DIE("unknown prober %s", id);
 }
 
+/* The container: u32 view length, u32 set length, the view, the set. */
+int fx_build_policy(const policy_t *p, size_t name, const view_inputs_t *in, uint64_t now_ms,
+                    uint8_t **blob, size_t *len)
+{
+	if (name >= p->n_names) {
+		return HG_EINVAL;
+	}
+	const policy_name_t *nm = &p->names[name];
+	view_set_spec_t spec = { .pools = nm->pools, .n_pools = nm->n_pools,
+	                         .quorum_ppm = nm->quorum_ppm, .stale_after_ms = nm->stale_after_ms,
+	                         .set_id = 7, .n_names = 1 };
+	uint8_t *view = NULL, *set = NULL;
+	size_t vlen = 0, slen = 0;
+	int ret = view_build(p, name, spec.set_id, 1, now_ms, &view, &vlen);
+	if (ret == HG_EOK) {
+		ret = view_set_build(p, &spec, in, 1, now_ms, &set, &slen);
+	}
+	uint8_t *out = ret == HG_EOK ? malloc(8 + vlen + slen) : NULL;
+	if (ret == HG_EOK && out == NULL) {
+		ret = HG_ENOMEM;
+	}
+	if (ret == HG_EOK) {
+		uint32_t l[2] = { (uint32_t)vlen, (uint32_t)slen };
+		memcpy(out, l, sizeof(l));
+		memcpy(out + 8, view, vlen);
+		memcpy(out + 8 + vlen, set, slen);
+		*blob = out;
+		*len = 8 + vlen + slen;
+	}
+	free(view);
+	free(set);
+	return ret;
+}
+
 int fx_build(fx_t *fx, size_t name, uint64_t now_ms, uint8_t **blob, size_t *len)
 {
-	return view_build(&fx->p, name, &fx->in, 1, now_ms, blob, len);
+	return fx_build_policy(&fx->p, name, &fx->in, now_ms, blob, len);
+}
+
+int fx_parts(uint8_t *blob, size_t len, uint8_t **view, size_t *vlen, uint8_t **set,
+             size_t *slen)
+{
+	uint32_t l[2];
+	if (len < 8) {
+		return HG_EINVAL;
+	}
+	memcpy(l, blob, sizeof(l));
+	if ((size_t)l[0] + l[1] + 8 != len) {
+		return HG_EINVAL;
+	}
+	*view = blob + 8;
+	*vlen = l[0];
+	*set = blob + 8 + l[0];
+	*slen = l[1];
+	return HG_EOK;
+}
+
+int fx_open(uint8_t *blob, size_t len, view_t *v)
+{
+	uint8_t *view, *set;
+	size_t vlen, slen;
+	view_set_t s;
+	int ret = fx_parts(blob, len, &view, &vlen, &set, &slen);
+	if (ret == HG_EOK) {
+		ret = view_open(view, vlen, v);
+	}
+	if (ret == HG_EOK) {
+		ret = view_set_open(set, slen, &s);
+	}
+	return ret == HG_EOK ? view_bind(v, &s) : ret;
 }
 
 sel_client_t fx_client(const char *addr, uint8_t source_len, const geo_info_t *geo)

@@ -66,8 +66,21 @@ void fx_all_up(fx_t *fx, uint64_t now_ms);
 long fx_find_ep(const fx_t *fx, const char *id);
 long fx_find_prober(const fx_t *fx, const char *id);
 
-/*! \brief view_build() of name \a name with the fixture's inputs. */
+/*! \brief The view and the endpoint set (view_build(), view_set_build(),
+ *         set id 7) of name \a name with the fixture's inputs, in one
+ *         malloc()ed container that fx_open() opens and fx_parts() splits. */
 int fx_build(fx_t *fx, size_t name, uint64_t now_ms, uint8_t **blob, size_t *len);
+
+/*! \brief As fx_build() for any policy and inputs. */
+int fx_build_policy(const policy_t *p, size_t name, const view_inputs_t *in, uint64_t now_ms,
+                    uint8_t **blob, size_t *len);
+
+/*! \brief Open a container of fx_build(): view_open(), view_set_open(), view_bind(). */
+int fx_open(uint8_t *blob, size_t len, view_t *v);
+
+/*! \brief The view and set inside a container (writable, for patches). */
+int fx_parts(uint8_t *blob, size_t len, uint8_t **view, size_t *vlen, uint8_t **set,
+             size_t *slen);
 
 /*! \brief Great-circle km between two points (for RTT synthesis). */
 double fx_km(double lat1, double lon1, double lat2, double lon2);

@@ -228,13 +228,54 @@ static void check_table_cached(const geo_db_t *geo, geo_cache_t *cache, const ch
 	for (size_t i = 0; i < n; i++) {
 		check_cached(geo, cache, db, cases[i].addr, "pass 1");
 	}
-	uint64_t misses = cache->misses, hits = cache->hits;
+	uint64_t misses = cache->misses, hits = cache->hits + cache->net_hits;
 	for (size_t i = 0; i < n; i++) {
 		check_cached(geo, cache, db, cases[i].addr, "pass 2");
 	}
 	is_int((int)(cache->misses - misses), 0, "%s pass 2: no record decoded again", db);
-	ok(cache->hits > hits, "%s pass 2: served from the cache (%llu hits)", db,
-	   (unsigned long long)(cache->hits - hits));
+	ok(cache->hits + cache->net_hits > hits, "%s pass 2: served from the cache (%llu hits)", db,
+	   (unsigned long long)(cache->hits + cache->net_hits - hits));
+}
+
+/* The network cache: every address of a looked-up network gets the same
+ * answer as geo_lookup() from the cache, addresses outside it do not hit. */
+static void check_networks(const geo_db_t *geo, geo_cache_t *cache, const char *db,
+                           const lookup_case_t *cases, size_t n)
+{
+	unsigned same = 0, total = 0;
+	uint64_t net_hits = cache->net_hits;
+	for (size_t i = 0; i < n; i++) {
+		int family = 0;
+		uint8_t addr[16];
+		geo_info_t plain, cached;
+		if (geo_parse_addr(cases[i].addr, &family, addr) != HG_EOK ||
+		    geo_lookup(geo, family, addr, &plain) != HG_EOK) {
+			continue;
+		}
+		unsigned prefix = plain.prefix_len > plain.asn_prefix_len ? plain.prefix_len
+		                                                          : plain.asn_prefix_len;
+		unsigned bits = family == AF_INET ? 32 : 128;
+		/* The network's last address, then its first: inside it. */
+		for (unsigned k = 0; k < 2; k++) {
+			uint8_t a[16];
+			memcpy(a, addr, 16);
+			for (unsigned b = prefix; b < bits; b++) {
+				if (k == 0) {
+					a[b / 8] |= (uint8_t)(0x80u >> (b % 8));
+				} else {
+					a[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+				}
+			}
+			total++;
+			same += geo_lookup_cached(geo, cache, family, addr, &cached) == HG_EOK &&
+			        geo_lookup_cached(geo, cache, family, a, &cached) == HG_EOK &&
+			        geo_lookup(geo, family, a, &plain) == HG_EOK && same_info(&plain, &cached);
+		}
+	}
+	is_int(same, total, "%s: %u addresses at the edges of cached networks = geo_lookup()", db,
+	       total);
+	ok(cache->net_hits > net_hits, "%s: network cache hits (%llu)", db,
+	   (unsigned long long)(cache->net_hits - net_hits));
 }
 
 /* One record (Frankfurt: EU/DE/DE-HE, AS64501) behind networks of several
@@ -292,6 +333,8 @@ static void test_cached(const char *dir)
 	 * offsets: slots are told apart by database, not by offset alone. */
 	check_table_cached(geo4, &cache, "v4-only", CASES_V4, sizeof(CASES_V4) / sizeof(CASES_V4[0]));
 	check_table_cached(geo, &cache, "city+asn again", CASES, sizeof(CASES) / sizeof(CASES[0]));
+	check_networks(geo, &cache, "city+asn", CASES, sizeof(CASES) / sizeof(CASES[0]));
+	check_networks(geo4, &cache, "v4-only", CASES_V4, sizeof(CASES_V4) / sizeof(CASES_V4[0]));
 
 	/* A database closed and another opened (possibly at the same address)
 	 * must not be served the old one's records. */

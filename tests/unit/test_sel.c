@@ -394,7 +394,7 @@ static void run_case(const sel_case_t *tc)
 	view_t v;
 	int ret = fx_build(fx, 0, NOW, &blob, &len);
 	if (ret == HG_EOK) {
-		ret = view_open(blob, len, &v);
+		ret = fx_open(blob, len, &v);
 	}
 	if (ret != HG_EOK) {
 		ok(0, "%s: build/open view: %s", tc->desc, hg_strerror(ret));
@@ -429,7 +429,7 @@ static int open_scenario(void (*scenario)(fx_t *), fx_t **fx, uint8_t **blob, vi
 	world(*fx);
 	scenario(*fx);
 	int ret = fx_build(*fx, 0, NOW, blob, &len);
-	return ret == HG_EOK ? view_open(*blob, len, v) : ret;
+	return ret == HG_EOK ? fx_open(*blob, len, v) : ret;
 }
 
 static void test_round_robin(void)

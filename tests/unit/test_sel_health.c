@@ -60,7 +60,7 @@ static int open_view(fx_t *fx, uint8_t **blob, view_t *v)
 {
 	size_t len;
 	int ret = fx_build(fx, 0, NOW, blob, &len);
-	return ret == HG_EOK ? view_open(*blob, len, v) : ret;
+	return ret == HG_EOK ? fx_open(*blob, len, v) : ret;
 }
 
 static void test_verdicts(void)
@@ -101,7 +101,7 @@ static void test_verdicts(void)
 		memset(&h, 0xee, sizeof(h));
 		int ret = open_view(fx, &blob, &v);
 		if (ret == HG_EOK) {
-			ret = sel_health(&v, 0, NOW, &h);
+			ret = sel_health(&v.s, 0, NOW, &h);
 		}
 		ok(ret == HG_EOK && h.verdict == c[i].verdict && h.n_voters == c[i].n_voters &&
 		   h.n_up == c[i].n_up && h.n_warming == c[i].n_warming && h.voters == c[i].voters &&
@@ -233,9 +233,9 @@ static void test_agrees_with_decide(void)
 		if (sel_decide(&v, &cl, 1, now, &rng, &a, &tr) != HG_EOK) {
 			bad++;
 		}
-		for (unsigned e = 0; e < v.hdr->n_endpoints; e++) {
+		for (unsigned e = 0; e < v.s.hdr->n_endpoints; e++) {
 			sel_health_t h;
-			if (sel_health(&v, e, now, &h) != HG_EOK || !agrees(&l, &h, e, &any_unknown)) {
+			if (sel_health(&v.s, e, now, &h) != HG_EOK || !agrees(&l, &h, e, &any_unknown)) {
 				bad++;
 				diag("run %u endpoint %u: sel_health says %s %u/%u", r, e,
 				     sel_health_name(h.verdict), h.n_up, h.n_voters);
@@ -291,8 +291,8 @@ static void test_api(void)
 	sel_health_t h;
 	is_int(open_view(fx, &blob, &v), HG_EOK, "api: view");
 	is_int(sel_health(NULL, 0, NOW, &h), HG_EINVAL, "NULL view: HG_EINVAL");
-	is_int(sel_health(&v, 1, NOW, &h), HG_EINVAL, "endpoint out of range: HG_EINVAL");
-	is_int(sel_health(&v, 0, NOW, NULL), HG_EINVAL, "NULL out: HG_EINVAL");
+	is_int(sel_health(&v.s, 1, NOW, &h), HG_EINVAL, "endpoint out of range: HG_EINVAL");
+	is_int(sel_health(&v.s, 0, NOW, NULL), HG_EINVAL, "NULL out: HG_EINVAL");
 	free(blob);
 	fx_free(fx);
 	static const struct { uint8_t v; const char *name; } n[] = {

@@ -33,7 +33,7 @@ static void world_open(world_t *w, const uint32_t *weights, unsigned n, const ch
 	fx_name(w->fx, "w.", "a", chain, "all");
 	fx_all_up(w->fx, NOW);
 	size_t len;
-	if (fx_build(w->fx, 0, NOW, &w->blob, &len) != HG_EOK || view_open(w->blob, len, &w->v) != HG_EOK) {
+	if (fx_build(w->fx, 0, NOW, &w->blob, &len) != HG_EOK || fx_open(w->blob, len, &w->v) != HG_EOK) {
 		fprintf(stderr, "cannot build view\n");
 		abort();
 	}

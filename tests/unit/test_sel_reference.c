@@ -159,8 +159,8 @@ int main(void)
 		uint8_t *blob = NULL;
 		size_t len = 0;
 		view_t v;
-		if (n < 0 || view_build(pol, (size_t)n, &in, 1, NOW, &blob, &len) != HG_EOK ||
-		    view_open(blob, len, &v) != HG_EOK) {
+		if (n < 0 || fx_build_policy(pol, (size_t)n, &in, NOW, &blob, &len) != HG_EOK ||
+		    fx_open(blob, len, &v) != HG_EOK) {
 			ok(0, "%s: view", tc->name);
 			free(blob);
 			continue;

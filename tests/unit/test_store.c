@@ -149,10 +149,10 @@ static void test_iter(void)
 	put_str(&w, STORE_CURSORS, "b", "4");
 	put_str(&w, STORE_CURSORS, "c", "stop");
 	put_str(&w, STORE_CURSORS, "d", "5");
-	put_str(&w, STORE_EPNAMES, "ep1", "x");      /* DUPSORT: values sorted */
-	put_str(&w, STORE_EPNAMES, "ep1", "w");
-	put_str(&w, STORE_EPNAMES, "ep1", "y");
-	put_str(&w, STORE_EPNAMES, "ep2", "z");
+	put_str(&w, STORE_EPSETS, "ep1", "x");      /* DUPSORT: values sorted */
+	put_str(&w, STORE_EPSETS, "ep1", "w");
+	put_str(&w, STORE_EPSETS, "ep1", "y");
+	put_str(&w, STORE_EPSETS, "ep2", "z");
 	is_int(store_wtxn_commit(&w), HG_EOK, "iter: fill");
 
 	static const struct {
@@ -165,12 +165,12 @@ static void test_iter(void)
 		{ STORE_CURSORS, "aa", false, HG_EOK, "" },                        /* between keys */
 		{ STORE_CURSORS, "d", false, HG_EOK, "d=5;" },
 		{ STORE_CURSORS, "e", false, HG_EOK, "" },                         /* past the end */
-		{ STORE_EPNAMES, NULL, false, HG_EOK, "ep1=w;ep1=x;ep1=y;ep2=z;" }, /* every dup */
-		{ STORE_EPNAMES, "ep", false, HG_EOK, "ep1=w;ep1=x;ep1=y;ep2=z;" },
-		{ STORE_EPNAMES, "ep1", true, HG_EOK, "ep1=w;ep1=x;ep1=y;" },
-		{ STORE_EPNAMES, "ep2", true, HG_EOK, "ep2=z;" },
-		{ STORE_EPNAMES, "ep", true, HG_EOK, "" },                         /* dup: exact key only */
-		{ STORE_EPNAMES, "ep3", true, HG_EOK, "" },
+		{ STORE_EPSETS, NULL, false, HG_EOK, "ep1=w;ep1=x;ep1=y;ep2=z;" }, /* every dup */
+		{ STORE_EPSETS, "ep", false, HG_EOK, "ep1=w;ep1=x;ep1=y;ep2=z;" },
+		{ STORE_EPSETS, "ep1", true, HG_EOK, "ep1=w;ep1=x;ep1=y;" },
+		{ STORE_EPSETS, "ep2", true, HG_EOK, "ep2=z;" },
+		{ STORE_EPSETS, "ep", true, HG_EOK, "" },                         /* dup: exact key only */
+		{ STORE_EPSETS, "ep3", true, HG_EOK, "" },
 		{ STORE_MEASUREMENTS, NULL, false, HG_EOK, "" },                   /* empty DB */
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
@@ -189,12 +189,12 @@ static void test_iter(void)
 	       "foreach on a txn never begun: HG_EINVAL");
 	is_int(store_count(&r, STORE_CURSORS, &n), HG_EINVAL, "count on a txn never begun: HG_EINVAL");
 	store_rtxn_begin(s, &r);
-	is_int(store_foreach_dup(&r, STORE_EPNAMES, "", 0, log_visit, &l), HG_EINVAL,
+	is_int(store_foreach_dup(&r, STORE_EPSETS, "", 0, log_visit, &l), HG_EINVAL,
 	       "foreach_dup with an empty key: HG_EINVAL");
 	is_int(store_foreach(&r, STORE_CURSORS, "a", 1, fail_visit, NULL), HG_ECORRUPT,
 	       "a visitor's error stops the walk and is returned");
 	static const struct { enum store_dbi db; size_t want; } counts[] = {
-		{ STORE_CURSORS, 6 }, { STORE_EPNAMES, 4 }, { STORE_MEASUREMENTS, 0 },
+		{ STORE_CURSORS, 6 }, { STORE_EPSETS, 4 }, { STORE_MEASUREMENTS, 0 },
 	};
 	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
 		n = 99;
@@ -213,37 +213,37 @@ static void test_iter(void)
 	is_str(l.seen, "a=1;ab=2;abc=3;", "wforeach visits every entry, deleted ones too");
 	memset(&l, 0, sizeof(l));
 	l.del_value = 'x';
-	is_int(store_wforeach_dup(&w, STORE_EPNAMES, "ep1", 3, log_visit, &l), HG_EOK,
+	is_int(store_wforeach_dup(&w, STORE_EPSETS, "ep1", 3, log_visit, &l), HG_EOK,
 	       "wforeach_dup ep1");
 	is_str(l.seen, "ep1=w;ep1=x;ep1=y;", "wforeach_dup goes on after a delete");
 	memset(&l, 0, sizeof(l));
 	l.del_value = 'w';
-	store_wforeach_dup(&w, STORE_EPNAMES, "ep1", 3, log_visit, &l);
+	store_wforeach_dup(&w, STORE_EPSETS, "ep1", 3, log_visit, &l);
 	is_str(l.seen, "ep1=w;ep1=y;", "x is gone");
-	is_int(store_wforeach_dup(&w, STORE_EPNAMES, "", 0, log_visit, &l), HG_EINVAL,
+	is_int(store_wforeach_dup(&w, STORE_EPSETS, "", 0, log_visit, &l), HG_EINVAL,
 	       "wforeach_dup with an empty key: HG_EINVAL");
 	is_int(w.err, HG_EOK, "deletes and HG_EINVAL are not sticky");
 	is_int(store_wtxn_commit(&w), HG_EOK, "commit the deletes");
 	int ret;
 	is_str(walk(s, STORE_CURSORS, "a", false, &ret), "a=1;abc=3;", "ab deleted");
-	is_str(walk(s, STORE_EPNAMES, NULL, false, &ret), "ep1=y;ep2=z;", "ep1's w and x deleted");
+	is_str(walk(s, STORE_EPSETS, NULL, false, &ret), "ep1=y;ep2=z;", "ep1's w and x deleted");
 
 	/* Deleting every value of a key, and a visitor error in a write walk. */
 	store_wtxn_begin(s, &w);
 	memset(&l, 0, sizeof(l));
 	l.del_value = 'y';
-	store_wforeach_dup(&w, STORE_EPNAMES, "ep1", 3, log_visit, &l);
+	store_wforeach_dup(&w, STORE_EPSETS, "ep1", 3, log_visit, &l);
 	is_int(store_wforeach(&w, STORE_CURSORS, NULL, 0, fail_visit, NULL), HG_ECORRUPT,
 	       "wforeach returns the visitor's error");
 	is_int(w.err, HG_ECORRUPT, "a negative visitor return becomes sticky");
 	is_int(store_wforeach(&w, STORE_CURSORS, NULL, 0, log_visit, &l), HG_ECORRUPT,
 	       "wforeach after a failure returns the sticky error");
 	is_int(store_wtxn_commit(&w), HG_ECORRUPT, "commit aborts");
-	is_str(walk(s, STORE_EPNAMES, NULL, false, &ret), "ep1=y;ep2=z;", "nothing of it was written");
+	is_str(walk(s, STORE_EPSETS, NULL, false, &ret), "ep1=y;ep2=z;", "nothing of it was written");
 	store_wtxn_begin(s, &w);
-	store_wforeach_dup(&w, STORE_EPNAMES, "ep1", 3, log_visit, &l);
+	store_wforeach_dup(&w, STORE_EPSETS, "ep1", 3, log_visit, &l);
 	store_wtxn_commit(&w);
-	is_str(walk(s, STORE_EPNAMES, NULL, false, &ret), "ep2=z;", "last value of ep1 deleted");
+	is_str(walk(s, STORE_EPSETS, NULL, false, &ret), "ep2=z;", "last value of ep1 deleted");
 	store_close(s);
 	rm_env(sub("iter"));
 }
@@ -298,7 +298,7 @@ static void test_registry(void)
 	is_int(store_get(&r, STORE_META, HG_META_SCHEMA_VERSION, strlen(HG_META_SCHEMA_VERSION),
 	                 &val, &len), HG_EOK, "schema_version written on create");
 	memcpy(&got, val, sizeof(got));
-	ok(len == 4 && got == HG_SCHEMA_VERSION, "schema_version is 1");
+	ok(len == 4 && got == HG_SCHEMA_VERSION, "schema_version is %u", HG_SCHEMA_VERSION);
 	store_rtxn_free(&r);
 	store_close(a);
 	rm_env(sub("reg/deep"));
@@ -326,9 +326,14 @@ static void set_version(const char *dir, const uint32_t *version)
 static void test_schema(void)
 {
 	static const struct { uint32_t version; bool missing; unsigned flags; int want; } cases[] = {
-		{ 1, false, STORE_RDONLY, HG_EOK },
-		{ 2, false, STORE_RDONLY, HG_ESCHEMA },
-		{ 2, false, STORE_CREATE, HG_ESCHEMA },   /* CREATE never overwrites a version */
+		{ 2, false, STORE_RDONLY, HG_EOK },
+		{ 3, false, STORE_RDONLY, HG_ESCHEMA },
+		{ 3, false, STORE_CREATE, HG_ESCHEMA },   /* CREATE never overwrites a version */
+		{ 1, false, STORE_RDONLY, HG_ESCHEMA },   /* the previous version too ... */
+		{ 1, false, STORE_CREATE, HG_ESCHEMA },
+		{ 1, false, STORE_CREATE | STORE_UPGRADE, HG_EOK },   /* ... but for its upgrade */
+		{ 3, false, STORE_CREATE | STORE_UPGRADE, HG_ESCHEMA },
+		{ 2, false, STORE_RDONLY | STORE_UPGRADE, HG_EINVAL },
 		{ 0, false, 0,            HG_ESCHEMA },
 		{ 0, true,  STORE_RDONLY, HG_ESCHEMA },
 		{ 0, true,  0,            HG_ESCHEMA },
@@ -428,7 +433,7 @@ static void test_map_full(void)
 	}
 	is_int(w.err, HG_EMAPFULL, "filling the map → HG_EMAPFULL after %d puts", i);
 	is_int(store_wtxn_commit(&w), HG_EMAPFULL, "commit reports HG_EMAPFULL");
-	ok(strstr(hg_strerror(HG_EMAPFULL), "map size") != NULL, "text tells what to do: %s",
+	ok(strstr(hg_strerror(HG_EMAPFULL), "HG_STORE_MAPSIZE_MAX") != NULL, "text tells what to do: %s",
 	   hg_strerror(HG_EMAPFULL));
 	store_close(s);
 	rm_env(sub("small"));

@@ -1,6 +1,7 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/*  View codec: what view_build() encodes, limits, patches, and that
- *  view_open() never lets a damaged blob take the reader out of bounds. */
+/*  View and set codec: what view_build() and view_set_build() encode,
+ *  limits, patches, binding, and that view_open()/view_set_open() never let
+ *  a damaged blob take the reader out of bounds. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,17 @@ static size_t ref_name(fx_t *fx)
 
 static bool str_is(const view_t *v, uint16_t off, uint8_t len, const void *want, size_t want_len)
 {
-	return len == want_len && memcmp(v->strings + off, want, want_len) == 0;
+	return len == want_len && memcmp(v->s.strings + off, want, want_len) == 0;
+}
+
+/* The set of name 0 without inputs (no measurement, no override). */
+static int build_bare_set(fx_t *fx, uint64_t gen, uint8_t **blob, size_t *len)
+{
+	const policy_name_t *nm = &fx->p.names[0];
+	view_set_spec_t spec = { .pools = nm->pools, .n_pools = nm->n_pools,
+	                         .quorum_ppm = nm->quorum_ppm, .stale_after_ms = nm->stale_after_ms,
+	                         .set_id = 7 };
+	return view_set_build(&fx->p, &spec, NULL, gen, NOW, blob, len);
 }
 
 static void test_build(void)
@@ -58,29 +69,45 @@ static void test_build(void)
 	size_t len = 0;
 	view_t v;
 	is_int(fx_build(fx, 0, NOW, &blob, &len), HG_EOK, "build: reference name");
-	is_int(view_open(blob, len, &v), HG_EOK, "build: opens");
+	is_int(fx_open(blob, len, &v), HG_EOK, "build: opens and binds");
 	const hg_view_hdr_t *h = v.hdr;
-	ok(h->magic == HG_VIEW_MAGIC && h->layout == HG_VIEW_LAYOUT && h->total_len == len,
-	   "hdr: magic, layout, total_len");
-	is_int(len, view_size(h->n_endpoints, h->n_probers, h->n_filters, h->n_rules, h->n_matches,
-	                      h->n_v4, h->n_v6, h->strings_len), "hdr: view_size matches");
+	const hg_set_hdr_t *sh = v.s.hdr;
+	ok(h->magic == HG_VIEW_MAGIC && h->layout == HG_VIEW_LAYOUT && sh->magic == HG_SET_MAGIC &&
+	   sh->layout == HG_SET_LAYOUT && h->total_len + sh->total_len + 8 == len,
+	   "hdr: magic, layout, total_len of view and set");
+	is_int(h->total_len, view_size(h->n_filters, h->n_rules, h->n_matches, h->owner_len),
+	       "hdr: view_size matches");
+	is_int(sh->total_len, view_set_size(sh->n_endpoints, sh->n_probers, sh->n_v4, sh->n_v6,
+	                                    sh->strings_len), "hdr: view_set_size matches");
 	long counts[][2] = {
-		{ h->n_endpoints, 6 }, { h->n_probers, 3 }, { h->n_filters, 6 }, { h->n_rules, 2 },
-		{ h->n_matches, 5 }, { h->n_v4, 6 }, { h->n_v6, 4 }, { h->n_pools, 4 },
+		{ sh->n_endpoints, 6 }, { sh->n_probers, 3 }, { h->n_filters, 6 }, { h->n_rules, 2 },
+		{ h->n_matches, 5 }, { sh->n_v4, 6 }, { sh->n_v6, 4 }, { sh->n_pools, 4 },
 		{ h->fallback, HG_FALLBACK_POOL }, { h->fallback_pool, 2 }, { h->ttl, 30 },
-		{ h->degraded_ttl, 10 }, { h->quorum_ppm, 500000 }, { h->stale_after_ms, 15000 },
-		{ (long)h->generation, 1 }, { h->flags, HG_VIEW_CLIENT_DEPENDENT },
+		{ h->degraded_ttl, 10 }, { sh->quorum_ppm, 500000 }, { sh->stale_after_ms, 15000 },
+		{ (long)h->generation, 1 },
+		{ h->flags, HG_VIEW_CLIENT_DEPENDENT | HG_VIEW_NEEDS_GEO | HG_VIEW_RANDOM },
+		{ h->set_id, 7 }, { sh->set_id, 7 }, { h->n_endpoints, 6 }, { sh->n_names, 1 },
 	};
 	static const char *count_names[] = {
 		"n_endpoints", "n_probers", "n_filters", "n_rules", "n_matches", "n_v4", "n_v6",
 		"n_pools", "fallback", "fallback_pool", "ttl", "degraded_ttl", "quorum_ppm",
-		"stale_after_ms", "generation", "flags",
+		"stale_after_ms", "generation", "flags", "view set_id", "set set_id",
+		"view n_endpoints", "set n_names",
 	};
 	for (unsigned i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
 		is_int(counts[i][0], counts[i][1], "hdr: %s", count_names[i]);
 	}
-	ok(h->updated_ms == NOW, "hdr: updated_ms");
-	ok(str_is(&v, h->owner_off, h->owner_len, "\6global\4gslb\7example\3net", 25), "hdr: owner wire");
+	ok(h->built_ms == NOW && sh->updated_ms == NOW, "hdr: built_ms, updated_ms");
+	ok(h->owner_len == 25 && memcmp(v.owner, "\6global\4gslb\7example\3net", 25) == 0,
+	   "hdr: owner wire");
+	/* Derived at NOW: jkt drained; ams down (its one fresh voter says so);
+	 * the others unknown (no data); jkt has no IPv6. */
+	const hg_set_derived_t *d = v.s.derived;
+	ok(d->drained == (1u << 4) && d->down == (1u << 2) && d->unknown == (0x3fu & ~(1u << 2) & ~(1u << 4)) &&
+	   d->forced == 0 && d->fam_v4 == 0x3f && d->fam_v6 == (0x3fu & ~(1u << 4)) &&
+	   d->fresh_probers == (1u << 2) && v.s.fresh[2].v == (1u << 2) && v.s.fresh[0].v == 0 &&
+	   d->computed_ms == NOW && d->valid_from == NOW - 5 - 15000 && d->valid_until == NOW - 5 + 15001,
+	   "derived: masks and window [ts - stale, ts + stale + 1) of the one cell");
 
 	/* Endpoints in the name's pool order, within a pool in policy order. */
 	static const struct {
@@ -95,7 +122,7 @@ static void test_build(void)
 		{ "cdn-b", 3, HG_VEP_CNAME, 0, 0, 0, 6, 4, 1, 3 },
 	};
 	for (unsigned i = 0; i < 6; i++) {
-		const hg_view_ep_t *e = &v.ep[i];
+		const hg_view_ep_t *e = &v.s.ep[i];
 		ok(str_is(&v, e->id_off, e->id_len, eps[i].id, strlen(eps[i].id)) &&
 		   e->pool == eps[i].pool && e->flags == eps[i].flags && e->admin == eps[i].admin &&
 		   e->n_v4 == eps[i].n_v4 && e->n_v6 == eps[i].n_v6 && e->first_v4 == eps[i].first_v4 &&
@@ -106,12 +133,12 @@ static void test_build(void)
 		   (int)e->priority);
 	}
 	static const uint8_t ams2[4] = { 198, 51, 100, 21 }, jkt4[4] = { 203, 0, 113, 20 };
-	ok(memcmp(v.v4[3], ams2, 4) == 0 && memcmp(v.v4[5], jkt4, 4) == 0, "addresses copied in order");
-	ok(str_is(&v, v.ep[5].cname_off, v.ep[5].cname_len, "\3app\5cdn-b\7example\3org", 23),
+	ok(memcmp(v.s.v4[3], ams2, 4) == 0 && memcmp(v.s.v4[5], jkt4, 4) == 0, "addresses copied in order");
+	ok(str_is(&v, v.s.ep[5].cname_off, v.s.ep[5].cname_len, "\3app\5cdn-b\7example\3org", 23),
 	   "cname wire in strings");
 	/* Unit vectors: |v| = 1 and lat/lon agree with the vector. */
 	for (unsigned i = 0; i < 5; i++) {
-		const hg_view_ep_t *e = &v.ep[i];
+		const hg_view_ep_t *e = &v.s.ep[i];
 		double n = (double)e->x * e->x + (double)e->y * e->y + (double)e->z * e->z;
 		double lat = asin(e->z) * 180 / M_PI, lon = atan2(e->y, e->x) * 180 / M_PI;
 		ok(fabs(n - 1) < 1e-5 && fabs(lat - e->lat) < 1e-3 && fabs(lon - e->lon) < 1e-3,
@@ -119,16 +146,16 @@ static void test_build(void)
 	}
 	static const char *probers[] = { "eu-fra", "ap-sin", "us-iad" };
 	for (unsigned j = 0; j < 3; j++) {
-		const hg_view_prober_t *p = &v.prober[j];
+		const hg_view_prober_t *p = &v.s.prober[j];
 		ok(str_is(&v, p->id_off, p->id_len, probers[j], strlen(probers[j])) &&
 		   fabs((double)p->x * p->x + (double)p->y * p->y + (double)p->z * p->z - 1) < 1e-5,
 		   "prober %u: %s", j, probers[j]);
 	}
 	/* Cells: ams (view 2) x us-iad (2) has the measurement; others empty except all_up absent. */
-	const hg_view_cell_t *c = view_cell(&v, 2, 2);
+	const hg_view_cell_t *c = view_cell(&v.s, 2, 2);
 	ok(c->ts_ms == NOW - 5 && c->rtt_us == 12500 && c->loss_bp == 321 && c->state == HG_HEALTH_DOWN,
 	   "cell: measurement copied");
-	c = view_cell(&v, 0, 0);
+	c = view_cell(&v.s, 0, 0);
 	ok(c->ts_ms == 0 && c->rtt_us == HG_RTT_NONE && c->state == HG_HEALTH_UNKNOWN, "cell: empty");
 	/* Chain and rules. */
 	static const uint8_t types[] = { HG_F_UP, HG_F_GEOFENCE, HG_F_MAX_LOSS, HG_F_LOWEST_LATENCY,
@@ -152,20 +179,27 @@ static void test_build(void)
 	free(blob);
 
 	/* No inputs at all: empty cells, no admin. */
-	is_int(view_build(&fx->p, 0, NULL, 9, NOW, &blob, &len), HG_EOK, "build: without inputs");
-	is_int(view_open(blob, len, &v), HG_EOK, "build: without inputs opens");
-	ok(v.ep[4].admin == 0 && view_cell(&v, 2, 2)->ts_ms == 0 && v.hdr->generation == 9,
-	   "build: without inputs: no admin, no data");
+	view_set_t s;
+	is_int(build_bare_set(fx, 9, &blob, &len), HG_EOK, "build: set without inputs");
+	is_int(view_set_open(blob, len, &s), HG_EOK, "build: without inputs opens");
+	ok(s.ep[4].admin == 0 && view_cell(&s, 2, 2)->ts_ms == 0 && s.hdr->generation == 9 &&
+	   s.derived->unknown == 0x3f && s.derived->valid_from == 0 &&
+	   s.derived->valid_until == UINT64_MAX,
+	   "build: without inputs: no admin, no data, all unknown for ever");
 	free(blob);
 	fx_free(fx);
 }
 
 static void test_client_dependent(void)
 {
-	static const struct { const char *chain; bool dep; } cases[] = {
-		{ "up", false }, { "up priority first=1", false }, { "shuffle rr first=2", false },
-		{ "weighted", false }, { "sticky", true }, { "nearest", true }, { "latency=20", true },
-		{ "loss=100", true }, { "up geofence", true },
+	static const struct { const char *chain; bool dep, geo, random; } cases[] = {
+		{ "up", false, false, false }, { "up priority first=1", false, false, false },
+		{ "shuffle rr first=2", false, false, true }, { "weighted", false, false, true },
+		{ "rr", false, false, true }, { "shuffle", false, false, true },
+		{ "sticky", true, false, false }, { "nearest", true, true, false },
+		{ "latency=20", true, true, false }, { "loss=100", true, true, false },
+		{ "up geofence", true, true, false }, { "up sticky first=1", true, false, false },
+		{ "up geofence shuffle", true, true, true },
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		fx_t *fx = fx_new();
@@ -175,9 +209,12 @@ static void test_client_dependent(void)
 		size_t len;
 		view_t v;
 		int ret = fx_build(fx, 0, NOW, &blob, &len);
-		ok(ret == HG_EOK && view_open(blob, len, &v) == HG_EOK &&
-		   !!(v.hdr->flags & HG_VIEW_CLIENT_DEPENDENT) == cases[i].dep,
-		   "client-dependent flag: %-20s -> %d", cases[i].chain, cases[i].dep);
+		ok(ret == HG_EOK && fx_open(blob, len, &v) == HG_EOK &&
+		   !!(v.hdr->flags & HG_VIEW_CLIENT_DEPENDENT) == cases[i].dep &&
+		   !!(v.hdr->flags & HG_VIEW_NEEDS_GEO) == cases[i].geo &&
+		   !!(v.hdr->flags & HG_VIEW_RANDOM) == cases[i].random,
+		   "flags: %-20s -> client-dependent %d, needs geo %d, random %d", cases[i].chain,
+		   cases[i].dep, cases[i].geo, cases[i].random);
 		free(blob);
 		fx_free(fx);
 	}
@@ -258,7 +295,7 @@ static void test_limits(void)
 		view_t v;
 		int ret = fx_build(fx, 0, NOW, &blob, &len);
 		if (ret == HG_EOK) {
-			ret = view_open(blob, len, &v);
+			ret = fx_open(blob, len, &v);
 		}
 		is_int(ret, cases[i].want, "limit: %s", cases[i].desc);
 		free(blob);
@@ -268,8 +305,11 @@ static void test_limits(void)
 	limit_64(fx);
 	uint8_t *blob = NULL;
 	size_t len = 0;
-	is_int(view_build(&fx->p, 1, NULL, 1, NOW, &blob, &len), HG_EINVAL, "limit: name index");
-	is_int(view_build(NULL, 0, NULL, 1, NOW, &blob, &len), HG_EINVAL, "limit: no policy");
+	is_int(view_build(&fx->p, 1, 0, 1, NOW, &blob, &len), HG_EINVAL, "limit: name index");
+	is_int(view_build(NULL, 0, 0, 1, NOW, &blob, &len), HG_EINVAL, "limit: no policy");
+	view_set_spec_t spec = { .pools = NULL, .n_pools = 0 };
+	is_int(view_set_build(&fx->p, &spec, NULL, 1, NOW, &blob, &len), HG_EINVAL,
+	       "limit: set without pools");
 	fx_free(fx);
 }
 
@@ -278,10 +318,11 @@ static void test_patch(void)
 	fx_t *fx = fx_new();
 	world(fx);
 	ref_name(fx);
-	uint8_t *blob = NULL;
-	size_t len = 0;
+	uint8_t *blob = NULL, *vb, *sb;
+	size_t len = 0, vl, sl;
 	view_t v;
 	fx_build(fx, 0, NOW, &blob, &len);
+	fx_parts(blob, len, &vb, &vl, &sb, &sl);
 	hg_rec_measure_t m;
 	memset(&m, 0, sizeof(m));
 	m.state = HG_HEALTH_UP;
@@ -289,28 +330,72 @@ static void test_patch(void)
 	m.rtt_median_us = 4321;
 	m.rtt_ewma_us = 9999;
 	m.loss_bp = 12000;   /* clamped to 100 % */
-	is_int(view_patch_measure(blob, len, "sin", "ap-sin", &m, NOW + 20), HG_EOK, "patch: measure");
-	view_open(blob, len, &v);
-	const hg_view_cell_t *c = view_cell(&v, 3, 1);
+	is_int(view_set_patch_measure(sb, sl, "sin", "ap-sin", &m, NOW + 20), HG_EOK, "patch: measure");
+	fx_open(blob, len, &v);
+	const hg_view_cell_t *c = view_cell(&v.s, 3, 1);
 	ok(c->ts_ms == NOW + 10 && c->rtt_us == 4321 && c->loss_bp == 10000 && c->state == HG_HEALTH_UP,
 	   "patch: cell sinxap-sin written (median RTT, loss clamped)");
-	ok(view_cell(&v, 3, 0)->ts_ms == 0 && view_cell(&v, 2, 1)->ts_ms == 0, "patch: neighbours untouched");
-	ok(v.hdr->updated_ms == NOW + 20, "patch: updated_ms");
-	is_int(view_patch_measure(blob, len, "nope", "ap-sin", &m, NOW), HG_ENOENT, "patch: unknown endpoint");
-	is_int(view_patch_measure(blob, len, "sin", "nope", &m, NOW), HG_ENOENT, "patch: unknown prober");
-	is_int(view_patch_measure(blob, len, "null-island", "ap-sin", &m, NOW), HG_ENOENT,
-	       "patch: endpoint of another name");
-	is_int(view_patch_measure(blob, len, "si", "ap-sin", &m, NOW), HG_ENOENT, "patch: id prefix is not a match");
-	is_int(view_patch_admin(blob, len, "fra", HG_ADMIN_DRAIN, NOW + 30), HG_EOK, "patch: drain");
-	view_open(blob, len, &v);
-	ok(v.ep[1].admin == HG_ADMIN_DRAIN && v.hdr->updated_ms == NOW + 30, "patch: admin written");
-	is_int(view_patch_admin(blob, len, "fra", 7, NOW), HG_EINVAL, "patch: bad admin value");
-	is_int(view_patch_admin(blob, len, "nope", 0, NOW), HG_ENOENT, "patch: admin unknown endpoint");
-	is_int(view_patch_measure(blob, len - 1, "sin", "ap-sin", &m, NOW), HG_ECORRUPT, "patch: short blob refused");
-	is_int(view_patch_measure(blob, len, "sin", "ap-sin", NULL, NOW + 40), HG_EOK, "patch: clear a cell");
-	view_open(blob, len, &v);
-	ok(view_cell(&v, 3, 1)->ts_ms == 0 && view_cell(&v, 3, 1)->rtt_us == HG_RTT_NONE, "patch: cell cleared");
+	ok(view_cell(&v.s, 3, 0)->ts_ms == 0 && view_cell(&v.s, 2, 1)->ts_ms == 0,
+	   "patch: neighbours untouched");
+	ok(v.s.hdr->updated_ms == NOW + 20, "patch: updated_ms");
+	ok(v.s.derived->computed_ms == NOW + 20 && !(v.s.derived->unknown & (1u << 3)) &&
+	   (v.s.fresh[1].v & (1u << 3)) && (v.s.derived->fresh_probers & 2u),
+	   "patch: derived state refreshed (sin now voted up, ap-sin fresh)");
+	is_int(view_set_patch_measure(sb, sl, "nope", "ap-sin", &m, NOW), HG_ENOENT, "patch: unknown endpoint");
+	is_int(view_set_patch_measure(sb, sl, "sin", "nope", &m, NOW), HG_ENOENT, "patch: unknown prober");
+	is_int(view_set_patch_measure(sb, sl, "null-island", "ap-sin", &m, NOW), HG_ENOENT,
+	       "patch: endpoint of another set");
+	is_int(view_set_patch_measure(sb, sl, "si", "ap-sin", &m, NOW), HG_ENOENT,
+	       "patch: id prefix is not a match");
+	is_int(view_set_patch_admin(sb, sl, "fra", HG_ADMIN_DRAIN, NOW + 30), HG_EOK, "patch: drain");
+	fx_open(blob, len, &v);
+	ok(v.s.ep[1].admin == HG_ADMIN_DRAIN && v.s.hdr->updated_ms == NOW + 30 &&
+	   (v.s.derived->drained & 2u), "patch: admin written, drained mask");
+	is_int(view_set_patch_admin(sb, sl, "fra", 7, NOW), HG_EINVAL, "patch: bad admin value");
+	is_int(view_set_patch_admin(sb, sl, "nope", 0, NOW), HG_ENOENT, "patch: admin unknown endpoint");
+	is_int(view_set_patch_measure(sb, sl - 1, "sin", "ap-sin", &m, NOW), HG_ECORRUPT,
+	       "patch: short blob refused");
+	/* A heartbeat re-stamps the prober's cells that have data, not the others. */
+	is_int(view_set_touch_prober(sb, sl, "ap-sin", NOW + 50, NOW + 50), 1, "touch: one cell");
+	fx_open(blob, len, &v);
+	ok(view_cell(&v.s, 3, 1)->ts_ms == NOW + 50 && view_cell(&v.s, 2, 1)->ts_ms == 0 &&
+	   v.s.derived->computed_ms == NOW + 50, "touch: stamped, empty cells untouched, refreshed");
+	is_int(view_set_touch_prober(sb, sl, "ap-sin", NOW + 40, NOW + 60), 0, "touch: never back");
+	is_int(view_set_touch_prober(sb, sl, "nope", NOW, NOW), HG_ENOENT, "touch: unknown prober");
+	is_int(view_set_patch_measure(sb, sl, "sin", "ap-sin", NULL, NOW + 40), HG_EOK, "patch: clear a cell");
+	fx_open(blob, len, &v);
+	ok(view_cell(&v.s, 3, 1)->ts_ms == 0 && view_cell(&v.s, 3, 1)->rtt_us == HG_RTT_NONE,
+	   "patch: cell cleared");
 	free(blob);
+	fx_free(fx);
+}
+
+/* A view binds only to its own set. */
+static void test_bind(void)
+{
+	fx_t *fx = fx_new();
+	world(fx);
+	ref_name(fx);
+	fx_name(fx, "other.", "eu", "up", "all");
+	uint8_t *a = NULL, *b = NULL, *av, *as, *bv, *bs;
+	size_t al, bl, avl, asl, bvl, bsl;
+	fx_build(fx, 0, NOW, &a, &al);
+	fx_build(fx, 1, NOW, &b, &bl);
+	fx_parts(a, al, &av, &avl, &as, &asl);
+	fx_parts(b, bl, &bv, &bvl, &bs, &bsl);
+	view_t v;
+	view_set_t s;
+	view_open(av, avl, &v);
+	view_set_open(bs, bsl, &s);   /* both set id 7, another endpoint count */
+	is_int(view_bind(&v, &s), HG_ECORRUPT, "bind: another set (endpoint count) refused");
+	view_set_open(as, asl, &s);
+	is_int(view_bind(&v, &s), HG_EOK, "bind: its own set");
+	hg_set_hdr_t *sh = (hg_set_hdr_t *)as;
+	sh->set_id = 8;
+	view_set_open(as, asl, &s);
+	is_int(view_bind(&v, &s), HG_ECORRUPT, "bind: another set id refused");
+	free(a);
+	free(b);
 	fx_free(fx);
 }
 
@@ -372,48 +457,75 @@ static void test_robustness(void)
 	fx_build(fx, 0, NOW, &blob, &len);
 	uint8_t *copy = malloc(len + 1);
 
-	/* Header checks, one line each. */
-	static const struct { const char *desc; size_t off; uint8_t val; int want; } hdr[] = {
-		{ "magic",          0, 0x00, HG_ESCHEMA },
-		{ "layout",         4, 0x02, HG_ESCHEMA },
-		{ "n_endpoints",   40, 65,   HG_ECORRUPT },
-		{ "n_probers",     41, 0,    HG_ECORRUPT },
-		{ "n_pools",       44, 0,    HG_ECORRUPT },
-		{ "fallback",      45, 3,    HG_ECORRUPT },
-		{ "fallback_pool", 46, 4,    HG_ECORRUPT },
-		{ "total_len",     56, 0x01, HG_ECORRUPT },
-		{ "owner_len",     62, 0xff, HG_ECORRUPT },
+	uint8_t *vb, *sb;
+	size_t vl, sl;
+	fx_parts(blob, len, &vb, &vl, &sb, &sl);
+	size_t soff = 8 + vl;   /* the set inside the container */
+
+	/* Header checks, one line each: offsets into the container. */
+	static const struct { const char *desc; bool set; size_t off; uint8_t val; int want; } hdr[] = {
+		{ "view magic",          false,  0, 0x00, HG_ESCHEMA },
+		{ "view layout",         false,  4, 0x03, HG_ESCHEMA },
+		{ "view total_len",      false, 36, 0x01, HG_ECORRUPT },
+		{ "view n_filters",      false, 40, 17,   HG_ECORRUPT },
+		{ "view fallback",       false, 42, 3,    HG_ECORRUPT },
+		{ "view fallback_pool",  false, 43, 4,    HG_ECORRUPT },
+		{ "view owner_len",      false, 46, 0xff, HG_ECORRUPT },
+		{ "view n_endpoints",    false, 47, 5,    HG_ECORRUPT },
+		{ "view set_id",         false, 32, 8,    HG_ECORRUPT },
+		{ "set magic",           true,   0, 0x00, HG_ESCHEMA },
+		{ "set layout",          true,   4, 0x02, HG_ESCHEMA },
+		{ "set set_id",          true,  32, 8,    HG_ECORRUPT },
+		{ "set total_len",       true,  36, 0x01, HG_ECORRUPT },
+		{ "set n_endpoints",     true,  40, 65,   HG_ECORRUPT },
+		{ "set n_probers",       true,  41, 0,    HG_ECORRUPT },
+		{ "set n_pools",         true,  42, 0,    HG_ECORRUPT },
 	};
 	for (unsigned i = 0; i < sizeof(hdr) / sizeof(hdr[0]); i++) {
 		memcpy(copy, blob, len);
-		copy[hdr[i].off] = hdr[i].val;
-		is_int(view_open(copy, len, &v), hdr[i].want, "open: bad %s", hdr[i].desc);
+		copy[(hdr[i].set ? soff : 8) + hdr[i].off] = hdr[i].val;
+		is_int(fx_open(copy, len, &v), hdr[i].want, "open: bad %s", hdr[i].desc);
 	}
-	memcpy(copy, blob, len);
-	copy[len] = 0;
-	is_int(view_open(copy, len + 1, &v), HG_ECORRUPT, "open: trailing byte");
-	is_int(view_open(NULL, len, &v), HG_EINVAL, "open: NULL");
+	uint8_t *t1 = malloc(vl + 1);
+	memcpy(t1, vb, vl);
+	t1[vl] = 0;
+	is_int(view_open(t1, vl + 1, &v), HG_ECORRUPT, "open: view with a trailing byte");
+	free(t1);
+	t1 = malloc(sl + 1);
+	memcpy(t1, sb, sl);
+	t1[sl] = 0;
+	view_set_t s;
+	is_int(view_set_open(t1, sl + 1, &s), HG_ECORRUPT, "open: set with a trailing byte");
+	free(t1);
+	is_int(view_open(NULL, vl, &v), HG_EINVAL, "open: NULL view");
+	is_int(view_set_open(NULL, sl, &s), HG_EINVAL, "open: NULL set");
 
 	/* Every truncation fails. Each copy is exactly the truncated size so
 	 * ASan catches any read past it. */
 	unsigned trunc_ok = 0;
-	for (size_t l = 0; l < len; l++) {
+	for (size_t l = 0; l < vl; l++) {
 		uint8_t *t = malloc(l ? l : 1);
-		memcpy(t, blob, l);
+		memcpy(t, vb, l);
 		trunc_ok += view_open(t, l, &v) != HG_EOK;
 		free(t);
 	}
-	is_int(trunc_ok, len, "open: all %zu truncations refused", len);
+	for (size_t l = 0; l < sl; l++) {
+		uint8_t *t = malloc(l ? l : 1);
+		memcpy(t, sb, l);
+		trunc_ok += view_set_open(t, l, &s) != HG_EOK;
+		free(t);
+	}
+	is_int(trunc_ok, vl + sl, "open: all %zu truncations of view and set refused", vl + sl);
 
 	/* Every byte, several corruptions: open fails or decisions stay in bounds. */
 	static const uint8_t xors[] = { 0x01, 0x80, 0xff, 0x40, 0x10 };
 	unsigned bad = 0, opened = 0;
-	for (size_t i = 0; i < len; i++) {
+	for (size_t i = 8; i < len; i++) {
 		for (unsigned x = 0; x < sizeof(xors); x++) {
 			uint8_t *t = malloc(len);
 			memcpy(t, blob, len);
 			t[i] ^= xors[x];
-			if (view_open(t, len, &v) == HG_EOK) {
+			if (fx_open(t, len, &v) == HG_EOK) {
 				opened++;
 				bad += !decide_in_bounds(&v, t, len);
 			}
@@ -431,9 +543,9 @@ static void test_robustness(void)
 		memcpy(t, blob, len);
 		for (unsigned k = 0; k < 4; k++) {
 			uint64_t r = test_rand(&rng);
-			t[r % len] = (uint8_t)(r >> 32);
+			t[8 + r % (len - 8)] = (uint8_t)(r >> 32);
 		}
-		if (view_open(t, len, &v) == HG_EOK) {
+		if (fx_open(t, len, &v) == HG_EOK) {
 			opened++;
 			bad += !decide_in_bounds(&v, t, len);
 		}
@@ -443,7 +555,7 @@ static void test_robustness(void)
 	ok(trace_calls > 0, "trace ran on damaged views");
 
 	/* And the undamaged view decides. */
-	is_int(view_open(blob, len, &v), HG_EOK, "open: original");
+	is_int(fx_open(blob, len, &v), HG_EOK, "open: original");
 	ok(decide_in_bounds(&v, blob, len), "original decides in bounds");
 	free(copy);
 	free(blob);
@@ -470,19 +582,19 @@ static void test_hash_and_cells(void)
 		   (unsigned long long)pins[i].hash, (unsigned long long)got);
 	}
 	/* And view_build() writes that value, little-endian, at offset 0 of the
-	 * endpoint record (SCHEMA.md hg_view_ep_t). */
+	 * endpoint record of the set (SCHEMA.md hg_view_ep_t). */
 	fx_t *fx = fx_new();
 	world(fx);
 	ref_name(fx);
 	uint8_t *blob = NULL;
 	size_t len = 0;
 	view_t v;
-	bool opened = fx_build(fx, 0, NOW, &blob, &len) == HG_EOK && view_open(blob, len, &v) == HG_EOK;
-	ok(opened, "id hash: reference view builds");
+	bool opened = fx_build(fx, 0, NOW, &blob, &len) == HG_EOK && fx_open(blob, len, &v) == HG_EOK;
+	ok(opened, "id hash: reference view and its set build");
 	int found = 0;
-	for (unsigned e = 0; opened && e < v.hdr->n_endpoints; e++) {
-		if (str_is(&v, v.ep[e].id_off, v.ep[e].id_len, "fra", 3)) {
-			const uint8_t *raw = (const uint8_t *)&v.ep[e];
+	for (unsigned e = 0; opened && e < v.s.hdr->n_endpoints; e++) {
+		if (str_is(&v, v.s.ep[e].id_off, v.s.ep[e].id_len, "fra", 3)) {
+			const uint8_t *raw = (const uint8_t *)&v.s.ep[e];
 			uint64_t le = 0;
 			for (unsigned b = 0; b < 8; b++) {
 				le |= (uint64_t)raw[b] << (8 * b);
@@ -513,23 +625,23 @@ static void test_find(void)
 	size_t len = 0;
 	view_t v;
 	is_int(fx_build(fx, 0, NOW, &blob, &len), HG_EOK, "find: build");
-	is_int(view_open(blob, len, &v), HG_EOK, "find: opens");
+	is_int(fx_open(blob, len, &v), HG_EOK, "find: opens");
 	static const char *const eps[] = { "fra", "ams", "sin", "jkt", "iad", "cdn-b" };
 	for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
-		long e = view_find_ep(&v, eps[i]);
-		ok(e >= 0 && v.ep[e].id_len == strlen(eps[i]) &&
-		   memcmp(v.strings + v.ep[e].id_off, eps[i], strlen(eps[i])) == 0,
+		long e = view_find_ep(&v.s, eps[i]);
+		ok(e >= 0 && v.s.ep[e].id_len == strlen(eps[i]) &&
+		   memcmp(v.s.strings + v.s.ep[e].id_off, eps[i], strlen(eps[i])) == 0,
 		   "find endpoint %s: index %ld", eps[i], e);
 	}
 	static const char *const missing[] = { "null-island", "fr", "fraa", "FRA", "" };
 	for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
-		is_int(view_find_ep(&v, missing[i]), -1, "endpoint '%s' is not in the view", missing[i]);
+		is_int(view_find_ep(&v.s, missing[i]), -1, "endpoint '%s' is not in the set", missing[i]);
 	}
 	static const char *const probers[] = { "eu-fra", "ap-sin", "us-iad" };
 	for (size_t j = 0; j < 3; j++) {
-		is_int(view_find_prober(&v, probers[j]), (long)j, "find prober %s", probers[j]);
+		is_int(view_find_prober(&v.s, probers[j]), (long)j, "find prober %s", probers[j]);
 	}
-	is_int(view_find_prober(&v, "eu"), -1, "prober 'eu' is not in the view");
+	is_int(view_find_prober(&v.s, "eu"), -1, "prober 'eu' is not in the set");
 	free(blob);
 	fx_free(fx);
 }
@@ -541,6 +653,7 @@ int main(void)
 	test_client_dependent();
 	test_limits();
 	test_patch();
+	test_bind();
 	test_hash_and_cells();
 	test_robustness();
 	return done_testing();

@@ -1,6 +1,7 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/*  view_lookup: the query name → view lookup the module and explain share,
- *  and its per-snapshot cache, on real LMDB environments. */
+/*  view_lookup: the query name → view + set lookup the module and explain
+ *  share, its per-snapshot caches and the name filter, on real LMDB
+ *  environments. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,7 @@ static size_t wire(const char *text, uint8_t out[HG_DNAME_MAX])
 	return len;
 }
 
-static int lookup(view_lookup_cache_t *c, store_rtxn_t *r, const char *name, const view_t **v)
+static int lookup(view_lookup_cache_t *c, store_rtxn_t *r, const char *name, view_t *v)
 {
 	uint8_t w[HG_DNAME_MAX];
 	size_t len = wire(name, w);
@@ -60,7 +61,8 @@ static int lookup(view_lookup_cache_t *c, store_rtxn_t *r, const char *name, con
 /* The id of endpoint \a i of a view, as a C string. */
 static const char *ep_id(const view_t *v, unsigned i, char *buf, size_t size)
 {
-	snprintf(buf, size, "%.*s", (int)v->ep[i].id_len, (const char *)v->strings + v->ep[i].id_off);
+	snprintf(buf, size, "%.*s", (int)v->s.ep[i].id_len,
+	         (const char *)v->s.strings + v->s.ep[i].id_off);
 	return buf;
 }
 
@@ -90,6 +92,19 @@ static void garble_us_view(store_wtxn_t *w)
 	store_put(w, STORE_VIEWS, k, len, junk, sizeof(junk));
 }
 
+static void garble_global_set(store_wtxn_t *w)
+{
+	/* Sets are numbered in the order names first use them: global.
+	 * (eu + us) 0, eu. 1, us. 2. */
+	static const uint8_t key[4] = { 0, 0, 0, 0 }, junk[80] = { 'n', 'o', 't', ' ', 's', 'e', 't' };
+	store_put(w, STORE_SETS, key, sizeof(key), junk, sizeof(junk));
+}
+
+static void drop_filter(store_wtxn_t *w)
+{
+	store_del(w, STORE_META, HG_META_NAME_FILTER, strlen(HG_META_NAME_FILTER));
+}
+
 static void measure_waf_fra(store_wtxn_t *w)
 {
 	hg_rec_measure_t m = { .state = HG_HEALTH_UP, .ts_ms = store_now_ms(), .rtt_median_us = 1234 };
@@ -113,15 +128,39 @@ static void test_kinds(env_t *a)
 	store_rtxn_t r = { 0 };
 	is_int(store_rtxn_begin(a->st, &r), HG_EOK, "begin a read snapshot");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const view_t *v = NULL;
+		view_t v;
 		is_int(lookup(&c, &r, cases[i].name, &v), cases[i].kind, "%s: kind %d", cases[i].name,
 		       cases[i].kind);
 	}
-	const view_t *v = NULL;
+	view_t v;
 	char id[HG_ID_SIZE];
-	ok(lookup(&c, &r, "global.example.net.", &v) == VIEW_LOOKUP_FOUND && v->hdr->n_endpoints == 3 &&
-	   strcmp(ep_id(v, 2, id, sizeof(id)), "waf-iad") == 0,
-	   "global.: the opened view (3 endpoints, waf-iad third)");
+	ok(lookup(&c, &r, "global.example.net.", &v) == VIEW_LOOKUP_FOUND && v.s.hdr->n_endpoints == 3 &&
+	   strcmp(ep_id(&v, 2, id, sizeof(id)), "waf-iad") == 0,
+	   "global.: the opened view and its set (3 endpoints, waf-iad third)");
+	store_rtxn_free(&r);
+
+	/* A view whose set does not open is as unreadable as a bad view. */
+	is_int(commit_one(a->st, garble_global_set), HG_EOK, "garble set 0 (global.'s)");
+	is_int(store_rtxn_begin(a->st, &r), HG_EOK, "begin a read snapshot");
+	is_int(lookup(&c, &r, "global.example.net.", &v), VIEW_LOOKUP_BAD, "global.: its set is bad");
+	store_rtxn_free(&r);
+}
+
+/* Names over the same pools with the same quorum and stale-after share one
+ * set: one set per distinct spec, opened once per snapshot. */
+static void test_shared_set(env_t *b)
+{
+	static view_lookup_cache_t c;
+	store_rtxn_t r = { 0 };
+	view_t v1, v2;
+	store_rtxn_begin(b->st, &r);
+	ok(lookup(&c, &r, "global.example.net.", &v1) == VIEW_LOOKUP_FOUND &&
+	   lookup(&c, &r, "lon.example.net.", &v2) == VIEW_LOOKUP_FOUND, "B: both names found");
+	ok(v1.hdr->set_id == v2.hdr->set_id && v1.s.hdr == v2.s.hdr && v1.hdr != v2.hdr &&
+	   v1.s.hdr->n_names == 2, "B: two views, one set (n_names 2), opened once");
+	size_t n = 0;
+	is_int(store_count(&r, STORE_SETS, &n), HG_EOK, "count sets");
+	is_int(n, 1, "B: one set in the database");
 	store_rtxn_free(&r);
 }
 
@@ -129,32 +168,41 @@ static void test_cache(env_t *a)
 {
 	static view_lookup_cache_t c;
 	store_rtxn_t r = { 0 };
-	const view_t *v1 = NULL, *v2 = NULL;
+	view_t v1, v2;
 	store_rtxn_begin(a->st, &r);
 	is_int(lookup(&c, &r, "global.example.net.", &v1), VIEW_LOOKUP_FOUND, "first lookup");
 	ok(c.hits == 0 && c.misses == 1, "first lookup is a miss (%llu/%llu)",
 	   (unsigned long long)c.hits, (unsigned long long)c.misses);
 	is_int(lookup(&c, &r, "global.example.net.", &v2), VIEW_LOOKUP_FOUND, "second lookup");
-	ok(c.hits == 1 && c.misses == 1 && v2 == v1 && v2->hdr == v1->hdr,
-	   "same snapshot: a hit, the same view");
+	ok(c.hits == 1 && c.misses == 1 && v2.hdr == v1.hdr && v2.s.hdr == v1.s.hdr,
+	   "same snapshot: a hit, the same view and set");
 	is_int(lookup(&c, &r, "www.example.net.", &v2), VIEW_LOOKUP_NONE, "not a GSLB name");
 	is_int(lookup(&c, &r, "www.example.net.", &v2), VIEW_LOOKUP_NONE, "not a GSLB name again");
-	ok(c.hits == 2 && c.misses == 2, "a negative answer is cached too");
+	ok(c.hits == 1 && c.misses == 1 && c.filtered == 2,
+	   "a name not in the policy: answered by the name filter, no lookup");
 
 	/* A renewed txn without a commit in between reads the same snapshot. */
 	store_rtxn_end(&r);
 	store_rtxn_begin(a->st, &r);
 	is_int(lookup(&c, &r, "global.example.net.", &v2), VIEW_LOOKUP_FOUND, "after renew");
-	ok(c.hits == 3 && c.misses == 2, "renewed, no commit: still a hit");
+	ok(c.hits == 2 && c.misses == 1, "renewed, no commit: still a hit");
 	store_rtxn_end(&r);
 
 	is_int(commit_one(a->st, measure_waf_fra), HG_EOK, "commit a measurement of waf-fra");
 	store_rtxn_begin(a->st, &r);
 	is_int(lookup(&c, &r, "global.example.net.", &v2), VIEW_LOOKUP_FOUND, "after the commit");
-	ok(c.hits == 3 && c.misses == 3, "after a commit: a miss");
-	const hg_view_cell_t *cell = view_cell(v2, 0, 0);
+	ok(c.hits == 2 && c.misses == 2, "after a commit: a miss");
+	const hg_view_cell_t *cell = view_cell(&v2.s, 0, 0);
 	ok(cell->state == HG_HEALTH_UP && cell->rtt_us == 1234,
-	   "the new snapshot's view is read (waf-fra up, 1234 us via p-fra)");
+	   "the new snapshot's set is read (waf-fra up, 1234 us via p-fra)");
+	store_rtxn_end(&r);
+
+	/* Without a filter every name is looked up, with the same outcome. */
+	is_int(commit_one(a->st, drop_filter), HG_EOK, "delete the name filter");
+	store_rtxn_begin(a->st, &r);
+	is_int(lookup(&c, &r, "www.example.net.", &v2), VIEW_LOOKUP_NONE, "no filter: not a GSLB name");
+	is_int(lookup(&c, &r, "global.example.net.", &v2), VIEW_LOOKUP_FOUND, "no filter: found");
+	ok(c.filtered == 2 && c.misses == 4, "no filter: both looked up in LMDB");
 	store_rtxn_free(&r);
 }
 
@@ -178,7 +226,7 @@ static void test_two_stores(env_t *a, env_t *b)
 {
 	static view_lookup_cache_t c;
 	store_rtxn_t ra = { 0 }, rb = { 0 };
-	const view_t *v = NULL;
+	view_t v;
 	char id[HG_ID_SIZE];
 	while (snapshot_id(b->st) < snapshot_id(a->st) && commit_one(b->st, put_cursor) == HG_EOK) {
 	}
@@ -186,9 +234,9 @@ static void test_two_stores(env_t *a, env_t *b)
 	store_rtxn_begin(b->st, &rb);
 	is_int(mdb_txn_id(rb.txn), mdb_txn_id(ra.txn), "stores A and B at the same snapshot id");
 	ok(lookup(&c, &ra, "global.example.net.", &v) == VIEW_LOOKUP_FOUND &&
-	   strcmp(ep_id(v, 2, id, sizeof(id)), "waf-iad") == 0, "store A: global. ends with waf-iad");
+	   strcmp(ep_id(&v, 2, id, sizeof(id)), "waf-iad") == 0, "store A: global. ends with waf-iad");
 	ok(lookup(&c, &rb, "global.example.net.", &v) == VIEW_LOOKUP_FOUND &&
-	   strcmp(ep_id(v, 2, id, sizeof(id)), "waf-lon") == 0, "store B: global. ends with waf-lon");
+	   strcmp(ep_id(&v, 2, id, sizeof(id)), "waf-lon") == 0, "store B: global. ends with waf-lon");
 	is_int(c.hits, 0, "no hit across stores");
 	is_int(lookup(&c, &ra, "lon.example.net.", &v), VIEW_LOOKUP_NONE, "store A has no lon.");
 	is_int(lookup(&c, &rb, "lon.example.net.", &v), VIEW_LOOKUP_FOUND, "store B has lon.");
@@ -200,7 +248,7 @@ static void test_errors(env_t *a)
 {
 	static view_lookup_cache_t c;
 	store_rtxn_t r = { 0 };
-	const view_t *v = NULL;
+	view_t v;
 	uint8_t w[HG_DNAME_MAX + 1];
 	size_t len = wire("global.example.net.", w);
 	is_int(view_lookup(&c, &r, w, len, &v), VIEW_LOOKUP_ERROR, "txn never begun: error");
@@ -230,6 +278,7 @@ int main(void)
 	}
 	test_cache(&a);
 	test_two_stores(&a, &b);
+	test_shared_set(&b);
 	test_errors(&a);
 	test_kinds(&a);
 	env_close(&a);

@@ -1,5 +1,7 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
-/*  writer: load/reload atomicity, measurement and override patching. */
+/*  writer: load/reload atomicity, endpoint sets shared by names, measurement
+ *  and override patching (one set per spec, whatever the names), the name
+ *  filter, the upgrade of a schema-1 database. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +12,9 @@
 #include "writer.h"
 #include "tap.h"
 #include "writer_fixture.h"
+#include "schema_records.h"
 #include "view_build.h"
+#include "view_lookup.h"
 
 static char dir[512];
 static store_t *st;
@@ -93,30 +97,34 @@ static uint64_t meta_u64(const char *key)
 	return v;
 }
 
-static long ep_index(const view_t *v, const char *id)
+/* The set of the view of \a name (a malloc()ed copy), or NULL. */
+static uint8_t *get_set_of(const char *name, size_t *len)
 {
-	for (unsigned i = 0; i < v->hdr->n_endpoints; i++) {
-		if (v->ep[i].id_len == strlen(id) && memcmp(v->strings + v->ep[i].id_off, id,
-		                                            v->ep[i].id_len) == 0) {
-			return i;
-		}
+	size_t vlen;
+	uint8_t *blob = get_view(name, &vlen), *set = NULL;
+	view_t v;
+	if (blob != NULL && view_open(blob, vlen, &v) == HG_EOK) {
+		uint8_t key[4];
+		view_set_key(v.hdr->set_id, key);
+		set = get_copy(STORE_SETS, key, sizeof(key), len);
 	}
-	return -1;
+	free(blob);
+	return set;
 }
 
-/* The view cell / admin of endpoint \a ep in name \a name. */
-static bool view_state(const char *name, const char *ep, unsigned prober, hg_view_cell_t *cell,
+/* The cell / admin of endpoint \a ep in the set of name \a name. */
+static bool cell_state(const char *name, const char *ep, unsigned prober, hg_view_cell_t *cell,
                        uint8_t *admin)
 {
 	size_t len;
-	uint8_t *blob = get_view(name, &len);
-	view_t v;
+	uint8_t *blob = get_set_of(name, &len);
+	view_set_t s;
 	bool found = false;
-	if (blob != NULL && view_open(blob, len, &v) == HG_EOK) {
-		long i = ep_index(&v, ep);
-		if (i >= 0 && prober < v.hdr->n_probers) {
-			*cell = *view_cell(&v, (unsigned)i, prober);
-			*admin = v.ep[i].admin;
+	if (blob != NULL && view_set_open(blob, len, &s) == HG_EOK) {
+		long i = view_find_ep(&s, ep);
+		if (i >= 0 && prober < s.hdr->n_probers) {
+			*cell = *view_cell(&s, (unsigned)i, prober);
+			*admin = s.ep[i].admin;
 			found = true;
 		}
 	}
@@ -135,7 +143,7 @@ static void test_load_a(void)
 
 	static const struct { enum store_dbi db; int n; } counts[] = {
 		{ STORE_PROBERS, 2 }, { STORE_POOLS, 2 }, { STORE_ENDPOINTS, 3 }, { STORE_NAMES, 3 },
-		{ STORE_EPNAMES, 6 }, { STORE_VIEWS, 3 },
+		{ STORE_EPSETS, 6 }, { STORE_VIEWS, 3 }, { STORE_SETS, 3 },
 	};
 	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
 		is_int(count(counts[i].db), counts[i].n, "A: %s has %d entries",
@@ -161,12 +169,16 @@ static void test_load_a(void)
 	free(ep);
 	uint8_t wire[HG_DNAME_MAX], wlen;
 	policy_parse_dname("global.example.net.", wire, &wlen);
-	hg_rec_name_t *nm = get_copy(STORE_NAMES, wire, wlen, &len);
-	ok(nm && len == sizeof(*nm) && nm->n_pools == 2 && strcmp(nm->pools[0], "eu") == 0 &&
-	   strcmp(nm->pools[1], "us") == 0 && nm->ttl == 30 && nm->degraded_ttl == 10 &&
-	   nm->quorum_ppm == 500000 && nm->fallback == HG_FALLBACK_ALL &&
-	   strcmp(nm->chain_text, "up, geofence, first: 2") == 0, "name record global");
-	free(nm);
+	void *nmv = get_copy(STORE_NAMES, wire, wlen, &len);
+	schema_name_rec_t nr;
+	ok(nmv && schema_name_rec(nmv, len, &nr) == 0 && nr.rec->n_pools == 2 &&
+	   strcmp(nr.pools[0], "eu") == 0 && strcmp(nr.pools[1], "us") == 0 && nr.rec->ttl == 30 &&
+	   nr.rec->degraded_ttl == 10 && nr.rec->quorum_ppm == 500000 &&
+	   nr.rec->fallback == HG_FALLBACK_ALL && nr.rec->set_id == 0 &&
+	   nr.chain_len == strlen("up, geofence, first: 2") &&
+	   memcmp(nr.chain, "up, geofence, first: 2", nr.chain_len) == 0 &&
+	   len == sizeof(hg_rec_name_t) + 6 + nr.chain_len, "name record global (variable size)");
+	free(nmv);
 	hg_rec_defaults_t *d = get_id(STORE_META, HG_META_POLICY_DEFAULTS, &len);
 	ok(d && len == sizeof(*d) && d->ttl == 30 && d->stale_after_ms == 15000 &&
 	   d->check.interval_ms == 5000, "meta policy_defaults");
@@ -182,8 +194,14 @@ static void test_load_a(void)
 	uint8_t *blob = get_view("global.example.net.", &len);
 	view_t v;
 	ok(blob && view_open(blob, len, &v) == HG_EOK && v.hdr->generation == 1 &&
-	   v.hdr->n_endpoints == 3 && v.hdr->n_probers == 2 && v.hdr->n_rules == 1,
-	   "view of global: 3 endpoints, 2 probers, 1 rule, generation 1");
+	   v.hdr->n_endpoints == 3 && v.hdr->n_rules == 1 && v.hdr->set_id == 0,
+	   "view of global: 3 endpoints, 1 rule, generation 1, set 0");
+	free(blob);
+	blob = get_set_of("global.example.net.", &len);
+	view_set_t s;
+	ok(blob && view_set_open(blob, len, &s) == HG_EOK && s.hdr->n_endpoints == 3 &&
+	   s.hdr->n_probers == 2 && s.hdr->n_names == 1 && s.hdr->generation == 1,
+	   "set of global: 3 endpoints, 2 probers, 1 name");
 	free(blob);
 	policy_free(a);
 }
@@ -191,7 +209,7 @@ static void test_load_a(void)
 static void test_measure_override(void)
 {
 	size_t us_len, us2_len;
-	uint8_t *us_before = get_view("us.example.net.", &us_len);
+	uint8_t *us_before = get_set_of("us.example.net.", &us_len);
 	store_wtxn_t w;
 	store_wtxn_begin(st, &w);
 	hg_rec_measure_t m = { .state = HG_HEALTH_DOWN, .ts_ms = 1700000000123ull,
@@ -218,17 +236,17 @@ static void test_measure_override(void)
 		{ "eu.example.net.",     "waf-ams", 1, HG_HEALTH_UNKNOWN, HG_RTT_NONE, HG_ADMIN_DRAIN },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		bool found = view_state(cases[i].name, cases[i].ep, cases[i].pr, &c, &admin);
+		bool found = cell_state(cases[i].name, cases[i].ep, cases[i].pr, &c, &admin);
 		ok(found && c.state == cases[i].state && c.rtt_us == cases[i].rtt &&
 		   admin == cases[i].admin, "view %s %s×%u: state %u rtt %u admin %u", cases[i].name,
 		   cases[i].ep, cases[i].pr, cases[i].state, cases[i].rtt, cases[i].admin);
 	}
-	ok(view_state("global.example.net.", "waf-fra", 1, &c, &admin) && c.ts_ms == 1700000000123ull &&
+	ok(cell_state("global.example.net.", "waf-fra", 1, &c, &admin) && c.ts_ms == 1700000000123ull &&
 	   c.loss_bp == 250, "cell carries ts and loss");
 	/* us. uses only waf-iad: patched by waf-iad's write, untouched by waf-fra/ams. */
-	uint8_t *us_after = get_view("us.example.net.", &us2_len);
-	ok(us_before && us_after && us_len == us2_len, "us view size unchanged");
-	ok(view_state("us.example.net.", "waf-iad", 0, &c, &admin) && c.rtt_us == 999 &&
+	uint8_t *us_after = get_set_of("us.example.net.", &us2_len);
+	ok(us_before && us_after && us_len == us2_len, "us set size unchanged");
+	ok(cell_state("us.example.net.", "waf-iad", 0, &c, &admin) && c.rtt_us == 999 &&
 	   admin == HG_ADMIN_FORCE_UP, "us view patched by its own endpoint only");
 	free(us_before);
 	free(us_after);
@@ -255,7 +273,7 @@ static void test_reload_b(void)
 	static const struct { enum store_dbi db; const char *id; bool present; } ids[] = {
 		{ STORE_PROBERS, "p-sin", true }, { STORE_PROBERS, "p-iad", false },
 		{ STORE_POOLS, "us", false }, { STORE_ENDPOINTS, "waf-lon", true },
-		{ STORE_ENDPOINTS, "waf-iad", false }, { STORE_EPNAMES, "waf-iad", false },
+		{ STORE_ENDPOINTS, "waf-iad", false }, { STORE_EPSETS, "waf-iad", false },
 		{ STORE_OVERRIDES, "waf-iad", true },  /* overrides are kept, even of gone endpoints */
 		{ STORE_OVERRIDES, "waf-ams", true },
 	};
@@ -267,6 +285,7 @@ static void test_reload_b(void)
 		free(p);
 	}
 	is_int(count(STORE_VIEWS), 2, "B: two views");
+	is_int(count(STORE_SETS), 1, "B: one set (both names over pool eu)");
 	is_int(count(STORE_MEASUREMENTS), 0, "measurements of gone endpoint / prober deleted");
 
 	/* measure, then reload B again: the measurement and drain survive. */
@@ -278,9 +297,9 @@ static void test_reload_b(void)
 	is_int(writer_load_policy(st, b, &gen), HG_EOK, "reload B");
 	hg_view_cell_t c;
 	uint8_t admin;
-	ok(view_state("lon.example.net.", "waf-lon", 1, &c, &admin) && c.rtt_us == 777 &&
+	ok(cell_state("lon.example.net.", "waf-lon", 1, &c, &admin) && c.rtt_us == 777 &&
 	   c.state == HG_HEALTH_DOWN, "measurement survives reload into the new view");
-	ok(view_state("global.example.net.", "waf-ams", 0, &c, &admin) && admin == HG_ADMIN_DRAIN,
+	ok(cell_state("global.example.net.", "waf-ams", 0, &c, &admin) && admin == HG_ADMIN_DRAIN,
 	   "drain survives reload");
 	policy_free(b);
 }
@@ -326,6 +345,139 @@ static void test_reference(void)
 	policy_free(p);
 }
 
+/* 60 names over the same pools, with the same settings: one set. A
+ * measurement rewrites that set and not one view. */
+static void test_shared(void)
+{
+	policy_t *b = tm_policy_b_many(60);
+	uint64_t gen = 0;
+	is_int(writer_load_policy(st, b, &gen), HG_EOK, "load B with 60 more names");
+	is_int(count(STORE_VIEWS), 62, "62 views");
+	is_int(count(STORE_SETS), 1, "one set for all of them");
+	is_int(count(STORE_EPSETS), 3, "epsets: one set per endpoint");
+	size_t vlen0, vlen1;
+	uint8_t *v0 = get_view("n7.example.net.", &vlen0);
+	store_wtxn_t w;
+	store_wtxn_begin(st, &w);
+	hg_rec_measure_t m = { .state = HG_HEALTH_UP, .ts_ms = store_now_ms(), .rtt_median_us = 4242 };
+	is_int(writer_apply_measure(&w, "waf-ams", "p-fra", &m), HG_EOK, "measure waf-ams");
+	is_int(store_wtxn_commit(&w), HG_EOK, "commit");
+	uint8_t *v1 = get_view("n7.example.net.", &vlen1);
+	ok(v0 && v1 && vlen0 == vlen1 && memcmp(v0, v1, vlen0) == 0, "the views are not rewritten");
+	hg_view_cell_t c;
+	uint8_t admin;
+	ok(cell_state("n59.example.net.", "waf-ams", 0, &c, &admin) && c.rtt_us == 4242 &&
+	   cell_state("global.example.net.", "waf-ams", 0, &c, &admin) && c.rtt_us == 4242,
+	   "every name reads the new cell through the set");
+	size_t len;
+	uint8_t *set = get_set_of("n59.example.net.", &len);
+	view_set_t s;
+	ok(set && view_set_open(set, len, &s) == HG_EOK && s.hdr->n_names == 62 &&
+	   !(s.derived->unknown & 2u) && s.derived->computed_ms >= m.ts_ms,
+	   "the set's derived state is refreshed by the write (waf-ams voted)");
+	free(set);
+	free(v0);
+	free(v1);
+	policy_free(b);
+}
+
+/* The name filter holds every owner; a name outside the policy probes empty. */
+static void test_filter(void)
+{
+	policy_t *b = tm_policy_b_many(60);
+	size_t len;
+	uint8_t *f = get_id(STORE_META, HG_META_NAME_FILTER, &len);
+	hg_name_filter_t h;
+	ok(f && len >= sizeof(h), "meta name_filter present");
+	if (f == NULL || len < sizeof(h)) {
+		free(f);
+		policy_free(b);
+		return;
+	}
+	memcpy(&h, f, sizeof(h));
+	ok(h.layout == HG_NAME_FILTER_LAYOUT && h.n_names == b->n_names && h.n_slots >= 2 * h.n_names &&
+	   (h.n_slots & (h.n_slots - 1)) == 0 && len == sizeof(h) + (size_t)h.n_slots * 4,
+	   "filter: %u names in %u slots", h.n_names, h.n_slots);
+	unsigned found = 0, absent = 0;
+	for (size_t i = 0; i < b->n_names; i++) {
+		found += view_filter_maybe(f + sizeof(h), h.n_slots - 1,
+		                           hg_name_hash(b->names[i].owner, b->names[i].owner_len));
+	}
+	for (unsigned i = 0; i < 1000; i++) {
+		char name[64];
+		uint8_t wire[HG_DNAME_MAX], wlen;
+		snprintf(name, sizeof(name), "other%u.example.net.", i);
+		policy_parse_dname(name, wire, &wlen);
+		absent += !view_filter_maybe(f + sizeof(h), h.n_slots - 1, hg_name_hash(wire, wlen));
+	}
+	is_int(found, b->n_names, "filter: every owner may be present");
+	ok(absent >= 990, "filter: %u of 1000 other names certainly absent", absent);
+	free(f);
+	policy_free(b);
+}
+
+/* A schema-1 database: refused, except by the load that upgrades it in
+ * place (measurements and overrides kept, epnames gone, version 2). */
+static void test_upgrade(void)
+{
+	char d1[600];
+	snprintf(d1, sizeof(d1), "%s/v1", dir);
+	store_t *s1 = NULL;
+	is_int(store_open(d1, STORE_CREATE, &s1), HG_EOK, "create a database");
+	policy_t *a = tm_policy_a();
+	is_int(writer_load_policy(s1, a, NULL), HG_EOK, "load A");
+	store_wtxn_t w;
+	store_wtxn_begin(s1, &w);
+	hg_rec_measure_t m = { .state = HG_HEALTH_UP, .ts_ms = store_now_ms(), .rtt_median_us = 31 };
+	writer_apply_measure(&w, "waf-iad", "p-fra", &m);
+	writer_apply_override(&w, "waf-ams", HG_ADMIN_DRAIN, "kept");
+	/* Make it look like schema 1: its version and its epnames DB. */
+	uint32_t one = 1;
+	store_put(&w, STORE_META, HG_META_SCHEMA_VERSION, strlen(HG_META_SCHEMA_VERSION), &one, 4);
+	MDB_dbi old;
+	ok(mdb_dbi_open(w.txn, "epnames", MDB_CREATE | MDB_DUPSORT, &old) == MDB_SUCCESS,
+	   "create a schema-1 epnames DB");
+	MDB_val k = { 7, (void *)"waf-iad" }, v = { 3, (void *)"\1x\0" };
+	mdb_put(w.txn, old, &k, &v, 0);
+	is_int(store_wtxn_commit(&w), HG_EOK, "commit the schema-1 look");
+	store_close(s1);
+	s1 = NULL;
+	is_int(store_open(d1, STORE_RDONLY, &s1), HG_ESCHEMA, "a reader refuses schema 1");
+	is_int(store_open(d1, STORE_CREATE, &s1), HG_ESCHEMA, "a writer refuses schema 1");
+	is_int(store_open(d1, STORE_CREATE | STORE_UPGRADE, &s1), HG_EOK, "the upgrading load opens it");
+	is_int(store_schema_found(s1), 1, "found schema 1");
+	is_int(writer_load_policy(s1, a, NULL), HG_EOK, "load A: the upgrade");
+	is_int(store_schema_found(s1), HG_SCHEMA_VERSION, "now schema 2");
+	store_rtxn_t r = { 0 };
+	store_rtxn_begin(s1, &r);
+	const void *val;
+	size_t len;
+	uint32_t ver = 0;
+	if (store_get(&r, STORE_META, HG_META_SCHEMA_VERSION, strlen(HG_META_SCHEMA_VERSION), &val,
+	              &len) == HG_EOK && len == 4) {
+		memcpy(&ver, val, 4);
+	}
+	is_int(ver, HG_SCHEMA_VERSION, "schema_version 2 stored");
+	ok(mdb_dbi_open(r.txn, "epnames", 0, &old) == MDB_NOTFOUND, "epnames deleted");
+	uint8_t key[STORE_MEASURE_KEY_MAX];
+	size_t klen = store_measure_key(key, sizeof(key), "waf-iad", "p-fra");
+	ok(store_get(&r, STORE_MEASUREMENTS, key, klen, &val, &len) == HG_EOK &&
+	   store_get(&r, STORE_OVERRIDES, "waf-ams", 7, &val, &len) == HG_EOK,
+	   "measurement and override kept");
+	store_rtxn_free(&r);
+	store_close(s1);
+	s1 = NULL;
+	is_int(store_open(d1, STORE_RDONLY, &s1), HG_EOK, "a reader opens the upgraded database");
+	store_close(s1);
+	policy_free(a);
+	char p[700];
+	snprintf(p, sizeof(p), "%s/data.mdb", d1);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/lock.mdb", d1);
+	unlink(p);
+	rmdir(d1);
+}
+
 int main(void)
 {
 	const char *root = getenv("HG_TEST_DATA");
@@ -340,7 +492,10 @@ int main(void)
 	test_measure_override();
 	test_reload_b();
 	test_failed_load();
+	test_shared();
+	test_filter();
 	test_reference();
+	test_upgrade();
 	store_close(st);
 	char p[600];
 	snprintf(p, sizeof(p), "%s/data.mdb", dir);

@@ -9,6 +9,8 @@
 
 #define TM_CAP 128
 
+#define TM_NAMES_MAX 80   /* names a model may hold */
+
 static policy_t *tm_new(const char *source, uint8_t digest_seed)
 {
 	policy_t *p = calloc(1, sizeof(*p));
@@ -27,7 +29,7 @@ static policy_t *tm_new(const char *source, uint8_t digest_seed)
 	p->probers = calloc(HG_PROBER_MAX, sizeof(*p->probers));
 	p->pools = calloc(TM_CAP, sizeof(*p->pools));
 	p->endpoints = calloc(TM_CAP, sizeof(*p->endpoints));
-	p->names = calloc(8, sizeof(*p->names));
+	p->names = calloc(TM_NAMES_MAX, sizeof(*p->names));
 	return p;
 }
 
@@ -153,6 +155,18 @@ policy_t *tm_policy_b(void)
 	        "up, weighted-shuffle, first: 2");
 	tm_name(p, "lon.example.net.", (const char *const[]){ "eu", NULL }, chain,
 	        "up, weighted-shuffle, first: 2");
+	return p;
+}
+
+policy_t *tm_policy_b_many(unsigned extra)
+{
+	policy_t *p = tm_policy_b();
+	static const uint8_t chain[] = { HG_F_UP, HG_F_FIRST, 0 };
+	for (unsigned i = 0; i < extra && p->n_names < TM_NAMES_MAX; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "n%u.example.net.", i);
+		tm_name(p, name, (const char *const[]){ "eu", NULL }, chain, "up, first: 2");
+	}
 	return p;
 }
 

@@ -18,6 +18,10 @@ policy_t *tm_policy_a(void);
  *  names global. and lon. under example.net. */
 policy_t *tm_policy_b(void);
 
+/*! Model B plus \a extra names n0. .. n<extra-1>. over pool eu (chain up,
+ *  first 2; at most 78): every name shares B's endpoint set. */
+policy_t *tm_policy_b_many(unsigned extra);
+
 /*! Model A plus, last, a name whose pool has HG_NAME_EP_MAX + 1 endpoints:
  *  every record fits, but view_build() of that last name fails (HG_ERANGE). */
 policy_t *tm_policy_too_big(void);
