@@ -42,6 +42,17 @@ void prober_state_free(prober_state_t *st)
 	st->scratch = NULL;
 }
 
+/* Forget every RTT figure: they describe the successful probes of the
+ * current up period only (SCHEMA.md, measure record), so an endpoint that
+ * goes down starts its next up period with none (issue 10: a down endpoint
+ * must not keep the median of the time it answered). */
+static void rtt_reset(prober_state_t *st)
+{
+	st->n_rtt = 0;
+	st->rtt_pos = 0;
+	st->rtt_last = st->rtt_ewma = st->rtt_median = st->ttfb = HG_RTT_NONE;
+}
+
 void prober_state_seed(prober_state_t *st, const hg_rec_measure_t *m)
 {
 	if (m->state <= HG_HEALTH_DOWN) {
@@ -54,6 +65,9 @@ void prober_state_seed(prober_state_t *st, const hg_rec_measure_t *m)
 	st->rtt_ewma = m->rtt_ewma_us;
 	st->rtt_median = m->rtt_median_us;
 	st->ttfb = m->ttfb_us;
+	if (st->state == HG_HEALTH_DOWN) {
+		rtt_reset(st);   /* records of older versions kept them */
+	}
 	st->consec_ok = m->consec_ok;
 	st->consec_fail = m->consec_fail;
 	st->probes_total = m->probes_total;
@@ -182,6 +196,12 @@ bool prober_state_record(prober_state_t *st, const prober_result_t *r, uint16_t 
 		if (st->state != HG_HEALTH_DOWN && st->consec_fail >= fall) {
 			st->state = HG_HEALTH_DOWN;
 		}
+		/* Down: the figures so far are of a period that ended; while
+		 * down, a failure also ends the run of successes that could
+		 * bring it up (the next up period starts with that run). */
+		if (st->state == HG_HEALTH_DOWN) {
+			rtt_reset(st);
+		}
 	}
 	if (from != NULL) {
 		*from = old;
@@ -201,10 +221,13 @@ void prober_state_measure(const prober_state_t *st, hg_rec_measure_t *out)
 	out->fail_class = st->fail_class;
 	out->ts_ms = st->ts_ms;
 	out->changed_ms = st->changed_ms;
-	out->rtt_last_us = st->rtt_last;
-	out->rtt_ewma_us = st->rtt_ewma;
-	out->rtt_median_us = st->rtt_median;
-	out->ttfb_us = st->ttfb;
+	/* A down record carries no RTT, even while a run of successes is on
+	 * its way to `rise`: those become figures when the endpoint is up. */
+	bool down = st->state == HG_HEALTH_DOWN;
+	out->rtt_last_us = down ? HG_RTT_NONE : st->rtt_last;
+	out->rtt_ewma_us = down ? HG_RTT_NONE : st->rtt_ewma;
+	out->rtt_median_us = down ? HG_RTT_NONE : st->rtt_median;
+	out->ttfb_us = down ? HG_RTT_NONE : st->ttfb;
 	out->loss_bp = st->n_loss == 0 ? 0
 	             : (uint16_t)(((uint32_t)st->lost * 10000u + st->n_loss / 2) / st->n_loss);
 	out->window = st->n_loss;

@@ -51,8 +51,8 @@ void prober_state_free(prober_state_t *st);
 
 /*!
  * \brief Continue from a record written earlier (daemon restart): health,
- *        change time, consecutive counters, totals, last RTT values.
- *        Windows start empty.
+ *        change time, consecutive counters, totals, last RTT values (none
+ *        when the record is DOWN). Windows start empty.
  */
 void prober_state_seed(prober_state_t *st, const hg_rec_measure_t *m);
 
@@ -64,6 +64,12 @@ void prober_state_seed(prober_state_t *st, const hg_rec_measure_t *m);
  * state. Only failures where no answer came back (timeout, unreachable)
  * count as loss: a refused connection or a wrong HTTP status proves the
  * network delivered the probe.
+ *
+ * RTT figures (last, EWMA, median, TTFB) describe the successful probes of
+ * the current up period only: they are forgotten when the state becomes
+ * DOWN and on every failure while DOWN, so when the endpoint comes up they
+ * hold the `rise` successes that brought it up and what follows; a DOWN
+ * record carries none (prober_state_measure()).
  *
  * \param[out] from  Previous health (may be NULL).
  * \return true when the health state changed.

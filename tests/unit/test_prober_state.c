@@ -185,6 +185,57 @@ static void test_rtt(void)
 	prober_state_free(&st);
 }
 
+/* Issue 10 point 1: RTT figures describe the successful probes of the
+ * current up period only. Up at 1 ms, down (fall 3), a success that a
+ * failure interrupts, then the rise run at 7 and 8 ms: the figures are those
+ * two, nothing of the old 1 ms period, and none while down. */
+static void test_rtt_up_period(void)
+{
+	prober_state_t st;
+	prober_state_init(&st, 20);
+	const struct { char c; uint32_t rtt; } seq[] = {
+		{ '+', 1000 }, { '+', 1000 }, { '+', 1000 }, { 't', 0 }, { 't', 0 }, { 't', 0 },
+		{ '+', 9000 }, { 'u', 0 }, { '+', 7000 }, { '+', 8000 },
+	};
+	hg_rec_measure_t m;
+	for (size_t k = 0; k < sizeof(seq) / sizeof(seq[0]); k++) {
+		prober_result_t r = result_of(seq[k].c, seq[k].rtt);
+		r.ttfb_us = r.ok ? 300 : HG_RTT_NONE;
+		prober_state_record(&st, &r, 2, 3, 1000 + k, NULL);
+		prober_state_measure(&st, &m);
+		if (k == 2) {
+			ok(m.state == HG_HEALTH_UP && m.rtt_median_us == 1000, "up period 1: 1 ms");
+		}
+		if (k == 3) {
+			ok(m.state == HG_HEALTH_UP && m.rtt_median_us == 1000,
+			   "failing but still up: figures kept");
+		}
+		if (k >= 5 && k <= 8) {
+			ok(m.state == HG_HEALTH_DOWN && m.rtt_median_us == HG_RTT_NONE &&
+			   m.rtt_last_us == HG_RTT_NONE && m.rtt_ewma_us == HG_RTT_NONE &&
+			   m.ttfb_us == HG_RTT_NONE, "probe %zu: down, no RTT in the record", k);
+		}
+	}
+	is_int(m.state, HG_HEALTH_UP, "up again after rise 2");
+	is_int(m.rtt_median_us, 7500, "median of this up period only (7, 8 ms)");
+	is_int(m.rtt_last_us, 8000, "last RTT");
+	is_int(m.rtt_ewma_us, 7125, "EWMA restarted at 7 ms");
+	is_int(m.ttfb_us, 300, "TTFB of this period");
+	prober_state_free(&st);
+
+	/* A down record written by an older version, with figures: dropped. */
+	prober_state_init(&st, 20);
+	hg_rec_measure_t old = { .layout = 1, .state = HG_HEALTH_DOWN, .rtt_last_us = 5000,
+	                         .rtt_ewma_us = 5000, .rtt_median_us = 5000, .ttfb_us = 5 };
+	prober_state_seed(&st, &old);
+	prober_result_t r = result_of('+', 6000);
+	prober_state_record(&st, &r, 1, 1, 2000, NULL);
+	prober_state_measure(&st, &m);
+	ok(m.state == HG_HEALTH_UP && m.rtt_median_us == 6000 && m.rtt_ewma_us == 6000,
+	   "seeded down record: no old figures (median %u, ewma %u)", m.rtt_median_us, m.rtt_ewma_us);
+	prober_state_free(&st);
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -242,6 +293,7 @@ int main(void)
 	test_counters_and_times();
 	test_loss();
 	test_rtt();
+	test_rtt_up_period();
 	test_median_random();
 	test_seed_and_limits();
 	return done_testing();

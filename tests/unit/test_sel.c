@@ -216,6 +216,43 @@ static void s_lat_no_rtt(fx_t *fx)
 	fx_measure(fx, EP("ams"), PR("eu-fra"), HG_HEALTH_UP, NOW, -1, 0);
 }
 static void s_lat_none(fx_t *fx) { s_lat(fx); memset(fx->has, 0, sizeof(fx->has)); }
+/* Issue 10 point 1: the DE client's vantage (eu-fra) sees fra down, yet its
+ * cell still says 0.5 ms (haltgslb-ctl measure fra --prober eu-fra --down
+ * --rtt 0.5ms: the best figure of all); the other probers see fra up
+ * (global quorum: up). */
+static void s_lat_vantage_down(fx_t *fx)
+{
+	s_lat(fx);
+	fx_measure(fx, EP("fra"), PR("eu-fra"), HG_HEALTH_DOWN, NOW, 0.5, 0);
+}
+/* The same with the up filter first: fra stays up by quorum (2 of 3). */
+static void s_lat_vantage_down_up(fx_t *fx)
+{
+	fx_name(fx, "l.gslb.", "eu ap us", "up latency=20", "all");
+	fx_measure(fx, EP("fra"), PR("eu-fra"), HG_HEALTH_DOWN, NOW, 0.1, 0);
+}
+/* Every eu endpoint down from eu-fra: nothing left with a latency from the
+ * DE vantage but the ones farther vantages cannot rank either. */
+static void s_lat_vantage_all_down(fx_t *fx)
+{
+	fx_name(fx, "l.gslb.", "eu", "latency=20", "all");
+	fx_measure(fx, EP("fra"), PR("eu-fra"), HG_HEALTH_DOWN, NOW, 1, 0);
+	fx_measure(fx, EP("ams"), PR("eu-fra"), HG_HEALTH_DOWN, NOW, 1, 0);
+}
+/* A warming prober (state unknown) abstains: the next vantage (us-iad, fra
+ * 63 ms, ams 62 ms, iad 1 ms... iad from eu-fra 64 ms) ranks fra and ams. */
+static void s_lat_vantage_warming(fx_t *fx)
+{
+	s_lat(fx);
+	fx_measure(fx, EP("fra"), PR("eu-fra"), HG_HEALTH_UNKNOWN, NOW, 0.5, 0);
+	fx_measure(fx, EP("ams"), PR("eu-fra"), HG_HEALTH_UNKNOWN, NOW, 50, 0);
+}
+/* max-loss: eu-fra sees fra down with a stale 0 % loss figure. */
+static void s_loss_vantage_down(fx_t *fx)
+{
+	fx_name(fx, "m.gslb.", "eu", "loss=200", "all");
+	fx_measure(fx, EP("fra"), PR("eu-fra"), HG_HEALTH_DOWN, NOW, 1, 0);
+}
 static void s_loss(fx_t *fx)
 {
 	fx_name(fx, "m.gslb.", "eu ap us", "loss=200", "all");
@@ -359,6 +396,11 @@ static const sel_case_t cases[] = {
 	{ "latency: tolerance 0",           s_lat0,             "8.128.0.1", 0, &GEO_SG,    A,    "203.0.113.10",                                                               24, 30, "CLIENT" },
 	{ "latency: next vantage",          s_lat_no_fra_prober,"91.0.0.1",  0, &GEO_DE,    A,    "192.0.2.10",                                                                 22, 30, "CLIENT" },
 	{ "latency: ep rtt from next",      s_lat_no_rtt,       "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10",                                                              22, 30, "CLIENT" },
+	{ "latency: vantage sees it down",  s_lat_vantage_down, "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.20",                                                              22, 30, "CLIENT" },
+	{ "latency: vantage down, up kept", s_lat_vantage_down_up,"91.0.0.1",0, &GEO_DE,    A,    "198.51.100.20",                                                              22, 30, "CLIENT" },
+	{ "latency: vantage down, SG",      s_lat_vantage_down, "8.128.0.1", 0, &GEO_SG,    A,    "203.0.113.10 203.0.113.20",                                                  24, 30, "CLIENT" },
+	{ "latency: all down from vantage", s_lat_vantage_all_down,"91.0.0.1",0, &GEO_DE,   A,    "198.51.100.10 198.51.100.20",                                                22, 30, "CLIENT" },
+	{ "latency: warming abstains",      s_lat_vantage_warming,"91.0.0.1", 0, &GEO_DE,   A,    "198.51.100.20 198.51.100.10 192.0.2.10",                                                22, 30, "CLIENT" },
 	{ "latency: no measurements",       s_lat_none,         "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          22, 30, "CLIENT" },
 	{ "latency: no location",           s_lat,              "1.2.3.4",   0, &GEO_NOLOC, A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          8, 30, "CLIENT" },
 	{ "latency: no geo",                s_lat,              "1.2.3.4",   0, NULL,       A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          0, 30, "" },
@@ -367,6 +409,7 @@ static const sel_case_t cases[] = {
 	{ "max-loss: all lossy unchanged",  s_loss_all,         "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20",                                                22, 30, "CLIENT" },
 	{ "max-loss: next vantage",         s_loss_next_vantage,"91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.20",                                                              22, 30, "CLIENT" },
 	{ "max-loss: no data kept",         s_loss_nodata,      "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10",                                                              22, 30, "CLIENT" },
+	{ "max-loss: vantage sees it down", s_loss_vantage_down,"91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.20",                                                              22, 30, "CLIENT" },
 	{ "max-loss: no geo",               s_loss,             "91.0.0.1",  0, NULL,       A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          0, 30, "" },
 	{ "priority: lowest value",         s_prio,             "192.0.2.1", 0, NULL,       A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20",                     0, 30, "" },
 	{ "priority: next when down",       s_prio_eu_ap_down,  "192.0.2.1", 0, NULL,       A,    "192.0.2.10",                                                                 0, 10, "DEGRADED" },
@@ -496,7 +539,7 @@ typedef struct {
 	unsigned n;
 	int filter[HG_CHAIN_MAX + 2];
 	uint8_t type[HG_CHAIN_MAX + 2], n_in[HG_CHAIN_MAX + 2], n_out[HG_CHAIN_MAX + 2];
-	uint8_t reason_jkt[HG_CHAIN_MAX + 2];
+	uint8_t reason_jkt[HG_CHAIN_MAX + 2], reason_fra[HG_CHAIN_MAX + 2];
 	double metric_fra[HG_CHAIN_MAX + 2];
 	char note[HG_CHAIN_MAX + 2][128];
 } trace_log_t;
@@ -513,6 +556,7 @@ static void trace_step(void *ctx, const sel_trace_step_t *st)
 	log->n_in[i] = st->n_in;
 	log->n_out[i] = st->n_out;
 	log->reason_jkt[i] = st->reason[3];   /* jkt is endpoint 3 of eu ap us */
+	log->reason_fra[i] = st->reason[0];
 	log->metric_fra[i] = st->metric[0];
 	snprintf(log->note[i], sizeof(log->note[i]), "%s", st->note);
 }
@@ -632,6 +676,27 @@ static void test_trace(void)
 	free(blob);
 	fx_free(fx);
 
+	/* Issue 10 point 1: the DE vantage sees fra down (0.5 ms still in its
+	 * cell): explain says so, for lowest-latency and for max-loss. */
+	open_scenario(s_lat_vantage_down, &fx, &blob, &v);
+	cl = fx_client("91.0.0.1", 0, &GEO_DE);
+	memset(&log, 0, sizeof(log));
+	sel_decide(&v, &cl, 1, NOW, &rng, &a, &tr);
+	is_int(log.n, 2, "trace vantage down: pre-filter + latency");
+	is_str(log.note[1], "vantage eu-fra, 1 down from the vantage", "trace vantage down: note");
+	is_int(log.reason_fra[1], SEL_R_VANTAGE_DOWN, "trace vantage down: fra's reason");
+	ok(isnan(log.metric_fra[1]), "trace vantage down: no latency metric for fra");
+	free(blob);
+	fx_free(fx);
+	open_scenario(s_loss_vantage_down, &fx, &blob, &v);
+	memset(&log, 0, sizeof(log));
+	sel_decide(&v, &cl, 1, NOW, &rng, &a, &tr);
+	is_str(log.note[1], "vantage eu-fra, 1 down from the vantage", "trace loss vantage down: note");
+	is_int(log.reason_fra[1], SEL_R_VANTAGE_DOWN, "trace loss vantage down: fra's reason");
+	ok(fabs(log.metric_fra[1] - 100.0) < 0.01, "trace loss vantage down: fra loss metric 100%%");
+	free(blob);
+	fx_free(fx);
+
 	/* Fallback step. */
 	open_scenario(s_trace_fb, &fx, &blob, &v);
 	cl = fx_client("192.0.2.1", 0, NULL);
@@ -662,6 +727,7 @@ static void test_names(void)
 		{ SEL_R_NOT_IN_RULE, "not-in-rule" }, { SEL_R_TOO_SLOW, "too-slow" },
 		{ SEL_R_LOSSY, "lossy" }, { SEL_R_LOWER_PRIORITY, "lower-priority" },
 		{ SEL_R_CUT, "cut" }, { SEL_R_NO_FAMILY, "no-family" },
+		{ SEL_R_VANTAGE_DOWN, "down-from-vantage" },
 	};
 	for (unsigned i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
 		is_str(sel_reason_name(r[i].r), r[i].name, "reason name %u", r[i].r);
