@@ -377,13 +377,16 @@ typedef struct HG_PACKED {
 	uint32_t arg;                  /*!< lowest-latency: tolerance us; max-loss: bp; first: N */
 } hg_view_filter_t;
 
-enum hg_view_rule_flags { HG_VR_STRICT = 1 << 0 };
+/*! HG_VR_FALLBACK_POOL only with HG_VR_STRICT: a strict rule's clients
+ *  never get the name's fallback; they get the rule's pool or NODATA. */
+enum hg_view_rule_flags { HG_VR_STRICT = 1 << 0, HG_VR_FALLBACK_POOL = 1 << 1 };
 
 typedef struct HG_PACKED {
 	uint64_t targets;              /*!< bitmask of endpoint indexes the rule selects */
 	uint16_t first_match, n_match; /*!< conditions; kinds AND-ed, values of a kind OR-ed */
 	uint8_t  flags;                /*!< enum hg_view_rule_flags */
-	uint8_t  reserved[3];
+	uint8_t  fallback_pool;        /*!< HG_VR_FALLBACK_POOL: index into the set's pools */
+	uint8_t  reserved[2];
 } hg_view_rule_t;
 
 typedef struct HG_PACKED {

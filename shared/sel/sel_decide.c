@@ -85,12 +85,51 @@ static void sel_run_filter(sel_ctx_t *c, const hg_view_filter_t *f)
 	}
 }
 
+/* A strict geofence holds in the fallback too (issue 10): its clients get
+ * the rule's own pool or NODATA, never the name's fallback. In the pool,
+ * endpoints not down first (a fence whose targets are down should not send
+ * clients to a down endpoint of its fallback when an up one is there), else
+ * all of them (fail open, inside the fence); drained ones never: a drain is
+ * the operator's word, and this answer must not widen anything. */
+static void sel_fence_fallback(sel_ctx_t *c)
+{
+	const hg_view_rule_t *r = c->fence;
+	const char *name_fb = schema_name(&schema_fallbacks, c->v->hdr->fallback);
+	if (!(r->flags & HG_VR_FALLBACK_POOL)) {
+		sel_note(c, "strict geofence rule %u: its fallback none: NODATA (not the name's "
+		         "fallback %s)", (unsigned)c->fence_rule, name_fb);
+		return;
+	}
+	unsigned n_up = 0;
+	for (int pass = 0; pass < 2 && c->n == 0; pass++) {
+		for (uint8_t e = 0; e < c->s->hdr->n_endpoints; e++) {
+			const hg_view_ep_t *ep = &c->s->ep[e];
+			uint64_t bit = 1ull << e;
+			if (ep->pool != r->fallback_pool || !sel_has_family(c, ep) ||
+			    (c->d->drained & bit) || (pass == 0 && (c->d->down & bit))) {
+				continue;
+			}
+			c->list[c->n++] = e;
+			c->reason[e] = SEL_R_KEPT;
+		}
+		n_up = pass == 0 ? c->n : 0;
+	}
+	sel_note(c, "strict geofence rule %u: its fallback pool #%u%s (not the name's fallback %s)",
+	         (unsigned)c->fence_rule, (unsigned)r->fallback_pool,
+	         c->n == 0 ? ": nothing of this family, NODATA"
+	         : n_up == 0 ? ", all down: fail open in the pool" : "", name_fb);
+}
+
 /* Fail open: health and drains are ignored, only the family matters. */
 static void sel_fallback(sel_ctx_t *c)
 {
 	const hg_view_hdr_t *h = c->v->hdr;
 	c->flags |= SEL_FALLBACK | SEL_DEGRADED;
 	c->n = 0;
+	if (c->fence != NULL) {
+		sel_fence_fallback(c);
+		return;
+	}
 	const char *kind = schema_name(&schema_fallbacks, h->fallback);
 	if (h->fallback == HG_FALLBACK_NONE) {
 		sel_note(c, "fallback %s: NODATA", kind);
@@ -168,6 +207,8 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 		c.fresh_any = c.fresh_lo <= hi;
 		c.fresh_span = hi - c.fresh_lo;
 	}
+	c.fence = NULL;
+	c.fence_rule = 0;
 	c.scope = 0;
 	c.client_used = false;
 	c.flags = 0;

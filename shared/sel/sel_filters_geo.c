@@ -141,6 +141,10 @@ void sel_f_geofence(sel_ctx_t *c, const hg_view_filter_t *f)
 			continue;
 		}
 		bool strict = rule->flags & HG_VR_STRICT;
+		if (strict) {
+			c->fence = rule;
+			c->fence_rule = (uint8_t)(r + 1);
+		}
 		unsigned n_keep = 0;
 		if (c->asc) {
 			n_keep = (c->mask & rule->targets) != 0;

@@ -119,9 +119,15 @@ static void sel_note_vantage(sel_ctx_t *c, const char *what)
 	}
 }
 
-/* The vantage note, with how many candidates their vantage saw down. */
+/* The vantage note, with how many candidates their vantage saw down. An
+ * answer shaped by a partial failure is degraded (degraded-ttl: clients
+ * come back soon after the vantage sees the endpoint again), as when `up`
+ * drops an endpoint. */
 static void sel_note_vdown(sel_ctx_t *c, unsigned n_vdown)
 {
+	if (n_vdown > 0) {
+		c->flags |= SEL_DEGRADED;
+	}
 	if (c->tracing && n_vdown > 0) {
 		char what[48];
 		snprintf(what, sizeof(what), ", %u down from the vantage", n_vdown);
@@ -154,6 +160,9 @@ void sel_f_lowest_latency(sel_ctx_t *c, const hg_view_filter_t *f)
 		}
 	}
 	if (best == UINT64_MAX) {
+		if (n_vdown > 0) {
+			c->flags |= SEL_DEGRADED;
+		}
 		sel_note_vantage(c, n_vdown > 0 ? ", no latency data (down from the vantage): unchanged"
 		                                : ", no latency data: unchanged");
 		return;
@@ -198,6 +207,9 @@ void sel_f_max_loss(sel_ctx_t *c, const hg_view_filter_t *f)
 		}
 	}
 	if (n_keep == 0) {
+		if (n_vdown > 0) {
+			c->flags |= SEL_DEGRADED;
+		}
 		sel_note_vantage(c, ", all lossy: unchanged");
 		return;
 	}

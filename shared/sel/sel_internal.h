@@ -39,6 +39,13 @@ typedef struct {
 	uint64_t mask;
 	bool asc;
 
+	/*! The strict geofence rule that matched the client (NULL: none): if
+	 *  the chain leaves nothing, its own fallback answers, never the
+	 *  name's (sel_fallback()). fence_rule: its number in the filter, for
+	 *  explain. */
+	const hg_view_rule_t *fence;
+	uint8_t fence_rule;
+
 	uint8_t scope;                  /*!< max scope contribution (before the source cap) */
 	bool client_used;
 	uint32_t flags;                 /*!< enum sel_flags */

@@ -148,7 +148,9 @@ static int view_check_chain(const view_t *v)
 	uint64_t ep_mask = h->n_endpoints >= 64 ? UINT64_MAX : (1ull << h->n_endpoints) - 1;
 	for (unsigned i = 0; i < h->n_rules; i++) {
 		const hg_view_rule_t *r = &v->rule[i];
-		if ((r->targets & ~ep_mask) != 0 ||
+		bool bad_flags = (r->flags & ~(HG_VR_STRICT | HG_VR_FALLBACK_POOL)) != 0 ||
+		                 ((r->flags & HG_VR_FALLBACK_POOL) && !(r->flags & HG_VR_STRICT));
+		if ((r->targets & ~ep_mask) != 0 || bad_flags ||
 		    (unsigned)r->first_match + r->n_match > h->n_matches) {
 			return HG_ECORRUPT;
 		}
@@ -209,6 +211,12 @@ int view_bind(view_t *view, const view_set_t *set)
 	if (h == NULL || sh == NULL || h->set_id != sh->set_id || h->n_endpoints != sh->n_endpoints ||
 	    (h->fallback == HG_FALLBACK_POOL && h->fallback_pool >= sh->n_pools)) {
 		return HG_ECORRUPT;
+	}
+	for (unsigned i = 0; i < h->n_rules; i++) {
+		const hg_view_rule_t *r = &view->rule[i];
+		if ((r->flags & HG_VR_FALLBACK_POOL) && r->fallback_pool >= sh->n_pools) {
+			return HG_ECORRUPT;
+		}
 	}
 	view->s = *set;
 	return HG_EOK;

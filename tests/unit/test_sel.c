@@ -180,6 +180,34 @@ static void s_geo_jkt_down(fx_t *fx, bool strict)
 	all_probers(fx, "jkt", HG_HEALTH_DOWN, NOW);
 }
 static void s_geo_strict(fx_t *fx) { s_geo_jkt_down(fx, true); }
+/* Issue 10 point 6: a strict fence never widened by the name's fallback. */
+static void s_geo_strict_fb(fx_t *fx)
+{
+	s_geo_jkt_down(fx, true);
+	fx_rule_fallback(fx, 0, "ap");
+}
+static void s_geo_strict_fb_all_down(fx_t *fx)
+{
+	s_geo_strict_fb(fx);
+	all_probers(fx, "sin", HG_HEALTH_DOWN, NOW);
+}
+static void s_geo_strict_fb_drained(fx_t *fx)
+{
+	s_geo_strict_fb(fx);
+	fx->admin[EP("sin")] = HG_ADMIN_DRAIN;
+}
+/* The fence keeps jkt (geofence before up), then up removes it: the chain
+ * ends empty after the fence matched, so the fence's fallback still holds. */
+static void s_geo_strict_then_up(fx_t *fx)
+{
+	size_t n = fx_name(fx, "geo.gslb.", "eu ap us", "geofence up", "all");
+	fx_rule(fx, n, "country=ID", "ep:jkt", true);
+	fx_rule(fx, n, "continent=EU", "pool:eu", true);
+	fx_rule_fallback(fx, n, "eu");
+	all_probers(fx, "jkt", HG_HEALTH_DOWN, NOW);
+	all_probers(fx, "fra", HG_HEALTH_DOWN, NOW);
+	all_probers(fx, "ams", HG_HEALTH_DOWN, NOW);
+}
 static void s_geo_loose(fx_t *fx) { s_geo_jkt_down(fx, false); }
 static void s_geo_and(fx_t *fx)
 {
@@ -377,7 +405,15 @@ static const sel_case_t cases[] = {
 	{ "geofence: AND, subdiv miss",     s_geo_and,          "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          22, 30, "CLIENT" },
 	{ "geofence: catch-all rule",       s_geo_catchall,     "91.0.0.1",  0, &GEO_DE,    A,    "192.0.2.10",                                                                 0, 30, "" },
 	{ "geofence: target down, loose",   s_geo_loose,        "36.64.0.1", 0, &GEO_ID,    A,    "198.51.100.10 198.51.100.20 203.0.113.10 192.0.2.10",                       20, 10, "DEGRADED|CLIENT" },
-	{ "geofence: target down, strict",  s_geo_strict,       "36.64.0.1", 0, &GEO_ID,    A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          20, 10, "DEGRADED|FALLBACK|CLIENT" },
+	{ "geofence: target down, strict",  s_geo_strict,       "36.64.0.1", 0, &GEO_ID,    A,    "",                                                                           20, 10, "DEGRADED|FALLBACK|NODATA|CLIENT" },
+	{ "geofence: strict, own fallback", s_geo_strict_fb,    "36.64.0.1", 0, &GEO_ID,    A,    "203.0.113.10",                                                               20, 10, "DEGRADED|FALLBACK|CLIENT" },
+	{ "geofence: strict fb, AAAA",      s_geo_strict_fb,    "36.64.0.1", 0, &GEO_ID,    AAAA, "2001:db8:20::10",                                                            20, 10, "DEGRADED|FALLBACK|CLIENT" },
+	{ "geofence: strict fb, all down",  s_geo_strict_fb_all_down,"36.64.0.1",0,&GEO_ID, A,    "203.0.113.10 203.0.113.20",                                                  20, 10, "DEGRADED|FALLBACK|CLIENT" },
+	{ "geofence: strict fb, no drained",s_geo_strict_fb_drained,"36.64.0.1",0, &GEO_ID, A,    "203.0.113.20",                                                               20, 10, "DEGRADED|FALLBACK|CLIENT" },
+	{ "geofence: strict fb, other cl.", s_geo_strict_fb,    "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20 203.0.113.10 192.0.2.10",                       22, 10, "DEGRADED|CLIENT" },
+	{ "geofence: strict, up empties",   s_geo_strict_then_up,"36.64.0.1",0, &GEO_ID,    A,    "",                                                                           20, 10, "DEGRADED|FALLBACK|NODATA|CLIENT" },
+	{ "geofence: strict, up empties EU",s_geo_strict_then_up,"91.0.0.1", 0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20",                                                22, 10, "DEGRADED|FALLBACK|CLIENT" },
+	{ "geofence: strict, no geo: name", s_geo_strict_then_up,"1.2.3.4",  0, NULL,       A,    "203.0.113.10 192.0.2.10",                                                    0, 10, "DEGRADED" },
 	{ "geofence: strict, other client", s_geo_strict,       "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20 203.0.113.10 192.0.2.10",                       22, 10, "DEGRADED|CLIENT" },
 	{ "geofence: no geo, geo rules",    s_geo_strict,       "36.64.0.1", 0, NULL,       A,    "198.51.100.10 198.51.100.20 203.0.113.10 192.0.2.10",                       0, 10, "DEGRADED" },
 	{ "nearest: DE",                    s_nearest,          "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10",                                                              22, 30, "CLIENT" },
@@ -396,10 +432,10 @@ static const sel_case_t cases[] = {
 	{ "latency: tolerance 0",           s_lat0,             "8.128.0.1", 0, &GEO_SG,    A,    "203.0.113.10",                                                               24, 30, "CLIENT" },
 	{ "latency: next vantage",          s_lat_no_fra_prober,"91.0.0.1",  0, &GEO_DE,    A,    "192.0.2.10",                                                                 22, 30, "CLIENT" },
 	{ "latency: ep rtt from next",      s_lat_no_rtt,       "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10",                                                              22, 30, "CLIENT" },
-	{ "latency: vantage sees it down",  s_lat_vantage_down, "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.20",                                                              22, 30, "CLIENT" },
-	{ "latency: vantage down, up kept", s_lat_vantage_down_up,"91.0.0.1",0, &GEO_DE,    A,    "198.51.100.20",                                                              22, 30, "CLIENT" },
+	{ "latency: vantage sees it down",  s_lat_vantage_down, "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.20",                                                              22, 10, "DEGRADED|CLIENT" },
+	{ "latency: vantage down, up kept", s_lat_vantage_down_up,"91.0.0.1",0, &GEO_DE,    A,    "198.51.100.20",                                                              22, 10, "DEGRADED|CLIENT" },
 	{ "latency: vantage down, SG",      s_lat_vantage_down, "8.128.0.1", 0, &GEO_SG,    A,    "203.0.113.10 203.0.113.20",                                                  24, 30, "CLIENT" },
-	{ "latency: all down from vantage", s_lat_vantage_all_down,"91.0.0.1",0, &GEO_DE,   A,    "198.51.100.10 198.51.100.20",                                                22, 30, "CLIENT" },
+	{ "latency: all down from vantage", s_lat_vantage_all_down,"91.0.0.1",0, &GEO_DE,   A,    "198.51.100.10 198.51.100.20",                                                22, 10, "DEGRADED|CLIENT" },
 	{ "latency: warming abstains",      s_lat_vantage_warming,"91.0.0.1", 0, &GEO_DE,   A,    "198.51.100.20 198.51.100.10 192.0.2.10",                                                22, 30, "CLIENT" },
 	{ "latency: no measurements",       s_lat_none,         "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          22, 30, "CLIENT" },
 	{ "latency: no location",           s_lat,              "1.2.3.4",   0, &GEO_NOLOC, A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          8, 30, "CLIENT" },
@@ -409,7 +445,7 @@ static const sel_case_t cases[] = {
 	{ "max-loss: all lossy unchanged",  s_loss_all,         "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20",                                                22, 30, "CLIENT" },
 	{ "max-loss: next vantage",         s_loss_next_vantage,"91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.20",                                                              22, 30, "CLIENT" },
 	{ "max-loss: no data kept",         s_loss_nodata,      "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10",                                                              22, 30, "CLIENT" },
-	{ "max-loss: vantage sees it down", s_loss_vantage_down,"91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.20",                                                              22, 30, "CLIENT" },
+	{ "max-loss: vantage sees it down", s_loss_vantage_down,"91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.20",                                                              22, 10, "DEGRADED|CLIENT" },
 	{ "max-loss: no geo",               s_loss,             "91.0.0.1",  0, NULL,       A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          0, 30, "" },
 	{ "priority: lowest value",         s_prio,             "192.0.2.1", 0, NULL,       A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20",                     0, 30, "" },
 	{ "priority: next when down",       s_prio_eu_ap_down,  "192.0.2.1", 0, NULL,       A,    "192.0.2.10",                                                                 0, 10, "DEGRADED" },
@@ -694,6 +730,25 @@ static void test_trace(void)
 	is_str(log.note[1], "vantage eu-fra, 1 down from the vantage", "trace loss vantage down: note");
 	is_int(log.reason_fra[1], SEL_R_VANTAGE_DOWN, "trace loss vantage down: fra's reason");
 	ok(fabs(log.metric_fra[1] - 100.0) < 0.01, "trace loss vantage down: fra loss metric 100%%");
+	free(blob);
+	fx_free(fx);
+
+	/* Issue 10 point 6: explain says which fallback a fenced client got. */
+	open_scenario(s_geo_strict_fb, &fx, &blob, &v);
+	cl = fx_client("36.64.0.1", 0, &GEO_ID);
+	memset(&log, 0, sizeof(log));
+	sel_decide(&v, &cl, 1, NOW, &rng, &a, &tr);
+	ok(log.n == 4 && log.filter[3] == -2, "trace fence: fallback step after up, geofence");
+	is_str(log.note[3], "strict geofence rule 1: its fallback pool #1 (not the name's fallback all)",
+	       "trace fence: the rule's pool, not the name's fallback");
+	is_str(log.note[2], "rule 1 matched country=ID, no target left (strict)", "trace fence: geofence note");
+	free(blob);
+	fx_free(fx);
+	open_scenario(s_geo_strict, &fx, &blob, &v);
+	memset(&log, 0, sizeof(log));
+	sel_decide(&v, &cl, 1, NOW, &rng, &a, &tr);
+	is_str(log.note[3], "strict geofence rule 1: its fallback none: NODATA (not the name's fallback all)",
+	       "trace fence: NODATA, not the name's fallback");
 	free(blob);
 	fx_free(fx);
 
