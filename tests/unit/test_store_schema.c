@@ -204,6 +204,7 @@ static fld_t fields[] = {
 	FLD(hg_view_rule_t, first_match),
 	FLD(hg_view_rule_t, n_match),
 	FLD(hg_view_rule_t, flags),
+	FLD(hg_view_rule_t, fallback_pool),
 	FLD(hg_view_rule_t, reserved),
 	FLD(hg_view_match_t, kind),
 	FLD(hg_view_match_t, prefix_len),
