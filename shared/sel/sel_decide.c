@@ -105,6 +105,8 @@ static void sel_fence_fallback(sel_ctx_t *c)
 		for (uint8_t e = 0; e < c->s->hdr->n_endpoints; e++) {
 			const hg_view_ep_t *ep = &c->s->ep[e];
 			uint64_t bit = 1ull << e;
+			/* A fallback_pool outside the set's pools matches nothing:
+			 * NODATA, the fence's safe side (SCHEMA.md). */
 			if (ep->pool != r->fallback_pool || !sel_has_family(c, ep) ||
 			    (c->d->drained & bit) || (pass == 0 && (c->d->down & bit))) {
 				continue;

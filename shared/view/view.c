@@ -212,12 +212,6 @@ int view_bind(view_t *view, const view_set_t *set)
 	    (h->fallback == HG_FALLBACK_POOL && h->fallback_pool >= sh->n_pools)) {
 		return HG_ECORRUPT;
 	}
-	for (unsigned i = 0; i < h->n_rules; i++) {
-		const hg_view_rule_t *r = &view->rule[i];
-		if ((r->flags & HG_VR_FALLBACK_POOL) && r->fallback_pool >= sh->n_pools) {
-			return HG_ECORRUPT;
-		}
-	}
 	view->s = *set;
 	return HG_EOK;
 }
