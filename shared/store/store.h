@@ -240,7 +240,10 @@ void store_rtxn_hold(store_rtxn_t *rtxn);
  * \brief Reset every held read txn of \a store whose snapshot is older than
  *        the newest commit and that its owner is not using, so an idle
  *        worker does not pin an old snapshot. From any thread but an
- *        owner's while it holds its txn BUSY. \return How many were reset.
+ *        owner's while it holds its txn BUSY. Its LMDB calls run inside a
+ *        fault guard: with a truncated data.mdb or lock.mdb it releases
+ *        nothing instead of killing the process.
+ * \return How many were reset.
  */
 unsigned store_release_held(store_t *store);
 
@@ -280,7 +283,8 @@ bool store_remap_wanted(store_t *store);
  *        \a store is active; read txns that begin meanwhile get
  *        HG_EMAPRESIZED. Never from a thread holding an active read txn of
  *        \a store (it would wait for itself), nor during a write txn.
- * \return HG_EOK or the mapped LMDB error.
+ * \return HG_EOK, HG_ECORRUPT (resetting a held txn faulted: a file was
+ *         truncated under the map) or the mapped LMDB error.
  */
 int store_remap(store_t *store);
 

@@ -20,6 +20,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "store_guard.h"
 #include "store_int.h"
 
 #define STORE_MAPSIZE_MIN 65536ull
@@ -64,15 +65,23 @@ void store_map_opened(struct store *s)
 	}
 	/* A writer maps what the file records when another writer grew it
 	 * beyond this one's initial size (0: LMDB takes the recorded size,
-	 * at least the data). No txn is open yet: the map may move. */
+	 * at least the data), but never more than its own ceiling: a map
+	 * recorded larger (a writer with a higher ceiling, or the old fixed
+	 * 1 GiB) would let it write past HG_STORE_MAPSIZE_MAX without ever
+	 * meeting a full map. LMDB keeps at least the data mapped. No txn is
+	 * open yet: the map may move. */
 	MDB_envinfo before, after;
 	if (mdb_env_info(s->env, &before) != MDB_SUCCESS ||
 	    mdb_env_set_mapsize(s->env, 0) != MDB_SUCCESS ||
 	    mdb_env_info(s->env, &after) != MDB_SUCCESS) {
 		return;
 	}
-	if (after.me_mapsize < before.me_mapsize) {
-		mdb_env_set_mapsize(s->env, before.me_mapsize);
+	size_t want = after.me_mapsize < s->map_limit ? after.me_mapsize : s->map_limit;
+	if (want < before.me_mapsize) {
+		want = before.me_mapsize;
+	}
+	if (want != after.me_mapsize) {
+		mdb_env_set_mapsize(s->env, want);
 	}
 }
 
@@ -110,6 +119,11 @@ void store_readers_remove(struct store *s, store_rtxn_t *rtxn)
 	pthread_mutex_unlock(&s->readers_lock);
 }
 
+static void txn_reset_cb(void *arg)
+{
+	mdb_txn_reset(arg);   /* MDB_NOTLS: any thread may */
+}
+
 int store_remap_to(struct store *s, size_t size, bool wait)
 {
 	atomic_store(&s->remap_pending, true);
@@ -124,7 +138,12 @@ int store_remap_to(struct store *s, size_t size, bool wait)
 			}
 			if (st == STORE_RTXN_HELD) {
 				if (atomic_compare_exchange_strong(&r->state, &st, STORE_RTXN_TAKING)) {
-					mdb_txn_reset(r->txn);
+					if (!store_guard_call(txn_reset_cb, r->txn)) {
+						/* Its owner's next use faults in its guard. */
+						atomic_store(&r->state, STORE_RTXN_HELD);
+						ret = HG_ECORRUPT;
+						goto cleanup;
+					}
 					atomic_store(&r->state, STORE_RTXN_FREE);
 					break;
 				}
@@ -158,10 +177,31 @@ int store_remap(store_t *store)
 	return ret;
 }
 
+typedef struct {
+	MDB_env *env;
+	MDB_envinfo info;
+	int rc;
+} env_info_call_t;
+
+static void env_info_cb(void *arg)
+{
+	env_info_call_t *c = arg;
+	c->rc = mdb_env_info(c->env, &c->info);
+}
+
 unsigned store_release_held(store_t *store)
 {
-	MDB_envinfo info;
-	if (mdb_env_info(store->env, &info) != MDB_SUCCESS) {
+	/* Both calls touch the maps of data.mdb and lock.mdb (the last txn id,
+	 * the reader slot): guarded, as every read of the module is, since a
+	 * file truncated under knotd must not take it down from the checker
+	 * thread either. After a fault nothing is released: the txns stay
+	 * their owners', whose next use faults inside the query's own guard
+	 * and is handled there (module_db_fault()). */
+	env_info_call_t c = { .env = store->env, .rc = MDB_SUCCESS };
+	if (!store_guard_call(env_info_cb, &c)) {
+		return 0;
+	}
+	if (c.rc != MDB_SUCCESS) {
 		return 0;
 	}
 	unsigned n = 0;
@@ -172,12 +212,13 @@ unsigned store_release_held(store_t *store)
 		if (!atomic_compare_exchange_strong(&r->state, &st, STORE_RTXN_TAKING)) {
 			continue;   /* free, or its owner is reading */
 		}
-		if (mdb_txn_id(r->txn) != info.me_last_txnid) {
-			mdb_txn_reset(r->txn);   /* MDB_NOTLS: any thread may */
+		if (mdb_txn_id(r->txn) == c.info.me_last_txnid) {
+			atomic_store(&r->state, STORE_RTXN_HELD);   /* the newest: pins nothing */
+		} else if (store_guard_call(txn_reset_cb, r->txn)) {
 			atomic_store(&r->state, STORE_RTXN_FREE);
 			n++;
 		} else {
-			atomic_store(&r->state, STORE_RTXN_HELD);   /* the newest: pins nothing */
+			atomic_store(&r->state, STORE_RTXN_HELD);
 		}
 	}
 	pthread_mutex_unlock(&store->readers_lock);

@@ -121,6 +121,17 @@ static void test_grow(void)
 	ok(got && m2.map == m1.map, "reopened by a writer: map %llu as recorded",
 	   (unsigned long long)m2.map);
 	store_close(s);
+	/* A writer whose ceiling is below the recorded map maps its ceiling:
+	 * it cannot write past it without meeting a full map. */
+	s = open_with(sub("grow"), 0, "65536", "14680064");
+	got = s != NULL && store_map_info(s, &m2) == HG_EOK;
+	ok(got && m2.map == 14680064, "reopened under a 14 MiB ceiling: map %llu, not the recorded %llu",
+	   (unsigned long long)m2.map, (unsigned long long)m1.map);
+	fill_t more = { .first = 5000, .n = 300 };
+	is_int(store_write(s, fill_body, &more), HG_EMAPFULL,
+	       "300 records (3.5 MiB) more: past 14 MiB, HG_EMAPFULL");
+	is_int(count(s), 1000, "nothing of it written");
+	store_close(s);
 	/* A reader maps its ceiling (or the data, if larger). */
 	s = open_with(sub("grow"), STORE_RDONLY, NULL, "134217728");
 	got = s != NULL && store_map_info(s, &m2) == HG_EOK;
