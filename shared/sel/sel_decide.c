@@ -122,12 +122,20 @@ static void sel_fence_fallback(sel_ctx_t *c)
 	         : n_up == 0 ? ", all down: fail open in the pool" : "", name_fb);
 }
 
-/* Fail open: health and drains are ignored, only the family matters. */
-static void sel_fallback(sel_ctx_t *c)
+/* Fail open: health and drains are ignored, only the family matters. The
+ * chain filters from \a f_stop on did not run (nothing was left): a strict
+ * geofence among them still holds for its clients (`up` before `geofence`,
+ * every endpoint down, must not answer the whole name to a fenced client). */
+static void sel_fallback(sel_ctx_t *c, unsigned f_stop)
 {
 	const hg_view_hdr_t *h = c->v->hdr;
 	c->flags |= SEL_FALLBACK | SEL_DEGRADED;
 	c->n = 0;
+	for (unsigned f = f_stop; f < h->n_filters && c->fence == NULL; f++) {
+		if (c->v->filter[f].type == HG_F_GEOFENCE) {
+			sel_fence_probe(c, &c->v->filter[f]);
+		}
+	}
 	if (c->fence != NULL) {
 		sel_fence_fallback(c);
 		return;
@@ -233,8 +241,8 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 		sel_step_end(&c, trace, -1, 0, in, n_in);
 	}
 
-	unsigned n_filters = view->hdr->n_filters;
-	for (unsigned f = 0; f < n_filters && c.n > 0; f++) {
+	unsigned n_filters = view->hdr->n_filters, f_stop = 0;
+	for (unsigned f = 0; f < n_filters && c.n > 0; f++, f_stop = f) {
 		const hg_view_filter_t *flt = &view->filter[f];
 		const hg_view_filter_t *next = f + 1 < n_filters ? &view->filter[f + 1] : NULL;
 		c.sort_limit = !c.tracing && next != NULL && next->type == HG_F_FIRST &&
@@ -253,7 +261,7 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 		if (c.tracing) {
 			sel_step_begin(&c, in, &n_in);
 		}
-		sel_fallback(&c);
+		sel_fallback(&c, f_stop);
 		if (c.tracing) {
 			sel_step_end(&c, trace, -2, 0, in, n_in);
 		}

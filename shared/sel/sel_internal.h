@@ -127,6 +127,10 @@ void sel_f_up(sel_ctx_t *c);
 /* sel_filters_geo.c */
 bool sel_client_loc(sel_ctx_t *c);
 void sel_f_geofence(sel_ctx_t *c, const hg_view_filter_t *f);
+/*! The chain emptied before geofence \a f ran: whether its rule for this
+ *  client is strict (sets c->fence), so the fallback holds the fence too
+ *  (the client's scope grows as if the filter had run). */
+void sel_fence_probe(sel_ctx_t *c, const hg_view_filter_t *f);
 void sel_f_nearest(sel_ctx_t *c);
 
 /* sel_filters_latency.c */

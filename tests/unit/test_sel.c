@@ -196,6 +196,21 @@ static void s_geo_strict_fb_drained(fx_t *fx)
 	s_geo_strict_fb(fx);
 	fx->admin[EP("sin")] = HG_ADMIN_DRAIN;
 }
+/* up before geofence and every endpoint down: the chain empties before the
+ * geofence runs; its strict rules still hold in the fallback. */
+static void s_geo_strict_all_down(fx_t *fx)
+{
+	size_t n = fx_name(fx, "geo.gslb.", "eu ap us", "up geofence", "all");
+	fx_rule(fx, n, "country=ID", "ep:jkt", true);
+	fx_rule_fallback(fx, n, "ap");
+	fx_rule(fx, n, "continent=EU", "pool:eu", true);
+	fx_rule(fx, n, "country=US", "pool:us", false);
+	for (size_t e = 0; e < fx->p.n_endpoints; e++) {
+		for (size_t j = 0; j < fx->p.n_probers; j++) {
+			fx_measure(fx, e, j, HG_HEALTH_DOWN, NOW, 5, 0);
+		}
+	}
+}
 /* The fence keeps jkt (geofence before up), then up removes it: the chain
  * ends empty after the fence matched, so the fence's fallback still holds. */
 static void s_geo_strict_then_up(fx_t *fx)
@@ -411,6 +426,9 @@ static const sel_case_t cases[] = {
 	{ "geofence: strict fb, all down",  s_geo_strict_fb_all_down,"36.64.0.1",0,&GEO_ID, A,    "203.0.113.10 203.0.113.20",                                                  20, 10, "DEGRADED|FALLBACK|CLIENT" },
 	{ "geofence: strict fb, no drained",s_geo_strict_fb_drained,"36.64.0.1",0, &GEO_ID, A,    "203.0.113.20",                                                               20, 10, "DEGRADED|FALLBACK|CLIENT" },
 	{ "geofence: strict fb, other cl.", s_geo_strict_fb,    "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20 203.0.113.10 192.0.2.10",                       22, 10, "DEGRADED|CLIENT" },
+	{ "geofence: all down, fence holds",s_geo_strict_all_down,"36.64.0.1",0, &GEO_ID,   A,    "203.0.113.10 203.0.113.20",                                                  20, 10, "DEGRADED|FALLBACK|CLIENT" },
+	{ "geofence: all down, EU NODATA",  s_geo_strict_all_down,"91.0.0.1", 0, &GEO_DE,   A,    "",                                                                           22, 10, "DEGRADED|FALLBACK|NODATA|CLIENT" },
+	{ "geofence: all down, loose: name",s_geo_strict_all_down,"8.8.8.8",  0, &GEO_US,   A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          18, 10, "DEGRADED|FALLBACK|CLIENT" },
 	{ "geofence: strict, up empties",   s_geo_strict_then_up,"36.64.0.1",0, &GEO_ID,    A,    "",                                                                           20, 10, "DEGRADED|FALLBACK|NODATA|CLIENT" },
 	{ "geofence: strict, up empties EU",s_geo_strict_then_up,"91.0.0.1", 0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20",                                                22, 10, "DEGRADED|FALLBACK|CLIENT" },
 	{ "geofence: strict, no geo: name", s_geo_strict_then_up,"1.2.3.4",  0, NULL,       A,    "203.0.113.10 192.0.2.10",                                                    0, 10, "DEGRADED" },
