@@ -121,7 +121,12 @@ typedef struct HG_PACKED {
 	char     host[HG_PATH_SIZE];   /*!< Host header / SNI; "" = none */
 	char     body[HG_PATH_SIZE];   /*!< required body substring; "" = none */
 	char     ca[HG_PATH_SIZE];     /*!< CA bundle path; "" = system default */
-	char     probe_address[48];    /*!< address to probe a CNAME endpoint; "" = resolve host */
+	char     probe_address[46];    /*!< address to probe a CNAME endpoint; "" = resolve host
+	                                    (canonical text: at most 45 characters) */
+	/*! Loss-window threshold of the hysteresis: down when the failed share
+	 *  of a full window reaches it (basis points, 1..10000; policy
+	 *  `down-loss`, default 5000). 0: off (records written before it). */
+	uint16_t down_loss_bp;
 } hg_rec_check_t;
 
 /*! meta["policy_defaults"] */

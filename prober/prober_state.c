@@ -130,16 +130,31 @@ uint32_t prober_median_u32(uint32_t *v, size_t n)
 	return (uint32_t)(((uint64_t)lo + hi) / 2);
 }
 
-static void record_loss(prober_state_t *st, bool lost)
+/* The window of the last N probes: bit 0 lost (no answer), bit 1 failed
+ * (any failure, lost or not). */
+enum { RING_LOST = 1, RING_FAILED = 2 };
+
+static void record_window(prober_state_t *st, bool lost, bool failed)
 {
 	if (st->n_loss == st->window) {
-		st->lost -= st->loss_ring[st->loss_pos];
+		uint8_t old = st->loss_ring[st->loss_pos];
+		st->lost -= (old & RING_LOST) != 0;
+		st->failed -= (old & RING_FAILED) != 0;
 	} else {
 		st->n_loss++;
 	}
-	st->loss_ring[st->loss_pos] = lost ? 1 : 0;
+	st->loss_ring[st->loss_pos] = (uint8_t)((lost ? RING_LOST : 0) | (failed ? RING_FAILED : 0));
 	st->lost += lost ? 1 : 0;
+	st->failed += failed ? 1 : 0;
 	st->loss_pos = (uint16_t)((st->loss_pos + 1) % st->window);
+}
+
+/* The loss-window threshold: a full window whose failed share reaches
+ * down_loss_bp (integer form of failed / window >= bp / 10000). */
+static bool window_down(const prober_state_t *st, uint16_t down_loss_bp)
+{
+	return down_loss_bp > 0 && st->n_loss == st->window &&
+	       (uint32_t)st->failed * 10000u >= (uint32_t)down_loss_bp * st->n_loss;
 }
 
 static void record_rtt(prober_state_t *st, uint32_t rtt)
@@ -166,7 +181,7 @@ static uint16_t sat_inc(uint16_t v)
 }
 
 bool prober_state_record(prober_state_t *st, const prober_result_t *r, uint16_t rise,
-                         uint16_t fall, uint64_t now_ms, uint8_t *from)
+                         uint16_t fall, uint16_t down_loss_bp, uint64_t now_ms, uint8_t *from)
 {
 	uint8_t old = st->state;
 	rise = rise == 0 ? 1 : rise;
@@ -177,7 +192,7 @@ bool prober_state_record(prober_state_t *st, const prober_result_t *r, uint16_t 
 	if (r->ok) {
 		st->consec_ok = sat_inc(st->consec_ok);
 		st->consec_fail = 0;
-		record_loss(st, false);
+		record_window(st, false, false);
 		if (r->rtt_us != HG_RTT_NONE) {
 			record_rtt(st, r->rtt_us);
 		}
@@ -192,8 +207,9 @@ bool prober_state_record(prober_state_t *st, const prober_result_t *r, uint16_t 
 		st->fail_class = r->fail_class == HG_FAIL_NONE ? HG_FAIL_OTHER : r->fail_class;
 		st->consec_fail = sat_inc(st->consec_fail);
 		st->consec_ok = 0;
-		record_loss(st, prober_fail_is_loss(st->fail_class));
-		if (st->state != HG_HEALTH_DOWN && st->consec_fail >= fall) {
+		record_window(st, prober_fail_is_loss(st->fail_class), true);
+		if (st->state != HG_HEALTH_DOWN &&
+		    (st->consec_fail >= fall || window_down(st, down_loss_bp))) {
 			st->state = HG_HEALTH_DOWN;
 		}
 		/* Down: the figures so far are of a period that ended; while

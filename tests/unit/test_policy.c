@@ -348,11 +348,11 @@ static void test_check_merge(void)
 	policy_t *p = compile("version: 1\n"
 		"defaults:\n  check: {type: http, port: 8080, interval: 10s, http2: true}\n"
 		"pools:\n"
-		"  - id: p\n    check: {type: https, expect: 204, tls-verify: false, ca: /etc/ca.pem}\n"
+		"  - id: p\n    check: {type: https, expect: 204, tls-verify: false, ca: /etc/ca.pem, down-loss: 30%}\n"
 		"    endpoints:\n"
 		"      - {id: e1, address: 192.0.2.1}\n"
 		"      - {id: e2, address: 192.0.2.2, priority: -5, weight: 0,\n"
-		"         check: {timeout: 500ms, rise: 1, fall: 10, path: /x, host: h.example}}\n"
+		"         check: {timeout: 500ms, rise: 1, fall: 10, path: /x, host: h.example, down-loss: 0}}\n"
 		"  - id: q\n    endpoints:\n"
 		"      - {id: e3, cname: c.example., check: {type: https, probe-address: \"2001:DB8::0:1\"}}\n"
 		"names: []\n");
@@ -375,6 +375,9 @@ static void test_check_merge(void)
 	ok(p->endpoints[1].priority == -5 && p->endpoints[1].weight == 0, "e2 priority/weight");
 	ok(c3->type == HG_CHECK_HTTPS && c3->port == 8080, "e3 https, defaults port");
 	is_str(c3->probe_address, "2001:db8::1", "probe-address canonical");
+	is_int(c1->down_loss_bp, 3000, "e1 down-loss 30%% from the pool");
+	is_int(c2->down_loss_bp, 0, "e2 down-loss 0: off");
+	is_int(c3->down_loss_bp, 5000, "e3 down-loss built-in 50%%");
 	policy_free(p);
 
 	p = compile("version: 1\npools:\n  - id: p\n    endpoints:\n"

@@ -173,6 +173,8 @@ static const struct {
 	{ "expect: [200, 204]", "expect: [200, 99]", 46, 93,
 	  "HTTP status in 'expect' must be between 100 and 599 (got 99)" },
 	{ "    rise: 2 ", "    rise: 0 ", 19, 11, "'rise' in check must be between 1 and 65535" },
+	{ "    rise: 2 ", "    down-loss: 120%", 19, 16,
+	  "bad percentage '120%' for 'down-loss' in check (use e.g. 50% or 0.5; 0 turns it off)" },
 	{ "            pools: [eu]\n", "", 81, 13, "geofence rule needs 'endpoints' or 'pools'" },
 	{ "    chain: [up, priority, first: 1]", "    chain: [up, priority, first: 1", 97, 9,
 	  "YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence "

@@ -34,6 +34,7 @@ static fld_t fields[] = {
 	FLD(hg_rec_check_t, body),
 	FLD(hg_rec_check_t, ca),
 	FLD(hg_rec_check_t, probe_address),
+	FLD(hg_rec_check_t, down_loss_bp),
 	FLD(hg_rec_defaults_t, layout),
 	FLD(hg_rec_defaults_t, reserved),
 	FLD(hg_rec_defaults_t, ttl),
