@@ -18,6 +18,10 @@
 #include "module_query.h"
 #include "module_stats.h"
 
+/* Knot's item names: a length byte, then the name. The literal is split so
+ * the hex escape cannot swallow the name's first letters (\x08d); clang-format
+ * would put each half on its own line, hence off for these blocks. */
+/* clang-format off */
 #define MOD_DATABASE    "\x08""database"
 #define MOD_GEOIP       "\x05""geoip"
 #define MOD_ASN_DB      "\x06""asn-db"
@@ -26,6 +30,7 @@
 
 /* Knot's own zone item; its header (knot/conf/schema.h) is not installed. */
 #define ZONE_DNSSEC_SIGNING "\x0E""dnssec-signing"
+/* clang-format on */
 
 #define CHECK_IVAL_DEFAULT_MS 1000
 

@@ -25,11 +25,27 @@ tests_unit_test_prober_source_SOURCES = tests/unit/test_prober_source.c \
 	tests/unit/test_writer_model.c tests/unit/writer_fixture.h
 tests_unit_test_prober_source_LDADD = libhg_prober_source.la $(HG_WRITE_LIBS) $(HG_EXT_LIBS)
 
+# The publisher's pure parts (what counts as a change, the hand-over queue,
+# the unconfirmed messages), unit tested on their own.
+noinst_LTLIBRARIES += libhg_prober_pub.la
+libhg_prober_pub_la_CFLAGS = $(HG_CFLAGS) -pthread
+libhg_prober_pub_la_SOURCES = \
+	prober/prober_pub_diff.c prober/prober_pub_diff.h \
+	prober/prober_pub_queue.c prober/prober_pub_queue.h \
+	prober/prober_pub_unacked.c prober/prober_pub_unacked.h
+libhg_prober_pub_la_LIBADD = -lpthread
+
+check_PROGRAMS += tests/unit/test_prober_pub
+TESTS += tests/unit/test_prober_pub
+tests_unit_test_prober_pub_CFLAGS = $(HG_CFLAGS)
+tests_unit_test_prober_pub_SOURCES = tests/unit/test_prober_pub.c
+tests_unit_test_prober_pub_LDADD = libhg_prober_pub.la libhg_base.la -lpthread
+
 # The prober never reads YAML: it links the measurement writer and the store,
 # not the policy compiler (libyaml, OpenSSL digest) nor geo; checked by
 # tests/build/test_prober_link.sh.
 sbin_PROGRAMS += haltgslb-prober
-haltgslb_prober_CFLAGS = $(HG_CFLAGS) $(libcurl_CFLAGS)
+haltgslb_prober_CFLAGS = $(HG_CFLAGS) $(libcurl_CFLAGS) $(librabbitmq_CFLAGS) -pthread
 haltgslb_prober_SOURCES = \
 	prober/prober.h \
 	prober/prober_main.c \
@@ -41,9 +57,13 @@ haltgslb_prober_SOURCES = \
 	prober/prober_tcp.c \
 	prober/prober_icmp.c \
 	prober/prober_batch.c \
-	prober/prober_metrics.c
-haltgslb_prober_LDADD = libhg_prober_state.la libhg_prober_source.la $(HG_APPLY_LIBS) \
-	$(HG_APPLY_EXT_LIBS) $(libcurl_LIBS)
+	prober/prober_metrics.c \
+	prober/prober_pub.h prober/prober_pub_int.h \
+	prober/prober_pub.c \
+	prober/prober_pub_thread.c
+haltgslb_prober_LDADD = libhg_prober_state.la libhg_prober_source.la libhg_prober_pub.la \
+	libhg_feed.la $(HG_AMQP_LIBS) $(HG_APPLY_LIBS) $(HG_APPLY_EXT_LIBS) $(HG_AMQP_EXT_LIBS) \
+	$(libcurl_LIBS)
 
 TESTS += tests/build/test_prober_link.sh
 EXTRA_DIST += tests/build/test_prober_link.sh
@@ -57,3 +77,15 @@ tests_netsim_hg_tunrelay_SOURCES = tests/netsim/hg_tunrelay.c
 EXTRA_DIST += tests/netns/test_prober_netns.py \
 	tests/netsim/netsim.py tests/netsim/hg_httpd.py \
 	tests/bench/bench_prober.sh prober/haltgslb-prober.service
+
+# Test tool of the broker tests: decodes published feed messages to JSON
+# (tests/broker/test_prober_publish.py reads what the prober sent with it).
+check_PROGRAMS += tests/broker/hg_feed_dump
+tests_broker_hg_feed_dump_CFLAGS = $(HG_CFLAGS)
+tests_broker_hg_feed_dump_SOURCES = tests/broker/hg_feed_dump.c
+tests_broker_hg_feed_dump_LDADD = libhg_feed.la libhg_base.la
+
+# The broker options' refusals (no broker needed).
+TESTS += tests/broker/test_prober_broker_opts.sh
+EXTRA_DIST += tests/broker/test_prober_broker_opts.sh tests/broker/policy_pub.yaml \
+	tests/broker/test_prober_publish.py

@@ -20,6 +20,8 @@
 
 #include <curl/curl.h>
 
+#include "prober_pub.h"
+#include "prober_pub_diff.h"
 #include "prober_state.h"
 #include "store.h"
 
@@ -51,6 +53,7 @@ typedef struct prober_target {
 	bool dirty;                        /*!< in the batch */
 	bool kept;                         /*!< scratch mark while a reload reconciles */
 	uint64_t failed_by_class[HG_FAIL_OTHER + 1];
+	prober_pub_ref_t pub_ref;          /*!< what was last handed to the publisher (--broker) */
 } prober_target_t;
 
 /*! One probe in flight. */
@@ -88,6 +91,7 @@ typedef struct prober {
 	unsigned max_inflight;
 	bool foreground;
 	int log_level;
+	prober_pub_conf_t pub_conf;        /*!< --broker and its TLS files (prober_pub.c) */
 	/* resources */
 	store_t *store;
 	int epfd;
@@ -123,6 +127,7 @@ typedef struct prober {
 	uint64_t policy_seen;              /*!< last generation read, applied or refused */
 	uint64_t policy_check_ns;          /*!< next look at the generation */
 	store_rtxn_t watch_rtxn;           /*!< cached read txn of that look */
+	struct prober_pub *pub;            /*!< the publisher; NULL without --broker */
 	/* control */
 	bool stop, reload;
 	uint64_t rng;

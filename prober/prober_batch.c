@@ -108,6 +108,7 @@ static int put_dirty(prober_t *p, store_wtxn_t *w, batch_count_t *c)
 			return r;
 		} else {
 			c->written++;
+			prober_pub_collect(p, t, &m);
 		}
 	}
 	return HG_EOK;
@@ -121,7 +122,10 @@ typedef struct {
 static int flush_body(store_wtxn_t *w, void *ctx)
 {
 	batch_flush_t *f = ctx;
-	memset(&f->c, 0, sizeof(f->c));   /* a run again on a grown map counts anew */
+	/* A run again on a grown map counts anew, and collects for the
+	 * publisher anew (the discarded run's records were never stored). */
+	memset(&f->c, 0, sizeof(f->c));
+	prober_pub_abort(f->p);
 	return put_dirty(f->p, w, &f->c);
 }
 
@@ -137,6 +141,11 @@ int prober_batch_flush(prober_t *p)
 	 * only a map at its ceiling loses it (logged and counted below). */
 	int ret = store_write(p->store, flush_body, &f);
 	batch_count_t c = f.c;
+	if (ret == HG_EOK) {
+		prober_pub_commit(p);   /* published only once in LMDB */
+	} else {
+		prober_pub_abort(p);
+	}
 	if (ret != HG_EOK) {
 		p->batch_errors++;
 		hg_err("measurement batch (%zu endpoints) not stored: %s", p->n_dirty,

@@ -130,11 +130,16 @@ static int prober_start(prober_t *p)
 		hg_err("database %s: %s", p->db_dir, *why ? why : hg_strerror(ret));
 		return ret;
 	}
-	return prober_reload(p);
+	ret = prober_reload(p);
+	if (ret == HG_EOK) {
+		ret = prober_pub_start(p);
+	}
+	return ret;
 }
 
 static void prober_stop(prober_t *p)
 {
+	prober_pub_stop(p);   /* before the store closes: its snapshots read it */
 	prober_loop_free(p);
 	store_rtxn_free(&p->watch_rtxn);
 	store_close(p->store);

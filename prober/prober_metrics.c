@@ -158,6 +158,7 @@ int prober_metrics_write(const prober_t *p, const char *path)
 			fprintf(f, "\"} %llu\n", (unsigned long long)vals[i]);
 		}
 	}
+	prober_pub_metrics(p, f);
 	if (ferror(f) | (fclose(f) != 0)) {
 		ret = HG_EIO;
 		unlink(tmp);

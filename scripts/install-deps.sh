@@ -10,15 +10,17 @@ PACKAGES=(
 	clang libclang-rt-14-dev libfuzzer-14-dev
 	# libraries (pkg-config names in configure.ac)
 	libknot-dev liblmdb-dev libmaxminddb-dev libcurl4-openssl-dev libnghttp2-dev
-	libyaml-dev libssl-dev liburcu-dev
+	libyaml-dev libssl-dev liburcu-dev librabbitmq-dev
 	# runtime and test tools
 	knot knot-dnsutils lmdb-utils mmdb-bin libmaxmind-db-writer-perl
 	# Knot's own mod-geoip: the comparison make bench-scale runs
 	knot-module-geoip
-	python3 python3-pytest python3-dnspython python3-cryptography
+	python3 python3-pytest python3-pytest-timeout python3-dnspython python3-cryptography
 	iproute2 valgrind nginx-light openssl dnsperf procps
 	# replication: the broker (tests run private nodes of it) and an AMQP client
 	rabbitmq-server python3-pika
+	# quality tooling (make lint, make format-check)
+	cppcheck clang-format
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -3,8 +3,15 @@
 # installs the dependencies, builds twice (ASan+UBSan, and plain for valgrind
 # and knotd), runs the unit tests under both, the knotd integration tests,
 # the network-namespace tests and `make distcheck`; a third, clang build runs
-# the fuzz targets briefly (FUZZ_SECONDS each, default 10). Ends with the line
+# the fuzz targets briefly (FUZZ_SECONDS each, default 10), cppcheck (make
+# lint) and the clang-format check (make format-check). Ends with the line
 # "N passed, N failed"; exits non-zero if anything failed.
+#
+# Only this run's results count: every log or XML a stage is counted from is
+# deleted before the stage runs (a build error or a pytest that dies would
+# otherwise leave the last run's results to be counted again), a stage whose
+# build failed counts as failed and its tests are not run against stale
+# binaries, and XFAIL counts as a failure like SKIP and XPASS.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,31 +33,67 @@ record() { # stage passed failed
 	echo "=== $1: $2 passed, $3 failed"
 }
 
-# Counts of a make check run, from automake's test-suite.log.
+# configure + make in a build directory, output in BUILDDIR/build.log.
+build() { # name builddir configure-args...
+	local name=$1 dir=$2
+	shift 2
+	mkdir -p "$dir"
+	if (cd "$dir" && "$top/configure" -q "$@" && make -j"$JOBS") >"$dir/build.log" 2>&1; then
+		return 0
+	fi
+	echo "=== $name build failed:"
+	tail -n 30 "$dir/build.log"
+	return 1
+}
+
+# One "# KIND: N" count of automake's test-suite.log (0 when absent).
+suite_count() { # log kind
+	local n
+	n=$(sed -n "s/^# $2: *//p" "$1" | head -n1)
+	echo "${n:-0}"
+}
+
+# Counts of a make check run, from automake's test-suite.log (deleted by the
+# caller before the run, so a missing log means make check never got to it).
 record_make_check() { # stage builddir rc
-	local log="$2/test-suite.log" pass fail
+	local log="$2/test-suite.log" pass fail kind
 	if [ ! -f "$log" ]; then
+		echo "$2: no test-suite.log (make check exited $3 before running the tests)"
 		record "$1" 0 1
 		return
 	fi
-	pass=$(sed -n 's/^# PASS: *//p' "$log" | head -n1)
-	fail=$(( $(sed -n 's/^# FAIL: *//p' "$log" | head -n1) + $(sed -n 's/^# ERROR: *//p' "$log" | head -n1) \
-		+ $(sed -n 's/^# XPASS: *//p' "$log" | head -n1) + $(sed -n 's/^# SKIP: *//p' "$log" | head -n1) ))
+	pass=$(suite_count "$log" PASS)
+	fail=0
+	for kind in FAIL ERROR XFAIL XPASS SKIP; do
+		fail=$((fail + $(suite_count "$log" "$kind")))
+	done
 	if [ "$3" -ne 0 ] && [ "$fail" -eq 0 ]; then
 		fail=1   # make itself failed (build error) even though no test did
 	fi
-	record "$1" "${pass:-0}" "$fail"
-	[ "$fail" -eq 0 ] || cat "$log" | grep -E '^(FAIL|ERROR|not ok|#   )' | head -n 40
+	record "$1" "$pass" "$fail"
+	[ "$fail" -eq 0 ] || grep -E '^(FAIL|ERROR|XFAIL|XPASS|SKIP|not ok|#   )' "$log" | head -n 40
 }
 
-# Counts of a pytest run from its JUnit XML; skips count as failures: a test
-# that needs something missing must not turn green by skipping.
+# Every pytest stage is bounded twice, so that a hang fails the run instead of
+# eating the CI job: each test by pytest-timeout (PYTEST_TEST_TIMEOUT seconds,
+# signal method: the test fails with its traceback and its fixtures still
+# tear down, which is why only the test function is timed: a fixture's own
+# waits are bounded by the fixture), and the whole stage by timeout(1)
+# (PYTEST_STAGE_TIMEOUT seconds): SIGINT, which pytest turns into an orderly
+# stop (fixtures torn down, the JUnit XML written), then SIGKILL 60 s later.
+PYTEST_TEST_TIMEOUT=${PYTEST_TEST_TIMEOUT:-300}
+PYTEST_STAGE_TIMEOUT=${PYTEST_STAGE_TIMEOUT:-1200}
+# Counts of a pytest run from its JUnit XML (deleted by the caller before the
+# run); skips and xfails (JUnit "skipped") count as failures: a test that
+# needs something missing must not turn green by skipping. XPASS fails
+# through xfail_strict (run_pytest).
 record_pytest() { # stage xml rc
 	if [ ! -f "$2" ]; then
+		echo "$2: no JUnit XML (pytest exited $3 before writing it)"
 		record "$1" 0 1
 		return
 	fi
-	read -r pass fail < <(python3 - "$2" <<'PY'
+	read -r pass fail < <("$PY" - "$2" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
@@ -61,10 +104,29 @@ for s in suites:
 print(t - f, f)
 PY
 )
+	if [ -z "${pass:-}" ] || [ -z "${fail:-}" ]; then
+		echo "$2: unreadable JUnit XML"
+		pass=0 fail=1
+	fi
 	if [ "$3" -ne 0 ] && [ "$fail" -eq 0 ]; then
 		fail=1
 	fi
 	record "$1" "$pass" "$fail"
+}
+
+# One pytest stage, counted from its JUnit XML. Environment for pytest goes
+# before the call (VAR=... run_pytest ...).
+run_pytest() { # stage xml paths...
+	local stage=$1 xml=$2
+	shift 2
+	rm -f "$xml"      # never count a previous run's results
+	timeout -s INT -k 60 "$PYTEST_STAGE_TIMEOUT" \
+		"$PY" -m pytest -q -rfEsxX -p no:cacheprovider -o xfail_strict=true \
+		-p timeout --timeout="$PYTEST_TEST_TIMEOUT" --timeout_method=signal -o timeout_func_only=true \
+		--junitxml="$xml" "$@"
+	local rc=$?
+	[ "$rc" -eq 124 ] && echo "pytest stopped after $PYTEST_STAGE_TIMEOUT s (PYTEST_STAGE_TIMEOUT): $*"
+	record_pytest "$stage" "$xml" "$rc"
 }
 
 echo "=== regenerating the build system"
@@ -80,25 +142,52 @@ if [ -f "$top/../shared/examples/policy.yaml" ]; then
 	fi
 fi
 
+# 1b. Static analysis and formatting (make lint, make format-check; the same
+#     scripts, run from the source tree: no build needed). Each is one stage,
+#     its log deleted first; on failure the start of the log is shown.
+qa_stage() { # stage log script
+	local stage=$1 log=$2
+	shift 2
+	mkdir -p "$top/build"
+	rm -f "$log"
+	if "$@" >"$log" 2>&1; then
+		record "$stage" 1 0
+	else
+		head -n 60 "$log"
+		record "$stage" 0 1
+	fi
+}
+qa_stage "lint (cppcheck)" "$top/build/lint.log" bash "$top/scripts/lint.sh"
+qa_stage "format check (clang-format)" "$top/build/format-check.log" bash "$top/scripts/check-format.sh"
+
 # 2. ASan+UBSan build: unit tests.
-mkdir -p "$top/build/asan"
-(cd "$top/build/asan" && "$top/configure" -q --enable-sanitizers && make -j"$JOBS" >/dev/null) \
-	|| { echo "ASan build failed"; (cd "$top/build/asan" && make 2>&1 | tail -n 30); }
-(cd "$top/build/asan" && make -j"$JOBS" check >/dev/null 2>&1)
-record_make_check "unit tests (ASan+UBSan)" "$top/build/asan" $?
+rm -f "$top/build/asan/test-suite.log"
+if build "ASan+UBSan" "$top/build/asan" --enable-sanitizers; then
+	asan_ok=1
+	(cd "$top/build/asan" && make -j"$JOBS" check >/dev/null 2>&1)
+	record_make_check "unit tests (ASan+UBSan)" "$top/build/asan" $?
+else
+	asan_ok=0
+	record "unit tests (ASan+UBSan)" 0 1
+fi
 
 # 3. Plain build: unit tests under valgrind.
-mkdir -p "$top/build/plain"
-(cd "$top/build/plain" && "$top/configure" -q && make -j"$JOBS" >/dev/null) \
-	|| { echo "plain build failed"; (cd "$top/build/plain" && make 2>&1 | tail -n 30); }
-(cd "$top/build/plain" && make -j"$JOBS" check \
-	LOG_COMPILER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
-	>/dev/null 2>&1)
-record_make_check "unit tests (valgrind)" "$top/build/plain" $?
+rm -f "$top/build/plain/test-suite.log"
+if build "plain" "$top/build/plain"; then
+	plain_ok=1
+	(cd "$top/build/plain" && make -j"$JOBS" check \
+		LOG_COMPILER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
+		>/dev/null 2>&1)
+	record_make_check "unit tests (valgrind)" "$top/build/plain" $?
+else
+	plain_ok=0
+	record "unit tests (valgrind)" 0 1
+fi
 
 # 3b. The fuzz targets build with clang + libFuzzer and run briefly over
 #     their corpora (make check above already replayed the corpora).
 mkdir -p "$top/build/fuzz"
+rm -f "$top/build/fuzz/fuzz.out"
 (cd "$top/build/fuzz" && "$top/configure" -q --enable-fuzzing && make -j"$JOBS" >/dev/null \
 	&& make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-10}" >"$top/build/fuzz/fuzz.out" 2>&1)
 if [ $? -eq 0 ]; then
@@ -115,52 +204,70 @@ export top_srcdir="$top"
 #    built with ASan+UBSan (the runtimes are preloaded into knotd and any
 #    sanitizer report fails the test), then the robustness tests with the
 #    plain module under valgrind.
+#    A stage whose build failed counts as failed without running: its
+#    binaries would be the last run's.
 if [ -d "$top/tests/integration" ] && ls "$top"/tests/integration/test_*.py >/dev/null 2>&1; then
-	top_builddir="$top/build/asan" HG_TEST_DATA="$top/build/asan/tests/data" \
-		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/integration.xml" \
-		"$top/tests/integration"
-	record_pytest "knotd integration (ASan)" "$top/build/integration.xml" $?
-	top_builddir="$top/build/plain" HG_TEST_DATA="$top/build/plain/tests/data" HG_VALGRIND=1 \
-		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/integration-vg.xml" \
-		"$top/tests/integration/test_robustness.py"
-	record_pytest "knotd robustness (valgrind)" "$top/build/integration-vg.xml" $?
+	if [ "$asan_ok" -eq 1 ]; then
+		top_builddir="$top/build/asan" HG_TEST_DATA="$top/build/asan/tests/data" \
+			run_pytest "knotd integration (ASan)" "$top/build/integration.xml" "$top/tests/integration"
+	else
+		record "knotd integration (ASan)" 0 1
+	fi
+	if [ "$plain_ok" -eq 1 ]; then
+		top_builddir="$top/build/plain" HG_TEST_DATA="$top/build/plain/tests/data" HG_VALGRIND=1 \
+			run_pytest "knotd robustness (valgrind)" "$top/build/integration-vg.xml" \
+			"$top/tests/integration/test_robustness.py"
+	else
+		record "knotd robustness (valgrind)" 0 1
+	fi
 fi
 
 # 5. Multi-host tests in network namespaces (prober built with ASan+UBSan).
 if [ -d "$top/tests/netns" ] && ls "$top"/tests/netns/test_*.py >/dev/null 2>&1; then
-	top_builddir="$top/build/asan" HG_TEST_DATA="$top/build/asan/tests/data" \
-		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/netns.xml" "$top/tests/netns"
-	record_pytest "network namespace tests" "$top/build/netns.xml" $?
+	if [ "$asan_ok" -eq 1 ]; then
+		top_builddir="$top/build/asan" HG_TEST_DATA="$top/build/asan/tests/data" \
+			run_pytest "network namespace tests" "$top/build/netns.xml" "$top/tests/netns"
+	else
+		record "network namespace tests" 0 1
+	fi
 fi
 
 # 5b. haltgslb-ctl broker-config against real rabbitmq-server nodes (one on
 #     loopback, one in a network namespace, a 3-node cluster).
 if [ -d "$top/tests/broker" ] && ls "$top"/tests/broker/test_*.py >/dev/null 2>&1; then
-	top_builddir="$top/build/asan" \
-		"$PY" -m pytest -q -rfEs -p no:cacheprovider --junitxml="$top/build/broker.xml" "$top/tests/broker"
-	record_pytest "broker (rabbitmq)" "$top/build/broker.xml" $?
+	if [ "$asan_ok" -eq 1 ]; then
+		top_builddir="$top/build/asan" run_pytest "broker (rabbitmq)" "$top/build/broker.xml" "$top/tests/broker"
+	else
+		record "broker (rabbitmq)" 0 1
+	fi
 fi
 
 # 6. The release tarball builds and passes its own checks.
-(cd "$top/build/plain" && make -j"$JOBS" distcheck >"$top/build/distcheck.log" 2>&1)
-if [ $? -eq 0 ]; then
+rm -f "$top/build/distcheck.log"
+if [ "$plain_ok" -eq 1 ] && (cd "$top/build/plain" && make -j"$JOBS" distcheck >"$top/build/distcheck.log" 2>&1); then
 	record "make distcheck" 1 0
 else
-	tail -n 40 "$top/build/distcheck.log"
+	[ -f "$top/build/distcheck.log" ] && tail -n 40 "$top/build/distcheck.log"
 	record "make distcheck" 0 1
 fi
 
-# 7. make install DESTDIR=... installs the tools, the module, headers and docs.
+# 7. make install DESTDIR=... installs the tools, the module, headers and docs;
+#    its own exit status counts too.
 stage="$top/build/stage"
-rm -rf "$stage"
-(cd "$top/build/plain" && make install DESTDIR="$stage" >"$top/build/install.log" 2>&1)
+rm -rf "$stage" "$top/build/install.log"
 missing=0
-for f in bin/haltgslb-ctl bin/haltgslb-dump sbin/haltgslb-prober include/haltgslb/schema.h \
-	include/haltgslb/view.h share/doc/haltgslb/SCHEMA.md share/doc/haltgslb/policy.md; do
-	[ -e "$stage/usr/local/$f" ] || { echo "make install did not install /usr/local/$f"; missing=$((missing + 1)); }
-done
-modfile="$stage$(pkg-config --variable=module_instdir knotd)/haltgslb.so"
-[ -e "$modfile" ] || { echo "make install did not install $modfile"; missing=$((missing + 1)); }
+if [ "$plain_ok" -eq 1 ] && (cd "$top/build/plain" && make install DESTDIR="$stage" >"$top/build/install.log" 2>&1); then
+	for f in bin/haltgslb-ctl bin/haltgslb-dump sbin/haltgslb-prober include/haltgslb/schema.h \
+		include/haltgslb/view.h share/doc/haltgslb/SCHEMA.md share/doc/haltgslb/policy.md; do
+		[ -e "$stage/usr/local/$f" ] || { echo "make install did not install /usr/local/$f"; missing=$((missing + 1)); }
+	done
+	modfile="$stage$(pkg-config --variable=module_instdir knotd)/haltgslb.so"
+	[ -e "$modfile" ] || { echo "make install did not install $modfile"; missing=$((missing + 1)); }
+else
+	echo "make install DESTDIR=$stage failed:"
+	[ -f "$top/build/install.log" ] && tail -n 30 "$top/build/install.log"
+	missing=1
+fi
 if [ "$missing" -eq 0 ]; then record "make install DESTDIR" 1 0; else record "make install DESTDIR" 0 1; fi
 
 echo

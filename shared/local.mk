@@ -15,6 +15,7 @@
 #     writer       policy load, measurements, overrides, view build/patch
 #                                                     shared/writer/
 #     feed         the replication feed codec         shared/feed/
+#     amqp         broker connections (librabbitmq)   shared/amqp/
 HG_CFLAGS = $(AM_CFLAGS) $(lmdb_CFLAGS) $(yaml_CFLAGS) $(libmaxminddb_CFLAGS) $(openssl_CFLAGS)
 HG_READ_EXT_LIBS = $(lmdb_LIBS) $(libmaxminddb_LIBS) -lm
 HG_EXT_LIBS = $(HG_READ_EXT_LIBS) $(yaml_LIBS) $(openssl_LIBS)
@@ -44,3 +45,4 @@ include shared/sel/sel.mk
 include shared/policy/policy.mk
 include shared/writer/writer.mk
 include shared/feed/feed.mk
+include shared/amqp/amqp.mk

@@ -49,8 +49,11 @@ static void usage(void)
 	       "  --dist-port N            Erlang distribution port (default 25672)\n"
 	       "  --epmd-port N            epmd port (default: epmd's own, 4369)\n"
 	       "  --net-ticktime S         seconds to detect a dead peer (default 10)\n"
-	       "  --partition-handling M   pause_minority (default; autoheal for 2 nodes)\n"
-	       "                           or autoheal\n"
+	       "  --partition-handling M   what a split does: pause_if_all_down (default\n"
+	       "                           for 3 nodes: a node cut off from both others\n"
+	       "                           pauses, autoheal merges any partition left;\n"
+	       "                           needs --node-name), autoheal (default for 2\n"
+	       "                           nodes) or pause_minority (default for 1 and 4+)\n"
 	       "Stream and limits (SIZE: bytes, or with kB MB GB KiB MiB GiB):\n"
 	       "  --vhost NAME             virtual host (default /)\n"
 	       "  --retention AGE          keep messages this long: N then Y M D h m s\n"
@@ -141,12 +144,38 @@ static int check_conf(broker_conf_t *c, const policy_t *policy)
 		                       (unsigned long long)c->segment_bytes);
 	}
 	size_t size = broker_cluster_size(c);
-	if (c->partition_handling == NULL) {
-		/* With two nodes either side is a minority: both would pause. */
-		c->partition_handling = size == 2 ? "autoheal" : "pause_minority";
-	} else if (strcmp(c->partition_handling, "pause_minority") == 0 && size % 2 == 0) {
+	bool chosen = c->partition_handling != NULL;
+	if (!chosen) {
+		/* Two nodes: either side of a split is alone, and pausing would stop
+		 * both. Three: a node cut off from both others pauses (what
+		 * pause_minority does with 3), and autoheal merges the partition a
+		 * suspended node leaves, which pause_minority never does (it pauses
+		 * only a node that saw its peers go down). From four nodes a node
+		 * that still reaches one peer would not pause, so a 2-2 or 2-3 split
+		 * would run on both sides: pause_minority. One node: no peer.
+		 * (docs/replication.md, "Safe settings".) */
+		c->partition_handling = size == 2 ? "autoheal"
+		                        : size == 3 ? "pause_if_all_down" : "pause_minority";
+	}
+	if (strcmp(c->partition_handling, "pause_minority") == 0 && size >= 2 && size % 2 == 0) {
 		fprintf(stderr, "haltgslb-ctl broker-config: warning: pause_minority with %zu nodes: "
 		                "an even split pauses every node\n", size);
+	}
+	/* pause_if_all_down lists this node's peers, never itself (a listed node
+	 * that is always reachable would never let it pause). */
+	if (strcmp(c->partition_handling, "pause_if_all_down") == 0) {
+		if (size < 3) {
+			return ctl_usage_error(BROKER_CMD, "--partition-handling pause_if_all_down needs at "
+			                       "least 3 --cluster-node names (with 2, both sides of a split "
+			                       "would pause)");
+		}
+		if (c->node_name == NULL) {
+			return ctl_usage_error(BROKER_CMD, "--node-name is required with %zu --cluster-node "
+			                       "names: %s lists the other nodes%s", size,
+			                       chosen ? "pause_if_all_down" :
+			                                "the partition handling (pause_if_all_down)",
+			                       chosen ? "" : " (or choose --partition-handling)");
+		}
 	}
 	return CTL_OK;
 }
@@ -239,10 +268,11 @@ static int take_option(broker_conf_t *c, int opt, const char *arg, const char **
 		return add_unique(name, arg, listen ? c->listen : c->cluster_addrs, n);
 	}
 	case O_PART:
-		if (strcmp(arg, "pause_minority") != 0 && strcmp(arg, "autoheal") != 0) {
-			return ctl_usage_error(BROKER_CMD, "--partition-handling '%s': expected pause_minority "
-			                       "or autoheal ('ignore' would leave a partition unhealed)",
-			                       arg);
+		if (strcmp(arg, "pause_if_all_down") != 0 && strcmp(arg, "pause_minority") != 0 &&
+		    strcmp(arg, "autoheal") != 0) {
+			return ctl_usage_error(BROKER_CMD, "--partition-handling '%s': expected "
+			                       "pause_if_all_down, pause_minority or autoheal ('ignore' "
+			                       "would leave a partition unhealed)", arg);
 		}
 		c->partition_handling = arg;
 		return CTL_OK;

@@ -48,7 +48,7 @@ typedef struct {
 	char *defs_path;               /*!< absolute path of definitions.json */
 	const char *vhost;
 	const char *retention;         /*!< RabbitMQ max-age: N followed by Y M D h m s */
-	const char *partition_handling;/*!< pause_minority | autoheal */
+	const char *partition_handling;/*!< pause_if_all_down | pause_minority | autoheal */
 	unsigned port;                 /*!< AMQPS port */
 	unsigned dist_port;            /*!< Erlang distribution port */
 	unsigned epmd_port;            /*!< 0: epmd's default (4369), not written */

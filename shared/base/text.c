@@ -1,6 +1,7 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 #include <string.h>
 
+#include "errors.h"
 #include "text.h"
 
 void hg_fixed_get(const char *field, size_t field_size, char *buf, size_t size)
@@ -43,4 +44,32 @@ void hg_json_str(FILE *out, const char *s, size_t len)
 		}
 	}
 	fputc('"', out);
+}
+
+int hg_duration_parse_ms(const char *text, uint32_t *ms)
+{
+	if (text == NULL || ms == NULL || text[0] < '0' || text[0] > '9') {
+		return HG_EINVAL;
+	}
+	uint64_t v = 0;
+	const char *p = text;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > UINT32_MAX) {
+			return HG_EINVAL;
+		}
+	}
+	static const struct { const char *unit; uint64_t mul; } units[] = {
+		{ "", 1000 }, { "s", 1000 }, { "ms", 1 }, { "m", 60000 }, { "h", 3600000 },
+	};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(p, units[i].unit) == 0) {
+			if (v * units[i].mul > UINT32_MAX) {
+				return HG_EINVAL;
+			}
+			*ms = (uint32_t)(v * units[i].mul);
+			return HG_EOK;
+		}
+	}
+	return HG_EINVAL;
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /*! \brief Copy a NUL-padded fixed field (\a field_size bytes, maybe not
@@ -21,3 +22,11 @@ void hg_fixed_set(char *dst, size_t dst_size, const char *src);
  *         included. Control characters and bytes >= 0x7f become \\u00XX, so
  *         the output is valid JSON even for non-UTF-8 input. */
 void hg_json_str(FILE *out, const char *s, size_t len);
+
+/*!
+ * \brief Parse a duration: digits then "ms", "s", "m" or "h" ("30s",
+ *        "500ms", "2m"); a bare number is seconds.
+ * \param[out] ms  The duration in milliseconds.
+ * \return HG_EOK, HG_EINVAL (malformed, or over UINT32_MAX ms).
+ */
+int hg_duration_parse_ms(const char *text, uint32_t *ms);

@@ -77,7 +77,10 @@ static inline unsigned feed_varint_put(uint8_t *out, uint64_t v)
 /*! Signed deltas as unsigned: 0, -1, 1, -2, ... map to 0, 1, 2, 3, ... */
 static inline uint64_t feed_zigzag(int64_t v)
 {
-	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	/* All ones for a negative v, from its sign bit: an unsigned shift (a
+	 * signed right shift is implementation-defined). */
+	uint64_t sign = (uint64_t)v >> 63;
+	return ((uint64_t)v << 1) ^ (0 - sign);
 }
 
 static inline int64_t feed_unzigzag(uint64_t z)

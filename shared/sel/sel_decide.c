@@ -35,6 +35,14 @@ static void sel_step_end(sel_ctx_t *c, const sel_trace_t *trace, int idx, uint8_
 	trace->step(trace->ctx, &st);
 }
 
+/* The set's derived state at now_ms (stored, or computed into c->state).
+ * A call taking the context: it also tells cppcheck the context is being
+ * set up, which member assignments alone do not. */
+static void sel_state_begin(sel_ctx_t *c, uint64_t now_ms)
+{
+	view_state(c->s, now_ms, &c->state, &c->d, &c->fresh);
+}
+
 /* Candidates: endpoints that can answer this qtype; drained ones go here so
  * a drain works whatever the chain. Returns how many had the family. */
 static unsigned sel_prefilter(sel_ctx_t *c)
@@ -206,7 +214,7 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 	c.s = &view->s;
 	c.client = client;
 	c.now_ms = now_ms;
-	view_state(c.s, now_ms, &c.state, &c.d, &c.fresh);
+	sel_state_begin(&c, now_ms);
 	c.rng = rng;
 	c.v6 = qtype == 28;
 	c.tracing = trace != NULL;

@@ -48,6 +48,24 @@ def require_tools():
         pytest.fail("python3-pika is not installed (scripts/install-deps.sh)")
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report ends with the log tails of the brokers it used
+    (any broker.Broker among its fixtures), whatever it was waiting for: the
+    module fixtures' teardown output would only be shown with the module's
+    last test."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and call.when in ("setup", "call"):
+        for name, value in getattr(item, "funcargs", {}).items():
+            if isinstance(value, broker.Broker):
+                try:
+                    text = value.logs()
+                except Exception as e:          # the report must not fail
+                    text = "(logs unavailable: %r)" % e
+                rep.sections.append(("broker logs (fixture %s)" % name, text))
+
+
 class FailureWatch:
     """Remembers how many tests had failed when a fixture was set up, so its
     teardown can print the broker's logs only if one of its tests failed."""

@@ -3,9 +3,13 @@
 from `haltgslb-ctl broker-config` output, checked with AMQP clients that
 present TLS client certificates (pika, SASL EXTERNAL).
 
-Run as root under the heavy lock (with the other broker tests):
+Run as root under the heavy lock (with the other broker tests), with the
+per-test bound scripts/test.sh uses (python3-pytest-timeout; signal method
+and the test function only, so a test that runs out still fails and its
+fixtures still stop the nodes and their epmd):
   flock /tmp/hg-heavy.lock env top_srcdir=$PWD top_builddir=$PWD/build/asan \\
-      /usr/bin/python3 -m pytest -q tests/broker
+      /usr/bin/python3 -m pytest -q -p timeout --timeout=300 --timeout_method=signal \\
+      -o timeout_func_only=true tests/broker
 The node, and the epmd it started, are stopped at the end of the module.
 """
 import json

@@ -126,12 +126,17 @@ run 0 "a 3-node cluster" "${BASE[@]}" --out "$tmp/c3" --cluster-node rabbit@a \
 conf="$tmp/c3/rabbitmq.conf"
 for line in "cluster_formation.peer_discovery_backend = classic_config" \
 	"cluster_formation.classic_config.nodes.3 = rabbit@c" \
-	"cluster_formation.target_cluster_size_hint = 3" "cluster_partition_handling = pause_minority" \
+	"cluster_formation.target_cluster_size_hint = 3" "cluster_partition_handling = pause_if_all_down" \
+	"cluster_partition_handling.pause_if_all_down.recover = autoheal" \
+	"cluster_partition_handling.pause_if_all_down.nodes.1 = rabbit@a" \
+	"cluster_partition_handling.pause_if_all_down.nodes.2 = rabbit@c" \
 	"distribution.listener.interface = 10.0.0.2" "distribution.listener.port_range.min = 25000" \
 	"listeners.ssl.1 = 10.0.0.2:5671" "listeners.ssl.2 = ::1:5671"; do
 	grep -qxF -- "$line" "$conf" || { echo "# missing in rabbitmq.conf: $line"; false; }
 done
-ok $? "cluster formation, target size, listeners and distribution address"
+ok $? "cluster formation, target size, listeners, distribution address, partition handling"
+! grep -q "pause_if_all_down.nodes.* = rabbit@b$" "$conf"
+ok $? "pause_if_all_down lists the peers, not this node (it would never pause)"
 grep -qx "ERL_EPMD_ADDRESS=10.0.0.2,10.0.1.2" "$tmp/c3/rabbitmq-env.conf" &&
 	grep -qx "ERL_EPMD_PORT=4400" "$tmp/c3/rabbitmq-env.conf" &&
 	grep -qx "NODENAME=rabbit@b" "$tmp/c3/rabbitmq-env.conf"
@@ -144,6 +149,22 @@ ok $? "the stream is created with 3 replicas"
 run 0 "a 2-node cluster" "${BASE[@]}" --out "$tmp/c2" --cluster-node r@a --cluster-node r@b
 grep -qx "cluster_partition_handling = autoheal" "$tmp/c2/rabbitmq.conf"
 ok $? "2 nodes default to autoheal (pause_minority would pause both)"
+run 0 "a 4-node cluster" "${BASE[@]}" --out "$tmp/c4" --cluster-node r@a --cluster-node r@b \
+	--cluster-node r@c --cluster-node r@d
+grep -qx "cluster_partition_handling = pause_minority" "$tmp/c4/rabbitmq.conf"
+ok $? "4 nodes default to pause_minority (a node reaching one peer would not pause_if_all_down)"
+says "warning: pause_minority with 4 nodes: an even split pauses every node" "warns about an even size"
+run 0 "a 3-node cluster, pause_minority chosen" "${BASE[@]}" --out "$tmp/c3m" \
+	--cluster-node r@a --cluster-node r@b --cluster-node r@c --partition-handling pause_minority
+grep -qx "cluster_partition_handling = pause_minority" "$tmp/c3m/rabbitmq.conf" &&
+	! grep -q "pause_if_all_down" "$tmp/c3m/rabbitmq.conf"
+ok $? "a chosen mode is written as chosen (no --node-name needed)"
+run 2 "3 nodes without --node-name (the default mode lists the peers)" "${BASE[@]}" \
+	--cluster-node r@a --cluster-node r@b --cluster-node r@c --out "$tmp/x"
+says "--node-name is required with 3 --cluster-node names" "says --node-name is required"
+run 2 "pause_if_all_down with 2 nodes" "${BASE[@]}" --cluster-node r@a --cluster-node r@b \
+	--node-name r@a --partition-handling pause_if_all_down --out "$tmp/x"
+says "pause_if_all_down needs at least 3 --cluster-node names" "says why 2 nodes cannot"
 
 # --- refused input: exit 2 (usage) or 1 (failure), nothing written -------
 for o in --policy --port --tls-cert --tls-key --tls-ca; do
@@ -202,7 +223,7 @@ run 2 "--memory-limit 1TB?" "${BASE[@]}" --memory-limit 1TX --out "$tmp/x"
 run 2 "--segment-bytes above 3 GB" "${BASE[@]}" --segment-bytes 4GB --out "$tmp/x"
 run 2 "--max-bytes below --segment-bytes" "${BASE[@]}" --max-bytes 50MB --out "$tmp/x"
 run 2 "--partition-handling ignore" "${BASE[@]}" --partition-handling ignore --out "$tmp/x"
-says "pause_minority or autoheal" "names the accepted modes"
+says "expected pause_if_all_down, pause_minority or autoheal" "names the accepted modes"
 run 2 "--net-ticktime 1" "${BASE[@]}" --net-ticktime 1 --out "$tmp/x"
 run 2 "--cluster-node without @" "${BASE[@]}" --cluster-node rabbit --out "$tmp/x"
 run 2 "--node-name outside the cluster" "${BASE[@]}" --cluster-node r@a --cluster-node r@b \

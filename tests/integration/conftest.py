@@ -8,8 +8,11 @@ haltgslb.so, haltgslb-ctl and tests/data/*.mmdb (built by `make check`);
 top_srcdir (default: the repo root) holds this directory.
 
 When the module was built with --enable-sanitizers, knotd runs with the ASan
-and UBSan runtimes preloaded and every test fails if a sanitizer reported
-anything. HG_VALGRIND=1 runs knotd under valgrind instead (plain build).
+and UBSan runtimes preloaded, LeakSanitizer on (lsan.supp lists the only
+leaks allowed, each outside haltgslb), and every test fails if a sanitizer
+reported anything. HG_VALGRIND=1 runs knotd under valgrind instead (plain
+build). Either way a test also fails when knotd does not exit 0 within its
+timeout after SIGTERM, exited before that on its own, or wrote to stderr.
 """
 import glob
 import os
@@ -50,6 +53,8 @@ CITY = os.path.join(DATADIR, "test-city.mmdb")
 ASN = os.path.join(DATADIR, "test-asn.mmdb")
 POLICY = os.path.join(SRCDIR, "tests", "integration", "policy.yaml")
 ZONE = "gslb.example.net."
+
+LSAN_SUPP = os.path.join(HERE, "lsan.supp")
 
 KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"
 KNOTC = shutil.which("knotc") or "/usr/sbin/knotc"
@@ -154,6 +159,9 @@ class Knotd(ProcessLogs):
         self.sock = os.path.join(self.rundir, "knot.sock")
         self.asan_dir = os.path.join(self.dir, "sanitizer")
         self.vg_log = os.path.join(self.dir, "valgrind.log")
+        self.stderr_path = os.path.join(self.dir, "knotd.stderr")
+        self.stop_problems = []
+        self.returncode = None
         self.geoip, self.asn, self.dnssec, self.ecs = geoip, asn, dnssec, ecs
         self.extra_mod = extra_mod
         self.valgrind = (os.environ.get("HG_VALGRIND") == "1") if valgrind is None else valgrind
@@ -209,8 +217,12 @@ zone:
         preload = _sanitizer_preload()
         if preload and not self.valgrind:
             env["LD_PRELOAD"] = ":".join(preload)
-            # knotd itself is not instrumented; leaks are checked by valgrind.
-            env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0:log_path=%s/asan" % self.asan_dir
+            # knotd itself is not instrumented, but LeakSanitizer only needs
+            # the preloaded allocator: it checks every knotd of the suite at
+            # exit (valgrind runs only the robustness file). A report fails
+            # the test (sanitizer_reports) and knotd exits 1.
+            env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:log_path=%s/asan" % self.asan_dir
+            env["LSAN_OPTIONS"] = "suppressions=%s:print_suppressions=0" % LSAN_SUPP
             env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=0:log_path=%s/ubsan" % self.asan_dir
         return env
 
@@ -230,8 +242,9 @@ zone:
             cmd = ["valgrind", "--error-exitcode=99", "--leak-check=full",
                    "--errors-for-leak-kinds=definite", "--log-file=%s" % self.vg_log,
                    "--suppressions=%s" % os.path.join(HERE, "valgrind.supp")] + cmd
-        self.proc = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.DEVNULL,
-                                     stderr=open(os.path.join(self.dir, "knotd.stderr"), "w"))
+        with open(self.stderr_path, "w") as err:
+            self.proc = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.DEVNULL,
+                                         stderr=err)
         if wait:
             self.wait_ready(60 if self.valgrind else 15)
         return self
@@ -269,17 +282,40 @@ zone:
             raise AssertionError("knotc %s failed: %s%s" % (args, res.stdout, res.stderr))
         return res
 
+    def stderr_text(self):
+        try:
+            with open(self.stderr_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
     def stop(self):
+        """SIGTERM and wait. What went wrong at shutdown (a hang, a crash, an
+        exit status other than 0, anything on stderr) is kept in
+        stop_problems for the fixture to fail the test with."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
+        timeout = 60 if self.valgrind else 15
+        if self.proc.poll() is not None:
+            self.stop_problems.append("knotd had already exited (status %d) before the test "
+                                      "stopped it" % self.proc.returncode)
+        else:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=60 if self.valgrind else 15)
+                self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                self.stop_problems.append("knotd did not exit within %d s of SIGTERM "
+                                          "(hang at shutdown); killed" % timeout)
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self.returncode = self.proc.returncode
+        if self.returncode != 0:
+            how = ("killed by signal %d" % -self.returncode if self.returncode < 0
+                   else "status %d" % self.returncode)
+            self.stop_problems.append("knotd exited with %s, not 0" % how)
+        err = self.stderr_text()
+        if err.strip():
+            self.stop_problems.append("knotd wrote to stderr:\n" + err[-6000:])
         self.proc = None
 
     # ---- queries ----
@@ -365,11 +401,14 @@ def measured_db(tmp_path):
 # fast; the EU pair is within 20 ms of each other, as are the AP pair.
 RTT = {
     "eu-fra": {"waf-fra-aws": 5, "waf-ams-gcp": 12, "waf-sin-aws": 160, "waf-jkt-azure": 170,
-               "waf-iad-aws": 90, "cdn-b": 60, "waf-v4": 50, "static-target": 50},
+               "waf-iad-aws": 90, "cdn-b": 60, "waf-v4": 50, "static-target": 50,
+               "big-1": 40, "big-2": 40, "big-3": 40},
     "ap-sin": {"waf-fra-aws": 160, "waf-ams-gcp": 165, "waf-sin-aws": 5, "waf-jkt-azure": 20,
-               "waf-iad-aws": 220, "cdn-b": 60, "waf-v4": 50, "static-target": 50},
+               "waf-iad-aws": 220, "cdn-b": 60, "waf-v4": 50, "static-target": 50,
+               "big-1": 40, "big-2": 40, "big-3": 40},
     "us-iad": {"waf-fra-aws": 90, "waf-ams-gcp": 85, "waf-sin-aws": 220, "waf-jkt-azure": 230,
-               "waf-iad-aws": 5, "cdn-b": 60, "waf-v4": 50, "static-target": 50},
+               "waf-iad-aws": 5, "cdn-b": 60, "waf-v4": 50, "static-target": 50,
+               "big-1": 40, "big-2": 40, "big-3": 40},
 }
 
 
@@ -396,15 +435,23 @@ def knotd_factory(tmp_path):
     problems = []
     for k in started:
         k.stop()
+        problems.extend("%s: %s" % (k.dir, p) for p in k.stop_problems)
         reports = k.sanitizer_reports()
         if reports:
             problems.append("sanitizer reports:\n" + "\n".join(reports))
-        if k.valgrind and os.path.exists(k.vg_log):
-            with open(k.vg_log) as f:
-                vg = f.read()
-            m = re.search(r"ERROR SUMMARY: (\d+) errors", vg)
-            if not m or int(m.group(1)) != 0:
-                problems.append("valgrind:\n" + vg[-6000:])
+        if k.valgrind and k.returncode is not None:
+            # The ERROR SUMMARY is written when knotd exits: no log means
+            # valgrind never ran (or wrote elsewhere) and nothing was checked.
+            try:
+                with open(k.vg_log) as f:
+                    vg = f.read()
+            except OSError as e:
+                problems.append("valgrind log %s missing (%s): knotd was not checked" %
+                                (k.vg_log, e))
+            else:
+                m = re.search(r"ERROR SUMMARY: (\d+) errors", vg)
+                if not m or int(m.group(1)) != 0:
+                    problems.append("valgrind:\n" + vg[-6000:])
         print("---- knotd log (%s) ----\n%s" % (k.dir, k.logtext()))
     assert not problems, "\n".join(problems)
 

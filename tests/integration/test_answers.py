@@ -75,32 +75,60 @@ def test_source_answer(knotd, name, source, expect):
     assert ecs_scope(r) is None          # no ECS asked, none given
 
 
+def wire_addresses(resp, rdtype):
+    """The answer's addresses in the order they are on the wire."""
+    t = dns.rdatatype.from_text(rdtype)
+    return [rd.address for rr in resp.answer if rr.rdtype == t for rd in rr]
+
+
+# Chains whose order is random (weighted-shuffle) or rotates per query
+# (round-robin): the module and explain agree on the set, not the order.
+UNORDERED = {"global", "all"}
+
+
 def test_matches_explain(knotd):
-    """The module and `haltgslb-ctl explain` run the same selection."""
-    for name, qtype, ecs, _, _ in ECS_CASES:
-        if name == "all":
-            continue                      # round-robin: order and start vary
-        r = knotd.query("%s.%s" % (name, ZONE), qtype, ecs=ecs)
-        out = ctl("explain", "--client", "127.0.0.1", "--ecs", ecs, "--geoip", CITY,
-                  "--asn-db", ASN, "--db", knotd.db, "--type", qtype, "--json",
-                  "%s.%s" % (name, ZONE)).stdout
-        doc = json.loads(out)
-        text = json.dumps(doc)
-        for addr in addresses(r, qtype):
-            assert addr in text, (name, qtype, ecs, addr, out)
+    """The module and `haltgslb-ctl explain` run the same selection: the same
+    addresses (in the same order where the chain fixes one), the same ECS
+    scope and the same TTL."""
+    for name, qtype, ecs, expect, scope in ECS_CASES:
+        qname = "%s.%s" % (name, ZONE)
+        r = knotd.query(qname, qtype, ecs=ecs)
+        doc = json.loads(ctl("explain", "--client", "127.0.0.1", "--ecs", ecs, "--geoip", CITY,
+                             "--asn-db", ASN, "--db", knotd.db, "--type", qtype, "--json",
+                             qname).stdout)
+        ans = doc["answer"]
+        got, want = wire_addresses(r, qtype), ans["addresses"]
+        case = (name, qtype, ecs, got, ans)
+        if name in UNORDERED:
+            assert sorted(got) == sorted(want), case
+        else:
+            assert got == want, case
+        assert sorted(got) == sorted(expect), case          # and both are the expected answer
+        assert ecs_scope(r) == ans["scope"] == scope, case
+        assert answer_ttl(r) == ans["ttl"], case
 
 
 def test_canary_sticky(knotd):
-    """weighted {sticky}: one endpoint per client subnet, stable, TTL 60."""
-    seen = set()
-    for i in range(8):
-        ecs = "10.%d.0.0/24" % i
-        first = addresses(knotd.query("canary." + ZONE, "A", ecs=ecs))
-        for _ in range(3):
-            assert addresses(knotd.query("canary." + ZONE, "A", ecs=ecs)) == first
-        assert len(first) == 1 and first[0] in (FRA, AMS)
-        seen.add(first[0])
-    assert answer_ttl(knotd.query("canary." + ZONE, "A", ecs="10.1.0.0/24")) == 60
+    """weighted {sticky}: one endpoint per client /24, the same for every
+    query and every host of that /24 (by ECS and by source address); across
+    many /24s both endpoints get clients, split near the weights 100:50."""
+    seen = {FRA: 0, AMS: 0}
+    for i in range(150):
+        ecs = "10.200.%d.0/24" % i
+        r = knotd.query("canary." + ZONE, "A", ecs=ecs)
+        first = addresses(r)
+        assert len(first) == 1 and first[0] in seen, (ecs, first)
+        assert ecs_scope(r) == 24, (ecs, r.to_text())
+        assert answer_ttl(r) == 60
+        assert addresses(knotd.query("canary." + ZONE, "A", ecs=ecs)) == first, ecs
+        seen[first[0]] += 1
+        # Without ECS the source address is the client: any host of a /24
+        # gets that /24's endpoint.
+        by_src = [addresses(knotd.query("canary." + ZONE, "A", source="127.9.%d.%d" % (i, h)))
+                  for h in (1, 77, 254)]
+        assert by_src[0] == by_src[1] == by_src[2] and by_src[0][0] in seen, (i, by_src)
+    # 2/3 of 150 is 100; the hash is fixed, so this is exact run to run.
+    assert 80 <= seen[FRA] <= 120 and seen[AMS] == 150 - seen[FRA], seen
 
 
 def test_cname_out_of_zone(knotd):
@@ -121,15 +149,28 @@ def test_cname_followed_in_zone(knotd):
 
 @pytest.mark.parametrize("qtype", ["TXT", "MX", "NS", "SRV", "CAA"])
 def test_other_qtype_nodata(knotd, qtype):
+    """Other qtypes of a GSLB name are the zone's (NODATA here): the module,
+    loaded and answering A, leaves them alone and counts nothing."""
+    assert addresses(knotd.query("global." + ZONE, "A", ecs="10.1.0.0/24")) == [FRA, AMS]
+    before = knotd.stats()
+    assert before.get("answer[A]") == 1, before
     r = knotd.query("global." + ZONE, qtype, ecs="10.1.0.0/24")
     assert r.rcode() == dns.rcode.NOERROR
     assert not r.answer
     assert has_soa(r)
+    assert knotd.stats() == before
 
 
 def test_aaaa_without_ipv6_is_nodata(knotd):
+    """The zone has no AAAA for v4only either, so the counters and the
+    answer's flags are what show that the module made this NODATA."""
     r = knotd.query("v4only." + ZONE, "AAAA")
     assert r.rcode() == dns.rcode.NOERROR and not r.answer and has_soa(r)
+    assert r.flags & dns.flags.AA
+    assert r.authority[0].ttl == 120      # min(SOA TTL, SOA minimum), as the module puts it
+    c = knotd.stats()
+    assert c.get("nodata") == 1, c
+    assert not c.get("answer[AAAA]") and "pass-through[no-db]" not in c, c
 
 
 def test_fallback_none_nodata(knotd):

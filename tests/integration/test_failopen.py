@@ -2,6 +2,7 @@
 """Fail open: no database -> zone records, counted; database appears -> the
 module answers within 2 s, without a reload."""
 import os
+import re
 import time
 
 import dns.rcode
@@ -39,8 +40,10 @@ def test_unknown_schema_fails_open(knotd_factory, tmp_path):
     import lmdb_bump  # noqa: F401  (helper below rewrites the version)
     lmdb_bump.set_schema_version(db, 999)
     k = knotd_factory(db=db).start()
+    before = k.stats()
     assert addresses(k.query("dr." + ZONE, "A")) == ZONE_FALLBACK
     assert "unknown schema version" in k.logtext()
+    assert_module_passed_through(k, before, 1)
 
 
 def test_schema1_fails_open_until_load_upgrades(knotd_factory, tmp_path):
@@ -73,6 +76,23 @@ def test_unreadable_db_dir_fails_open(knotd_factory, tmp_path):
     db.mkdir()
     (db / "data.mdb").write_bytes(b"garbage" * 100)
     k = knotd_factory(db=str(db)).start()
+    before = k.stats()
     r = k.query("dr." + ZONE, "A")
     assert r.rcode() == dns.rcode.NOERROR and addresses(r) == ZONE_FALLBACK
     assert os.path.exists(str(db / "data.mdb"))
+    # The zone would answer the same without the module: its log line and
+    # counters show it was there, refused the file and stepped aside.
+    assert re.search(r"database '%s' is [^(]+ \(.*\), serving zone records" % re.escape(str(db)),
+                     k.logtext()), k.logtext()
+    assert_module_passed_through(k, before, 1)
+    assert (db / "data.mdb").read_bytes() == b"garbage" * 100     # read-only: untouched
+
+
+def assert_module_passed_through(k, before, queries):
+    """Since the counters were `before`, the module saw `queries` queries and
+    passed them to the zone for want of a database (pass-through[no-db];
+    without a database every A/AAAA query is one, the fixture's readiness
+    probe included), with no answer of its own."""
+    c = k.stats()
+    assert c.get("pass-through[no-db]", 0) - before.get("pass-through[no-db]", 0) == queries, (before, c)
+    assert not c.get("answer[A]") and not c.get("answer[AAAA]"), c

@@ -7,9 +7,11 @@ import struct
 
 import dns.edns
 import dns.exception
+import dns.flags
+import dns.message
 import dns.rcode
 
-from conftest import ZONE, addresses
+from conftest import TIMEOUT, ZONE, addresses
 
 FRA, AMS = "198.51.100.10", "198.51.100.20"
 
@@ -92,11 +94,47 @@ def test_tcp(knotd):
     assert addresses(knotd.query("nearest." + ZONE, "A", ecs="10.1.0.0/24", tcp=True)) == [FRA]
 
 
+# big.gslb (policy.yaml): 24 AAAA records, about 720 bytes on the wire.
+BIG6 = ["2001:db8:40::%x" % (base + i) for base in (0x1, 0x11, 0x21) for i in range(8)]
+
+
+def _udp_reply(knotd, q):
+    """The raw UDP reply to q (its size is what TC is about)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(TIMEOUT * (10 if knotd.valgrind else 1))
+        s.sendto(q.to_wire(), ("127.0.0.1", knotd.port))
+        return s.recvfrom(65535)[0]
+
+
 def test_small_udp_buffer_truncates(knotd):
-    """Answers too big for the client's buffer set TC instead of failing."""
-    q = knotd.make("all." + ZONE, "AAAA")
-    q.use_edns(0, payload=512)
-    q.additional = []
-    import dns.query
-    r = dns.query.udp(q, "127.0.0.1", port=knotd.port, timeout=2)
-    assert r.rcode() == dns.rcode.NOERROR
+    """A module answer too big for the client's UDP buffer sets TC instead of
+    failing or being cut silently; over TCP the same query gets all of it."""
+    full = knotd.query("big." + ZONE, "AAAA", tcp=True)
+    assert full.rcode() == dns.rcode.NOERROR and full.flags & dns.flags.AA
+    assert not full.flags & dns.flags.TC
+    assert addresses(full, "AAAA") == sorted(BIG6)
+    assert len(full.to_wire()) > 512, len(full.to_wire())
+
+    before = knotd.stats()
+    # EDNS with a 512-byte buffer, then no EDNS at all (512 by RFC 1035).
+    for edns in (512, None):
+        q = knotd.make("big." + ZONE, "AAAA")
+        if edns is None:
+            q.use_edns(False)
+        else:
+            q.use_edns(0, payload=edns)
+        wire = _udp_reply(knotd, q)
+        r = dns.message.from_wire(wire)
+        assert len(wire) <= 512, (edns, len(wire))
+        assert r.rcode() == dns.rcode.NOERROR, (edns, r.to_text())
+        assert r.flags & dns.flags.TC, (edns, r.to_text())
+        assert len(addresses(r, "AAAA")) < len(BIG6), (edns, r.to_text())
+    # The module made those answers (a pass-through would count here too).
+    after = knotd.stats()
+    assert after.get("answer[AAAA]", 0) - before.get("answer[AAAA]", 0) == 2, (before, after)
+    assert not {k: v for k, v in after.items() if k.startswith("pass-through")}, after
+
+    # A buffer big enough: no TC, everything over UDP.
+    r = knotd.query("big." + ZONE, "AAAA")
+    assert not r.flags & dns.flags.TC
+    assert addresses(r, "AAAA") == sorted(BIG6)

@@ -29,7 +29,15 @@ epmd there). Generate the config with `listen=[ADDR]` and
 The server runs as root from /usr/lib/rabbitmq/bin (Debian's /usr/sbin
 wrappers switch to the rabbitmq user, which could not read a test tree).
 Failures raise BrokerError with the tail of the node's logs.
+
+Nothing here waits without a bound: every command has a timeout (its process
+group is killed when it runs out), Broker.start() returns only once the
+cluster is formed (wait_formed(): every node runs and sees every other one,
+no partition, the stream has a leader and a replica online on every node),
+publish() gives up on a confirm after `timeout` seconds, connections carry a
+short AMQP heartbeat, and close() ends with SIGKILL.
 """
+import json
 import os
 import re
 import secrets
@@ -40,6 +48,9 @@ import time
 
 RMQ_BIN = "/usr/lib/rabbitmq/bin"
 READY_LINE = "Server startup complete"
+# A CLI call (an escript starting an Erlang VM) takes 1-3 s on a loaded
+# 2-core machine; against a frozen node it fails after net_setuptime (7 s).
+CTL_TIMEOUT = 30
 
 
 class BrokerError(RuntimeError):
@@ -53,6 +64,33 @@ def _die_with_parent():
     import ctypes
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def run(cmd, timeout, env=None, check=False):
+    """Run `cmd` in its own process group; after `timeout` seconds the whole
+    group is killed (a CLI tool that execs an Erlang VM, `ip netns exec`, or
+    a child it forked cannot outlive the bound) and BrokerError is raised.
+    Returns a CompletedProcess with text stdout and stderr."""
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except BaseException as e:
+        # Out of time, or interrupted (pytest-timeout's signal, ^C): the
+        # command must not outlive the call.
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, err = p.communicate()
+        if not isinstance(e, subprocess.TimeoutExpired):
+            raise
+        raise BrokerError("%s: no answer after %.0f s (killed)\n%s%s"
+                          % (" ".join(cmd), timeout, out, err)) from None
+    r = subprocess.CompletedProcess(cmd, p.returncode, out, err)
+    if check and r.returncode != 0:
+        raise BrokerError("%s failed (%d): %s%s" % (" ".join(cmd), r.returncode, out, err))
+    return r
 
 
 def free_ports(n, host="127.0.0.1"):
@@ -90,9 +128,7 @@ def broker_config(ctl, out, policy, dns_nodes, port, server, node_name, epmd_por
     for a in cluster_addrs:
         cmd += ["--cluster-address", a]
     cmd += list(extra)
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise BrokerError("%s failed (%d): %s" % (" ".join(cmd), r.returncode, r.stderr))
+    run(cmd, 30, check=True)
     return out
 
 
@@ -152,16 +188,14 @@ class Node:
     def _wrap(self, cmd):
         return (["ip", "netns", "exec", self.netns] if self.netns else []) + cmd
 
-    def ctl(self, *args, tool="rabbitmqctl", timeout=60, check=True):
-        """Run a RabbitMQ CLI tool against this node; returns its stdout."""
+    def ctl(self, *args, tool="rabbitmqctl", timeout=CTL_TIMEOUT, check=True):
+        """Run a RabbitMQ CLI tool against this node; returns its stdout.
+        Raises BrokerError when it fails (unless check=False) or runs out of
+        `timeout` (always)."""
         cmd = self._wrap([os.path.join(RMQ_BIN, tool), "-n", self.name, "-q"] + list(args))
-        r = subprocess.run(cmd, env=self.env(), capture_output=True, text=True, timeout=timeout)
-        if check and r.returncode != 0:
-            raise BrokerError("%s failed (%d): %s%s" % (" ".join(cmd), r.returncode, r.stdout,
-                                                        r.stderr))
-        return r.stdout
+        return run(cmd, timeout, env=self.env(), check=check).stdout
 
-    def eval(self, expr, timeout=60):
+    def eval(self, expr, timeout=CTL_TIMEOUT):
         """rabbitmqctl eval EXPR on the node; returns the printed term."""
         return self.ctl("eval", expr, timeout=timeout).strip()
 
@@ -261,16 +295,25 @@ class Node:
         if self.proc is not None:
             os.killpg(self.proc.pid, signal.SIGSTOP if frozen else signal.SIGCONT)
 
-    def _reap(self):
-        if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)   # stragglers of the group
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.proc.wait()
-        if self._stdout is not None:
-            self._stdout.close()
-            self._stdout = None
+    def _reap(self, timeout=10):
+        """SIGKILL what is left of the node's process group and collect the
+        exit status; a process that survives SIGKILL `timeout` s (stuck in
+        the kernel) raises BrokerError rather than hanging the caller."""
+        try:
+            if self.proc is not None:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)   # stragglers of the group
+                except (ProcessLookupError, PermissionError):
+                    pass
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    raise BrokerError("node %s (pid %d) still there %.0f s after SIGKILL"
+                                      % (self.name, self.proc.pid, timeout)) from None
+        finally:
+            if self._stdout is not None:
+                self._stdout.close()
+                self._stdout = None
 
     def logs(self, lines=60):
         """The tail of the node's log and of its stdout, for failure messages."""
@@ -289,7 +332,7 @@ def _epmd_pids(port, netns=None):
     cmd = ["ss", "-ltnpH", "sport = :%d" % port]
     if netns:
         cmd = ["ip", "netns", "exec", netns] + cmd
-    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    out = run(cmd, 10).stdout
     return sorted({int(p) for p in re.findall(r'"epmd",pid=(\d+)', out)})
 
 
@@ -312,7 +355,7 @@ def epmd_listen_addresses(port, netns=None):
     cmd = ["ss", "-ltnH", "sport = :%d" % port]
     if netns:
         cmd = ["ip", "netns", "exec", netns] + cmd
-    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    out = run(cmd, 10).stdout
     return sorted(line.split()[3].rsplit(":", 1)[0] for line in out.splitlines() if line.strip())
 
 
@@ -333,33 +376,123 @@ class Broker:
             n.home = home
 
     def start(self, timeout=60):
-        """Start every node at once (cluster formation needs them together) and
-        wait until all are ready; on failure everything is stopped."""
+        """Start every node at once (cluster formation needs them together),
+        wait until each has booted and then until the cluster is formed
+        (wait_formed), all within `timeout` s; on failure everything is
+        stopped and BrokerError tells what was missing."""
         try:
             for n in self.nodes:
                 n.start()
             end = time.monotonic() + timeout
             for n in self.nodes:
                 n.wait_ready(max(1.0, end - time.monotonic()))
+            self.wait_formed(max(1.0, end - time.monotonic()))
         except BaseException:
             self.close()
             raise
         return self
 
+    # --- cluster state -------------------------------------------------
+    # One CLI call per node: is the rabbit application running, which nodes
+    # does its Mnesia share data with, which partitions has it recorded. A
+    # paused node (rabbit stopped) answers "down".
+    _NODE_STATE = ("try {rabbit:is_running(), lists:usort(rabbit_nodes:all_running()), "
+                   "rabbit_node_monitor:partitions()} catch _:_ -> down end.")
+
+    def node_state(self, node):
+        """(running, [nodes its Mnesia runs with], partitions recorded) of
+        `node`, or None when it cannot answer (stopped, frozen, paused)."""
+        try:
+            out = "".join(node.eval(self._NODE_STATE).split())
+        except BrokerError:
+            return None
+        m = re.match(r"^\{(true|false),\[([^\]]*)\],(.*)\}$", out)
+        if not m:
+            return None
+        return (m.group(1) == "true", sorted(re.findall(r"[\w.-]+@[\w.-]+", m.group(2))),
+                m.group(3))
+
+    def stream_state(self, node, queue=None):
+        """{name, leader, members, online} of the stream as `node` lists it,
+        or None (no such queue, or the node cannot answer)."""
+        try:
+            q = json.loads(node.ctl("list_queues", "name", "leader", "members", "online",
+                                    "--formatter", "json") or "[]")
+        except (BrokerError, ValueError):
+            return None
+        return next((x for x in q if x.get("name") == (queue or STREAM)), None)
+
+    def not_formed(self, names=None):
+        """Why the cluster is not formed yet (a sentence), or None when every
+        node in `names` (default: all) runs, shares Mnesia with exactly those
+        nodes and records no partition, and the stream has a leader among
+        them and a replica online on each."""
+        names = sorted(names or [n.name for n in self.nodes])
+        nodes = [n for n in self.nodes if n.name in names]
+        for n in nodes:
+            st = self.node_state(n)
+            if st is None:
+                return "%s does not answer (stopped, frozen or paused)" % n.name
+            running, peers, partitions = st
+            if not running:
+                return "rabbit is not running on %s" % n.name
+            if peers != names:
+                return "%s runs with %s, not %s" % (n.name, peers, names)
+            if partitions != "[]":
+                return "%s records partitions %s" % (n.name, partitions)
+        q = self.stream_state(nodes[0])
+        if q is None:
+            return "%s lists no stream %s" % (nodes[0].name, STREAM)
+        if q.get("leader") not in names:
+            return "the stream has no leader: %s" % q
+        if sorted(q.get("members", [])) != names or sorted(q.get("online", [])) != names:
+            return "the stream is not online on every node: %s" % q
+        return None
+
+    def wait_formed(self, timeout, names=None):
+        """Poll not_formed() until the cluster is formed; returns the seconds
+        it took. After `timeout` s raises BrokerError with the last reason
+        and the nodes' logs. Each poll is bounded (CLI timeouts), so the
+        wait overruns `timeout` by at most one poll."""
+        t0 = time.monotonic()
+        end = t0 + timeout
+        while True:
+            why = self.not_formed(names)
+            if why is None:
+                return time.monotonic() - t0
+            if time.monotonic() >= end:
+                raise BrokerError("cluster not formed after %.0f s: %s\n%s"
+                                  % (timeout, why, self.logs()))
+            time.sleep(0.5)
+
     def logs(self):
         return "\n".join(n.logs() for n in self.nodes)
 
     def close(self, timeout=20):
-        """Stop every node (SIGTERM to all, SIGKILL after `timeout`), then epmd."""
+        """Stop every node (SIGTERM to all, SIGKILL after `timeout`), then the
+        epmd they started. Goes through every step even if one fails, then
+        raises the first failure."""
+        errors = []
         for n in self.nodes:
             if n.alive():
-                n.freeze(False)             # a frozen node cannot stop
+                try:
+                    n.freeze(False)             # a frozen node cannot stop
+                except ProcessLookupError:
+                    pass
                 n.terminate()
         end = time.monotonic() + timeout
         for n in self.nodes:
-            n.stop(max(0.1, end - time.monotonic()))
+            try:
+                n.stop(max(0.1, end - time.monotonic()))
+            except BrokerError as e:
+                errors.append(e)
         for netns, port in sorted({(n.netns or "", n.epmd_port) for n in self.nodes}):
-            stop_epmd(port, netns or None)
+            try:
+                stop_epmd(port, netns or None)
+            except BrokerError as e:
+                errors.append(e)
+        if errors:
+            raise errors[0]
 
     def __enter__(self):
         return self.start()
@@ -373,11 +506,20 @@ EXCHANGE = "haltgslb"
 STREAM = "haltgslb.measurements"
 
 
+class ConfirmTimeout(BrokerError):
+    """publish(): the broker neither confirmed nor refused in time (e.g. the
+    stream has no leader, or its replicas no quorum)."""
+
+
 def connect(port, client, ca, host="127.0.0.1", server_hostname="localhost",
             credentials=None, timeout=5):
     """A pika BlockingConnection over TLS. `client` is a pki.Cert whose
     certificate is presented (None: no client certificate); `ca` verifies the
-    broker. Logs in with SASL EXTERNAL unless `credentials` says otherwise."""
+    broker. Logs in with SASL EXTERNAL unless `credentials` says otherwise.
+    Every wait on the connection is bounded: `timeout` for the socket, 3 x
+    `timeout` for the TLS and AMQP handshakes, and an AMQP heartbeat of
+    `timeout` s, so a broker that stops answering (frozen, cut off) fails
+    the connection within about 2 x `timeout` instead of hanging a call."""
     import ssl
     import pika
     ctx = ssl.create_default_context(cafile=ca)
@@ -387,18 +529,34 @@ def connect(port, client, ca, host="127.0.0.1", server_hostname="localhost",
         host=host, port=port, ssl_options=pika.SSLOptions(ctx, server_hostname),
         credentials=credentials or pika.credentials.ExternalCredentials(),
         connection_attempts=1, socket_timeout=timeout, stack_timeout=3 * timeout,
-        blocked_connection_timeout=2 * timeout)
+        blocked_connection_timeout=2 * timeout, heartbeat=max(1, int(timeout)))
     return pika.BlockingConnection(params)
 
 
-def publish(conn, routing_key, body, user_id, exchange=EXCHANGE):
+def _confirm_timed_out(timeout):
+    raise ConfirmTimeout("no publisher confirm after %.0f s" % timeout)
+
+
+def publish(conn, routing_key, body, user_id, exchange=EXCHANGE, timeout=10):
     """Publish one message with publisher confirms; raises what the broker says
-    (pika.exceptions.ChannelClosedByBroker with .reply_code 403/406...)."""
+    (pika.exceptions.ChannelClosedByBroker with .reply_code 403/406...), or
+    ConfirmTimeout when no confirm came within `timeout` s: pika's blocking
+    publish waits for the confirm forever (heartbeats keep a live but stuck
+    broker's connection up). The connection is unusable after a
+    ConfirmTimeout: close it."""
+    import functools
     import pika
     ch = conn.channel()
     ch.confirm_delivery()
     props = pika.BasicProperties(user_id=user_id, delivery_mode=2)
-    ch.basic_publish(exchange, routing_key, body, props)
+    # A timer of the I/O loop the blocking publish spins in (pika 1.2 has no
+    # public bound on that wait): its exception ends the wait.
+    ioloop = conn._impl.ioloop
+    timer = ioloop.call_later(timeout, functools.partial(_confirm_timed_out, timeout))
+    try:
+        ch.basic_publish(exchange, routing_key, body, props)
+    finally:
+        ioloop.remove_timeout(timer)
     ch.close()
 
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # haltgslb-ctl and haltgslb-dump end to end: validate, load, dump, a broken
 # policy over a good one, drain/measure, status, explain, zone-records.
-set -u
+# pipefail: a tool that fails (or a sanitizer that aborts it) inside a pipe
+# must fail the check, not hide behind the exit of grep or python.
+set -uo pipefail
 . "$top_srcdir/tests/tools/tap.sh"
 CTL="$top_builddir/haltgslb-ctl"
 DUMP="$top_builddir/haltgslb-dump"
@@ -10,6 +12,13 @@ CITY="$HG_TEST_DATA/test-city.mmdb"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 db="$tmp/db"
+
+# status_has PATTERN: `haltgslb-ctl status` exits 0 and a line matches the
+# extended regex. Through a file, not a pipe into grep -q: grep exiting at the
+# first match could make status die of SIGPIPE.
+status_has() {
+	"$CTL" status --db "$db" >"$tmp/status" 2>&1 && grep -Eq "$1" "$tmp/status"
+}
 
 # --help on every subcommand, exit 0.
 for c in validate load status drain undrain force-up measure explain zone-records; do
@@ -73,23 +82,26 @@ ok $? "load under umask 077 creates the directory 0750, data.mdb 0640, lock.mdb 
 
 # A broken policy over the good one leaves the good one intact.
 "$DUMP" --db "$db" --json > "$tmp/before.json" 2>/dev/null
+rc_before=$?
 "$CTL" load "$tmp/bad.yaml" --db "$db" >"$tmp/out" 2>&1
 [ $? -ne 0 ]; ok $? "loading a broken policy fails"
 grep -q "unchanged" "$tmp/out"; ok $? "and says the database is unchanged"
 "$DUMP" --db "$db" --json > "$tmp/after.json" 2>/dev/null
-cmp -s "$tmp/before.json" "$tmp/after.json"
-ok $? "database byte-for-byte the same after the failed load"
+rc_after=$?
+[ $rc_before -eq 0 ] && [ $rc_after -eq 0 ] && [ -s "$tmp/before.json" ] && cmp -s "$tmp/before.json" "$tmp/after.json"
+ok $? "database byte-for-byte the same after the failed load (dumps exit $rc_before, $rc_after)"
 
 # drain / measure / status
 "$CTL" drain waf-fra-aws --db "$db" --reason test >/dev/null 2>&1
 ok $? "drain waf-fra-aws"
-"$CTL" status --db "$db" > "$tmp/status" 2>&1
-grep -q "waf-fra-aws.*drained" "$tmp/status"; ok $? "status shows the drain"
+status_has "waf-fra-aws.*drained"; ok $? "status shows the drain"
 "$CTL" status --db "$db" --json | python3 -m json.tool >/dev/null 2>&1
 ok $? "status --json is valid JSON"
-"$CTL" load "$REF" --db "$db" >/dev/null 2>&1
-"$CTL" status --db "$db" | grep -q "waf-fra-aws.*drained"
-ok $? "drain survives a policy reload"
+"$CTL" load "$REF" --db "$db" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q "generation 2" "$tmp/out" && status_has "waf-fra-aws.*drained"
+ok $? "drain survives a policy reload (load exits $rc)"
+diag < "$tmp/out"
 "$CTL" undrain waf-fra-aws --db "$db" >/dev/null 2>&1
 ok $? "undrain"
 "$CTL" drain waf-fra-aws --db "$db" --reason "$(printf '%0200d' 0)" >"$tmp/out" 2>&1
@@ -98,16 +110,31 @@ ok $? "undrain"
 [ $? -eq 1 ] && grep -q "unknown endpoint" "$tmp/out"; ok $? "drain of an unknown endpoint fails clearly"
 "$CTL" measure waf-sin-aws --prober ap-sin --db "$db" --down --rtt 30ms >/dev/null 2>&1
 ok $? "measure writes a synthetic measurement"
-"$CTL" status --db "$db" | grep -q "waf-sin-aws.*down"
+status_has "waf-sin-aws.*down"
 ok $? "status shows the endpoint down"
-"$CTL" status --db "$db" | grep -q "ap-sin.*fresh"
+status_has "ap-sin.*fresh"
 ok $? "status shows the prober's data as fresh"
 # A prober still warming up (state unknown) has no vote, as in the `up` filter.
+# Each measurement must really be written: with the two abstentions missing
+# the line below would read 1/1 all the same.
 "$CTL" measure waf-iad-aws --prober us-iad --db "$db" --up >/dev/null 2>&1
+rc1=$?
 "$CTL" measure waf-iad-aws --prober eu-fra --db "$db" --unknown >/dev/null 2>&1
+rc2=$?
 "$CTL" measure waf-iad-aws --prober ap-sin --db "$db" --unknown >/dev/null 2>&1
-"$CTL" status --db "$db" | grep -Eq "waf-iad-aws +us +up +1/1 fresh"
-ok $? "status: probers warming up abstain (1 up of 1 voting -> up)"
+rc3=$?
+"$DUMP" --db "$db" --json measurements >"$tmp/meas.json" 2>&1
+rc4=$?
+python3 - "$tmp/meas.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["measurements"]
+got = sorted((r["prober"], r["state"]) for r in m if r["endpoint"] == "waf-iad-aws")
+assert got == [("ap-sin", "unknown"), ("eu-fra", "unknown"), ("us-iad", "up")], got
+PY
+rc5=$?
+[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ $rc3 -eq 0 ] && [ $rc4 -eq 0 ] && [ $rc5 -eq 0 ] \
+	&& status_has "waf-iad-aws +us +up +1/1 fresh"
+ok $? "status: probers warming up abstain (1 up of 1 voting -> up; exits $rc1 $rc2 $rc3, dump $rc4, check $rc5)"
 "$CTL" measure waf-sin-aws --prober nowhere --db "$db" --up >"$tmp/out" 2>&1
 [ $? -eq 1 ]; ok $? "measure with an unknown prober fails"
 
@@ -240,9 +267,13 @@ until_true() {
 		sleep 0.1
 	done
 }
-# Bit 1 of SigBlk (SIGHUP) is set once main() has blocked the signals.
+# Bit 1 of SigBlk (SIGHUP) is set once the prober's main() has blocked the
+# signals. The pid must already be the prober (exec done), not the shell
+# forked for `&`, whose mask says nothing about the prober.
 hup_blocked() {
-	local mask
+	local mask exe
+	exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+	case "$exe" in */haltgslb-prober | */lt-haltgslb-prober) ;; *) return 1 ;; esac
 	mask=$(sed -n 's/^SigBlk:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null) || return 1
 	[ -n "$mask" ] && [ $(( 0x$mask & 1 )) -eq 1 ]
 }
@@ -276,7 +307,8 @@ hold_lock "$tmp/pdb/lock.mdb"
 until_true 10 grep -q locked "$tmp/locked"
 "$PROBER" --id p1 --db "$tmp/pdb" --foreground 9>&- >"$tmp/perr" 2>&1 &
 ppid=$!
-until_true 10 hup_blocked $ppid
+until_true 20 hup_blocked $ppid
+blocked=$?
 kill -HUP $ppid 2>/dev/null
 sleep 0.3
 ! grep -q "started" "$tmp/perr"; held=$?
@@ -284,8 +316,9 @@ exec 9>&-                                                  # release the lock
 wait $holder
 until_true 20 grep -q "policy generation 1: 1 endpoints" "$tmp/perr"   # the SIGHUP reload
 stop_prober $ppid
-[ "$held" = 0 ] && [ "$rc" = 0 ] && grep -q "SIGHUP: reloading" "$tmp/perr" && grep -q "stopping" "$tmp/perr"
-ok $? "prober survives SIGHUP during startup, reloads, then stops on SIGTERM with 0 (got $rc, held $held)"
+[ "$blocked" = 0 ] && [ "$held" = 0 ] && [ "$rc" = 0 ] \
+	&& grep -q "SIGHUP: reloading" "$tmp/perr" && grep -q "stopping" "$tmp/perr"
+ok $? "prober survives SIGHUP during startup, reloads, then stops on SIGTERM with 0 (got $rc, signals blocked $blocked, held $held)"
 diag < "$tmp/perr"
 
 # The policy comes from the DB only: the old --policy option says what to do

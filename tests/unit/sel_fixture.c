@@ -341,10 +341,11 @@ void fx_rule(fx_t *fx, size_t name, const char *match, const char *targets, bool
 		}
 		char (**list)[HG_ID_SIZE] = is_pool ? &r->pools : &r->endpoints;
 		size_t *n = is_pool ? &r->n_pools : &r->n_endpoints;
-		*list = realloc(*list, (*n + 1) * sizeof(**list));
-		if (*list == NULL) {
+		void *grown = realloc(*list, (*n + 1) * sizeof(**list));
+		if (grown == NULL) {
 			FX_DIE("out of memory");
 		}
+		*list = grown;
 		snprintf((*list)[(*n)++], HG_ID_SIZE, "%s", t + (is_pool ? 5 : 3));
 	}
 }

@@ -227,6 +227,7 @@ static void test_crafted(void)
 		cases[i].fn(buf, &len);
 		char why[400] = "";
 		store_meta_t meta;
+		memset(&meta, 0, sizeof(meta));   /* read below only when ret is HG_EOK */
 		int ret = -100;
 		if (write_file(sub("crafted.mdb"), buf, len) == 0) {
 			ret = check_path(sub("crafted.mdb"), &meta, why, sizeof(why));

@@ -1,12 +1,20 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 /*  SCHEMA.md must match schema.h: every documented offset, size and record
- *  size is checked against offsetof/sizeof, and every field is documented. */
+ *  size is checked against offsetof/sizeof, and every field is documented.
+ *  The schema version SCHEMA.md names is the one store_open() writes to
+ *  meta["schema_version"] (read back raw, with LMDB alone) and the only one
+ *  it accepts. */
+#include <lmdb.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "errors.h"
 #include "schema.h"
+#include "store.h"
 #include "tap.h"
 
 typedef struct {
@@ -248,6 +256,137 @@ static fld_t *find(fld_t *t, size_t n, const char *type, const char *field)
 	return NULL;
 }
 
+/* The N of SCHEMA.md's title "# haltgslb LMDB schema, version N", or 0. */
+static unsigned documented_version(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	unsigned version = 0;
+	if (f != NULL && fgets(line, sizeof(line), f) != NULL &&
+	    sscanf(line, "# haltgslb LMDB schema, version %u", &version) != 1) {
+		version = 0;
+	}
+	if (f != NULL) {
+		fclose(f);
+	}
+	return version;
+}
+
+/* meta["schema_version"] as stored, read with LMDB alone (not through the
+ * store, which would hide a wrong value behind its own check); the value is
+ * written into *out, its size returned (0 when it cannot be read). */
+static size_t raw_version(const char *dir, uint32_t *out)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi meta;
+	MDB_val k = { strlen(HG_META_SCHEMA_VERSION), (void *)HG_META_SCHEMA_VERSION }, v = { 0, NULL };
+	size_t size = 0;
+	if (mdb_env_create(&env) == MDB_SUCCESS && mdb_env_set_maxdbs(env, HG_DB_COUNT) == MDB_SUCCESS &&
+	    mdb_env_open(env, dir, MDB_RDONLY, 0) == MDB_SUCCESS &&
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == MDB_SUCCESS &&
+	    mdb_dbi_open(txn, HG_DB_META, 0, &meta) == MDB_SUCCESS && mdb_get(txn, meta, &k, &v) == MDB_SUCCESS) {
+		size = v.mv_size;
+		if (size == sizeof(*out)) {
+			/* SCHEMA.md: integers are little-endian. */
+			const uint8_t *b = v.mv_data;
+			*out = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+		}
+	}
+	if (txn != NULL) {
+		mdb_txn_abort(txn);
+	}
+	if (env != NULL) {
+		mdb_env_close(env);
+	}
+	return size;
+}
+
+/* Overwrite meta["schema_version"] with LMDB alone. */
+static int raw_set_version(const char *dir, uint32_t version)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi meta;
+	uint8_t le[4] = { version & 0xff, (version >> 8) & 0xff, (version >> 16) & 0xff, version >> 24 };
+	MDB_val k = { strlen(HG_META_SCHEMA_VERSION), (void *)HG_META_SCHEMA_VERSION }, v = { 4, le };
+	int rc = mdb_env_create(&env);
+	if (rc == MDB_SUCCESS) {
+		rc = mdb_env_set_maxdbs(env, HG_DB_COUNT);
+	}
+	if (rc == MDB_SUCCESS) {
+		rc = mdb_env_open(env, dir, 0, 0660);
+	}
+	if (rc == MDB_SUCCESS) {
+		rc = mdb_txn_begin(env, NULL, 0, &txn);
+	}
+	if (rc == MDB_SUCCESS) {
+		rc = mdb_dbi_open(txn, HG_DB_META, 0, &meta);
+	}
+	if (rc == MDB_SUCCESS) {
+		rc = mdb_put(txn, meta, &k, &v, 0);
+	}
+	if (rc == MDB_SUCCESS) {
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+	}
+	if (txn != NULL) {
+		mdb_txn_abort(txn);
+	}
+	if (env != NULL) {
+		mdb_env_close(env);
+	}
+	return rc;
+}
+
+static void test_stored_version(unsigned documented)
+{
+	ok(documented > 0, "SCHEMA.md title names schema version %u", documented);
+	is_int(HG_SCHEMA_VERSION, documented, "HG_SCHEMA_VERSION is the version SCHEMA.md names");
+
+	char dir[] = "/tmp/hg-test-schema.XXXXXX";
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	char sub[sizeof(dir) + 8];
+	snprintf(sub, sizeof(sub), "%s/db", dir);
+	store_t *s = NULL;
+	is_int(store_open(sub, STORE_CREATE, &s), HG_EOK, "store_open(STORE_CREATE) on a new directory");
+	if (s != NULL) {
+		store_close(s);
+	}
+	uint32_t stored = 0;
+	size_t size = raw_version(sub, &stored);
+	ok(size == 4 && stored == documented, "store_open wrote meta[\"schema_version\"] = u32 %u "
+	   "(read raw: %zu bytes, %u)", documented, size, stored);
+
+	/* Another version is refused, by readers and by writers. */
+	is_int(raw_set_version(sub, documented + 1), MDB_SUCCESS, "raw write of version %u", documented + 1);
+	s = NULL;
+	is_int(store_open(sub, STORE_RDONLY, &s), HG_ESCHEMA, "store_open refuses version %u (read-only)",
+	       documented + 1);
+	if (s != NULL) {
+		store_close(s);
+		s = NULL;
+	}
+	is_int(store_open(sub, STORE_CREATE, &s), HG_ESCHEMA, "store_open refuses version %u (create)",
+	       documented + 1);
+	if (s != NULL) {
+		store_close(s);
+	}
+	size = raw_version(sub, &stored);
+	ok(size == 4 && stored == documented + 1, "a refused open leaves the stored version alone (%u)", stored);
+
+	char path[sizeof(sub) + 16];
+	snprintf(path, sizeof(path), "%s/data.mdb", sub);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/lock.mdb", sub);
+	unlink(path);
+	rmdir(sub);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const char *top = getenv("top_srcdir");
@@ -289,5 +428,6 @@ int main(void)
 	static const uint8_t owner[] = "\6global\4gslb\7example\3net";
 	ok(hg_name_hash(owner, 25) == 0x984e1d179e438dc5ull && hg_name_hash(owner, 1) == 0xe2a3bf190a6b4c13ull &&
 	   hg_name_hash(owner, 8) == 0x599b68d573d31c5cull, "hg_name_hash() pinned (word and tail paths)");
+	test_stored_version(documented_version(path));
 	return done_testing();
 }
