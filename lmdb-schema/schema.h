@@ -61,7 +61,7 @@
 #define HG_DB_MEASUREMENTS "measurements" /*!< key: endpoint id \0 prober id; value: hg_rec_measure_t */
 #define HG_DB_VIEWS        "views"        /*!< key: owner (wire, lower-case); value: view blob (below) */
 #define HG_DB_OVERRIDES    "overrides"    /*!< key: endpoint id; value: hg_rec_override_t */
-#define HG_DB_CURSORS      "cursors"      /*!< key: prober id; value: hg_rec_cursor_t */
+#define HG_DB_CURSORS      "cursors"      /*!< key: prober id; value: hg_rec_cursor_t (or a stream position, below) */
 #define HG_DB_SETS         "sets"         /*!< key: set id (u32 BE); value: set blob (below) */
 #define HG_DB_COUNT        11
 
@@ -228,14 +228,40 @@ typedef struct HG_PACKED {
 
 #define HG_RTT_NONE UINT32_MAX
 
-/*! cursors DB: replication position per prober (haltgslb-syncd). */
+/*! cursors DB, key = prober id: where haltgslb-syncd stands in that
+ *  prober's feed. Written in the same transaction as the records it counts. */
 typedef struct HG_PACKED {
 	uint16_t layout;
 	uint16_t reserved;
 	uint32_t reserved2;
-	uint64_t epoch, seq;
-	uint64_t last_heartbeat_ms;
+	uint64_t epoch, seq;           /*!< last message applied (the prober's own numbering) */
+	uint64_t last_arrival_ms;      /*!< syncd's clock when that prober's last message arrived */
+	uint64_t last_sent_ms;         /*!< that message's send time, prober's clock (informational) */
+	uint64_t messages;             /*!< messages applied (batches, snapshots, heartbeats) */
+	uint64_t records;              /*!< records applied */
+	uint64_t duplicates;           /*!< messages dropped as already applied */
+	uint64_t gaps;                 /*!< messages never received (sequence numbers skipped) */
 } hg_rec_cursor_t;
+
+/*! cursors DB key prefix of a stream position: "@stream:" then the stream
+ *  name. '@' and ':' are not id characters, so it never meets a prober id. */
+#define HG_CURSOR_STREAM_PREFIX "@stream:"
+
+/*! Storage for the broker cluster name in hg_rec_stream_cursor_t. */
+#define HG_CLUSTER_SIZE 128
+
+/*! cursors DB, key = HG_CURSOR_STREAM_PREFIX + stream name: the last
+ *  stream offset haltgslb-syncd consumed, committed with the records of the
+ *  delivery that carried it. */
+typedef struct HG_PACKED {
+	uint16_t layout;
+	uint16_t reserved;
+	uint32_t reserved2;
+	uint64_t offset;               /*!< x-stream-offset of the last delivery consumed */
+	uint64_t committed_ms;         /*!< syncd's clock at that commit */
+	uint64_t deliveries;           /*!< deliveries consumed in total (applied or dropped) */
+	char     cluster[HG_CLUSTER_SIZE]; /*!< broker cluster_name the offset belongs to, "" unknown */
+} hg_rec_stream_cursor_t;
 
 /* ---------------------------------------------------------------------- */
 /* Views and endpoint sets. A name's answer needs two records: its view
@@ -459,3 +485,5 @@ static inline uint64_t hg_name_hash(const uint8_t *name, unsigned len)
 	h *= 0xbf58476d1ce4e5b9ull;
 	return h ^ (h >> 32);
 }
+_Static_assert(sizeof(hg_rec_cursor_t) == 72, "hg_rec_cursor_t layout");
+_Static_assert(sizeof(hg_rec_stream_cursor_t) == 160, "hg_rec_stream_cursor_t layout");

@@ -45,7 +45,7 @@ tests_unit_test_prober_pub_LDADD = libhg_prober_pub.la libhg_base.la -lpthread
 # not the policy compiler (libyaml, OpenSSL digest) nor geo; checked by
 # tests/build/test_prober_link.sh.
 sbin_PROGRAMS += haltgslb-prober
-haltgslb_prober_CFLAGS = $(HG_CFLAGS) $(libcurl_CFLAGS) $(librabbitmq_CFLAGS) -pthread
+haltgslb_prober_CFLAGS = $(HG_CFLAGS) $(libcurl_CFLAGS) $(libcares_CFLAGS) $(librabbitmq_CFLAGS) -pthread
 haltgslb_prober_SOURCES = \
 	prober/prober.h \
 	prober/prober_main.c \
@@ -56,17 +56,24 @@ haltgslb_prober_SOURCES = \
 	prober/prober_http.c \
 	prober/prober_tcp.c \
 	prober/prober_icmp.c \
+	prober/prober_resolve.c \
+	prober/prober_resolve.h \
 	prober/prober_batch.c \
+	prober/prober_writer.c \
 	prober/prober_metrics.c \
 	prober/prober_pub.h prober/prober_pub_int.h \
 	prober/prober_pub.c \
 	prober/prober_pub_thread.c
 haltgslb_prober_LDADD = libhg_prober_state.la libhg_prober_source.la libhg_prober_pub.la \
 	libhg_feed.la $(HG_AMQP_LIBS) $(HG_APPLY_LIBS) $(HG_APPLY_EXT_LIBS) $(HG_AMQP_EXT_LIBS) \
-	$(libcurl_LIBS)
+	$(libcurl_LIBS) $(libcares_LIBS)
 
 TESTS += tests/build/test_prober_link.sh
 EXTRA_DIST += tests/build/test_prober_link.sh
+
+# The unit's sandbox: systemd-analyze security exposure <= 2.0.
+TESTS += tests/build/test_unit_security.sh
+EXTRA_DIST += tests/build/test_unit_security.sh
 
 # Test tool: userspace delay/loss link between two TUN devices (no netem here).
 check_PROGRAMS += tests/netsim/hg_tunrelay
@@ -74,9 +81,19 @@ tests_netsim_hg_tunrelay_SOURCES = tests/netsim/hg_tunrelay.c
 
 # Namespace tests (pytest, root): real servers behind hg_tunrelay. They run
 # from scripts/test.sh against the ASan build, not from make check.
-EXTRA_DIST += tests/netns/test_prober_netns.py \
-	tests/netsim/netsim.py tests/netsim/hg_httpd.py \
-	tests/bench/bench_prober.sh prober/haltgslb-prober.service
+EXTRA_DIST += tests/netns/test_prober_netns.py tests/netns/test_prober_dns.py \
+	tests/netns/test_prober_reload.py \
+	tests/netsim/netsim.py tests/netsim/hg_httpd.py tests/netsim/hg_dnsd.py \
+	tests/bench/bench_prober.sh prober/haltgslb-prober.service prober/prober.conf
+
+# The resolver of CNAME endpoints' names, against a DNS server inside the
+# test (127.0.0.1, a port of its own).
+check_PROGRAMS += tests/unit/test_prober_resolve
+TESTS += tests/unit/test_prober_resolve
+tests_unit_test_prober_resolve_CFLAGS = $(HG_CFLAGS) $(libcares_CFLAGS) -I$(srcdir)/prober
+tests_unit_test_prober_resolve_SOURCES = tests/unit/test_prober_resolve.c \
+	prober/prober_resolve.c prober/prober_resolve.h
+tests_unit_test_prober_resolve_LDADD = libhg_base.la $(libcares_LIBS)
 
 # Test tool of the broker tests: decodes published feed messages to JSON
 # (tests/broker/test_prober_publish.py reads what the prober sent with it).
@@ -84,8 +101,3 @@ check_PROGRAMS += tests/broker/hg_feed_dump
 tests_broker_hg_feed_dump_CFLAGS = $(HG_CFLAGS)
 tests_broker_hg_feed_dump_SOURCES = tests/broker/hg_feed_dump.c
 tests_broker_hg_feed_dump_LDADD = libhg_feed.la libhg_base.la
-
-# The broker options' refusals (no broker needed).
-TESTS += tests/broker/test_prober_broker_opts.sh
-EXTRA_DIST += tests/broker/test_prober_broker_opts.sh tests/broker/policy_pub.yaml \
-	tests/broker/test_prober_publish.py

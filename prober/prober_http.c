@@ -1,6 +1,7 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
 /* HTTP/HTTPS checks on libcurl's multi socket API, driven by our epoll loop
  * (the pattern of curl's docs/examples/ephiperfifo.c). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,60 +187,65 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
-/* The host part of the URL: the check's host (Host header and SNI), else
- * the address literal, else the CNAME target (resolved by curl). */
-static void url_host(const prober_target_t *t, char *buf, size_t size)
+static void literal(const struct sockaddr_storage *ss, char *buf, size_t size)
 {
-	if (t->check.host[0] != '\0') {
-		snprintf(buf, size, "%s", t->check.host);
-	} else if (t->has_addr && t->addr.ss_family == AF_INET6) {
-		snprintf(buf, size, "[%s]", t->addr_text);
-	} else if (t->has_addr) {
-		snprintf(buf, size, "%s", t->addr_text);
-	} else {
+	const void *a = ss->ss_family == AF_INET6
+	                ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+	                : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+	if (inet_ntop(ss->ss_family, a, buf, (socklen_t)size) == NULL) {
 		buf[0] = '\0';
 	}
 }
 
-int prober_http_start(prober_t *p, prober_target_t *t)
+int prober_http_start(prober_t *p, prober_job_t *job, const struct sockaddr_storage *ss,
+                      socklen_t len)
 {
+	prober_target_t *t = job->target;
 	const hg_rec_check_t *c = &t->check;
 	bool tls = c->type == HG_CHECK_HTTPS;
-	char host[HG_PATH_SIZE + 4], url[2 * HG_PATH_SIZE + 64];
-	url_host(t, host, sizeof(host));
-	if (host[0] == '\0') {
-		return HG_ENOENT;   /* CNAME endpoint without host or probe-address */
+	bool v6 = ss->ss_family == AF_INET6;
+	char addr[INET6_ADDRSTRLEN], host[HG_PATH_SIZE + 4], url[2 * HG_PATH_SIZE + 64];
+	(void)len;
+	literal(ss, addr, sizeof(addr));
+	if (addr[0] == '\0') {
+		return HG_EINVAL;
+	}
+	/* The host part of the URL: the check's host (Host header and SNI),
+	 * else the address literal. */
+	if (c->host[0] != '\0') {
+		snprintf(host, sizeof(host), "%s", c->host);
+	} else {
+		snprintf(host, sizeof(host), v6 ? "[%s]" : "%s", addr);
 	}
 	snprintf(url, sizeof(url), "%s://%s:%u%s%s", tls ? "https" : "http", host, c->port,
 	         c->path[0] == '/' ? "" : "/", c->path);
 
-	prober_job_t *job = calloc(1, sizeof(*job));
-	if (job == NULL) {
-		return HG_ENOMEM;
-	}
-	job->fd = -1;
-	job->target = t;
 	job->easy = curl_easy_init();
 	if (job->easy == NULL) {
-		free(job);
 		return HG_ENOMEM;
 	}
-	if (c->host[0] != '\0' && t->has_addr) {
-		/* Connect to the endpoint's address whatever the name resolves to:
-		 * per handle, unlike CURLOPT_RESOLVE which fills the shared cache. */
+	if (c->host[0] != '\0') {
+		/* Connect to the endpoint's address (or the one its name resolved
+		 * to, prober_resolve.c) whatever curl would resolve the name to:
+		 * per handle, unlike CURLOPT_RESOLVE which fills the shared cache,
+		 * and curl never runs a lookup of its own. */
 		char map[HG_PATH_SIZE + 128];
-		snprintf(map, sizeof(map), "%s:%u:%s%s%s:%u", c->host, c->port,
-		         t->addr.ss_family == AF_INET6 ? "[" : "", t->addr_text,
-		         t->addr.ss_family == AF_INET6 ? "]" : "", c->port);
+		snprintf(map, sizeof(map), "%s:%u:%s%s%s:%u", c->host, c->port, v6 ? "[" : "", addr,
+		         v6 ? "]" : "", c->port);
 		job->connect_to = curl_slist_append(NULL, map);
 		if (job->connect_to == NULL) {
 			job_free(p, job);
-			free(job);
 			return HG_ENOMEM;
 		}
 		curl_easy_setopt(job->easy, CURLOPT_CONNECT_TO, job->connect_to);
 	}
-	long timeout = c->timeout_ms ? (long)c->timeout_ms : 2000;
+	/* The probe's whole budget, of which resolving the name may have
+	 * used a part. */
+	uint64_t now = prober_now_ns();
+	long timeout = job->deadline_ns > now ? (long)((job->deadline_ns - now) / 1000000ull) : 0;
+	if (timeout < 1) {
+		timeout = 1;
+	}
 	CURL *e = job->easy;
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, job);
@@ -270,11 +276,8 @@ int prober_http_start(prober_t *p, prober_target_t *t)
 	}
 	if (curl_multi_add_handle(p->multi, e) != CURLM_OK) {
 		job_free(p, job);
-		free(job);
 		return HG_ENOMEM;
 	}
-	t->job = job;
-	p->inflight++;
 	return HG_EOK;
 }
 

@@ -98,16 +98,11 @@ void prober_icmp_cancel(prober_t *p, prober_job_t *job)
 	}
 }
 
-int prober_icmp_start(prober_t *p, prober_target_t *t)
+int prober_icmp_start(prober_t *p, prober_job_t *job, const struct sockaddr_storage *ss,
+                      socklen_t len)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int ret = prober_target_sockaddr(t, &ss, &len);
-	if (ret != HG_EOK) {
-		return ret;
-	}
-	int family = ss.ss_family;
-	ret = open_sock(p, family);
+	int family = ss->ss_family;
+	int ret = open_sock(p, family);
 	if (ret != HG_EOK) {
 		return ret;
 	}
@@ -121,30 +116,21 @@ int prober_icmp_start(prober_t *p, prober_target_t *t)
 	}
 	p->echo_next_seq = (uint16_t)(seq + 1);
 
-	prober_job_t *job = calloc(1, sizeof(*job));
-	if (job == NULL) {
-		return HG_ENOMEM;
-	}
 	job->ev.kind = family == AF_INET ? PROBER_EV_ICMP4 : PROBER_EV_ICMP6;
-	job->target = t;
-	job->fd = -1;
 	job->echo_seq = seq;
 	job->icmp_family = family;
-	job->start_ns = prober_now_ns();
-	job->deadline_ns = job->start_ns +
-	                   (uint64_t)(t->check.timeout_ms ? t->check.timeout_ms : 2000) * 1000000ull;
+	job->start_ns = prober_now_ns();   /* the echo time alone, and the token */
 	echo_t pkt = {
 		.type = family == AF_INET ? ICMP_ECHO : ICMP6_ECHO_REQUEST,
 		.seq = htons(seq),
 		.token = job->start_ns,
 	};
-	((struct sockaddr_in *)&ss)->sin_port = 0;   /* same offset in sockaddr_in6 */
-	t->job = job;
-	p->inflight++;
+	struct sockaddr_storage to = *ss;
+	((struct sockaddr_in *)&to)->sin_port = 0;   /* same offset in sockaddr_in6 */
 	prober_job_link(p, job);
 	p->echo_seq[seq] = job;
 	int fd = family == AF_INET ? p->icmp4_fd : p->icmp6_fd;
-	if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&ss, len) < 0) {
+	if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&to, len) < 0) {
 		prober_result_t r = { .ok = false, .fail_class = prober_errno_fail_class(errno),
 		                      .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE };
 		prober_job_unlink(p, job);

@@ -1,5 +1,7 @@
 /*  SPDX-License-Identifier: GPL-3.0-or-later */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +35,13 @@ int prober_loop_init(prober_t *p)
 {
 	p->epfd = p->curl_tfd = p->tick_tfd = p->sig_fd = -1;
 	p->icmp4_fd = p->icmp6_fd = -1;
+	p->reload_efd = -1;
 	p->curl_timer_ev.kind = PROBER_EV_CURL_TIMER;
 	p->tick_ev.kind = PROBER_EV_TICK;
 	p->signal_ev.kind = PROBER_EV_SIGNAL;
 	p->icmp4_ev.kind = PROBER_EV_ICMP4;
 	p->icmp6_ev.kind = PROBER_EV_ICMP6;
+	p->resolver_ev.kind = PROBER_EV_RESOLVER;
 	p->rng = prober_now_ns() ^ ((uint64_t)getpid() << 32);
 
 	/* Signals arrive as fd events so a handler never runs in the middle of
@@ -69,6 +73,18 @@ int prober_loop_init(prober_t *p)
 	if (ret == HG_EOK) {
 		ret = prober_http_init(p);
 	}
+	if (ret == HG_EOK) {
+		ret = prober_reload_init(p);
+	}
+	if (ret == HG_EOK) {
+		ret = prober_writer_init(p);
+	}
+	if (ret == HG_EOK) {
+		ret = prober_resolver_new(NULL, &p->resolver);
+	}
+	if (ret == HG_EOK) {
+		ret = prober_epoll_add(p, prober_resolver_fd(p->resolver), EPOLLIN, &p->resolver_ev);
+	}
 	return ret;
 }
 
@@ -78,6 +94,7 @@ static void abandon_jobs(prober_t *p)
 	while (p->jobs != NULL) {
 		prober_job_t *job = p->jobs;
 		prober_job_unlink(p, job);
+		prober_resolve_cancel(&job->wait);
 		if (job->fd >= 0) {
 			close(job->fd);
 		}
@@ -92,8 +109,12 @@ static void abandon_jobs(prober_t *p)
 
 void prober_loop_free(prober_t *p)
 {
+	prober_reload_free(p);   /* before the targets a reload thread reads */
+	prober_writer_free(p);   /* before the store its transaction uses */
 	abandon_jobs(p);
 	prober_http_free(p);   /* abandons HTTP transfers */
+	prober_resolver_free(p->resolver);   /* abandons lookups */
+	p->resolver = NULL;
 	prober_icmp_close(p);
 	prober_targets_free(p);
 	free(p->dirty);
@@ -198,38 +219,106 @@ static void reschedule(prober_t *p, prober_target_t *t, uint64_t now)
 	}
 }
 
-static void start_probe(prober_t *p, prober_target_t *t)
+void prober_finish_start_error(prober_t *p, prober_job_t *job, int err)
+{
+	/* Could not even start (no address, socket refused): that is a failed
+	 * probe, accounted like any other. */
+	prober_result_t r = { .ok = false, .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE,
+	                      .fail_class = err == HG_ENOENT ? HG_FAIL_RESOLVE
+	                                  : err == HG_EACCES ? HG_FAIL_OTHER
+	                                  : HG_FAIL_UNREACHABLE };
+	prober_finish(p, job, &r);
+}
+
+/* The probe proper, at an address with its port. */
+static void probe_at(prober_t *p, prober_job_t *job, const struct sockaddr_storage *ss,
+                     socklen_t len)
 {
 	int ret;
-	switch (t->check.type) {
+	switch (job->target->check.type) {
 	case HG_CHECK_HTTP:
 	case HG_CHECK_HTTPS:
-		ret = prober_http_start(p, t);
+		ret = prober_http_start(p, job, ss, len);
 		break;
 	case HG_CHECK_TCP:
-		ret = prober_tcp_start(p, t);
+		ret = prober_tcp_start(p, job, ss, len);
 		break;
 	case HG_CHECK_ICMP:
-		ret = prober_icmp_start(p, t);
+		ret = prober_icmp_start(p, job, ss, len);
 		break;
 	default:
 		ret = HG_EINVAL;
 	}
-	if (ret != HG_EOK && t->job == NULL) {
-		/* Could not even start (no address, socket refused): that is a
-		 * failed probe, accounted like any other. */
-		prober_job_t *job = calloc(1, sizeof(*job));
-		if (job == NULL) {
-			return;
-		}
-		job->target = t;
-		t->job = job;
-		p->inflight++;
-		prober_result_t r = { .ok = false, .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE,
-		                      .fail_class = ret == HG_ENOENT ? HG_FAIL_RESOLVE
-		                                  : ret == HG_EACCES ? HG_FAIL_OTHER
-		                                  : HG_FAIL_UNREACHABLE };
-		prober_finish(p, job, &r);
+	if (ret != HG_EOK) {
+		prober_finish_start_error(p, job, ret);
+	}
+}
+
+/* A CNAME endpoint's name resolved: its port, and the address its log
+ * lines show. */
+static void resolved_address(prober_target_t *t, struct sockaddr_storage *ss)
+{
+	uint16_t port = htons(t->check.port);
+	const void *a;
+	if (ss->ss_family == AF_INET) {
+		((struct sockaddr_in *)ss)->sin_port = port;
+		a = &((struct sockaddr_in *)ss)->sin_addr;
+	} else {
+		((struct sockaddr_in6 *)ss)->sin6_port = port;
+		a = &((struct sockaddr_in6 *)ss)->sin6_addr;
+	}
+	inet_ntop(ss->ss_family, a, t->addr_text, sizeof(t->addr_text));
+}
+
+/* The lookup a probe waited for ended (prober_resolve_done_fn). */
+static void on_resolved(prober_resolve_wait_t *w, int err, const struct sockaddr_storage *ss,
+                        socklen_t len)
+{
+	prober_job_t *job = (prober_job_t *)((char *)w - offsetof(prober_job_t, wait));
+	prober_t *p = job->p;
+	prober_job_unlink(p, job);
+	if (err != HG_EOK || job->target->removed) {
+		prober_finish_start_error(p, job, err != HG_EOK ? err : HG_ENOENT);
+		return;
+	}
+	struct sockaddr_storage addr = *ss;
+	resolved_address(job->target, &addr);
+	probe_at(p, job, &addr, len);
+}
+
+static void start_probe(prober_t *p, prober_target_t *t)
+{
+	prober_job_t *job = calloc(1, sizeof(*job));
+	if (job == NULL) {
+		return;   /* this round is skipped */
+	}
+	job->p = p;
+	job->target = t;
+	job->fd = -1;
+	job->start_ns = prober_now_ns();
+	/* The whole probe, resolving a CNAME endpoint's name included. */
+	job->deadline_ns = job->start_ns +
+	                   (uint64_t)(t->check.timeout_ms ? t->check.timeout_ms : 2000) * 1000000ull;
+	t->job = job;
+	p->inflight++;
+	if (t->has_addr) {
+		probe_at(p, job, &t->addr, t->addrlen);
+		return;
+	}
+	/* A CNAME endpoint without probe-address: its host, resolved without
+	 * blocking; the probe waits on the lookup, the loop does not. */
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	int ret = t->check.host[0] == '\0' ? HG_ENOENT
+	          : prober_resolve(p->resolver, t->check.host, job->start_ns, &job->wait,
+	                           on_resolved, &ss, &len);
+	if (ret == PROBER_RESOLVE_PENDING) {
+		prober_job_link(p, job);   /* for its deadline */
+	} else if (ret == HG_EOK) {
+		resolved_address(t, &ss);
+		probe_at(p, job, &ss, len);
+	} else {
+		prober_finish_start_error(p, job, ret == HG_ENOMEM ? ret : HG_ENOENT);
 	}
 }
 
@@ -246,7 +335,12 @@ static void expire_jobs(prober_t *p, uint64_t now)
 			if (job->ev.kind == PROBER_EV_ICMP4 || job->ev.kind == PROBER_EV_ICMP6) {
 				prober_icmp_cancel(p, job);
 			}
-			prober_result_t r = { .ok = false, .fail_class = HG_FAIL_TIMEOUT,
+			/* Still waiting for its name: the lookup goes on and fills
+			 * the cache; the probe fails as unresolved, not as lost. */
+			bool resolving = job->wait.entry != NULL;
+			prober_resolve_cancel(&job->wait);
+			prober_result_t r = { .ok = false,
+			                      .fail_class = resolving ? HG_FAIL_RESOLVE : HG_FAIL_TIMEOUT,
 			                      .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE };
 			prober_finish(p, job, &r);
 		}
@@ -324,8 +418,10 @@ static void on_signal(prober_t *p)
 	struct signalfd_siginfo si;
 	while (read(p->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			hg_notice("SIGHUP: reloading the policy from %s", p->db_dir);
+			hg_notice("SIGHUP: reloading the policy from %s and the resolver configuration",
+			          p->db_dir);
 			p->reload = true;
+			prober_resolver_reload(p->resolver, prober_now_ns());
 		} else {
 			hg_notice("signal %u: stopping", si.ssi_signo);
 			p->stop = true;
@@ -363,6 +459,15 @@ static void dispatch(prober_t *p, struct epoll_event *ev)
 	case PROBER_EV_ICMP6:
 		prober_icmp_on_event(p, AF_INET6, ev->events);
 		break;
+	case PROBER_EV_RESOLVER:
+		prober_resolver_process(p->resolver, prober_now_ns());
+		break;
+	case PROBER_EV_RELOAD:
+		prober_reload_finish(p);
+		break;
+	case PROBER_EV_WRITER:
+		prober_batch_written(p);
+		break;
 	default:
 		break;
 	}
@@ -392,15 +497,15 @@ int prober_run(prober_t *p)
 		/* tick() wakes the loop at least once a second, so this runs at
 		 * least that often. */
 		prober_watch_policy(p, prober_now_ns());
-		if (p->reload) {
+		if (p->reload && p->reload_work == NULL) {
 			p->reload = false;
-			prober_reload(p);
+			prober_reload_start(p);   /* read on its own thread */
 		}
 		arm_tick(p, tick(p));
 	}
 	/* SIGTERM: in-flight probes are abandoned, finished results committed. */
 	abandon_jobs(p);
-	int ret = prober_batch_flush(p);
+	int ret = prober_batch_final(p);
 	if (p->metrics_path != NULL) {
 		prober_metrics_write(p, p->metrics_path);
 	}

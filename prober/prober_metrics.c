@@ -91,6 +91,43 @@ static void failed_series(FILE *f, const prober_t *p)
 	}
 }
 
+/* The names of CNAME endpoints (prober_resolve.h). */
+static void resolver_series(FILE *f, const prober_t *p)
+{
+	if (p->resolver == NULL) {
+		return;
+	}
+	prober_resolve_stats_t st;
+	prober_resolver_stats(p->resolver, &st);
+	const struct { const char *result; uint64_t n; } lookups[] = {
+		{ "cached", st.cache_hits }, { "stale", st.stale_hits },
+		{ "other", st.lookups - st.cache_hits - st.stale_hits },
+	};
+	fputs("# HELP haltgslb_prober_dns_lookups_total Addresses of CNAME endpoints asked for, by "
+	      "how they were answered (cached: fresh; stale: expired, refreshing; other: a "
+	      "query, or a failure remembered).\n"
+	      "# TYPE haltgslb_prober_dns_lookups_total counter\n", f);
+	for (size_t i = 0; i < sizeof(lookups) / sizeof(lookups[0]); i++) {
+		fputs("haltgslb_prober_dns_lookups_total{prober=\"", f);
+		put_label(f, p->id);
+		fprintf(f, "\",result=\"%s\"} %llu\n", lookups[i].result,
+		        (unsigned long long)lookups[i].n);
+	}
+	fputs("# HELP haltgslb_prober_dns_queries_total DNS lookups sent, by outcome.\n"
+	      "# TYPE haltgslb_prober_dns_queries_total counter\n"
+	      "haltgslb_prober_dns_queries_total{prober=\"", f);
+	put_label(f, p->id);
+	fprintf(f, "\",result=\"failed\"} %llu\n", (unsigned long long)st.failures);
+	fputs("haltgslb_prober_dns_queries_total{prober=\"", f);
+	put_label(f, p->id);
+	fprintf(f, "\",result=\"answered\"} %llu\n",
+	        (unsigned long long)(st.queries - st.failures - st.pending));
+	fputs("# HELP haltgslb_prober_dns_pending DNS lookups in flight.\n"
+	      "# TYPE haltgslb_prober_dns_pending gauge\nhaltgslb_prober_dns_pending{prober=\"", f);
+	put_label(f, p->id);
+	fprintf(f, "\"} %zu\n", st.pending);
+}
+
 int prober_metrics_write(const prober_t *p, const char *path)
 {
 	int ret = HG_EOK;
@@ -158,6 +195,7 @@ int prober_metrics_write(const prober_t *p, const char *path)
 			fprintf(f, "\"} %llu\n", (unsigned long long)vals[i]);
 		}
 	}
+	resolver_series(f, p);
 	prober_pub_metrics(p, f);
 	if (ferror(f) | (fclose(f) != 0)) {
 		ret = HG_EIO;

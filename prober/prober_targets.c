@@ -201,10 +201,10 @@ static prober_target_t *find_old(prober_target_t **sorted, size_t n, const char 
 
 /* Continue from what an earlier run wrote, so a restart does not flip a
  * down endpoint to unknown (treated as up) for fall x interval. */
-static void seed_from_db(prober_t *p, prober_target_t *t, store_rtxn_t *rtxn)
+static void seed_from_db(const char *prober_id, prober_target_t *t, store_rtxn_t *rtxn)
 {
 	uint8_t key[STORE_MEASURE_KEY_MAX];
-	size_t klen = store_measure_key(key, sizeof(key), t->id, p->id);
+	size_t klen = store_measure_key(key, sizeof(key), t->id, prober_id);
 	const void *val;
 	size_t vlen;
 	if (klen > 0 && store_get(rtxn, STORE_MEASUREMENTS, key, klen, &val, &vlen) == HG_EOK &&
@@ -224,126 +224,197 @@ static uint64_t interval_ns(const hg_rec_check_t *check)
 
 /* Spread first probes over one interval: 10,000 endpoints loaded at once
  * must not fire together. */
-static uint64_t first_due(prober_t *p, const hg_rec_check_t *check, uint64_t now)
+static uint64_t first_due(uint64_t *rng, const hg_rec_check_t *check, uint64_t now)
 {
-	p->rng = p->rng * 6364136223846793005ull + 1442695040888963407ull;
-	return now + (p->rng >> 11) % interval_ns(check);
+	*rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+	return now + (*rng >> 11) % interval_ns(check);
 }
 
-static prober_target_t *target_new(prober_t *p, const hg_rec_endpoint_t *e, uint64_t now)
+static prober_target_t *target_new(unsigned window, uint64_t *rng, const hg_rec_endpoint_t *e,
+                                   uint64_t now)
 {
 	prober_target_t *t = calloc(1, sizeof(*t));
 	if (t == NULL) {
 		return NULL;
 	}
-	if (prober_state_init(&t->st, p->window) != HG_EOK) {
+	if (prober_state_init(&t->st, window) != HG_EOK) {
 		free(t);
 		return NULL;
 	}
 	memcpy(t->id, e->id, sizeof(t->id));
 	target_set_probe(t, e);
-	t->due_ns = first_due(p, &t->check, now);
+	t->due_ns = first_due(rng, &t->check, now);
 	return t;
 }
 
-/* ---- reconciling the targets with the loaded policy ---- */
+/* ---- reconciling the targets with the loaded policy ----
+ *
+ * In two steps, so that reading 10,000 endpoints never stalls the loop:
+ * prober_targets_prepare() reads the snapshot and builds every new target
+ * (on the reload thread, prober_reload.c), prober_targets_commit() swaps
+ * the set in on the loop. While a plan is being prepared the loop changes
+ * neither p->targets nor the id, check and address of any target in it
+ * (only a commit does), so the reload thread may read those; the loop
+ * keeps writing the targets' other fields (state, schedule, job), which
+ * the thread never reads. */
 
 /* One endpoint of the policy and the target that will probe it. */
 typedef struct {
 	prober_target_t *t;
-	const hg_rec_endpoint_t *keep;   /*!< running target kept: its new record
-	                                      (in the snapshot); NULL: t is new */
+	bool keep;                        /*!< t is a running target */
+	hg_rec_endpoint_t *update;        /*!< kept, with a changed check: its new
+	                                       record (owned); NULL: unchanged */
 } plan_entry_t;
 
-/* A reconcile in progress. Everything that can fail (allocation, reading the
- * snapshot) happens before the running targets are touched, so a failed
- * reload leaves them exactly as they were. */
-typedef struct {
-	prober_t *p;
-	store_rtxn_t *rtxn;
-	uint64_t now;
-	prober_target_t **sorted;        /*!< the running targets by id */
-	plan_entry_t *plan;
+/* Everything that can fail (allocation, reading the snapshot) happens in
+ * prepare, before the running targets are touched, so a failed reload
+ * leaves them exactly as they were. */
+struct prober_plan {
+	uint64_t rng, now;
+	plan_entry_t *e;
 	size_t n, cap;
 	size_t added, reset;
-} reconcile_t;
+};
 
-static int reconcile_begin(reconcile_t *r)
+/* A read-only view of the running targets, by id (the thread's own copy
+ * of the pointer array: the loop's arrays stay as they are). */
+typedef struct {
+	const char *prober_id;
+	unsigned window;
+	store_rtxn_t *rtxn;
+	prober_target_t **sorted;
+	size_t n_sorted;
+	prober_plan_t *plan;
+} prepare_t;
+
+static int plan_push(prober_plan_t *pl, prober_target_t *t, bool keep, hg_rec_endpoint_t *update)
 {
-	prober_t *p = r->p;
-	if (p->n_targets == 0) {
-		return HG_EOK;
+	if (pl->n == pl->cap) {
+		size_t cap = pl->cap ? 2 * pl->cap : 64;
+		plan_entry_t *e = realloc(pl->e, cap * sizeof(*e));
+		if (e == NULL) {
+			return HG_ENOMEM;
+		}
+		pl->e = e;
+		pl->cap = cap;
 	}
-	r->sorted = malloc(p->n_targets * sizeof(*r->sorted));
-	/* Room for every running target to become a zombie: dropping then
-	 * cannot fail. */
-	prober_target_t **z = realloc(p->zombies, (p->n_zombies + p->n_targets) * sizeof(*z));
-	if (z != NULL) {
-		p->zombies = z;
-	}
-	if (r->sorted == NULL || z == NULL) {
-		return HG_ENOMEM;
-	}
-	memcpy(r->sorted, p->targets, p->n_targets * sizeof(*r->sorted));
-	qsort(r->sorted, p->n_targets, sizeof(*r->sorted), cmp_target_id);
+	pl->e[pl->n++] = (plan_entry_t){ .t = t, .keep = keep, .update = update };
 	return HG_EOK;
 }
 
-static int plan_push(reconcile_t *r, prober_target_t *t, const hg_rec_endpoint_t *keep)
+/* A running target that stays: nothing for the loop to do unless its check
+ * changed (then the new record goes with the plan). */
+static int plan_keep(prober_plan_t *pl, prober_target_t *old, const hg_rec_endpoint_t *e)
 {
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 64;
-		plan_entry_t *pl = realloc(r->plan, cap * sizeof(*pl));
-		if (pl == NULL) {
+	hg_rec_endpoint_t *update = NULL;
+	if (memcmp(&old->check, &e->check, sizeof(e->check)) != 0) {
+		update = malloc(sizeof(*update));
+		if (update == NULL) {
 			return HG_ENOMEM;
 		}
-		r->plan = pl;
-		r->cap = cap;
+		memcpy(update, e, sizeof(*update));
 	}
-	r->plan[r->n++] = (plan_entry_t){ .t = t, .keep = keep };
-	return HG_EOK;
+	int ret = plan_push(pl, old, true, update);
+	if (ret != HG_EOK) {
+		free(update);
+	}
+	return ret;
 }
 
 /* An endpoint of the policy: keep its running target, or make a new one.
  * A target whose type, port or address changed starts again (its figures
  * meant another probe); the old one is dropped like a removed endpoint. */
-static int reconcile_visit(void *ctx, const hg_rec_endpoint_t *e)
+static int prepare_visit(void *ctx, const hg_rec_endpoint_t *e)
 {
-	reconcile_t *r = ctx;
-	prober_target_t *old = find_old(r->sorted, r->p->n_targets, e->id);
+	prepare_t *c = ctx;
+	prober_plan_t *pl = c->plan;
+	prober_target_t *old = find_old(c->sorted, c->n_sorted, e->id);
 	if (old != NULL && same_probe(old, e)) {
-		return plan_push(r, old, e);
+		return plan_keep(pl, old, e);
 	}
-	prober_target_t *t = target_new(r->p, e, r->now);
+	prober_target_t *t = target_new(c->window, &pl->rng, e, pl->now);
 	if (t == NULL) {
 		return HG_ENOMEM;
 	}
 	if (old == NULL) {
-		seed_from_db(r->p, t, r->rtxn);
+		seed_from_db(c->prober_id, t, c->rtxn);
 	}
-	int ret = plan_push(r, t, NULL);
+	int ret = plan_push(pl, t, false, NULL);
 	if (ret != HG_EOK) {
 		target_free(t);
 		return ret;
 	}
 	if (old == NULL) {
-		r->added++;
+		pl->added++;
 	} else {
-		r->reset++;
+		pl->reset++;
 	}
+	return HG_EOK;
+}
+
+void prober_plan_free(prober_plan_t *pl)
+{
+	if (pl == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < pl->n; i++) {
+		if (!pl->e[i].keep) {
+			target_free(pl->e[i].t);   /* created for this plan only */
+		}
+		free(pl->e[i].update);
+	}
+	free(pl->e);
+	free(pl);
+}
+
+int prober_targets_prepare(const prober_t *p, store_rtxn_t *rtxn, uint64_t seed,
+                           prober_plan_t **out)
+{
+	*out = NULL;
+	prober_plan_t *pl = calloc(1, sizeof(*pl));
+	if (pl == NULL) {
+		return HG_ENOMEM;
+	}
+	pl->rng = seed;
+	pl->now = prober_now_ns();
+	prepare_t c = { .prober_id = p->id, .window = p->window, .rtxn = rtxn, .plan = pl,
+	                .n_sorted = p->n_targets };
+	int ret = HG_EOK;
+	if (c.n_sorted > 0) {
+		c.sorted = malloc(c.n_sorted * sizeof(*c.sorted));
+		if (c.sorted == NULL) {
+			ret = HG_ENOMEM;
+		} else {
+			memcpy(c.sorted, p->targets, c.n_sorted * sizeof(*c.sorted));
+			qsort(c.sorted, c.n_sorted, sizeof(*c.sorted), cmp_target_id);
+		}
+	}
+	size_t skipped = 0;
+	if (ret == HG_EOK) {
+		ret = prober_source_foreach_endpoint(rtxn, prepare_visit, &c, &skipped);
+	}
+	free(c.sorted);
+	if (ret != HG_EOK) {
+		prober_plan_free(pl);
+		return ret;
+	}
+	if (skipped > 0) {
+		hg_warn("%zu endpoint records of an unknown layout ignored (a newer haltgslb-ctl "
+		        "wrote them?)", skipped);
+	}
+	*out = pl;
 	return HG_EOK;
 }
 
 /* A kept target takes its new check. A shorter interval applies now, not
  * after the old (maybe hour-long) wait for the next probe. */
-static void keep_update(prober_t *p, prober_target_t *t, const hg_rec_endpoint_t *e,
+static void keep_update(uint64_t *rng, prober_target_t *t, const hg_rec_endpoint_t *e,
                         uint64_t now)
 {
 	if (t->due_ns > now + interval_ns(&e->check)) {
-		t->due_ns = first_due(p, &e->check, now);
+		t->due_ns = first_due(rng, &e->check, now);
 	}
 	target_set_probe(t, e);
-	t->kept = true;
 }
 
 /* Running targets that no plan entry kept: stop them (a probe in flight
@@ -369,62 +440,51 @@ static size_t drop_unkept(prober_t *p)
 	return dropped;
 }
 
-static int reconcile_commit(reconcile_t *r)
+int prober_targets_commit(prober_t *p, prober_plan_t *pl)
 {
-	prober_t *p = r->p;
-	prober_target_t **targets = calloc(r->n ? r->n : 1, sizeof(*targets));
-	prober_target_t **heap = calloc(r->n ? r->n : 1, sizeof(*heap));
-	if (targets == NULL || heap == NULL) {
+	size_t n = pl->n;
+	prober_target_t **targets = calloc(n ? n : 1, sizeof(*targets));
+	prober_target_t **heap = calloc(n ? n : 1, sizeof(*heap));
+	/* Room for every running target to become a zombie: dropping then
+	 * cannot fail. */
+	prober_target_t **z = realloc(p->zombies, (p->n_zombies + p->n_targets + 1) * sizeof(*z));
+	if (z != NULL) {
+		p->zombies = z;
+	}
+	if (targets == NULL || heap == NULL || z == NULL) {
 		free(targets);
 		free(heap);
+		prober_plan_free(pl);
 		return HG_ENOMEM;
 	}
-	for (size_t i = 0; i < r->n; i++) {
-		targets[i] = r->plan[i].t;
-		if (r->plan[i].keep != NULL) {
-			keep_update(p, r->plan[i].t, r->plan[i].keep, r->now);
+	uint64_t now = prober_now_ns();
+	for (size_t i = 0; i < n; i++) {
+		plan_entry_t *e = &pl->e[i];
+		targets[i] = e->t;
+		if (e->keep) {
+			if (e->update != NULL) {
+				keep_update(&p->rng, e->t, e->update, now);
+			}
+			e->t->kept = true;
 		}
 	}
-	size_t removed = drop_unkept(p) - r->reset;
+	/* Targets are freed here: batch items handed to the writer thread
+	 * before this point find theirs again by id (prober_batch.c). */
+	p->targets_epoch++;
+	size_t removed = drop_unkept(p) - pl->reset;
 	free(p->targets);
 	free(p->heap);
 	p->targets = targets;
 	p->heap = heap;
-	p->n_targets = r->n;
+	p->n_targets = n;
 	prober_heap_rebuild(p);
-	hg_info("targets: %zu (added %zu, reset %zu, removed %zu)", p->n_targets, r->added,
-	        r->reset, removed);
+	hg_info("targets: %zu (added %zu, reset %zu, removed %zu)", p->n_targets, pl->added,
+	        pl->reset, removed);
+	/* The targets are p's now: only the plan's own memory goes. */
+	for (size_t i = 0; i < n; i++) {
+		free(pl->e[i].update);
+	}
+	free(pl->e);
+	free(pl);
 	return HG_EOK;
-}
-
-/* Free only the targets this reconcile created; kept ones belong to p. */
-static void reconcile_undo(reconcile_t *r)
-{
-	for (size_t i = 0; i < r->n; i++) {
-		if (r->plan[i].keep == NULL) {
-			target_free(r->plan[i].t);
-		}
-	}
-}
-
-int prober_targets_apply(prober_t *p, store_rtxn_t *rtxn)
-{
-	reconcile_t r = { .p = p, .rtxn = rtxn, .now = prober_now_ns() };
-	size_t skipped = 0;
-	int ret = reconcile_begin(&r);
-	if (ret == HG_EOK) {
-		ret = prober_source_foreach_endpoint(rtxn, reconcile_visit, &r, &skipped);
-	}
-	if (ret == HG_EOK) {
-		ret = reconcile_commit(&r);
-	}
-	if (ret != HG_EOK) {
-		reconcile_undo(&r);
-	} else if (skipped > 0) {
-		hg_warn("%zu endpoint records of an unknown layout ignored (a newer haltgslb-ctl "
-		        "wrote them?)", skipped);
-	}
-	free(r.sorted);
-	free(r.plan);
-	return ret;
 }

@@ -3,7 +3,6 @@
  * handshake time (connect() to writable). */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -33,80 +32,26 @@ uint8_t prober_errno_fail_class(int err)
 	}
 }
 
-/* A CNAME endpoint without probe-address: the system resolver, at probe
- * time (CNAME endpoints are few; their address may change). */
-static int resolve(const prober_target_t *t, struct sockaddr_storage *ss, socklen_t *len)
-{
-	const char *name = t->check.host;
-	if (name[0] == '\0') {
-		return HG_ENOENT;
-	}
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
-	if (getaddrinfo(name, NULL, &hints, &res) != 0 || res == NULL) {
-		return HG_ENOENT;
-	}
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return HG_EOK;
-}
-
-int prober_target_sockaddr(const prober_target_t *t, struct sockaddr_storage *ss,
-                           socklen_t *len)
-{
-	if (t->has_addr) {
-		*ss = t->addr;
-		*len = t->addrlen;
-		return HG_EOK;
-	}
-	int ret = resolve(t, ss, len);
-	if (ret != HG_EOK) {
-		return ret;
-	}
-	uint16_t port = htons(t->check.port);
-	if (ss->ss_family == AF_INET) {
-		((struct sockaddr_in *)ss)->sin_port = port;
-	} else {
-		((struct sockaddr_in6 *)ss)->sin6_port = port;
-	}
-	return HG_EOK;
-}
-
 void prober_sock_nolinger(int fd)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
-int prober_tcp_start(prober_t *p, prober_target_t *t)
+int prober_tcp_start(prober_t *p, prober_job_t *job, const struct sockaddr_storage *ss,
+                     socklen_t len)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int ret = prober_target_sockaddr(t, &ss, &len);
-	if (ret != HG_EOK) {
-		return ret;
-	}
-	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		return hg_err_from_errno(errno);
 	}
 	prober_sock_nolinger(fd);
-	prober_job_t *job = calloc(1, sizeof(*job));
-	if (job == NULL) {
-		close(fd);
-		return HG_ENOMEM;
-	}
 	job->ev.kind = PROBER_EV_TCP;
-	job->target = t;
 	job->fd = fd;
-	job->start_ns = prober_now_ns();
-	job->deadline_ns = job->start_ns +
-	                   (uint64_t)(t->check.timeout_ms ? t->check.timeout_ms : 2000) * 1000000ull;
-	t->job = job;
-	p->inflight++;
+	job->start_ns = prober_now_ns();   /* the RTT is the handshake alone */
 	prober_job_link(p, job);
 	prober_result_t r = { .ok = false, .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE };
-	if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS) {
+	if (connect(fd, (const struct sockaddr *)ss, len) != 0 && errno != EINPROGRESS) {
 		r.fail_class = prober_errno_fail_class(errno);
 		goto fail;
 	}

@@ -10,17 +10,23 @@ PACKAGES=(
 	clang libclang-rt-14-dev libfuzzer-14-dev
 	# libraries (pkg-config names in configure.ac)
 	libknot-dev liblmdb-dev libmaxminddb-dev libcurl4-openssl-dev libnghttp2-dev
-	libyaml-dev libssl-dev liburcu-dev librabbitmq-dev
+	libyaml-dev libssl-dev liburcu-dev libc-ares-dev librabbitmq-dev
 	# runtime and test tools
 	knot knot-dnsutils lmdb-utils mmdb-bin libmaxmind-db-writer-perl
 	# Knot's own mod-geoip: the comparison make bench-scale runs
 	knot-module-geoip
 	python3 python3-pytest python3-pytest-timeout python3-dnspython python3-cryptography
 	iproute2 valgrind nginx-light openssl dnsperf procps
+	# systemd-analyze security (the units' sandbox test)
+	systemd
 	# replication: the broker (tests run private nodes of it) and an AMQP client
 	rabbitmq-server python3-pika
 	# quality tooling (make lint, make format-check)
 	cppcheck clang-format
+	# Debian packages (scripts/build-debs.sh) and their checks
+	dpkg-dev debhelper devscripts lintian man-db
+	# deployment test: nspawn hosts from a debootstrap image, Ansible
+	debootstrap debian-archive-keyring systemd-container openssh-client ansible ansible-lint
 )
 
 if [ "$(id -u)" -ne 0 ]; then

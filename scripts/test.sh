@@ -4,8 +4,12 @@
 # and knotd), runs the unit tests under both, the knotd integration tests,
 # the network-namespace tests and `make distcheck`; a third, clang build runs
 # the fuzz targets briefly (FUZZ_SECONDS each, default 10), cppcheck (make
-# lint) and the clang-format check (make format-check). Ends with the line
-# "N passed, N failed"; exits non-zero if anything failed.
+# lint) and the clang-format check (make format-check); every systemd unit
+# of the tree is rated by systemd-analyze security (<= 2.0). Then the Debian
+# packages are built (scripts/build-debs.sh) and checked with lintian, the
+# Ansible roles with ansible-lint, and the deployment test boots nspawn
+# hosts and deploys the packages with the roles (tests/deploy/). Ends with
+# the line "N passed, N failed"; exits non-zero if anything failed.
 #
 # Only this run's results count: every log or XML a stage is counted from is
 # deleted before the stage runs (a build error or a pytest that dies would
@@ -25,12 +29,18 @@ PY=/usr/bin/python3
 PASSED=0
 FAILED=0
 SUMMARY=()
+STAGE_START=$(date +%s)
 
+# Each stage's time is the time since the previous record.
 record() { # stage passed failed
+	local now secs
+	now=$(date +%s)
+	secs=$((now - STAGE_START))
+	STAGE_START=$now
 	PASSED=$((PASSED + $2))
 	FAILED=$((FAILED + $3))
-	SUMMARY+=("$(printf '%-28s %5d passed, %3d failed' "$1" "$2" "$3")")
-	echo "=== $1: $2 passed, $3 failed"
+	SUMMARY+=("$(printf '%-28s %5d passed, %3d failed %6d s' "$1" "$2" "$3" "$secs")")
+	echo "=== $1: $2 passed, $3 failed ($secs s)"
 }
 
 # configure + make in a build directory, output in BUILDDIR/build.log.
@@ -198,6 +208,16 @@ else
 	record "fuzz targets (clang)" 0 1
 fi
 
+# 3c. Every systemd unit of the tree (*.service: the prober's, syncd's, any
+#     later one) must score <= 2.0 in `systemd-analyze security --offline`
+#     (also part of make check; here on its own so its scores are shown).
+units_out=$(top_srcdir="$top" bash "$top/tests/build/test_unit_security.sh" 2>&1)
+units_rc=$?
+grep -E '^(not ok|# unit files|# → Overall)' <<<"$units_out"
+units_fail=$(grep -c '^not ok' <<<"$units_out")
+if [ "$units_rc" -ne 0 ] && [ "$units_fail" -eq 0 ]; then units_fail=1; fi
+record "systemd units (security)" "$(grep -c '^ok ' <<<"$units_out")" "$units_fail"
+
 export top_srcdir="$top"
 
 # 4. Integration tests with a real knotd: the whole suite with the module
@@ -232,8 +252,10 @@ if [ -d "$top/tests/netns" ] && ls "$top"/tests/netns/test_*.py >/dev/null 2>&1;
 	fi
 fi
 
-# 5b. haltgslb-ctl broker-config against real rabbitmq-server nodes (one on
-#     loopback, one in a network namespace, a 3-node cluster).
+# 5b. Against real rabbitmq-server nodes: haltgslb-ctl broker-config (one on
+#     loopback, one in a network namespace, a 3-node cluster) and
+#     haltgslb-syncd consuming the stream (test_syncd.py; its feed helper
+#     tests/broker/hg_feedmsg is built by make check above).
 if [ -d "$top/tests/broker" ] && ls "$top"/tests/broker/test_*.py >/dev/null 2>&1; then
 	if [ "$asan_ok" -eq 1 ]; then
 		top_builddir="$top/build/asan" run_pytest "broker (rabbitmq)" "$top/build/broker.xml" "$top/tests/broker"
@@ -257,10 +279,18 @@ stage="$top/build/stage"
 rm -rf "$stage" "$top/build/install.log"
 missing=0
 if [ "$plain_ok" -eq 1 ] && (cd "$top/build/plain" && make install DESTDIR="$stage" >"$top/build/install.log" 2>&1); then
-	for f in bin/haltgslb-ctl bin/haltgslb-dump sbin/haltgslb-prober include/haltgslb/schema.h \
-		include/haltgslb/view.h share/doc/haltgslb/SCHEMA.md share/doc/haltgslb/policy.md; do
+	for f in bin/haltgslb-ctl bin/haltgslb-dump sbin/haltgslb-prober sbin/haltgslb-syncd \
+		include/haltgslb/schema.h include/haltgslb/view.h share/doc/haltgslb/SCHEMA.md \
+		share/doc/haltgslb/policy.md share/man/man1/haltgslb-ctl.1 share/man/man1/haltgslb-dump.1 \
+		share/man/man8/haltgslb-prober.8 share/man/man8/haltgslb-syncd.8; do
 		[ -e "$stage/usr/local/$f" ] || { echo "make install did not install /usr/local/$f"; missing=$((missing + 1)); }
 	done
+	unit="$stage/usr/local/lib/systemd/system/haltgslb-syncd.service"
+	if [ ! -e "$unit" ]; then
+		echo "make install did not install $unit"; missing=$((missing + 1))
+	elif ! grep -q '^ExecStart=/usr/local/sbin/haltgslb-syncd ' "$unit"; then
+		echo "$unit: ExecStart does not run the installed /usr/local/sbin/haltgslb-syncd"; missing=$((missing + 1))
+	fi
 	modfile="$stage$(pkg-config --variable=module_instdir knotd)/haltgslb.so"
 	[ -e "$modfile" ] || { echo "make install did not install $modfile"; missing=$((missing + 1)); }
 else
@@ -269,6 +299,49 @@ else
 	missing=1
 fi
 if [ "$missing" -eq 0 ]; then record "make install DESTDIR" 1 0; else record "make install DESTDIR" 0 1; fi
+
+# A TAP script as one stage: its ok/not ok lines counted, its exit status
+# too; the output (deleted first) is shown on failure.
+tap_stage() { # stage out script args...
+	local stage=$1 out=$2 rc pass fail
+	shift 2
+	rm -f "$out"
+	"$@" >"$out" 2>&1
+	rc=$?
+	pass=$(grep -c '^ok ' "$out")
+	fail=$(grep -c '^not ok ' "$out")
+	[ "$rc" -eq 0 ] || [ "$fail" -gt 0 ] || fail=1
+	[ "$fail" -eq 0 ] || cat "$out"
+	record "$stage" "$pass" "$fail"
+}
+
+# 8. Debian packages (tests/deploy/test_packages.sh): built with
+#    dpkg-buildpackage from a clean copy of the tree (make check ran twice
+#    above, hence nocheck), lintian clean (errors and warnings fail;
+#    overrides only in debian/*.lintian-overrides, each with its reason),
+#    man pages, conffiles, units enabled but not started, the knot pin.
+debdir="$top/build/deb"
+DEB_BUILD_OPTIONS=nocheck tap_stage "debian packages, lintian" "$top/build/packages.tap" \
+	"$top/tests/deploy/test_packages.sh" "$debdir"
+
+# 9. The Ansible roles and playbook (tests/deploy/test_ansible.sh):
+#    ansible-lint --offline at the production profile (ansible/.ansible-lint),
+#    syntax check with the example inventory, every role default documented.
+top_builddir="$top/build/plain" tap_stage "ansible-lint, roles" "$top/build/ansible.tap" \
+	"$top/tests/deploy/test_ansible.sh"
+
+# 10. Deployment test: nspawn hosts from a debootstrap image (cached in
+#     build/lab/cache), the packages above from a local apt repository,
+#     ansible/site.yml, answers checked from a client namespace.
+rm -f "$top/build/lab/timings.txt"
+if [ "$plain_ok" -eq 1 ] && ls "$debdir"/*.deb >/dev/null 2>&1; then
+	top_builddir="$top/build/plain" HG_TEST_DATA="$top/build/plain/tests/data" \
+		HG_DEB_DIR="$debdir" HG_LAB_DIR="$top/build/lab" \
+		run_pytest "deployment (nspawn hosts)" "$top/build/deploy.xml" "$top/tests/deploy"
+	cat "$top/build/lab/timings.txt" 2>/dev/null
+else
+	record "deployment (nspawn hosts)" 0 1
+fi
 
 echo
 echo "=== summary"

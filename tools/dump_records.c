@@ -257,8 +257,23 @@ static void dump_override(dump_out_t *o, const char *key, const MDB_val *v)
 	dump_obj_end(o);
 }
 
+/* cursors holds one record per prober and one stream position per stream
+ * (key "@stream:NAME", never a prober id). */
 static void dump_cursor(dump_out_t *o, const char *key, const MDB_val *v)
 {
+	if (strncmp(key, HG_CURSOR_STREAM_PREFIX, strlen(HG_CURSOR_STREAM_PREFIX)) == 0) {
+		if (!rec_ok(o, key, v, sizeof(hg_rec_stream_cursor_t))) {
+			return;
+		}
+		const hg_rec_stream_cursor_t *s = v->mv_data;
+		dump_obj_begin(o, key);
+		dump_uint(o, "offset", s->offset);
+		dump_time_ms(o, "committed", s->committed_ms);
+		dump_uint(o, "deliveries", s->deliveries);
+		dump_fixed(o, "cluster", s->cluster, sizeof(s->cluster));
+		dump_obj_end(o);
+		return;
+	}
 	if (!rec_ok(o, key, v, sizeof(hg_rec_cursor_t))) {
 		return;
 	}
@@ -266,7 +281,12 @@ static void dump_cursor(dump_out_t *o, const char *key, const MDB_val *v)
 	dump_obj_begin(o, key);
 	dump_uint(o, "epoch", c->epoch);
 	dump_uint(o, "seq", c->seq);
-	dump_time_ms(o, "last_heartbeat", c->last_heartbeat_ms);
+	dump_time_ms(o, "last_arrival", c->last_arrival_ms);
+	dump_time_ms(o, "last_sent", c->last_sent_ms);
+	dump_uint(o, "messages", c->messages);
+	dump_uint(o, "records", c->records);
+	dump_uint(o, "duplicates", c->duplicates);
+	dump_uint(o, "gaps", c->gaps);
 	dump_obj_end(o);
 }
 

@@ -511,11 +511,44 @@ bool store_is_broken(const store_t *store)
 	return atomic_load_explicit(&((store_t *)store)->broken, memory_order_relaxed);
 }
 
+/* Whether addr lies in a mapping of the environment's lock.mdb (the reader
+ * table LMDB maps itself, at an address it does not tell): looked up in
+ * /proc/self/maps, which is fine since this runs only after a fault. */
+static bool store_lock_map_contains(const store_t *store, uintptr_t addr)
+{
+	char lock_path[PATH_MAX];
+	if (snprintf(lock_path, sizeof(lock_path), "%s/lock.mdb", store->path) >=
+	    (int)sizeof(lock_path)) {
+		return false;
+	}
+	FILE *maps = fopen("/proc/self/maps", "re");
+	if (maps == NULL) {
+		return false;
+	}
+	bool found = false;
+	char line[PATH_MAX + 128];
+	while (!found && fgets(line, sizeof(line), maps) != NULL) {
+		unsigned long start, end;
+		int path_at = 0;
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &start, &end, &path_at) < 2 ||
+		    path_at == 0 || addr < start || addr >= end) {
+			continue;
+		}
+		line[strcspn(line, "\n")] = '\0';
+		found = strcmp(line + path_at, lock_path) == 0;
+	}
+	fclose(maps);
+	return found;
+}
+
 bool store_map_contains(const store_t *store, const void *addr)
 {
 	const char *p = addr;
 	if (store->map_addr == NULL) {
 		return true;            /* unknown: assume the worst */
 	}
-	return p >= store->map_addr && (size_t)(p - store->map_addr) < store->map_size;
+	if (p >= store->map_addr && (size_t)(p - store->map_addr) < store->map_size) {
+		return true;
+	}
+	return store_lock_map_contains(store, (uintptr_t)addr);
 }

@@ -170,9 +170,12 @@ void store_mark_broken(store_t *store);
 /*! \brief True once store_mark_broken() was called. Lock-free. */
 bool store_is_broken(const store_t *store);
 
-/*! \brief True if \a addr lies in the data file's map (to tell a fault in
- *         data.mdb from one in another mapped file); also true when the
- *         map's address could not be found at open (assume the worst). */
+/*! \brief True if \a addr lies in the map of data.mdb or of lock.mdb (to
+ *         tell a fault in the environment from one in another mapped file,
+ *         such as a geo database); also true when data.mdb's map address
+ *         could not be found at open (assume the worst). Reads
+ *         /proc/self/maps for the lock file: call it after a fault, not
+ *         per query. */
 bool store_map_contains(const store_t *store, const void *addr);
 
 /* ---------------------------------------------------------------------- */

@@ -133,16 +133,34 @@ static void rtxn_abort_cb(void *txn)
 	mdb_txn_abort(txn);
 }
 
+/* Txns whose abort faulted: LMDB frees a txn only at the end of its abort,
+ * after it released the reader slot the fault was about, so their memory
+ * cannot be given back. They stay referenced here (not leaked: at most one
+ * per thread, since the fault also marks the store broken and nothing
+ * begins a txn on it again); past the table they are lost. */
+#define STORE_LOST_TXNS 64
+static MDB_txn *store_lost_txns[STORE_LOST_TXNS];
+static atomic_uint store_n_lost_txns;
+
 /* Aborting releases the reader slot in lock.mdb's map: guarded, so a
  * truncated lock file (or a txn a fault interrupted) cannot take the
- * process down here either. */
+ * process down here either. An abort that faults means the environment's
+ * files are gone under the map: the store is marked broken. */
 void store_rtxn_free(store_rtxn_t *rtxn)
 {
 	if (rtxn->registered) {
 		rtxn_acquire(rtxn);   /* no other thread resets it under the abort */
 	}
 	if (rtxn->txn != NULL) {
-		store_guard_call(rtxn_abort_cb, rtxn->txn);
+		if (!store_guard_call(rtxn_abort_cb, rtxn->txn)) {
+			unsigned i = atomic_fetch_add(&store_n_lost_txns, 1);
+			if (i < STORE_LOST_TXNS) {
+				store_lost_txns[i] = rtxn->txn;
+			}
+			if (rtxn->store != NULL) {
+				store_mark_broken(rtxn->store);
+			}
+		}
 		rtxn->txn = NULL;
 	}
 	rtxn->active = false;

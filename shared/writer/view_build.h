@@ -60,7 +60,7 @@ int view_set_build(const policy_t *policy, const view_set_spec_t *spec, const vi
 int view_build(const policy_t *policy, size_t name_index, uint32_t set_id, uint64_t generation,
                uint64_t now_ms, uint8_t **out, size_t *len);
 
-/*! \brief Convert a measurement record to a cell. */
+/*! \brief Convert a measurement record to a cell (\a m NULL: a cell without data). */
 void view_cell_from_measure(hg_view_cell_t *cell, const hg_rec_measure_t *m);
 
 /*!
@@ -72,7 +72,8 @@ int view_set_refresh(uint8_t *blob, size_t len, uint64_t now_ms);
 
 /*!
  * \brief Patch, in a writable copy of a set blob, the cell of endpoint id
- *        \a endpoint × prober id \a prober, and refresh its derived state.
+ *        \a endpoint × prober id \a prober (\a m NULL clears it: no data),
+ *        and refresh its derived state.
  * \return HG_EOK or HG_ENOENT (the set has no such endpoint or prober).
  */
 int view_set_patch_measure(uint8_t *blob, size_t len, const char *endpoint, const char *prober,

@@ -56,6 +56,38 @@ int writer_apply_measure(store_wtxn_t *wtxn, const char *endpoint, const char *p
                          const hg_rec_measure_t *measure);
 
 /*!
+ * \brief Forget prober \a prober's measurement of \a endpoint: delete the
+ *        record and clear its cell in every endpoint set that holds the
+ *        endpoint (no data: the prober abstains there, for every name).
+ *
+ * A full snapshot from a prober is its whole keyspace: haltgslb-syncd
+ * forgets the records a snapshot no longer carries. Forgetting a record
+ * that does not exist is not an error (the cells are cleared all the same).
+ * \return HG_EOK, HG_ENOENT (endpoint or prober not in the loaded policy;
+ *         not sticky), HG_EINVAL (over-long id), or the txn's sticky error.
+ */
+int writer_forget_measure(store_wtxn_t *wtxn, const char *endpoint, const char *prober);
+
+/*!
+ * \brief Prober \a prober is alive at \a now_ms: every measurement of it
+ *        counts as fresh at \a now_ms.
+ *
+ * For a replicating node, where freshness is judged by when a prober's
+ * messages *arrive* (the DNS node's clock): a heartbeat carries no record
+ * but must keep the prober's data from going stale. Every stored
+ * measurement of \a prober with a time older than \a now_ms gets
+ * \a now_ms as its time (ts_ms), and so does its cell in every set; records
+ * and cells without data (ts 0) stay without. Nothing else changes.
+ *
+ * Its cost is the prober's records plus one patch per set (not per name):
+ * callers re-stamp when the stamp is a fraction of stale-after old, not on
+ * every heartbeat.
+ * \return HG_EOK, HG_ENOENT (prober not in the loaded policy; not sticky),
+ *         HG_EINVAL (over-long id), or the txn's sticky error.
+ */
+int writer_touch_prober(store_wtxn_t *wtxn, const char *prober, uint64_t now_ms);
+
+/*!
  * \brief Set (HG_ADMIN_DRAIN / HG_ADMIN_FORCE_UP) or clear (HG_ADMIN_NONE)
  *        the admin override of \a endpoint and patch the sets that hold it.
  *

@@ -6,6 +6,7 @@ libhg_writer_la_SOURCES = \
 	shared/writer/writer.h shared/writer/writer_int.h \
 	shared/writer/writer_load.c \
 	shared/writer/writer_apply.c \
+	shared/writer/writer_touch.c \
 	shared/writer/writer_read.c \
 	shared/writer/writer_sets.c \
 	shared/writer/view_build.h \
@@ -21,3 +22,10 @@ tests_unit_test_writer_CFLAGS = $(HG_CFLAGS)
 tests_unit_test_writer_SOURCES = tests/unit/test_writer.c tests/unit/test_writer_model.c \
 	tests/unit/writer_fixture.h
 tests_unit_test_writer_LDADD = $(HG_WRITE_LIBS) $(HG_EXT_LIBS)
+
+check_PROGRAMS += tests/unit/test_writer_touch
+TESTS += tests/unit/test_writer_touch
+tests_unit_test_writer_touch_CFLAGS = $(HG_CFLAGS)
+tests_unit_test_writer_touch_SOURCES = tests/unit/test_writer_touch.c tests/unit/test_writer_model.c \
+	tests/unit/writer_fixture.h tests/unit/db_fixture.h
+tests_unit_test_writer_touch_LDADD = $(HG_WRITE_LIBS) $(HG_EXT_LIBS)

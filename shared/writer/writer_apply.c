@@ -61,6 +61,28 @@ int writer_apply_measure(store_wtxn_t *wtxn, const char *endpoint, const char *p
 	return wtxn->err;
 }
 
+int writer_forget_measure(store_wtxn_t *wtxn, const char *endpoint, const char *prober)
+{
+	if (wtxn->err != HG_EOK) {
+		return wtxn->err;
+	}
+	int ret;
+	if (!exists(wtxn, STORE_ENDPOINTS, endpoint, &ret) ||
+	    !exists(wtxn, STORE_PROBERS, prober, &ret)) {
+		return ret;
+	}
+	uint8_t key[STORE_MEASURE_KEY_MAX];
+	size_t klen = store_measure_key(key, sizeof(key), endpoint, prober);
+	if (klen == 0) {
+		return HG_EINVAL;
+	}
+	store_del(wtxn, STORE_MEASUREMENTS, key, klen);
+	patch_ctx_t ctx = { .endpoint = endpoint, .prober = prober, .m = NULL,
+	                    .now = store_now_ms() };
+	writer_patch_sets(wtxn, endpoint, patch_measure, &ctx);
+	return wtxn->err;
+}
+
 int writer_apply_override(store_wtxn_t *wtxn, const char *endpoint, uint8_t admin,
                           const char *reason)
 {

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Benchmark (not a test): one haltgslb-prober probing N HTTP endpoints served
 # by one local nginx on 127.0.0.1, 5 s interval. Prints checks/s achieved,
-# the prober's CPU % (utime+stime from /proc) and RSS.
+# the prober's CPU % (utime+stime from /proc) and RSS, then what a SIGHUP
+# reload of the same policy costs: reading it (on the reload thread) and
+# applying it (the only part on the event loop), from the prober's log.
 #
 #   tests/bench/bench_prober.sh [BUILD_DIR] [N...]     (default: 1000 10000)
 # Use a build configured without sanitizers. Loopback only.
@@ -42,7 +44,7 @@ sleep 0.5
 hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-printf '%8s %12s %8s %10s %12s\n' endpoints checks/s cpu% rss_MiB failed
+printf '%8s %12s %8s %10s %12s %16s\n' endpoints checks/s cpu% rss_MiB failed reload_read/apply
 for n in $counts; do
 	db="$work/db$n"
 	pol="$work/policy$n.yaml"
@@ -71,7 +73,7 @@ for n in $counts; do
 	} >"$pol"
 	"$build/haltgslb-ctl" load --db "$db" "$pol" >/dev/null
 	"$build/haltgslb-prober" --id bench --db "$db" --foreground \
-		--metrics "$work/m$n.prom" --log-level warning 2>"$work/prober$n.log" &
+		--metrics "$work/m$n.prom" --log-level notice 2>"$work/prober$n.log" &
 	prober_pid=$!
 	sleep 6   # first probes are spread over one interval: measure the steady state
 	t0=$(cpu_ticks $prober_pid)
@@ -84,12 +86,16 @@ for n in $counts; do
 	m1=$(stat -c %Y "$work/m$n.prom")
 	rss=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$prober_pid/status")
 	failed=$(awk '/^haltgslb_prober_probes_failed_total/ {s += $2} END {print s + 0}' "$work/m$n.prom")
+	kill -HUP "$prober_pid"
+	sleep 1
+	reload=$(sed -n 's/.*(read in \([0-9.]*\) ms, applied in \([0-9.]*\) ms).*/\1\/\2ms/p' \
+		"$work/prober$n.log" | tail -n1)
 	kill "$prober_pid"
 	wait "$prober_pid" || true
 	prober_pid=
 	span=$((m1 - m0))
 	[ "$span" -gt 0 ] || span=$secs
 	awk -v p=$((p1 - p0)) -v s="$span" -v t=$((t1 - t0)) -v hz="$hz" -v secs="$secs" \
-		-v n="$n" -v rss="$rss" -v f="$failed" \
-		'BEGIN { printf "%8d %12.0f %8.1f %10s %12d\n", n, p / s, 100 * t / hz / secs, rss, f }'
+		-v n="$n" -v rss="$rss" -v f="$failed" -v rl="${reload:-?}" \
+		'BEGIN { printf "%8d %12.0f %8.1f %10s %12d %16s\n", n, p / s, 100 * t / hz / secs, rss, f, rl }'
 done

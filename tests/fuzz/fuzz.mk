@@ -52,6 +52,37 @@ tests_fuzz_fuzz_policy_CFLAGS = $(HG_CFLAGS)
 tests_fuzz_fuzz_policy_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_policy_LDADD = libhg_policy.la libhg_schema.la libhg_base.la $(HG_EXT_LIBS)
 
+# The geo lookup the module does per query: a tree walk and the decoding of
+# the record it reaches, on an mmdb built from the input.
+FUZZ_TARGETS += geo
+check_PROGRAMS += tests/fuzz/replay_geo
+TESTS += tests/fuzz/replay_geo
+tests_fuzz_replay_geo_SOURCES = tests/fuzz/fuzz_geo.c $(FUZZ_REPLAY_MAIN)
+tests_fuzz_replay_geo_CFLAGS = $(HG_CFLAGS)
+tests_fuzz_replay_geo_LDADD = libhg_geo.la libhg_base.la $(HG_READ_EXT_LIBS)
+FUZZ_BINARIES += tests/fuzz/fuzz_geo
+tests_fuzz_fuzz_geo_SOURCES = tests/fuzz/fuzz_geo.c tests/fuzz/fuzz.h
+tests_fuzz_fuzz_geo_CFLAGS = $(HG_CFLAGS)
+tests_fuzz_fuzz_geo_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_geo_LDADD = libhg_geo.la libhg_base.la $(HG_READ_EXT_LIBS)
+
+# The module's client and ECS handling (knot-module/module_client.c compiled
+# in) on a query libknot parsed as knotd does.
+FUZZ_CLIENT_SOURCES = tests/fuzz/fuzz_client.c knot-module/module_client.c \
+	knot-module/module_client.h
+FUZZ_CLIENT_CFLAGS = $(HG_CFLAGS) $(libknot_CFLAGS) $(knotd_CFLAGS) -I$(srcdir)/knot-module
+FUZZ_TARGETS += client
+check_PROGRAMS += tests/fuzz/replay_client
+TESTS += tests/fuzz/replay_client
+tests_fuzz_replay_client_SOURCES = $(FUZZ_CLIENT_SOURCES) $(FUZZ_REPLAY_MAIN)
+tests_fuzz_replay_client_CFLAGS = $(FUZZ_CLIENT_CFLAGS)
+tests_fuzz_replay_client_LDADD = libhg_base.la $(libknot_LIBS)
+FUZZ_BINARIES += tests/fuzz/fuzz_client
+tests_fuzz_fuzz_client_SOURCES = $(FUZZ_CLIENT_SOURCES) tests/fuzz/fuzz.h
+tests_fuzz_fuzz_client_CFLAGS = $(FUZZ_CLIENT_CFLAGS)
+tests_fuzz_fuzz_client_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_client_LDADD = libhg_base.la $(libknot_LIBS)
+
 # ---------------------------------------------------------------------- #
 # The libFuzzer binaries are built only in a fuzzing build (they need the
 # clang runtime); elsewhere `make fuzz` says how to get one.
@@ -68,7 +99,8 @@ fuzz:
 endif
 .PHONY: fuzz
 
-EXTRA_DIST += tests/fuzz/README.md tests/fuzz/run.sh tests/fuzz/corpus tests/fuzz/dict
+EXTRA_DIST += tests/fuzz/README.md tests/fuzz/run.sh tests/fuzz/corpus tests/fuzz/dict \
+	tests/fuzz/mkseeds_geo.py tests/fuzz/mkseeds_client.py
 CLEANFILES += $(FUZZ_BINARIES)
 clean-local: clean-fuzz
 clean-fuzz:

@@ -71,8 +71,8 @@ def rebuild_and_swap(db):
     os.rename(new, db)
 
 
-def start(knotd_factory, db, extra_mod=""):
-    k = knotd_factory(db=db, extra_mod=extra_mod)
+def start(knotd_factory, db, extra_mod="", lsan_extra=()):
+    k = knotd_factory(db=db, extra_mod=extra_mod, lsan_extra=lsan_extra)
     add_other_zone(k)
     return k.start()
 
@@ -206,8 +206,15 @@ def test_truncated_to_nothing_under_queries(knotd_factory, measured_db):
 
 def test_lock_file_truncated_under_queries(knotd_factory, measured_db):
     """knotd's user may write lock.mdb (its reader slot): truncating it
-    makes every LMDB call of the module fault, inside its guards."""
-    k = start(knotd_factory, measured_db)
+    makes every LMDB call of the module fault, inside its guards.
+
+    The first fault marks the store broken (a fault in lock.mdb counts as
+    one in the environment), so no later query touches LMDB again. The read
+    transaction mdb_txn_begin() had allocated when its reader-table access
+    faulted is lost inside LMDB (the pointer is returned only on success):
+    a bounded leak, at most one per worker that faulted before the mark,
+    suppressed for this knotd only and counted below."""
+    k = start(knotd_factory, measured_db, lsan_extra=("leak:mdb_txn_begin",))
     wait_for(k, GSLB)
     with Hammer(k) as h:
         time.sleep(0.5)
@@ -216,4 +223,7 @@ def test_lock_file_truncated_under_queries(knotd_factory, measured_db):
     assert not h.failures, h.failures[:10]
     assert h.answers[-1] == FALLBACK
     assert_serving(k)
-    assert k.stats().get("pass-through[read-fault]", 0) >= 1
+    faults = k.stats().get("pass-through[read-fault]", 0)
+    # One fault per worker at most (2 UDP + 2 TCP): the store was marked
+    # broken, not faulted into again by every query.
+    assert 1 <= faults <= 4, "read faults: %d (queries: %d)" % (faults, len(h.answers))

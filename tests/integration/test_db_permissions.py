@@ -27,6 +27,7 @@ from conftest import BUILDDIR, CTL, POLICY, ZONE, Knotd, addresses, ctl, measure
 
 DUMP = os.path.join(BUILDDIR, "haltgslb-dump")
 PROBER = os.path.join(BUILDDIR, "haltgslb-prober")
+SYNCD = os.path.join(BUILDDIR, "haltgslb-syncd")
 WRITER = 64123                      # the writer's uid (ctl + prober); no passwd entry needed
 NOBODY = 65534
 KNOT_UID = pwd.getpwnam("knot").pw_uid
@@ -76,15 +77,43 @@ def secret(base):
     return p
 
 
+_tls = {}
+
+
+def syncd_tls():
+    """A self-signed pair for haltgslb-syncd, which checks its TLS files
+    before it opens the database (its broker, a closed port on loopback, is
+    never reached). Readable by every user, made once."""
+    if not _tls:
+        d = tempfile.mkdtemp(prefix="hg-perm-tls-", dir="/tmp")
+        os.chmod(d, 0o755)
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=dns-1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        os.chmod(key, 0o644)
+        _tls.update(dir=d, args=["--broker", "amqps://127.0.0.1:1", "--tls-cert", cert,
+                                 "--tls-key", key, "--tls-ca", cert])
+    return _tls["args"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _syncd_tls_cleanup():
+    yield
+    if _tls:
+        shutil.rmtree(_tls["dir"], ignore_errors=True)
+
+
 def tools(db):
-    """Every opener of a database: the tools and the prober (foreground: it
-    must fail at its open, not detach)."""
+    """Every opener of a database: the tools, the prober and haltgslb-syncd
+    (foreground: they must fail at their open, not detach)."""
     return [
         ("ctl status", [CTL, "status", "--db", db]),
         ("ctl load", [CTL, "load", POLICY, "--db", db]),
         ("ctl drain", [CTL, "drain", "waf-fra-aws", "--db", db]),
         ("dump", [DUMP, "--db", db]),
         ("prober", [PROBER, "--id", "eu-fra", "--db", db, "--foreground"]),
+        ("syncd", [SYNCD, "--db", db, "--foreground"] + syncd_tls()),
     ]
 
 
@@ -199,6 +228,9 @@ def test_root_refuses_a_directory_of_another_user(base):
     writer could swap files between the checks and LMDB's open)."""
     db = make_db(os.path.join(base, "db"), owner=WRITER, group=KNOT_GID, mode=0o2750)
     res = run([PROBER, "--id", "eu-fra", "--db", db, "--foreground"])
+    assert res.returncode == 1 and "root does not open a database directory another user " \
+        "controls" in res.stderr and "run as uid %d" % WRITER in res.stderr, res.stderr
+    res = run([SYNCD, "--db", db, "--foreground"] + syncd_tls())
     assert res.returncode == 1 and "root does not open a database directory another user " \
         "controls" in res.stderr and "run as uid %d" % WRITER in res.stderr, res.stderr
 

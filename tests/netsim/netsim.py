@@ -33,6 +33,7 @@ class Topo:
         self.procs = []
         self.relay = None
         self.namespaces = []
+        self.etc_dirs = []
         with open(self.ctl, "w") as f:
             f.write("delay_us %d\nloss_ab %f\nloss_ba %f\n" % (delay_us, loss_ab, loss_ba))
         try:
@@ -70,6 +71,17 @@ class Topo:
             out = self.ns(self.ns_p, "ip", "route", "get", addr).stdout
             if ("dev %s " % self.dev_p) not in out + " ":
                 raise RuntimeError("route to %s is not via %s: %s" % (addr, self.dev_p, out))
+
+    def set_resolver(self, ns, addr, options=""):
+        """Give processes started in namespace ns (through `ip netns exec`,
+        which bind-mounts /etc/netns/NS/resolv.conf over /etc/resolv.conf)
+        their own resolv.conf with `nameserver addr`. Removed by close()."""
+        d = os.path.join("/etc/netns", ns)
+        os.makedirs(d, exist_ok=True)
+        if d not in self.etc_dirs:
+            self.etc_dirs.append(d)
+        with open(os.path.join(d, "resolv.conf"), "w") as f:
+            f.write("nameserver %s\n%s" % (addr, ("options %s\n" % options) if options else ""))
 
     def spawn(self, ns, cmd, log=None):
         out = open(log, "w") if log else subprocess.DEVNULL
@@ -125,3 +137,13 @@ class Topo:
         for ns in self.namespaces:
             sh("ip", "netns", "del", ns, check=False)
         self.namespaces = []
+        for d in self.etc_dirs:
+            for f in os.listdir(d):
+                os.unlink(os.path.join(d, f))
+            os.rmdir(d)
+        if self.etc_dirs:
+            try:
+                os.rmdir("/etc/netns")   # only when no other namespace uses it
+            except OSError:
+                pass
+        self.etc_dirs = []

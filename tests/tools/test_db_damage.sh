@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Every tool on a truncated, zeroed or emptied data.mdb exits 1 with a clear
-# message (what is wrong, how to rebuild), never a signal; the prober whose
-# database is truncated under it exits 1 with a message; and the runbook's
+# message (what is wrong, how to rebuild), never a signal; the prober and
+# haltgslb-syncd whose database is truncated under them exit 1 with a
+# message; and the runbook's
 # rebuild (load into a fresh directory, swap) gives a working database.
 set -u
 . "$top_srcdir/tests/tools/tap.sh"
 CTL="$top_builddir/haltgslb-ctl"
 DUMP="$top_builddir/haltgslb-dump"
 PROBER="$top_builddir/haltgslb-prober"
+SYNCD="$top_builddir/haltgslb-syncd"
 REF="$top_srcdir/tests/unit/policies/reference.yaml"
 CITY="$HG_TEST_DATA/test-city.mmdb"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 db="$tmp/db"
 PAGE=4096
+# syncd checks its TLS files before it opens the database: a self-signed
+# pair; its broker (a closed port on loopback) is never reached.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=dns-1 \
+	-keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1
+SYNCD_TLS="--broker amqps://127.0.0.1:1 --tls-cert $tmp/cert.pem --tls-key $tmp/key.pem --tls-ca $tmp/cert.pem"
 
 "$CTL" load "$REF" --db "$db" >/dev/null 2>&1
 ok $? "load the reference policy"
@@ -43,6 +50,7 @@ tools=(
 	"ctl drain|$CTL drain waf-fra-aws --db $db"
 	"dump|$DUMP --db $db"
 	"prober|$PROBER --id eu-fra --db $db --foreground"
+	"syncd|$SYNCD --db $db --foreground $SYNCD_TLS"
 )
 for c in "${cases[@]}"; do
 	IFS='|' read -r kind word1 word2 <<<"$c"
@@ -82,6 +90,27 @@ rc=$?
 [ "$rc" -eq 1 ] && grep -q "read fault (SIGBUS) in a mapped file: the database was truncated while in use" "$tmp/perr"
 ok $? "prober whose database is truncated under it: message, exit 1 (got $rc)"
 diag < "$tmp/perr"
+
+# The same under a running syncd (waiting for its broker, reading the
+# database every 250 ms for the policy): a message and exit 1.
+"$CTL" load "$tmp/mini.yaml" --db "$tmp/sdb" >/dev/null 2>&1
+"$SYNCD" --db "$tmp/sdb" --foreground $SYNCD_TLS >"$tmp/serr" 2>&1 &
+spid=$!
+for _ in $(seq 100); do
+	grep -q 'no broker' "$tmp/serr" && break
+	sleep 0.1
+done
+truncate -s $((2 * PAGE)) "$tmp/sdb/data.mdb"
+for _ in $(seq 100); do
+	kill -0 $spid 2>/dev/null || break
+	sleep 0.1
+done
+kill -KILL $spid 2>/dev/null
+wait $spid
+rc=$?
+[ "$rc" -eq 1 ] && grep -q "read fault (SIGBUS) in a mapped file: the database was truncated while in use" "$tmp/serr"
+ok $? "syncd whose database is truncated under it: message, exit 1 (got $rc)"
+diag < "$tmp/serr"
 
 # The runbook: rebuild into a fresh directory, swap, and everything works.
 damage truncated
