@@ -2,7 +2,7 @@
 # Run every haltgslb test on a fresh Debian 12 machine, as root:
 # installs the dependencies, builds twice (ASan+UBSan, and plain for valgrind
 # and knotd), runs the unit tests under both, the knotd integration tests,
-# the network-namespace tests and `make distcheck`; a third, clang build runs
+# the network-namespace tests (prober, broker, the fleet) and `make distcheck`; a third, clang build runs
 # the fuzz targets briefly (FUZZ_SECONDS each, default 10), cppcheck (make
 # lint) and the clang-format check (make format-check); every systemd unit
 # of the tree is rated by systemd-analyze security (<= 2.0). Then the Debian
@@ -261,6 +261,19 @@ if [ -d "$top/tests/broker" ] && ls "$top"/tests/broker/test_*.py >/dev/null 2>&
 		top_builddir="$top/build/asan" run_pytest "broker (rabbitmq)" "$top/build/broker.xml" "$top/tests/broker"
 	else
 		record "broker (rabbitmq)" 0 1
+	fi
+fi
+
+# 5c. The fleet in network namespaces: a broker configured by broker-config,
+#     probers over delay links, DNS nodes (knotd + mod-haltgslb + syncd), a
+#     client; every figure the tests print (-s) is kept in build/fleet.log.
+if [ -d "$top/tests/fleet" ] && ls "$top"/tests/fleet/test_*.py >/dev/null 2>&1; then
+	if [ "$asan_ok" -eq 1 ]; then
+		top_builddir="$top/build/asan" HG_TEST_DATA="$top/build/asan/tests/data" \
+			run_pytest "fleet (network namespaces)" "$top/build/fleet.xml" -s "$top/tests/fleet" \
+			> >(tee "$top/build/fleet.log")
+	else
+		record "fleet (network namespaces)" 0 1
 	fi
 fi
 

@@ -20,3 +20,5 @@ include tests/fuzz/fuzz.mk
 
 # Benchmarks at scale (make bench-scale).
 include tests/bench/bench.mk
+# Multi-host fleet tests (network namespaces) and the replication benchmark.
+include tests/fleet/fleet.mk

@@ -5,12 +5,16 @@
 Answers every GET with --status and --body; with --cert/--key it speaks TLS.
 With --cut-after N it sends only the first N bytes of that response (headers
 first, Content-Length last) and closes the connection: a response cut off
-inside its header block.
+inside its header block. With --status-cycle 200,500 the status of each
+response is the next of the list in turn (a health check that flips on
+every probe, for benchmarks).
 """
 import argparse
 import http.server
+import itertools
 import socketserver
 import ssl
+import threading
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -27,8 +31,18 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--cut-after", type=int)
+    ap.add_argument("--status-cycle", help="statuses answered in turn, e.g. 200,500")
     args = ap.parse_args()
     body = args.body.encode()
+    cycle = itertools.cycle([int(x) for x in args.status_cycle.split(",")]) \
+        if args.status_cycle else None
+    cycle_lock = threading.Lock()
+
+    def status():
+        if cycle is None:
+            return args.status
+        with cycle_lock:
+            return next(cycle)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -41,7 +55,7 @@ def main():
                 self.wfile.flush()
                 self.close_connection = True
                 return
-            self.send_response(args.status)
+            self.send_response(status())
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
