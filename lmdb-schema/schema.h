@@ -121,7 +121,12 @@ typedef struct HG_PACKED {
 	char     host[HG_PATH_SIZE];   /*!< Host header / SNI; "" = none */
 	char     body[HG_PATH_SIZE];   /*!< required body substring; "" = none */
 	char     ca[HG_PATH_SIZE];     /*!< CA bundle path; "" = system default */
-	char     probe_address[48];    /*!< address to probe a CNAME endpoint; "" = resolve host */
+	char     probe_address[46];    /*!< address to probe a CNAME endpoint; "" = resolve host
+	                                    (canonical text: at most 45 characters) */
+	/*! Loss-window threshold of the hysteresis: down when the failed share
+	 *  of a full window reaches it (basis points, 1..10000; policy
+	 *  `down-loss`, default 5000). 0: off (records written before it). */
+	uint16_t down_loss_bp;
 } hg_rec_check_t;
 
 /*! meta["policy_defaults"] */
@@ -403,13 +408,16 @@ typedef struct HG_PACKED {
 	uint32_t arg;                  /*!< lowest-latency: tolerance us; max-loss: bp; first: N */
 } hg_view_filter_t;
 
-enum hg_view_rule_flags { HG_VR_STRICT = 1 << 0 };
+/*! HG_VR_FALLBACK_POOL only with HG_VR_STRICT: a strict rule's clients
+ *  never get the name's fallback; they get the rule's pool or NODATA. */
+enum hg_view_rule_flags { HG_VR_STRICT = 1 << 0, HG_VR_FALLBACK_POOL = 1 << 1 };
 
 typedef struct HG_PACKED {
 	uint64_t targets;              /*!< bitmask of endpoint indexes the rule selects */
 	uint16_t first_match, n_match; /*!< conditions; kinds AND-ed, values of a kind OR-ed */
 	uint8_t  flags;                /*!< enum hg_view_rule_flags */
-	uint8_t  reserved[3];
+	uint8_t  fallback_pool;        /*!< HG_VR_FALLBACK_POOL: index into the set's pools */
+	uint8_t  reserved[2];
 } hg_view_rule_t;
 
 typedef struct HG_PACKED {

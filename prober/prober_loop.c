@@ -156,6 +156,11 @@ static const char *reason_text(const prober_target_t *t, const prober_result_t *
 {
 	if (r->ok) {
 		snprintf(buf, size, "%u consecutive successes", t->st.consec_ok);
+	} else if (t->st.consec_fail < (t->check.fall == 0 ? 1 : t->check.fall)) {
+		/* the loss-window threshold, not `fall`, decided */
+		snprintf(buf, size, "%u of the last %u probes failed (down-loss %u%%), last: %s",
+		         t->st.failed, t->st.n_loss, t->check.down_loss_bp / 100u,
+		         prober_fail_name(t->st.fail_class));
 	} else {
 		snprintf(buf, size, "%u consecutive failures, last: %s", t->st.consec_fail,
 		         prober_fail_name(t->st.fail_class));
@@ -174,7 +179,8 @@ void prober_finish(prober_t *p, prober_job_t *job, const prober_result_t *r)
 		return;
 	}
 	uint8_t from = HG_HEALTH_UNKNOWN;
-	if (prober_state_record(&t->st, r, t->check.rise, t->check.fall, store_now_ms(), &from)) {
+	if (prober_state_record(&t->st, r, t->check.rise, t->check.fall, t->check.down_loss_bp,
+	                        store_now_ms(), &from)) {
 		char why[96];
 		hg_notice("endpoint %s (%s): %s -> %s (%s)", t->id, t->addr_text,
 		          prober_health_name(from), prober_health_name(t->st.state),

@@ -42,6 +42,17 @@ void prober_state_free(prober_state_t *st)
 	st->scratch = NULL;
 }
 
+/* Forget every RTT figure: they describe the successful probes of the
+ * current up period only (SCHEMA.md, measure record), so an endpoint that
+ * goes down starts its next up period with none (issue 10: a down endpoint
+ * must not keep the median of the time it answered). */
+static void rtt_reset(prober_state_t *st)
+{
+	st->n_rtt = 0;
+	st->rtt_pos = 0;
+	st->rtt_last = st->rtt_ewma = st->rtt_median = st->ttfb = HG_RTT_NONE;
+}
+
 void prober_state_seed(prober_state_t *st, const hg_rec_measure_t *m)
 {
 	if (m->state <= HG_HEALTH_DOWN) {
@@ -54,6 +65,9 @@ void prober_state_seed(prober_state_t *st, const hg_rec_measure_t *m)
 	st->rtt_ewma = m->rtt_ewma_us;
 	st->rtt_median = m->rtt_median_us;
 	st->ttfb = m->ttfb_us;
+	if (st->state == HG_HEALTH_DOWN) {
+		rtt_reset(st);   /* records of older versions kept them */
+	}
 	st->consec_ok = m->consec_ok;
 	st->consec_fail = m->consec_fail;
 	st->probes_total = m->probes_total;
@@ -116,16 +130,31 @@ uint32_t prober_median_u32(uint32_t *v, size_t n)
 	return (uint32_t)(((uint64_t)lo + hi) / 2);
 }
 
-static void record_loss(prober_state_t *st, bool lost)
+/* The window of the last N probes: bit 0 lost (no answer), bit 1 failed
+ * (any failure, lost or not). */
+enum { RING_LOST = 1, RING_FAILED = 2 };
+
+static void record_window(prober_state_t *st, bool lost, bool failed)
 {
 	if (st->n_loss == st->window) {
-		st->lost -= st->loss_ring[st->loss_pos];
+		uint8_t old = st->loss_ring[st->loss_pos];
+		st->lost -= (old & RING_LOST) != 0;
+		st->failed -= (old & RING_FAILED) != 0;
 	} else {
 		st->n_loss++;
 	}
-	st->loss_ring[st->loss_pos] = lost ? 1 : 0;
+	st->loss_ring[st->loss_pos] = (uint8_t)((lost ? RING_LOST : 0) | (failed ? RING_FAILED : 0));
 	st->lost += lost ? 1 : 0;
+	st->failed += failed ? 1 : 0;
 	st->loss_pos = (uint16_t)((st->loss_pos + 1) % st->window);
+}
+
+/* The loss-window threshold: a full window whose failed share reaches
+ * down_loss_bp (integer form of failed / window >= bp / 10000). */
+static bool window_down(const prober_state_t *st, uint16_t down_loss_bp)
+{
+	return down_loss_bp > 0 && st->n_loss == st->window &&
+	       (uint32_t)st->failed * 10000u >= (uint32_t)down_loss_bp * st->n_loss;
 }
 
 static void record_rtt(prober_state_t *st, uint32_t rtt)
@@ -152,7 +181,7 @@ static uint16_t sat_inc(uint16_t v)
 }
 
 bool prober_state_record(prober_state_t *st, const prober_result_t *r, uint16_t rise,
-                         uint16_t fall, uint64_t now_ms, uint8_t *from)
+                         uint16_t fall, uint16_t down_loss_bp, uint64_t now_ms, uint8_t *from)
 {
 	uint8_t old = st->state;
 	rise = rise == 0 ? 1 : rise;
@@ -163,7 +192,7 @@ bool prober_state_record(prober_state_t *st, const prober_result_t *r, uint16_t 
 	if (r->ok) {
 		st->consec_ok = sat_inc(st->consec_ok);
 		st->consec_fail = 0;
-		record_loss(st, false);
+		record_window(st, false, false);
 		if (r->rtt_us != HG_RTT_NONE) {
 			record_rtt(st, r->rtt_us);
 		}
@@ -178,9 +207,16 @@ bool prober_state_record(prober_state_t *st, const prober_result_t *r, uint16_t 
 		st->fail_class = r->fail_class == HG_FAIL_NONE ? HG_FAIL_OTHER : r->fail_class;
 		st->consec_fail = sat_inc(st->consec_fail);
 		st->consec_ok = 0;
-		record_loss(st, prober_fail_is_loss(st->fail_class));
-		if (st->state != HG_HEALTH_DOWN && st->consec_fail >= fall) {
+		record_window(st, prober_fail_is_loss(st->fail_class), true);
+		if (st->state != HG_HEALTH_DOWN &&
+		    (st->consec_fail >= fall || window_down(st, down_loss_bp))) {
 			st->state = HG_HEALTH_DOWN;
+		}
+		/* Down: the figures so far are of a period that ended; while
+		 * down, a failure also ends the run of successes that could
+		 * bring it up (the next up period starts with that run). */
+		if (st->state == HG_HEALTH_DOWN) {
+			rtt_reset(st);
 		}
 	}
 	if (from != NULL) {
@@ -201,10 +237,13 @@ void prober_state_measure(const prober_state_t *st, hg_rec_measure_t *out)
 	out->fail_class = st->fail_class;
 	out->ts_ms = st->ts_ms;
 	out->changed_ms = st->changed_ms;
-	out->rtt_last_us = st->rtt_last;
-	out->rtt_ewma_us = st->rtt_ewma;
-	out->rtt_median_us = st->rtt_median;
-	out->ttfb_us = st->ttfb;
+	/* A down record carries no RTT, even while a run of successes is on
+	 * its way to `rise`: those become figures when the endpoint is up. */
+	bool down = st->state == HG_HEALTH_DOWN;
+	out->rtt_last_us = down ? HG_RTT_NONE : st->rtt_last;
+	out->rtt_ewma_us = down ? HG_RTT_NONE : st->rtt_ewma;
+	out->rtt_median_us = down ? HG_RTT_NONE : st->rtt_median;
+	out->ttfb_us = down ? HG_RTT_NONE : st->ttfb;
 	out->loss_bp = st->n_loss == 0 ? 0
 	             : (uint16_t)(((uint32_t)st->lost * 10000u + st->n_loss / 2) / st->n_loss);
 	out->window = st->n_loss;

@@ -29,8 +29,8 @@ typedef struct {
 /*! Measurement state. Owns its two rings (prober_state_free()). */
 typedef struct {
 	uint16_t window;              /*!< N */
-	uint16_t n_loss, loss_pos, lost;
-	uint8_t *loss_ring;           /*!< window entries, 1 = lost; owned */
+	uint16_t n_loss, loss_pos, lost, failed;
+	uint8_t *loss_ring;           /*!< window entries: bit 0 lost, bit 1 failed; owned */
 	uint16_t n_rtt, rtt_pos;
 	uint32_t *rtt_ring;           /*!< last N successful RTTs; owned */
 	uint32_t *scratch;            /*!< window entries for the median; owned */
@@ -51,8 +51,8 @@ void prober_state_free(prober_state_t *st);
 
 /*!
  * \brief Continue from a record written earlier (daemon restart): health,
- *        change time, consecutive counters, totals, last RTT values.
- *        Windows start empty.
+ *        change time, consecutive counters, totals, last RTT values (none
+ *        when the record is DOWN). Windows start empty.
  */
 void prober_state_seed(prober_state_t *st, const hg_rec_measure_t *m);
 
@@ -61,15 +61,25 @@ void prober_state_seed(prober_state_t *st, const hg_rec_measure_t *m);
  *
  * Health starts UNKNOWN and becomes UP after \a rise consecutive successes
  * and DOWN after \a fall consecutive failures (0 is treated as 1), from any
- * state. Only failures where no answer came back (timeout, unreachable)
+ * state. It also becomes DOWN when, the window being full, the failed
+ * share of its probes reaches \a down_loss_bp (basis points; 0: off): an
+ * endpoint failing 2 of every 3 probes never has `fall` failures in a row
+ * but goes down; it comes up again only after `rise` consecutive successes
+ * (docs/prober.md, "Health": the state machine). Only failures where no answer came back (timeout, unreachable)
  * count as loss: a refused connection or a wrong HTTP status proves the
  * network delivered the probe.
+ *
+ * RTT figures (last, EWMA, median, TTFB) describe the successful probes of
+ * the current up period only: they are forgotten when the state becomes
+ * DOWN and on every failure while DOWN, so when the endpoint comes up they
+ * hold the `rise` successes that brought it up and what follows; a DOWN
+ * record carries none (prober_state_measure()).
  *
  * \param[out] from  Previous health (may be NULL).
  * \return true when the health state changed.
  */
 bool prober_state_record(prober_state_t *st, const prober_result_t *r, uint16_t rise,
-                         uint16_t fall, uint64_t now_ms, uint8_t *from);
+                         uint16_t fall, uint16_t down_loss_bp, uint64_t now_ms, uint8_t *from);
 
 /*! \brief Fill the on-disk record (seq = 0: written locally). */
 void prober_state_measure(const prober_state_t *st, hg_rec_measure_t *out);

@@ -51,6 +51,7 @@ static void dump_check(dump_out_t *o, const hg_rec_check_t *c)
 	dump_duration_ms(o, "timeout", c->timeout_ms);
 	dump_uint(o, "rise", c->rise);
 	dump_uint(o, "fall", c->fall);
+	dump_uint(o, "down_loss_bp", c->down_loss_bp);   /* 0: off */
 	dump_fixed(o, "path", c->path, sizeof(c->path));
 	dump_fixed(o, "host", c->host, sizeof(c->host));
 	dump_fixed(o, "body", c->body, sizeof(c->body));

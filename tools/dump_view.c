@@ -95,6 +95,11 @@ static void view_rules(dump_out_t *o, const view_t *v, const hg_view_filter_t *f
 		const hg_view_rule_t *rule = &v->rule[r];
 		dump_obj_begin(o, NULL);
 		dump_bool(o, "strict", rule->flags & HG_VR_STRICT);
+		if (rule->flags & HG_VR_FALLBACK_POOL) {
+			dump_uint(o, "fallback_pool", rule->fallback_pool);   /* index into the set's pools */
+		} else if (rule->flags & HG_VR_STRICT) {
+			dump_str(o, "fallback", "none");
+		}
 		dump_arr_begin(o, "match");
 		for (unsigned m = rule->first_match;
 		     m < (unsigned)rule->first_match + rule->n_match && m < v->hdr->n_matches; m++) {

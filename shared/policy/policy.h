@@ -74,6 +74,12 @@ typedef struct {
 	char (*pools)[HG_ID_SIZE];     /*!< owned; ids listed under `pools:` */
 	size_t n_pools;
 	bool strict;
+	/*! Strict rules only: `fallback: pool:ID` (has_fallback_pool, the pool
+	 *  as an index into policy_t.pools, one of the name's) or `none`
+	 *  (the default): what the rule's clients get when the chain leaves
+	 *  nothing; never the name's fallback. */
+	bool has_fallback_pool;
+	size_t fallback_pool;
 	policy_pos_t pos;
 } policy_rule_t;
 

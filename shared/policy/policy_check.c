@@ -22,16 +22,35 @@ void pcheck_builtin(hg_rec_check_t *chk)
 	chk->rise = 2;
 	chk->fall = 3;
 	chk->tls_verify = 1;
+	chk->down_loss_bp = 5000;
 }
 
 static const char *const check_keys[] = {
 	"type", "port", "path", "host", "expect", "body", "interval", "timeout",
-	"rise", "fall", "http2", "tls-verify", "ca", "probe-address", NULL
+	"rise", "fall", "http2", "tls-verify", "ca", "probe-address", "down-loss", NULL
 };
 enum {
 	K_TYPE, K_PORT, K_PATH, K_HOST, K_EXPECT, K_BODY, K_INTERVAL, K_TIMEOUT,
-	K_RISE, K_FALL, K_HTTP2, K_TLS_VERIFY, K_CA, K_PROBE_ADDRESS, K_COUNT
+	K_RISE, K_FALL, K_HTTP2, K_TLS_VERIFY, K_CA, K_PROBE_ADDRESS, K_DOWN_LOSS, K_COUNT
 };
+
+/* `down-loss: 50%` (or 0.5): the failed share of a full window that marks
+ * the endpoint down; 0 turns the threshold off (rise/fall only). */
+static void parse_down_loss(pctx_t *c, pnode_t *n, pcheck_t *out)
+{
+	const char *s = pctx_scalar(c, n, "'down-loss' in check");
+	uint32_t bp;
+	if (s == NULL) {
+		return;
+	}
+	if (policy_parse_percent_bp(s, &bp) != HG_EOK) {
+		pctx_err(c, n, "bad percentage '%s' for 'down-loss' in check (use e.g. 50%% or 0.5; "
+		         "0 turns it off)", s);
+		return;
+	}
+	out->v.down_loss_bp = (uint16_t)bp;
+	out->set |= PCHECK_DOWN_LOSS;
+}
 
 static void parse_type(pctx_t *c, pnode_t *n, pcheck_t *out)
 {
@@ -200,6 +219,7 @@ void pcheck_parse(pctx_t *c, pnode_t *node, pcheck_t *out)
 	}
 	if (v[K_CA]) parse_text(c, v[K_CA], "'ca' in check", out->v.ca, pvalid_ca, PCHECK_CA, set);
 	if (v[K_PROBE_ADDRESS]) parse_probe_address(c, v[K_PROBE_ADDRESS], out);
+	if (v[K_DOWN_LOSS]) parse_down_loss(c, v[K_DOWN_LOSS], out);
 }
 
 static void apply(hg_rec_check_t *d, const pcheck_t *p)
@@ -227,6 +247,7 @@ static void apply(hg_rec_check_t *d, const pcheck_t *p)
 	if (p->set & PCHECK_PROBE_ADDRESS) {
 		memcpy(d->probe_address, s->probe_address, sizeof(d->probe_address));
 	}
+	if (p->set & PCHECK_DOWN_LOSS) d->down_loss_bp = s->down_loss_bp;
 }
 
 void pcheck_merge(hg_rec_check_t *chk, const pcheck_t *base, const pcheck_t *pool,

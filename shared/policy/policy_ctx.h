@@ -214,7 +214,7 @@ enum {
 	PCHECK_HOST = 1u << 3, PCHECK_EXPECT = 1u << 4, PCHECK_BODY = 1u << 5,
 	PCHECK_INTERVAL = 1u << 6, PCHECK_TIMEOUT = 1u << 7, PCHECK_RISE = 1u << 8,
 	PCHECK_FALL = 1u << 9, PCHECK_HTTP2 = 1u << 10, PCHECK_TLS_VERIFY = 1u << 11,
-	PCHECK_CA = 1u << 12, PCHECK_PROBE_ADDRESS = 1u << 13,
+	PCHECK_CA = 1u << 12, PCHECK_PROBE_ADDRESS = 1u << 13, PCHECK_DOWN_LOSS = 1u << 14,
 };
 
 /* policy_check.c */

@@ -241,10 +241,45 @@ static void parse_targets(pctx_t *c, pnode_t *node, const policy_name_t *name,
 	}
 }
 
+/* A strict rule's own fallback: "pool:ID" (a pool of the name) or "none".
+ * "all" would widen the fence to every endpoint of the name (issue 10). */
+static void parse_rule_fallback(pctx_t *c, pnode_t *node, const policy_name_t *name,
+                                policy_rule_t *rule)
+{
+	const char *s = pctx_scalar(c, node, "'fallback' of geofence rule");
+	if (s == NULL) {
+		return;
+	}
+	if (!rule->strict) {
+		pctx_err(c, node, "'fallback' of a geofence rule needs 'strict: true' (a loose rule "
+		         "falls through to the name's chain and fallback)");
+		return;
+	}
+	if (strcmp(s, "none") == 0) {
+		return;
+	}
+	if (strncmp(s, "pool:", 5) != 0) {
+		pctx_err(c, node, "bad fallback '%s' of a strict geofence rule (expected pool:ID or "
+		         "none; 'all' would answer endpoints outside the fence)", s);
+		return;
+	}
+	const char *id = s + 5 + strspn(s + 5, " ");
+	long idx = policy_find_pool(c->pol, id);
+	if (idx < 0) {
+		pctx_err(c, node, "unknown pool '%s' in the fallback of a geofence rule", id);
+	} else if (!pool_in_name(name, (size_t)idx)) {
+		pctx_err(c, node, "fallback pool '%s' of a geofence rule is not in the pools of name '%s'",
+		         id, name->text);
+	} else {
+		rule->has_fallback_pool = true;
+		rule->fallback_pool = (size_t)idx;
+	}
+}
+
 static void parse_rule(pctx_t *c, pnode_t *node, policy_name_t *name, policy_rule_t *rule)
 {
-	static const char *const keys[] = { "match", "endpoints", "pools", "strict", NULL };
-	pnode_t *v[4];
+	static const char *const keys[] = { "match", "endpoints", "pools", "strict", "fallback", NULL };
+	pnode_t *v[5];
 	rule->pos = pctx_pos(node);
 	if (!pctx_map(c, node, "geofence rule", keys, v, NULL)) {
 		return;
@@ -265,6 +300,9 @@ static void parse_rule(pctx_t *c, pnode_t *node, policy_name_t *name, policy_rul
 	}
 	if (v[3] != NULL) {
 		pctx_bool(c, v[3], "'strict' of geofence rule", &rule->strict);
+	}
+	if (v[4] != NULL) {
+		parse_rule_fallback(c, v[4], name, rule);
 	}
 }
 

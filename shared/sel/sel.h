@@ -68,6 +68,7 @@ typedef struct {
 enum sel_reason {
 	SEL_R_KEPT = 0, SEL_R_DOWN, SEL_R_DRAINED, SEL_R_NOT_IN_RULE, SEL_R_TOO_SLOW,
 	SEL_R_LOSSY, SEL_R_LOWER_PRIORITY, SEL_R_CUT, SEL_R_NO_FAMILY,
+	SEL_R_VANTAGE_DOWN,            /*!< lowest-latency/max-loss: the client's vantage sees it down */
 };
 
 /*! What one step of the chain did. Handed to the trace callback; valid only

@@ -93,12 +93,61 @@ static void sel_run_filter(sel_ctx_t *c, const hg_view_filter_t *f)
 	}
 }
 
-/* Fail open: health and drains are ignored, only the family matters. */
-static void sel_fallback(sel_ctx_t *c)
+/* A strict geofence holds in the fallback too (issue 10): its clients get
+ * the rule's own pool or NODATA, never the name's fallback. In the pool,
+ * endpoints not down first (a fence whose targets are down should not send
+ * clients to a down endpoint of its fallback when an up one is there), else
+ * all of them (fail open, inside the fence); drained ones never: a drain is
+ * the operator's word, and this answer must not widen anything. */
+static void sel_fence_fallback(sel_ctx_t *c)
+{
+	const hg_view_rule_t *r = c->fence;
+	const char *name_fb = schema_name(&schema_fallbacks, c->v->hdr->fallback);
+	if (!(r->flags & HG_VR_FALLBACK_POOL)) {
+		sel_note(c, "strict geofence rule %u: its fallback none: NODATA (not the name's "
+		         "fallback %s)", (unsigned)c->fence_rule, name_fb);
+		return;
+	}
+	unsigned n_up = 0;
+	for (int pass = 0; pass < 2 && c->n == 0; pass++) {
+		for (uint8_t e = 0; e < c->s->hdr->n_endpoints; e++) {
+			const hg_view_ep_t *ep = &c->s->ep[e];
+			uint64_t bit = 1ull << e;
+			/* A fallback_pool outside the set's pools matches nothing:
+			 * NODATA, the fence's safe side (SCHEMA.md). */
+			if (ep->pool != r->fallback_pool || !sel_has_family(c, ep) ||
+			    (c->d->drained & bit) || (pass == 0 && (c->d->down & bit))) {
+				continue;
+			}
+			c->list[c->n++] = e;
+			c->reason[e] = SEL_R_KEPT;
+		}
+		n_up = pass == 0 ? c->n : 0;
+	}
+	sel_note(c, "strict geofence rule %u: its fallback pool #%u%s (not the name's fallback %s)",
+	         (unsigned)c->fence_rule, (unsigned)r->fallback_pool,
+	         c->n == 0 ? ": nothing of this family, NODATA"
+	         : n_up == 0 ? ", all down: fail open in the pool" : "", name_fb);
+}
+
+/* Fail open: health and drains are ignored, only the family matters. The
+ * chain filters from \a f_stop on did not run (nothing was left): a strict
+ * geofence among them still holds for its clients (`up` before `geofence`,
+ * every endpoint down, must not answer the whole name to a fenced client). */
+static void sel_fallback(sel_ctx_t *c, unsigned f_stop)
 {
 	const hg_view_hdr_t *h = c->v->hdr;
 	c->flags |= SEL_FALLBACK | SEL_DEGRADED;
 	c->n = 0;
+	for (unsigned f = f_stop; f < h->n_filters && c->fence == NULL; f++) {
+		if (c->v->filter[f].type == HG_F_GEOFENCE) {
+			sel_fence_probe(c, &c->v->filter[f]);
+		}
+	}
+	if (c->fence != NULL) {
+		sel_fence_fallback(c);
+		return;
+	}
 	const char *kind = schema_name(&schema_fallbacks, h->fallback);
 	if (h->fallback == HG_FALLBACK_NONE) {
 		sel_note(c, "fallback %s: NODATA", kind);
@@ -176,6 +225,8 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 		c.fresh_any = c.fresh_lo <= hi;
 		c.fresh_span = hi - c.fresh_lo;
 	}
+	c.fence = NULL;
+	c.fence_rule = 0;
 	c.scope = 0;
 	c.client_used = false;
 	c.flags = 0;
@@ -198,8 +249,8 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 		sel_step_end(&c, trace, -1, 0, in, n_in);
 	}
 
-	unsigned n_filters = view->hdr->n_filters;
-	for (unsigned f = 0; f < n_filters && c.n > 0; f++) {
+	unsigned n_filters = view->hdr->n_filters, f_stop = 0;
+	for (unsigned f = 0; f < n_filters && c.n > 0; f++, f_stop = f) {
 		const hg_view_filter_t *flt = &view->filter[f];
 		const hg_view_filter_t *next = f + 1 < n_filters ? &view->filter[f + 1] : NULL;
 		c.sort_limit = !c.tracing && next != NULL && next->type == HG_F_FIRST &&
@@ -218,7 +269,7 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 		if (c.tracing) {
 			sel_step_begin(&c, in, &n_in);
 		}
-		sel_fallback(&c);
+		sel_fallback(&c, f_stop);
 		if (c.tracing) {
 			sel_step_end(&c, trace, -2, 0, in, n_in);
 		}

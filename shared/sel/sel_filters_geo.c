@@ -141,6 +141,10 @@ void sel_f_geofence(sel_ctx_t *c, const hg_view_filter_t *f)
 			continue;
 		}
 		bool strict = rule->flags & HG_VR_STRICT;
+		if (strict) {
+			c->fence = rule;
+			c->fence_rule = (uint8_t)(r + 1);
+		}
 		unsigned n_keep = 0;
 		if (c->asc) {
 			n_keep = (c->mask & rule->targets) != 0;
@@ -160,6 +164,23 @@ void sel_f_geofence(sel_ctx_t *c, const hg_view_filter_t *f)
 		sel_note_rule(c, r + 1, hit,
 		              n_keep > 0 ? "" : strict ? ", no target left (strict)"
 		                                       : ", no target left: unchanged");
+		return;
+	}
+}
+
+void sel_fence_probe(sel_ctx_t *c, const hg_view_filter_t *f)
+{
+	for (unsigned r = 0; r < f->n_rules; r++) {
+		const hg_view_rule_t *rule = &c->v->rule[f->first_rule + r];
+		const hg_view_match_t *hit;
+		if (!sel_rule_match(c, rule, &hit)) {
+			continue;
+		}
+		/* The first matching rule is the one the filter would apply. */
+		if (rule->flags & HG_VR_STRICT) {
+			c->fence = rule;
+			c->fence_rule = (uint8_t)(r + 1);
+		}
 		return;
 	}
 }

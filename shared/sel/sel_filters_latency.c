@@ -2,6 +2,7 @@
 /*  Filters that estimate what the client sees from the nearest vantage:
  *  lowest-latency and max-loss. */
 #include <math.h>
+#include <stdio.h>
 
 #include "sel_internal.h"
 
@@ -54,13 +55,31 @@ static void sel_vant_order(sel_ctx_t *c)
 	c->vant_sorted = true;
 }
 
-/* The cell of endpoint e from the nearest vantage that has fresh data for
- * it (and, for latency, an RTT); NULL if none. */
+/* Whether prober j's cell of endpoint e speaks for the client: fresh and
+ * past warm-up (a warming prober abstains, as in the votes). A down cell
+ * always speaks: it says the endpoint is unreachable from there, whatever
+ * figures it carries (issue 10: a down or failing cell never ranks). An up
+ * cell speaks for latency only with an RTT. */
+static inline bool sel_cell_speaks(const sel_ctx_t *c, const hg_view_cell_t *cell, uint8_t e,
+                                   unsigned j, bool need_rtt)
+{
+	if (!sel_fresh_cell(c, e, j)) {
+		return false;
+	}
+	if (cell->state == HG_HEALTH_DOWN) {
+		return true;
+	}
+	return cell->state == HG_HEALTH_UP && (!need_rtt || cell->rtt_us != HG_RTT_NONE);
+}
+
+/* The cell of endpoint e from the nearest vantage whose cell speaks for it
+ * (sel_cell_speaks()); NULL if none. The caller must treat a down cell as
+ * "unreachable from the client's vantage", never read its figures. */
 static inline const hg_view_cell_t *sel_vantage_cell(sel_ctx_t *c, uint8_t e, bool need_rtt)
 {
 	const hg_view_cell_t *row = view_cell(c->s, e, 0);
 	unsigned j = c->vant[0];
-	if (sel_fresh_cell(c, e, j) && (!need_rtt || row[j].rtt_us != HG_RTT_NONE)) {
+	if (sel_cell_speaks(c, &row[j], e, j, need_rtt)) {
 		return &row[j];
 	}
 	if (!c->vant_sorted) {
@@ -68,7 +87,7 @@ static inline const hg_view_cell_t *sel_vantage_cell(sel_ctx_t *c, uint8_t e, bo
 	}
 	for (unsigned k = 1; k < c->n_vant; k++) {
 		j = c->vant[k];
-		if (sel_fresh_cell(c, e, j) && (!need_rtt || row[j].rtt_us != HG_RTT_NONE)) {
+		if (sel_cell_speaks(c, &row[j], e, j, need_rtt)) {
 			return &row[j];
 		}
 	}
@@ -100,26 +119,52 @@ static void sel_note_vantage(sel_ctx_t *c, const char *what)
 	}
 }
 
+/* The vantage note, with how many candidates their vantage saw down. An
+ * answer shaped by a partial failure is degraded (degraded-ttl: clients
+ * come back soon after the vantage sees the endpoint again), as when `up`
+ * drops an endpoint. */
+static void sel_note_vdown(sel_ctx_t *c, unsigned n_vdown)
+{
+	if (n_vdown > 0) {
+		c->flags |= SEL_DEGRADED;
+	}
+	if (c->tracing && n_vdown > 0) {
+		char what[48];
+		snprintf(what, sizeof(what), ", %u down from the vantage", n_vdown);
+		sel_note_vantage(c, what);
+	} else {
+		sel_note_vantage(c, "");
+	}
+}
+
 void sel_f_lowest_latency(sel_ctx_t *c, const hg_view_filter_t *f)
 {
 	if (!sel_vantage_ready(c)) {
 		return;
 	}
 	uint32_t lat[HG_NAME_EP_MAX];
+	bool vdown[HG_NAME_EP_MAX];
+	unsigned n_vdown = 0;
 	uint64_t best = UINT64_MAX;
 	for (uint8_t i = 0; i < c->n; i++) {
 		uint8_t e = c->list[i];
 		const hg_view_cell_t *cell = sel_vantage_cell(c, e, true);
-		lat[i] = cell ? cell->rtt_us : HG_RTT_NONE;
-		if (cell && cell->rtt_us < best) {
-			best = cell->rtt_us;
+		vdown[i] = cell != NULL && cell->state == HG_HEALTH_DOWN;
+		n_vdown += vdown[i];
+		lat[i] = cell != NULL && !vdown[i] ? cell->rtt_us : HG_RTT_NONE;
+		if (lat[i] != HG_RTT_NONE && lat[i] < best) {
+			best = lat[i];
 		}
 		if (c->tracing) {
-			c->metric[e] = cell ? cell->rtt_us / 1000.0 : NAN;
+			c->metric[e] = lat[i] != HG_RTT_NONE ? lat[i] / 1000.0 : NAN;
 		}
 	}
 	if (best == UINT64_MAX) {
-		sel_note_vantage(c, ", no latency data: unchanged");
+		if (n_vdown > 0) {
+			c->flags |= SEL_DEGRADED;
+		}
+		sel_note_vantage(c, n_vdown > 0 ? ", no latency data (down from the vantage): unchanged"
+		                                : ", no latency data: unchanged");
 		return;
 	}
 	uint64_t limit = best + f->arg;
@@ -132,13 +177,13 @@ void sel_f_lowest_latency(sel_ctx_t *c, const hg_view_filter_t *f)
 			c->list[n++] = e;
 			c->key[e] = -(double)lat[i];
 		} else {
-			c->reason[e] = SEL_R_TOO_SLOW;
+			c->reason[e] = vdown[i] ? SEL_R_VANTAGE_DOWN : SEL_R_TOO_SLOW;
 			c->mask &= ~(1ull << e);
 		}
 	}
 	c->n = n;
 	sel_sort_desc(c);
-	sel_note_vantage(c, "");
+	sel_note_vdown(c, n_vdown);
 }
 
 void sel_f_max_loss(sel_ctx_t *c, const hg_view_filter_t *f)
@@ -146,21 +191,39 @@ void sel_f_max_loss(sel_ctx_t *c, const hg_view_filter_t *f)
 	if (!sel_vantage_ready(c)) {
 		return;
 	}
-	bool keep[HG_NAME_EP_MAX] = { false };
-	unsigned n_keep = 0;
+	bool keep[HG_NAME_EP_MAX] = { false }, vdown[HG_NAME_EP_MAX] = { false };
+	unsigned n_keep = 0, n_vdown = 0;
 	for (uint8_t i = 0; i < c->n; i++) {
 		uint8_t e = c->list[i];
 		const hg_view_cell_t *cell = sel_vantage_cell(c, e, false);
-		keep[i] = cell == NULL || cell->loss_bp <= f->arg;
+		/* Down from the vantage: every probe lost, whatever loss the cell
+		 * still carries. */
+		vdown[i] = cell != NULL && cell->state == HG_HEALTH_DOWN;
+		keep[i] = cell == NULL || (!vdown[i] && cell->loss_bp <= f->arg);
 		n_keep += keep[i];
+		n_vdown += vdown[i];
 		if (c->tracing) {
-			c->metric[e] = cell ? cell->loss_bp / 100.0 : NAN;
+			c->metric[e] = vdown[i] ? 100.0 : cell ? cell->loss_bp / 100.0 : NAN;
 		}
 	}
 	if (n_keep == 0) {
+		if (n_vdown > 0) {
+			c->flags |= SEL_DEGRADED;
+		}
 		sel_note_vantage(c, ", all lossy: unchanged");
 		return;
 	}
-	sel_compact(c, keep, SEL_R_LOSSY);
-	sel_note_vantage(c, "");
+	/* sel_compact() inline: the reason says which of the two it was. */
+	uint8_t n = 0;
+	for (uint8_t i = 0; i < c->n; i++) {
+		uint8_t e = c->list[i];
+		if (keep[i]) {
+			c->list[n++] = e;
+		} else {
+			c->reason[e] = vdown[i] ? SEL_R_VANTAGE_DOWN : SEL_R_LOSSY;
+			c->mask &= ~(1ull << e);
+		}
+	}
+	c->n = n;
+	sel_note_vdown(c, n_vdown);
 }

@@ -39,6 +39,13 @@ typedef struct {
 	uint64_t mask;
 	bool asc;
 
+	/*! The strict geofence rule that matched the client (NULL: none): if
+	 *  the chain leaves nothing, its own fallback answers, never the
+	 *  name's (sel_fallback()). fence_rule: its number in the filter, for
+	 *  explain. */
+	const hg_view_rule_t *fence;
+	uint8_t fence_rule;
+
 	uint8_t scope;                  /*!< max scope contribution (before the source cap) */
 	bool client_used;
 	uint32_t flags;                 /*!< enum sel_flags */
@@ -120,6 +127,10 @@ void sel_f_up(sel_ctx_t *c);
 /* sel_filters_geo.c */
 bool sel_client_loc(sel_ctx_t *c);
 void sel_f_geofence(sel_ctx_t *c, const hg_view_filter_t *f);
+/*! The chain emptied before geofence \a f ran: whether its rule for this
+ *  client is strict (sets c->fence), so the fallback holds the fence too
+ *  (the client's scope grows as if the filter had run). */
+void sel_fence_probe(sel_ctx_t *c, const hg_view_filter_t *f);
 void sel_f_nearest(sel_ctx_t *c);
 
 /* sel_filters_latency.c */

@@ -26,6 +26,7 @@ const char *sel_reason_name(uint8_t reason)
 	case SEL_R_LOWER_PRIORITY: return "lower-priority";
 	case SEL_R_CUT:            return "cut";
 	case SEL_R_NO_FAMILY:      return "no-family";
+	case SEL_R_VANTAGE_DOWN:   return "down-from-vantage";
 	default:                   return "unknown";
 	}
 }

@@ -148,7 +148,9 @@ static int view_check_chain(const view_t *v)
 	uint64_t ep_mask = h->n_endpoints >= 64 ? UINT64_MAX : (1ull << h->n_endpoints) - 1;
 	for (unsigned i = 0; i < h->n_rules; i++) {
 		const hg_view_rule_t *r = &v->rule[i];
-		if ((r->targets & ~ep_mask) != 0 ||
+		bool bad_flags = (r->flags & ~(HG_VR_STRICT | HG_VR_FALLBACK_POOL)) != 0 ||
+		                 ((r->flags & HG_VR_FALLBACK_POOL) && !(r->flags & HG_VR_STRICT));
+		if ((r->targets & ~ep_mask) != 0 || bad_flags ||
 		    (unsigned)r->first_match + r->n_match > h->n_matches) {
 			return HG_ECORRUPT;
 		}

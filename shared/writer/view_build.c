@@ -261,6 +261,17 @@ static void vb_put_chain(const policy_t *p, const policy_name_t *nm, const vb_ep
 			rd->first_match = (uint16_t)n_match;
 			rd->n_match = (uint16_t)rs->n_matches;
 			rd->flags = rs->strict ? HG_VR_STRICT : 0;
+			if (rs->strict && rs->has_fallback_pool) {
+				/* An index into the name's (= its set's) pools; the
+				 * parser checked it is one of them. */
+				for (size_t k = 0; k < nm->n_pools; k++) {
+					if (nm->pools[k] == rs->fallback_pool) {
+						rd->flags |= HG_VR_FALLBACK_POOL;
+						rd->fallback_pool = (uint8_t)k;
+						break;
+					}
+				}
+			}
 			for (size_t m = 0; m < rs->n_matches; m++) {
 				hg_view_match_t *md = &match[n_match++];
 				md->kind = rs->matches[m].kind;

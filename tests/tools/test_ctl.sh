@@ -177,6 +177,61 @@ ok $? "explain of a policy name without a view fails saying so"
 [ $? -eq 1 ] && grep -q "cannot read the view of global.gslb.example.net." "$tmp/out"
 ok $? "explain of a garbled view fails saying so"
 
+# Issue 10 point 1: a vantage that sees an endpoint down never ranks it by
+# the figures in its cell. fra is up by quorum (ap-sin and us-iad see it up)
+# and 5 ms from eu-fra by the cell, but eu-fra sees it down: a DE client
+# (vantage eu-fra) must not get fra first; explain says why.
+cat > "$tmp/vantage.yaml" <<'YAML'
+version: 1
+defaults: {ttl: 30, degraded-ttl: 10, quorum: 0.5}
+probers:
+  - {id: eu-fra, location: {lat: 50.11, lon: 8.68}}
+  - {id: ap-sin, location: {lat: 1.35, lon: 103.82}}
+  - {id: us-iad, location: {lat: 38.95, lon: -77.45}}
+pools:
+  - id: eu
+    endpoints:
+      - {id: fra, address: 198.51.100.10, location: {lat: 50.11, lon: 8.68}}
+      - {id: ams, address: 198.51.100.20, location: {lat: 52.37, lon: 4.90}}
+names:
+  - name: lat.example.net.
+    pools: [eu]
+    chain: [up, lowest-latency: {tolerance: 5ms}]
+YAML
+vdb="$tmp/vdb"
+"$CTL" load "$tmp/vantage.yaml" --db "$vdb" >/dev/null 2>&1
+for p in eu-fra ap-sin us-iad; do
+	"$CTL" measure fra --prober "$p" --db "$vdb" --up --rtt 10ms >/dev/null 2>&1
+	"$CTL" measure ams --prober "$p" --db "$vdb" --up --rtt 30ms >/dev/null 2>&1
+done
+deaddr=$(awk '$3 == "DE" && $1 !~ /:/ { split($1, a, "/"); print a[1]; exit }' "$top_srcdir/tests/geo/test-geo.txt")
+"$CTL" explain lat.example.net --client "$deaddr" --geoip "$CITY" --db "$vdb" --json > "$tmp/vx.json" 2>&1
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["answer"]["endpoints"] == ["fra"], d["answer"]' "$tmp/vx.json"
+ok $? "vantage: a DE client gets fra (10 ms from eu-fra) while eu-fra sees it up"
+"$CTL" measure fra --prober eu-fra --db "$vdb" --down --rtt 5ms >/dev/null 2>&1
+ok $? "measure fra --prober eu-fra --down --rtt 5ms"
+"$CTL" explain lat.example.net --client "$deaddr" --geoip "$CITY" --db "$vdb" > "$tmp/vx" 2>&1
+diag < "$tmp/vx"
+grep -q "vantage eu-fra, 1 down from the vantage" "$tmp/vx" && grep -q "dropped fra: down-from-vantage" "$tmp/vx"
+ok $? "explain: lowest-latency names the vantage and drops fra as down-from-vantage"
+"$CTL" explain lat.example.net --client "$deaddr" --geoip "$CITY" --db "$vdb" --json > "$tmp/vx.json" 2>&1
+python3 - "$tmp/vx.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+up = [s for s in d["steps"] if s["step"] == "up"][0]
+lat = [s for s in d["steps"] if s["step"] == "lowest-latency"][0]
+assert up["out"] == ["fra", "ams"], up                      # the quorum keeps fra up
+assert lat["dropped"] == [{"id": "fra", "reason": "down-from-vantage"}], lat
+assert d["vantage"] == "eu-fra", d["vantage"]
+assert d["answer"]["endpoints"] == ["ams"] and d["answer"]["ttl"] == 10, d["answer"]
+assert "degraded" in d["answer"]["flags"], d["answer"]
+PY
+ok $? "explain --json: up keeps fra, lowest-latency drops it, the DE client gets ams (degraded TTL)"
+"$CTL" measure fra --prober eu-fra --db "$vdb" --up --rtt 10ms >/dev/null 2>&1
+"$CTL" explain lat.example.net --client "$deaddr" --geoip "$CITY" --db "$vdb" --json > "$tmp/vx.json" 2>&1
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["answer"]["endpoints"] == ["fra"] and d["answer"]["ttl"] == 30, d["answer"]' "$tmp/vx.json"
+ok $? "vantage: fra first again once eu-fra sees it up"
+
 # zone-records prints static records for every name.
 "$CTL" zone-records "$REF" > "$tmp/zone" 2>&1
 ok $? "zone-records"

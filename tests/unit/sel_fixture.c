@@ -528,3 +528,17 @@ const char *fx_flags_text(uint32_t flags, char *buf, size_t len)
 	}
 	return buf;
 }
+
+void fx_rule_fallback(fx_t *fx, size_t name, const char *pool)
+{
+	policy_name_t *nm = &fx->p.names[name];
+	for (size_t i = nm->n_filters; i-- > 0;) {
+		policy_filter_t *f = &nm->chain[i];
+		if (f->type == HG_F_GEOFENCE && f->n_rules > 0) {
+			f->rules[f->n_rules - 1].has_fallback_pool = true;
+			f->rules[f->n_rules - 1].fallback_pool = fx_pool_index(fx, pool);
+			return;
+		}
+	}
+	FX_DIE("name has no geofence rule");
+}

@@ -55,6 +55,8 @@ size_t fx_name(fx_t *fx, const char *owner, const char *pools, const char *chain
  *        \a targets: space-separated ep:ID / pool:ID.
  */
 void fx_rule(fx_t *fx, size_t name, const char *match, const char *targets, bool strict);
+/*! The last rule added to the name's geofence gets `fallback: pool:POOL`. */
+void fx_rule_fallback(fx_t *fx, size_t name, const char *pool);
 
 /*! \brief Set one cell. rtt_ms < 0: no RTT. */
 void fx_measure(fx_t *fx, size_t ep, size_t pr, uint8_t state, uint64_t ts_ms, double rtt_ms,

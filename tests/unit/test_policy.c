@@ -271,6 +271,8 @@ static void test_forms(void)
 		"    chain:\n      - geofence:\n"
 		"          - {match: {asn: [AS64500, 13335], prefix: 2001:db8::/32}, pools: q, strict: yes}\n"
 		"          - {match: {subdivision: us-ca, country: de, prefix: 10.0.0.0/8}, endpoints: e2}\n"
+		"          - {match: {country: fr}, pools: q, strict: true, fallback: pool:p}\n"
+		"          - {match: {country: be}, pools: q, strict: true, fallback: none}\n"
 		"  - name: c.example.\n    pools: [p]\n    chain: []\n");
 	ok(p != NULL, "small policy compiles");
 	if (p == NULL) {
@@ -307,7 +309,12 @@ static void test_forms(void)
 	is_int(b->quorum_ppm, 1000000, "quorum 1");
 	is_int(b->fallback, HG_FALLBACK_NONE, "fallback none");
 	is_int(b->n_filters, 1, "one geofence");
-	if (b->n_filters == 1 && b->chain[0].n_rules == 2) {
+	if (b->n_filters == 1 && b->chain[0].n_rules == 4) {
+		const policy_rule_t *r2 = &b->chain[0].rules[2], *r3 = &b->chain[0].rules[3];
+		ok(r2->strict && r2->has_fallback_pool && r2->fallback_pool == 0,
+		   "rule 2: strict, fallback pool:p");
+		ok(r3->strict && !r3->has_fallback_pool, "rule 3: strict, fallback none");
+		ok(!b->chain[0].rules[0].has_fallback_pool, "rule 0: no fallback key: none");
 		const policy_rule_t *r0 = &b->chain[0].rules[0], *r1 = &b->chain[0].rules[1];
 		uint32_t asn0, asn1;
 		is_int(r0->n_matches, 3, "rule 0: 2 asn + 1 prefix");
@@ -330,7 +337,7 @@ static void test_forms(void)
 	} else {
 		ok(0, "geofence rules present");
 	}
-	is_str(b->chain_text, "geofence(2 rules)", "geofence chain text");
+	is_str(b->chain_text, "geofence(4 rules)", "geofence chain text");
 	is_int(p->names[2].n_filters, 0, "empty chain allowed");
 	policy_free(p);
 }
@@ -341,11 +348,11 @@ static void test_check_merge(void)
 	policy_t *p = compile("version: 1\n"
 		"defaults:\n  check: {type: http, port: 8080, interval: 10s, http2: true}\n"
 		"pools:\n"
-		"  - id: p\n    check: {type: https, expect: 204, tls-verify: false, ca: /etc/ca.pem}\n"
+		"  - id: p\n    check: {type: https, expect: 204, tls-verify: false, ca: /etc/ca.pem, down-loss: 30%}\n"
 		"    endpoints:\n"
 		"      - {id: e1, address: 192.0.2.1}\n"
 		"      - {id: e2, address: 192.0.2.2, priority: -5, weight: 0,\n"
-		"         check: {timeout: 500ms, rise: 1, fall: 10, path: /x, host: h.example}}\n"
+		"         check: {timeout: 500ms, rise: 1, fall: 10, path: /x, host: h.example, down-loss: 0}}\n"
 		"  - id: q\n    endpoints:\n"
 		"      - {id: e3, cname: c.example., check: {type: https, probe-address: \"2001:DB8::0:1\"}}\n"
 		"names: []\n");
@@ -368,6 +375,9 @@ static void test_check_merge(void)
 	ok(p->endpoints[1].priority == -5 && p->endpoints[1].weight == 0, "e2 priority/weight");
 	ok(c3->type == HG_CHECK_HTTPS && c3->port == 8080, "e3 https, defaults port");
 	is_str(c3->probe_address, "2001:db8::1", "probe-address canonical");
+	is_int(c1->down_loss_bp, 3000, "e1 down-loss 30%% from the pool");
+	is_int(c2->down_loss_bp, 0, "e2 down-loss 0: off");
+	is_int(c3->down_loss_bp, 5000, "e3 down-loss built-in 50%%");
 	policy_free(p);
 
 	p = compile("version: 1\npools:\n  - id: p\n    endpoints:\n"

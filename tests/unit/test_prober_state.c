@@ -61,7 +61,7 @@ static void test_hysteresis(void)
 			uint8_t from = 255;
 			uint8_t before = st.state;
 			bool ch = prober_state_record(&st, &r, (uint16_t)hyst[i].rise,
-			                              (uint16_t)hyst[i].fall, 1000 + k, &from);
+			                              (uint16_t)hyst[i].fall, 5000, 1000 + k, &from);
 			changes += ch;
 			if (from != before) {
 				ok(0, "from reports the previous state");
@@ -87,7 +87,7 @@ static void test_counters_and_times(void)
 	const char *seq = "++ttt+";
 	for (size_t k = 0; seq[k]; k++) {
 		prober_result_t r = result_of(seq[k], 2000);
-		prober_state_record(&st, &r, 2, 3, 5000 + 100 * k, NULL);
+		prober_state_record(&st, &r, 2, 3, 0, 5000 + 100 * k, NULL);
 	}
 	hg_rec_measure_t m;
 	prober_state_measure(&st, &m);
@@ -130,7 +130,7 @@ static void test_loss(void)
 		prober_state_init(&st, loss[i].window);
 		for (size_t k = 0; loss[i].seq[k]; k++) {
 			prober_result_t r = result_of(loss[i].seq[k], 100);
-			prober_state_record(&st, &r, 2, 3, k, NULL);
+			prober_state_record(&st, &r, 2, 3, 0, k, NULL);
 		}
 		hg_rec_measure_t m;
 		prober_state_measure(&st, &m);
@@ -162,12 +162,12 @@ static void test_rtt(void)
 		for (size_t k = 0; k < cases[i].n; k++) {
 			prober_result_t r = { .ok = true, .rtt_us = cases[i].rtts[k],
 			                      .ttfb_us = 7 };
-			prober_state_record(&st, &r, 1, 1, k, NULL);
+			prober_state_record(&st, &r, 1, 1, 0, k, NULL);
 		}
 		/* a failure in between must not disturb the RTT figures */
 		prober_result_t f = { .ok = false, .fail_class = HG_FAIL_TIMEOUT,
 		                      .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE };
-		prober_state_record(&st, &f, 5, 5, 99, NULL);
+		prober_state_record(&st, &f, 5, 5, 0, 99, NULL);
 		hg_rec_measure_t m;
 		prober_state_measure(&st, &m);
 		is_int(m.rtt_last_us, cases[i].last, "rtt last case %zu", i);
@@ -182,6 +182,115 @@ static void test_rtt(void)
 	prober_state_measure(&st, &m);
 	is_int(m.rtt_median_us, HG_RTT_NONE, "no RTT before a success");
 	is_int(m.state, HG_HEALTH_UNKNOWN, "unknown before any probe");
+	prober_state_free(&st);
+}
+
+/* Issue 10 point 1: RTT figures describe the successful probes of the
+ * current up period only. Up at 1 ms, down (fall 3), a success that a
+ * failure interrupts, then the rise run at 7 and 8 ms: the figures are those
+ * two, nothing of the old 1 ms period, and none while down. */
+static void test_rtt_up_period(void)
+{
+	prober_state_t st;
+	prober_state_init(&st, 20);
+	const struct { char c; uint32_t rtt; } seq[] = {
+		{ '+', 1000 }, { '+', 1000 }, { '+', 1000 }, { 't', 0 }, { 't', 0 }, { 't', 0 },
+		{ '+', 9000 }, { 'u', 0 }, { '+', 7000 }, { '+', 8000 },
+	};
+	hg_rec_measure_t m;
+	for (size_t k = 0; k < sizeof(seq) / sizeof(seq[0]); k++) {
+		prober_result_t r = result_of(seq[k].c, seq[k].rtt);
+		r.ttfb_us = r.ok ? 300 : HG_RTT_NONE;
+		prober_state_record(&st, &r, 2, 3, 0, 1000 + k, NULL);
+		prober_state_measure(&st, &m);
+		if (k == 2) {
+			ok(m.state == HG_HEALTH_UP && m.rtt_median_us == 1000, "up period 1: 1 ms");
+		}
+		if (k == 3) {
+			ok(m.state == HG_HEALTH_UP && m.rtt_median_us == 1000,
+			   "failing but still up: figures kept");
+		}
+		if (k >= 5 && k <= 8) {
+			ok(m.state == HG_HEALTH_DOWN && m.rtt_median_us == HG_RTT_NONE &&
+			   m.rtt_last_us == HG_RTT_NONE && m.rtt_ewma_us == HG_RTT_NONE &&
+			   m.ttfb_us == HG_RTT_NONE, "probe %zu: down, no RTT in the record", k);
+		}
+	}
+	is_int(m.state, HG_HEALTH_UP, "up again after rise 2");
+	is_int(m.rtt_median_us, 7500, "median of this up period only (7, 8 ms)");
+	is_int(m.rtt_last_us, 8000, "last RTT");
+	is_int(m.rtt_ewma_us, 7125, "EWMA restarted at 7 ms");
+	is_int(m.ttfb_us, 300, "TTFB of this period");
+	prober_state_free(&st);
+
+	/* A down record written by an older version, with figures: dropped. */
+	prober_state_init(&st, 20);
+	hg_rec_measure_t old = { .layout = 1, .state = HG_HEALTH_DOWN, .rtt_last_us = 5000,
+	                         .rtt_ewma_us = 5000, .rtt_median_us = 5000, .ttfb_us = 5 };
+	prober_state_seed(&st, &old);
+	prober_result_t r = result_of('+', 6000);
+	prober_state_record(&st, &r, 1, 1, 0, 2000, NULL);
+	prober_state_measure(&st, &m);
+	ok(m.state == HG_HEALTH_UP && m.rtt_median_us == 6000 && m.rtt_ewma_us == 6000,
+	   "seeded down record: no old figures (median %u, ewma %u)", m.rtt_median_us, m.rtt_ewma_us);
+	prober_state_free(&st);
+}
+
+/* Issue 10 point 4: the loss-window threshold. Sequences over a window of
+ * 6 probes, rise 2, fall 3, down-loss 50 % unless told; '+' ok, 't'
+ * timeout, 's' http status (a failure that is not loss: it counts too). */
+static const struct {
+	const char *seq;
+	unsigned window, down_loss_bp;
+	const char *states;
+} loss_hyst[] = {
+	/* 2 of every 3 fail: never 3 in a row; down once the window is full */
+	{ "++tt+tt+tt",  6, 5000, "?UUUUDDDDD" },
+	{ "++tt+tt+tt",  6, 0,    "?UUUUUUUUU" },      /* off: rise/fall only, as before */
+	{ "++tt+tt+tt",  6, 7000, "?UUUUUUUUU" },      /* 4/6 = 67 % < 70 % */
+	/* up again only after rise consecutive successes, then down again at
+	 * the next failure while the window still holds half failures */
+	{ "++tt+tt++t",  6, 5000, "?UUUUDDDUD" },
+	/* exactly at the threshold is down (3 of 6); any failure class counts */
+	{ "+++ss+",      6, 5000, "?UUUUU" },          /* window not full yet */
+	{ "++++ss+s",    6, 5000, "?UUUUUUD" },
+	/* a short window trips before fall (2 of 4 failed) */
+	{ "++ttt",       4, 5000, "?UUDD" },
+};
+
+static void test_loss_window(void)
+{
+	for (size_t i = 0; i < sizeof(loss_hyst) / sizeof(loss_hyst[0]); i++) {
+		prober_state_t st;
+		prober_state_init(&st, loss_hyst[i].window);
+		char got[32] = "";
+		for (size_t k = 0; loss_hyst[i].seq[k] != '\0'; k++) {
+			prober_result_t r = result_of(loss_hyst[i].seq[k], 1000);
+			prober_state_record(&st, &r, 2, 3, (uint16_t)loss_hyst[i].down_loss_bp, 1000 + k, NULL);
+			got[k] = st.state == HG_HEALTH_UP ? 'U' : st.state == HG_HEALTH_DOWN ? 'D' : '?';
+			got[k + 1] = '\0';
+		}
+		is_str(got, loss_hyst[i].states, "loss window: '%s' window %u down-loss %u bp",
+		       loss_hyst[i].seq, loss_hyst[i].window, loss_hyst[i].down_loss_bp);
+		prober_state_free(&st);
+	}
+	/* The default window (20) and default down-loss (50 %): 2 failures of
+	 * every 3 take it down at the first failure once the window is full
+	 * (the 20th probe succeeds, the 21st fails); rise 2 never comes. The
+	 * threshold is looked at on failures only, so the rise successes that
+	 * bring it up are never undone by the failures still in the window. */
+	prober_state_t st;
+	prober_state_init(&st, 0);
+	unsigned down_at = 0;
+	for (unsigned k = 0; k < 60; k++) {
+		prober_result_t r = result_of(k < 2 ? '+' : (k % 3 == 1 ? '+' : 't'), 1000);
+		prober_state_record(&st, &r, 2, 3, 5000, 1000 + k, NULL);
+		if (down_at == 0 && st.state == HG_HEALTH_DOWN) {
+			down_at = k + 1;
+		}
+	}
+	is_int(down_at, 21, "default window: down at the first failure with the window full");
+	is_int(st.state, HG_HEALTH_DOWN, "and stays down: never 2 successes in a row");
 	prober_state_free(&st);
 }
 
@@ -222,8 +331,8 @@ static void test_seed_and_limits(void)
 	                         .probes_failed = 10, .rtt_median_us = HG_RTT_NONE };
 	prober_state_seed(&st, &old);
 	prober_result_t r = { .ok = true, .rtt_us = 5, .ttfb_us = HG_RTT_NONE };
-	is_int(prober_state_record(&st, &r, 2, 3, 1000, NULL), 0, "one success: still down");
-	is_int(prober_state_record(&st, &r, 2, 3, 1001, NULL), 1, "rise reached: up");
+	is_int(prober_state_record(&st, &r, 2, 3, 0, 1000, NULL), 0, "one success: still down");
+	is_int(prober_state_record(&st, &r, 2, 3, 0, 1001, NULL), 1, "rise reached: up");
 	hg_rec_measure_t m;
 	prober_state_measure(&st, &m);
 	is_int(m.probes_total, 102, "totals continue from the seed");
@@ -242,6 +351,8 @@ int main(void)
 	test_counters_and_times();
 	test_loss();
 	test_rtt();
+	test_rtt_up_period();
+	test_loss_window();
 	test_median_random();
 	test_seed_and_limits();
 	return done_testing();

@@ -180,6 +180,49 @@ static void s_geo_jkt_down(fx_t *fx, bool strict)
 	all_probers(fx, "jkt", HG_HEALTH_DOWN, NOW);
 }
 static void s_geo_strict(fx_t *fx) { s_geo_jkt_down(fx, true); }
+/* Issue 10 point 6: a strict fence never widened by the name's fallback. */
+static void s_geo_strict_fb(fx_t *fx)
+{
+	s_geo_jkt_down(fx, true);
+	fx_rule_fallback(fx, 0, "ap");
+}
+static void s_geo_strict_fb_all_down(fx_t *fx)
+{
+	s_geo_strict_fb(fx);
+	all_probers(fx, "sin", HG_HEALTH_DOWN, NOW);
+}
+static void s_geo_strict_fb_drained(fx_t *fx)
+{
+	s_geo_strict_fb(fx);
+	fx->admin[EP("sin")] = HG_ADMIN_DRAIN;
+}
+/* up before geofence and every endpoint down: the chain empties before the
+ * geofence runs; its strict rules still hold in the fallback. */
+static void s_geo_strict_all_down(fx_t *fx)
+{
+	size_t n = fx_name(fx, "geo.gslb.", "eu ap us", "up geofence", "all");
+	fx_rule(fx, n, "country=ID", "ep:jkt", true);
+	fx_rule_fallback(fx, n, "ap");
+	fx_rule(fx, n, "continent=EU", "pool:eu", true);
+	fx_rule(fx, n, "country=US", "pool:us", false);
+	for (size_t e = 0; e < fx->p.n_endpoints; e++) {
+		for (size_t j = 0; j < fx->p.n_probers; j++) {
+			fx_measure(fx, e, j, HG_HEALTH_DOWN, NOW, 5, 0);
+		}
+	}
+}
+/* The fence keeps jkt (geofence before up), then up removes it: the chain
+ * ends empty after the fence matched, so the fence's fallback still holds. */
+static void s_geo_strict_then_up(fx_t *fx)
+{
+	size_t n = fx_name(fx, "geo.gslb.", "eu ap us", "geofence up", "all");
+	fx_rule(fx, n, "country=ID", "ep:jkt", true);
+	fx_rule(fx, n, "continent=EU", "pool:eu", true);
+	fx_rule_fallback(fx, n, "eu");
+	all_probers(fx, "jkt", HG_HEALTH_DOWN, NOW);
+	all_probers(fx, "fra", HG_HEALTH_DOWN, NOW);
+	all_probers(fx, "ams", HG_HEALTH_DOWN, NOW);
+}
 static void s_geo_loose(fx_t *fx) { s_geo_jkt_down(fx, false); }
 static void s_geo_and(fx_t *fx)
 {
@@ -216,6 +259,43 @@ static void s_lat_no_rtt(fx_t *fx)
 	fx_measure(fx, EP("ams"), PR("eu-fra"), HG_HEALTH_UP, NOW, -1, 0);
 }
 static void s_lat_none(fx_t *fx) { s_lat(fx); memset(fx->has, 0, sizeof(fx->has)); }
+/* Issue 10 point 1: the DE client's vantage (eu-fra) sees fra down, yet its
+ * cell still says 0.5 ms (haltgslb-ctl measure fra --prober eu-fra --down
+ * --rtt 0.5ms: the best figure of all); the other probers see fra up
+ * (global quorum: up). */
+static void s_lat_vantage_down(fx_t *fx)
+{
+	s_lat(fx);
+	fx_measure(fx, EP("fra"), PR("eu-fra"), HG_HEALTH_DOWN, NOW, 0.5, 0);
+}
+/* The same with the up filter first: fra stays up by quorum (2 of 3). */
+static void s_lat_vantage_down_up(fx_t *fx)
+{
+	fx_name(fx, "l.gslb.", "eu ap us", "up latency=20", "all");
+	fx_measure(fx, EP("fra"), PR("eu-fra"), HG_HEALTH_DOWN, NOW, 0.1, 0);
+}
+/* Every eu endpoint down from eu-fra: nothing left with a latency from the
+ * DE vantage but the ones farther vantages cannot rank either. */
+static void s_lat_vantage_all_down(fx_t *fx)
+{
+	fx_name(fx, "l.gslb.", "eu", "latency=20", "all");
+	fx_measure(fx, EP("fra"), PR("eu-fra"), HG_HEALTH_DOWN, NOW, 1, 0);
+	fx_measure(fx, EP("ams"), PR("eu-fra"), HG_HEALTH_DOWN, NOW, 1, 0);
+}
+/* A warming prober (state unknown) abstains: the next vantage (us-iad, fra
+ * 63 ms, ams 62 ms, iad 1 ms... iad from eu-fra 64 ms) ranks fra and ams. */
+static void s_lat_vantage_warming(fx_t *fx)
+{
+	s_lat(fx);
+	fx_measure(fx, EP("fra"), PR("eu-fra"), HG_HEALTH_UNKNOWN, NOW, 0.5, 0);
+	fx_measure(fx, EP("ams"), PR("eu-fra"), HG_HEALTH_UNKNOWN, NOW, 50, 0);
+}
+/* max-loss: eu-fra sees fra down with a stale 0 % loss figure. */
+static void s_loss_vantage_down(fx_t *fx)
+{
+	fx_name(fx, "m.gslb.", "eu", "loss=200", "all");
+	fx_measure(fx, EP("fra"), PR("eu-fra"), HG_HEALTH_DOWN, NOW, 1, 0);
+}
 static void s_loss(fx_t *fx)
 {
 	fx_name(fx, "m.gslb.", "eu ap us", "loss=200", "all");
@@ -340,7 +420,18 @@ static const sel_case_t cases[] = {
 	{ "geofence: AND, subdiv miss",     s_geo_and,          "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          22, 30, "CLIENT" },
 	{ "geofence: catch-all rule",       s_geo_catchall,     "91.0.0.1",  0, &GEO_DE,    A,    "192.0.2.10",                                                                 0, 30, "" },
 	{ "geofence: target down, loose",   s_geo_loose,        "36.64.0.1", 0, &GEO_ID,    A,    "198.51.100.10 198.51.100.20 203.0.113.10 192.0.2.10",                       20, 10, "DEGRADED|CLIENT" },
-	{ "geofence: target down, strict",  s_geo_strict,       "36.64.0.1", 0, &GEO_ID,    A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          20, 10, "DEGRADED|FALLBACK|CLIENT" },
+	{ "geofence: target down, strict",  s_geo_strict,       "36.64.0.1", 0, &GEO_ID,    A,    "",                                                                           20, 10, "DEGRADED|FALLBACK|NODATA|CLIENT" },
+	{ "geofence: strict, own fallback", s_geo_strict_fb,    "36.64.0.1", 0, &GEO_ID,    A,    "203.0.113.10",                                                               20, 10, "DEGRADED|FALLBACK|CLIENT" },
+	{ "geofence: strict fb, AAAA",      s_geo_strict_fb,    "36.64.0.1", 0, &GEO_ID,    AAAA, "2001:db8:20::10",                                                            20, 10, "DEGRADED|FALLBACK|CLIENT" },
+	{ "geofence: strict fb, all down",  s_geo_strict_fb_all_down,"36.64.0.1",0,&GEO_ID, A,    "203.0.113.10 203.0.113.20",                                                  20, 10, "DEGRADED|FALLBACK|CLIENT" },
+	{ "geofence: strict fb, no drained",s_geo_strict_fb_drained,"36.64.0.1",0, &GEO_ID, A,    "203.0.113.20",                                                               20, 10, "DEGRADED|FALLBACK|CLIENT" },
+	{ "geofence: strict fb, other cl.", s_geo_strict_fb,    "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20 203.0.113.10 192.0.2.10",                       22, 10, "DEGRADED|CLIENT" },
+	{ "geofence: all down, fence holds",s_geo_strict_all_down,"36.64.0.1",0, &GEO_ID,   A,    "203.0.113.10 203.0.113.20",                                                  20, 10, "DEGRADED|FALLBACK|CLIENT" },
+	{ "geofence: all down, EU NODATA",  s_geo_strict_all_down,"91.0.0.1", 0, &GEO_DE,   A,    "",                                                                           22, 10, "DEGRADED|FALLBACK|NODATA|CLIENT" },
+	{ "geofence: all down, loose: name",s_geo_strict_all_down,"8.8.8.8",  0, &GEO_US,   A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          18, 10, "DEGRADED|FALLBACK|CLIENT" },
+	{ "geofence: strict, up empties",   s_geo_strict_then_up,"36.64.0.1",0, &GEO_ID,    A,    "",                                                                           20, 10, "DEGRADED|FALLBACK|NODATA|CLIENT" },
+	{ "geofence: strict, up empties EU",s_geo_strict_then_up,"91.0.0.1", 0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20",                                                22, 10, "DEGRADED|FALLBACK|CLIENT" },
+	{ "geofence: strict, no geo: name", s_geo_strict_then_up,"1.2.3.4",  0, NULL,       A,    "203.0.113.10 192.0.2.10",                                                    0, 10, "DEGRADED" },
 	{ "geofence: strict, other client", s_geo_strict,       "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20 203.0.113.10 192.0.2.10",                       22, 10, "DEGRADED|CLIENT" },
 	{ "geofence: no geo, geo rules",    s_geo_strict,       "36.64.0.1", 0, NULL,       A,    "198.51.100.10 198.51.100.20 203.0.113.10 192.0.2.10",                       0, 10, "DEGRADED" },
 	{ "nearest: DE",                    s_nearest,          "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10",                                                              22, 30, "CLIENT" },
@@ -359,6 +450,11 @@ static const sel_case_t cases[] = {
 	{ "latency: tolerance 0",           s_lat0,             "8.128.0.1", 0, &GEO_SG,    A,    "203.0.113.10",                                                               24, 30, "CLIENT" },
 	{ "latency: next vantage",          s_lat_no_fra_prober,"91.0.0.1",  0, &GEO_DE,    A,    "192.0.2.10",                                                                 22, 30, "CLIENT" },
 	{ "latency: ep rtt from next",      s_lat_no_rtt,       "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10",                                                              22, 30, "CLIENT" },
+	{ "latency: vantage sees it down",  s_lat_vantage_down, "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.20",                                                              22, 10, "DEGRADED|CLIENT" },
+	{ "latency: vantage down, up kept", s_lat_vantage_down_up,"91.0.0.1",0, &GEO_DE,    A,    "198.51.100.20",                                                              22, 10, "DEGRADED|CLIENT" },
+	{ "latency: vantage down, SG",      s_lat_vantage_down, "8.128.0.1", 0, &GEO_SG,    A,    "203.0.113.10 203.0.113.20",                                                  24, 30, "CLIENT" },
+	{ "latency: all down from vantage", s_lat_vantage_all_down,"91.0.0.1",0, &GEO_DE,   A,    "198.51.100.10 198.51.100.20",                                                22, 10, "DEGRADED|CLIENT" },
+	{ "latency: warming abstains",      s_lat_vantage_warming,"91.0.0.1", 0, &GEO_DE,   A,    "198.51.100.20 198.51.100.10 192.0.2.10",                                                22, 30, "CLIENT" },
 	{ "latency: no measurements",       s_lat_none,         "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          22, 30, "CLIENT" },
 	{ "latency: no location",           s_lat,              "1.2.3.4",   0, &GEO_NOLOC, A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          8, 30, "CLIENT" },
 	{ "latency: no geo",                s_lat,              "1.2.3.4",   0, NULL,       A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          0, 30, "" },
@@ -367,6 +463,7 @@ static const sel_case_t cases[] = {
 	{ "max-loss: all lossy unchanged",  s_loss_all,         "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10 198.51.100.20",                                                22, 30, "CLIENT" },
 	{ "max-loss: next vantage",         s_loss_next_vantage,"91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.20",                                                              22, 30, "CLIENT" },
 	{ "max-loss: no data kept",         s_loss_nodata,      "91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.10",                                                              22, 30, "CLIENT" },
+	{ "max-loss: vantage sees it down", s_loss_vantage_down,"91.0.0.1",  0, &GEO_DE,    A,    "198.51.100.20",                                                              22, 10, "DEGRADED|CLIENT" },
 	{ "max-loss: no geo",               s_loss,             "91.0.0.1",  0, NULL,       A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20 192.0.2.10",          0, 30, "" },
 	{ "priority: lowest value",         s_prio,             "192.0.2.1", 0, NULL,       A,    "198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20",                     0, 30, "" },
 	{ "priority: next when down",       s_prio_eu_ap_down,  "192.0.2.1", 0, NULL,       A,    "192.0.2.10",                                                                 0, 10, "DEGRADED" },
@@ -496,7 +593,7 @@ typedef struct {
 	unsigned n;
 	int filter[HG_CHAIN_MAX + 2];
 	uint8_t type[HG_CHAIN_MAX + 2], n_in[HG_CHAIN_MAX + 2], n_out[HG_CHAIN_MAX + 2];
-	uint8_t reason_jkt[HG_CHAIN_MAX + 2];
+	uint8_t reason_jkt[HG_CHAIN_MAX + 2], reason_fra[HG_CHAIN_MAX + 2];
 	double metric_fra[HG_CHAIN_MAX + 2];
 	char note[HG_CHAIN_MAX + 2][128];
 } trace_log_t;
@@ -513,6 +610,7 @@ static void trace_step(void *ctx, const sel_trace_step_t *st)
 	log->n_in[i] = st->n_in;
 	log->n_out[i] = st->n_out;
 	log->reason_jkt[i] = st->reason[3];   /* jkt is endpoint 3 of eu ap us */
+	log->reason_fra[i] = st->reason[0];
 	log->metric_fra[i] = st->metric[0];
 	snprintf(log->note[i], sizeof(log->note[i]), "%s", st->note);
 }
@@ -632,6 +730,46 @@ static void test_trace(void)
 	free(blob);
 	fx_free(fx);
 
+	/* Issue 10 point 1: the DE vantage sees fra down (0.5 ms still in its
+	 * cell): explain says so, for lowest-latency and for max-loss. */
+	open_scenario(s_lat_vantage_down, &fx, &blob, &v);
+	cl = fx_client("91.0.0.1", 0, &GEO_DE);
+	memset(&log, 0, sizeof(log));
+	sel_decide(&v, &cl, 1, NOW, &rng, &a, &tr);
+	is_int(log.n, 2, "trace vantage down: pre-filter + latency");
+	is_str(log.note[1], "vantage eu-fra, 1 down from the vantage", "trace vantage down: note");
+	is_int(log.reason_fra[1], SEL_R_VANTAGE_DOWN, "trace vantage down: fra's reason");
+	ok(isnan(log.metric_fra[1]), "trace vantage down: no latency metric for fra");
+	free(blob);
+	fx_free(fx);
+	open_scenario(s_loss_vantage_down, &fx, &blob, &v);
+	memset(&log, 0, sizeof(log));
+	sel_decide(&v, &cl, 1, NOW, &rng, &a, &tr);
+	is_str(log.note[1], "vantage eu-fra, 1 down from the vantage", "trace loss vantage down: note");
+	is_int(log.reason_fra[1], SEL_R_VANTAGE_DOWN, "trace loss vantage down: fra's reason");
+	ok(fabs(log.metric_fra[1] - 100.0) < 0.01, "trace loss vantage down: fra loss metric 100%%");
+	free(blob);
+	fx_free(fx);
+
+	/* Issue 10 point 6: explain says which fallback a fenced client got. */
+	open_scenario(s_geo_strict_fb, &fx, &blob, &v);
+	cl = fx_client("36.64.0.1", 0, &GEO_ID);
+	memset(&log, 0, sizeof(log));
+	sel_decide(&v, &cl, 1, NOW, &rng, &a, &tr);
+	ok(log.n == 4 && log.filter[3] == -2, "trace fence: fallback step after up, geofence");
+	is_str(log.note[3], "strict geofence rule 1: its fallback pool #1 (not the name's fallback all)",
+	       "trace fence: the rule's pool, not the name's fallback");
+	is_str(log.note[2], "rule 1 matched country=ID, no target left (strict)", "trace fence: geofence note");
+	free(blob);
+	fx_free(fx);
+	open_scenario(s_geo_strict, &fx, &blob, &v);
+	memset(&log, 0, sizeof(log));
+	sel_decide(&v, &cl, 1, NOW, &rng, &a, &tr);
+	is_str(log.note[3], "strict geofence rule 1: its fallback none: NODATA (not the name's fallback all)",
+	       "trace fence: NODATA, not the name's fallback");
+	free(blob);
+	fx_free(fx);
+
 	/* Fallback step. */
 	open_scenario(s_trace_fb, &fx, &blob, &v);
 	cl = fx_client("192.0.2.1", 0, NULL);
@@ -662,6 +800,7 @@ static void test_names(void)
 		{ SEL_R_NOT_IN_RULE, "not-in-rule" }, { SEL_R_TOO_SLOW, "too-slow" },
 		{ SEL_R_LOSSY, "lossy" }, { SEL_R_LOWER_PRIORITY, "lower-priority" },
 		{ SEL_R_CUT, "cut" }, { SEL_R_NO_FAMILY, "no-family" },
+		{ SEL_R_VANTAGE_DOWN, "down-from-vantage" },
 	};
 	for (unsigned i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
 		is_str(sel_reason_name(r[i].r), r[i].name, "reason name %u", r[i].r);
