@@ -35,11 +35,11 @@
 #define CHECK_IVAL_DEFAULT_MS 1000
 
 static const yp_item_t haltgslb_conf[] = {
-	{ MOD_DATABASE,   YP_TSTR,  YP_VNONE },
-	{ MOD_GEOIP,      YP_TSTR,  YP_VNONE },
-	{ MOD_ASN_DB,     YP_TSTR,  YP_VNONE },
-	{ MOD_DNSSEC,     YP_TBOOL, YP_VNONE },
-	{ MOD_CHECK_IVAL, YP_TINT,  YP_VINT = { 100, 60000, CHECK_IVAL_DEFAULT_MS, YP_SNONE } },
+	{ MOD_DATABASE, YP_TSTR, YP_VNONE },
+	{ MOD_GEOIP, YP_TSTR, YP_VNONE },
+	{ MOD_ASN_DB, YP_TSTR, YP_VNONE },
+	{ MOD_DNSSEC, YP_TBOOL, YP_VNONE },
+	{ MOD_CHECK_IVAL, YP_TINT, YP_VINT = { 100, 60000, CHECK_IVAL_DEFAULT_MS, YP_SNONE } },
 	{ .name = NULL }
 };
 
@@ -58,8 +58,7 @@ static knotd_conf_t hgm_conf(hgm_check_t *check, const yp_name_t *item)
 	                           : knotd_conf_mod(check->mod, item);
 }
 
-__attribute__((format(printf, 2, 3)))
-static int hgm_fail(hgm_check_t *check, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int hgm_fail(hgm_check_t *check, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -130,7 +129,8 @@ static int load_conf(hgm_check_t *check, hgm_ctx_t *ctx)
 	if (ctx->asn_path != NULL) {
 		geo_close(ctx->geo);
 		ctx->geo = NULL;
-		if (geo_open(ctx->geoip_path, ctx->asn_path, &ctx->geo, err, sizeof(err)) != HG_EOK) {
+		if (geo_open(ctx->geoip_path, ctx->asn_path, &ctx->geo, err, sizeof(err)) !=
+		    HG_EOK) {
 			return hgm_fail(check, "invalid 'asn-db' '%s' (%s)", ctx->asn_path, err);
 		}
 	}
@@ -241,5 +241,5 @@ static void haltgslb_unload(knotd_mod_t *mod)
 	knotd_mod_ctx_set(mod, NULL);
 }
 
-KNOTD_MOD_API(haltgslb, KNOTD_MOD_FLAG_SCOPE_ZONE,
-              haltgslb_load, haltgslb_unload, haltgslb_conf, haltgslb_conf_check);
+KNOTD_MOD_API(haltgslb, KNOTD_MOD_FLAG_SCOPE_ZONE, haltgslb_load, haltgslb_unload, haltgslb_conf,
+              haltgslb_conf_check);

@@ -29,8 +29,7 @@ static inline bool addr_equal(const uint8_t *a, const uint8_t *b, uint16_t len)
 
 /* knot_rdataset_add() keeps rdata sorted, which would lose the engine's
  * order; lay the rdata out by hand instead, skipping repeated addresses. */
-static int add_in_order(knot_rrset_t *rr, const sel_answer_t *ans, uint16_t len,
-                        knot_mm_t *mm)
+static int add_in_order(knot_rrset_t *rr, const sel_answer_t *ans, uint16_t len, knot_mm_t *mm)
 {
 	size_t size = ans->n_addr * knot_rdata_size(len);
 	knot_rdata_t *first = arena_alloc(mm, size);

@@ -97,10 +97,11 @@ static unsigned ecs_malformed(const uint8_t *data, uint16_t len)
 	}
 	uint16_t family = (uint16_t)(data[0] << 8 | data[1]);
 	unsigned source = data[2], scope = data[3];
-	unsigned max = (family == KNOT_ADDR_FAMILY_IPV4) ? 32
-	             : (family == KNOT_ADDR_FAMILY_IPV6) ? 128 : 0;
+	unsigned max = (family == KNOT_ADDR_FAMILY_IPV4)   ? 32
+	               : (family == KNOT_ADDR_FAMILY_IPV6) ? 128
+	                                                   : 0;
 	if (max == 0 || source > max) {
-		return MODULE_FORMERR_ECS_ADDRESS;   /* knotd rejects these first */
+		return MODULE_FORMERR_ECS_ADDRESS; /* knotd rejects these first */
 	}
 	if (scope != 0) {
 		return MODULE_FORMERR_ECS_SCOPE;
@@ -126,7 +127,7 @@ int module_client_ecs_check(const knotd_qdata_t *qdata, unsigned *why)
 	const knot_rdata_t *rd = qdata->query->opt_rr->rrs.rdata;
 	const uint8_t *ecs = NULL;
 	uint16_t ecs_len = 0;
-	for (uint32_t pos = 0; pos + 4 <= rd->len; ) {
+	for (uint32_t pos = 0; pos + 4 <= rd->len;) {
 		uint16_t code = (uint16_t)(rd->data[pos] << 8 | rd->data[pos + 1]);
 		uint16_t len = (uint16_t)(rd->data[pos + 2] << 8 | rd->data[pos + 3]);
 		if (code == KNOT_EDNS_OPTION_CLIENT_SUBNET) {
@@ -140,7 +141,7 @@ int module_client_ecs_check(const knotd_qdata_t *qdata, unsigned *why)
 		pos += 4u + len;
 	}
 	if (ecs == NULL || ecs + ecs_len > rd->data + rd->len) {
-		return HG_EOK;     /* knotd's parser would not have accepted it */
+		return HG_EOK; /* knotd's parser would not have accepted it */
 	}
 	*why = ecs_malformed(ecs, ecs_len);
 	return (*why == MODULE_FORMERR_COUNT) ? HG_EOK : HG_EINVAL;
@@ -163,17 +164,18 @@ void module_client_ecs_drop(knotd_qdata_t *qdata)
 	}
 	/* Options as code | length | data; knotd wrote them, still bounded. */
 	const knot_rdata_t *rd = opt->rrs.rdata;
-	for (uint16_t pos = 0; pos + 4u <= rd->len; ) {
+	for (uint16_t pos = 0; pos + 4u <= rd->len;) {
 		uint16_t code = (uint16_t)(rd->data[pos] << 8 | rd->data[pos + 1]);
 		uint16_t len = (uint16_t)(rd->data[pos + 2] << 8 | rd->data[pos + 3]);
 		if (pos + 4u + len > rd->len) {
 			break;
 		}
 		if (code != KNOT_EDNS_OPTION_CLIENT_SUBNET &&
-		    knot_edns_add_option(&fresh, code, len, rd->data + pos + 4, qdata->mm) != KNOT_EOK) {
+		    knot_edns_add_option(&fresh, code, len, rd->data + pos + 4, qdata->mm) !=
+		            KNOT_EOK) {
 			return;
 		}
 		pos = (uint16_t)(pos + 4u + len);
 	}
-	*opt = fresh;    /* the old rdata belongs to qdata->mm too */
+	*opt = fresh; /* the old rdata belongs to qdata->mm too */
 }

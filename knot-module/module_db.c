@@ -16,15 +16,15 @@ struct module_db {
 	knotd_mod_t *mod;
 	char *path;
 	unsigned interval_ms;
-	_Atomic(store_t *) store;      /*!< set once by the checker, never changed until free */
-	atomic_int state;              /*!< enum module_db_state */
-	store_rtxn_t check_txn;        /*!< the checker's own read txn */
-	dev_t dev;                     /*!< data.mdb identity when opened */
+	_Atomic(store_t *) store; /*!< set once by the checker, never changed until free */
+	atomic_int state;         /*!< enum module_db_state */
+	store_rtxn_t check_txn;   /*!< the checker's own read txn */
+	dev_t dev;                /*!< data.mdb identity when opened */
 	ino_t ino;
-	bool guard_installed;          /*!< store_guard_install() done (undo at free) */
-	atomic_bool fault_logged;      /*!< a fault in data.mdb was logged */
-	atomic_bool other_fault_logged;/*!< a fault elsewhere was logged */
-	char why[512];                 /*!< checker thread: reason of the last failure */
+	bool guard_installed;           /*!< store_guard_install() done (undo at free) */
+	atomic_bool fault_logged;       /*!< a fault in data.mdb was logged */
+	atomic_bool other_fault_logged; /*!< a fault elsewhere was logged */
+	char why[512];                  /*!< checker thread: reason of the last failure */
 
 	pthread_t thread;
 	bool thread_started;
@@ -36,27 +36,27 @@ struct module_db {
 const char *module_db_state_str(int state)
 {
 	switch (state) {
-	case MODULE_DB_OK:      return "valid";
+	case MODULE_DB_OK: return "valid";
 	case MODULE_DB_MISSING: return "missing";
-	case MODULE_DB_SCHEMA:  return "unknown schema version";
-	case MODULE_DB_ACCESS:  return "permission denied";
+	case MODULE_DB_SCHEMA: return "unknown schema version";
+	case MODULE_DB_ACCESS: return "permission denied";
 	case MODULE_DB_CORRUPT: return "truncated or corrupt";
-	case MODULE_DB_UNSAFE:  return "unsafe";
-	case MODULE_DB_ERROR:   return "unreadable";
-	default:                return "not checked";
+	case MODULE_DB_UNSAFE: return "unsafe";
+	case MODULE_DB_ERROR: return "unreadable";
+	default: return "not checked";
 	}
 }
 
 static int state_from_err(int err)
 {
 	switch (err) {
-	case HG_EOK:     return MODULE_DB_OK;
-	case HG_ENOENT:  return MODULE_DB_MISSING;
+	case HG_EOK: return MODULE_DB_OK;
+	case HG_ENOENT: return MODULE_DB_MISSING;
 	case HG_ESCHEMA: return MODULE_DB_SCHEMA;
-	case HG_EACCES:  return MODULE_DB_ACCESS;
+	case HG_EACCES: return MODULE_DB_ACCESS;
 	case HG_ECORRUPT: return MODULE_DB_CORRUPT;
 	case HG_EUNSAFE: return MODULE_DB_UNSAFE;
-	default:         return MODULE_DB_ERROR;
+	default: return MODULE_DB_ERROR;
 	}
 }
 
@@ -85,8 +85,8 @@ static int check_schema(module_db_t *db, store_t *store)
 		char what[256];
 		store_rtxn_free(&db->check_txn);
 		store_mark_broken(store);
-		snprintf(db->why, sizeof(db->why), "%s", store_guard_describe(&guard, what,
-		                                                                sizeof(what)));
+		snprintf(db->why, sizeof(db->why), "%s",
+		         store_guard_describe(&guard, what, sizeof(what)));
 		return HG_ECORRUPT;
 	}
 	int ret = store_rtxn_begin(store, &db->check_txn);
@@ -165,7 +165,8 @@ static void check_once(module_db_t *db)
 		knotd_mod_log(db->mod, remapped == HG_EOK ? LOG_NOTICE : LOG_ERR,
 		              "database '%s' grew beyond knotd's map: %s", db->path,
 		              remapped == HG_EOK ? "remapped to its size (set HG_STORE_MAPSIZE_MAX "
-		              "alike for every process)" : hg_strerror(remapped));
+		                                   "alike for every process)"
+		                                 : hg_strerror(remapped));
 		ret = check_open_store(db, store);
 	}
 	if (store != NULL) {
@@ -190,20 +191,27 @@ static void check_once(module_db_t *db)
 		knotd_mod_log(db->mod, LOG_NOTICE, "database '%s' is valid, answering from it",
 		              db->path);
 	} else if (store != NULL && ret == HG_EIO) {
-		knotd_mod_log(db->mod, LOG_ERR, "database '%s' was replaced on disk, "
-		              "serving zone records; restart knotd to use the new one", db->path);
+		knotd_mod_log(db->mod, LOG_ERR,
+		              "database '%s' was replaced on disk, "
+		              "serving zone records; restart knotd to use the new one",
+		              db->path);
 	} else if (state == MODULE_DB_CORRUPT && store != NULL) {
 		/* The open environment is the damaged file: a rebuilt directory is
 		 * a new file, which this knotd only opens after a restart. */
-		knotd_mod_log(db->mod, LOG_ERR, "database '%s' is truncated or corrupt (%s), "
+		knotd_mod_log(db->mod, LOG_ERR,
+		              "database '%s' is truncated or corrupt (%s), "
 		              "serving zone records; rebuild it into a fresh directory, swap it in "
-		              "and restart knotd (see the runbook)", db->path, why);
+		              "and restart knotd (see the runbook)",
+		              db->path, why);
 	} else if (state == MODULE_DB_CORRUPT) {
-		knotd_mod_log(db->mod, LOG_ERR, "database '%s' is truncated or corrupt (%s), "
-		              "serving zone records", db->path, why);
+		knotd_mod_log(db->mod, LOG_ERR,
+		              "database '%s' is truncated or corrupt (%s), "
+		              "serving zone records",
+		              db->path, why);
 	} else {
-		knotd_mod_log(db->mod, LOG_WARNING, "database '%s' is %s (%s), serving zone records",
-		              db->path, module_db_state_str(state), why);
+		knotd_mod_log(db->mod, LOG_WARNING,
+		              "database '%s' is %s (%s), serving zone records", db->path,
+		              module_db_state_str(state), why);
 	}
 }
 
@@ -215,16 +223,19 @@ void module_db_fault(module_db_t *db, store_t *store, const store_guard_t *g)
 	if (in_db) {
 		store_mark_broken(store);
 		if (!atomic_exchange(&db->fault_logged, true)) {
-			knotd_mod_log(db->mod, LOG_ERR, "database '%s': %s, serving zone records; "
-			              "rebuild it into a fresh directory, swap it in and restart knotd "
-			              "(see the runbook)", db->path,
-			              store_guard_describe(g, what, sizeof(what)));
+			knotd_mod_log(
+			        db->mod, LOG_ERR,
+			        "database '%s': %s, serving zone records; "
+			        "rebuild it into a fresh directory, swap it in and restart knotd "
+			        "(see the runbook)",
+			        db->path, store_guard_describe(g, what, sizeof(what)));
 		}
 	} else if (!atomic_exchange(&db->other_fault_logged, true)) {
-		knotd_mod_log(db->mod, LOG_ERR, "%s outside database '%s' (a geo database "
+		knotd_mod_log(db->mod, LOG_ERR,
+		              "%s outside database '%s' (a geo database "
 		              "replaced in place? replace files by renaming them, then knotc "
-		              "reload), serving zone records", store_guard_describe(g, what,
-		              sizeof(what)), db->path);
+		              "reload), serving zone records",
+		              store_guard_describe(g, what, sizeof(what)), db->path);
 	}
 }
 
@@ -261,8 +272,7 @@ static void *checker_main(void *arg)
 	return NULL;
 }
 
-int module_db_new(knotd_mod_t *mod, const char *path, unsigned interval_ms,
-                  module_db_t **out)
+int module_db_new(knotd_mod_t *mod, const char *path, unsigned interval_ms, module_db_t **out)
 {
 	module_db_t *db = calloc(1, sizeof(*db));
 	if (db == NULL) {
@@ -290,8 +300,10 @@ int module_db_new(knotd_mod_t *mod, const char *path, unsigned interval_ms,
 	/* Reads of the map fault into guards instead of killing knotd (why it
 	 * is safe inside knotd: store_guard.h, docs/security.md). */
 	if (store_guard_install(STORE_GUARD_CHAIN, NULL) != 0) {
-		knotd_mod_log(mod, LOG_WARNING, "cannot install the SIGBUS handler (%s): a "
-		              "database truncated under knotd will crash it", strerror(errno));
+		knotd_mod_log(mod, LOG_WARNING,
+		              "cannot install the SIGBUS handler (%s): a "
+		              "database truncated under knotd will crash it",
+		              strerror(errno));
 	} else {
 		db->guard_installed = true;
 	}

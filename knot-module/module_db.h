@@ -33,13 +33,13 @@
 /*! Database states; MODULE_DB_OK is the only one the query path uses. */
 enum module_db_state {
 	MODULE_DB_OK = 0,
-	MODULE_DB_MISSING,   /*!< no environment (or its DBs) yet */
-	MODULE_DB_SCHEMA,    /*!< unknown schema version */
-	MODULE_DB_ACCESS,    /*!< permission denied (lock.mdb must be writable) */
-	MODULE_DB_CORRUPT,   /*!< data.mdb truncated or corrupt (or a read of it faulted) */
-	MODULE_DB_UNSAFE,    /*!< refused: symlink, foreign owner, mode (store_safe.h) */
-	MODULE_DB_ERROR,     /*!< any other failure */
-	MODULE_DB_INIT,      /*!< not checked yet (never published) */
+	MODULE_DB_MISSING, /*!< no environment (or its DBs) yet */
+	MODULE_DB_SCHEMA,  /*!< unknown schema version */
+	MODULE_DB_ACCESS,  /*!< permission denied (lock.mdb must be writable) */
+	MODULE_DB_CORRUPT, /*!< data.mdb truncated or corrupt (or a read of it faulted) */
+	MODULE_DB_UNSAFE,  /*!< refused: symlink, foreign owner, mode (store_safe.h) */
+	MODULE_DB_ERROR,   /*!< any other failure */
+	MODULE_DB_INIT,    /*!< not checked yet (never published) */
 };
 
 typedef struct module_db module_db_t;
@@ -57,8 +57,7 @@ typedef struct module_db module_db_t;
  * \param[out] out         New state, free with module_db_free().
  * \return HG_EOK, HG_ENOMEM, HG_EIO (thread could not start).
  */
-int module_db_new(knotd_mod_t *mod, const char *path, unsigned interval_ms,
-                  module_db_t **out);
+int module_db_new(knotd_mod_t *mod, const char *path, unsigned interval_ms, module_db_t **out);
 
 /*! \brief Stop and join the checker and drop the store reference.
  *         Callers free their cached read txns (store_rtxn_free) first. */

@@ -26,16 +26,16 @@
 /* clang-format on */
 
 /* Defaults of knotd 3.2's schema, used when an item is not set. */
-#define KEYSTORE_BACKEND_PKCS11  2      /* 1 is pem */
-#define DEFAULT_KASP_DB          "keys"
-#define DEFAULT_KEYSTORE_CONFIG  "keys"
-#define DEFAULT_RRSIG_LIFETIME   (14u * 24 * 3600)
+#define KEYSTORE_BACKEND_PKCS11 2 /* 1 is pem */
+#define DEFAULT_KASP_DB         "keys"
+#define DEFAULT_KEYSTORE_CONFIG "keys"
+#define DEFAULT_RRSIG_LIFETIME  (14u * 24 * 3600)
 
 struct module_keys_conf {
-	bool pkcs11;                   /*!< else a PEM directory */
-	char *config;                  /*!< PEM directory (absolute) or PKCS #11 URI + module */
-	uint32_t lifetime;             /*!< rrsig-lifetime, seconds */
-	dnssec_keystore_t *store;      /*!< NULL until first opened */
+	bool pkcs11;              /*!< else a PEM directory */
+	char *config;             /*!< PEM directory (absolute) or PKCS #11 URI + module */
+	uint32_t lifetime;        /*!< rrsig-lifetime, seconds */
+	dnssec_keystore_t *store; /*!< NULL until first opened */
 };
 
 /* base/rel, or rel when it is absolute (knotd's rule for every path). */
@@ -56,8 +56,8 @@ static char *path_join(const char *base, const char *rel)
  * default in single.string: that is the value knotd itself uses. */
 static const char *conf_str(knotd_conf_t conf, const char *dflt)
 {
-	return (conf.single.string != NULL && conf.single.string[0] != '\0')
-	       ? conf.single.string : dflt;
+	return (conf.single.string != NULL && conf.single.string[0] != '\0') ? conf.single.string
+	                                                                     : dflt;
 }
 
 int module_keys_conf_new(knotd_mod_t *mod, module_keys_conf_t **out)
@@ -79,7 +79,8 @@ int module_keys_conf_new(knotd_mod_t *mod, module_keys_conf_t **out)
 		knotd_conf_t ks = knotd_conf(mod, C_POLICY, C_KEYSTORE, &policy);
 		if (ks.count > 0) {
 			val = knotd_conf(mod, C_KEYSTORE, C_BACKEND, &ks);
-			conf->pkcs11 = (val.count > 0 && val.single.option == KEYSTORE_BACKEND_PKCS11);
+			conf->pkcs11 =
+			        (val.count > 0 && val.single.option == KEYSTORE_BACKEND_PKCS11);
 			ks_config = conf_str(knotd_conf(mod, C_KEYSTORE, C_CONFIG, &ks),
 			                     DEFAULT_KEYSTORE_CONFIG);
 		}
@@ -90,8 +91,8 @@ int module_keys_conf_new(knotd_mod_t *mod, module_keys_conf_t **out)
 	} else {
 		/* storage's default is knotd's build-time path (/var/lib/knot). */
 		const char *storage = conf_str(knotd_conf(mod, C_DATABASE, C_STORAGE, NULL), NULL);
-		const char *kasp = conf_str(knotd_conf(mod, C_DATABASE, C_KASP_DB, NULL),
-		                            DEFAULT_KASP_DB);
+		const char *kasp =
+		        conf_str(knotd_conf(mod, C_DATABASE, C_KASP_DB, NULL), DEFAULT_KASP_DB);
 		char *kasp_dir = path_join(storage, kasp);
 		conf->config = (kasp_dir != NULL) ? path_join(kasp_dir, ks_config) : NULL;
 		free(kasp_dir);
@@ -232,8 +233,8 @@ static int keystore_open(module_keys_conf_t *conf)
 
 /* The public key from the zone, the private one from the keystore by its
  * key id (a hash of the public key, as knotd names keys there). */
-static int key_load(module_keys_conf_t *conf, const knot_dname_t *zone,
-                    const knot_rdata_t *rd, module_key_t *out)
+static int key_load(module_keys_conf_t *conf, const knot_dname_t *zone, const knot_rdata_t *rd,
+                    module_key_t *out)
 {
 	char *keyid = NULL;
 	dnssec_key_t *key = NULL;
@@ -269,12 +270,10 @@ static int key_load(module_keys_conf_t *conf, const knot_dname_t *zone,
 /* Load the signer \a id: the first DNSKEY of that tag and algorithm that
  * may sign zone data and whose private key the keystore has. */
 static int signer_load(module_keys_conf_t *conf, const knot_dname_t *zone,
-                       const knot_rrset_t *dnskey, module_key_t *out,
-                       char *err, size_t err_len)
+                       const knot_rrset_t *dnskey, module_key_t *out, char *err, size_t err_len)
 {
 	int ret = KNOT_DNSSEC_ENOKEY;
-	snprintf(err, err_len, "key %u/%u is not in the DNSKEY RRset",
-	         out->id.tag, out->id.alg);
+	snprintf(err, err_len, "key %u/%u is not in the DNSKEY RRset", out->id.tag, out->id.alg);
 	knot_rdata_t *rd = dnskey->rrs.rdata;
 	for (uint16_t i = 0; i < dnskey->rrs.count; i++, rd = knot_rdataset_next(rd)) {
 		uint16_t tag = 0;
@@ -294,22 +293,23 @@ static int signer_load(module_keys_conf_t *conf, const knot_dname_t *zone,
 		out->rdata_len = rd->len;
 		ret = keystore_open(conf);
 		if (ret != DNSSEC_EOK) {
-			snprintf(err, err_len, "keystore '%s': %s", conf->config, knot_strerror(ret));
+			snprintf(err, err_len, "keystore '%s': %s", conf->config,
+			         knot_strerror(ret));
 			return ret;
 		}
 		ret = key_load(conf, zone, rd, out);
 		if (ret == DNSSEC_EOK) {
 			return KNOT_EOK;
 		}
-		snprintf(err, err_len, "private key of %u/%u in '%s': %s",
-		         out->id.tag, out->id.alg, conf->config, knot_strerror(ret));
+		snprintf(err, err_len, "private key of %u/%u in '%s': %s", out->id.tag, out->id.alg,
+		         conf->config, knot_strerror(ret));
 	}
 	return ret;
 }
 
 int module_keyset_load(module_keys_conf_t *conf, const knot_dname_t *zone,
-                       const module_zone_keys_t *zk, module_keyset_t *out,
-                       char *err, size_t err_len)
+                       const module_zone_keys_t *zk, module_keyset_t *out, char *err,
+                       size_t err_len)
 {
 	module_keyset_clear(out);
 	out->count = zk->count;

@@ -40,8 +40,8 @@ typedef struct {
 
 /*! The zone's apex as seen by one query: valid during that query only. */
 typedef struct {
-	knot_rrset_t dnskey;           /*!< apex DNSKEY RRset (points into the zone) */
-	unsigned count;                /*!< signers of the SOA */
+	knot_rrset_t dnskey; /*!< apex DNSKEY RRset (points into the zone) */
+	unsigned count;      /*!< signers of the SOA */
 	module_key_id_t id[MODULE_KEYS_MAX];
 } module_zone_keys_t;
 
@@ -49,16 +49,16 @@ typedef struct {
 typedef struct {
 	module_key_id_t id;
 	uint16_t rdata_len;
-	uint8_t *rdata;                /*!< its DNSKEY rdata (malloc); NULL: none found */
-	dnssec_key_t *key;             /*!< with its private key; NULL if not loaded */
-	dnssec_sign_ctx_t *ctx;        /*!< not thread-safe: callers serialize */
+	uint8_t *rdata;         /*!< its DNSKEY rdata (malloc); NULL: none found */
+	dnssec_key_t *key;      /*!< with its private key; NULL if not loaded */
+	dnssec_sign_ctx_t *ctx; /*!< not thread-safe: callers serialize */
 } module_key_t;
 
 /*! The keys built for one state of the zone's apex. */
 typedef struct {
-	unsigned count;                /*!< 0: empty (never matches) */
-	bool usable;                   /*!< every key has its private key */
-	module_key_t key[MODULE_KEYS_MAX];     /*!< one per signer of the SOA */
+	unsigned count;                    /*!< 0: empty (never matches) */
+	bool usable;                       /*!< every key has its private key */
+	module_key_t key[MODULE_KEYS_MAX]; /*!< one per signer of the SOA */
 } module_keyset_t;
 
 /*!
@@ -112,8 +112,8 @@ bool module_keyset_matches(const module_keyset_t *ks, const module_zone_keys_t *
  * \return KNOT_EOK, or a KNOT_E* / DNSSEC_* code.
  */
 int module_keyset_load(module_keys_conf_t *conf, const knot_dname_t *zone,
-                       const module_zone_keys_t *zk, module_keyset_t *out,
-                       char *err, size_t err_len);
+                       const module_zone_keys_t *zk, module_keyset_t *out, char *err,
+                       size_t err_len);
 
 /*! \brief Free every key of \a ks and empty it. */
 void module_keyset_clear(module_keyset_t *ks);

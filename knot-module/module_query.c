@@ -47,9 +47,8 @@ static void count_result(knotd_mod_t *mod, knotd_qdata_t *qdata, const sel_answe
  * answer's rdata is copied into the packet arena): signing takes a lock,
  * which must never be held inside a guard. */
 static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t *pkt,
-                                   knotd_qdata_t *qdata, knotd_mod_t *mod,
-                                   const sel_answer_t *ans, uint16_t qtype,
-                                   knotd_in_state_t state, store_guard_t *guard)
+                                   knotd_qdata_t *qdata, knotd_mod_t *mod, const sel_answer_t *ans,
+                                   uint16_t qtype, knotd_in_state_t state, store_guard_t *guard)
 {
 	const knot_dname_t *qname = knot_pkt_qname(qdata->query);
 	bool sign = knot_pkt_has_dnssec(qdata->query) &&
@@ -78,7 +77,7 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 	 * zone's contents unsigned) by mod-onlinesign, which signs the RRset
 	 * in the order it has in the packet. Else the engine's order. */
 	int ret = module_answer_rrset(pkt, qname, ans, qtype, sign, rr);
-	store_rtxn_hold(&thr->rtxn);   /* nothing more is read from the map */
+	store_rtxn_hold(&thr->rtxn); /* nothing more is read from the map */
 	store_guard_disarm(guard);
 	if (ret == KNOT_EOK && sign) {
 		/* Signed before anything is written, so a signing failure can still
@@ -90,7 +89,8 @@ static knotd_in_state_t put_answer(hgm_ctx_t *ctx, hgm_thread_t *thr, knot_pkt_t
 			module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_DNSSEC);
 			return state;
 		} else if (ret != KNOT_EOK) {
-			knotd_mod_log(mod, LOG_WARNING, "cannot sign answer (%s), serving zone records",
+			knotd_mod_log(mod, LOG_WARNING,
+			              "cannot sign answer (%s), serving zone records",
 			              knot_strerror(ret));
 		}
 	}
@@ -141,10 +141,8 @@ static knotd_in_state_t answer_from_db(hgm_ctx_t *ctx, hgm_thread_t *thr, store_
 	view_t view_buf;
 	const view_t *view = &view_buf;
 	switch (view_lookup(thr->views, &thr->rtxn, qname, knot_dname_size(qname), &view_buf)) {
-	case VIEW_LOOKUP_FOUND:
-		break;
-	case VIEW_LOOKUP_NONE:
-		goto done;
+	case VIEW_LOOKUP_FOUND: break;
+	case VIEW_LOOKUP_NONE: goto done;
 	case VIEW_LOOKUP_NO_VIEW:
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_NO_VIEW);
 		goto done;
@@ -172,10 +170,11 @@ static knotd_in_state_t answer_from_db(hgm_ctx_t *ctx, hgm_thread_t *thr, store_
 	/* Skip the geo lookup for names whose chain never looks at the client's
 	 * location (a sticky chain needs only its address). */
 	if (have_client && ctx->geo != NULL && (view->hdr->flags & HG_VIEW_NEEDS_GEO)) {
-		if (geo_lookup_cached(ctx->geo, &thr->geo, client.family, client.addr, &geo) == HG_EOK) {
+		if (geo_lookup_cached(ctx->geo, &thr->geo, client.family, client.addr, &geo) ==
+		    HG_EOK) {
 			client.geo = &geo;
 		} else {
-			memo = false;   /* no geo data by an error: not the address's answer */
+			memo = false; /* no geo data by an error: not the address's answer */
 		}
 	}
 	if (sel_decide(view, &client, qtype, now, &thr->rng, &ans, NULL) != HG_EOK) {
@@ -193,8 +192,10 @@ answer:;
 		/* Only our answer depends on the client; the zone's records served
 		 * instead (signing failed...) keep Knot's scope 0. */
 		if (qdata->ecs != NULL) {
-			qdata->ecs->scope_len = (scope0 || !have_client) ? 0
-			                      : module_client_scope(qdata, &client, ans.scope);
+			qdata->ecs->scope_len =
+			        (scope0 || !have_client)
+			                ? 0
+			                : module_client_scope(qdata, &client, ans.scope);
 		}
 	}
 	state = next;
@@ -234,7 +235,7 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 	if (qtype != KNOT_RRTYPE_A && qtype != KNOT_RRTYPE_AAAA) {
 		return state;
 	}
-	const knot_dname_t *qname = knot_pkt_qname(qdata->query);   /* lower-case */
+	const knot_dname_t *qname = knot_pkt_qname(qdata->query); /* lower-case */
 	if (qname == NULL) {
 		return state;
 	}
@@ -257,8 +258,8 @@ knotd_in_state_t module_query_preanswer(knotd_in_state_t state, knot_pkt_t *pkt,
 		module_stats_incr(mod, qdata, MODULE_CTR_PASSTHROUGH, MODULE_PASS_FAULT);
 		return state;
 	}
-	knotd_in_state_t next = answer_from_db(ctx, thr, store, pkt, qdata, mod, qname, qtype,
-	                                       state, &guard);
+	knotd_in_state_t next =
+	        answer_from_db(ctx, thr, store, pkt, qdata, mod, qname, qtype, state, &guard);
 	store_guard_disarm(&guard);
 	return next;
 }
@@ -280,7 +281,8 @@ knotd_in_state_t module_query_authority(knotd_in_state_t state, knot_pkt_t *pkt,
 		return state;
 	}
 	/* As Knot's own NODATA: negative TTL is min(SOA TTL, SOA minimum). */
-	int ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, &soa, KNOT_PF_NOTRUNC | KNOT_PF_SOAMINTTL);
+	int ret =
+	        knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, &soa, KNOT_PF_NOTRUNC | KNOT_PF_SOAMINTTL);
 	if (ret != KNOT_EOK) {
 		return KNOTD_IN_STATE_ERROR;
 	}

@@ -7,8 +7,8 @@
 
 #include "module_rrsig.h"
 
-#define RRSIG_FIXED   18u          /* type covered .. key tag */
-#define SIG_MAX       1024u        /* RSA-4096 needs 512 */
+#define RRSIG_FIXED 18u   /* type covered .. key tag */
+#define SIG_MAX     1024u /* RSA-4096 needs 512 */
 
 static void put16(uint8_t *p, uint16_t v)
 {

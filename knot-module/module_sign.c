@@ -10,31 +10,31 @@
 #include "module_rrsig.h"
 #include "module_sign.h"
 
-#define SIGN_SLOTS     1024u         /* power of two */
+#define SIGN_SLOTS    1024u /* power of two */
 /* Resolvers whose clocks lag still accept a fresh signature (knotd
  * back-dates its own by 90 minutes for the same reason). */
-#define INCEPT_BEFORE  3600u
+#define INCEPT_BEFORE 3600u
 /* After a failed key load, how long the same zone state is served from
  * the zone before the keystore is read again. */
-#define RETRY_AFTER    5u
+#define RETRY_AFTER   5u
 
 typedef struct {
 	uint64_t hash;
-	uint8_t *key;                  /*!< owner | type | ttl | rdataset bytes */
+	uint8_t *key; /*!< owner | type | ttl | rdataset bytes */
 	size_t key_len;
-	knot_rrset_t *rrsig;           /*!< malloc()ed (mm NULL) */
-	uint32_t refresh_at;           /*!< Unix seconds: re-sign from then on */
+	knot_rrset_t *rrsig; /*!< malloc()ed (mm NULL) */
+	uint32_t refresh_at; /*!< Unix seconds: re-sign from then on */
 } sign_entry_t;
 
 struct module_sign {
-	pthread_rwlock_t table_lock;   /*!< guards slots and keys.(count, id, rdata) */
-	pthread_mutex_t sign_lock;     /*!< serializes signing and key loads */
-	knot_dname_t *zone;            /*!< signer name (lower-case copy) */
-	module_keys_conf_t *conf;      /*!< keystore location, rrsig-lifetime */
-	module_keyset_t keys;          /*!< built for the zone state it matches */
-	uint32_t retry_at;             /*!< !keys.usable: next load attempt (table_lock) */
-	atomic_bool short_lifetime;    /*!< lifetime <= some answer's TTL, logged */
-	atomic_bool apex_unclear;      /*!< signers of the zone unknown, logged */
+	pthread_rwlock_t table_lock; /*!< guards slots and keys.(count, id, rdata) */
+	pthread_mutex_t sign_lock;   /*!< serializes signing and key loads */
+	knot_dname_t *zone;          /*!< signer name (lower-case copy) */
+	module_keys_conf_t *conf;    /*!< keystore location, rrsig-lifetime */
+	module_keyset_t keys;        /*!< built for the zone state it matches */
+	uint32_t retry_at;           /*!< !keys.usable: next load attempt (table_lock) */
+	atomic_bool short_lifetime;  /*!< lifetime <= some answer's TTL, logged */
+	atomic_bool apex_unclear;    /*!< signers of the zone unknown, logged */
 	sign_entry_t slots[SIGN_SLOTS];
 };
 
@@ -163,7 +163,7 @@ static void keys_follow(module_sign_t *sign, knotd_mod_t *mod, const module_zone
 	pthread_rwlock_wrlock(&sign->table_lock);
 	old = sign->keys;
 	sign->keys = fresh;
-	sign->retry_at = now + RETRY_AFTER;      /* read by fast_path() */
+	sign->retry_at = now + RETRY_AFTER; /* read by fast_path() */
 	for (unsigned i = 0; i < SIGN_SLOTS; i++) {
 		entry_clear(&sign->slots[i]);
 	}
@@ -174,8 +174,10 @@ static void keys_follow(module_sign_t *sign, knotd_mod_t *mod, const module_zone
 		keys_log(mod, &sign->keys, LOG_INFO, "signing GSLB answers with");
 	} else {
 		if (!was_failing) {
-			knotd_mod_log(mod, LOG_ERR, "DNSSEC, cannot load the zone's signing keys (%s), "
-			              "serving zone records to DNSSEC queries for GSLB names", err);
+			knotd_mod_log(mod, LOG_ERR,
+			              "DNSSEC, cannot load the zone's signing keys (%s), "
+			              "serving zone records to DNSSEC queries for GSLB names",
+			              err);
 		}
 	}
 }
@@ -233,8 +235,9 @@ static int fast_path(module_sign_t *sign, const module_zone_keys_t *zk, const ui
 	pthread_rwlock_rdlock(&sign->table_lock);
 	if (module_keyset_matches(&sign->keys, zk)) {
 		if (!sign->keys.usable && time_before(now, sign->retry_at)) {
-			ret = KNOT_DNSSEC_ENOKEY;        /* logged when it failed */
-		} else if (sign->keys.usable && cache_get(sign, key, key_len, hash, now, mm, copy)) {
+			ret = KNOT_DNSSEC_ENOKEY; /* logged when it failed */
+		} else if (sign->keys.usable &&
+		           cache_get(sign, key, key_len, hash, now, mm, copy)) {
 			ret = KNOT_EOK;
 		}
 	}
@@ -242,18 +245,19 @@ static int fast_path(module_sign_t *sign, const module_zone_keys_t *zk, const ui
 	return ret;
 }
 
-int module_sign_get(module_sign_t *sign, knotd_mod_t *mod, knotd_qdata_t *qdata,
-                    knot_pkt_t *pkt, const knot_rrset_t *rr, uint32_t now,
-                    knot_rrset_t **rrsig)
+int module_sign_get(module_sign_t *sign, knotd_mod_t *mod, knotd_qdata_t *qdata, knot_pkt_t *pkt,
+                    const knot_rrset_t *rr, uint32_t now, knot_rrset_t **rrsig)
 {
 	*rrsig = NULL;
 	uint32_t lifetime = module_keys_lifetime(sign->conf);
 	if (lifetime <= rr->ttl) {
 		/* Such a signature would expire while resolvers cache the answer. */
 		if (!atomic_exchange(&sign->short_lifetime, true)) {
-			knotd_mod_log(mod, LOG_ERR, "DNSSEC, signatures of rrsig-lifetime %u s would "
+			knotd_mod_log(mod, LOG_ERR,
+			              "DNSSEC, signatures of rrsig-lifetime %u s would "
 			              "expire within the answer TTL %u s, serving zone records to "
-			              "DNSSEC queries for such answers", lifetime, rr->ttl);
+			              "DNSSEC queries for such answers",
+			              lifetime, rr->ttl);
 		}
 		return KNOT_DNSSEC_ENOSIG;
 	}
@@ -261,11 +265,12 @@ int module_sign_get(module_sign_t *sign, knotd_mod_t *mod, knotd_qdata_t *qdata,
 	module_zone_keys_t zk;
 	int ret = module_zone_keys_get(qdata, &zk);
 	if (ret == KNOT_ENOENT) {
-		return KNOT_EOK;                     /* unsigned contents */
+		return KNOT_EOK; /* unsigned contents */
 	} else if (ret != KNOT_EOK) {
 		/* Signed, but which keys sign it cannot be told. */
 		if (!atomic_exchange(&sign->apex_unclear, true)) {
-			knotd_mod_log(mod, LOG_ERR, "DNSSEC, the zone's SOA has %s, serving zone "
+			knotd_mod_log(mod, LOG_ERR,
+			              "DNSSEC, the zone's SOA has %s, serving zone "
 			              "records to DNSSEC queries for GSLB names",
 			              ret == KNOT_ELIMIT ? "too many signers" : "no signature");
 		}
@@ -289,7 +294,8 @@ int module_sign_get(module_sign_t *sign, knotd_mod_t *mod, knotd_qdata_t *qdata,
 			ret = sign->keys.usable ? sign_and_store(sign, rr, key, key_len, hash, now)
 			                        : KNOT_DNSSEC_ENOKEY;
 			if (ret == KNOT_EOK) {
-				ret = fast_path(sign, &zk, key, key_len, hash, now, &pkt->mm, &copy);
+				ret = fast_path(sign, &zk, key, key_len, hash, now, &pkt->mm,
+				                &copy);
 				if (ret == KNOT_EAGAIN) {
 					ret = KNOT_ENOMEM;
 				}

@@ -55,6 +55,5 @@ void module_sign_free(module_sign_t *sign);
  *         both logged here once per change; others (no memory, signing
  *         failed) for the caller to log.
  */
-int module_sign_get(module_sign_t *sign, knotd_mod_t *mod, knotd_qdata_t *qdata,
-                    knot_pkt_t *pkt, const knot_rrset_t *rr, uint32_t now,
-                    knot_rrset_t **rrsig);
+int module_sign_get(module_sign_t *sign, knotd_mod_t *mod, knotd_qdata_t *qdata, knot_pkt_t *pkt,
+                    const knot_rrset_t *rr, uint32_t now, knot_rrset_t **rrsig);

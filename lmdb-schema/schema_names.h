@@ -22,9 +22,9 @@
 /*! The names of one enum. Every enum of schema.h that is printed is dense,
  *  so a table is the value of its first name and the names in value order. */
 typedef struct {
-	const char *what;              /*!< the enum in words, for messages ("check type") */
-	unsigned first;                /*!< value of names[0] */
-	const char *const *names;      /*!< names[i] is value first + i; NULL-terminated */
+	const char *what;         /*!< the enum in words, for messages ("check type") */
+	unsigned first;           /*!< value of names[0] */
+	const char *const *names; /*!< names[i] is value first + i; NULL-terminated */
 } schema_names_t;
 
 extern const schema_names_t schema_check_types;  /*!< enum hg_check_type */

@@ -9,8 +9,8 @@ int schema_name_rec(const void *val, size_t len, schema_name_rec_t *out)
 {
 	memset(out, 0, sizeof(*out));
 	const hg_rec_name_t *r = val;
-	if (val == NULL || len < sizeof(*r) || r->layout != HG_NAME_LAYOUT ||
-	    r->n_pools == 0 || r->n_pools > HG_NAME_POOLS_MAX || r->chain_len > HG_CHAIN_TEXT_MAX ||
+	if (val == NULL || len < sizeof(*r) || r->layout != HG_NAME_LAYOUT || r->n_pools == 0 ||
+	    r->n_pools > HG_NAME_POOLS_MAX || r->chain_len > HG_CHAIN_TEXT_MAX ||
 	    len != sizeof(*r) + (size_t)r->pools_len + r->chain_len) {
 		return -1;
 	}

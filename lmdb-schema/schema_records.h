@@ -14,8 +14,8 @@
 /*! A names value, decoded: pointers into the value. */
 typedef struct {
 	const hg_rec_name_t *rec;
-	const char *pools[HG_NAME_POOLS_MAX];  /*!< NUL-terminated pool ids, rec->n_pools */
-	const char *chain;                     /*!< chain text, chain_len bytes, no NUL */
+	const char *pools[HG_NAME_POOLS_MAX]; /*!< NUL-terminated pool ids, rec->n_pools */
+	const char *chain;                    /*!< chain text, chain_len bytes, no NUL */
 	size_t chain_len;
 } schema_name_rec_t;
 

@@ -30,13 +30,20 @@
 
 /*! Tag at the start of everything registered in epoll (data.ptr). */
 enum prober_ev_kind {
-	PROBER_EV_CURL_TIMER = 1, PROBER_EV_TICK, PROBER_EV_SIGNAL,
-	PROBER_EV_CURL_SOCK, PROBER_EV_TCP, PROBER_EV_ICMP4, PROBER_EV_ICMP6,
-	PROBER_EV_RESOLVER, PROBER_EV_RELOAD, PROBER_EV_WRITER,
+	PROBER_EV_CURL_TIMER = 1,
+	PROBER_EV_TICK,
+	PROBER_EV_SIGNAL,
+	PROBER_EV_CURL_SOCK,
+	PROBER_EV_TCP,
+	PROBER_EV_ICMP4,
+	PROBER_EV_ICMP6,
+	PROBER_EV_RESOLVER,
+	PROBER_EV_RELOAD,
+	PROBER_EV_WRITER,
 };
 
 typedef struct {
-	int kind;   /*!< enum prober_ev_kind */
+	int kind; /*!< enum prober_ev_kind */
 } prober_ev_t;
 
 struct prober_job;
@@ -47,48 +54,48 @@ typedef struct prober_writer prober_writer_t;
 typedef struct prober_target {
 	char id[HG_ID_SIZE];
 	hg_rec_check_t check;
-	bool has_addr;                     /*!< false: CNAME without probe-address */
+	bool has_addr; /*!< false: CNAME without probe-address */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	char addr_text[64];                /*!< address literal; for a CNAME endpoint the
+	char addr_text[64]; /*!< address literal; for a CNAME endpoint the
 	                                        last address its name resolved to, "" before */
 	prober_state_t st;
-	uint64_t due_ns;                   /*!< next probe, CLOCK_MONOTONIC ns */
+	uint64_t due_ns; /*!< next probe, CLOCK_MONOTONIC ns */
 	size_t heap_idx;
-	struct prober_job *job;            /*!< in-flight probe or NULL */
-	bool removed;                      /*!< dropped by a reload; free when idle */
-	bool dirty;                        /*!< in the batch */
-	bool kept;                         /*!< scratch mark while a reload reconciles */
+	struct prober_job *job; /*!< in-flight probe or NULL */
+	bool removed;           /*!< dropped by a reload; free when idle */
+	bool dirty;             /*!< in the batch */
+	bool kept;              /*!< scratch mark while a reload reconciles */
 	uint64_t failed_by_class[HG_FAIL_OTHER + 1];
-	prober_pub_ref_t pub_ref;          /*!< what was last handed to the publisher (--broker) */
+	prober_pub_ref_t pub_ref; /*!< what was last handed to the publisher (--broker) */
 } prober_target_t;
 
 /*! One probe in flight. */
 typedef struct prober_job {
-	prober_ev_t ev;                    /*!< PROBER_EV_TCP for TCP connects */
+	prober_ev_t ev; /*!< PROBER_EV_TCP for TCP connects */
 	struct prober *p;
 	prober_target_t *target;
-	prober_resolve_wait_t wait;        /*!< queued while its name resolves (CNAME endpoint) */
+	prober_resolve_wait_t wait; /*!< queued while its name resolves (CNAME endpoint) */
 	uint64_t start_ns, deadline_ns;
-	struct prober_job *prev, *next;    /*!< list of non-curl jobs (deadline scan) */
-	int fd;                            /*!< TCP socket, -1 otherwise */
+	struct prober_job *prev, *next; /*!< list of non-curl jobs (deadline scan) */
+	int fd;                         /*!< TCP socket, -1 otherwise */
 	uint16_t echo_seq;
 	int icmp_family;
-	CURL *easy;                        /*!< HTTP(S) */
+	CURL *easy; /*!< HTTP(S) */
 	struct curl_slist *connect_to;
-	char *body;                        /*!< first bytes of the body (body check only) */
+	char *body; /*!< first bytes of the body (body check only) */
 	size_t body_len;
-	bool body_capped;                  /*!< we stopped the transfer ourselves */
-	bool body_found;                   /*!< the body text was seen */
-	bool headers_done;                 /*!< the final response's header block ended */
+	bool body_capped;  /*!< we stopped the transfer ourselves */
+	bool body_found;   /*!< the body text was seen */
+	bool headers_done; /*!< the final response's header block ended */
 } prober_job_t;
 
 /*! Per curl socket (curl_multi_assign). */
 typedef struct prober_csock {
 	prober_ev_t ev;
 	curl_socket_t fd;
-	bool dead;                         /*!< curl dropped it; freed after this epoll round */
-	struct prober_csock *next;         /*!< in the dead list */
+	bool dead;                 /*!< curl dropped it; freed after this epoll round */
+	struct prober_csock *next; /*!< in the dead list */
 } prober_csock_t;
 
 typedef struct prober {
@@ -100,62 +107,62 @@ typedef struct prober {
 	unsigned max_inflight;
 	bool foreground;
 	int log_level;
-	prober_pub_conf_t pub_conf;        /*!< --broker and its TLS files (prober_pub.c) */
+	prober_pub_conf_t pub_conf; /*!< --broker and its TLS files (prober_pub.c) */
 	/* resources */
 	store_t *store;
 	int epfd;
 	prober_ev_t curl_timer_ev, tick_ev, signal_ev, icmp4_ev, icmp6_ev;
 	int curl_tfd, tick_tfd, sig_fd;
 	CURLM *multi;
-	prober_csock_t *csock_dead;        /*!< curl sockets to free after the epoll round */
-	int icmp4_fd, icmp6_fd;            /*!< -1 until first needed */
-	bool icmp4_failed, icmp6_failed;   /*!< ping socket refused (logged once) */
-	prober_job_t *echo_seq[65536];     /*!< in-flight echo by sequence number */
-	prober_resolver_t *resolver;       /*!< names of CNAME endpoints (prober_resolve.h) */
+	prober_csock_t *csock_dead;      /*!< curl sockets to free after the epoll round */
+	int icmp4_fd, icmp6_fd;          /*!< -1 until first needed */
+	bool icmp4_failed, icmp6_failed; /*!< ping socket refused (logged once) */
+	prober_job_t *echo_seq[65536];   /*!< in-flight echo by sequence number */
+	prober_resolver_t *resolver;     /*!< names of CNAME endpoints (prober_resolve.h) */
 	prober_ev_t resolver_ev;
 	uint16_t echo_next_seq;
 	/* targets */
 	prober_target_t **targets;
 	size_t n_targets;
-	prober_target_t **heap;            /*!< min-heap on due_ns */
+	prober_target_t **heap; /*!< min-heap on due_ns */
 	size_t heap_len;
-	prober_target_t **zombies;         /*!< removed targets with a probe in flight */
+	prober_target_t **zombies; /*!< removed targets with a probe in flight */
 	size_t n_zombies;
-	prober_job_t *jobs;                /*!< non-curl jobs, for timeouts */
+	prober_job_t *jobs; /*!< non-curl jobs, for timeouts */
 	unsigned inflight;
 	/* batch */
 	prober_target_t **dirty;
 	size_t n_dirty, dirty_cap;
 	unsigned batch_results;
-	uint64_t batch_deadline_ns;        /*!< 0: empty batch */
-	bool batch_waiting;                /*!< due while the writer was busy: hand over when done */
+	uint64_t batch_deadline_ns; /*!< 0: empty batch */
+	bool batch_waiting;         /*!< due while the writer was busy: hand over when done */
 	prober_writer_t *writer;
-	uint64_t targets_epoch;            /*!< bumped by every change of the target set */
+	uint64_t targets_epoch; /*!< bumped by every change of the target set */
 	/* metrics */
 	uint64_t metrics_due_ns;
-	int metrics_err;                /*!< last write result, to log changes only */
+	int metrics_err; /*!< last write result, to log changes only */
 	uint64_t probes_total, batches, batch_errors;
-	bool skip_logged;                  /*!< measurements the DB refused (logged once) */
+	bool skip_logged; /*!< measurements the DB refused (logged once) */
 	/* policy (prober_reload.c) */
-	uint64_t policy_gen;               /*!< generation the targets come from; 0: none yet */
-	uint64_t policy_seen;              /*!< last generation read, applied or refused */
-	uint64_t policy_check_ns;          /*!< next look at the generation */
-	store_rtxn_t watch_rtxn;           /*!< cached read txn of that look */
-	struct prober_reload_work *reload_work;  /*!< the reload thread's, while it runs */
-	int reload_efd;                    /*!< eventfd: the reload thread is done */
+	uint64_t policy_gen;      /*!< generation the targets come from; 0: none yet */
+	uint64_t policy_seen;     /*!< last generation read, applied or refused */
+	uint64_t policy_check_ns; /*!< next look at the generation */
+	store_rtxn_t watch_rtxn;  /*!< cached read txn of that look */
+	struct prober_reload_work *reload_work; /*!< the reload thread's, while it runs */
+	int reload_efd;                         /*!< eventfd: the reload thread is done */
 	prober_ev_t reload_ev;
-	struct prober_pub *pub;            /*!< the publisher; NULL without --broker */
+	struct prober_pub *pub; /*!< the publisher; NULL without --broker */
 	/* control */
 	bool stop, reload;
 	uint64_t rng;
 } prober_t;
 
-#define PROBER_BATCH_MAX     256           /*!< results per transaction at most */
-#define PROBER_BATCH_NS      100000000ull  /*!< and at least every 100 ms */
-#define PROBER_BODY_CAP      65536         /*!< body bytes searched */
-#define PROBER_METRICS_NS    5000000000ull /*!< metrics file rewritten every 5 s */
+#define PROBER_BATCH_MAX        256           /*!< results per transaction at most */
+#define PROBER_BATCH_NS         100000000ull  /*!< and at least every 100 ms */
+#define PROBER_BODY_CAP         65536         /*!< body bytes searched */
+#define PROBER_METRICS_NS       5000000000ull /*!< metrics file rewritten every 5 s */
 #define PROBER_INFLIGHT_DEFAULT 1024
-#define PROBER_POLICY_CHECK_NS 1000000000ull /*!< a new policy generation is seen within 1 s */
+#define PROBER_POLICY_CHECK_NS  1000000000ull /*!< a new policy generation is seen within 1 s */
 
 /* prober_opts.c */
 /*! Returned by prober_opts_parse() when --help or --version was printed. */
@@ -286,16 +293,16 @@ void prober_icmp_close(prober_t *p);
 typedef struct {
 	char id[HG_ID_SIZE];
 	hg_rec_measure_t m;
-	bool written;                      /*!< set by prober_batch_write(): it is in LMDB */
+	bool written; /*!< set by prober_batch_write(): it is in LMDB */
 } prober_batch_item_t;
 /*! What writing one batch did. */
 typedef struct {
-	int ret;                           /*!< HG_EOK: committed */
-	bool began;                        /*!< the write txn began (else ret is its error) */
+	int ret;    /*!< HG_EOK: committed */
+	bool began; /*!< the write txn began (else ret is its error) */
 	size_t n, written, skipped;
-	char first[HG_ID_SIZE];            /*!< first endpoint skipped (not in the policy) */
-	uint64_t gen;                      /*!< the txn's policy generation, when skipped */
-	char why[256];                     /*!< HG_EMAPFULL: the writer's message (its limit) */
+	char first[HG_ID_SIZE]; /*!< first endpoint skipped (not in the policy) */
+	uint64_t gen;           /*!< the txn's policy generation, when skipped */
+	char why[256];          /*!< HG_EMAPFULL: the writer's message (its limit) */
 } prober_batch_result_t;
 /*! \brief A probe of \a t ended: its measurement goes with the next batch. */
 void prober_batch_mark(prober_t *p, prober_target_t *t);
@@ -325,8 +332,8 @@ void prober_batch_drop(prober_t *p, prober_target_t *t);
  * \param[out] res  What happened, for the loop's accounting.
  * \return res->ret: HG_EOK or the store's error (nothing committed).
  */
-int prober_batch_write(store_t *store, const char *prober_id, prober_batch_item_t *items,
-                       size_t n, prober_batch_result_t *res);
+int prober_batch_write(store_t *store, const char *prober_id, prober_batch_item_t *items, size_t n,
+                       prober_batch_result_t *res);
 
 /* prober_writer.c */
 /*! \brief Start the writer thread and register its wake-up fd (p->writer is

@@ -58,7 +58,8 @@ static uint64_t wtxn_generation(store_wtxn_t *w)
 	size_t len = 0;
 	uint64_t gen = 0;
 	if (store_wget(w, STORE_META, HG_META_POLICY_GEN, strlen(HG_META_POLICY_GEN), &val, &len) ==
-	    HG_EOK && len == sizeof(gen)) {
+	            HG_EOK &&
+	    len == sizeof(gen)) {
 		memcpy(&gen, val, sizeof(gen));
 	}
 	return gen;
@@ -69,18 +70,18 @@ static uint64_t wtxn_generation(store_wtxn_t *w)
  * would within a second). Otherwise (this generation was read and refused,
  * or the DB was changed behind the writer API) say so when it starts and
  * when it stops, not per endpoint or batch. */
-static void on_skipped(prober_t *p, uint64_t gen, size_t skipped, const char *first,
-                       size_t written)
+static void on_skipped(prober_t *p, uint64_t gen, size_t skipped, const char *first, size_t written)
 {
 	if (skipped > 0 && gen != p->policy_seen) {
 		hg_info("%zu measurements not stored (endpoint %s first): policy generation %llu "
-		        "replaced %llu, reloading", skipped, first, (unsigned long long)gen,
-		        (unsigned long long)p->policy_gen);
+		        "replaced %llu, reloading",
+		        skipped, first, (unsigned long long)gen, (unsigned long long)p->policy_gen);
 		p->reload = true;
 	} else if (skipped > 0 && !p->skip_logged) {
-		hg_warn("%zu measurements not stored (endpoint %s first): endpoint or prober %s not "
-		        "in the policy of %s (generation %llu)", skipped, first, p->id, p->db_dir,
-		        (unsigned long long)gen);
+		hg_warn("%zu measurements not stored (endpoint %s first): endpoint or prober %s "
+		        "not "
+		        "in the policy of %s (generation %llu)",
+		        skipped, first, p->id, p->db_dir, (unsigned long long)gen);
 		p->skip_logged = true;
 	} else if (skipped == 0 && written > 0 && p->skip_logged) {
 		hg_notice("measurements are stored again");
@@ -126,8 +127,8 @@ static int write_body(store_wtxn_t *w, void *ctx)
 	return ret;
 }
 
-int prober_batch_write(store_t *store, const char *prober_id, prober_batch_item_t *items,
-                       size_t n, prober_batch_result_t *res)
+int prober_batch_write(store_t *store, const char *prober_id, prober_batch_item_t *items, size_t n,
+                       prober_batch_result_t *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->n = n;
@@ -141,7 +142,7 @@ int prober_batch_write(store_t *store, const char *prober_id, prober_batch_item_
 	int ret = store_write(store, write_body, &b);
 	if (ret != HG_EOK) {
 		for (size_t i = 0; i < n; i++) {
-			items[i].written = false;   /* nothing of a failed txn is in LMDB */
+			items[i].written = false; /* nothing of a failed txn is in LMDB */
 		}
 		res->written = 0;
 		if (ret == HG_EMAPFULL) {
@@ -156,8 +157,7 @@ int prober_batch_write(store_t *store, const char *prober_id, prober_batch_item_
  * no reload has changed the target set since (targets are only freed by a
  * reload's commit), else looked up by id (once per reload; a target the
  * reload removed is not found). */
-static prober_target_t *item_target(prober_t *p, prober_target_t *t, uint64_t epoch,
-                                    const char *id)
+static prober_target_t *item_target(prober_t *p, prober_target_t *t, uint64_t epoch, const char *id)
 {
 	if (epoch == p->targets_epoch) {
 		return t;
@@ -172,9 +172,8 @@ static prober_target_t *item_target(prober_t *p, prober_target_t *t, uint64_t ep
 
 /* A written (or failed) batch, on the loop: the publisher (only what is
  * in LMDB is published), counters and logs. */
-static void account(prober_t *p, const prober_batch_result_t *res,
-                    const prober_batch_item_t *items, prober_target_t *const *targets,
-                    uint64_t epoch)
+static void account(prober_t *p, const prober_batch_result_t *res, const prober_batch_item_t *items,
+                    prober_target_t *const *targets, uint64_t epoch)
 {
 	if (res->ret != HG_EOK) {
 		prober_pub_abort(p);
@@ -188,13 +187,14 @@ static void account(prober_t *p, const prober_batch_result_t *res,
 	}
 	if (p->pub != NULL) {
 		for (size_t i = 0; i < res->n; i++) {
-			prober_target_t *t = items[i].written ?
-				item_target(p, targets[i], epoch, items[i].id) : NULL;
+			prober_target_t *t =
+			        items[i].written ? item_target(p, targets[i], epoch, items[i].id)
+			                         : NULL;
 			if (t != NULL) {
 				prober_pub_collect(p, t, &items[i].m);
 			}
 		}
-		prober_pub_commit(p);   /* published only once in LMDB */
+		prober_pub_commit(p); /* published only once in LMDB */
 	}
 	p->batches++;
 	on_skipped(p, res->gen, res->skipped, res->first, res->written);

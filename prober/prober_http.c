@@ -31,7 +31,8 @@ static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *soc
 		return 0;
 	}
 	struct epoll_event ev = {
-		.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u),
+		.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) |
+		          ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u),
 	};
 	if (cs == NULL) {
 		cs = calloc(1, sizeof(*cs));
@@ -60,7 +61,7 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 		its.it_value.tv_sec = timeout_ms / 1000;
 		its.it_value.tv_nsec = (timeout_ms % 1000) * 1000000;
 	} else if (timeout_ms == 0) {
-		its.it_value.tv_nsec = 1;   /* "now": zero would disarm */
+		its.it_value.tv_nsec = 1; /* "now": zero would disarm */
 	}
 	timerfd_settime(p->curl_tfd, 0, &its, NULL);
 	return 0;
@@ -165,7 +166,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 		return 0;
 	}
 	if (job->body_len >= PROBER_BODY_CAP) {
-		job->body_capped = true;   /* the cap: later bytes are not searched */
+		job->body_capped = true; /* the cap: later bytes are not searched */
 		return 0;
 	}
 	return n;
@@ -190,8 +191,8 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *userp)
 static void literal(const struct sockaddr_storage *ss, char *buf, size_t size)
 {
 	const void *a = ss->ss_family == AF_INET6
-	                ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
-	                : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+	                        ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+	                        : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
 	if (inet_ntop(ss->ss_family, a, buf, (socklen_t)size) == NULL) {
 		buf[0] = '\0';
 	}
@@ -266,7 +267,8 @@ int prober_http_start(prober_t *p, prober_job_t *job, const struct sockaddr_stor
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, job);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
 	                 !c->http2 ? CURL_HTTP_VERSION_1_1
-	                 : tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+	                 : tls     ? CURL_HTTP_VERSION_2TLS
+	                           : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
 	if (tls) {
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
@@ -284,12 +286,9 @@ int prober_http_start(prober_t *p, prober_job_t *job, const struct sockaddr_stor
 uint8_t prober_http_fail_class(CURLcode rc, long os_errno)
 {
 	switch (rc) {
-	case CURLE_OK:
-		return HG_FAIL_NONE;
-	case CURLE_OPERATION_TIMEDOUT:
-		return HG_FAIL_TIMEOUT;
-	case CURLE_COULDNT_RESOLVE_HOST:
-		return HG_FAIL_RESOLVE;
+	case CURLE_OK: return HG_FAIL_NONE;
+	case CURLE_OPERATION_TIMEDOUT: return HG_FAIL_TIMEOUT;
+	case CURLE_COULDNT_RESOLVE_HOST: return HG_FAIL_RESOLVE;
 	case CURLE_COULDNT_CONNECT:
 		return os_errno != 0 ? prober_errno_fail_class((int)os_errno) : HG_FAIL_REFUSED;
 	case CURLE_SSL_CONNECT_ERROR:
@@ -302,18 +301,16 @@ uint8_t prober_http_fail_class(CURLcode rc, long os_errno)
 	case CURLE_SSL_INVALIDCERTSTATUS:
 	case CURLE_SSL_CRL_BADFILE:
 	case CURLE_SSL_SHUTDOWN_FAILED:
-	case CURLE_USE_SSL_FAILED:
-		return HG_FAIL_TLS;
-	default:
-		return HG_FAIL_OTHER;
+	case CURLE_USE_SSL_FAILED: return HG_FAIL_TLS;
+	default: return HG_FAIL_OTHER;
 	}
 }
 
 static uint32_t span_us(CURL *e, CURLINFO from, CURLINFO to)
 {
 	curl_off_t a = 0, b = 0;
-	if (curl_easy_getinfo(e, from, &a) != CURLE_OK || curl_easy_getinfo(e, to, &b) != CURLE_OK ||
-	    b < a || b == 0) {
+	if (curl_easy_getinfo(e, from, &a) != CURLE_OK ||
+	    curl_easy_getinfo(e, to, &b) != CURLE_OK || b < a || b == 0) {
 		return HG_RTT_NONE;
 	}
 	return (uint32_t)(b - a);
@@ -342,7 +339,7 @@ static void finish_transfer(prober_t *p, CURL *easy, CURLcode rc)
 	const hg_rec_check_t *c = &job->target->check;
 	prober_result_t r = { .ok = false, .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE };
 	if (rc == CURLE_WRITE_ERROR && job->body_capped) {
-		rc = CURLE_OK;   /* we stopped reading on purpose */
+		rc = CURLE_OK; /* we stopped reading on purpose */
 	}
 	/* Network RTT = TCP handshake: connect done minus name lookup done. */
 	r.rtt_us = span_us(easy, CURLINFO_NAMELOOKUP_TIME_T, CURLINFO_CONNECT_TIME_T);
@@ -353,7 +350,8 @@ static void finish_transfer(prober_t *p, CURL *easy, CURLcode rc)
 	} else if (rc == CURLE_OK) {
 		long status = 0;
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-		r.ttfb_us = span_us(easy, CURLINFO_PRETRANSFER_TIME_T, CURLINFO_STARTTRANSFER_TIME_T);
+		r.ttfb_us =
+		        span_us(easy, CURLINFO_PRETRANSFER_TIME_T, CURLINFO_STARTTRANSFER_TIME_T);
 		if (!status_expected(c, status)) {
 			r.fail_class = HG_FAIL_HTTP_STATUS;
 			hg_debug("endpoint %s: HTTP status %ld", job->target->id, status);

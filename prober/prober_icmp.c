@@ -119,20 +119,22 @@ int prober_icmp_start(prober_t *p, prober_job_t *job, const struct sockaddr_stor
 	job->ev.kind = family == AF_INET ? PROBER_EV_ICMP4 : PROBER_EV_ICMP6;
 	job->echo_seq = seq;
 	job->icmp_family = family;
-	job->start_ns = prober_now_ns();   /* the echo time alone, and the token */
+	job->start_ns = prober_now_ns(); /* the echo time alone, and the token */
 	echo_t pkt = {
 		.type = family == AF_INET ? ICMP_ECHO : ICMP6_ECHO_REQUEST,
 		.seq = htons(seq),
 		.token = job->start_ns,
 	};
 	struct sockaddr_storage to = *ss;
-	((struct sockaddr_in *)&to)->sin_port = 0;   /* same offset in sockaddr_in6 */
+	((struct sockaddr_in *)&to)->sin_port = 0; /* same offset in sockaddr_in6 */
 	prober_job_link(p, job);
 	p->echo_seq[seq] = job;
 	int fd = family == AF_INET ? p->icmp4_fd : p->icmp6_fd;
 	if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&to, len) < 0) {
-		prober_result_t r = { .ok = false, .fail_class = prober_errno_fail_class(errno),
-		                      .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE };
+		prober_result_t r = { .ok = false,
+			              .fail_class = prober_errno_fail_class(errno),
+			              .rtt_us = HG_RTT_NONE,
+			              .ttfb_us = HG_RTT_NONE };
 		prober_job_unlink(p, job);
 		prober_icmp_cancel(p, job);
 		prober_finish(p, job, &r);
@@ -166,8 +168,10 @@ static void read_errors(prober_t *p, int fd, int family)
 		echo_t e;
 		char ctl[512];
 		struct iovec iov = { .iov_base = &e, .iov_len = sizeof(e) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-		                     .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+		struct msghdr mh = { .msg_iov = &iov,
+			             .msg_iovlen = 1,
+			             .msg_control = ctl,
+			             .msg_controllen = sizeof(ctl) };
 		ssize_t n = recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
 		if (n < 0) {
 			return;
@@ -176,8 +180,10 @@ static void read_errors(prober_t *p, int fd, int family)
 		if (job == NULL) {
 			continue;
 		}
-		prober_result_t r = { .ok = false, .fail_class = HG_FAIL_UNREACHABLE,
-		                      .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE };
+		prober_result_t r = { .ok = false,
+			              .fail_class = HG_FAIL_UNREACHABLE,
+			              .rtt_us = HG_RTT_NONE,
+			              .ttfb_us = HG_RTT_NONE };
 		done(p, job, &r);
 	}
 }
@@ -197,7 +203,8 @@ void prober_icmp_on_event(prober_t *p, int family, uint32_t events)
 		echo_t e;
 		struct sockaddr_storage from;
 		socklen_t flen = sizeof(from);
-		ssize_t n = recvfrom(fd, &e, sizeof(e), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
+		ssize_t n =
+		        recvfrom(fd, &e, sizeof(e), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
 		if (n < 0) {
 			if (errno == EINTR) {
 				continue;
@@ -214,11 +221,12 @@ void prober_icmp_on_event(prober_t *p, int family, uint32_t events)
 		}
 		prober_job_t *job = match(p, family, &e, (size_t)n);
 		if (job == NULL) {
-			continue;   /* late reply of a probe that already timed out */
+			continue; /* late reply of a probe that already timed out */
 		}
 		uint64_t us = (now - job->start_ns) / 1000;
-		prober_result_t r = { .ok = true, .rtt_us = (uint32_t)(us < HG_RTT_NONE ? us : HG_RTT_NONE - 1),
-		                      .ttfb_us = HG_RTT_NONE };
+		prober_result_t r = { .ok = true,
+			              .rtt_us = (uint32_t)(us < HG_RTT_NONE ? us : HG_RTT_NONE - 1),
+			              .ttfb_us = HG_RTT_NONE };
 		done(p, job, &r);
 	}
 }

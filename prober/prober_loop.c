@@ -83,7 +83,8 @@ int prober_loop_init(prober_t *p)
 		ret = prober_resolver_new(NULL, &p->resolver);
 	}
 	if (ret == HG_EOK) {
-		ret = prober_epoll_add(p, prober_resolver_fd(p->resolver), EPOLLIN, &p->resolver_ev);
+		ret = prober_epoll_add(p, prober_resolver_fd(p->resolver), EPOLLIN,
+		                       &p->resolver_ev);
 	}
 	return ret;
 }
@@ -109,11 +110,11 @@ static void abandon_jobs(prober_t *p)
 
 void prober_loop_free(prober_t *p)
 {
-	prober_reload_free(p);   /* before the targets a reload thread reads */
-	prober_writer_free(p);   /* before the store its transaction uses */
+	prober_reload_free(p); /* before the targets a reload thread reads */
+	prober_writer_free(p); /* before the store its transaction uses */
 	abandon_jobs(p);
-	prober_http_free(p);   /* abandons HTTP transfers */
-	prober_resolver_free(p->resolver);   /* abandons lookups */
+	prober_http_free(p);               /* abandons HTTP transfers */
+	prober_resolver_free(p->resolver); /* abandons lookups */
 	p->resolver = NULL;
 	prober_icmp_close(p);
 	prober_targets_free(p);
@@ -188,7 +189,8 @@ void prober_finish(prober_t *p, prober_job_t *job, const prober_result_t *r)
 	}
 	if (!r->ok) {
 		t->failed_by_class[t->st.fail_class]++;
-		hg_debug("endpoint %s: probe failed: %s", t->id, prober_fail_name(t->st.fail_class));
+		hg_debug("endpoint %s: probe failed: %s", t->id,
+		         prober_fail_name(t->st.fail_class));
 	}
 	p->probes_total++;
 	prober_batch_mark(p, t);
@@ -215,7 +217,8 @@ static void reschedule(prober_t *p, prober_target_t *t, uint64_t now)
 	uint64_t jitter = span ? rng_next(p) % span : 0;
 	t->due_ns += iv - span / 2 + jitter;
 	if (t->due_ns <= now) {
-		t->due_ns = now + iv;  /* fell behind (e.g. at the in-flight limit): skip, don't burst */
+		t->due_ns =
+		        now + iv; /* fell behind (e.g. at the in-flight limit): skip, don't burst */
 	}
 }
 
@@ -223,10 +226,12 @@ void prober_finish_start_error(prober_t *p, prober_job_t *job, int err)
 {
 	/* Could not even start (no address, socket refused): that is a failed
 	 * probe, accounted like any other. */
-	prober_result_t r = { .ok = false, .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE,
-	                      .fail_class = err == HG_ENOENT ? HG_FAIL_RESOLVE
-	                                  : err == HG_EACCES ? HG_FAIL_OTHER
-	                                  : HG_FAIL_UNREACHABLE };
+	prober_result_t r = { .ok = false,
+		              .rtt_us = HG_RTT_NONE,
+		              .ttfb_us = HG_RTT_NONE,
+		              .fail_class = err == HG_ENOENT   ? HG_FAIL_RESOLVE
+		                            : err == HG_EACCES ? HG_FAIL_OTHER
+		                                               : HG_FAIL_UNREACHABLE };
 	prober_finish(p, job, &r);
 }
 
@@ -237,17 +242,10 @@ static void probe_at(prober_t *p, prober_job_t *job, const struct sockaddr_stora
 	int ret;
 	switch (job->target->check.type) {
 	case HG_CHECK_HTTP:
-	case HG_CHECK_HTTPS:
-		ret = prober_http_start(p, job, ss, len);
-		break;
-	case HG_CHECK_TCP:
-		ret = prober_tcp_start(p, job, ss, len);
-		break;
-	case HG_CHECK_ICMP:
-		ret = prober_icmp_start(p, job, ss, len);
-		break;
-	default:
-		ret = HG_EINVAL;
+	case HG_CHECK_HTTPS: ret = prober_http_start(p, job, ss, len); break;
+	case HG_CHECK_TCP: ret = prober_tcp_start(p, job, ss, len); break;
+	case HG_CHECK_ICMP: ret = prober_icmp_start(p, job, ss, len); break;
+	default: ret = HG_EINVAL;
 	}
 	if (ret != HG_EOK) {
 		prober_finish_start_error(p, job, ret);
@@ -290,15 +288,16 @@ static void start_probe(prober_t *p, prober_target_t *t)
 {
 	prober_job_t *job = calloc(1, sizeof(*job));
 	if (job == NULL) {
-		return;   /* this round is skipped */
+		return; /* this round is skipped */
 	}
 	job->p = p;
 	job->target = t;
 	job->fd = -1;
 	job->start_ns = prober_now_ns();
 	/* The whole probe, resolving a CNAME endpoint's name included. */
-	job->deadline_ns = job->start_ns +
-	                   (uint64_t)(t->check.timeout_ms ? t->check.timeout_ms : 2000) * 1000000ull;
+	job->deadline_ns =
+	        job->start_ns +
+	        (uint64_t)(t->check.timeout_ms ? t->check.timeout_ms : 2000) * 1000000ull;
 	t->job = job;
 	p->inflight++;
 	if (t->has_addr) {
@@ -309,11 +308,12 @@ static void start_probe(prober_t *p, prober_target_t *t)
 	 * blocking; the probe waits on the lookup, the loop does not. */
 	struct sockaddr_storage ss;
 	socklen_t len = 0;
-	int ret = t->check.host[0] == '\0' ? HG_ENOENT
-	          : prober_resolve(p->resolver, t->check.host, job->start_ns, &job->wait,
-	                           on_resolved, &ss, &len);
+	int ret = t->check.host[0] == '\0'
+	                  ? HG_ENOENT
+	                  : prober_resolve(p->resolver, t->check.host, job->start_ns, &job->wait,
+	                                   on_resolved, &ss, &len);
 	if (ret == PROBER_RESOLVE_PENDING) {
-		prober_job_link(p, job);   /* for its deadline */
+		prober_job_link(p, job); /* for its deadline */
 	} else if (ret == HG_EOK) {
 		resolved_address(t, &ss);
 		probe_at(p, job, &ss, len);
@@ -340,8 +340,10 @@ static void expire_jobs(prober_t *p, uint64_t now)
 			bool resolving = job->wait.entry != NULL;
 			prober_resolve_cancel(&job->wait);
 			prober_result_t r = { .ok = false,
-			                      .fail_class = resolving ? HG_FAIL_RESOLVE : HG_FAIL_TIMEOUT,
-			                      .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE };
+				              .fail_class =
+				                      resolving ? HG_FAIL_RESOLVE : HG_FAIL_TIMEOUT,
+				              .rtt_us = HG_RTT_NONE,
+				              .ttfb_us = HG_RTT_NONE };
 			prober_finish(p, job, &r);
 		}
 		job = next;
@@ -374,7 +376,8 @@ static uint64_t tick(prober_t *p)
 		int ret = prober_metrics_write(p, p->metrics_path);
 		if (ret != p->metrics_err) {
 			if (ret != HG_EOK) {
-				hg_warn("cannot write metrics to %s: %s", p->metrics_path, hg_strerror(ret));
+				hg_warn("cannot write metrics to %s: %s", p->metrics_path,
+				        hg_strerror(ret));
 			} else {
 				hg_notice("writing metrics to %s again", p->metrics_path);
 			}
@@ -406,7 +409,7 @@ static void arm_tick(prober_t *p, uint64_t at_ns)
 {
 	struct itimerspec its = { 0 };
 	if (at_ns == 0) {
-		at_ns = 1;   /* an all-zero value would disarm */
+		at_ns = 1; /* an all-zero value would disarm */
 	}
 	its.it_value.tv_sec = (time_t)(at_ns / 1000000000ull);
 	its.it_value.tv_nsec = (long)(at_ns % 1000000000ull);
@@ -418,7 +421,8 @@ static void on_signal(prober_t *p)
 	struct signalfd_siginfo si;
 	while (read(p->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			hg_notice("SIGHUP: reloading the policy from %s and the resolver configuration",
+			hg_notice("SIGHUP: reloading the policy from %s and the resolver "
+			          "configuration",
 			          p->db_dir);
 			p->reload = true;
 			prober_resolver_reload(p->resolver, prober_now_ns());
@@ -441,35 +445,20 @@ static void dispatch(prober_t *p, struct epoll_event *ev)
 		break;
 	case PROBER_EV_TICK:
 		if (read(p->tick_tfd, &expirations, sizeof(expirations)) < 0) {
-			break;   /* spurious: tick() runs after every wake-up anyway */
+			break; /* spurious: tick() runs after every wake-up anyway */
 		}
 		break;
-	case PROBER_EV_SIGNAL:
-		on_signal(p);
-		break;
+	case PROBER_EV_SIGNAL: on_signal(p); break;
 	case PROBER_EV_CURL_SOCK:
 		prober_http_on_socket(p, (prober_csock_t *)tag, ev->events);
 		break;
-	case PROBER_EV_TCP:
-		prober_tcp_on_event(p, (prober_job_t *)tag, ev->events);
-		break;
-	case PROBER_EV_ICMP4:
-		prober_icmp_on_event(p, AF_INET, ev->events);
-		break;
-	case PROBER_EV_ICMP6:
-		prober_icmp_on_event(p, AF_INET6, ev->events);
-		break;
-	case PROBER_EV_RESOLVER:
-		prober_resolver_process(p->resolver, prober_now_ns());
-		break;
-	case PROBER_EV_RELOAD:
-		prober_reload_finish(p);
-		break;
-	case PROBER_EV_WRITER:
-		prober_batch_written(p);
-		break;
-	default:
-		break;
+	case PROBER_EV_TCP: prober_tcp_on_event(p, (prober_job_t *)tag, ev->events); break;
+	case PROBER_EV_ICMP4: prober_icmp_on_event(p, AF_INET, ev->events); break;
+	case PROBER_EV_ICMP6: prober_icmp_on_event(p, AF_INET6, ev->events); break;
+	case PROBER_EV_RESOLVER: prober_resolver_process(p->resolver, prober_now_ns()); break;
+	case PROBER_EV_RELOAD: prober_reload_finish(p); break;
+	case PROBER_EV_WRITER: prober_batch_written(p); break;
+	default: break;
 	}
 }
 
@@ -499,7 +488,7 @@ int prober_run(prober_t *p)
 		prober_watch_policy(p, prober_now_ns());
 		if (p->reload && p->reload_work == NULL) {
 			p->reload = false;
-			prober_reload_start(p);   /* read on its own thread */
+			prober_reload_start(p); /* read on its own thread */
 		}
 		arm_tick(p, tick(p));
 	}

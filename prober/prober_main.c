@@ -88,7 +88,7 @@ static void prober_ready(int *ready_fd)
 {
 	if (*ready_fd >= 0) {
 		ssize_t n = write(*ready_fd, "1", 1);
-		(void)n;   /* the parent gone: nobody to tell */
+		(void)n; /* the parent gone: nobody to tell */
 		close(*ready_fd);
 		*ready_fd = -1;
 	}
@@ -139,7 +139,7 @@ static int prober_start(prober_t *p)
 
 static void prober_stop(prober_t *p)
 {
-	prober_pub_stop(p);   /* before the store closes: its snapshots read it */
+	prober_pub_stop(p); /* before the store closes: its snapshots read it */
 	prober_loop_free(p);
 	store_rtxn_free(&p->watch_rtxn);
 	store_close(p->store);
@@ -148,7 +148,7 @@ static void prober_stop(prober_t *p)
 
 int main(int argc, char **argv)
 {
-	static prober_t p;   /* large (ICMP table): not on the stack */
+	static prober_t p; /* large (ICMP table): not on the stack */
 	p.window = PROBER_WINDOW_DEFAULT;
 	p.max_inflight = PROBER_INFLIGHT_DEFAULT;
 	p.log_level = HG_LOG_NOTICE;

@@ -48,7 +48,10 @@ static void series(FILE *f, const prober_t *p, metric_t which)
 		case M_UP:
 			fputs("haltgslb_prober_up", f);
 			labels(f, p, t);
-			fprintf(f, "} %d\n", m.state == HG_HEALTH_UP ? 1 : m.state == HG_HEALTH_DOWN ? 0 : -1);
+			fprintf(f, "} %d\n",
+			        m.state == HG_HEALTH_UP     ? 1
+			        : m.state == HG_HEALTH_DOWN ? 0
+			                                    : -1);
 			break;
 		case M_RTT:
 		case M_RTT_EWMA: {
@@ -56,7 +59,9 @@ static void series(FILE *f, const prober_t *p, metric_t which)
 			if (us == HG_RTT_NONE) {
 				break;
 			}
-			fputs(which == M_RTT ? "haltgslb_prober_rtt_seconds" : "haltgslb_prober_rtt_ewma_seconds", f);
+			fputs(which == M_RTT ? "haltgslb_prober_rtt_seconds"
+			                     : "haltgslb_prober_rtt_ewma_seconds",
+			      f);
 			labels(f, p, t);
 			fprintf(f, "} %.6f\n", us / 1e6);
 			break;
@@ -81,7 +86,7 @@ static void failed_series(FILE *f, const prober_t *p)
 		const prober_target_t *t = p->targets[i];
 		for (unsigned c = HG_FAIL_TIMEOUT; c <= HG_FAIL_OTHER; c++) {
 			if (t->failed_by_class[c] == 0) {
-				continue;   /* absent = 0: keeps the file small at 10,000 endpoints */
+				continue; /* absent = 0: keeps the file small at 10,000 endpoints */
 			}
 			fputs("haltgslb_prober_probes_failed_total", f);
 			labels(f, p, t);
@@ -99,14 +104,19 @@ static void resolver_series(FILE *f, const prober_t *p)
 	}
 	prober_resolve_stats_t st;
 	prober_resolver_stats(p->resolver, &st);
-	const struct { const char *result; uint64_t n; } lookups[] = {
-		{ "cached", st.cache_hits }, { "stale", st.stale_hits },
+	const struct {
+		const char *result;
+		uint64_t n;
+	} lookups[] = {
+		{ "cached", st.cache_hits },
+		{ "stale", st.stale_hits },
 		{ "other", st.lookups - st.cache_hits - st.stale_hits },
 	};
 	fputs("# HELP haltgslb_prober_dns_lookups_total Addresses of CNAME endpoints asked for, by "
 	      "how they were answered (cached: fresh; stale: expired, refreshing; other: a "
 	      "query, or a failure remembered).\n"
-	      "# TYPE haltgslb_prober_dns_lookups_total counter\n", f);
+	      "# TYPE haltgslb_prober_dns_lookups_total counter\n",
+	      f);
 	for (size_t i = 0; i < sizeof(lookups) / sizeof(lookups[0]); i++) {
 		fputs("haltgslb_prober_dns_lookups_total{prober=\"", f);
 		put_label(f, p->id);
@@ -115,7 +125,8 @@ static void resolver_series(FILE *f, const prober_t *p)
 	}
 	fputs("# HELP haltgslb_prober_dns_queries_total DNS lookups sent, by outcome.\n"
 	      "# TYPE haltgslb_prober_dns_queries_total counter\n"
-	      "haltgslb_prober_dns_queries_total{prober=\"", f);
+	      "haltgslb_prober_dns_queries_total{prober=\"",
+	      f);
 	put_label(f, p->id);
 	fprintf(f, "\",result=\"failed\"} %llu\n", (unsigned long long)st.failures);
 	fputs("haltgslb_prober_dns_queries_total{prober=\"", f);
@@ -123,7 +134,8 @@ static void resolver_series(FILE *f, const prober_t *p)
 	fprintf(f, "\",result=\"answered\"} %llu\n",
 	        (unsigned long long)(st.queries - st.failures - st.pending));
 	fputs("# HELP haltgslb_prober_dns_pending DNS lookups in flight.\n"
-	      "# TYPE haltgslb_prober_dns_pending gauge\nhaltgslb_prober_dns_pending{prober=\"", f);
+	      "# TYPE haltgslb_prober_dns_pending gauge\nhaltgslb_prober_dns_pending{prober=\"",
+	      f);
 	put_label(f, p->id);
 	fprintf(f, "\"} %zu\n", st.pending);
 }
@@ -145,7 +157,10 @@ int prober_metrics_write(const prober_t *p, const char *path)
 	/* node_exporter runs as another user: the unit's UMask=0027 would leave
 	 * the file unreadable to it. Metrics are not secret. */
 	fchmod(fileno(f), 0644);
-	static const struct { metric_t m; const char *name, *type, *help; } defs[] = {
+	static const struct {
+		metric_t m;
+		const char *name, *type, *help;
+	} defs[] = {
 		{ M_UP, "haltgslb_prober_up", "gauge",
 		  "Endpoint health after rise/fall: 1 up, 0 down, -1 unknown." },
 		{ M_RTT, "haltgslb_prober_rtt_seconds", "gauge",
@@ -162,7 +177,8 @@ int prober_metrics_write(const prober_t *p, const char *path)
 		series(f, p, defs[i].m);
 	}
 	fputs("# HELP haltgslb_prober_probes_failed_total Failed probes by failure class.\n"
-	      "# TYPE haltgslb_prober_probes_failed_total counter\n", f);
+	      "# TYPE haltgslb_prober_probes_failed_total counter\n",
+	      f);
 	failed_series(f, p);
 	fprintf(f, "# HELP haltgslb_prober_batches_total LMDB write transactions.\n"
 	           "# TYPE haltgslb_prober_batches_total counter\n"
@@ -180,8 +196,11 @@ int prober_metrics_write(const prober_t *p, const char *path)
 	if (p->store != NULL && store_map_info(p->store, &m) == HG_EOK) {
 		/* The database's map: used against the ceiling, so an alert fires
 		 * well before writes fail (the prober also logs at 80 %). */
-		static const struct { const char *name, *type, *help; } maps[] = {
-			{ "haltgslb_store_map_used_bytes", "gauge", "Bytes of the database in use." },
+		static const struct {
+			const char *name, *type, *help;
+		} maps[] = {
+			{ "haltgslb_store_map_used_bytes", "gauge",
+			  "Bytes of the database in use." },
 			{ "haltgslb_store_map_size_bytes", "gauge", "Bytes this process maps." },
 			{ "haltgslb_store_map_limit_bytes", "gauge",
 			  "Ceiling of the map (HG_STORE_MAPSIZE_MAX)." },
@@ -189,8 +208,8 @@ int prober_metrics_write(const prober_t *p, const char *path)
 		};
 		uint64_t vals[] = { m.used, m.map, m.limit, m.grows };
 		for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-			fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s{prober=\"", maps[i].name, maps[i].help,
-			        maps[i].name, maps[i].type, maps[i].name);
+			fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s{prober=\"", maps[i].name,
+			        maps[i].help, maps[i].name, maps[i].type, maps[i].name);
 			put_label(f, p->id);
 			fprintf(f, "\"} %llu\n", (unsigned long long)vals[i]);
 		}

@@ -13,7 +13,7 @@
 #include "prober.h"
 
 #define STR_(x) #x
-#define STR(x) STR_(x)
+#define STR(x)  STR_(x)
 
 /* Sets a field from the option's value (NULL for a flag); returns HG_EOK,
  * PROBER_OPTS_EXIT, or HG_EINVAL after saying what is wrong. */
@@ -21,9 +21,9 @@ typedef int (*opt_set_fn)(prober_t *p, const char *arg);
 
 typedef struct {
 	const char *name;
-	int key;                   /*!< short letter, or >= 256 for a long-only option */
-	const char *arg;           /*!< value placeholder in --help; NULL: a flag */
-	const char *help;          /*!< NULL: not shown (removed options) */
+	int key;          /*!< short letter, or >= 256 for a long-only option */
+	const char *arg;  /*!< value placeholder in --help; NULL: a flag */
+	const char *help; /*!< NULL: not shown (removed options) */
 	opt_set_fn set;
 } prober_opt_t;
 
@@ -124,10 +124,12 @@ static const prober_opt_t opt_table[] = {
 	{ "db", 'd', "DIR", "LMDB environment: its policy in, measurements out", set_db },
 	{ "metrics", 'm', "FILE", "write Prometheus metrics to FILE (textfile collector)",
 	  set_metrics },
-	{ "window", 'w', "N", "loss/median window in probes (default "
-	  STR(PROBER_WINDOW_DEFAULT) ", max " STR(PROBER_WINDOW_MAX) ")", set_window },
-	{ "max-inflight", 'c', "N", "probes in flight at most (default "
-	  STR(PROBER_INFLIGHT_DEFAULT) ")", set_max_inflight },
+	{ "window", 'w', "N",
+	  "loss/median window in probes (default " STR(PROBER_WINDOW_DEFAULT) ", max " STR(
+	          PROBER_WINDOW_MAX) ")",
+	  set_window },
+	{ "max-inflight", 'c', "N",
+	  "probes in flight at most (default " STR(PROBER_INFLIGHT_DEFAULT) ")", set_max_inflight },
 	{ "foreground", 'f', NULL, "do not detach (use under systemd)", set_foreground },
 	{ "log-level", 'l', "L", "error|warning|notice|info|debug (default notice)",
 	  set_log_level },
@@ -150,14 +152,13 @@ static const prober_opt_t opt_table[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "Usage: haltgslb-prober --id ID --db DIR [options]\n"
-	        "\n"
-	        "Probe every endpoint of the policy loaded into the LMDB environment DIR\n"
-	        "(haltgslb-ctl load FILE --db DIR) as prober ID, one of that policy's probers,\n"
-	        "and write the measurements into DIR. A new policy loaded into DIR is picked\n"
-	        "up within a second.\n"
-	        "\n");
+	fprintf(f, "Usage: haltgslb-prober --id ID --db DIR [options]\n"
+	           "\n"
+	           "Probe every endpoint of the policy loaded into the LMDB environment DIR\n"
+	           "(haltgslb-ctl load FILE --db DIR) as prober ID, one of that policy's probers,\n"
+	           "and write the measurements into DIR. A new policy loaded into DIR is picked\n"
+	           "up within a second.\n"
+	           "\n");
 	for (size_t i = 0; i < OPT_COUNT; i++) {
 		const prober_opt_t *o = &opt_table[i];
 		if (o->help == NULL) {
@@ -170,19 +171,19 @@ static void usage(FILE *f)
 		fprintf(f, "  %-27s%s\n", left, o->help);
 	}
 	fprintf(f, "\nWith --broker the prober also publishes its measurements (docs/prober.md).\n"
-	        "\nSignals: SIGHUP re-reads the policy from DIR at once, SIGTERM/SIGINT stop\n"
-	        "(the last batch committed, then published within 2 s with --broker).\n");
+	           "\nSignals: SIGHUP re-reads the policy from DIR at once, SIGTERM/SIGINT stop\n"
+	           "(the last batch committed, then published within 2 s with --broker).\n");
 }
 
 /* getopt_long's arrays, built from the table. */
 static void build_getopt(struct option *longopts, char *shortopts)
 {
 	char *s = shortopts;
-	*s++ = ':';   /* a missing value is reported as ':', not as '?' */
+	*s++ = ':'; /* a missing value is reported as ':', not as '?' */
 	for (size_t i = 0; i < OPT_COUNT; i++) {
 		const prober_opt_t *o = &opt_table[i];
 		longopts[i] = (struct option){ o->name, o->arg ? required_argument : no_argument,
-		                               NULL, o->key };
+			                       NULL, o->key };
 		if (o->key < 256) {
 			*s++ = (char)o->key;
 			if (o->arg) {
@@ -227,7 +228,7 @@ int prober_opts_parse(prober_t *p, int argc, char **argv)
 	struct option longopts[OPT_COUNT + 1];
 	char shortopts[2 * OPT_COUNT + 2];
 	build_getopt(longopts, shortopts);
-	opterr = 0;   /* our own messages, in the log format */
+	opterr = 0; /* our own messages, in the log format */
 	int opt, ret = HG_EOK;
 	while (ret == HG_EOK && (opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		const prober_opt_t *o = find_opt(opt);
@@ -235,7 +236,8 @@ int prober_opts_parse(prober_t *p, int argc, char **argv)
 		if (opt == ':') {
 			return usage_error("%s: missing value", bad_option(argv, buf, sizeof(buf)));
 		} else if (o == NULL) {
-			return usage_error("unknown option '%s'", bad_option(argv, buf, sizeof(buf)));
+			return usage_error("unknown option '%s'",
+			                   bad_option(argv, buf, sizeof(buf)));
 		}
 		ret = o->set(p, optarg);
 	}

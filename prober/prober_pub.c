@@ -50,7 +50,8 @@ int prober_pub_opt_snapshot(prober_t *p, const char *arg)
 	uint32_t ms;
 	if (hg_duration_parse_ms(arg, &ms) != HG_EOK || ms < 1000 || ms > 86400000u) {
 		hg_err("--snapshot-interval: expected a duration from 1s to 24h (e.g. 30s, 2m), "
-		       "not '%s'", arg);
+		       "not '%s'",
+		       arg);
 		return HG_EINVAL;
 	}
 	p->pub_conf.snapshot_ms = ms;
@@ -76,17 +77,22 @@ int prober_pub_opts_check(prober_t *p)
 {
 	const prober_pub_conf_t *c = &p->pub_conf;
 	if (c->broker == NULL) {
-		const char *given = c->tls_cert ? "--tls-cert" : c->tls_key ? "--tls-key"
-		                  : c->tls_ca ? "--tls-ca" : c->snapshot_ms ? "--snapshot-interval"
-		                  : c->queue_max ? "--publish-queue" : NULL;
+		const char *given = c->tls_cert      ? "--tls-cert"
+		                    : c->tls_key     ? "--tls-key"
+		                    : c->tls_ca      ? "--tls-ca"
+		                    : c->snapshot_ms ? "--snapshot-interval"
+		                    : c->queue_max   ? "--publish-queue"
+		                                     : NULL;
 		if (given != NULL) {
-			hg_err("%s is for publishing to a broker: give --broker too (or drop it)", given);
+			hg_err("%s is for publishing to a broker: give --broker too (or drop it)",
+			       given);
 			return HG_EINVAL;
 		}
 		return HG_EOK;
 	}
 	if (c->tls_cert == NULL || c->tls_key == NULL || c->tls_ca == NULL) {
-		hg_err("--broker needs --tls-cert, --tls-key and --tls-ca (the broker authenticates "
+		hg_err("--broker needs --tls-cert, --tls-key and --tls-ca (the broker "
+		       "authenticates "
 		       "the prober by its client certificate)");
 		return HG_EINVAL;
 	}
@@ -107,7 +113,8 @@ static int check_cn(const prober_t *p)
 	if (strcmp(cn, p->id) != 0) {
 		hg_err("--tls-cert %s: its subject CN is '%s', not the prober id '%s' (--id): the "
 		       "broker knows a prober by its certificate's CN; use the certificate issued "
-		       "for '%s'", p->pub_conf.tls_cert, cn, p->id, p->id);
+		       "for '%s'",
+		       p->pub_conf.tls_cert, cn, p->id, p->id);
 		return HG_EINVAL;
 	}
 	return HG_EOK;
@@ -163,8 +170,12 @@ int prober_pub_start(prober_t *p)
 	pub->thr.rng = pub->epoch ^ ((uint64_t)getpid() << 32);
 	char conn_name[HG_ID_SIZE + 32], why[HG_AMQP_ERR_MAX];
 	snprintf(conn_name, sizeof(conn_name), "haltgslb-prober %s", p->id);
-	hg_amqp_config_t cfg = { .uris = &c->uris, .tls_cert = c->tls_cert, .tls_key = c->tls_key,
-	                         .tls_ca = c->tls_ca, .identity = p->id, .conn_name = conn_name };
+	hg_amqp_config_t cfg = { .uris = &c->uris,
+		                 .tls_cert = c->tls_cert,
+		                 .tls_key = c->tls_key,
+		                 .tls_ca = c->tls_ca,
+		                 .identity = p->id,
+		                 .conn_name = conn_name };
 	ret = hg_amqp_new(&cfg, &pub->amqp, why, sizeof(why));
 	if (ret != HG_EOK) {
 		hg_err("cannot publish to the broker: %s", why);
@@ -202,7 +213,7 @@ static void wake(prober_pub_t *pub)
 {
 	uint64_t one = 1;
 	ssize_t n = write(pub->wake_fd, &one, sizeof(one));
-	(void)n;   /* EAGAIN: the counter is already non-zero, the thread will wake */
+	(void)n; /* EAGAIN: the counter is already non-zero, the thread will wake */
 }
 
 /* Wait for the thread's done flag until \a deadline (CLOCK_REALTIME, as
@@ -211,7 +222,8 @@ static bool wait_done(prober_pub_t *pub, const struct timespec *deadline)
 {
 	pthread_mutex_lock(&pub->done_lock);
 	while (!pub->done) {
-		if (pthread_cond_timedwait(&pub->done_cond, &pub->done_lock, deadline) == ETIMEDOUT) {
+		if (pthread_cond_timedwait(&pub->done_cond, &pub->done_lock, deadline) ==
+		    ETIMEDOUT) {
 			break;
 		}
 	}
@@ -265,8 +277,8 @@ void prober_pub_stop(prober_t *p)
 	prober_pubq_stats(&pub->q, &queued, &dropped);
 	if (left > 0 || queued > 0) {
 		hg_warn("publisher: stopped with %zu message(s) unconfirmed and %zu batch(es) not "
-		        "published (the DNS nodes resync from this prober's next snapshot)", left,
-		        queued);
+		        "published (the DNS nodes resync from this prober's next snapshot)",
+		        left, queued);
 	} else {
 		hg_info("publisher: stopped, every message confirmed (last seq %llu)",
 		        (unsigned long long)pub->thr.seq);
@@ -319,8 +331,10 @@ void prober_pub_commit(prober_t *p)
 	pub->build_cap = 0;
 	wake(pub);
 	if (dropped && !pub->drop_logged) {
-		hg_warn("publisher: %u batches wait for the broker (slow, blocked or away): dropping "
-		        "the oldest; a snapshot follows", pub->queue_max);
+		hg_warn("publisher: %u batches wait for the broker (slow, blocked or away): "
+		        "dropping "
+		        "the oldest; a snapshot follows",
+		        pub->queue_max);
 		pub->drop_logged = true;
 	} else if (!dropped && pub->drop_logged) {
 		hg_notice("publisher: keeping up with the batches again");
@@ -337,8 +351,8 @@ void prober_pub_abort(prober_t *p)
 
 /* ---- metrics ---- */
 
-static void series(FILE *f, const char *name, const char *id, const char *label,
-                   const char *value, unsigned long long v)
+static void series(FILE *f, const char *name, const char *id, const char *label, const char *value,
+                   unsigned long long v)
 {
 	fprintf(f, "%s{prober=\"%s\"", name, id);
 	if (label != NULL) {
@@ -365,18 +379,21 @@ void prober_pub_metrics(const prober_t *p, FILE *f)
 	size_t queued;
 	uint64_t dropped;
 	prober_pubq_stats(&pub->q, &queued, &dropped);
-	const char *id = pub->id;   /* ids are [A-Za-z0-9._-]: nothing to escape */
-	static const char *const kinds[] = { [FEED_BATCH] = "batch", [FEED_SNAPSHOT] = "snapshot",
-	                                     [FEED_HEARTBEAT] = "heartbeat" };
+	const char *id = pub->id; /* ids are [A-Za-z0-9._-]: nothing to escape */
+	static const char *const kinds[] = {
+		[FEED_BATCH] = "batch", [FEED_SNAPSHOT] = "snapshot", [FEED_HEARTBEAT] = "heartbeat"
+	};
 	head(f, "haltgslb_prober_published_messages_total", "counter",
 	     "Feed messages published to the broker, by kind (republications not counted).");
 	for (int k = FEED_BATCH; k <= FEED_HEARTBEAT; k++) {
-		series(f, "haltgslb_prober_published_messages_total", id, "kind", kinds[k], s.msgs[k]);
+		series(f, "haltgslb_prober_published_messages_total", id, "kind", kinds[k],
+		       s.msgs[k]);
 	}
 	head(f, "haltgslb_prober_published_records_total", "counter",
 	     "Measurement records in the published messages, by kind.");
 	for (int k = FEED_BATCH; k <= FEED_SNAPSHOT; k++) {
-		series(f, "haltgslb_prober_published_records_total", id, "kind", kinds[k], s.recs[k]);
+		series(f, "haltgslb_prober_published_records_total", id, "kind", kinds[k],
+		       s.recs[k]);
 	}
 	head(f, "haltgslb_prober_confirms_total", "counter",
 	     "Publisher confirms from the broker: ack (stored), nack (refused).");
@@ -414,8 +431,10 @@ void prober_pub_metrics(const prober_t *p, FILE *f)
 	head(f, "haltgslb_prober_publish_superseded_batches_total", "counter",
 	     "Queued batches not published because a snapshot carried them.");
 	series(f, "haltgslb_prober_publish_superseded_batches_total", id, NULL, NULL, s.superseded);
-	head(f, "haltgslb_prober_feed_seq", "gauge", "Last feed sequence number used in this epoch.");
+	head(f, "haltgslb_prober_feed_seq", "gauge",
+	     "Last feed sequence number used in this epoch.");
 	series(f, "haltgslb_prober_feed_seq", id, NULL, NULL, s.seq);
-	head(f, "haltgslb_prober_feed_epoch", "gauge", "This run's feed epoch (start time, Unix ms).");
+	head(f, "haltgslb_prober_feed_epoch", "gauge",
+	     "This run's feed epoch (start time, Unix ms).");
 	series(f, "haltgslb_prober_feed_epoch", id, NULL, NULL, pub->epoch);
 }

@@ -26,24 +26,24 @@ struct prober_target;
 /*! Default --snapshot-interval. */
 #define PROBER_SNAPSHOT_DEFAULT_MS 30000u
 /*! Heartbeat period. */
-#define PROBER_HEARTBEAT_MS 1000u
+#define PROBER_HEARTBEAT_MS        1000u
 /*! Default --publish-queue: batches the loop may queue for the publisher;
  *  past it the oldest is dropped (and a snapshot follows). */
-#define PROBER_PUB_QUEUE_MAX 256u
+#define PROBER_PUB_QUEUE_MAX       256u
 /*! Largest --publish-queue. */
-#define PROBER_PUB_QUEUE_LIMIT 65536u
+#define PROBER_PUB_QUEUE_LIMIT     65536u
 /*! Unconfirmed messages at most; past it the publisher waits for confirms. */
-#define PROBER_PUB_UNACKED_MAX 1024u
+#define PROBER_PUB_UNACKED_MAX     1024u
 /*! SIGTERM: how long the publisher may take to publish and get confirms. */
-#define PROBER_PUB_FLUSH_MS 2000u
+#define PROBER_PUB_FLUSH_MS        2000u
 
 /*! The broker options (prober_opts.c fills them). */
 typedef struct {
-	const char *broker;            /*!< --broker URIS as given; NULL: no publishing */
-	hg_amqp_uris_t uris;           /*!< parsed */
+	const char *broker;  /*!< --broker URIS as given; NULL: no publishing */
+	hg_amqp_uris_t uris; /*!< parsed */
 	const char *tls_cert, *tls_key, *tls_ca;
-	uint32_t snapshot_ms;          /*!< --snapshot-interval; 0: default */
-	uint32_t queue_max;            /*!< --publish-queue; 0: default */
+	uint32_t snapshot_ms; /*!< --snapshot-interval; 0: default */
+	uint32_t queue_max;   /*!< --publish-queue; 0: default */
 } prober_pub_conf_t;
 
 /* Option setters for prober_opts.c's table: HG_EOK, or HG_EINVAL after

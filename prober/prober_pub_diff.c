@@ -25,7 +25,7 @@ bool prober_pub_changed(const prober_pub_ref_t *ref, const hg_rec_measure_t *m)
 		return false;
 	}
 	if (a == HG_RTT_NONE || b == HG_RTT_NONE) {
-		return true;   /* a latency appeared or vanished */
+		return true; /* a latency appeared or vanished */
 	}
 	uint32_t d = a > b ? a - b : b - a;
 	return d >= rtt_threshold(a);

@@ -29,7 +29,7 @@
 
 /*! The decision-relevant fields last handed to the publisher. */
 typedef struct {
-	bool valid;                /*!< false: nothing published yet (first result is a change) */
+	bool valid; /*!< false: nothing published yet (first result is a change) */
 	uint8_t state, fail_class;
 	uint16_t loss_bp;
 	uint32_t rtt_median_us;

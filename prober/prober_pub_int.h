@@ -18,7 +18,7 @@ enum { PUB_RUN = 0, PUB_FLUSH, PUB_ABORT };
 
 /*! Counters for the metrics file, written by the thread under stats_lock. */
 typedef struct {
-	uint64_t msgs[FEED_HEARTBEAT + 1];   /*!< first publications, by enum feed_kind */
+	uint64_t msgs[FEED_HEARTBEAT + 1]; /*!< first publications, by enum feed_kind */
 	uint64_t recs[FEED_HEARTBEAT + 1];
 	uint64_t acks, nacks;                /*!< messages confirmed / refused by the broker */
 	uint64_t republished;                /*!< sent again after a reconnect */
@@ -31,18 +31,18 @@ typedef struct {
 
 /*! The publisher thread's own state (no other thread reads it). */
 typedef struct {
-	uint64_t seq;                        /*!< last feed sequence number used */
+	uint64_t seq; /*!< last feed sequence number used */
 	prober_pub_unacked_t unacked;
-	uint64_t tag_next;                   /*!< next delivery tag on the channel */
+	uint64_t tag_next; /*!< next delivery tag on the channel */
 	feed_enc_t enc;
 	store_rtxn_t rtxn;
-	bool snapshot_pending;               /*!< after a (re)connect, a nack */
-	uint64_t next_snapshot_ms, next_heartbeat_ms, retry_at_ms;   /*!< monotonic */
-	uint64_t connected_at_ms;            /*!< monotonic */
-	unsigned quick_losses;               /*!< connections in a row that ended soon */
+	bool snapshot_pending; /*!< after a (re)connect, a nack */
+	uint64_t next_snapshot_ms, next_heartbeat_ms, retry_at_ms; /*!< monotonic */
+	uint64_t connected_at_ms;                                  /*!< monotonic */
+	unsigned quick_losses; /*!< connections in a row that ended soon */
 	uint64_t rng;
-	int log_state;                       /*!< what was logged last (prober_pub_thread.c) */
-	int down_kind;                       /*!< LOG_DOWN: HG_EACCES refused, HG_EIO unreachable */
+	int log_state; /*!< what was logged last (prober_pub_thread.c) */
+	int down_kind; /*!< LOG_DOWN: HG_EACCES refused, HG_EIO unreachable */
 	char last_err[HG_AMQP_ERR_MAX];
 } prober_pub_thr_t;
 
@@ -51,10 +51,10 @@ typedef struct prober_pub {
 	char id[HG_ID_SIZE];
 	uint64_t epoch;
 	uint32_t snapshot_ms;
-	uint32_t queue_max;                  /*!< the queue's capacity (--publish-queue) */
+	uint32_t queue_max; /*!< the queue's capacity (--publish-queue) */
 	store_t *store;
 	hg_amqp_t *amqp;
-	int wake_fd;                         /*!< eventfd: the loop (or stop) wakes the thread */
+	int wake_fd; /*!< eventfd: the loop (or stop) wakes the thread */
 	prober_pubq_t q;
 	pthread_t thread;
 	bool thread_started;

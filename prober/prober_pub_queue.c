@@ -54,7 +54,7 @@ bool prober_pubq_push(prober_pubq_t *q, prober_pub_batch_t *b)
 	q->ring[(q->head + q->len) % q->cap] = *b;
 	q->len++;
 	pthread_mutex_unlock(&q->lock);
-	prober_pub_batch_free(&old);   /* outside the lock */
+	prober_pub_batch_free(&old); /* outside the lock */
 	b->recs = NULL;
 	b->n = 0;
 	return dropped;
@@ -86,7 +86,7 @@ size_t prober_pubq_clear(prober_pubq_t *q, bool *flag)
 		if (taken != NULL) {
 			taken[i] = *slot;
 		} else {
-			prober_pub_batch_free(slot);   /* no memory: free under the lock */
+			prober_pub_batch_free(slot); /* no memory: free under the lock */
 		}
 		*slot = (prober_pub_batch_t){ 0 };
 	}

@@ -24,7 +24,7 @@
 
 /*! One committed batch: the records that changed, owned by whoever holds it. */
 typedef struct {
-	feed_rec_t *recs;          /*!< malloc'd; free with prober_pub_batch_free() */
+	feed_rec_t *recs; /*!< malloc'd; free with prober_pub_batch_free() */
 	size_t n;
 } prober_pub_batch_t;
 
@@ -33,10 +33,10 @@ void prober_pub_batch_free(prober_pub_batch_t *b);
 
 typedef struct {
 	pthread_mutex_t lock;
-	prober_pub_batch_t *ring;  /*!< cap slots */
+	prober_pub_batch_t *ring; /*!< cap slots */
 	size_t cap, head, len;
-	bool snapshot_needed;      /*!< a batch was dropped since the last snapshot */
-	uint64_t dropped;          /*!< batches dropped because the queue was full */
+	bool snapshot_needed; /*!< a batch was dropped since the last snapshot */
+	uint64_t dropped;     /*!< batches dropped because the queue was full */
 } prober_pubq_t;
 
 /*! \brief An empty queue of \a cap batches (cap >= 1).

@@ -24,7 +24,7 @@
 #include "log.h"
 #include "prober_pub_int.h"
 
-#define PUB_EXCHANGE "haltgslb"
+#define PUB_EXCHANGE     "haltgslb"
 #define PUB_CONTENT_TYPE "application/x-haltgslb-feed"
 
 /* What was logged last, so each state change is said once. */
@@ -68,8 +68,8 @@ static int send_msg(prober_pub_t *pub, prober_pub_msg_t *m)
 	props.timestamp = (uint64_t)time(NULL);
 	amqp_bytes_t body = { m->len, m->body };
 	int st = amqp_basic_publish(hg_amqp_state(pub->amqp), HG_AMQP_CHANNEL,
-	                            amqp_cstring_bytes(PUB_EXCHANGE), amqp_cstring_bytes(pub->id), 0,
-	                            0, &props, body);
+	                            amqp_cstring_bytes(PUB_EXCHANGE), amqp_cstring_bytes(pub->id),
+	                            0, 0, &props, body);
 	int ret = hg_amqp_check(pub->amqp, st, "publishing");
 	if (ret == HG_EOK) {
 		m->tag = pub->thr.tag_next++;
@@ -88,8 +88,9 @@ static void count_new(prober_pub_stats_t *s, const void *arg)
  * publish that fails (connection lost) is republished after the reconnect. */
 static int publish_new(prober_pub_t *pub, uint8_t *body, size_t len, uint8_t kind, uint32_t n)
 {
-	prober_pub_msg_t m = { .body = body, .len = len, .seq = pub->thr.seq, .kind = kind,
-	                       .n_records = n };
+	prober_pub_msg_t m = {
+		.body = body, .len = len, .seq = pub->thr.seq, .kind = kind, .n_records = n
+	};
 	int ret = prober_unacked_add(&pub->thr.unacked, &m);
 	if (ret != HG_EOK) {
 		free(body);
@@ -97,8 +98,8 @@ static int publish_new(prober_pub_t *pub, uint8_t *body, size_t len, uint8_t kin
 		       (unsigned long long)m.seq);
 		return ret;
 	}
-	prober_pub_msg_t *kept = prober_unacked_at(&pub->thr.unacked,
-	                                           prober_unacked_len(&pub->thr.unacked) - 1);
+	prober_pub_msg_t *kept =
+	        prober_unacked_at(&pub->thr.unacked, prober_unacked_len(&pub->thr.unacked) - 1);
 	ret = send_msg(pub, kept);
 	stats_update(pub, count_new, kept);
 	return ret;
@@ -118,7 +119,7 @@ static int snap_visit(void *ctx, const void *key, size_t klen, const void *val, 
 	char endpoint[HG_ID_SIZE], prober[HG_ID_SIZE];
 	if (store_measure_key_split(key, klen, endpoint, prober) != HG_EOK ||
 	    strcmp(prober, s->pub->id) != 0) {
-		return HG_EOK;   /* another prober's record (a single host holds several) */
+		return HG_EOK; /* another prober's record (a single host holds several) */
 	}
 	hg_rec_measure_t m;
 	int ret = HG_EINVAL;
@@ -166,7 +167,8 @@ static int publish_snapshot(prober_pub_t *pub)
 	}
 	if (ctx.skipped > 0) {
 		hg_warn("publisher: snapshot leaves out %zu records it cannot encode (endpoint %s "
-		        "first)", ctx.skipped, ctx.first_bad);
+		        "first)",
+		        ctx.skipped, ctx.first_bad);
 	}
 	t->seq++;
 	t->snapshot_pending = false;
@@ -174,8 +176,8 @@ static int publish_snapshot(prober_pub_t *pub)
 	pthread_mutex_lock(&pub->stats_lock);
 	pub->stats.superseded += covered;
 	pthread_mutex_unlock(&pub->stats_lock);
-	hg_debug("publisher: snapshot %llu: %zu records, %zu bytes",
-	         (unsigned long long)t->seq, feed_enc_count(&t->enc), len);
+	hg_debug("publisher: snapshot %llu: %zu records, %zu bytes", (unsigned long long)t->seq,
+	         feed_enc_count(&t->enc), len);
 	return publish_new(pub, body, len, FEED_SNAPSHOT, (uint32_t)feed_enc_count(&t->enc));
 }
 
@@ -205,7 +207,7 @@ static int publish_batch(prober_pub_t *pub, prober_pub_batch_t *b)
 	}
 	if (ret != HG_EOK) {
 		hg_err("publisher: batch not built: %s", hg_strerror(ret));
-		t->snapshot_pending = true;   /* what it carried goes out in the snapshot */
+		t->snapshot_pending = true; /* what it carried goes out in the snapshot */
 		return HG_EOK;
 	}
 	t->seq++;
@@ -220,7 +222,8 @@ static int publish_heartbeat(prober_pub_t *pub)
 	uint64_t now = prober_pub_mono_ms();
 	/* Every second from the last, without catching up after a stall. */
 	t->next_heartbeat_ms = t->next_heartbeat_ms + PROBER_HEARTBEAT_MS > now
-	                     ? t->next_heartbeat_ms + PROBER_HEARTBEAT_MS : now + PROBER_HEARTBEAT_MS;
+	                               ? t->next_heartbeat_ms + PROBER_HEARTBEAT_MS
+	                               : now + PROBER_HEARTBEAT_MS;
 	int ret = feed_enc_begin(&t->enc, FEED_HEARTBEAT, pub->id, pub->epoch, t->seq + 1,
 	                         store_now_ms());
 	if (ret == HG_EOK) {
@@ -238,7 +241,7 @@ static int publish_heartbeat(prober_pub_t *pub)
 
 static void count_confirm(prober_pub_stats_t *s, const void *arg)
 {
-	const uint64_t *v = arg;   /* { acked, nacked } */
+	const uint64_t *v = arg; /* { acked, nacked } */
 	s->acks += v[0];
 	s->nacks += v[1];
 }
@@ -251,16 +254,17 @@ static void on_frame(prober_pub_t *pub, const amqp_frame_t *f)
 	uint64_t counts[2] = { 0, 0 };
 	if (f->payload.method.id == AMQP_BASIC_ACK_METHOD) {
 		const amqp_basic_ack_t *a = f->payload.method.decoded;
-		counts[0] = prober_unacked_confirm(&pub->thr.unacked, a->delivery_tag, a->multiple != 0,
-		                                   NULL);
+		counts[0] = prober_unacked_confirm(&pub->thr.unacked, a->delivery_tag,
+		                                   a->multiple != 0, NULL);
 	} else if (f->payload.method.id == AMQP_BASIC_NACK_METHOD) {
 		/* The broker could not take them (e.g. a stream replica failed):
 		 * what they said goes out again in a snapshot. */
 		const amqp_basic_nack_t *a = f->payload.method.decoded;
-		counts[1] = prober_unacked_confirm(&pub->thr.unacked, a->delivery_tag, a->multiple != 0,
-		                                   NULL);
+		counts[1] = prober_unacked_confirm(&pub->thr.unacked, a->delivery_tag,
+		                                   a->multiple != 0, NULL);
 		hg_warn("publisher: the broker refused %llu message(s) (basic.nack): a snapshot "
-		        "follows", (unsigned long long)counts[1]);
+		        "follows",
+		        (unsigned long long)counts[1]);
 		pub->thr.snapshot_pending = true;
 	} else {
 		return;
@@ -288,7 +292,7 @@ static int read_frames(prober_pub_t *pub)
 
 static void set_connected(prober_pub_stats_t *s, const void *arg)
 {
-	const int *v = arg;   /* { connected, blocked, connect (1) / failure (2) / 0 } */
+	const int *v = arg; /* { connected, blocked, connect (1) / failure (2) / 0 } */
 	s->connected = v[0];
 	s->blocked = v[1];
 	if (v[2] == 1) {
@@ -339,9 +343,11 @@ static void lost(prober_pub_t *pub, int ret)
 	} else {
 		if (ret == HG_EACCES) {
 			hg_err("publisher: refused by the broker: %s (reconnecting with backoff; "
-			       "probing goes on)", text);
+			       "probing goes on)",
+			       text);
 		} else {
-			hg_warn("publisher: lost the broker: %s (reconnecting; probing goes on)", text);
+			hg_warn("publisher: lost the broker: %s (reconnecting; probing goes on)",
+			        text);
 		}
 		t->log_state = LOG_DOWN;
 		t->down_kind = ret == HG_EACCES ? HG_EACCES : HG_EIO;
@@ -366,8 +372,8 @@ static void log_down(prober_pub_t *pub, int ret, const char *text, uint32_t dela
 	int kind = ret == HG_EACCES ? HG_EACCES : HG_EIO;
 	if (t->log_state == LOG_DOWN && t->down_kind == kind) {
 		if (strcmp(t->last_err, text) != 0) {
-			hg_info("publisher: still %s, now: %s", kind == HG_EACCES ? "refused" : "no broker",
-			        text);
+			hg_info("publisher: still %s, now: %s",
+			        kind == HG_EACCES ? "refused" : "no broker", text);
 			snprintf(t->last_err, sizeof(t->last_err), "%s", text);
 		} else {
 			hg_debug("publisher: still no broker, next try in %u ms: %s", delay, text);
@@ -375,10 +381,12 @@ static void log_down(prober_pub_t *pub, int ret, const char *text, uint32_t dela
 		return;
 	}
 	if (kind == HG_EACCES) {
-		hg_err("publisher: refused by the broker: %s (retrying with backoff; probing goes on)",
+		hg_err("publisher: refused by the broker: %s (retrying with backoff; probing goes "
+		       "on)",
 		       text);
 	} else {
-		hg_warn("publisher: no broker reachable: %s (retrying with backoff; probing goes on)",
+		hg_warn("publisher: no broker reachable: %s (retrying with backoff; probing goes "
+		        "on)",
 		        text);
 	}
 	t->log_state = LOG_DOWN;
@@ -429,8 +437,9 @@ static int connect_round(prober_pub_t *pub)
 		return ret;
 	}
 	hg_notice("publisher: connected to %s as %s (epoch %llu, seq %llu; %zu unconfirmed "
-	          "message(s) republished)", hg_amqp_uri(pub->amqp), pub->id,
-	          (unsigned long long)pub->epoch, (unsigned long long)t->seq, n);
+	          "message(s) republished)",
+	          hg_amqp_uri(pub->amqp), pub->id, (unsigned long long)pub->epoch,
+	          (unsigned long long)t->seq, n);
 	t->log_state = LOG_CONNECTED;
 	t->snapshot_pending = true;
 	t->next_heartbeat_ms = prober_pub_mono_ms();
@@ -501,8 +510,8 @@ static void drain_wake(prober_pub_t *pub)
 static void wait_for(prober_pub_t *pub, uint64_t until_ms, bool with_broker)
 {
 	struct pollfd fds[2] = { { .fd = pub->wake_fd, .events = POLLIN },
-	                         { .fd = with_broker ? hg_amqp_fd(pub->amqp) : -1,
-	                           .events = POLLIN } };
+		                 { .fd = with_broker ? hg_amqp_fd(pub->amqp) : -1,
+		                   .events = POLLIN } };
 	uint64_t now = prober_pub_mono_ms();
 	int timeout = until_ms > now ? (int)(until_ms - now) : 0;
 	if (poll(fds, 2, timeout) > 0 && (fds[0].revents & POLLIN)) {
@@ -534,7 +543,7 @@ static int connected_turn(prober_pub_t *pub, bool flushing)
 		return ret;
 	}
 	if (hg_amqp_pending(pub->amqp)) {
-		return HG_EOK;   /* frames already buffered: no sleep */
+		return HG_EOK; /* frames already buffered: no sleep */
 	}
 	/* Heartbeats (ours and AMQP's) need a turn at least every second. */
 	uint64_t until = t->next_heartbeat_ms;
@@ -558,7 +567,7 @@ void *prober_pub_main(void *arg)
 		bool flushing = cmd == PUB_FLUSH;
 		if (!hg_amqp_connected(pub->amqp)) {
 			if (flushing) {
-				break;   /* nothing can be flushed without a broker */
+				break; /* nothing can be flushed without a broker */
 			}
 			if (prober_pub_mono_ms() < t->retry_at_ms) {
 				discard_queued(pub);
@@ -584,7 +593,7 @@ void *prober_pub_main(void *arg)
 		}
 	}
 	if (atomic_load(&pub->cmd) == PUB_ABORT) {
-		hg_amqp_drop(pub->amqp);   /* the broker did not confirm in time: no handshake */
+		hg_amqp_drop(pub->amqp); /* the broker did not confirm in time: no handshake */
 	}
 	hg_amqp_close(pub->amqp);
 	store_rtxn_free(&t->rtxn);

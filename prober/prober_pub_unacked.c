@@ -59,7 +59,7 @@ size_t prober_unacked_confirm(prober_pub_unacked_t *u, uint64_t tag, bool multip
 			continue;
 		}
 		if (m->tag == 0 || m->tag > tag) {
-			break;   /* tags grow along the list; untagged ones come last */
+			break; /* tags grow along the list; untagged ones come last */
 		}
 		if (multiple || m->tag == tag) {
 			m->confirmed = true;
@@ -88,6 +88,6 @@ size_t prober_unacked_confirm(prober_pub_unacked_t *u, uint64_t tag, bool multip
 void prober_unacked_untag(prober_pub_unacked_t *u)
 {
 	for (size_t i = 0; i < u->len; i++) {
-		u->v[u->head + i].tag = 0;   /* a confirmed one stays confirmed: not resent */
+		u->v[u->head + i].tag = 0; /* a confirmed one stays confirmed: not resent */
 	}
 }

@@ -21,19 +21,19 @@
 
 /*! One encoded feed message. */
 typedef struct {
-	uint8_t *body;        /*!< malloc'd feed message (feed_enc_finish()) */
+	uint8_t *body; /*!< malloc'd feed message (feed_enc_finish()) */
 	size_t len;
-	uint64_t seq;         /*!< its feed sequence number */
-	uint8_t kind;         /*!< enum feed_kind */
+	uint64_t seq; /*!< its feed sequence number */
+	uint8_t kind; /*!< enum feed_kind */
 	uint32_t n_records;
-	uint64_t tag;         /*!< delivery tag on the current channel; 0: not on it yet */
-	bool confirmed;       /*!< acked or nacked, waiting to leave the front */
+	uint64_t tag;   /*!< delivery tag on the current channel; 0: not on it yet */
+	bool confirmed; /*!< acked or nacked, waiting to leave the front */
 } prober_pub_msg_t;
 
 typedef struct {
 	prober_pub_msg_t *v;
-	size_t head, len, cap;   /*!< messages are v[head .. head+len) */
-	size_t bytes;            /*!< sum of their lengths */
+	size_t head, len, cap; /*!< messages are v[head .. head+len) */
+	size_t bytes;          /*!< sum of their lengths */
 } prober_pub_unacked_t;
 
 /*! \brief An empty list (allocates nothing). */

@@ -27,7 +27,7 @@ typedef struct prober_reload_work {
 	prober_t *p;
 	pthread_t thread;
 	uint64_t seed;
-	uint64_t t0_ns, read_ns;           /* started, read done */
+	uint64_t t0_ns, read_ns; /* started, read done */
 	int ret;
 	uint64_t gen;
 	prober_plan_t *plan;
@@ -38,7 +38,8 @@ static int read_policy_head(const prober_t *p, store_rtxn_t *rtxn, uint64_t *gen
 {
 	int ret = prober_source_generation(rtxn, gen);
 	if (ret == HG_ENOENT) {
-		hg_err("database %s holds no policy: load one first (haltgslb-ctl load FILE --db %s)",
+		hg_err("database %s holds no policy: load one first (haltgslb-ctl load FILE --db "
+		       "%s)",
 		       p->db_dir, p->db_dir);
 		return ret;
 	} else if (ret != HG_EOK) {
@@ -51,10 +52,12 @@ static int read_policy_head(const prober_t *p, store_rtxn_t *rtxn, uint64_t *gen
 	if (ret == HG_ENOENT) {
 		hg_err("prober '%s' is not a prober of the policy in %s (generation %llu; its "
 		       "probers: %s): use one of those as --id, or add '%s' under probers: and "
-		       "load the policy again", p->id, p->db_dir, (unsigned long long)*gen,
-		       known[0] ? known : "none", p->id);
+		       "load the policy again",
+		       p->id, p->db_dir, (unsigned long long)*gen, known[0] ? known : "none",
+		       p->id);
 	} else if (ret != HG_EOK) {
-		hg_err("database %s: cannot read prober '%s': %s", p->db_dir, p->id, hg_strerror(ret));
+		hg_err("database %s: cannot read prober '%s': %s", p->db_dir, p->id,
+		       hg_strerror(ret));
 	}
 	return ret;
 }
@@ -75,8 +78,8 @@ static void reload_read(reload_work_t *w)
 	if (ret == HG_EOK) {
 		ret = prober_targets_prepare(p, &rtxn, w->seed, &w->plan);
 		if (ret != HG_EOK) {
-			hg_err("policy generation %llu: cannot apply it: %s", (unsigned long long)w->gen,
-			       hg_strerror(ret));
+			hg_err("policy generation %llu: cannot apply it: %s",
+			       (unsigned long long)w->gen, hg_strerror(ret));
 		}
 	}
 	store_rtxn_free(&rtxn);
@@ -92,8 +95,8 @@ static int reload_apply(prober_t *p, reload_work_t *w)
 		ret = prober_targets_commit(p, w->plan);
 		w->plan = NULL;
 		if (ret != HG_EOK) {
-			hg_err("policy generation %llu: cannot apply it: %s", (unsigned long long)w->gen,
-			       hg_strerror(ret));
+			hg_err("policy generation %llu: cannot apply it: %s",
+			       (unsigned long long)w->gen, hg_strerror(ret));
 		}
 	}
 	/* Seen even when refused, so a bad generation is reported once, not
@@ -103,9 +106,11 @@ static int reload_apply(prober_t *p, reload_work_t *w)
 		uint64_t now = prober_now_ns();
 		double read_ms = (double)(w->read_ns - w->t0_ns) / 1e6;
 		double apply_ms = (double)(now - w->read_ns) / 1e6;
-		if (p->policy_gen != 0) {   /* at startup main() says it */
-			hg_notice("policy generation %llu: %zu endpoints (read in %.1f ms, applied in "
-			          "%.1f ms)", (unsigned long long)w->gen, p->n_targets, read_ms, apply_ms);
+		if (p->policy_gen != 0) { /* at startup main() says it */
+			hg_notice("policy generation %llu: %zu endpoints (read in %.1f ms, applied "
+			          "in "
+			          "%.1f ms)",
+			          (unsigned long long)w->gen, p->n_targets, read_ms, apply_ms);
 		} else {
 			hg_info("policy generation %llu read in %.1f ms, applied in %.1f ms",
 			        (unsigned long long)w->gen, read_ms, apply_ms);
@@ -142,14 +147,14 @@ static void *reload_thread(void *arg)
 	reload_read(w);
 	uint64_t one = 1;
 	ssize_t n = write(w->p->reload_efd, &one, sizeof(one));
-	(void)n;   /* an eventfd write of 1 cannot fail short of overflow */
+	(void)n; /* an eventfd write of 1 cannot fail short of overflow */
 	return NULL;
 }
 
 void prober_reload_start(prober_t *p)
 {
 	if (p->reload_work != NULL) {
-		p->reload = true;   /* after the one running */
+		p->reload = true; /* after the one running */
 		return;
 	}
 	reload_work_t *w = calloc(1, sizeof(*w));
@@ -184,7 +189,7 @@ void prober_reload_finish(prober_t *p)
 		return;
 	}
 	reload_work_t *w = p->reload_work;
-	pthread_join(w->thread, NULL);   /* it has written the fd: it is ending */
+	pthread_join(w->thread, NULL); /* it has written the fd: it is ending */
 	p->reload_work = NULL;
 	reload_apply(p, w);
 	free(w);
@@ -209,12 +214,13 @@ void prober_reload_free(prober_t *p)
 void prober_watch_policy(prober_t *p, uint64_t now)
 {
 	if (now < p->policy_check_ns || p->reload_work != NULL) {
-		return;   /* looked at again as soon as the running reload is applied */
+		return; /* looked at again as soon as the running reload is applied */
 	}
 	p->policy_check_ns = now + PROBER_POLICY_CHECK_NS;
 	uint64_t gen = 0;
 	if (store_rtxn_begin(p->store, &p->watch_rtxn) == HG_EOK) {
-		if (prober_source_generation(&p->watch_rtxn, &gen) == HG_EOK && gen != p->policy_seen) {
+		if (prober_source_generation(&p->watch_rtxn, &gen) == HG_EOK &&
+		    gen != p->policy_seen) {
 			hg_notice("policy generation %llu loaded into %s: reloading",
 			          (unsigned long long)gen, p->db_dir);
 			p->reload = true;

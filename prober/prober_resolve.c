@@ -28,20 +28,20 @@
 #include "prober_resolve.h"
 
 #define NAME_MAX_LEN 253
-#define MS 1000000ull
+#define MS           1000000ull
 
 typedef struct prober_resolve_entry {
-	struct prober_resolve_entry *hnext;   /* hash chain */
+	struct prober_resolve_entry *hnext; /* hash chain */
 	prober_resolver_t *r;
-	bool pending;                         /* a c-ares lookup is in flight */
-	bool redo;                            /* its lookup died with a replaced channel */
+	bool pending; /* a c-ares lookup is in flight */
+	bool redo;    /* its lookup died with a replaced channel */
 	bool have_addr;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	uint64_t expires_ns;                  /* have_addr: fresh until */
-	uint64_t neg_until_ns;                /* a failed lookup is remembered until */
-	uint64_t used_ns;                     /* last prober_resolve() of it */
-	int last_status;                      /* ARES_* of the last lookup, for logging changes */
+	uint64_t expires_ns;   /* have_addr: fresh until */
+	uint64_t neg_until_ns; /* a failed lookup is remembered until */
+	uint64_t used_ns;      /* last prober_resolve() of it */
+	int last_status;       /* ARES_* of the last lookup, for logging changes */
 	prober_resolve_wait_t *waiters;
 	char name[];
 } entry_t;
@@ -49,14 +49,14 @@ typedef struct prober_resolve_entry {
 struct prober_resolver {
 	ares_channel channel;
 	bool lib_ok, channel_ok;
-	bool destroying;                      /* ares_destroy() runs: callbacks only clean up */
-	bool swapping;                        /* ... to replace the channel: lookups are redone */
-	const char *servers;                  /* prober_resolver_new()'s, for a reload */
-	int epfd, tfd;                        /* private epoll set: c-ares sockets + timer */
+	bool destroying;     /* ares_destroy() runs: callbacks only clean up */
+	bool swapping;       /* ... to replace the channel: lookups are redone */
+	const char *servers; /* prober_resolver_new()'s, for a reload */
+	int epfd, tfd;       /* private epoll set: c-ares sockets + timer */
 	entry_t **buckets;
 	size_t nbuckets, n;
-	uint64_t now_ns;                      /* the caller's clock during callbacks */
-	size_t n_pending;                     /* entries with a lookup in flight */
+	uint64_t now_ns;  /* the caller's clock during callbacks */
+	size_t n_pending; /* entries with a lookup in flight */
 	bool timer_on;
 	uint64_t sweep_ns;
 	prober_resolve_stats_t st;
@@ -66,7 +66,7 @@ struct prober_resolver {
 
 static uint64_t name_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;   /* FNV-1a, case-folded: DNS names */
+	uint64_t h = 1469598103934665603ull; /* FNV-1a, case-folded: DNS names */
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		h = (h ^ (c >= 'A' && c <= 'Z' ? c + 32u : c)) * 1099511628211ull;
@@ -154,11 +154,11 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writab
 {
 	prober_resolver_t *r = data;
 	if (!readable && !writable) {
-		epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL);   /* c-ares closes it next */
+		epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL); /* c-ares closes it next */
 		return;
 	}
 	struct epoll_event ev = { .events = (readable ? EPOLLIN : 0u) | (writable ? EPOLLOUT : 0u),
-	                          .data.fd = fd };
+		                  .data.fd = fd };
 	if (epoll_ctl(r->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT) {
 		epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev);
 	}
@@ -197,8 +197,8 @@ static void set_pending(entry_t *e, bool pending)
 static const char *addr_text(const struct sockaddr_storage *ss, char *buf, size_t size)
 {
 	const void *a = ss->ss_family == AF_INET
-	                ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
-	                : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+	                        ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
+	                        : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
 	if (inet_ntop(ss->ss_family, a, buf, (socklen_t)size) == NULL) {
 		snprintf(buf, size, "?");
 	}
@@ -207,14 +207,15 @@ static const char *addr_text(const struct sockaddr_storage *ss, char *buf, size_
 
 /* The address and the lifetime an answer gives: the first address of
  * c-ares' order, the smallest TTL of every record that led to it. */
-static bool take_answer(const struct ares_addrinfo *ai, struct sockaddr_storage *ss,
-                        socklen_t *len, uint64_t *ttl_ms)
+static bool take_answer(const struct ares_addrinfo *ai, struct sockaddr_storage *ss, socklen_t *len,
+                        uint64_t *ttl_ms)
 {
 	const struct ares_addrinfo_node *first = NULL;
 	int64_t ttl = -1;
 	for (const struct ares_addrinfo_node *n = ai ? ai->nodes : NULL; n; n = n->ai_next) {
-		bool usable = (n->ai_family == AF_INET && n->ai_addrlen == sizeof(struct sockaddr_in)) ||
-		              (n->ai_family == AF_INET6 && n->ai_addrlen == sizeof(struct sockaddr_in6));
+		bool usable =
+		        (n->ai_family == AF_INET && n->ai_addrlen == sizeof(struct sockaddr_in)) ||
+		        (n->ai_family == AF_INET6 && n->ai_addrlen == sizeof(struct sockaddr_in6));
 		if (!usable) {
 			continue;
 		}
@@ -242,8 +243,9 @@ static bool take_answer(const struct ares_addrinfo *ai, struct sockaddr_storage 
 		((struct sockaddr_in6 *)ss)->sin6_port = 0;
 	}
 	uint64_t ms = ttl > 0 ? (uint64_t)ttl * 1000u : 0;
-	*ttl_ms = ms < PROBER_RESOLVE_TTL_MIN_MS ? PROBER_RESOLVE_TTL_MIN_MS
-	          : ms > PROBER_RESOLVE_TTL_MAX_MS ? PROBER_RESOLVE_TTL_MAX_MS : ms;
+	*ttl_ms = ms < PROBER_RESOLVE_TTL_MIN_MS   ? PROBER_RESOLVE_TTL_MIN_MS
+	          : ms > PROBER_RESOLVE_TTL_MAX_MS ? PROBER_RESOLVE_TTL_MAX_MS
+	                                           : ms;
 	return true;
 }
 
@@ -275,12 +277,13 @@ static void log_answer(entry_t *e, const struct sockaddr_storage *ss, socklen_t 
 static void log_failure(entry_t *e, int status, bool stale)
 {
 	if (status == e->last_status) {
-		return;   /* said already */
+		return; /* said already */
 	}
 	char txt[INET6_ADDRSTRLEN];
 	if (stale) {
 		hg_warn("name %s: cannot resolve it (%s): probing its last address %s for at most "
-		        "%u s more", e->name, ares_strerror(status), addr_text(&e->addr, txt, sizeof(txt)),
+		        "%u s more",
+		        e->name, ares_strerror(status), addr_text(&e->addr, txt, sizeof(txt)),
 		        PROBER_RESOLVE_STALE_MS / 1000);
 	} else {
 		hg_warn("name %s: cannot resolve it (%s): its probes fail (class resolve)", e->name,
@@ -308,7 +311,7 @@ static int entry_settle(entry_t *e, int status, const struct ares_addrinfo *ai)
 		return HG_EOK;
 	}
 	if (status == ARES_SUCCESS) {
-		status = ARES_ENODATA;   /* an answer with no usable address */
+		status = ARES_ENODATA; /* an answer with no usable address */
 	}
 	e->r->st.failures++;
 	e->neg_until_ns = now + PROBER_RESOLVE_NEG_MS * MS;
@@ -387,7 +390,8 @@ int prober_resolver_reload(prober_resolver_t *r, uint64_t now_ns)
 	ares_channel fresh;
 	int rc = channel_new(r, &fresh);
 	if (rc != ARES_SUCCESS) {
-		hg_err("name resolver: cannot read the configuration again (%s): keeping the old one",
+		hg_err("name resolver: cannot read the configuration again (%s): keeping the old "
+		       "one",
 		       ares_strerror(rc));
 		return rc == ARES_ENOMEM ? HG_ENOMEM : HG_EIO;
 	}
@@ -430,7 +434,8 @@ int prober_resolver_new(const char *servers, prober_resolver_t **out)
 		r->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		struct epoll_event ev = { .events = EPOLLIN };
 		ev.data.fd = r->tfd;
-		if (r->epfd < 0 || r->tfd < 0 || epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->tfd, &ev) != 0) {
+		if (r->epfd < 0 || r->tfd < 0 ||
+		    epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->tfd, &ev) != 0) {
 			ret = hg_err_from_errno(errno);
 		}
 	}
@@ -503,11 +508,12 @@ void prober_resolver_process(prober_resolver_t *r, uint64_t now_ns)
 		if (fd == r->tfd) {
 			uint64_t x;
 			ssize_t got = read(r->tfd, &x, sizeof(x));
-			(void)got;   /* only the wake-up matters */
+			(void)got; /* only the wake-up matters */
 			continue;
 		}
 		uint32_t ev = evs[i].events;
-		ares_process_fd(r->channel, (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD,
+		ares_process_fd(r->channel,
+		                (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD,
 		                (ev & EPOLLOUT) ? fd : ARES_SOCKET_BAD);
 		any = true;
 	}
@@ -550,7 +556,7 @@ int prober_resolve(prober_resolver_t *r, const char *name, uint64_t now_ns,
 	}
 	e->used_ns = now_ns;
 	if (e->have_addr && now_ns >= e->expires_ns + PROBER_RESOLVE_STALE_MS * MS) {
-		e->have_addr = false;   /* too old to probe, even while refreshing */
+		e->have_addr = false; /* too old to probe, even while refreshing */
 	}
 	if (e->have_addr && now_ns < e->expires_ns) {
 		r->st.cache_hits++;
@@ -560,7 +566,7 @@ int prober_resolve(prober_resolver_t *r, const char *name, uint64_t now_ns,
 		/* Expired: refresh it (unless a refresh runs or just failed for
 		 * want of a server) and probe the last answer meanwhile. */
 		if (!e->pending && now_ns >= e->neg_until_ns) {
-			entry_query(r, e);   /* may settle at once: e is then current */
+			entry_query(r, e); /* may settle at once: e is then current */
 		}
 		if (e->have_addr) {
 			r->st.stale_hits += now_ns >= e->expires_ns;
@@ -568,7 +574,7 @@ int prober_resolve(prober_resolver_t *r, const char *name, uint64_t now_ns,
 			goto have;
 		}
 		if (!e->pending) {
-			return HG_ENOENT;    /* the name's owner says it has no address */
+			return HG_ENOENT; /* the name's owner says it has no address */
 		}
 	} else if (!e->pending) {
 		if (now_ns < e->neg_until_ns) {

@@ -36,11 +36,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define PROBER_RESOLVE_TTL_MIN_MS    1000u     /*!< answers kept at least 1 s */
-#define PROBER_RESOLVE_TTL_MAX_MS 3600000u     /*!< and at most 1 h */
-#define PROBER_RESOLVE_STALE_MS     30000u     /*!< expired answer used while refreshing */
-#define PROBER_RESOLVE_NEG_MS        5000u     /*!< failed lookup remembered */
-#define PROBER_RESOLVE_IDLE_MS     600000u     /*!< names unused this long are forgotten */
+#define PROBER_RESOLVE_TTL_MIN_MS 1000u    /*!< answers kept at least 1 s */
+#define PROBER_RESOLVE_TTL_MAX_MS 3600000u /*!< and at most 1 h */
+#define PROBER_RESOLVE_STALE_MS   30000u   /*!< expired answer used while refreshing */
+#define PROBER_RESOLVE_NEG_MS     5000u    /*!< failed lookup remembered */
+#define PROBER_RESOLVE_IDLE_MS    600000u  /*!< names unused this long are forgotten */
 
 /*! Returned by prober_resolve() when the waiter was queued. */
 #define PROBER_RESOLVE_PENDING 1
@@ -61,20 +61,20 @@ typedef void (*prober_resolve_done_fn)(struct prober_resolve_wait *w, int err,
 
 /*! A lookup a caller waits for; embedded in the caller's own object. */
 typedef struct prober_resolve_wait {
-	struct prober_resolve_entry *entry;   /*!< NULL: not queued */
+	struct prober_resolve_entry *entry; /*!< NULL: not queued */
 	struct prober_resolve_wait *prev, *next;
 	prober_resolve_done_fn done;
 } prober_resolve_wait_t;
 
 /*! Counters for the metrics file. */
 typedef struct {
-	uint64_t lookups;       /*!< prober_resolve() calls */
-	uint64_t cache_hits;    /*!< answered from a fresh entry */
-	uint64_t stale_hits;    /*!< answered from an expired entry (refresh in flight or failed) */
-	uint64_t queries;       /*!< c-ares lookups started */
-	uint64_t failures;      /*!< c-ares lookups that ended without an address */
-	size_t names;           /*!< entries in the cache */
-	size_t pending;         /*!< lookups in flight */
+	uint64_t lookups;    /*!< prober_resolve() calls */
+	uint64_t cache_hits; /*!< answered from a fresh entry */
+	uint64_t stale_hits; /*!< answered from an expired entry (refresh in flight or failed) */
+	uint64_t queries;    /*!< c-ares lookups started */
+	uint64_t failures;   /*!< c-ares lookups that ended without an address */
+	size_t names;        /*!< entries in the cache */
+	size_t pending;      /*!< lookups in flight */
 } prober_resolve_stats_t;
 
 /*!

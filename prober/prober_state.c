@@ -66,7 +66,7 @@ void prober_state_seed(prober_state_t *st, const hg_rec_measure_t *m)
 	st->rtt_median = m->rtt_median_us;
 	st->ttfb = m->ttfb_us;
 	if (st->state == HG_HEALTH_DOWN) {
-		rtt_reset(st);   /* records of older versions kept them */
+		rtt_reset(st); /* records of older versions kept them */
 	}
 	st->consec_ok = m->consec_ok;
 	st->consec_fail = m->consec_fail;
@@ -143,7 +143,8 @@ static void record_window(prober_state_t *st, bool lost, bool failed)
 	} else {
 		st->n_loss++;
 	}
-	st->loss_ring[st->loss_pos] = (uint8_t)((lost ? RING_LOST : 0) | (failed ? RING_FAILED : 0));
+	st->loss_ring[st->loss_pos] =
+	        (uint8_t)((lost ? RING_LOST : 0) | (failed ? RING_FAILED : 0));
 	st->lost += lost ? 1 : 0;
 	st->failed += failed ? 1 : 0;
 	st->loss_pos = (uint16_t)((st->loss_pos + 1) % st->window);
@@ -180,8 +181,8 @@ static uint16_t sat_inc(uint16_t v)
 	return v == UINT16_MAX ? v : (uint16_t)(v + 1);
 }
 
-bool prober_state_record(prober_state_t *st, const prober_result_t *r, uint16_t rise,
-                         uint16_t fall, uint16_t down_loss_bp, uint64_t now_ms, uint8_t *from)
+bool prober_state_record(prober_state_t *st, const prober_result_t *r, uint16_t rise, uint16_t fall,
+                         uint16_t down_loss_bp, uint64_t now_ms, uint8_t *from)
 {
 	uint8_t old = st->state;
 	rise = rise == 0 ? 1 : rise;
@@ -244,8 +245,10 @@ void prober_state_measure(const prober_state_t *st, hg_rec_measure_t *out)
 	out->rtt_ewma_us = down ? HG_RTT_NONE : st->rtt_ewma;
 	out->rtt_median_us = down ? HG_RTT_NONE : st->rtt_median;
 	out->ttfb_us = down ? HG_RTT_NONE : st->ttfb;
-	out->loss_bp = st->n_loss == 0 ? 0
-	             : (uint16_t)(((uint32_t)st->lost * 10000u + st->n_loss / 2) / st->n_loss);
+	out->loss_bp =
+	        st->n_loss == 0
+	                ? 0
+	                : (uint16_t)(((uint32_t)st->lost * 10000u + st->n_loss / 2) / st->n_loss);
 	out->window = st->n_loss;
 	out->consec_ok = st->consec_ok;
 	out->consec_fail = st->consec_fail;

@@ -15,25 +15,25 @@
 
 #include "schema.h"
 
-#define PROBER_WINDOW_DEFAULT 20     /*!< Loss/median window when not configured. */
-#define PROBER_WINDOW_MAX     4096   /*!< Largest window accepted (uint16_t in the record). */
+#define PROBER_WINDOW_DEFAULT 20   /*!< Loss/median window when not configured. */
+#define PROBER_WINDOW_MAX     4096 /*!< Largest window accepted (uint16_t in the record). */
 
 /*! Outcome of one probe. */
 typedef struct {
 	bool ok;
-	uint8_t fail_class;   /*!< enum hg_fail_class; HG_FAIL_NONE when ok */
-	uint32_t rtt_us;      /*!< network RTT; HG_RTT_NONE when not measured */
-	uint32_t ttfb_us;     /*!< server response time; HG_RTT_NONE when n/a */
+	uint8_t fail_class; /*!< enum hg_fail_class; HG_FAIL_NONE when ok */
+	uint32_t rtt_us;    /*!< network RTT; HG_RTT_NONE when not measured */
+	uint32_t ttfb_us;   /*!< server response time; HG_RTT_NONE when n/a */
 } prober_result_t;
 
 /*! Measurement state. Owns its two rings (prober_state_free()). */
 typedef struct {
-	uint16_t window;              /*!< N */
+	uint16_t window; /*!< N */
 	uint16_t n_loss, loss_pos, lost, failed;
-	uint8_t *loss_ring;           /*!< window entries: bit 0 lost, bit 1 failed; owned */
+	uint8_t *loss_ring; /*!< window entries: bit 0 lost, bit 1 failed; owned */
 	uint16_t n_rtt, rtt_pos;
-	uint32_t *rtt_ring;           /*!< last N successful RTTs; owned */
-	uint32_t *scratch;            /*!< window entries for the median; owned */
+	uint32_t *rtt_ring; /*!< last N successful RTTs; owned */
+	uint32_t *scratch;  /*!< window entries for the median; owned */
 	uint32_t rtt_last, rtt_ewma, rtt_median, ttfb;
 	uint8_t state, fail_class;
 	uint16_t consec_ok, consec_fail;
@@ -78,8 +78,8 @@ void prober_state_seed(prober_state_t *st, const hg_rec_measure_t *m);
  * \param[out] from  Previous health (may be NULL).
  * \return true when the health state changed.
  */
-bool prober_state_record(prober_state_t *st, const prober_result_t *r, uint16_t rise,
-                         uint16_t fall, uint16_t down_loss_bp, uint64_t now_ms, uint8_t *from);
+bool prober_state_record(prober_state_t *st, const prober_result_t *r, uint16_t rise, uint16_t fall,
+                         uint16_t down_loss_bp, uint64_t now_ms, uint8_t *from);
 
 /*! \brief Fill the on-disk record (seq = 0: written locally). */
 void prober_state_measure(const prober_state_t *st, hg_rec_measure_t *out);

@@ -124,8 +124,7 @@ void prober_targets_free(prober_t *p)
 /* The address probed: the first IPv4 address, else the first IPv6 one; a
  * CNAME endpoint uses its check's probe-address, or is resolved later.
  * Returns false when there is none (port set otherwise). */
-static bool probe_address(const hg_rec_endpoint_t *e, struct sockaddr_storage *ss,
-                          socklen_t *len)
+static bool probe_address(const hg_rec_endpoint_t *e, struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -191,7 +190,7 @@ static int cmp_target_id(const void *a, const void *b)
 static prober_target_t *find_old(prober_target_t **sorted, size_t n, const char *id)
 {
 	if (n == 0) {
-		return NULL;   /* sorted may be NULL: bsearch wants a real array */
+		return NULL; /* sorted may be NULL: bsearch wants a real array */
 	}
 	prober_target_t key, *kp = &key;
 	memcpy(key.id, id, sizeof(key.id));
@@ -261,8 +260,8 @@ static prober_target_t *target_new(unsigned window, uint64_t *rng, const hg_rec_
 /* One endpoint of the policy and the target that will probe it. */
 typedef struct {
 	prober_target_t *t;
-	bool keep;                        /*!< t is a running target */
-	hg_rec_endpoint_t *update;        /*!< kept, with a changed check: its new
+	bool keep;                 /*!< t is a running target */
+	hg_rec_endpoint_t *update; /*!< kept, with a changed check: its new
 	                                       record (owned); NULL: unchanged */
 } plan_entry_t;
 
@@ -359,7 +358,7 @@ void prober_plan_free(prober_plan_t *pl)
 	}
 	for (size_t i = 0; i < pl->n; i++) {
 		if (!pl->e[i].keep) {
-			target_free(pl->e[i].t);   /* created for this plan only */
+			target_free(pl->e[i].t); /* created for this plan only */
 		}
 		free(pl->e[i].update);
 	}
@@ -377,8 +376,11 @@ int prober_targets_prepare(const prober_t *p, store_rtxn_t *rtxn, uint64_t seed,
 	}
 	pl->rng = seed;
 	pl->now = prober_now_ns();
-	prepare_t c = { .prober_id = p->id, .window = p->window, .rtxn = rtxn, .plan = pl,
-	                .n_sorted = p->n_targets };
+	prepare_t c = { .prober_id = p->id,
+		        .window = p->window,
+		        .rtxn = rtxn,
+		        .plan = pl,
+		        .n_sorted = p->n_targets };
 	int ret = HG_EOK;
 	if (c.n_sorted > 0) {
 		c.sorted = malloc(c.n_sorted * sizeof(*c.sorted));
@@ -400,7 +402,8 @@ int prober_targets_prepare(const prober_t *p, store_rtxn_t *rtxn, uint64_t seed,
 	}
 	if (skipped > 0) {
 		hg_warn("%zu endpoint records of an unknown layout ignored (a newer haltgslb-ctl "
-		        "wrote them?)", skipped);
+		        "wrote them?)",
+		        skipped);
 	}
 	*out = pl;
 	return HG_EOK;
@@ -408,8 +411,7 @@ int prober_targets_prepare(const prober_t *p, store_rtxn_t *rtxn, uint64_t seed,
 
 /* A kept target takes its new check. A shorter interval applies now, not
  * after the old (maybe hour-long) wait for the next probe. */
-static void keep_update(uint64_t *rng, prober_target_t *t, const hg_rec_endpoint_t *e,
-                        uint64_t now)
+static void keep_update(uint64_t *rng, prober_target_t *t, const hg_rec_endpoint_t *e, uint64_t now)
 {
 	if (t->due_ns > now + interval_ns(&e->check)) {
 		t->due_ns = first_due(rng, &e->check, now);
@@ -431,7 +433,7 @@ static size_t drop_unkept(prober_t *p)
 		dropped++;
 		prober_batch_drop(p, t);
 		if (t->job != NULL) {
-			t->removed = true;   /* freed when its probe ends */
+			t->removed = true; /* freed when its probe ends */
 			p->zombies[p->n_zombies++] = t;
 		} else {
 			target_free(t);

@@ -17,18 +17,14 @@ uint8_t prober_errno_fail_class(int err)
 {
 	switch (err) {
 	case ECONNREFUSED:
-	case ECONNRESET:
-		return HG_FAIL_REFUSED;
-	case ETIMEDOUT:
-		return HG_FAIL_TIMEOUT;
+	case ECONNRESET: return HG_FAIL_REFUSED;
+	case ETIMEDOUT: return HG_FAIL_TIMEOUT;
 	case EHOSTUNREACH:
 	case ENETUNREACH:
 	case EHOSTDOWN:
 	case ENETDOWN:
-	case EADDRNOTAVAIL:
-		return HG_FAIL_UNREACHABLE;
-	default:
-		return HG_FAIL_OTHER;
+	case EADDRNOTAVAIL: return HG_FAIL_UNREACHABLE;
+	default: return HG_FAIL_OTHER;
 	}
 }
 
@@ -48,7 +44,7 @@ int prober_tcp_start(prober_t *p, prober_job_t *job, const struct sockaddr_stora
 	prober_sock_nolinger(fd);
 	job->ev.kind = PROBER_EV_TCP;
 	job->fd = fd;
-	job->start_ns = prober_now_ns();   /* the RTT is the handshake alone */
+	job->start_ns = prober_now_ns(); /* the RTT is the handshake alone */
 	prober_job_link(p, job);
 	prober_result_t r = { .ok = false, .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE };
 	if (connect(fd, (const struct sockaddr *)ss, len) != 0 && errno != EINPROGRESS) {
@@ -85,7 +81,7 @@ void prober_tcp_on_event(prober_t *p, prober_job_t *job, uint32_t events)
 		r.fail_class = prober_errno_fail_class(err);
 	}
 	prober_job_unlink(p, job);
-	close(job->fd);   /* also removes it from epoll */
+	close(job->fd); /* also removes it from epoll */
 	job->fd = -1;
 	prober_finish(p, job, &r);
 }

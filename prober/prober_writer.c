@@ -31,19 +31,19 @@ struct prober_writer {
 	bool started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool ready;                        /*!< (mu) a batch for the thread */
-	bool quit;                         /*!< (mu) end the thread */
-	bool done;                         /*!< (mu) the thread wrote it */
-	bool busy;                         /*!< the loop's: handed over, not finished */
-	int efd;                           /*!< eventfd: a batch was written */
+	bool ready; /*!< (mu) a batch for the thread */
+	bool quit;  /*!< (mu) end the thread */
+	bool done;  /*!< (mu) the thread wrote it */
+	bool busy;  /*!< the loop's: handed over, not finished */
+	int efd;    /*!< eventfd: a batch was written */
 	prober_ev_t ev;
 	store_t *store;
 	const char *prober_id;
-	prober_batch_item_t *items;        /*!< the batch; the thread's while busy */
-	prober_target_t **targets;         /*!< the loop's: where each item came from */
-	uint64_t epoch;                    /*!< p->targets_epoch at the hand-over */
+	prober_batch_item_t *items; /*!< the batch; the thread's while busy */
+	prober_target_t **targets;  /*!< the loop's: where each item came from */
+	uint64_t epoch;             /*!< p->targets_epoch at the hand-over */
 	size_t n_items, cap;
-	prober_batch_result_t res;         /*!< (mu) the thread's result */
+	prober_batch_result_t res; /*!< (mu) the thread's result */
 };
 
 static void *writer_main(void *arg)
@@ -55,7 +55,7 @@ static void *writer_main(void *arg)
 			pthread_cond_wait(&w->cv, &w->mu);
 		}
 		if (!w->ready) {
-			break;   /* quit, nothing pending */
+			break; /* quit, nothing pending */
 		}
 		w->ready = false;
 		pthread_mutex_unlock(&w->mu);
@@ -64,10 +64,10 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&w->mu);
 		w->res = res;
 		w->done = true;
-		pthread_cond_broadcast(&w->cv);   /* prober_writer_wait() */
+		pthread_cond_broadcast(&w->cv); /* prober_writer_wait() */
 		uint64_t one = 1;
 		ssize_t n = write(w->efd, &one, sizeof(one));
-		(void)n;   /* an eventfd write of 1 cannot fail short of overflow */
+		(void)n; /* an eventfd write of 1 cannot fail short of overflow */
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -197,7 +197,7 @@ bool prober_writer_wait(prober_t *p, prober_batch_result_t *res)
 	}
 	pthread_mutex_unlock(&w->mu);
 	uint64_t x;
-	ssize_t n = read(w->efd, &x, sizeof(x));   /* its wake-up, consumed */
+	ssize_t n = read(w->efd, &x, sizeof(x)); /* its wake-up, consumed */
 	(void)n;
 	take_result(p, res);
 	return true;

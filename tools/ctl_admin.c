@@ -56,12 +56,10 @@ static int write_measure(store_wtxn_t *wtxn, void *ctx)
 
 static int override_cmd(int argc, char **argv, uint8_t admin, const char *verb)
 {
-	static const struct option opts[] = {
-		{ "help",   no_argument, NULL, 'h' },
-		{ "db",     required_argument, NULL, 'd' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option opts[] = { { "help", no_argument, NULL, 'h' },
+		                              { "db", required_argument, NULL, 'd' },
+		                              { "reason", required_argument, NULL, 'r' },
+		                              { NULL, 0, NULL, 0 } };
 	const char *db = NULL, *reason = "";
 	int opt;
 	opterr = 0;
@@ -71,8 +69,10 @@ static int override_cmd(int argc, char **argv, uint8_t admin, const char *verb)
 			printf("Usage: haltgslb-ctl %s ENDPOINT --db DIR%s\n\n", argv[0],
 			       admin == HG_ADMIN_NONE ? "" : " [--reason TEXT]");
 			if (admin == HG_ADMIN_DRAIN) {
-				printf("Stop answering with ENDPOINT in every name, whatever its health\n"
-				       "(a name's fallback still may use it when nothing else is left).\n");
+				printf("Stop answering with ENDPOINT in every name, whatever its "
+				       "health\n"
+				       "(a name's fallback still may use it when nothing else is "
+				       "left).\n");
 			} else if (admin == HG_ADMIN_FORCE_UP) {
 				printf("Treat ENDPOINT as up whatever the probers report.\n");
 			} else {
@@ -86,11 +86,13 @@ static int override_cmd(int argc, char **argv, uint8_t admin, const char *verb)
 			reason = optarg;
 			if (strlen(reason) >= sizeof(((hg_rec_override_t *)0)->reason)) {
 				return ctl_usage_error(argv[0], "--reason is longer than %zu bytes",
-				                       sizeof(((hg_rec_override_t *)0)->reason) - 1);
+				                       sizeof(((hg_rec_override_t *)0)->reason) -
+				                               1);
 			}
 			break;
 		default:
-			return ctl_usage_error(argv[0], "unknown option or missing value '%s'", argv[optind - 1]);
+			return ctl_usage_error(argv[0], "unknown option or missing value '%s'",
+			                       argv[optind - 1]);
 		}
 	}
 	if (optind + 1 != argc) {
@@ -120,7 +122,8 @@ static int override_cmd(int argc, char **argv, uint8_t admin, const char *verb)
 
 int ctl_cmd_drain(int argc, char **argv)
 {
-	return override_cmd(argc, argv, HG_ADMIN_DRAIN, schema_name(&schema_admins, HG_ADMIN_DRAIN));
+	return override_cmd(argc, argv, HG_ADMIN_DRAIN,
+	                    schema_name(&schema_admins, HG_ADMIN_DRAIN));
 }
 
 int ctl_cmd_undrain(int argc, char **argv)
@@ -163,7 +166,8 @@ static int parse_rtt_us(const char *text, uint32_t *us)
 
 static void measure_help(void)
 {
-	printf("Usage: haltgslb-ctl measure ENDPOINT --prober ID --db DIR (--up | --down | --unknown)\n"
+	printf("Usage: haltgslb-ctl measure ENDPOINT --prober ID --db DIR (--up | --down | "
+	       "--unknown)\n"
 	       "                            [--rtt 40ms] [--loss 2%%] [--age 0s]\n\n"
 	       "Write a synthetic measurement of ENDPOINT as if prober ID had made it, and\n"
 	       "update the views at once. For tests and exercises without probers; a\n"
@@ -178,18 +182,16 @@ static void measure_help(void)
 
 int ctl_cmd_measure(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help",   no_argument, NULL, 'h' },
-		{ "db",     required_argument, NULL, 'd' },
-		{ "prober", required_argument, NULL, 'p' },
-		{ "up",     no_argument, NULL, 'u' },
-		{ "down",   no_argument, NULL, 'D' },
-		{ "unknown", no_argument, NULL, 'U' },
-		{ "rtt",    required_argument, NULL, 'r' },
-		{ "loss",   required_argument, NULL, 'l' },
-		{ "age",    required_argument, NULL, 'a' },
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option opts[] = { { "help", no_argument, NULL, 'h' },
+		                              { "db", required_argument, NULL, 'd' },
+		                              { "prober", required_argument, NULL, 'p' },
+		                              { "up", no_argument, NULL, 'u' },
+		                              { "down", no_argument, NULL, 'D' },
+		                              { "unknown", no_argument, NULL, 'U' },
+		                              { "rtt", required_argument, NULL, 'r' },
+		                              { "loss", required_argument, NULL, 'l' },
+		                              { "age", required_argument, NULL, 'a' },
+		                              { NULL, 0, NULL, 0 } };
 	const char *db = NULL, *prober = NULL;
 	int state = -1;
 	uint32_t rtt_us = HG_RTT_NONE, loss_bp = 0, age_ms = 0;
@@ -205,28 +207,33 @@ int ctl_cmd_measure(int argc, char **argv)
 		case 'U': state = HG_HEALTH_UNKNOWN; break;
 		case 'r':
 			if (parse_rtt_us(optarg, &rtt_us) != HG_EOK) {
-				return ctl_usage_error("measure", "bad --rtt '%s' (e.g. 40ms, 800us)", optarg);
+				return ctl_usage_error("measure",
+				                       "bad --rtt '%s' (e.g. 40ms, 800us)", optarg);
 			}
 			break;
 		case 'l':
 			if (policy_parse_percent_bp(optarg, &loss_bp) != HG_EOK) {
-				return ctl_usage_error("measure", "bad --loss '%s' (e.g. 2%% or 0.02)", optarg);
+				return ctl_usage_error(
+				        "measure", "bad --loss '%s' (e.g. 2%% or 0.02)", optarg);
 			}
 			break;
 		case 'a':
 			if (policy_parse_duration_ms(optarg, &age_ms) != HG_EOK) {
-				return ctl_usage_error("measure", "bad --age '%s' (e.g. 500ms, 20s)", optarg);
+				return ctl_usage_error("measure",
+				                       "bad --age '%s' (e.g. 500ms, 20s)", optarg);
 			}
 			break;
 		default:
-			return ctl_usage_error("measure", "unknown option or missing value '%s'", argv[optind - 1]);
+			return ctl_usage_error("measure", "unknown option or missing value '%s'",
+			                       argv[optind - 1]);
 		}
 	}
 	if (optind + 1 != argc) {
 		return ctl_usage_error("measure", "expects exactly one ENDPOINT");
 	}
 	if (db == NULL || prober == NULL || state < 0) {
-		return ctl_usage_error("measure", "--db, --prober and one of --up/--down/--unknown are required");
+		return ctl_usage_error(
+		        "measure", "--db, --prober and one of --up/--down/--unknown are required");
 	}
 	const char *endpoint = argv[optind];
 	uint64_t now = store_now_ms();
@@ -236,7 +243,9 @@ int ctl_cmd_measure(int argc, char **argv)
 		.fail_class = state == HG_HEALTH_DOWN ? HG_FAIL_OTHER : HG_FAIL_NONE,
 		.ts_ms = now - age_ms,
 		.changed_ms = now - age_ms,
-		.rtt_last_us = rtt_us, .rtt_ewma_us = rtt_us, .rtt_median_us = rtt_us,
+		.rtt_last_us = rtt_us,
+		.rtt_ewma_us = rtt_us,
+		.rtt_median_us = rtt_us,
 		.ttfb_us = HG_RTT_NONE,
 		.loss_bp = (uint16_t)loss_bp,
 		.window = 20,
@@ -260,7 +269,8 @@ int ctl_cmd_measure(int argc, char **argv)
 		ctl_error("%s: writing the measurement failed: %s", db, hg_strerror(ret));
 		return CTL_FAIL;
 	}
-	printf("%s: %s seen %s%s by %s\n", db, endpoint, schema_name(&schema_healths, (unsigned)state),
+	printf("%s: %s seen %s%s by %s\n", db, endpoint,
+	       schema_name(&schema_healths, (unsigned)state),
 	       state == HG_HEALTH_UNKNOWN ? " (warming up)" : "", prober);
 	return CTL_OK;
 }

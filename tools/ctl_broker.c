@@ -28,7 +28,8 @@ static void usage(void)
 	       "bound with '#', prober X allowed to publish with routing key X only, DNS\n"
 	       "nodes allowed to consume only; no guest user. Files are written\n"
 	       "atomically, mode 0640. Start the node with\n"
-	       "  RABBITMQ_CONFIG_FILE=DIR/rabbitmq.conf RABBITMQ_ENABLED_PLUGINS_FILE=DIR/enabled_plugins \\\n"
+	       "  RABBITMQ_CONFIG_FILE=DIR/rabbitmq.conf "
+	       "RABBITMQ_ENABLED_PLUGINS_FILE=DIR/enabled_plugins \\\n"
 	       "  RABBITMQ_CONF_ENV_FILE=DIR/rabbitmq-env.conf rabbitmq-server\n"
 	       "or write into /etc/rabbitmq (with --group rabbitmq) for Debian's service.\n\n"
 	       "Required:\n"
@@ -119,7 +120,8 @@ static int check_conf(broker_conf_t *c, const policy_t *policy)
 	}
 	for (size_t i = 0; i < c->n_dns_nodes; i++) {
 		if (policy_find_prober(policy, c->dns_nodes[i]) >= 0) {
-			ctl_error("--dns-node %s: %s also names a prober of %s; one certificate CN is "
+			ctl_error("--dns-node %s: %s also names a prober of %s; one certificate CN "
+			          "is "
 			          "one broker user, which cannot both publish and consume",
 			          c->dns_nodes[i], c->dns_nodes[i], c->policy_path);
 			return CTL_FAIL;
@@ -131,17 +133,19 @@ static int check_conf(broker_conf_t *c, const policy_t *policy)
 	c->n_probers = policy->n_probers;
 	if (c->node_name != NULL && c->n_cluster_nodes > 0 &&
 	    !in_list(c->node_name, c->cluster_nodes, c->n_cluster_nodes)) {
-		return ctl_usage_error(BROKER_CMD, "--node-name %s is not one of the --cluster-node names",
+		return ctl_usage_error(BROKER_CMD,
+		                       "--node-name %s is not one of the --cluster-node names",
 		                       c->node_name);
 	}
-	if (c->dist_port == c->port || (c->epmd_port != 0 &&
-	                                (c->epmd_port == c->port || c->epmd_port == c->dist_port))) {
-		return ctl_usage_error(BROKER_CMD, "--port, --dist-port and --epmd-port must differ");
+	if (c->dist_port == c->port ||
+	    (c->epmd_port != 0 && (c->epmd_port == c->port || c->epmd_port == c->dist_port))) {
+		return ctl_usage_error(BROKER_CMD,
+		                       "--port, --dist-port and --epmd-port must differ");
 	}
 	if (c->max_bytes < c->segment_bytes) {
-		return ctl_usage_error(BROKER_CMD, "--max-bytes (%llu) is smaller than --segment-bytes (%llu)",
-		                       (unsigned long long)c->max_bytes,
-		                       (unsigned long long)c->segment_bytes);
+		return ctl_usage_error(
+		        BROKER_CMD, "--max-bytes (%llu) is smaller than --segment-bytes (%llu)",
+		        (unsigned long long)c->max_bytes, (unsigned long long)c->segment_bytes);
 	}
 	size_t size = broker_cluster_size(c);
 	bool chosen = c->partition_handling != NULL;
@@ -154,27 +158,35 @@ static int check_conf(broker_conf_t *c, const policy_t *policy)
 		 * that still reaches one peer would not pause, so a 2-2 or 2-3 split
 		 * would run on both sides: pause_minority. One node: no peer.
 		 * (docs/replication.md, "Safe settings".) */
-		c->partition_handling = size == 2 ? "autoheal"
-		                        : size == 3 ? "pause_if_all_down" : "pause_minority";
+		c->partition_handling = size == 2   ? "autoheal"
+		                        : size == 3 ? "pause_if_all_down"
+		                                    : "pause_minority";
 	}
 	if (strcmp(c->partition_handling, "pause_minority") == 0 && size >= 2 && size % 2 == 0) {
-		fprintf(stderr, "haltgslb-ctl broker-config: warning: pause_minority with %zu nodes: "
-		                "an even split pauses every node\n", size);
+		fprintf(stderr,
+		        "haltgslb-ctl broker-config: warning: pause_minority with %zu nodes: "
+		        "an even split pauses every node\n",
+		        size);
 	}
 	/* pause_if_all_down lists this node's peers, never itself (a listed node
 	 * that is always reachable would never let it pause). */
 	if (strcmp(c->partition_handling, "pause_if_all_down") == 0) {
 		if (size < 3) {
-			return ctl_usage_error(BROKER_CMD, "--partition-handling pause_if_all_down needs at "
-			                       "least 3 --cluster-node names (with 2, both sides of a split "
-			                       "would pause)");
+			return ctl_usage_error(
+			        BROKER_CMD,
+			        "--partition-handling pause_if_all_down needs at "
+			        "least 3 --cluster-node names (with 2, both sides of a split "
+			        "would pause)");
 		}
 		if (c->node_name == NULL) {
-			return ctl_usage_error(BROKER_CMD, "--node-name is required with %zu --cluster-node "
-			                       "names: %s lists the other nodes%s", size,
-			                       chosen ? "pause_if_all_down" :
-			                                "the partition handling (pause_if_all_down)",
-			                       chosen ? "" : " (or choose --partition-handling)");
+			return ctl_usage_error(
+			        BROKER_CMD,
+			        "--node-name is required with %zu --cluster-node "
+			        "names: %s lists the other nodes%s",
+			        size,
+			        chosen ? "pause_if_all_down"
+			               : "the partition handling (pause_if_all_down)",
+			        chosen ? "" : " (or choose --partition-handling)");
 		}
 	}
 	return CTL_OK;
@@ -190,69 +202,93 @@ static int add_unique(const char *opt, const char *value, const char **list, siz
 }
 
 enum {
-	O_POLICY = 256, O_DNS_NODE, O_OUT, O_PORT, O_CERT, O_KEY, O_CA, O_LISTEN, O_CNODE,
-	O_NODE_NAME, O_CADDR, O_DIST_PORT, O_EPMD_PORT, O_TICK, O_PART, O_VHOST, O_RETENTION,
-	O_MAX_BYTES, O_SEGMENT, O_MEMORY, O_DISK, O_MSG, O_GROUP,
+	O_POLICY = 256,
+	O_DNS_NODE,
+	O_OUT,
+	O_PORT,
+	O_CERT,
+	O_KEY,
+	O_CA,
+	O_LISTEN,
+	O_CNODE,
+	O_NODE_NAME,
+	O_CADDR,
+	O_DIST_PORT,
+	O_EPMD_PORT,
+	O_TICK,
+	O_PART,
+	O_VHOST,
+	O_RETENTION,
+	O_MAX_BYTES,
+	O_SEGMENT,
+	O_MEMORY,
+	O_DISK,
+	O_MSG,
+	O_GROUP,
 };
 
-static const struct option opts[] = {
-	{ "help",               no_argument,       NULL, 'h' },
-	{ "policy",             required_argument, NULL, O_POLICY },
-	{ "dns-node",           required_argument, NULL, O_DNS_NODE },
-	{ "out",                required_argument, NULL, O_OUT },
-	{ "port",               required_argument, NULL, O_PORT },
-	{ "tls-cert",           required_argument, NULL, O_CERT },
-	{ "tls-key",            required_argument, NULL, O_KEY },
-	{ "tls-ca",             required_argument, NULL, O_CA },
-	{ "listen",             required_argument, NULL, O_LISTEN },
-	{ "cluster-node",       required_argument, NULL, O_CNODE },
-	{ "node-name",          required_argument, NULL, O_NODE_NAME },
-	{ "cluster-address",    required_argument, NULL, O_CADDR },
-	{ "dist-port",          required_argument, NULL, O_DIST_PORT },
-	{ "epmd-port",          required_argument, NULL, O_EPMD_PORT },
-	{ "net-ticktime",       required_argument, NULL, O_TICK },
-	{ "partition-handling", required_argument, NULL, O_PART },
-	{ "vhost",              required_argument, NULL, O_VHOST },
-	{ "retention",          required_argument, NULL, O_RETENTION },
-	{ "max-bytes",          required_argument, NULL, O_MAX_BYTES },
-	{ "segment-bytes",      required_argument, NULL, O_SEGMENT },
-	{ "memory-limit",       required_argument, NULL, O_MEMORY },
-	{ "disk-free-limit",    required_argument, NULL, O_DISK },
-	{ "max-message-size",   required_argument, NULL, O_MSG },
-	{ "group",              required_argument, NULL, O_GROUP },
-	{ NULL, 0, NULL, 0 }
-};
+static const struct option opts[] = { { "help", no_argument, NULL, 'h' },
+	                              { "policy", required_argument, NULL, O_POLICY },
+	                              { "dns-node", required_argument, NULL, O_DNS_NODE },
+	                              { "out", required_argument, NULL, O_OUT },
+	                              { "port", required_argument, NULL, O_PORT },
+	                              { "tls-cert", required_argument, NULL, O_CERT },
+	                              { "tls-key", required_argument, NULL, O_KEY },
+	                              { "tls-ca", required_argument, NULL, O_CA },
+	                              { "listen", required_argument, NULL, O_LISTEN },
+	                              { "cluster-node", required_argument, NULL, O_CNODE },
+	                              { "node-name", required_argument, NULL, O_NODE_NAME },
+	                              { "cluster-address", required_argument, NULL, O_CADDR },
+	                              { "dist-port", required_argument, NULL, O_DIST_PORT },
+	                              { "epmd-port", required_argument, NULL, O_EPMD_PORT },
+	                              { "net-ticktime", required_argument, NULL, O_TICK },
+	                              { "partition-handling", required_argument, NULL, O_PART },
+	                              { "vhost", required_argument, NULL, O_VHOST },
+	                              { "retention", required_argument, NULL, O_RETENTION },
+	                              { "max-bytes", required_argument, NULL, O_MAX_BYTES },
+	                              { "segment-bytes", required_argument, NULL, O_SEGMENT },
+	                              { "memory-limit", required_argument, NULL, O_MEMORY },
+	                              { "disk-free-limit", required_argument, NULL, O_DISK },
+	                              { "max-message-size", required_argument, NULL, O_MSG },
+	                              { "group", required_argument, NULL, O_GROUP },
+	                              { NULL, 0, NULL, 0 } };
 
 /* One option into *c; returns CTL_OK or the exit code of a usage error. */
 static int take_option(broker_conf_t *c, int opt, const char *arg, const char **out_dir,
                        const char **group, const char *paths[3])
 {
 	switch (opt) {
-	case O_POLICY:    c->policy_path = arg; return CTL_OK;
-	case O_OUT:       *out_dir = arg; return CTL_OK;
-	case O_CERT:      paths[0] = arg; return CTL_OK;
-	case O_KEY:       paths[1] = arg; return CTL_OK;
-	case O_CA:        paths[2] = arg; return CTL_OK;
-	case O_GROUP:     *group = arg; return CTL_OK;
-	case O_PORT:      return broker_parse_uint("--port", arg, 1, 65535, &c->port);
+	case O_POLICY: c->policy_path = arg; return CTL_OK;
+	case O_OUT: *out_dir = arg; return CTL_OK;
+	case O_CERT: paths[0] = arg; return CTL_OK;
+	case O_KEY: paths[1] = arg; return CTL_OK;
+	case O_CA: paths[2] = arg; return CTL_OK;
+	case O_GROUP: *group = arg; return CTL_OK;
+	case O_PORT: return broker_parse_uint("--port", arg, 1, 65535, &c->port);
 	case O_DIST_PORT: return broker_parse_uint("--dist-port", arg, 1, 65535, &c->dist_port);
 	case O_EPMD_PORT: return broker_parse_uint("--epmd-port", arg, 1, 65535, &c->epmd_port);
-	case O_TICK:      return broker_parse_uint("--net-ticktime", arg, 2, 120, &c->net_ticktime);
+	case O_TICK: return broker_parse_uint("--net-ticktime", arg, 2, 120, &c->net_ticktime);
 	case O_DNS_NODE:
 		if (!broker_id_valid(arg)) {
-			return ctl_usage_error(BROKER_CMD, "--dns-node '%s': an id is 1-%d characters of "
-			                       "A-Z a-z 0-9 . _ -", arg, HG_ID_MAX);
+			return ctl_usage_error(BROKER_CMD,
+			                       "--dns-node '%s': an id is 1-%d characters of "
+			                       "A-Z a-z 0-9 . _ -",
+			                       arg, HG_ID_MAX);
 		}
 		return add_unique("--dns-node", arg, c->dns_nodes, &c->n_dns_nodes);
 	case O_CNODE:
 		if (!broker_node_name_valid(arg) || c->n_cluster_nodes == BROKER_MAX_NODES) {
-			return ctl_usage_error(BROKER_CMD, "--cluster-node '%s': expected NAME@HOST (at most %d "
-			                       "nodes)", arg, BROKER_MAX_NODES);
+			return ctl_usage_error(
+			        BROKER_CMD,
+			        "--cluster-node '%s': expected NAME@HOST (at most %d "
+			        "nodes)",
+			        arg, BROKER_MAX_NODES);
 		}
 		return add_unique("--cluster-node", arg, c->cluster_nodes, &c->n_cluster_nodes);
 	case O_NODE_NAME:
 		if (!broker_node_name_valid(arg)) {
-			return ctl_usage_error(BROKER_CMD, "--node-name '%s': expected NAME@HOST", arg);
+			return ctl_usage_error(BROKER_CMD, "--node-name '%s': expected NAME@HOST",
+			                       arg);
 		}
 		c->node_name = arg;
 		return CTL_OK;
@@ -262,49 +298,62 @@ static int take_option(broker_conf_t *c, int opt, const char *arg, const char **
 		const char *name = listen ? "--listen" : "--cluster-address";
 		size_t *n = listen ? &c->n_listen : &c->n_cluster_addrs;
 		if (!broker_addr_valid(arg) || *n == BROKER_MAX_ADDRS) {
-			return ctl_usage_error(BROKER_CMD, "%s '%s': expected an IPv4 or IPv6 address (at most "
-			                       "%d)", name, arg, BROKER_MAX_ADDRS);
+			return ctl_usage_error(BROKER_CMD,
+			                       "%s '%s': expected an IPv4 or IPv6 address (at most "
+			                       "%d)",
+			                       name, arg, BROKER_MAX_ADDRS);
 		}
 		return add_unique(name, arg, listen ? c->listen : c->cluster_addrs, n);
 	}
 	case O_PART:
 		if (strcmp(arg, "pause_if_all_down") != 0 && strcmp(arg, "pause_minority") != 0 &&
 		    strcmp(arg, "autoheal") != 0) {
-			return ctl_usage_error(BROKER_CMD, "--partition-handling '%s': expected "
-			                       "pause_if_all_down, pause_minority or autoheal ('ignore' "
-			                       "would leave a partition unhealed)", arg);
+			return ctl_usage_error(
+			        BROKER_CMD,
+			        "--partition-handling '%s': expected "
+			        "pause_if_all_down, pause_minority or autoheal ('ignore' "
+			        "would leave a partition unhealed)",
+			        arg);
 		}
 		c->partition_handling = arg;
 		return CTL_OK;
 	case O_VHOST:
 		if (strlen(arg) == 0 || strlen(arg) > HG_ID_MAX ||
-		    strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-") !=
+		    strspn(arg,
+		           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-") !=
 		            strlen(arg)) {
-			return ctl_usage_error(BROKER_CMD, "--vhost '%s': 1-%d characters of A-Z a-z 0-9 . _ - /",
-			                       arg, HG_ID_MAX);
+			return ctl_usage_error(
+			        BROKER_CMD, "--vhost '%s': 1-%d characters of A-Z a-z 0-9 . _ - /",
+			        arg, HG_ID_MAX);
 		}
 		c->vhost = arg;
 		return CTL_OK;
 	case O_RETENTION:
 		if (!broker_retention_valid(arg)) {
-			return ctl_usage_error(BROKER_CMD, "--retention '%s': expected a positive number and "
-			                       "one unit of Y M D h m s, e.g. 24h or 7D", arg);
+			return ctl_usage_error(BROKER_CMD,
+			                       "--retention '%s': expected a positive number and "
+			                       "one unit of Y M D h m s, e.g. 24h or 7D",
+			                       arg);
 		}
 		c->retention = arg;
 		return CTL_OK;
-	case O_MAX_BYTES: return broker_parse_size("--max-bytes", arg, 1ULL << 20, 1ULL << 50, &c->max_bytes);
+	case O_MAX_BYTES:
+		return broker_parse_size("--max-bytes", arg, 1ULL << 20, 1ULL << 50, &c->max_bytes);
 	case O_SEGMENT:
 		/* RabbitMQ refuses segments above 3,000,000,000 bytes. */
-		return broker_parse_size("--segment-bytes", arg, 1ULL << 20, 3000000000ULL, &c->segment_bytes);
+		return broker_parse_size("--segment-bytes", arg, 1ULL << 20, 3000000000ULL,
+		                         &c->segment_bytes);
 	case O_MEMORY:
-		return broker_parse_size("--memory-limit", arg, 64ULL << 20, 1ULL << 50, &c->memory_limit);
+		return broker_parse_size("--memory-limit", arg, 64ULL << 20, 1ULL << 50,
+		                         &c->memory_limit);
 	case O_DISK:
-		return broker_parse_size("--disk-free-limit", arg, 0, 1ULL << 50, &c->disk_free_limit);
+		return broker_parse_size("--disk-free-limit", arg, 0, 1ULL << 50,
+		                         &c->disk_free_limit);
 	case O_MSG:
 		/* RabbitMQ's own ceiling is 512 MiB. */
-		return broker_parse_size("--max-message-size", arg, 4096, 512ULL << 20, &c->max_message_size);
-	default:
-		return ctl_usage_error(BROKER_CMD, "unknown option or missing value");
+		return broker_parse_size("--max-message-size", arg, 4096, 512ULL << 20,
+		                         &c->max_message_size);
+	default: return ctl_usage_error(BROKER_CMD, "unknown option or missing value");
 	}
 }
 
@@ -312,9 +361,14 @@ int ctl_cmd_broker_config(int argc, char **argv)
 {
 	static const char *const default_addr[] = { "127.0.0.1" };
 	broker_conf_t c = {
-		.vhost = "/", .retention = "24h", .dist_port = 25672, .net_ticktime = 10,
-		.max_bytes = 5000000000ULL, .segment_bytes = 100000000ULL,
-		.memory_limit = 1ULL << 30, .disk_free_limit = 2000000000ULL,
+		.vhost = "/",
+		.retention = "24h",
+		.dist_port = 25672,
+		.net_ticktime = 10,
+		.max_bytes = 5000000000ULL,
+		.segment_bytes = 100000000ULL,
+		.memory_limit = 1ULL << 30,
+		.disk_free_limit = 2000000000ULL,
 		.max_message_size = 16ULL << 20,
 	};
 	const char *out_dir = NULL, *group = NULL, *paths[3] = { NULL, NULL, NULL };
@@ -341,7 +395,8 @@ int ctl_cmd_broker_config(int argc, char **argv)
 			goto cleanup;
 		}
 		if (opt == '?' || opt == ':') {
-			rc = ctl_usage_error(BROKER_CMD, "unknown option or missing value '%s'", argv[optind - 1]);
+			rc = ctl_usage_error(BROKER_CMD, "unknown option or missing value '%s'",
+			                     argv[optind - 1]);
 			goto cleanup;
 		}
 		rc = take_option(&c, opt, optarg, &out_dir, &group, paths);
@@ -354,10 +409,10 @@ int ctl_cmd_broker_config(int argc, char **argv)
 		ctl_usage_error(BROKER_CMD, "unexpected argument '%s'", argv[optind]);
 		goto cleanup;
 	}
-	static const char *const required[] = { "--policy", "--out", "--port", "--tls-cert",
-	                                        "--tls-key", "--tls-ca" };
-	const void *given[] = { c.policy_path, out_dir, c.port ? "" : NULL, paths[0], paths[1],
-	                        paths[2] };
+	static const char *const required[] = { "--policy",   "--out",     "--port",
+		                                "--tls-cert", "--tls-key", "--tls-ca" };
+	const void *given[] = { c.policy_path, out_dir,  c.port ? "" : NULL,
+		                paths[0],      paths[1], paths[2] };
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		if (given[i] == NULL) {
 			ctl_usage_error(BROKER_CMD, "%s is required", required[i]);
@@ -407,18 +462,19 @@ int ctl_cmd_broker_config(int argc, char **argv)
 	}
 
 	static const broker_file_t files[] = {
-		{ "definitions.json",  broker_render_definitions },
-		{ "enabled_plugins",   broker_render_enabled_plugins },
+		{ "definitions.json", broker_render_definitions },
+		{ "enabled_plugins", broker_render_enabled_plugins },
 		{ "rabbitmq-env.conf", broker_render_env },
-		{ "epmd.socket.conf",  broker_render_epmd_socket },
-		{ "rabbitmq.conf",     broker_render_rabbitmq_conf },
+		{ "epmd.socket.conf", broker_render_epmd_socket },
+		{ "rabbitmq.conf", broker_render_rabbitmq_conf },
 	};
 	if (broker_files_write(&c, files, sizeof(files) / sizeof(files[0]), group) != HG_EOK) {
 		fprintf(stderr, "haltgslb-ctl: %s: nothing changed\n", c.out_dir);
 		goto cleanup;
 	}
 	printf("wrote %s/{rabbitmq.conf,enabled_plugins,definitions.json,rabbitmq-env.conf,"
-	       "epmd.socket.conf}\n", c.out_dir);
+	       "epmd.socket.conf}\n",
+	       c.out_dir);
 	printf("  users: %zu prober%s, %zu DNS node%s; AMQPS port %u; stream %s: retention %s, "
 	       "at most %llu bytes, on %zu node%s\n",
 	       c.n_probers, c.n_probers == 1 ? "" : "s", c.n_dns_nodes,

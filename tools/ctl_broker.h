@@ -23,41 +23,41 @@
 #define BROKER_STREAM   "haltgslb.measurements"
 
 /*! Upper bounds of repeatable options (a fleet is far smaller). */
-#define BROKER_MAX_USERS   4096
-#define BROKER_MAX_NODES   9
-#define BROKER_MAX_ADDRS   8
+#define BROKER_MAX_USERS 4096
+#define BROKER_MAX_NODES 9
+#define BROKER_MAX_ADDRS 8
 
 /*! Everything the generated files depend on. Strings are borrowed (argv,
  *  the policy) except the absolute paths, which are owned (free with
  *  broker_conf_free()). */
 typedef struct {
 	const char *policy_path;
-	const char **probers;          /*!< prober ids, from the policy */
+	const char **probers; /*!< prober ids, from the policy */
 	size_t n_probers;
-	const char **dns_nodes;        /*!< DNS node ids (--dns-node) */
+	const char **dns_nodes; /*!< DNS node ids (--dns-node) */
 	size_t n_dns_nodes;
-	const char **cluster_nodes;    /*!< NAME@HOST of every cluster node (--cluster-node) */
+	const char **cluster_nodes; /*!< NAME@HOST of every cluster node (--cluster-node) */
 	size_t n_cluster_nodes;
-	const char *node_name;         /*!< this node's NAME@HOST (--node-name) or NULL */
-	const char **listen;           /*!< AMQPS listener addresses; none = all */
+	const char *node_name; /*!< this node's NAME@HOST (--node-name) or NULL */
+	const char **listen;   /*!< AMQPS listener addresses; none = all */
 	size_t n_listen;
-	const char **cluster_addrs;    /*!< epmd + distribution addresses */
+	const char **cluster_addrs; /*!< epmd + distribution addresses */
 	size_t n_cluster_addrs;
-	char *out_dir;                 /*!< absolute */
+	char *out_dir;                     /*!< absolute */
 	char *tls_cert, *tls_key, *tls_ca; /*!< absolute */
-	char *defs_path;               /*!< absolute path of definitions.json */
+	char *defs_path;                   /*!< absolute path of definitions.json */
 	const char *vhost;
-	const char *retention;         /*!< RabbitMQ max-age: N followed by Y M D h m s */
-	const char *partition_handling;/*!< pause_if_all_down | pause_minority | autoheal */
-	unsigned port;                 /*!< AMQPS port */
-	unsigned dist_port;            /*!< Erlang distribution port */
-	unsigned epmd_port;            /*!< 0: epmd's default (4369), not written */
-	unsigned net_ticktime;         /*!< seconds */
-	uint64_t max_bytes;            /*!< stream size cap (x-max-length-bytes) */
-	uint64_t segment_bytes;        /*!< stream segment size */
-	uint64_t memory_limit;         /*!< vm_memory_high_watermark.absolute, bytes */
-	uint64_t disk_free_limit;      /*!< disk_free_limit.absolute, bytes */
-	uint64_t max_message_size;     /*!< bytes */
+	const char *retention;          /*!< RabbitMQ max-age: N followed by Y M D h m s */
+	const char *partition_handling; /*!< pause_if_all_down | pause_minority | autoheal */
+	unsigned port;                  /*!< AMQPS port */
+	unsigned dist_port;             /*!< Erlang distribution port */
+	unsigned epmd_port;             /*!< 0: epmd's default (4369), not written */
+	unsigned net_ticktime;          /*!< seconds */
+	uint64_t max_bytes;             /*!< stream size cap (x-max-length-bytes) */
+	uint64_t segment_bytes;         /*!< stream segment size */
+	uint64_t memory_limit;          /*!< vm_memory_high_watermark.absolute, bytes */
+	uint64_t disk_free_limit;       /*!< disk_free_limit.absolute, bytes */
+	uint64_t max_message_size;      /*!< bytes */
 } broker_conf_t;
 
 /*! The subcommand's name in messages. */

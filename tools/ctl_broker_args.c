@@ -34,7 +34,8 @@ bool broker_node_name_valid(const char *s)
 	}
 	size_t name_len = (size_t)(at - s);
 	const char *host = at + 1;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == name_len &&
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
+	               name_len &&
 	       strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-") ==
 	               strlen(host);
 }
@@ -51,7 +52,8 @@ int broker_parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi, 
 	errno = 0;
 	unsigned long v = strtoul(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
-		return ctl_usage_error(BROKER_CMD, "%s '%s': expected an integer from %u to %u", opt, s, lo, hi);
+		return ctl_usage_error(BROKER_CMD, "%s '%s': expected an integer from %u to %u",
+		                       opt, s, lo, hi);
 	}
 	*out = (unsigned)v;
 	return CTL_OK;
@@ -64,9 +66,15 @@ int broker_parse_size(const char *opt, const char *s, uint64_t lo, uint64_t hi, 
 		const char *suffix;
 		uint64_t mult;
 	} units[] = {
-		{ "", 1 }, { "B", 1 },
-		{ "kB", 1000ULL }, { "KB", 1000ULL }, { "MB", 1000000ULL }, { "GB", 1000000000ULL },
-		{ "KiB", 1ULL << 10 }, { "MiB", 1ULL << 20 }, { "GiB", 1ULL << 30 },
+		{ "", 1 },
+		{ "B", 1 },
+		{ "kB", 1000ULL },
+		{ "KB", 1000ULL },
+		{ "MB", 1000000ULL },
+		{ "GB", 1000000000ULL },
+		{ "KiB", 1ULL << 10 },
+		{ "MiB", 1ULL << 20 },
+		{ "GiB", 1ULL << 30 },
 	};
 	char *end;
 	errno = 0;
@@ -82,7 +90,8 @@ int broker_parse_size(const char *opt, const char *s, uint64_t lo, uint64_t hi, 
 			}
 		}
 	}
-	return ctl_usage_error(BROKER_CMD, "%s '%s': expected a size from %llu to %llu bytes "
+	return ctl_usage_error(BROKER_CMD,
+	                       "%s '%s': expected a size from %llu to %llu bytes "
 	                       "(a number, optionally followed by kB MB GB KiB MiB GiB)",
 	                       opt, s, (unsigned long long)lo, (unsigned long long)hi);
 }
@@ -91,8 +100,8 @@ int broker_parse_size(const char *opt, const char *s, uint64_t lo, uint64_t hi, 
 bool broker_retention_valid(const char *s)
 {
 	size_t digits = strspn(s, "0123456789");
-	return digits > 0 && digits <= 9 && strtoul(s, NULL, 10) > 0 &&
-	       s[digits] != '\0' && strchr("YMDhms", s[digits]) != NULL && s[digits + 1] == '\0';
+	return digits > 0 && digits <= 9 && strtoul(s, NULL, 10) > 0 && s[digits] != '\0' &&
+	       strchr("YMDhms", s[digits]) != NULL && s[digits + 1] == '\0';
 }
 
 /* rabbitmq.conf values run to the end of the line and '#' starts a comment. */
@@ -120,7 +129,8 @@ int broker_abs_file(const char *opt, const char *path, char **out)
 	}
 	if (!broker_conf_path_ok(*out)) {
 		ctl_error("%s %s: rabbitmq.conf cannot hold a path with spaces, control "
-		          "characters or '#'", opt, *out);
+		          "characters or '#'",
+		          opt, *out);
 		return CTL_FAIL;
 	}
 	return CTL_OK;
@@ -134,12 +144,13 @@ int broker_make_out_dir(const char *dir, char **out)
 		ctl_error("--out %s: path too long", dir);
 		return CTL_FAIL;
 	}
-	for (char *p = buf + 1; ; p++) {
+	for (char *p = buf + 1;; p++) {
 		if (*p == '/' || *p == '\0') {
 			char saved = *p;
 			*p = '\0';
 			if (mkdir(buf, 0750) != 0 && errno != EEXIST) {
-				ctl_error("--out %s: cannot create %s: %s", dir, buf, strerror(errno));
+				ctl_error("--out %s: cannot create %s: %s", dir, buf,
+				          strerror(errno));
 				return CTL_FAIL;
 			}
 			*p = saved;
@@ -160,7 +171,8 @@ int broker_make_out_dir(const char *dir, char **out)
 	}
 	if (!broker_conf_path_ok(*out)) {
 		ctl_error("--out %s: rabbitmq.conf cannot hold a path with spaces, control "
-		          "characters or '#'", *out);
+		          "characters or '#'",
+		          *out);
 		return CTL_FAIL;
 	}
 	return CTL_OK;

@@ -87,7 +87,7 @@ static int resolve_group(const char *group, gid_t *gid)
 int broker_files_write(const broker_conf_t *conf, const broker_file_t *files, size_t n_files,
                        const char *group)
 {
-	char (*tmp)[PATH_MAX] = calloc(n_files, sizeof(*tmp));
+	char(*tmp)[PATH_MAX] = calloc(n_files, sizeof(*tmp));
 	if (tmp == NULL) {
 		return HG_ENOMEM;
 	}

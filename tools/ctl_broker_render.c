@@ -37,13 +37,16 @@ static void render_partition_handling(const broker_conf_t *c, FILE *out)
 		      "## reaches one again. A split it did not pause for (a node frozen or cut\n"
 		      "## off for a moment comes back before it counts its peers down) leaves\n"
 		      "## Mnesia partitioned, which nothing else would ever merge: autoheal\n"
-		      "## restarts the side with fewer clients.\n", out);
+		      "## restarts the side with fewer clients.\n",
+		      out);
 	} else if (strcmp(mode, "pause_minority") == 0) {
 		fputs("## On a partition the minority side pauses (closes its listeners: clients\n"
 		      "## move to the majority) and resumes by itself once it heals. A split it\n"
-		      "## did not pause for stays until a node restarts.\n", out);
+		      "## did not pause for stays until a node restarts.\n",
+		      out);
 	} else {
-		fputs("## After a partition the side with fewer clients restarts and rejoins.\n", out);
+		fputs("## After a partition the side with fewer clients restarts and rejoins.\n",
+		      out);
 	}
 	fprintf(out, "cluster_partition_handling = %s\n", mode);
 	if (strcmp(mode, "pause_if_all_down") == 0) {
@@ -51,7 +54,9 @@ static void render_partition_handling(const broker_conf_t *c, FILE *out)
 		size_t k = 0;
 		for (size_t i = 0; i < c->n_cluster_nodes; i++) {
 			if (strcmp(c->cluster_nodes[i], c->node_name) != 0) {
-				fprintf(out, "cluster_partition_handling.pause_if_all_down.nodes.%zu = %s\n",
+				fprintf(out,
+				        "cluster_partition_handling.pause_if_all_down.nodes.%zu = "
+				        "%s\n",
 				        ++k, c->cluster_nodes[i]);
 			}
 		}
@@ -65,8 +70,8 @@ int broker_render_rabbitmq_conf(const broker_conf_t *c, FILE *out)
 	fprintf(out,
 	        ":\n# %zu prober user%s, %zu DNS node user%s. Regenerate rather than edit\n"
 	        "# (docs/replication.md, \"Broker setup\").\n\n",
-	        c->n_probers, c->n_probers == 1 ? "" : "s",
-	        c->n_dns_nodes, c->n_dns_nodes == 1 ? "" : "s");
+	        c->n_probers, c->n_probers == 1 ? "" : "s", c->n_dns_nodes,
+	        c->n_dns_nodes == 1 ? "" : "s");
 
 	fprintf(out, "## AMQP 0-9-1 over TLS only; every client must present a certificate.\n"
 	             "listeners.tcp = none\n");
@@ -93,35 +98,43 @@ int broker_render_rabbitmq_conf(const broker_conf_t *c, FILE *out)
 	             "ssl_cert_login_from = common_name\n"
 	             "auth_backends.1 = internal\n\n");
 
-	fprintf(out, "## Users, vhost, exchange, stream, binding, permissions: imported at boot.\n"
-	             "load_definitions = %s\n\n", c->defs_path);
+	fprintf(out,
+	        "## Users, vhost, exchange, stream, binding, permissions: imported at boot.\n"
+	        "load_definitions = %s\n\n",
+	        c->defs_path);
 
-	fprintf(out, "## Resource limits: publishers are blocked (not the node killed) beyond them.\n"
-	             "vm_memory_high_watermark.absolute = %llu\n"
-	             "disk_free_limit.absolute = %llu\n"
-	             "max_message_size = %llu\n\n",
-	             (unsigned long long)c->memory_limit, (unsigned long long)c->disk_free_limit,
-	             (unsigned long long)c->max_message_size);
+	fprintf(out,
+	        "## Resource limits: publishers are blocked (not the node killed) beyond them.\n"
+	        "vm_memory_high_watermark.absolute = %llu\n"
+	        "disk_free_limit.absolute = %llu\n"
+	        "max_message_size = %llu\n\n",
+	        (unsigned long long)c->memory_limit, (unsigned long long)c->disk_free_limit,
+	        (unsigned long long)c->max_message_size);
 
-	fprintf(out, "## Cluster: a dead or frozen peer is noticed within about net_ticktime\n"
-	             "## seconds (the default, 60, stalled publishers ~74 s).\n"
-	             "net_ticktime = %u\n", c->net_ticktime);
+	fprintf(out,
+	        "## Cluster: a dead or frozen peer is noticed within about net_ticktime\n"
+	        "## seconds (the default, 60, stalled publishers ~74 s).\n"
+	        "net_ticktime = %u\n",
+	        c->net_ticktime);
 	render_partition_handling(c, out);
-	fprintf(out, "distribution.listener.interface = %s\n"
-	             "distribution.listener.port_range.min = %u\n"
-	             "distribution.listener.port_range.max = %u\n",
+	fprintf(out,
+	        "distribution.listener.interface = %s\n"
+	        "distribution.listener.port_range.min = %u\n"
+	        "distribution.listener.port_range.max = %u\n",
 	        c->cluster_addrs[0], c->dist_port, c->dist_port);
 	if (c->n_cluster_nodes > 0) {
-		fprintf(out, "## Nodes join each other at first boot; queues and bindings of the\n"
-		             "## definitions are declared once all %zu nodes run, so the stream gets a\n"
-		             "## replica on each of them.\n"
-		             "cluster_formation.peer_discovery_backend = classic_config\n",
+		fprintf(out,
+		        "## Nodes join each other at first boot; queues and bindings of the\n"
+		        "## definitions are declared once all %zu nodes run, so the stream gets a\n"
+		        "## replica on each of them.\n"
+		        "cluster_formation.peer_discovery_backend = classic_config\n",
 		        c->n_cluster_nodes);
 		for (size_t i = 0; i < c->n_cluster_nodes; i++) {
 			fprintf(out, "cluster_formation.classic_config.nodes.%zu = %s\n", i + 1,
 			        c->cluster_nodes[i]);
 		}
-		fprintf(out, "cluster_formation.target_cluster_size_hint = %zu\n", c->n_cluster_nodes);
+		fprintf(out, "cluster_formation.target_cluster_size_hint = %zu\n",
+		        c->n_cluster_nodes);
 	}
 	return finish(out);
 }
@@ -273,20 +286,21 @@ int broker_render_definitions(const broker_conf_t *c, FILE *out)
 
 int broker_render_env(const broker_conf_t *c, FILE *out)
 {
-	fprintf(out,
-	        "# Generated by haltgslb-ctl broker-config. rabbitmq-server reads it when\n"
-	        "# RABBITMQ_CONF_ENV_FILE names it (Debian's default location is\n"
-	        "# /etc/rabbitmq/rabbitmq-env.conf); rabbitmqctl needs the same file.\n"
-	        "# epmd, Erlang's port mapper, listens only on these addresses (it always\n"
-	        "# adds loopback); without this it listens on every address.\n"
-	        "ERL_EPMD_ADDRESS=");
+	fprintf(out, "# Generated by haltgslb-ctl broker-config. rabbitmq-server reads it when\n"
+	             "# RABBITMQ_CONF_ENV_FILE names it (Debian's default location is\n"
+	             "# /etc/rabbitmq/rabbitmq-env.conf); rabbitmqctl needs the same file.\n"
+	             "# epmd, Erlang's port mapper, listens only on these addresses (it always\n"
+	             "# adds loopback); without this it listens on every address.\n"
+	             "ERL_EPMD_ADDRESS=");
 	for (size_t i = 0; i < c->n_cluster_addrs; i++) {
 		fprintf(out, "%s%s", i > 0 ? "," : "", c->cluster_addrs[i]);
 	}
 	fputc('\n', out);
 	if (c->epmd_port != 0) {
-		fprintf(out, "# Every node of the cluster and every CLI tool must use the same port.\n"
-		             "ERL_EPMD_PORT=%u\n", c->epmd_port);
+		fprintf(out,
+		        "# Every node of the cluster and every CLI tool must use the same port.\n"
+		        "ERL_EPMD_PORT=%u\n",
+		        c->epmd_port);
 	}
 	if (c->node_name != NULL) {
 		fprintf(out, "NODENAME=%s\n", c->node_name);
@@ -304,15 +318,14 @@ static void listen_stream(FILE *out, const char *addr, unsigned port)
 int broker_render_epmd_socket(const broker_conf_t *c, FILE *out)
 {
 	unsigned port = c->epmd_port != 0 ? c->epmd_port : 4369;
-	fprintf(out,
-	        "# Generated by haltgslb-ctl broker-config: a drop-in for Debian's\n"
-	        "# epmd.socket, which rabbitmq-server.service pulls in. systemd, not epmd,\n"
-	        "# opens epmd's socket there (on every address by default) and\n"
-	        "# ERL_EPMD_ADDRESS is ignored, so install this as\n"
-	        "#   /etc/systemd/system/epmd.socket.d/haltgslb.conf\n"
-	        "# then: systemctl daemon-reload && systemctl restart epmd.socket\n"
-	        "[Socket]\n"
-	        "ListenStream=\n");
+	fprintf(out, "# Generated by haltgslb-ctl broker-config: a drop-in for Debian's\n"
+	             "# epmd.socket, which rabbitmq-server.service pulls in. systemd, not epmd,\n"
+	             "# opens epmd's socket there (on every address by default) and\n"
+	             "# ERL_EPMD_ADDRESS is ignored, so install this as\n"
+	             "#   /etc/systemd/system/epmd.socket.d/haltgslb.conf\n"
+	             "# then: systemctl daemon-reload && systemctl restart epmd.socket\n"
+	             "[Socket]\n"
+	             "ListenStream=\n");
 	bool v4_lo = false, v6_lo = false;
 	for (size_t i = 0; i < c->n_cluster_addrs; i++) {
 		v4_lo |= strcmp(c->cluster_addrs[i], "127.0.0.1") == 0;

@@ -45,8 +45,10 @@ static X509 *read_cert(const char *what, const char *path, int *ret)
 static void warn_validity(const char *path, const X509 *x)
 {
 	if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0) {
-		fprintf(stderr, "haltgslb-ctl broker-config: warning: %s has expired: clients will "
-		                "refuse the broker\n", path);
+		fprintf(stderr,
+		        "haltgslb-ctl broker-config: warning: %s has expired: clients will "
+		        "refuse the broker\n",
+		        path);
 	} else if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0) {
 		fprintf(stderr, "haltgslb-ctl broker-config: warning: %s is not valid yet\n", path);
 	}
@@ -81,9 +83,11 @@ int broker_tls_check(const char *cert, const char *key, const char *ca)
 	warn_validity(ca, cax);
 	if (X509_check_issued(cax, x) != X509_V_OK) {
 		/* Only a warning: the chain may go through an intermediate. */
-		fprintf(stderr, "haltgslb-ctl broker-config: warning: %s is not issued by the first "
-		                "certificate of %s: clients that trust only that CA will refuse the "
-		                "broker\n", cert, ca);
+		fprintf(stderr,
+		        "haltgslb-ctl broker-config: warning: %s is not issued by the first "
+		        "certificate of %s: clients that trust only that CA will refuse the "
+		        "broker\n",
+		        cert, ca);
 	}
 cleanup:
 	ERR_clear_error();

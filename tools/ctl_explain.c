@@ -73,7 +73,7 @@ static int parse_ecs(const char *text, int *family, uint8_t addr[16], uint8_t *l
 	*len = (uint8_t)l;
 	/* A resolver sends only the prefix bits; clear the rest as it would. */
 	for (int bit = (int)l; bit < max; bit++) {
-		addr[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+		addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
 	}
 	return HG_EOK;
 }
@@ -102,17 +102,15 @@ typedef struct {
 
 static int parse_args(int argc, char **argv, explain_args_t *a)
 {
-	static const struct option opts[] = {
-		{ "help",   no_argument, NULL, 'h' },
-		{ "db",     required_argument, NULL, 'd' },
-		{ "client", required_argument, NULL, 'c' },
-		{ "ecs",    required_argument, NULL, 'e' },
-		{ "geoip",  required_argument, NULL, 'g' },
-		{ "asn-db", required_argument, NULL, 'a' },
-		{ "type",   required_argument, NULL, 't' },
-		{ "json",   no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option opts[] = { { "help", no_argument, NULL, 'h' },
+		                              { "db", required_argument, NULL, 'd' },
+		                              { "client", required_argument, NULL, 'c' },
+		                              { "ecs", required_argument, NULL, 'e' },
+		                              { "geoip", required_argument, NULL, 'g' },
+		                              { "asn-db", required_argument, NULL, 'a' },
+		                              { "type", required_argument, NULL, 't' },
+		                              { "json", no_argument, NULL, 'j' },
+		                              { NULL, 0, NULL, 0 } };
 	int opt;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "hd:c:e:g:a:t:j", opts, NULL)) != -1) {
@@ -131,7 +129,8 @@ static int parse_args(int argc, char **argv, explain_args_t *a)
 			}
 			return ctl_usage_error("explain", "--type must be A or AAAA");
 		default:
-			return ctl_usage_error("explain", "unknown option or missing value '%s'", argv[optind - 1]);
+			return ctl_usage_error("explain", "unknown option or missing value '%s'",
+			                       argv[optind - 1]);
 		}
 	}
 	if (optind + 1 != argc) {
@@ -146,8 +145,8 @@ static int parse_args(int argc, char **argv, explain_args_t *a)
 
 /* The owner key: lower-case wire form, as the module looks it up; the name
  * is accepted without its final dot and shown as the module sees it. */
-static int parse_name(const char *arg, uint8_t owner[HG_DNAME_MAX], uint8_t *owner_len,
-                      char *text, size_t size)
+static int parse_name(const char *arg, uint8_t owner[HG_DNAME_MAX], uint8_t *owner_len, char *text,
+                      size_t size)
 {
 	size_t arg_len = strlen(arg);
 	snprintf(text, size, "%s%s", arg, arg_len > 0 && arg[arg_len - 1] == '.' ? "" : ".");
@@ -167,7 +166,8 @@ static int parse_client(const explain_args_t *a, sel_client_t *cl, explain_t *x)
 	cl->source_len = cl->family == AF_INET ? 32 : 128;
 	if (a->ecs != NULL) {
 		if (parse_ecs(a->ecs, &cl->family, cl->addr, &cl->source_len) != HG_EOK) {
-			return ctl_usage_error("explain", "bad --ecs '%s' (ADDR/LEN or LEN)", a->ecs);
+			return ctl_usage_error("explain", "bad --ecs '%s' (ADDR/LEN or LEN)",
+			                       a->ecs);
 		}
 		cl->from_ecs = true;
 	}
@@ -180,8 +180,7 @@ static int parse_client(const explain_args_t *a, sel_client_t *cl, explain_t *x)
 }
 
 /* The client's location, from the mmdb the module uses. */
-static int locate_client(const explain_args_t *a, geo_db_t **geo, sel_client_t *cl,
-                         explain_t *x)
+static int locate_client(const explain_args_t *a, geo_db_t **geo, sel_client_t *cl, explain_t *x)
 {
 	char err[512];
 	if (geo_open(a->geoip, a->asn_db, geo, err, sizeof(err)) != HG_EOK) {
@@ -197,24 +196,27 @@ static int locate_client(const explain_args_t *a, geo_db_t **geo, sel_client_t *
 
 /* The module's own lookup (view_lookup), so explain refuses exactly the
  * names the module would not answer, and says what the module does then. */
-static int find_view(store_rtxn_t *rtxn, const char *db, const uint8_t *owner,
-                     uint8_t owner_len, explain_t *x)
+static int find_view(store_rtxn_t *rtxn, const char *db, const uint8_t *owner, uint8_t owner_len,
+                     explain_t *x)
 {
-	static view_lookup_cache_t cache;   /* one lookup: large, keep it off the stack */
+	static view_lookup_cache_t cache; /* one lookup: large, keep it off the stack */
 	switch (view_lookup(&cache, rtxn, owner, owner_len, &x->view)) {
-	case VIEW_LOOKUP_FOUND:
-		return CTL_OK;
+	case VIEW_LOOKUP_FOUND: return CTL_OK;
 	case VIEW_LOOKUP_NONE:
 		ctl_error("%s: %s is not a GSLB name of the loaded policy", db, x->name_text);
 		break;
 	case VIEW_LOOKUP_NO_VIEW:
-		ctl_error("%s: %s is a name of the loaded policy without a view: mod-haltgslb serves "
-		          "the zone's records for it (load the policy again)", db, x->name_text);
+		ctl_error(
+		        "%s: %s is a name of the loaded policy without a view: mod-haltgslb serves "
+		        "the zone's records for it (load the policy again)",
+		        db, x->name_text);
 		break;
 	case VIEW_LOOKUP_BAD:
-		ctl_error("%s: cannot read the view of %s or its endpoint set (malformed, or a layout "
-		          "this build does not know): mod-haltgslb serves the zone's records for it",
-		          db, x->name_text);
+		ctl_error(
+		        "%s: cannot read the view of %s or its endpoint set (malformed, or a "
+		        "layout "
+		        "this build does not know): mod-haltgslb serves the zone's records for it",
+		        db, x->name_text);
 		break;
 	default:
 		ctl_error("%s: cannot read the view of %s: database read failed", db, x->name_text);
@@ -282,7 +284,7 @@ static int explain_run(const explain_args_t *a, explain_query_t *q, explain_t *x
 
 int ctl_cmd_explain(int argc, char **argv)
 {
-	static explain_t x;            /* large: keep it off the stack */
+	static explain_t x; /* large: keep it off the stack */
 	static explain_query_t q;
 	explain_args_t a = { .qtype = 1 };
 	memset(&x, 0, sizeof(x));

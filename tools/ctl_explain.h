@@ -27,7 +27,7 @@ typedef struct {
 
 typedef struct {
 	const char *name_text;
-	char client_text[64];          /*!< "ADDR" or "ADDR/LEN" */
+	char client_text[64]; /*!< "ADDR" or "ADDR/LEN" */
 	bool from_ecs;
 	uint8_t source_len;
 	uint16_t qtype;

@@ -26,16 +26,23 @@ static bool in_list(const uint8_t *list, unsigned n, uint8_t ep)
 
 static void flags_text(uint32_t flags, char *buf, size_t size)
 {
-	static const struct { uint32_t bit; const char *name; } names[] = {
-		{ SEL_DEGRADED, "degraded" }, { SEL_FALLBACK, "fallback" },
-		{ SEL_UNKNOWN_HEALTH, "unknown-health" }, { SEL_NODATA, "nodata" },
-		{ SEL_CNAME, "cname" }, { SEL_CLIENT_USED, "client-dependent" },
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {
+		{ SEL_DEGRADED, "degraded" },
+		{ SEL_FALLBACK, "fallback" },
+		{ SEL_UNKNOWN_HEALTH, "unknown-health" },
+		{ SEL_NODATA, "nodata" },
+		{ SEL_CNAME, "cname" },
+		{ SEL_CLIENT_USED, "client-dependent" },
 	};
 	size_t o = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (flags & names[i].bit) {
-			o += (size_t)snprintf(buf + o, size - o, "%s%s", o ? "," : "", names[i].name);
+			o += (size_t)snprintf(buf + o, size - o, "%s%s", o ? "," : "",
+			                      names[i].name);
 		}
 	}
 }
@@ -83,11 +90,13 @@ void explain_print_text(const explain_t *x)
 	       v->s.hdr->n_endpoints == 1 ? "" : "s", v->s.hdr->n_probers,
 	       v->s.hdr->n_probers == 1 ? "" : "s");
 	printf("client:  %s (%s), query %s\n", x->client_text,
-	       x->from_ecs ? "EDNS client subnet" : "source address", x->qtype == 28 ? "AAAA" : "A");
+	       x->from_ecs ? "EDNS client subnet" : "source address",
+	       x->qtype == 28 ? "AAAA" : "A");
 	if (!x->have_geo || !x->geo.found) {
 		printf("geo:     not in the geo database (network /%u)\n", x->geo.prefix_len);
 	} else {
-		printf("geo:     country %s, continent %s, subdivision %s", x->geo.country[0] ? x->geo.country : "-",
+		printf("geo:     country %s, continent %s, subdivision %s",
+		       x->geo.country[0] ? x->geo.country : "-",
 		       x->geo.continent[0] ? x->geo.continent : "-",
 		       x->geo.subdivision[0] ? x->geo.subdivision : "-");
 		if (x->geo.has_location) {
@@ -99,7 +108,8 @@ void explain_print_text(const explain_t *x)
 		printf(", network /%u\n", x->geo.prefix_len);
 	}
 	if (x->answer.vantage >= 0) {
-		printf("vantage: %s\n", explain_prober_id(v, (unsigned)x->answer.vantage, id, sizeof(id)));
+		printf("vantage: %s\n",
+		       explain_prober_id(v, (unsigned)x->answer.vantage, id, sizeof(id)));
 	} else {
 		printf("vantage: none\n");
 	}

@@ -13,16 +13,17 @@ static const struct {
 	ctl_cmd_fn fn;
 	const char *summary;
 } commands[] = {
-	{ "validate",     ctl_cmd_validate,     "check a policy file, print FILE:LINE:COL errors" },
-	{ "load",         ctl_cmd_load,         "validate a policy and load it into the database atomically" },
-	{ "status",       ctl_cmd_status,       "policy generation, names, endpoint health, prober freshness" },
-	{ "drain",        ctl_cmd_drain,        "stop answering with an endpoint (survives policy loads)" },
-	{ "undrain",      ctl_cmd_undrain,      "clear an endpoint's admin override" },
-	{ "force-up",     ctl_cmd_force_up,     "treat an endpoint as up whatever the probers say" },
-	{ "measure",      ctl_cmd_measure,      "write a synthetic measurement (tests, exercises)" },
-	{ "explain",      ctl_cmd_explain,      "run the selection for a client and show every step" },
+	{ "validate", ctl_cmd_validate, "check a policy file, print FILE:LINE:COL errors" },
+	{ "load", ctl_cmd_load, "validate a policy and load it into the database atomically" },
+	{ "status", ctl_cmd_status, "policy generation, names, endpoint health, prober freshness" },
+	{ "drain", ctl_cmd_drain, "stop answering with an endpoint (survives policy loads)" },
+	{ "undrain", ctl_cmd_undrain, "clear an endpoint's admin override" },
+	{ "force-up", ctl_cmd_force_up, "treat an endpoint as up whatever the probers say" },
+	{ "measure", ctl_cmd_measure, "write a synthetic measurement (tests, exercises)" },
+	{ "explain", ctl_cmd_explain, "run the selection for a client and show every step" },
 	{ "zone-records", ctl_cmd_zone_records, "print static fallback records for the zone file" },
-	{ "broker-config", ctl_cmd_broker_config, "write a RabbitMQ node's configuration for the fleet" },
+	{ "broker-config", ctl_cmd_broker_config,
+	  "write a RabbitMQ node's configuration for the fleet" },
 };
 
 static void usage(FILE *out)
@@ -35,8 +36,9 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
 	}
-	fprintf(out, "\nOptions:\n  -h, --help     show this help\n  -V, --version  show the version\n"
-	             "\nExit status: 0 success, 1 failure, 2 usage error.\n");
+	fprintf(out,
+	        "\nOptions:\n  -h, --help     show this help\n  -V, --version  show the version\n"
+	        "\nExit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
 int main(int argc, char **argv)
@@ -49,7 +51,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return CTL_USAGE;
 	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return CTL_OK;
 	}

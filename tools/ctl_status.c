@@ -17,11 +17,11 @@
 
 typedef struct {
 	store_rtxn_t *rtxn;
-	status_names_t names;  /* every name and its set */
+	status_names_t names; /* every name and its set */
 	uint64_t now;
-	uint32_t stale_ms;     /* the policy's default stale-after: prober lines */
+	uint32_t stale_ms; /* the policy's default stale-after: prober lines */
 	bool json;
-	bool first;            /* JSON: no comma before the first element */
+	bool first; /* JSON: no comma before the first element */
 } status_ctx_t;
 
 static void sep(status_ctx_t *c)
@@ -53,7 +53,8 @@ static int print_name(void *ctx, const void *key, size_t klen, const void *val, 
 		sep(c);
 		printf("{\"name\":");
 		ctl_json_str(stdout, owner);
-		printf(",\"ttl\":%u,\"degraded_ttl\":%u,\"quorum\":%g,\"stale_after_ms\":%u,\"chain\":",
+		printf(",\"ttl\":%u,\"degraded_ttl\":%u,\"quorum\":%g,\"stale_after_ms\":%u,"
+		       "\"chain\":",
 		       n->ttl, n->degraded_ttl, n->quorum_ppm / 1e6, n->stale_after_ms);
 		ctl_json_str(stdout, chain);
 		printf(",\"pools\":[");
@@ -130,7 +131,8 @@ static void print_endpoint_json(const char *id, const char *pool, uint8_t admin,
 	printf(",\"admin\":");
 	ctl_json_str(stdout, admin_word != NULL ? admin_word : "invalid");
 	if (ep->n > 0 && ep->same_votes && ep->v[0].err == HG_EOK) {
-		printf(",\"fresh_probers\":%u,\"up_probers\":%u", ep->v[0].h.n_voters, ep->v[0].h.n_up);
+		printf(",\"fresh_probers\":%u,\"up_probers\":%u", ep->v[0].h.n_voters,
+		       ep->v[0].h.n_up);
 	}
 	if (ep->best_rtt_us != HG_RTT_NONE) {
 		printf(",\"best_rtt_ms\":%.3f", ep->best_rtt_us / 1000.0);
@@ -148,8 +150,9 @@ static void print_endpoint_json(const char *id, const char *pool, uint8_t admin,
 		ctl_json_str(stdout, status_verdict_word(v));
 		if (v->err == HG_EOK) {
 			printf(",\"fresh_probers\":%u,\"up_probers\":%u,\"warming_probers\":%u,"
-			       "\"quorum\":%g,\"stale_after_ms\":%u", v->h.n_voters, v->h.n_up,
-			       v->h.n_warming, v->h.quorum_ppm / 1e6, v->h.stale_after_ms);
+			       "\"quorum\":%g,\"stale_after_ms\":%u",
+			       v->h.n_voters, v->h.n_up, v->h.n_warming, v->h.quorum_ppm / 1e6,
+			       v->h.stale_after_ms);
 		} else {
 			printf(",\"error\":");
 			ctl_json_str(stdout, hg_strerror(v->err));
@@ -174,8 +177,8 @@ static void print_name_verdicts(const status_ep_t *ep)
 		}
 		fmt_quorum(v->h.quorum_ppm, quorum, sizeof(quorum));
 		ctl_fmt_age(v->h.stale_after_ms, stale, sizeof(stale));
-		printf("    %-32s %-10s %u/%u fresh probers up  (quorum %s, stale-after %s)\n", owner,
-		       status_verdict_word(v), v->h.n_up, v->h.n_voters, quorum, stale);
+		printf("    %-32s %-10s %u/%u fresh probers up  (quorum %s, stale-after %s)\n",
+		       owner, status_verdict_word(v), v->h.n_up, v->h.n_voters, quorum, stale);
 	}
 }
 
@@ -186,7 +189,7 @@ static int print_endpoint(void *ctx, const void *key, size_t klen, const void *v
 		return HG_EOK;
 	}
 	const hg_rec_endpoint_t *e = val;
-	char id[HG_ID_SIZE], pool[HG_ID_SIZE], addrs[2048];   /* 16 addresses and a CNAME */
+	char id[HG_ID_SIZE], pool[HG_ID_SIZE], addrs[2048]; /* 16 addresses and a CNAME */
 	ctl_fixed_str(e->id, HG_ID_SIZE, id, sizeof(id));
 	ctl_fixed_str(e->pool, HG_ID_SIZE, pool, sizeof(pool));
 	endpoint_addrs(e, addrs, sizeof(addrs));
@@ -272,12 +275,16 @@ static int print_prober(void *ctx, const void *key, size_t klen, const void *val
 		sep(c);
 		printf("{\"id\":");
 		ctl_json_str(stdout, id);
-		printf(",\"lat\":%.4f,\"lon\":%.4f,\"measurements\":%u,\"last_data\":\"%s\",\"fresh\":%s}",
+		printf(",\"lat\":%.4f,\"lon\":%.4f,\"measurements\":%u,\"last_data\":\"%s\","
+		       "\"fresh\":%s}",
 		       p->lat, p->lon, d.count, when, fresh ? "true" : "false");
 		return HG_EOK;
 	}
 	printf("  %-12s (%.2f, %.2f)  %u measurements, last data %s (%s ago)  %s\n", id, p->lat,
-	       p->lon, d.count, when, age, d.newest == 0 ? "NO DATA" : fresh ? "fresh" : "STALE");
+	       p->lon, d.count, when, age,
+	       d.newest == 0 ? "NO DATA"
+	       : fresh       ? "fresh"
+	                     : "STALE");
 	return HG_EOK;
 }
 
@@ -287,18 +294,22 @@ static int print_status(status_ctx_t *c)
 	size_t len;
 	uint64_t gen = 0, loaded = 0;
 	char source[512] = "";
-	if (store_get(c->rtxn, STORE_META, HG_META_POLICY_GEN, strlen(HG_META_POLICY_GEN), &val, &len) == 0 &&
+	if (store_get(c->rtxn, STORE_META, HG_META_POLICY_GEN, strlen(HG_META_POLICY_GEN), &val,
+	              &len) == 0 &&
 	    len == sizeof(gen)) {
 		memcpy(&gen, val, sizeof(gen));
 	}
-	if (store_get(c->rtxn, STORE_META, HG_META_POLICY_LOADED, strlen(HG_META_POLICY_LOADED), &val, &len) == 0 &&
+	if (store_get(c->rtxn, STORE_META, HG_META_POLICY_LOADED, strlen(HG_META_POLICY_LOADED),
+	              &val, &len) == 0 &&
 	    len == sizeof(loaded)) {
 		memcpy(&loaded, val, sizeof(loaded));
 	}
-	if (store_get(c->rtxn, STORE_META, HG_META_POLICY_SOURCE, strlen(HG_META_POLICY_SOURCE), &val, &len) == 0) {
+	if (store_get(c->rtxn, STORE_META, HG_META_POLICY_SOURCE, strlen(HG_META_POLICY_SOURCE),
+	              &val, &len) == 0) {
 		ctl_fixed_str(val, len, source, sizeof(source));
 	}
-	if (store_get(c->rtxn, STORE_META, HG_META_POLICY_DEFAULTS, strlen(HG_META_POLICY_DEFAULTS), &val, &len) == 0 &&
+	if (store_get(c->rtxn, STORE_META, HG_META_POLICY_DEFAULTS, strlen(HG_META_POLICY_DEFAULTS),
+	              &val, &len) == 0 &&
 	    len == sizeof(hg_rec_defaults_t)) {
 		c->stale_ms = ((const hg_rec_defaults_t *)val)->stale_after_ms;
 	}
@@ -307,7 +318,8 @@ static int print_status(status_ctx_t *c)
 	if (c->json) {
 		printf("{\"database\":");
 		ctl_json_str(stdout, store_path(c->rtxn->store));
-		printf(",\"schema_version\":%u,\"policy\":{\"generation\":%llu,\"loaded\":\"%s\",\"source\":",
+		printf(",\"schema_version\":%u,\"policy\":{\"generation\":%llu,\"loaded\":\"%s\","
+		       "\"source\":",
 		       HG_SCHEMA_VERSION, (unsigned long long)gen, when);
 		ctl_json_str(stdout, source);
 		printf("},\"names\":[");
@@ -316,7 +328,8 @@ static int print_status(status_ctx_t *c)
 		if (gen == 0) {
 			printf("policy: none loaded\n");
 		} else {
-			printf("policy: generation %llu loaded %s from %s\n", (unsigned long long)gen, when, source);
+			printf("policy: generation %llu loaded %s from %s\n",
+			       (unsigned long long)gen, when, source);
 		}
 		printf("names:\n");
 	}
@@ -344,12 +357,10 @@ static int print_status(status_ctx_t *c)
 
 int ctl_cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "db",   required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option opts[] = { { "help", no_argument, NULL, 'h' },
+		                              { "db", required_argument, NULL, 'd' },
+		                              { "json", no_argument, NULL, 'j' },
+		                              { NULL, 0, NULL, 0 } };
 	const char *db = NULL;
 	status_ctx_t c = { .stale_ms = 15000 };
 	int opt;
@@ -358,23 +369,32 @@ int ctl_cmd_status(int argc, char **argv)
 		switch (opt) {
 		case 'h':
 			printf("Usage: haltgslb-ctl status --db DIR [--json]\n\n"
-			       "Show the loaded policy (generation, load time, source), every GSLB name\n"
-			       "with its settings and chain, every endpoint with its health, best RTT\n"
-			       "and worst loss, and every prober with the age of its newest data.\n\n"
-			       "Health is the module's own verdict (the `up` filter's rule), computed\n"
-			       "on each name's endpoint set with its quorum and stale-after: up, down,\n"
-			       "unknown (no prober voted), drained, forced-up. When the names using an\n"
-			       "endpoint disagree it shows 'mixed' and one line per name; 'unused' is\n"
+			       "Show the loaded policy (generation, load time, source), every GSLB "
+			       "name\n"
+			       "with its settings and chain, every endpoint with its health, best "
+			       "RTT\n"
+			       "and worst loss, and every prober with the age of its newest "
+			       "data.\n\n"
+			       "Health is the module's own verdict (the `up` filter's rule), "
+			       "computed\n"
+			       "on each name's endpoint set with its quorum and stale-after: up, "
+			       "down,\n"
+			       "unknown (no prober voted), drained, forced-up. When the names "
+			       "using an\n"
+			       "endpoint disagree it shows 'mixed' and one line per name; 'unused' "
+			       "is\n"
 			       "an endpoint no name lists.\n");
 			return CTL_OK;
 		case 'd': db = optarg; break;
 		case 'j': c.json = true; break;
 		default:
-			return ctl_usage_error("status", "unknown option or missing value '%s'", argv[optind - 1]);
+			return ctl_usage_error("status", "unknown option or missing value '%s'",
+			                       argv[optind - 1]);
 		}
 	}
 	if (db == NULL || optind != argc) {
-		return ctl_usage_error("status", "--db DIR is required and takes no other arguments");
+		return ctl_usage_error("status",
+		                       "--db DIR is required and takes no other arguments");
 	}
 	store_t *store = NULL;
 	if (ctl_open_store(db, STORE_RDONLY, &store) != HG_EOK) {

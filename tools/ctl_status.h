@@ -18,12 +18,12 @@
 
 /*! The verdict of one name on one endpoint. */
 typedef struct {
-	uint8_t owner[HG_DNAME_MAX];   /*!< the name, wire format */
+	uint8_t owner[HG_DNAME_MAX]; /*!< the name, wire format */
 	uint8_t owner_len;
-	int err;                       /*!< HG_EOK, or why the set gave no verdict */
-	sel_health_t h;                /*!< valid when err == HG_EOK */
-	uint32_t best_rtt_us;          /*!< lowest median RTT among the voters, HG_RTT_NONE */
-	uint16_t worst_loss_bp;        /*!< highest loss among the voters */
+	int err;                /*!< HG_EOK, or why the set gave no verdict */
+	sel_health_t h;         /*!< valid when err == HG_EOK */
+	uint32_t best_rtt_us;   /*!< lowest median RTT among the voters, HG_RTT_NONE */
+	uint16_t worst_loss_bp; /*!< highest loss among the voters */
 } status_verdict_t;
 
 /*! The names of the policy with their sets, in key order (status_names_load()). */
@@ -32,7 +32,7 @@ typedef struct {
 		uint8_t owner[HG_DNAME_MAX];
 		uint8_t owner_len;
 		uint32_t set_id;
-	} *v;
+	} * v;
 	size_t n, cap;
 } status_names_t;
 
@@ -43,11 +43,11 @@ void status_names_free(status_names_t *names);
 
 /*! An endpoint's verdicts, one per name that lists it (names key order). */
 typedef struct {
-	status_verdict_t *v;           /*!< owned; free with status_ep_free() */
+	status_verdict_t *v; /*!< owned; free with status_ep_free() */
 	size_t n, cap;
-	bool agree;                    /*!< every name has the same verdict */
-	bool same_votes;               /*!< every name counts the same votes (n_up, n_voters) */
-	uint32_t best_rtt_us;          /*!< over every name's voters */
+	bool agree;           /*!< every name has the same verdict */
+	bool same_votes;      /*!< every name counts the same votes (n_up, n_voters) */
+	uint32_t best_rtt_us; /*!< over every name's voters */
 	uint16_t worst_loss_bp;
 } status_ep_t;
 

@@ -17,7 +17,7 @@ static int names_visit(void *ctx, const void *key, size_t klen, const void *val,
 	status_names_t *l = ctx;
 	schema_name_rec_t nr;
 	if (klen == 0 || klen > HG_DNAME_MAX || schema_name_rec(val, vlen, &nr) != 0) {
-		return HG_EOK;   /* not a record status can place */
+		return HG_EOK; /* not a record status can place */
 	}
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 64;
@@ -58,7 +58,7 @@ static void voter_figures(const view_set_t *s, unsigned e, status_verdict_t *out
 			continue;
 		}
 		const hg_view_cell_t *cell = view_cell(s, e, j);
-		if (cell->rtt_us < out->best_rtt_us) {   /* HG_RTT_NONE is the maximum */
+		if (cell->rtt_us < out->best_rtt_us) { /* HG_RTT_NONE is the maximum */
 			out->best_rtt_us = cell->rtt_us;
 		}
 		if (cell->loss_bp > out->worst_loss_bp) {
@@ -78,7 +78,7 @@ static void set_verdict(store_rtxn_t *rtxn, uint32_t set_id, const char *id, uin
 	}
 	long e = view_find_ep(&s, id);
 	if (e < 0) {
-		out->err = HG_ECORRUPT;   /* epsets lists the set, the set lacks the endpoint */
+		out->err = HG_ECORRUPT; /* epsets lists the set, the set lacks the endpoint */
 		return;
 	}
 	out->err = sel_health(&s, (unsigned)e, now, &out->h);

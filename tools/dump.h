@@ -22,7 +22,7 @@ typedef struct {
 	FILE *f;
 	bool json;
 	int depth;
-	bool has_items[DUMP_DEPTH_MAX];   /*!< JSON: a comma is needed before the next item */
+	bool has_items[DUMP_DEPTH_MAX]; /*!< JSON: a comma is needed before the next item */
 	bool in_array[DUMP_DEPTH_MAX];
 } dump_out_t;
 

@@ -10,15 +10,14 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: haltgslb-dump --db DIR [--json] [DB]\n"
-	        "\n"
-	        "Print the haltgslb database in DIR (read-only; safe while writers run).\n"
-	        "  --db DIR   LMDB environment directory\n"
-	        "  --json     one JSON document with decoded fields instead of text\n"
-	        "  DB         only this database: meta probers pools endpoints names\n"
-	        "             epsets measurements views overrides cursors sets\n"
-	        "  --help     this text\n");
+	fprintf(f, "usage: haltgslb-dump --db DIR [--json] [DB]\n"
+	           "\n"
+	           "Print the haltgslb database in DIR (read-only; safe while writers run).\n"
+	           "  --db DIR   LMDB environment directory\n"
+	           "  --json     one JSON document with decoded fields instead of text\n"
+	           "  DB         only this database: meta probers pools endpoints names\n"
+	           "             epsets measurements views overrides cursors sets\n"
+	           "  --help     this text\n");
 }
 
 static int find_db(const char *name)
@@ -47,14 +46,15 @@ int main(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
-		default:  usage(stderr); return 2;
+		default: usage(stderr); return 2;
 		}
 	}
 	int only = -1;
 	if (optind < argc) {
 		only = find_db(argv[optind]);
 		if (only < 0 || optind + 1 < argc) {
-			fprintf(stderr, "haltgslb-dump: unknown database '%s' (see --help)\n", argv[optind]);
+			fprintf(stderr, "haltgslb-dump: unknown database '%s' (see --help)\n",
+			        argv[optind]);
 			return 2;
 		}
 	}
@@ -75,7 +75,8 @@ int main(int argc, char **argv)
 		        *store_last_error() ? store_last_error() : "no haltgslb database");
 		return 1;
 	} else if (ret != HG_EOK) {
-		fprintf(stderr, "haltgslb-dump: %s\n", *store_last_error() ? store_last_error() : hg_strerror(ret));
+		fprintf(stderr, "haltgslb-dump: %s\n",
+		        *store_last_error() ? store_last_error() : hg_strerror(ret));
 		return 1;
 	}
 	store_rtxn_t rtxn = { 0 };

@@ -61,7 +61,7 @@ static void out_item(dump_out_t *o, const char *key, bool container)
 static void out_open(dump_out_t *o, const char *key, bool array)
 {
 	if (o->depth == 0 && !o->json && key == NULL) {
-		o->depth = -1;   /* text: the top-level object has no heading */
+		o->depth = -1; /* text: the top-level object has no heading */
 	} else {
 		out_item(o, key, true);
 	}
@@ -88,10 +88,22 @@ static void out_close(dump_out_t *o, bool array)
 	}
 }
 
-void dump_obj_begin(dump_out_t *o, const char *key) { out_open(o, key, false); }
-void dump_obj_end(dump_out_t *o) { out_close(o, false); }
-void dump_arr_begin(dump_out_t *o, const char *key) { out_open(o, key, true); }
-void dump_arr_end(dump_out_t *o) { out_close(o, true); }
+void dump_obj_begin(dump_out_t *o, const char *key)
+{
+	out_open(o, key, false);
+}
+void dump_obj_end(dump_out_t *o)
+{
+	out_close(o, false);
+}
+void dump_arr_begin(dump_out_t *o, const char *key)
+{
+	out_open(o, key, true);
+}
+void dump_arr_end(dump_out_t *o)
+{
+	out_close(o, true);
+}
 
 static void out_end_scalar(dump_out_t *o)
 {
@@ -129,7 +141,7 @@ void dump_int(dump_out_t *o, const char *key, int64_t v)
 void dump_double(dump_out_t *o, const char *key, double v)
 {
 	if (!isfinite(v)) {
-		dump_null(o, key);   /* JSON has no NaN/Inf */
+		dump_null(o, key); /* JSON has no NaN/Inf */
 		return;
 	}
 	out_item(o, key, false);
@@ -164,7 +176,8 @@ void dump_time_ms(dump_out_t *o, const char *key, uint64_t ms)
 	time_t secs = (time_t)(ms / 1000);
 	struct tm tm;
 	char base[40], buf[64];
-	if (gmtime_r(&secs, &tm) == NULL || strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+	if (gmtime_r(&secs, &tm) == NULL ||
+	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
 		dump_uint(o, key, ms);
 		return;
 	}

@@ -51,7 +51,7 @@ static void dump_check(dump_out_t *o, const hg_rec_check_t *c)
 	dump_duration_ms(o, "timeout", c->timeout_ms);
 	dump_uint(o, "rise", c->rise);
 	dump_uint(o, "fall", c->fall);
-	dump_uint(o, "down_loss_bp", c->down_loss_bp);   /* 0: off */
+	dump_uint(o, "down_loss_bp", c->down_loss_bp); /* 0: off */
 	dump_fixed(o, "path", c->path, sizeof(c->path));
 	dump_fixed(o, "host", c->host, sizeof(c->host));
 	dump_fixed(o, "body", c->body, sizeof(c->body));
@@ -98,7 +98,8 @@ static void dump_meta(dump_out_t *o, const char *key, const MDB_val *v)
 		dump_str(o, key, hex);
 	} else if (strcmp(key, HG_META_POLICY_DEFAULTS) == 0) {
 		dump_defaults(o, key, v);
-	} else if (strcmp(key, HG_META_NAME_FILTER) == 0 && v->mv_size >= sizeof(hg_name_filter_t)) {
+	} else if (strcmp(key, HG_META_NAME_FILTER) == 0 &&
+	           v->mv_size >= sizeof(hg_name_filter_t)) {
 		hg_name_filter_t f;
 		memcpy(&f, v->mv_data, sizeof(f));
 		dump_obj_begin(o, key);
@@ -223,9 +224,14 @@ static void dump_measure(dump_out_t *o, const MDB_val *k, const MDB_val *v)
 	dump_enum(o, "fail_class", &schema_fail_classes, m->fail_class);
 	dump_time_ms(o, "ts", m->ts_ms);
 	dump_time_ms(o, "changed", m->changed_ms);
-	const struct { const char *name; uint32_t v; } rtts[] = {
-		{ "rtt_last_us", m->rtt_last_us }, { "rtt_ewma_us", m->rtt_ewma_us },
-		{ "rtt_median_us", m->rtt_median_us }, { "ttfb_us", m->ttfb_us },
+	const struct {
+		const char *name;
+		uint32_t v;
+	} rtts[] = {
+		{ "rtt_last_us", m->rtt_last_us },
+		{ "rtt_ewma_us", m->rtt_ewma_us },
+		{ "rtt_median_us", m->rtt_median_us },
+		{ "ttfb_us", m->ttfb_us },
 	};
 	for (size_t i = 0; i < sizeof(rtts) / sizeof(rtts[0]); i++) {
 		if (rtts[i].v == HG_RTT_NONE) {
@@ -348,16 +354,16 @@ static int dump_entry(void *ctx, const void *kp, size_t klen, const void *vp, si
 	}
 	key_text(w->db, kp, klen, key, sizeof(key));
 	switch (w->db) {
-	case STORE_META:      dump_meta(o, key, &v); break;
-	case STORE_PROBERS:   dump_prober(o, key, &v); break;
-	case STORE_POOLS:     dump_pool(o, key, &v); break;
+	case STORE_META: dump_meta(o, key, &v); break;
+	case STORE_PROBERS: dump_prober(o, key, &v); break;
+	case STORE_POOLS: dump_pool(o, key, &v); break;
 	case STORE_ENDPOINTS: dump_endpoint(o, key, &v); break;
-	case STORE_NAMES:     dump_name(o, key, &v); break;
+	case STORE_NAMES: dump_name(o, key, &v); break;
 	case STORE_MEASUREMENTS: dump_measure(o, &k, &v); break;
-	case STORE_VIEWS:     dump_view(o, key, vp, vlen); break;
-	case STORE_SETS:      dump_set(o, key, vp, vlen); break;
+	case STORE_VIEWS: dump_view(o, key, vp, vlen); break;
+	case STORE_SETS: dump_set(o, key, vp, vlen); break;
 	case STORE_OVERRIDES: dump_override(o, key, &v); break;
-	case STORE_CURSORS:   dump_cursor(o, key, &v); break;
+	case STORE_CURSORS: dump_cursor(o, key, &v); break;
 	default: break;
 	}
 	return HG_EOK;

@@ -7,8 +7,7 @@
 #include "errors.h"
 #include "view.h"
 
-static void view_id(dump_out_t *o, const char *key, const view_set_t *v, uint16_t off,
-                    uint8_t len)
+static void view_id(dump_out_t *o, const char *key, const view_set_t *v, uint16_t off, uint8_t len)
 {
 	dump_strn(o, key, (const char *)v->strings + off, len);
 }
@@ -40,7 +39,7 @@ static void view_endpoints(dump_out_t *o, const view_set_t *v)
 			dump_addr(o, NULL, 6, v->v6[e->first_v6 + a]);
 		}
 		dump_arr_end(o);
-		dump_arr_begin(o, "cells");   /* one per prober, in the probers order */
+		dump_arr_begin(o, "cells"); /* one per prober, in the probers order */
 		for (unsigned j = 0; j < h->n_probers; j++) {
 			const hg_view_cell_t *c = view_cell(v, i, j);
 			dump_obj_begin(o, NULL);
@@ -70,7 +69,8 @@ static void view_match(dump_out_t *o, const hg_view_match_t *m)
 	case HG_M_COUNTRY:
 	case HG_M_CONTINENT:
 	case HG_M_SUBDIVISION:
-		dump_strn(o, kind, (const char *)m->data, strnlen((const char *)m->data, sizeof(m->data)));
+		dump_strn(o, kind, (const char *)m->data,
+		          strnlen((const char *)m->data, sizeof(m->data)));
 		break;
 	case HG_M_ASN:
 		memcpy(&asn, m->data, 4);
@@ -83,32 +83,34 @@ static void view_match(dump_out_t *o, const hg_view_match_t *m)
 		dump_str(o, kind, buf);
 		break;
 	}
-	default:
-		dump_uint(o, "kind", m->kind);
+	default: dump_uint(o, "kind", m->kind);
 	}
 }
 
 static void view_rules(dump_out_t *o, const view_t *v, const hg_view_filter_t *f)
 {
 	dump_arr_begin(o, "rules");
-	for (unsigned r = f->first_rule; r < (unsigned)f->first_rule + f->n_rules && r < v->hdr->n_rules; r++) {
+	for (unsigned r = f->first_rule;
+	     r < (unsigned)f->first_rule + f->n_rules && r < v->hdr->n_rules; r++) {
 		const hg_view_rule_t *rule = &v->rule[r];
 		dump_obj_begin(o, NULL);
 		dump_bool(o, "strict", rule->flags & HG_VR_STRICT);
 		if (rule->flags & HG_VR_FALLBACK_POOL) {
-			dump_uint(o, "fallback_pool", rule->fallback_pool);   /* index into the set's pools */
+			dump_uint(o, "fallback_pool",
+			          rule->fallback_pool); /* index into the set's pools */
 		} else if (rule->flags & HG_VR_STRICT) {
 			dump_str(o, "fallback", "none");
 		}
 		dump_arr_begin(o, "match");
 		for (unsigned m = rule->first_match;
-		     m < (unsigned)rule->first_match + rule->n_match && m < v->hdr->n_matches; m++) {
+		     m < (unsigned)rule->first_match + rule->n_match && m < v->hdr->n_matches;
+		     m++) {
 			dump_obj_begin(o, NULL);
 			view_match(o, &v->match[m]);
 			dump_obj_end(o);
 		}
 		dump_arr_end(o);
-		dump_arr_begin(o, "targets");   /* endpoint indexes of the view's set */
+		dump_arr_begin(o, "targets"); /* endpoint indexes of the view's set */
 		for (unsigned i = 0; i < v->hdr->n_endpoints && i < 64; i++) {
 			if (rule->targets & (1ull << i)) {
 				dump_uint(o, NULL, i);
@@ -128,11 +130,11 @@ static void view_chain(dump_out_t *o, const view_t *v)
 		dump_obj_begin(o, NULL);
 		dump_enum(o, "filter", &schema_filters, f->type);
 		switch (f->type) {
-		case HG_F_GEOFENCE:       view_rules(o, v, f); break;
+		case HG_F_GEOFENCE: view_rules(o, v, f); break;
 		case HG_F_LOWEST_LATENCY: dump_uint(o, "tolerance_us", f->arg); break;
-		case HG_F_MAX_LOSS:       dump_uint(o, "max_loss_bp", f->arg); break;
-		case HG_F_FIRST:          dump_uint(o, "n", f->arg); break;
-		case HG_F_WEIGHTED:       dump_bool(o, "sticky", f->flags & HG_VF_STICKY); break;
+		case HG_F_MAX_LOSS: dump_uint(o, "max_loss_bp", f->arg); break;
+		case HG_F_FIRST: dump_uint(o, "n", f->arg); break;
+		case HG_F_WEIGHTED: dump_bool(o, "sticky", f->flags & HG_VF_STICKY); break;
 		default: break;
 		}
 		dump_obj_end(o);

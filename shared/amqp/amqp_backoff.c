@@ -2,8 +2,7 @@
 /* Reconnect backoff: exponential, capped, with equal jitter. */
 #include "hg_amqp.h"
 
-uint32_t hg_amqp_backoff_ms(unsigned failed_rounds, uint32_t base_ms, uint32_t max_ms,
-                            uint64_t rnd)
+uint32_t hg_amqp_backoff_ms(unsigned failed_rounds, uint32_t base_ms, uint32_t max_ms, uint64_t rnd)
 {
 	if (failed_rounds == 0) {
 		return 0;

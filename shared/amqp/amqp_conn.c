@@ -59,12 +59,14 @@ int hg_amqp_new(const hg_amqp_config_t *cfg, hg_amqp_t **out, char *err, size_t 
 		return HG_EINVAL;
 	}
 	if (cfg->tls_cert == NULL || cfg->tls_key == NULL || cfg->tls_ca == NULL) {
-		snprintf(err, err ? errsize : 0, "a TLS client certificate, its key and the CA "
+		snprintf(err, err ? errsize : 0,
+		         "a TLS client certificate, its key and the CA "
 		         "file are all required");
 		return HG_EINVAL;
 	}
 	if (cfg->identity == NULL || cfg->identity[0] == '\0') {
-		snprintf(err, err ? errsize : 0, "an empty EXTERNAL identity (librabbitmq refuses it)");
+		snprintf(err, err ? errsize : 0,
+		         "an empty EXTERNAL identity (librabbitmq refuses it)");
 		return HG_EINVAL;
 	}
 	int ret = amqp_tls_preflight(cfg, err, errsize);
@@ -91,10 +93,10 @@ int hg_amqp_new(const hg_amqp_config_t *cfg, hg_amqp_t **out, char *err, size_t 
 	c->heartbeat_s = cfg->heartbeat_s ? cfg->heartbeat_s : HG_AMQP_HEARTBEAT_DEFAULT_S;
 	c->timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms
 	                                        : HG_AMQP_CONNECT_TIMEOUT_DEFAULT_MS;
-	c->backoff_base_ms = cfg->backoff_base_ms ? cfg->backoff_base_ms
-	                                          : HG_AMQP_BACKOFF_BASE_DEFAULT_MS;
-	c->backoff_max_ms = cfg->backoff_max_ms ? cfg->backoff_max_ms
-	                                        : HG_AMQP_BACKOFF_MAX_DEFAULT_MS;
+	c->backoff_base_ms =
+	        cfg->backoff_base_ms ? cfg->backoff_base_ms : HG_AMQP_BACKOFF_BASE_DEFAULT_MS;
+	c->backoff_max_ms =
+	        cfg->backoff_max_ms ? cfg->backoff_max_ms : HG_AMQP_BACKOFF_MAX_DEFAULT_MS;
 	c->cur = c->last_failed = -1;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -161,13 +163,17 @@ static amqp_table_entry_t text_entry(const char *key, const char *val)
 static amqp_rpc_reply_t login(hg_amqp_t *c, const hg_amqp_uri_t *u)
 {
 	amqp_table_entry_t caps[] = {
-		bool_entry("consumer_cancel_notify"), bool_entry("connection.blocked"),
-		bool_entry("publisher_confirms"), bool_entry("basic.nack"),
-		bool_entry("authentication_failure_close"), bool_entry("exchange_exchange_bindings"),
+		bool_entry("consumer_cancel_notify"),
+		bool_entry("connection.blocked"),
+		bool_entry("publisher_confirms"),
+		bool_entry("basic.nack"),
+		bool_entry("authentication_failure_close"),
+		bool_entry("exchange_exchange_bindings"),
 		bool_entry("per_consumer_qos"),
 	};
 	amqp_table_entry_t props[] = {
-		text_entry("product", "haltgslb"), text_entry("version", PACKAGE_VERSION),
+		text_entry("product", "haltgslb"),
+		text_entry("version", PACKAGE_VERSION),
 		text_entry("platform", "C11 / librabbitmq"),
 		text_entry("connection_name", c->conn_name),
 		{ .key = amqp_cstring_bytes("capabilities"),
@@ -188,13 +194,14 @@ static int login_failed(hg_amqp_t *c, amqp_rpc_reply_t r, char *why, size_t size
 		char t[400];
 		int ret = amqp_server_close(c, &r.reply, t, sizeof(t));
 		amqp_fmt(why, size, "login refused: %s", t);
-		return ret == HG_EIO ? HG_EACCES : ret;   /* any close at login is a refusal */
+		return ret == HG_EIO ? HG_EACCES : ret; /* any close at login is a refusal */
 	}
 	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
 		char t[300];
 		if (r.library_error == AMQP_STATUS_CONNECTION_CLOSED ||
 		    r.library_error == AMQP_STATUS_SOCKET_CLOSED) {
-			snprintf(why, size, "the broker closed the connection during login (EXTERNAL "
+			snprintf(why, size,
+			         "the broker closed the connection during login (EXTERNAL "
 			         "not enabled, or vhost or user unknown?)");
 			return HG_EACCES;
 		}
@@ -203,8 +210,10 @@ static int login_failed(hg_amqp_t *c, amqp_rpc_reply_t r, char *why, size_t size
 			/* Our side accepted the broker in the handshake; with TLS 1.3 the
 			 * broker judges our certificate after it, so a session it ends
 			 * at the first read is its refusal. */
-			amqp_fmt(why, size, "login failed: %s at the first read after the handshake: "
-			         "does the broker accept our client certificate?", t);
+			amqp_fmt(why, size,
+			         "login failed: %s at the first read after the handshake: "
+			         "does the broker accept our client certificate?",
+			         t);
 			return HG_EACCES;
 		}
 		amqp_fmt(why, size, "login failed: %s", t);
@@ -238,7 +247,10 @@ static void tcp_diagnose(const char *host, uint16_t port, char *buf, size_t size
 				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 				socklen_t len = sizeof(err);
 				err = poll(&pfd, 1, 250) == 1 &&
-				      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 ? err : ETIMEDOUT;
+				                      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+				                                 &len) == 0
+				              ? err
+				              : ETIMEDOUT;
 			}
 		}
 		if (err != 0) {
@@ -255,7 +267,7 @@ static int try_uri(hg_amqp_t *c, int idx, char *why, size_t size)
 {
 	const hg_amqp_uri_t *u = &c->uris.uri[idx];
 	struct timeval tv = { .tv_sec = c->timeout_ms / 1000,
-	                      .tv_usec = (suseconds_t)(c->timeout_ms % 1000) * 1000 };
+		              .tv_usec = (suseconds_t)(c->timeout_ms % 1000) * 1000 };
 	int ret;
 	bool refused = false;
 	c->cur = idx;
@@ -319,7 +331,7 @@ int hg_amqp_connect(hg_amqp_t *c)
 	if (c->connected && !c->lost) {
 		return HG_EOK;
 	}
-	hg_amqp_drop(c);   /* a connection lost and not dropped yet */
+	hg_amqp_drop(c); /* a connection lost and not dropped yet */
 	size_t n = c->uris.n, start;
 	if (c->last_failed >= 0) {
 		start = ((size_t)c->last_failed + 1) % n;
@@ -406,7 +418,8 @@ void hg_amqp_close(hg_amqp_t *c)
 	}
 	if (c->connected && !c->lost) {
 		/* Each waits at most the RPC timeout set at connect. */
-		amqp_rpc_reply_t r = amqp_channel_close(c->conn, HG_AMQP_CHANNEL, AMQP_REPLY_SUCCESS);
+		amqp_rpc_reply_t r =
+		        amqp_channel_close(c->conn, HG_AMQP_CHANNEL, AMQP_REPLY_SUCCESS);
 		if (r.reply_type == AMQP_RESPONSE_NORMAL) {
 			amqp_connection_close(c->conn, AMQP_REPLY_SUCCESS);
 		}

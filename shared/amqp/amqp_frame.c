@@ -41,9 +41,7 @@ void amqp_status_text(hg_amqp_t *c, int status, int saved_errno, char *buf, size
 	case AMQP_STATUS_SOCKET_CLOSED:
 		snprintf(buf, size, "the broker closed the connection");
 		break;
-	default:
-		snprintf(buf, size, "%s", amqp_error_string2(status));
-		break;
+	default: snprintf(buf, size, "%s", amqp_error_string2(status)); break;
 	}
 }
 
@@ -67,7 +65,8 @@ int amqp_server_close(hg_amqp_t *c, const amqp_method_t *m, char *buf, size_t si
 	}
 	snprintf(buf, size, "%s closed by the broker (%u %.*s)",
 	         m->id == AMQP_CHANNEL_CLOSE_METHOD ? "channel" : "connection", code,
-	         (int)(text.len > 300 ? 300 : text.len), text.bytes ? (const char *)text.bytes : "");
+	         (int)(text.len > 300 ? 300 : text.len),
+	         text.bytes ? (const char *)text.bytes : "");
 	c->lost = true;
 	return code == AMQP_ACCESS_REFUSED || code == AMQP_NOT_ALLOWED ? HG_EACCES : HG_EIO;
 }
@@ -77,17 +76,17 @@ int hg_amqp_check(hg_amqp_t *c, int status, const char *what)
 	char why[300];
 	int saved = errno;
 	switch (status) {
-	case AMQP_STATUS_OK:
-		return HG_EOK;
-	case AMQP_STATUS_TIMEOUT:
-		return HG_ENODATA;
+	case AMQP_STATUS_OK: return HG_EOK;
+	case AMQP_STATUS_TIMEOUT: return HG_ENODATA;
 	case AMQP_STATUS_NO_MEMORY:
 		amqp_set_err(c, "%s: %s: out of memory", hg_amqp_uri(c), what);
 		return HG_ENOMEM;
 	case AMQP_STATUS_UNEXPECTED_STATE:
 		/* amqp_consume_message() met another frame: not an error. */
-		amqp_set_err(c, "%s: %s: a frame other than a delivery arrived (read it with "
-		             "hg_amqp_wait_frame)", hg_amqp_uri(c), what);
+		amqp_set_err(c,
+		             "%s: %s: a frame other than a delivery arrived (read it with "
+		             "hg_amqp_wait_frame)",
+		             hg_amqp_uri(c), what);
 		return HG_EBUSY;
 	default:
 		amqp_status_text(c, status, saved, why, sizeof(why), NULL);
@@ -101,10 +100,8 @@ int hg_amqp_check_reply(hg_amqp_t *c, amqp_rpc_reply_t reply, const char *what)
 {
 	char why[400];
 	switch (reply.reply_type) {
-	case AMQP_RESPONSE_NORMAL:
-		return HG_EOK;
-	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-		return hg_amqp_check(c, reply.library_error, what);
+	case AMQP_RESPONSE_NORMAL: return HG_EOK;
+	case AMQP_RESPONSE_LIBRARY_EXCEPTION: return hg_amqp_check(c, reply.library_error, what);
 	case AMQP_RESPONSE_SERVER_EXCEPTION: {
 		int ret = amqp_server_close(c, &reply.reply, why, sizeof(why));
 		amqp_set_err(c, "%s: %s: %s", hg_amqp_uri(c), what, why);
@@ -149,8 +146,7 @@ static bool handle_method(hg_amqp_t *c, const amqp_frame_t *f, int *ret)
 		*ret = amqp_server_close(c, &f->payload.method, why, sizeof(why));
 		amqp_set_err(c, "%s: %s", hg_amqp_uri(c), why);
 		return true;
-	default:
-		return false;
+	default: return false;
 	}
 }
 

@@ -14,19 +14,19 @@ struct hg_amqp {
 	char *tls_cert, *tls_key, *tls_ca, *identity, *conn_name;
 	unsigned heartbeat_s, timeout_ms;
 	uint32_t backoff_base_ms, backoff_max_ms;
-	amqp_connection_state_t conn;      /*!< NULL when not connected */
-	bool connected;                    /*!< channel open */
-	bool lost;                         /*!< a fatal error was seen: drop, reconnect */
-	int cur;                           /*!< URI connected to / tried last; -1 */
-	int last_failed;                   /*!< URI that failed last; -1 */
+	amqp_connection_state_t conn; /*!< NULL when not connected */
+	bool connected;               /*!< channel open */
+	bool lost;                    /*!< a fatal error was seen: drop, reconnect */
+	int cur;                      /*!< URI connected to / tried last; -1 */
+	int last_failed;              /*!< URI that failed last; -1 */
 	unsigned failed_rounds;
 	uint64_t rng;
 	bool blocked;
 	char blocked_reason[128];
 	char verify_err[HG_AMQP_HOST_MAX + 160]; /*!< set by the verify callback in a handshake */
 	char err[HG_AMQP_ERR_MAX];
-	pthread_mutex_t fd_lock;           /*!< guards fd against hg_amqp_abort() */
-	int fd;                            /*!< the socket while connected, else -1 */
+	pthread_mutex_t fd_lock; /*!< guards fd against hg_amqp_abort() */
+	int fd;                  /*!< the socket while connected, else -1 */
 };
 
 /* amqp_tls.c */
@@ -34,8 +34,7 @@ struct hg_amqp {
 int amqp_tls_preflight(const hg_amqp_config_t *cfg, char *err, size_t errsize);
 /*! Certificate, key, CA, TLS >= 1.2 and peer + name verification on \a sock,
  *  for a connection to \a host. */
-int amqp_tls_setup(hg_amqp_t *c, amqp_socket_t *sock, const char *host, char *why,
-                   size_t size);
+int amqp_tls_setup(hg_amqp_t *c, amqp_socket_t *sock, const char *host, char *why, size_t size);
 /*! The reason of the TLS failure just seen (verify callback, else OpenSSL's
  *  error queue, which is cleared, else \a saved_errno); *refused when the
  *  broker rejected our certificate. */

@@ -21,7 +21,7 @@
 #include "amqp_int.h"
 
 static int set_err(char *err, size_t errsize, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 static int set_err(char *err, size_t errsize, int code, const char *fmt, ...)
 {
@@ -50,7 +50,8 @@ static int check_readable(const char *what, const char *path, char *err, size_t 
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
 		int e = errno;
-		return set_err(err, errsize, hg_err_from_errno(e), "%s %s: %s", what, path, strerror(e));
+		return set_err(err, errsize, hg_err_from_errno(e), "%s %s: %s", what, path,
+		               strerror(e));
 	}
 	fclose(f);
 	return HG_EOK;
@@ -101,8 +102,9 @@ int amqp_tls_preflight(const hg_amqp_config_t *cfg, char *err, size_t errsize)
 		              "key %s: not a PEM private key, or protected by a passphrase (%s)",
 		              cfg->tls_key, ssl_queue_reason(why, sizeof(why)));
 	} else if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-		ret = set_err(err, errsize, HG_EINVAL, "key %s is not the key of certificate %s (%s)",
-		              cfg->tls_key, cfg->tls_cert, ssl_queue_reason(why, sizeof(why)));
+		ret = set_err(err, errsize, HG_EINVAL,
+		              "key %s is not the key of certificate %s (%s)", cfg->tls_key,
+		              cfg->tls_cert, ssl_queue_reason(why, sizeof(why)));
 	} else if (SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1) {
 		ret = set_err(err, errsize, HG_EINVAL, "CA file %s: no PEM certificate (%s)",
 		              cfg->tls_ca, ssl_queue_reason(why, sizeof(why)));
@@ -133,18 +135,22 @@ static int verify_cb(int ok, X509_STORE_CTX *store)
 		int depth = X509_STORE_CTX_get_error_depth(store);
 		int e = X509_STORE_CTX_get_error(store);
 		char hint[HG_AMQP_HOST_MAX + 64] = "";
-		if (e == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN || e == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+		if (e == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+		    e == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
 		    e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
 		    e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE) {
 			snprintf(hint, sizeof(hint), " (not issued by the CA file)");
-		} else if ((e == X509_V_ERR_HOSTNAME_MISMATCH || e == X509_V_ERR_IP_ADDRESS_MISMATCH) &&
+		} else if ((e == X509_V_ERR_HOSTNAME_MISMATCH ||
+		            e == X509_V_ERR_IP_ADDRESS_MISMATCH) &&
 		           c->cur >= 0) {
-			snprintf(hint, sizeof(hint), " (it does not name %s)", c->uris.uri[c->cur].host);
+			snprintf(hint, sizeof(hint), " (it does not name %s)",
+			         c->uris.uri[c->cur].host);
 		}
-		amqp_fmt(c->verify_err, sizeof(c->verify_err), "broker certificate%s rejected: %s%s",
-		         depth > 0 ? " chain" : "", X509_verify_cert_error_string(e), hint);
+		amqp_fmt(c->verify_err, sizeof(c->verify_err),
+		         "broker certificate%s rejected: %s%s", depth > 0 ? " chain" : "",
+		         X509_verify_cert_error_string(e), hint);
 	}
-	return 0;   /* still rejected: this callback only records why */
+	return 0; /* still rejected: this callback only records why */
 }
 
 static bool is_ip_literal(const char *host)
@@ -182,7 +188,7 @@ int amqp_tls_setup(hg_amqp_t *c, amqp_socket_t *sock, const char *host, char *wh
 	X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
 	amqp_ssl_socket_set_verify_peer(sock, 1);
-	amqp_ssl_socket_set_verify_hostname(sock, 0);   /* OpenSSL checks it, above */
+	amqp_ssl_socket_set_verify_hostname(sock, 0); /* OpenSSL checks it, above */
 	return HG_EOK;
 }
 
@@ -190,9 +196,10 @@ int amqp_tls_setup(hg_amqp_t *c, amqp_socket_t *sock, const char *host, char *wh
 static bool refusal_alert(const char *reason)
 {
 	static const char *const alerts[] = {
-		"alert unknown ca", "alert certificate unknown", "alert bad certificate",
-		"alert certificate required", "alert certificate expired",
-		"alert certificate revoked", "alert access denied", "alert unsupported certificate",
+		"alert unknown ca",          "alert certificate unknown",
+		"alert bad certificate",     "alert certificate required",
+		"alert certificate expired", "alert certificate revoked",
+		"alert access denied",       "alert unsupported certificate",
 	};
 	for (size_t i = 0; i < sizeof(alerts) / sizeof(alerts[0]); i++) {
 		if (strstr(reason, alerts[i]) != NULL) {
@@ -212,8 +219,9 @@ void amqp_tls_reason(hg_amqp_t *c, int saved_errno, char *buf, size_t size, bool
 	} else if (ERR_peek_last_error() == 0) {
 		/* No alert read: the broker closed first (a reset can discard an
 		 * alert still in our receive queue). */
-		snprintf(buf, size, "the broker ended the TLS session%s%s%s", saved_errno ? " (" : "",
-		         saved_errno ? strerror(saved_errno) : "", saved_errno ? ")" : "");
+		snprintf(buf, size, "the broker ended the TLS session%s%s%s",
+		         saved_errno ? " (" : "", saved_errno ? strerror(saved_errno) : "",
+		         saved_errno ? ")" : "");
 	} else {
 		ssl_queue_reason(r, sizeof(r));
 		ref = refusal_alert(r);
@@ -243,23 +251,27 @@ int hg_amqp_cert_cn(const char *path, char *cn, size_t size, char *err, size_t e
 	x = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
 	if (x == NULL) {
-		ret = set_err(err, errsize, HG_EINVAL, "certificate %s: no PEM certificate (%s)", path,
-		              ssl_queue_reason(r, sizeof(r)));
+		ret = set_err(err, errsize, HG_EINVAL, "certificate %s: no PEM certificate (%s)",
+		              path, ssl_queue_reason(r, sizeof(r)));
 		goto cleanup;
 	}
 	X509_NAME *name = X509_get_subject_name(x);
 	int idx = name ? X509_NAME_get_index_by_NID(name, NID_commonName, -1) : -1;
 	if (idx < 0) {
-		ret = set_err(err, errsize, HG_EINVAL, "certificate %s: its subject has no CN", path);
+		ret = set_err(err, errsize, HG_EINVAL, "certificate %s: its subject has no CN",
+		              path);
 		goto cleanup;
 	}
 	if (X509_NAME_get_index_by_NID(name, NID_commonName, idx) >= 0) {
-		ret = set_err(err, errsize, HG_EINVAL,
-		              "certificate %s: its subject has several CNs (the broker's user would "
-		              "be ambiguous)", path);
+		ret = set_err(
+		        err, errsize, HG_EINVAL,
+		        "certificate %s: its subject has several CNs (the broker's user would "
+		        "be ambiguous)",
+		        path);
 		goto cleanup;
 	}
-	int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)));
+	int len = ASN1_STRING_to_UTF8(&utf8,
+	                              X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)));
 	if (len < 0) {
 		ret = set_err(err, errsize, HG_EINVAL, "certificate %s: unreadable CN", path);
 		goto cleanup;

@@ -13,7 +13,7 @@
 #define SCHEME "amqps://"
 
 static int fail(char *err, size_t errsize, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 static int fail(char *err, size_t errsize, int code, const char *fmt, ...)
 {
@@ -62,14 +62,16 @@ static int parse_vhost(const char *s, size_t len, hg_amqp_uri_t *u, const char *
 			}
 			ch = (char)(hi * 16 + lo);
 			i += 2;
-		} else if (ch == '/' || ch == '?' || ch == '#' || ch == '@' || (unsigned char)ch <= ' ') {
+		} else if (ch == '/' || ch == '?' || ch == '#' || ch == '@' ||
+		           (unsigned char)ch <= ' ') {
 			return fail(err, errsize, HG_EINVAL,
-			            "'%s': '%c' in the vhost (write %%2F for '/'; no query or fragment)",
+			            "'%s': '%c' in the vhost (write %%2F for '/'; no query or "
+			            "fragment)",
 			            item, ch > ' ' ? ch : '?');
 		}
 		if (o >= HG_AMQP_VHOST_MAX) {
-			return fail(err, errsize, HG_ERANGE, "'%s': vhost longer than %d bytes", item,
-			            HG_AMQP_VHOST_MAX);
+			return fail(err, errsize, HG_ERANGE, "'%s': vhost longer than %d bytes",
+			            item, HG_AMQP_VHOST_MAX);
 		}
 		u->vhost[o++] = ch;
 	}
@@ -114,8 +116,8 @@ static int parse_host(const char *s, size_t len, hg_amqp_uri_t *u, size_t *end, 
 		stop = (size_t)(close - s);
 		for (i = start; i < stop; i++) {
 			if (hex_val(s[i]) < 0 && s[i] != ':' && s[i] != '.') {
-				return fail(err, errsize, HG_EINVAL, "'%s': not an IPv6 address in []",
-				            item);
+				return fail(err, errsize, HG_EINVAL,
+				            "'%s': not an IPv6 address in []", item);
 			}
 		}
 		i = stop + 1;
@@ -147,7 +149,8 @@ static int parse_one(const char *s, size_t len, hg_amqp_uri_t *u, const char *it
 	if (len >= 7 && strncasecmp(s, "amqp://", 7) == 0) {
 		return fail(err, errsize, HG_EINVAL,
 		            "'%s': plain amqp:// is refused: use amqps:// (TLS with a client "
-		            "certificate)", item);
+		            "certificate)",
+		            item);
 	}
 	if (len < sl || strncasecmp(s, SCHEME, sl) != 0) {
 		return fail(err, errsize, HG_EINVAL, "'%s': expected amqps://HOST[:PORT][/VHOST]",
@@ -160,7 +163,8 @@ static int parse_one(const char *s, size_t len, hg_amqp_uri_t *u, const char *it
 	if (memchr(s, '@', auth_len) != NULL) {
 		return fail(err, errsize, HG_EINVAL,
 		            "'%s': no user or password in the URI: the broker takes the user from "
-		            "the client certificate (EXTERNAL)", item);
+		            "the client certificate (EXTERNAL)",
+		            item);
 	}
 	if (memchr(s, '?', len) != NULL || memchr(s, '#', len) != NULL) {
 		return fail(err, errsize, HG_EINVAL, "'%s': no query or fragment in the URI", item);
@@ -229,8 +233,9 @@ int hg_amqp_uris_parse(const char *text, hg_amqp_uris_t *out, char *err, size_t 
 		char item[HG_AMQP_HOST_MAX + HG_AMQP_VHOST_MAX + 64];
 		snprintf(item, sizeof(item), "%.*s", (int)len, p);
 		if (len == 0) {
-			return fail(err, errsize, HG_EINVAL,
-			            "empty URI in the list (expected amqps://HOST:PORT[,amqps://...])");
+			return fail(
+			        err, errsize, HG_EINVAL,
+			        "empty URI in the list (expected amqps://HOST:PORT[,amqps://...])");
 		}
 		if (out->n == HG_AMQP_URIS_MAX) {
 			return fail(err, errsize, HG_ERANGE, "more than %d broker URIs",

@@ -55,38 +55,38 @@
 #include <amqp.h>
 
 /*! At most this many URIs in a broker list. */
-#define HG_AMQP_URIS_MAX 16
+#define HG_AMQP_URIS_MAX  16
 /*! Longest host name / vhost accepted in a URI. */
-#define HG_AMQP_HOST_MAX 253
+#define HG_AMQP_HOST_MAX  253
 #define HG_AMQP_VHOST_MAX 255
 /*! Size of a buffer that always holds an error text of this library. */
-#define HG_AMQP_ERR_MAX 512
+#define HG_AMQP_ERR_MAX   512
 /*! The one channel a connection opens. */
-#define HG_AMQP_CHANNEL 1
+#define HG_AMQP_CHANNEL   1
 
 /*! Defaults for the zero fields of hg_amqp_config_t. */
-#define HG_AMQP_PORT_DEFAULT 5671
-#define HG_AMQP_HEARTBEAT_DEFAULT_S 5
+#define HG_AMQP_PORT_DEFAULT               5671
+#define HG_AMQP_HEARTBEAT_DEFAULT_S        5
 #define HG_AMQP_CONNECT_TIMEOUT_DEFAULT_MS 5000
-#define HG_AMQP_BACKOFF_BASE_DEFAULT_MS 500
-#define HG_AMQP_BACKOFF_MAX_DEFAULT_MS 30000
-#define HG_AMQP_FRAME_MAX 131072
+#define HG_AMQP_BACKOFF_BASE_DEFAULT_MS    500
+#define HG_AMQP_BACKOFF_MAX_DEFAULT_MS     30000
+#define HG_AMQP_FRAME_MAX                  131072
 
 /* ---------------------------------------------------------------------- */
 /* Broker URIs (pure) */
 
 /*! One broker: amqps://HOST[:PORT][/VHOST]. */
 typedef struct {
-	char host[HG_AMQP_HOST_MAX + 1];    /*!< name or address; IPv6 without brackets */
-	uint16_t port;                      /*!< HG_AMQP_PORT_DEFAULT when not written */
-	char vhost[HG_AMQP_VHOST_MAX + 1];  /*!< percent-decoded; "/" when not written */
-	char text[HG_AMQP_HOST_MAX + 32];   /*!< "amqps://HOST:PORT" (+ "/VHOST" when not "/"),
+	char host[HG_AMQP_HOST_MAX + 1];   /*!< name or address; IPv6 without brackets */
+	uint16_t port;                     /*!< HG_AMQP_PORT_DEFAULT when not written */
+	char vhost[HG_AMQP_VHOST_MAX + 1]; /*!< percent-decoded; "/" when not written */
+	char text[HG_AMQP_HOST_MAX + 32];  /*!< "amqps://HOST:PORT" (+ "/VHOST" when not "/"),
 	                                         how messages name it */
 } hg_amqp_uri_t;
 
 /*! A broker list, in the order given. */
 typedef struct {
-	size_t n;                           /*!< 1..HG_AMQP_URIS_MAX after a successful parse */
+	size_t n; /*!< 1..HG_AMQP_URIS_MAX after a successful parse */
 	hg_amqp_uri_t uri[HG_AMQP_URIS_MAX];
 } hg_amqp_uris_t;
 
@@ -145,10 +145,10 @@ int hg_amqp_cert_cn(const char *path, char *cn, size_t size, char *err, size_t e
 
 /*! What a connection needs. Strings are copied by hg_amqp_new(). */
 typedef struct {
-	const hg_amqp_uris_t *uris;     /*!< brokers, tried in this order (copied) */
-	const char *tls_cert;           /*!< PEM client certificate (chain) file */
-	const char *tls_key;            /*!< PEM private key of tls_cert (no passphrase) */
-	const char *tls_ca;             /*!< PEM CA file that signed the brokers' certificates */
+	const hg_amqp_uris_t *uris; /*!< brokers, tried in this order (copied) */
+	const char *tls_cert;       /*!< PEM client certificate (chain) file */
+	const char *tls_key;        /*!< PEM private key of tls_cert (no passphrase) */
+	const char *tls_ca;         /*!< PEM CA file that signed the brokers' certificates */
 	/*! SASL EXTERNAL identity: the user we expect to be (the certificate's
 	 *  CN). The broker takes the user from the certificate and ignores it,
 	 *  but librabbitmq 0.11 refuses an empty one. */
@@ -156,13 +156,13 @@ typedef struct {
 	/*! connection_name client property shown by rabbitmqctl
 	 *  list_connections, e.g. "haltgslb-prober eu-fra"; NULL: "haltgslb". */
 	const char *conn_name;
-	unsigned heartbeat_s;           /*!< 0: HG_AMQP_HEARTBEAT_DEFAULT_S */
+	unsigned heartbeat_s; /*!< 0: HG_AMQP_HEARTBEAT_DEFAULT_S */
 	/*! Per URI: TCP connect + TLS handshake + AMQP login, and each later
 	 *  synchronous request (channel open, confirm.select, close).
 	 *  0: HG_AMQP_CONNECT_TIMEOUT_DEFAULT_MS. */
 	unsigned connect_timeout_ms;
-	uint32_t backoff_base_ms;       /*!< 0: HG_AMQP_BACKOFF_BASE_DEFAULT_MS */
-	uint32_t backoff_max_ms;        /*!< 0: HG_AMQP_BACKOFF_MAX_DEFAULT_MS */
+	uint32_t backoff_base_ms; /*!< 0: HG_AMQP_BACKOFF_BASE_DEFAULT_MS */
+	uint32_t backoff_max_ms;  /*!< 0: HG_AMQP_BACKOFF_MAX_DEFAULT_MS */
 } hg_amqp_config_t;
 
 typedef struct hg_amqp hg_amqp_t;

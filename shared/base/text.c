@@ -30,7 +30,7 @@ void hg_json_str(FILE *out, const char *s, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		switch (c) {
-		case '"':  fputs("\\\"", out); break;
+		case '"': fputs("\\\"", out); break;
 		case '\\': fputs("\\\\", out); break;
 		case '\n': fputs("\\n", out); break;
 		case '\r': fputs("\\r", out); break;
@@ -59,7 +59,10 @@ int hg_duration_parse_ms(const char *text, uint32_t *ms)
 			return HG_EINVAL;
 		}
 	}
-	static const struct { const char *unit; uint64_t mul; } units[] = {
+	static const struct {
+		const char *unit;
+		uint64_t mul;
+	} units[] = {
 		{ "", 1000 }, { "s", 1000 }, { "ms", 1 }, { "m", 60000 }, { "h", 3600000 },
 	};
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {

@@ -63,9 +63,9 @@
 
 /*! Message kinds (header byte 4). */
 enum feed_kind {
-	FEED_BATCH     = 1,  /*!< records that changed in one committed batch */
-	FEED_SNAPSHOT  = 2,  /*!< every record of the prober's keyspace */
-	FEED_HEARTBEAT = 3,  /*!< no records: the prober is alive */
+	FEED_BATCH = 1,     /*!< records that changed in one committed batch */
+	FEED_SNAPSHOT = 2,  /*!< every record of the prober's keyspace */
+	FEED_HEARTBEAT = 3, /*!< no records: the prober is alive */
 };
 
 /*!
@@ -75,27 +75,27 @@ enum feed_kind {
  */
 enum feed_reason {
 	FEED_OK = 0,
-	FEED_R_TRUNCATED,          /*!< the bytes end inside a field */
-	FEED_R_TOO_BIG,            /*!< longer than FEED_MAX_MSG_BYTES */
-	FEED_R_MAGIC,              /*!< does not start with "HGF" */
-	FEED_R_VERSION,            /*!< format version other than FEED_VERSION */
-	FEED_R_KIND,               /*!< not one of enum feed_kind */
-	FEED_R_PROBER_ID,          /*!< prober id not 1-63 of A-Z a-z 0-9 . _ - */
-	FEED_R_EPOCH,              /*!< epoch 0 */
-	FEED_R_SEQ,                /*!< sequence number 0 */
-	FEED_R_VARINT,             /*!< overlong (non-canonical) or over-64-bit varint */
-	FEED_R_TOO_MANY,           /*!< record count over FEED_MAX_RECORDS */
-	FEED_R_HEARTBEAT_RECORDS,  /*!< heartbeat with a record count other than 0 */
-	FEED_R_COUNT,              /*!< bytes end at a record boundary before count records */
-	FEED_R_TRAILING,           /*!< bytes left after the last record */
-	FEED_R_ENDPOINT_ID,        /*!< endpoint id malformed or not 1-63 valid characters */
-	FEED_R_ORDER,              /*!< ids not strictly ascending / prefix not the longest shared */
-	FEED_R_DUPLICATE,          /*!< the same endpoint twice in one message */
-	FEED_R_STATE,              /*!< state not an enum hg_health */
-	FEED_R_FAIL_CLASS,         /*!< fail class not an enum hg_fail_class */
-	FEED_R_FIELD_RANGE,        /*!< a field over its type's range or inconsistent */
-	FEED_R_TIME_RANGE,         /*!< a time outside [0, FEED_TIME_MAX] */
-	FEED_R_COUNT_              /*!< number of reasons (not a reason) */
+	FEED_R_TRUNCATED,         /*!< the bytes end inside a field */
+	FEED_R_TOO_BIG,           /*!< longer than FEED_MAX_MSG_BYTES */
+	FEED_R_MAGIC,             /*!< does not start with "HGF" */
+	FEED_R_VERSION,           /*!< format version other than FEED_VERSION */
+	FEED_R_KIND,              /*!< not one of enum feed_kind */
+	FEED_R_PROBER_ID,         /*!< prober id not 1-63 of A-Z a-z 0-9 . _ - */
+	FEED_R_EPOCH,             /*!< epoch 0 */
+	FEED_R_SEQ,               /*!< sequence number 0 */
+	FEED_R_VARINT,            /*!< overlong (non-canonical) or over-64-bit varint */
+	FEED_R_TOO_MANY,          /*!< record count over FEED_MAX_RECORDS */
+	FEED_R_HEARTBEAT_RECORDS, /*!< heartbeat with a record count other than 0 */
+	FEED_R_COUNT,             /*!< bytes end at a record boundary before count records */
+	FEED_R_TRAILING,          /*!< bytes left after the last record */
+	FEED_R_ENDPOINT_ID,       /*!< endpoint id malformed or not 1-63 valid characters */
+	FEED_R_ORDER,             /*!< ids not strictly ascending / prefix not the longest shared */
+	FEED_R_DUPLICATE,         /*!< the same endpoint twice in one message */
+	FEED_R_STATE,             /*!< state not an enum hg_health */
+	FEED_R_FAIL_CLASS,        /*!< fail class not an enum hg_fail_class */
+	FEED_R_FIELD_RANGE,       /*!< a field over its type's range or inconsistent */
+	FEED_R_TIME_RANGE,        /*!< a time outside [0, FEED_TIME_MAX] */
+	FEED_R_COUNT_             /*!< number of reasons (not a reason) */
 };
 
 /*! \brief One sentence saying what \a reason means (static string, never NULL). */
@@ -117,16 +117,16 @@ bool feed_id_valid(const char *id);
 
 /*! A decoded message header. Filled by feed_decode(); read-only. */
 typedef struct {
-	uint8_t  version;               /*!< FEED_VERSION */
-	uint8_t  kind;                  /*!< enum feed_kind */
-	char     prober[HG_ID_SIZE];    /*!< NUL-terminated copy of the prober id */
-	uint64_t epoch;                 /*!< the prober's run; never 0 */
-	uint64_t seq;                   /*!< the message's sequence in the epoch; never 0 */
-	uint64_t sent_ms;               /*!< prober's send time, Unix ms (informational) */
-	uint32_t n_records;             /*!< 0 for a heartbeat */
+	uint8_t version;         /*!< FEED_VERSION */
+	uint8_t kind;            /*!< enum feed_kind */
+	char prober[HG_ID_SIZE]; /*!< NUL-terminated copy of the prober id */
+	uint64_t epoch;          /*!< the prober's run; never 0 */
+	uint64_t seq;            /*!< the message's sequence in the epoch; never 0 */
+	uint64_t sent_ms;        /*!< prober's send time, Unix ms (informational) */
+	uint32_t n_records;      /*!< 0 for a heartbeat */
 	/* private: the records section, inside the caller's buffer */
 	const uint8_t *body_;
-	size_t   body_len_;
+	size_t body_len_;
 } feed_msg_t;
 
 /*!
@@ -147,7 +147,7 @@ int feed_decode(const void *buf, size_t len, feed_msg_t *msg, enum feed_reason *
 
 /*! A decoded record: the endpoint and its measurement. */
 typedef struct {
-	char endpoint[HG_ID_SIZE];      /*!< NUL-terminated endpoint id */
+	char endpoint[HG_ID_SIZE]; /*!< NUL-terminated endpoint id */
 	/*! The measurement as the store keeps it: layout HG_REC_LAYOUT, seq =
 	 *  the message's sequence number, every other field from the wire. */
 	hg_rec_measure_t m;
@@ -157,9 +157,9 @@ typedef struct {
 typedef struct {
 	/* private */
 	const feed_msg_t *msg_;
-	size_t   off_;
+	size_t off_;
 	uint32_t left_;
-	uint8_t  id_len_;
+	uint8_t id_len_;
 	feed_rec_t rec_;
 } feed_iter_t;
 
@@ -180,11 +180,11 @@ const feed_rec_t *feed_iter_next(feed_iter_t *it);
 
 /*! A message being built. Fields are private: use the functions below. */
 typedef struct {
-	uint8_t  kind_;
-	char     prober_[HG_ID_SIZE];
+	uint8_t kind_;
+	char prober_[HG_ID_SIZE];
 	uint64_t epoch_, seq_, sent_ms_;
-	feed_rec_t *recs_;              /*!< records added, sorted by feed_enc_finish() */
-	size_t   n_, cap_;
+	feed_rec_t *recs_; /*!< records added, sorted by feed_enc_finish() */
+	size_t n_, cap_;
 } feed_enc_t;
 
 /*! \brief Initialise an empty encoder (allocates nothing). */

@@ -48,7 +48,7 @@ static enum feed_reason rd_varint(rd_t *r, uint64_t *out)
 		v |= (uint64_t)(b & 0x7f) << (7 * i);
 		if ((b & 0x80) == 0) {
 			if (b == 0 && i > 0) {
-				return FEED_R_VARINT;  /* a shorter form exists */
+				return FEED_R_VARINT; /* a shorter form exists */
 			}
 			*out = v;
 			return FEED_OK;
@@ -160,15 +160,11 @@ static enum feed_reason rd_record(rd_t *r, uint64_t base, feed_rec_t *rec, uint8
 	}
 	if ((why = rd_time(r, base, &ts)) != FEED_OK ||
 	    (why = rd_time(r, ts, &changed)) != FEED_OK ||
-	    (why = rd_rtt(r, &rtt_last)) != FEED_OK ||
-	    (why = rd_rtt(r, &rtt_ewma)) != FEED_OK ||
-	    (why = rd_rtt(r, &rtt_median)) != FEED_OK ||
-	    (why = rd_rtt(r, &ttfb)) != FEED_OK ||
+	    (why = rd_rtt(r, &rtt_last)) != FEED_OK || (why = rd_rtt(r, &rtt_ewma)) != FEED_OK ||
+	    (why = rd_rtt(r, &rtt_median)) != FEED_OK || (why = rd_rtt(r, &ttfb)) != FEED_OK ||
 	    (why = rd_bounded(r, FEED_LOSS_MAX, &loss)) != FEED_OK ||
-	    (why = rd_u16(r, &window)) != FEED_OK ||
-	    (why = rd_u16(r, &consec_ok)) != FEED_OK ||
-	    (why = rd_u16(r, &consec_fail)) != FEED_OK ||
-	    (why = rd_varint(r, &total)) != FEED_OK ||
+	    (why = rd_u16(r, &window)) != FEED_OK || (why = rd_u16(r, &consec_ok)) != FEED_OK ||
+	    (why = rd_u16(r, &consec_fail)) != FEED_OK || (why = rd_varint(r, &total)) != FEED_OK ||
 	    (why = rd_bounded(r, total, &failed)) != FEED_OK) {
 		return why;
 	}
@@ -297,8 +293,7 @@ int feed_decode(const void *buf, size_t len, feed_msg_t *msg, enum feed_reason *
 {
 	assert(msg != NULL);
 	memset(msg, 0, sizeof(*msg));
-	enum feed_reason why = (buf == NULL && len > 0) ? FEED_R_TRUNCATED
-	                                                 : decode(buf, len, msg);
+	enum feed_reason why = (buf == NULL && len > 0) ? FEED_R_TRUNCATED : decode(buf, len, msg);
 	if (reason != NULL) {
 		*reason = why;
 	}

@@ -186,7 +186,7 @@ int feed_enc_finish(feed_enc_t *enc, uint8_t **msg, size_t *len)
 	}
 	size_t written = wr_message(enc, buf);
 	assert(written == size);
-	(void)written;  /* NDEBUG */
+	(void)written; /* NDEBUG */
 	*msg = buf;
 	*len = size;
 	return HG_EOK;

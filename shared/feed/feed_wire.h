@@ -17,8 +17,8 @@
 
 #include "feed.h"
 
-#define FEED_MAGIC     "HGF"
-#define FEED_MAGIC_LEN 3u
+#define FEED_MAGIC      "HGF"
+#define FEED_MAGIC_LEN  3u
 #define FEED_VARINT_MAX 10u
 
 /*! Header byte lengths: magic, version, kind, id length + id, epoch,
@@ -27,8 +27,8 @@
 
 /*! Longest record: shared/suffix bytes + id, state byte, two time deltas,
  *  four RTTs (<= 5 bytes), loss (<= 2), three u16 (<= 3), two u64. */
-#define FEED_REC_MAX (2u + HG_ID_MAX + 1u + 2u * FEED_VARINT_MAX + 4u * 5u + 2u + 3u * 3u + \
-                      2u * FEED_VARINT_MAX)
+#define FEED_REC_MAX \
+	(2u + HG_ID_MAX + 1u + 2u * FEED_VARINT_MAX + 4u * 5u + 2u + 3u * 3u + 2u * FEED_VARINT_MAX)
 
 _Static_assert(FEED_HDR_MAX + (uint64_t)FEED_MAX_RECORDS * FEED_REC_MAX <= FEED_MAX_MSG_BYTES,
                "every encodable message fits the decoder's size limit");

@@ -20,7 +20,7 @@ struct geo_db {
 	MMDB_s city;
 	MMDB_s asn;
 	bool has_asn;
-	uint64_t id;            /*!< unique per geo_open(), never 0: tags cache slots */
+	uint64_t id; /*!< unique per geo_open(), never 0: tags cache slots */
 };
 
 /* A freed geo_db_t may be reallocated at the same address, so caches tell
@@ -31,8 +31,7 @@ static atomic_uint_fast64_t geo_next_id = 1;
  * netmask libmaxminddb reports counts those 96 bits too. */
 #define GEO_V4_IN_V6_BITS 96
 
-static int open_one(const char *what, const char *path, MMDB_s *db,
-                    char *errbuf, size_t errlen)
+static int open_one(const char *what, const char *path, MMDB_s *db, char *errbuf, size_t errlen)
 {
 	int rc = MMDB_open(path, MMDB_MODE_MMAP, db);
 	if (rc == MMDB_SUCCESS) {
@@ -43,18 +42,18 @@ static int open_one(const char *what, const char *path, MMDB_s *db,
 			/* MMDB_strerror() alone says "Error opening the specified
 			 * MaxMind DB file" for ENOENT and EACCES alike. */
 			int saved = errno;
-			snprintf(errbuf, errlen, "cannot open %s database '%s': %s (%s)",
-			         what, path, MMDB_strerror(rc), strerror(saved));
+			snprintf(errbuf, errlen, "cannot open %s database '%s': %s (%s)", what,
+			         path, MMDB_strerror(rc), strerror(saved));
 		} else {
-			snprintf(errbuf, errlen, "cannot open %s database '%s': %s",
-			         what, path, MMDB_strerror(rc));
+			snprintf(errbuf, errlen, "cannot open %s database '%s': %s", what, path,
+			         MMDB_strerror(rc));
 		}
 	}
 	return HG_EGEO;
 }
 
-int geo_open(const char *city_path, const char *asn_path, geo_db_t **out,
-             char *errbuf, size_t errlen)
+int geo_open(const char *city_path, const char *asn_path, geo_db_t **out, char *errbuf,
+             size_t errlen)
 {
 	if (errbuf != NULL && errlen > 0) {
 		errbuf[0] = '\0';
@@ -64,8 +63,9 @@ int geo_open(const char *city_path, const char *asn_path, geo_db_t **out,
 	}
 	if (out == NULL || city_path == NULL || city_path[0] == '\0') {
 		if (errbuf != NULL && errlen > 0) {
-			snprintf(errbuf, errlen, "%s", out == NULL ? "no output handle given" :
-			         "no city/country database given");
+			snprintf(errbuf, errlen, "%s",
+			         out == NULL ? "no output handle given"
+			                     : "no city/country database given");
 		}
 		return HG_EINVAL;
 	}
@@ -123,8 +123,8 @@ static uint8_t family_prefix(const MMDB_s *db, int family, uint16_t netmask)
 /* One tree walk. An IPv6 address in an IPv4-only db is "not found" over the
  * whole address space (prefix 0) rather than an error: a country db without
  * IPv6 data must not make IPv6 clients fail. */
-static int lookup_one(const MMDB_s *db, const uint8_t *addr, int family,
-                      MMDB_lookup_result_s *res, uint8_t *prefix)
+static int lookup_one(const MMDB_s *db, const uint8_t *addr, int family, MMDB_lookup_result_s *res,
+                      uint8_t *prefix)
 {
 	int mmdb_err = geo_tree_find(db, family, addr, res);
 	if (mmdb_err == MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR) {
@@ -174,7 +174,7 @@ static void city_record(const geo_db_t *geo, geo_cache_t *cache, MMDB_entry_s *e
 		set[1] = set[0];
 		set[0].db_id = geo->id;
 		set[0].offset = entry->offset;
-		set[0].info = *info;          /* ASN fields are still zero here */
+		set[0].info = *info; /* ASN fields are still zero here */
 		set[0].info.prefix_len = 0;
 		cache->misses++;
 	}
@@ -194,7 +194,7 @@ static void asn_record(const geo_db_t *geo, geo_cache_t *cache, MMDB_entry_s *en
 	}
 	info->has_asn = geo_decode_asn(entry, &info->asn);
 	if (!info->has_asn) {
-		info->asn = 0;   /* as geo_lookup() always reported: no partial value */
+		info->asn = 0; /* as geo_lookup() always reported: no partial value */
 	}
 	if (set != NULL) {
 		set[1] = set[0];
@@ -231,8 +231,8 @@ static bool net_has(const geo_cache_net_t *e, int family, const uint8_t *addr)
 	return rest == 0 || ((e->net[full] ^ addr[full]) & (uint8_t)(0xff00u >> rest)) == 0;
 }
 
-static void net_store(geo_cache_net_t *set, const geo_db_t *geo, int family,
-                      const uint8_t *addr, const geo_info_t *info)
+static void net_store(geo_cache_net_t *set, const geo_db_t *geo, int family, const uint8_t *addr,
+                      const geo_info_t *info)
 {
 	unsigned prefix = info->prefix_len;
 	if (geo->has_asn && info->asn_prefix_len > prefix) {
@@ -251,8 +251,8 @@ static void net_store(geo_cache_net_t *set, const geo_db_t *geo, int family,
 	e->info = *info;
 }
 
-int geo_lookup_cached(const geo_db_t *geo, geo_cache_t *cache, int family,
-                      const uint8_t *addr, geo_info_t *info)
+int geo_lookup_cached(const geo_db_t *geo, geo_cache_t *cache, int family, const uint8_t *addr,
+                      geo_info_t *info)
 {
 	if (geo == NULL || addr == NULL || info == NULL ||
 	    (family != AF_INET && family != AF_INET6)) {

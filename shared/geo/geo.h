@@ -17,24 +17,24 @@
 typedef struct geo_db geo_db_t;
 
 typedef struct {
-	bool found;                    /*!< the city/country db had an entry */
-	char continent[3];             /*!< "EU", NUL-terminated; "" unknown */
-	char country[3];               /*!< ISO 3166-1 alpha-2, "" unknown */
-	char subdivision[8];           /*!< ISO 3166-2 "CC-SSS" (first subdivision), "" unknown */
+	bool found;          /*!< the city/country db had an entry */
+	char continent[3];   /*!< "EU", NUL-terminated; "" unknown */
+	char country[3];     /*!< ISO 3166-1 alpha-2, "" unknown */
+	char subdivision[8]; /*!< ISO 3166-2 "CC-SSS" (first subdivision), "" unknown */
 	bool has_location;
 	double lat, lon;
 	bool has_asn;
 	uint32_t asn;
-	uint8_t prefix_len;            /*!< city db network prefix (bits of the address family);
+	uint8_t prefix_len;     /*!< city db network prefix (bits of the address family);
 	                                    when not found: the prefix of the empty
 	                                    region the db reports (still a valid scope) */
-	uint8_t asn_prefix_len;        /*!< ASN db network prefix, 0 without ASN db */
-	bool has_xyz;                  /*!< x, y, z are set (geo_lookup() and
+	uint8_t asn_prefix_len; /*!< ASN db network prefix, 0 without ASN db */
+	bool has_xyz;           /*!< x, y, z are set (geo_lookup() and
 	                                    geo_lookup_cached() set them whenever
 	                                    has_location); false in a hand-built
 	                                    value: the selection then computes
 	                                    the vector itself */
-	float x, y, z;                 /*!< unit vector of lat/lon, geo_unit_vector();
+	float x, y, z;          /*!< unit vector of lat/lon, geo_unit_vector();
 	                                    cached with the record, so computed once
 	                                    per record and thread, not per query */
 } geo_info_t;
@@ -61,8 +61,8 @@ static inline void geo_unit_vector(double lat, double lon, float out[3])
  * \param[out] errbuf   On failure, a message naming the file and the reason.
  * \return HG_EOK or HG_EGEO.
  */
-int geo_open(const char *city_path, const char *asn_path, geo_db_t **out,
-             char *errbuf, size_t errlen);
+int geo_open(const char *city_path, const char *asn_path, geo_db_t **out, char *errbuf,
+             size_t errlen);
 
 void geo_close(geo_db_t *geo);
 
@@ -86,14 +86,14 @@ int geo_lookup(const geo_db_t *geo, int family, const uint8_t *addr, geo_info_t 
 
 /*! The address-independent part of a city lookup: one mmdb data record. */
 typedef struct {
-	uint64_t db_id;                /*!< geo_db_t the slot came from; 0: empty */
-	uint32_t offset;               /*!< data record offset (MMDB_entry_s.offset) */
-	geo_info_t info;               /*!< found, codes, location; prefixes and ASN unset */
+	uint64_t db_id;  /*!< geo_db_t the slot came from; 0: empty */
+	uint32_t offset; /*!< data record offset (MMDB_entry_s.offset) */
+	geo_info_t info; /*!< found, codes, location; prefixes and ASN unset */
 } geo_cache_city_t;
 
 /*! The address-independent part of an ASN lookup. */
 typedef struct {
-	uint64_t db_id;                /*!< 0: empty */
+	uint64_t db_id; /*!< 0: empty */
 	uint32_t offset;
 	bool has_asn;
 	uint32_t asn;
@@ -107,10 +107,10 @@ typedef struct {
  *  the same country map, every key at the same string): a map key's id, or
  *  the code a continent, country or subdivision value yields. */
 typedef struct {
-	uint64_t db_id;                /*!< 0: empty */
-	uint32_t off;                  /*!< the pointer's target in the data section */
-	uint8_t what;                  /*!< private to geo_decode.c */
-	char code[4];                  /*!< the decoded code, "" = none */
+	uint64_t db_id; /*!< 0: empty */
+	uint32_t off;   /*!< the pointer's target in the data section */
+	uint8_t what;   /*!< private to geo_decode.c */
+	char code[4];   /*!< the decoded code, "" = none */
 } geo_memo_t;
 
 /*! Networks per geo_cache_t (a power of two; 2-way sets). */
@@ -118,11 +118,11 @@ typedef struct {
 
 /*! One lookup's whole answer, valid for every address of its network. */
 typedef struct {
-	uint64_t db_id;                /*!< geo_db_t it came from; 0: empty */
-	uint8_t family;                /*!< AF_INET / AF_INET6 */
-	uint8_t prefix;                /*!< bits of net that every address it answers shares */
-	uint8_t net[16];               /*!< the address masked to prefix */
-	geo_info_t info;               /*!< what geo_lookup() returned */
+	uint64_t db_id;  /*!< geo_db_t it came from; 0: empty */
+	uint8_t family;  /*!< AF_INET / AF_INET6 */
+	uint8_t prefix;  /*!< bits of net that every address it answers shares */
+	uint8_t net[16]; /*!< the address masked to prefix */
+	geo_info_t info; /*!< what geo_lookup() returned */
 } geo_cache_net_t;
 
 /*!
@@ -142,12 +142,12 @@ typedef struct {
  */
 typedef struct {
 	geo_cache_net_t net[GEO_CACHE_NETS];
-	geo_memo_t memo[GEO_MEMO_SLOTS];   /*!< shared parts of records, see geo_decode.h */
+	geo_memo_t memo[GEO_MEMO_SLOTS]; /*!< shared parts of records, see geo_decode.h */
 	geo_cache_city_t city[GEO_CACHE_SLOTS];
 	geo_cache_asn_t asn[GEO_CACHE_SLOTS];
-	uint64_t hits;                 /*!< records served from the cache */
-	uint64_t misses;               /*!< records decoded (and stored) */
-	uint64_t net_hits;             /*!< lookups answered by a cached network */
+	uint64_t hits;     /*!< records served from the cache */
+	uint64_t misses;   /*!< records decoded (and stored) */
+	uint64_t net_hits; /*!< lookups answered by a cached network */
 } geo_cache_t;
 
 /*!
@@ -156,8 +156,8 @@ typedef struct {
  * Fills \a info exactly as geo_lookup() would. \a cache may be NULL (plain
  * geo_lookup()). No allocation, no syscalls, no locks.
  */
-int geo_lookup_cached(const geo_db_t *geo, geo_cache_t *cache, int family,
-                      const uint8_t *addr, geo_info_t *info);
+int geo_lookup_cached(const geo_db_t *geo, geo_cache_t *cache, int family, const uint8_t *addr,
+                      geo_info_t *info);
 
 /*! \brief Parse a presentation address into family + bytes. \return HG_EOK or HG_EINVAL. */
 int geo_parse_addr(const char *text, int *family, uint8_t addr[16]);

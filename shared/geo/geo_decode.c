@@ -12,14 +12,27 @@
 #include "geo_decode.h"
 
 enum gd_type {
-	GD_BAD = 0, GD_POINTER = 1, GD_UTF8 = 2, GD_DOUBLE = 3, GD_BYTES = 4, GD_UINT16 = 5,
-	GD_UINT32 = 6, GD_MAP = 7, GD_INT32 = 8, GD_UINT64 = 9, GD_UINT128 = 10, GD_ARRAY = 11,
-	GD_CONTAINER = 12, GD_END = 13, GD_BOOL = 14, GD_FLOAT = 15,
+	GD_BAD = 0,
+	GD_POINTER = 1,
+	GD_UTF8 = 2,
+	GD_DOUBLE = 3,
+	GD_BYTES = 4,
+	GD_UINT16 = 5,
+	GD_UINT32 = 6,
+	GD_MAP = 7,
+	GD_INT32 = 8,
+	GD_UINT64 = 9,
+	GD_UINT128 = 10,
+	GD_ARRAY = 11,
+	GD_CONTAINER = 12,
+	GD_END = 13,
+	GD_BOOL = 14,
+	GD_FLOAT = 15,
 };
 
 typedef struct {
 	const uint8_t *p;
-	uint32_t n;                    /* data section size */
+	uint32_t n; /* data section size */
 } gd_t;
 
 /* A decoded value: its type, size (payload bytes, entries of a map or
@@ -28,7 +41,7 @@ typedef struct {
 	unsigned type;
 	uint32_t size;
 	uint32_t data;
-	bool ptr;                      /* reached through a pointer */
+	bool ptr; /* reached through a pointer */
 } gd_val_t;
 
 /* The header of the item at *off; *off moves to its payload. A pointer's
@@ -51,12 +64,16 @@ GD_INLINE unsigned gd_head(const gd_t *d, uint32_t *off, uint32_t *size)
 		const uint8_t *b = d->p + o;
 		uint32_t v = c & 7, ptr;
 		switch (ss) {
-		case 0:  ptr = v << 8 | b[0]; break;
-		case 1:  ptr = 2048u + (v << 16 | (uint32_t)b[0] << 8 | b[1]); break;
-		case 2:  ptr = 526336u + (v << 24 | (uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2]);
-		         break;
-		default: ptr = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-		         break;
+		case 0: ptr = v << 8 | b[0]; break;
+		case 1: ptr = 2048u + (v << 16 | (uint32_t)b[0] << 8 | b[1]); break;
+		case 2:
+			ptr = 526336u +
+			      (v << 24 | (uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2]);
+			break;
+		default:
+			ptr = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
+			      b[3];
+			break;
 		}
 		*off = o + ss + 1;
 		*size = ptr;
@@ -66,7 +83,7 @@ GD_INLINE unsigned gd_head(const gd_t *d, uint32_t *off, uint32_t *size)
 		if (o >= d->n) {
 			return GD_BAD;
 		}
-		t = 7u + d->p[o++];   /* as libmaxminddb: 7 (a map) included */
+		t = 7u + d->p[o++]; /* as libmaxminddb: 7 (a map) included */
 		if (t > GD_FLOAT) {
 			return GD_BAD;
 		}
@@ -94,18 +111,37 @@ GD_INLINE unsigned gd_head(const gd_t *d, uint32_t *off, uint32_t *size)
 GD_INLINE bool gd_scalar_ok(const gd_t *d, unsigned t, uint32_t sz, uint32_t off)
 {
 	switch (t) {
-	case GD_MAP: case GD_ARRAY:
-		return true;
-	case GD_BOOL:
-		return sz <= 1;
-	case GD_CONTAINER: case GD_END: case GD_BAD:
-		return false;
-	case GD_DOUBLE: if (sz != 8) return false; break;
-	case GD_FLOAT:  if (sz != 4) return false; break;
-	case GD_UINT16: if (sz > 2) return false; break;
-	case GD_UINT32: case GD_INT32: if (sz > 4) return false; break;
-	case GD_UINT64: if (sz > 8) return false; break;
-	case GD_UINT128: if (sz > 16) return false; break;
+	case GD_MAP:
+	case GD_ARRAY: return true;
+	case GD_BOOL: return sz <= 1;
+	case GD_CONTAINER:
+	case GD_END:
+	case GD_BAD: return false;
+	case GD_DOUBLE:
+		if (sz != 8)
+			return false;
+		break;
+	case GD_FLOAT:
+		if (sz != 4)
+			return false;
+		break;
+	case GD_UINT16:
+		if (sz > 2)
+			return false;
+		break;
+	case GD_UINT32:
+	case GD_INT32:
+		if (sz > 4)
+			return false;
+		break;
+	case GD_UINT64:
+		if (sz > 8)
+			return false;
+		break;
+	case GD_UINT128:
+		if (sz > 16)
+			return false;
+		break;
 	default: break;
 	}
 	return sz <= d->n - off;
@@ -124,14 +160,14 @@ GD_INLINE bool gd_value(const gd_t *d, uint32_t *off, gd_val_t *v)
 		at = sz;
 		t = gd_head(d, &at, &sz);
 		if (t == GD_POINTER) {
-			return false;   /* a pointer to a pointer */
+			return false; /* a pointer to a pointer */
 		}
 	}
 	if (!gd_scalar_ok(d, t, sz, at)) {
 		return false;
 	}
 	if (t != GD_MAP && t != GD_ARRAY && t != GD_BOOL && !v->ptr) {
-		*off = at + sz;    /* an inline scalar: past its payload */
+		*off = at + sz; /* an inline scalar: past its payload */
 	}
 	v->type = t;
 	v->size = sz;
@@ -149,17 +185,14 @@ static bool gd_skip(const gd_t *d, uint32_t *off, uint64_t n)
 		unsigned t = gd_head(d, &o, &sz);
 		n--;
 		switch (t) {
-		case GD_POINTER: case GD_BOOL:
+		case GD_POINTER:
+		case GD_BOOL:
 			if (t == GD_BOOL && sz > 1) {
 				return false;
 			}
 			break;
-		case GD_MAP:
-			n += 2 * (uint64_t)sz;
-			break;
-		case GD_ARRAY:
-			n += sz;
-			break;
+		case GD_MAP: n += 2 * (uint64_t)sz; break;
+		case GD_ARRAY: n += sz; break;
 		default:
 			if (!gd_scalar_ok(d, t, sz, o)) {
 				return false;
@@ -168,7 +201,7 @@ static bool gd_skip(const gd_t *d, uint32_t *off, uint64_t n)
 			break;
 		}
 		if (n > d->n - (o < d->n ? o : d->n)) {
-			return false;   /* more entries than bytes left: malformed */
+			return false; /* more entries than bytes left: malformed */
 		}
 	}
 	*off = o;
@@ -276,8 +309,13 @@ static bool gd_open(const MMDB_entry_s *entry, gd_t *d, gd_val_t *top)
 /* The keys a city record is read by; one id per string, so a key pointer
  * is classified once per database and thread (geo_memo_t). */
 enum gd_key_id {
-	GD_K_OTHER = 0, GD_K_CONTINENT, GD_K_COUNTRY, GD_K_SUBDIVISIONS, GD_K_LOCATION,
-	GD_K_LATITUDE, GD_K_LONGITUDE,
+	GD_K_OTHER = 0,
+	GD_K_CONTINENT,
+	GD_K_COUNTRY,
+	GD_K_SUBDIVISIONS,
+	GD_K_LOCATION,
+	GD_K_LATITUDE,
+	GD_K_LONGITUDE,
 };
 
 /* What a memo entry holds. */
@@ -286,11 +324,15 @@ enum gd_memo_what { GD_M_KEY = 1, GD_M_CONT, GD_M_COUNTRY, GD_M_SUBDIV };
 static unsigned gd_classify(const char *key, uint32_t klen)
 {
 	switch (klen) {
-	case 7:  return GD_KEY_IS(key, klen, "country") ? GD_K_COUNTRY : GD_K_OTHER;
-	case 8:  return GD_KEY_IS(key, klen, "location") ? GD_K_LOCATION
-	              : GD_KEY_IS(key, klen, "latitude") ? GD_K_LATITUDE : GD_K_OTHER;
-	case 9:  return GD_KEY_IS(key, klen, "continent") ? GD_K_CONTINENT
-	              : GD_KEY_IS(key, klen, "longitude") ? GD_K_LONGITUDE : GD_K_OTHER;
+	case 7: return GD_KEY_IS(key, klen, "country") ? GD_K_COUNTRY : GD_K_OTHER;
+	case 8:
+		return GD_KEY_IS(key, klen, "location")   ? GD_K_LOCATION
+		       : GD_KEY_IS(key, klen, "latitude") ? GD_K_LATITUDE
+		                                          : GD_K_OTHER;
+	case 9:
+		return GD_KEY_IS(key, klen, "continent")   ? GD_K_CONTINENT
+		       : GD_KEY_IS(key, klen, "longitude") ? GD_K_LONGITUDE
+		                                           : GD_K_OTHER;
 	case 12: return GD_KEY_IS(key, klen, "subdivisions") ? GD_K_SUBDIVISIONS : GD_K_OTHER;
 	default: return GD_K_OTHER;
 	}
@@ -298,7 +340,7 @@ static unsigned gd_classify(const char *key, uint32_t klen)
 
 typedef struct {
 	const gd_t *d;
-	geo_memo_t *memo;              /* NULL: no memo */
+	geo_memo_t *memo; /* NULL: no memo */
 	uint64_t db;
 } gd_ctx_t;
 
@@ -325,8 +367,9 @@ static bool gd_key_id(const gd_ctx_t *x, uint32_t *off, unsigned *id)
 			return false;
 		}
 		*id = gd_classify(key, klen);
-		*m = (geo_memo_t){ .db_id = x->db, .off = target, .what = GD_M_KEY,
-		                   .code = { (char)*id } };
+		*m = (geo_memo_t){
+			.db_id = x->db, .off = target, .what = GD_M_KEY, .code = { (char)*id }
+		};
 		return true;
 	}
 	const char *key;
@@ -340,7 +383,7 @@ static bool gd_key_id(const gd_ctx_t *x, uint32_t *off, unsigned *id)
 
 /* What the city walk found; applied to geo_info_t as geo.c always did. */
 typedef struct {
-	char cont[3], country[3], sub[4];   /* codes as gd_code() copies them */
+	char cont[3], country[3], sub[4]; /* codes as gd_code() copies them */
 	gd_val_t lat, lon;
 	bool has_cont, has_country, has_subdiv, has_lat, has_lon;
 } gd_city_t;
@@ -400,18 +443,18 @@ static bool gd_code_of(const gd_t *d, unsigned which, const gd_val_t *v, char *c
 
 /* A continent / country / subdivisions value at *off, through the memo
  * when it is a pointer (the maps records share). *off moves past it. */
-static bool gd_code_value(const gd_ctx_t *x, unsigned which, uint32_t *off, bool *found,
-                          char *code)
+static bool gd_code_value(const gd_ctx_t *x, unsigned which, uint32_t *off, bool *found, char *code)
 {
-	static const uint8_t what[] = { [GD_K_CONTINENT] = GD_M_CONT, [GD_K_COUNTRY] = GD_M_COUNTRY,
-	                                [GD_K_SUBDIVISIONS] = GD_M_SUBDIV };
+	static const uint8_t what[] = { [GD_K_CONTINENT] = GD_M_CONT,
+		                        [GD_K_COUNTRY] = GD_M_COUNTRY,
+		                        [GD_K_SUBDIVISIONS] = GD_M_SUBDIV };
 	uint32_t o = *off, target = 0;
 	geo_memo_t *m = NULL;
 	if (x->memo != NULL && gd_head(x->d, &o, &target) == GD_POINTER) {
 		m = gd_memo(x, target, what[which]);
 		if (m->db_id == x->db && m->off == target && m->what == what[which]) {
 			*off = o;
-			*found = m->code[3] != 0;   /* the path exists */
+			*found = m->code[3] != 0; /* the path exists */
 			memcpy(code, m->code, 3);
 			code[3] = '\0';
 			return true;
@@ -437,12 +480,9 @@ static bool gd_code_value(const gd_ctx_t *x, unsigned which, uint32_t *off, bool
 static bool gd_city_entry(const gd_ctx_t *x, unsigned which, uint32_t *off, gd_city_t *c)
 {
 	switch (which) {
-	case GD_K_CONTINENT:
-		return gd_code_value(x, which, off, &c->has_cont, c->cont);
-	case GD_K_COUNTRY:
-		return gd_code_value(x, which, off, &c->has_country, c->country);
-	case GD_K_SUBDIVISIONS:
-		return gd_code_value(x, which, off, &c->has_subdiv, c->sub);
+	case GD_K_CONTINENT: return gd_code_value(x, which, off, &c->has_cont, c->cont);
+	case GD_K_COUNTRY: return gd_code_value(x, which, off, &c->has_country, c->country);
+	case GD_K_SUBDIVISIONS: return gd_code_value(x, which, off, &c->has_subdiv, c->sub);
 	default: {
 		uint32_t voff = *off;
 		gd_val_t v;
@@ -452,7 +492,7 @@ static bool gd_city_entry(const gd_ctx_t *x, unsigned which, uint32_t *off, gd_c
 		if (v.type == GD_MAP) {
 			uint32_t end = gd_location(x, &v, c);
 			if (!v.ptr && end != 0) {
-				*off = end;   /* walked whole: no second pass to skip it */
+				*off = end; /* walked whole: no second pass to skip it */
 				return true;
 			}
 		}
@@ -461,8 +501,7 @@ static bool gd_city_entry(const gd_ctx_t *x, unsigned which, uint32_t *off, gd_c
 	}
 }
 
-void geo_decode_city(const MMDB_entry_s *entry, geo_info_t *info, geo_memo_t *memo,
-                     uint64_t db_id)
+void geo_decode_city(const MMDB_entry_s *entry, geo_info_t *info, geo_memo_t *memo, uint64_t db_id)
 {
 	gd_t d;
 	gd_val_t top;
@@ -532,9 +571,8 @@ bool geo_decode_asn(const MMDB_entry_s *entry, uint32_t *asn)
 	}
 	uint64_t x = gd_uint(&d, &v);
 	switch (v.type) {
-	case GD_UINT16: case GD_UINT32:
-		*asn = (uint32_t)x;
-		return true;
+	case GD_UINT16:
+	case GD_UINT32: *asn = (uint32_t)x; return true;
 	case GD_UINT64:
 		if (x > UINT32_MAX) {
 			return false;
@@ -548,7 +586,6 @@ bool geo_decode_asn(const MMDB_entry_s *entry, uint32_t *asn)
 		}
 		*asn = (uint32_t)x;
 		return true;
-	default:
-		return false;
+	default: return false;
 	}
 }

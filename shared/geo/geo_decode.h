@@ -29,8 +29,7 @@
  *              what the pointers of database \a db_id (never 0) decode to:
  *              the same result, without walking the shared maps again.
  */
-void geo_decode_city(const MMDB_entry_s *entry, geo_info_t *info, geo_memo_t *memo,
-                     uint64_t db_id);
+void geo_decode_city(const MMDB_entry_s *entry, geo_info_t *info, geo_memo_t *memo, uint64_t db_id);
 
 /*!
  * \brief The ASN of the record at \a entry.

@@ -8,7 +8,7 @@
 
 #include "geo_decode.h"
 
-#define MMDB_SEPARATOR 16u   /* between the tree and the data section */
+#define MMDB_SEPARATOR 16u /* between the tree and the data section */
 
 static inline uint32_t be24(const uint8_t *p)
 {
@@ -21,13 +21,13 @@ static inline uint32_t be32(const uint8_t *p)
 }
 
 /* One walk for one record size; LEFT and RIGHT read a node's two records. */
-#define GEO_WALK(LEN, LEFT, RIGHT)                                              \
-	for (; bit < depth && value < nodes; bit++) {                                 \
-		if ((size_t)value * (LEN) + (LEN) > tree_size) {                          \
-			return MMDB_CORRUPT_SEARCH_TREE_ERROR;                                \
-		}                                                                         \
-		const uint8_t *p = tree + (size_t)value * (LEN);                          \
-		value = ((a[bit >> 3] >> (7 - (bit & 7))) & 1) ? (RIGHT) : (LEFT);        \
+#define GEO_WALK(LEN, LEFT, RIGHT)                                                 \
+	for (; bit < depth && value < nodes; bit++) {                              \
+		if ((size_t)value * (LEN) + (LEN) > tree_size) {                   \
+			return MMDB_CORRUPT_SEARCH_TREE_ERROR;                     \
+		}                                                                  \
+		const uint8_t *p = tree + (size_t)value * (LEN);                   \
+		value = ((a[bit >> 3] >> (7 - (bit & 7))) & 1) ? (RIGHT) : (LEFT); \
 	}
 
 int geo_tree_find(const MMDB_s *db, int family, const uint8_t *addr, MMDB_lookup_result_s *res)
@@ -54,26 +54,21 @@ int geo_tree_find(const MMDB_s *db, int family, const uint8_t *addr, MMDB_lookup
 		bit = db->ipv4_start_node.netmask;
 	}
 	const uint8_t *tree = db->file_content;
-	size_t tree_size = (size_t)(db->data_section - tree);   /* as libmaxminddb's bound */
+	size_t tree_size = (size_t)(db->data_section - tree); /* as libmaxminddb's bound */
 	switch (db->full_record_byte_size) {
-	case 6:
-		GEO_WALK(6, be24(p), be24(p + 3))
-		break;
+	case 6: GEO_WALK(6, be24(p), be24(p + 3)) break;
 	case 7:
 		GEO_WALK(7, be24(p) | (uint32_t)(p[3] & 0xf0) << 20, be32(p + 3) & 0xfffffffu)
 		break;
-	case 8:
-		GEO_WALK(8, be32(p), be32(p + 4))
-		break;
-	default:
-		return MMDB_UNKNOWN_DATABASE_FORMAT_ERROR;
+	case 8: GEO_WALK(8, be32(p), be32(p + 4)) break;
+	default: return MMDB_UNKNOWN_DATABASE_FORMAT_ERROR;
 	}
 	res->netmask = bit;
 	if (value >= nodes + db->data_section_size) {
-		return MMDB_CORRUPT_SEARCH_TREE_ERROR;   /* points off the end */
+		return MMDB_CORRUPT_SEARCH_TREE_ERROR; /* points off the end */
 	}
 	if (value == nodes) {
-		return MMDB_SUCCESS;                     /* an empty record */
+		return MMDB_SUCCESS; /* an empty record */
 	}
 	res->found_entry = true;
 	res->entry.offset = value - nodes - MMDB_SEPARATOR;

@@ -35,24 +35,24 @@ typedef struct {
 
 typedef struct {
 	char id[HG_ID_SIZE];
-	char pool[HG_ID_SIZE];         /*!< id of the pool it belongs to */
-	size_t pool_index;             /*!< index into policy_t.pools */
+	char pool[HG_ID_SIZE]; /*!< id of the pool it belongs to */
+	size_t pool_index;     /*!< index into policy_t.pools */
 	uint8_t n_v4, n_v6;
 	uint8_t v4[HG_ADDR_MAX][4];
 	uint8_t v6[HG_ADDR_MAX][16];
-	uint8_t cname[HG_DNAME_MAX];   /*!< wire format; cname_len == 0 → address endpoint */
+	uint8_t cname[HG_DNAME_MAX]; /*!< wire format; cname_len == 0 → address endpoint */
 	uint8_t cname_len;
 	bool has_location;
 	double lat, lon;
-	uint32_t weight;               /*!< default 1 */
-	int32_t priority;              /*!< pool's priority unless the endpoint sets one */
-	hg_rec_check_t check;          /*!< effective check: defaults → pool → endpoint */
+	uint32_t weight;      /*!< default 1 */
+	int32_t priority;     /*!< pool's priority unless the endpoint sets one */
+	hg_rec_check_t check; /*!< effective check: defaults → pool → endpoint */
 	policy_pos_t pos;
 } policy_endpoint_t;
 
 typedef struct {
 	char id[HG_ID_SIZE];
-	int32_t priority;              /*!< default 0 */
+	int32_t priority; /*!< default 0 */
 	bool has_check;
 	size_t first_endpoint, n_endpoints; /*!< range in policy_t.endpoints */
 	policy_pos_t pos;
@@ -60,18 +60,18 @@ typedef struct {
 
 /*! One condition value of a geofence `match`. */
 typedef struct {
-	uint8_t kind;                  /*!< enum hg_match_kind */
-	uint8_t family;                /*!< prefix: 4 or 6 */
-	uint8_t prefix_len;            /*!< prefix: bits */
-	uint8_t data[16];              /*!< as hg_view_match_t.data */
+	uint8_t kind;       /*!< enum hg_match_kind */
+	uint8_t family;     /*!< prefix: 4 or 6 */
+	uint8_t prefix_len; /*!< prefix: bits */
+	uint8_t data[16];   /*!< as hg_view_match_t.data */
 } policy_match_t;
 
 typedef struct {
-	policy_match_t *matches;       /*!< owned */
+	policy_match_t *matches; /*!< owned */
 	size_t n_matches;
 	char (*endpoints)[HG_ID_SIZE]; /*!< owned; ids listed under `endpoints:` */
 	size_t n_endpoints;
-	char (*pools)[HG_ID_SIZE];     /*!< owned; ids listed under `pools:` */
+	char (*pools)[HG_ID_SIZE]; /*!< owned; ids listed under `pools:` */
 	size_t n_pools;
 	bool strict;
 	/*! Strict rules only: `fallback: pool:ID` (has_fallback_pool, the pool
@@ -84,11 +84,11 @@ typedef struct {
 } policy_rule_t;
 
 typedef struct {
-	uint8_t type;                  /*!< enum hg_filter_type */
-	bool sticky;                   /*!< weighted */
-	uint32_t arg;                  /*!< lowest-latency: tolerance us (default 20ms);
+	uint8_t type;         /*!< enum hg_filter_type */
+	bool sticky;          /*!< weighted */
+	uint32_t arg;         /*!< lowest-latency: tolerance us (default 20ms);
 	                                    max-loss: basis points; first: N */
-	policy_rule_t *rules;          /*!< geofence: owned */
+	policy_rule_t *rules; /*!< geofence: owned */
 	size_t n_rules;
 	policy_pos_t pos;
 } policy_filter_t;
@@ -97,9 +97,9 @@ typedef struct {
 	/*! Presentation form, lower-case, with final dot. Names are letters,
 	 *  digits, '-' and '_' only, so no escapes: at most 254 characters. */
 	char text[HG_DNAME_MAX + 1];
-	uint8_t owner[HG_DNAME_MAX];   /*!< wire format, lower-case */
+	uint8_t owner[HG_DNAME_MAX]; /*!< wire format, lower-case */
 	uint8_t owner_len;
-	uint32_t ttl, degraded_ttl;    /*!< name value or defaults */
+	uint32_t ttl, degraded_ttl; /*!< name value or defaults */
 	uint32_t quorum_ppm, stale_after_ms;
 	size_t pools[HG_NAME_POOLS_MAX]; /*!< indexes into policy_t.pools */
 	size_t n_pools;
@@ -107,8 +107,8 @@ typedef struct {
 	 *  HG_CHAIN_MAX). A pointer: inline, 16 filters cost 512 bytes a name. */
 	policy_filter_t *chain;
 	size_t n_filters;
-	uint8_t fallback;              /*!< enum hg_fallback; default all */
-	size_t fallback_pool;          /*!< index into policy_t.pools when HG_FALLBACK_POOL */
+	uint8_t fallback;     /*!< enum hg_fallback; default all */
+	size_t fallback_pool; /*!< index into policy_t.pools when HG_FALLBACK_POOL */
 	/*! The chain in one line, for status (as hg_rec_name_t.chain_text, at
 	 *  most 511 bytes kept). Owned (policy_free() frees it); never NULL in a
 	 *  parsed model. A pointer: inline, it was 512 bytes of every name. */
@@ -126,22 +126,26 @@ typedef struct {
 } policy_error_t;
 
 typedef struct {
-	policy_error_t *errors;        /*!< owned */
+	policy_error_t *errors; /*!< owned */
 	size_t n_errors;
 } policy_errors_t;
 
 typedef struct {
-	char *source;                  /*!< file path as given (owned) */
-	uint8_t sha256[32];            /*!< digest of the file bytes */
+	char *source;       /*!< file path as given (owned) */
+	uint8_t sha256[32]; /*!< digest of the file bytes */
 	uint32_t version;
-	uint32_t ttl, degraded_ttl;    /*!< defaults (30, 10 if absent) */
-	uint32_t quorum_ppm;           /*!< default 500000 (0.5) */
-	uint32_t stale_after_ms;       /*!< default 15000 */
-	hg_rec_check_t check;          /*!< default check */
-	policy_prober_t *probers;      size_t n_probers;
-	policy_pool_t *pools;          size_t n_pools;
-	policy_endpoint_t *endpoints;  size_t n_endpoints; /*!< grouped by pool, policy order */
-	policy_name_t *names;          size_t n_names;
+	uint32_t ttl, degraded_ttl; /*!< defaults (30, 10 if absent) */
+	uint32_t quorum_ppm;        /*!< default 500000 (0.5) */
+	uint32_t stale_after_ms;    /*!< default 15000 */
+	hg_rec_check_t check;       /*!< default check */
+	policy_prober_t *probers;
+	size_t n_probers;
+	policy_pool_t *pools;
+	size_t n_pools;
+	policy_endpoint_t *endpoints;
+	size_t n_endpoints; /*!< grouped by pool, policy order */
+	policy_name_t *names;
+	size_t n_names;
 	/*! Problems that do not fail the policy (e.g. an obsolete key), each
 	 *  message starting with "warning: "; print with policy_errors_print(). */
 	policy_errors_t warnings;
@@ -163,8 +167,8 @@ typedef struct {
 int policy_parse_file(const char *path, policy_t **out, policy_errors_t *errors);
 
 /*! \brief Same as policy_parse_file() from a buffer; \a path names it in errors. */
-int policy_parse_buffer(const char *path, const char *buf, size_t len,
-                        policy_t **out, policy_errors_t *errors);
+int policy_parse_buffer(const char *path, const char *buf, size_t len, policy_t **out,
+                        policy_errors_t *errors);
 
 /*! \brief Print errors as "FILE:LINE:COL: message", one per line. */
 void policy_errors_print(const policy_errors_t *errors, const char *path, void *stdio_file);

@@ -26,8 +26,7 @@ static void no_argument(pctx_t *c, pnode_t *arg, uint8_t type)
 	}
 }
 
-static bool need_argument(pctx_t *c, pnode_t *item, pnode_t *arg, uint8_t type,
-                          const char *example)
+static bool need_argument(pctx_t *c, pnode_t *item, pnode_t *arg, uint8_t type, const char *example)
 {
 	if (pctx_is_null(arg)) {
 		pctx_err(c, item, "filter '%s' needs an argument (e.g. '%s')", filter_name(type),
@@ -60,7 +59,7 @@ static void parse_latency(pctx_t *c, pnode_t *arg, policy_filter_t *f)
 			return;
 		}
 	}
-	f->arg = ms * 1000;   /* stored in microseconds, like measured RTTs */
+	f->arg = ms * 1000; /* stored in microseconds, like measured RTTs */
 }
 
 static void parse_weighted(pctx_t *c, pnode_t *arg, policy_filter_t *f)
@@ -75,8 +74,8 @@ static void parse_weighted(pctx_t *c, pnode_t *arg, policy_filter_t *f)
 	}
 }
 
-static void parse_argument(pctx_t *c, pnode_t *item, pnode_t *arg,
-                           policy_name_t *name, policy_filter_t *f)
+static void parse_argument(pctx_t *c, pnode_t *item, pnode_t *arg, policy_name_t *name,
+                           policy_filter_t *f)
 {
 	long long n;
 	const char *s;
@@ -93,23 +92,18 @@ static void parse_argument(pctx_t *c, pnode_t *item, pnode_t *arg,
 			break;
 		}
 		if (policy_parse_percent_bp(s, &f->arg) != HG_EOK) {
-			pctx_err(c, arg, "bad percentage '%s' for max-loss (use e.g. 2%% or 0.02)", s);
+			pctx_err(c, arg, "bad percentage '%s' for max-loss (use e.g. 2%% or 0.02)",
+			         s);
 		}
 		break;
-	case HG_F_LOWEST_LATENCY:
-		parse_latency(c, arg, f);
-		break;
-	case HG_F_WEIGHTED:
-		parse_weighted(c, arg, f);
-		break;
+	case HG_F_LOWEST_LATENCY: parse_latency(c, arg, f); break;
+	case HG_F_WEIGHTED: parse_weighted(c, arg, f); break;
 	case HG_F_GEOFENCE:
 		if (need_argument(c, item, arg, f->type, "geofence: [{match: ..., pools: ...}]")) {
 			pparse_geofence(c, arg, name, f);
 		}
 		break;
-	default:
-		no_argument(c, arg, f->type);
-		break;
+	default: no_argument(c, arg, f->type); break;
 	}
 }
 
@@ -119,8 +113,10 @@ static void parse_item(pctx_t *c, pnode_t *item, policy_name_t *name)
 	if (item->type == PNODE_MAP) {
 		size_t n = pnode_len(item);
 		if (n != 1) {
-			pctx_err(c, item, "a chain filter is a name or a map with one key "
-			         "(got %zu keys)", n);
+			pctx_err(c, item,
+			         "a chain filter is a name or a map with one key "
+			         "(got %zu keys)",
+			         n);
 			return;
 		}
 		key = pnode_key(c, item, 0);
@@ -133,8 +129,8 @@ static void parse_item(pctx_t *c, pnode_t *item, policy_name_t *name)
 	unsigned type = 0;
 	if (schema_value(&schema_filters, s, &type) != HG_EOK) {
 		const char *hint = policy_suggest(s, schema_filters.names);
-		pctx_err(c, key, "unknown chain filter '%s'%s%s%s", s, hint ? " (did you mean '" : "",
-		         hint ? hint : "", hint ? "'?)" : "");
+		pctx_err(c, key, "unknown chain filter '%s'%s%s%s", s,
+		         hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
 		return;
 	}
 	if (name->n_filters >= HG_CHAIN_MAX) {
@@ -169,7 +165,7 @@ void pparse_chain(pctx_t *c, pnode_t *node, policy_name_t *name)
 
 /* Append to buf at *off, never past size (the text is for display only). */
 static void text_add(char *buf, size_t size, size_t *off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 static void text_add(char *buf, size_t size, size_t *off, const char *fmt, ...)
 {
 	if (*off >= size) {
@@ -191,28 +187,25 @@ void pchain_text(const policy_name_t *name, char *buf, size_t size)
 		text_add(buf, size, &off, "%s%s", i ? ", " : "", filter_name(f->type));
 		switch (f->type) {
 		case HG_F_GEOFENCE:
-			text_add(buf, size, &off, "(%zu rule%s)", f->n_rules, f->n_rules == 1 ? "" : "s");
+			text_add(buf, size, &off, "(%zu rule%s)", f->n_rules,
+			         f->n_rules == 1 ? "" : "s");
 			break;
 		case HG_F_MAX_LOSS:
 			if (f->arg % 100 == 0) {
 				text_add(buf, size, &off, " %u%%", f->arg / 100);
 			} else if (f->arg % 10 == 0) {
-				text_add(buf, size, &off, " %u.%u%%", f->arg / 100, f->arg % 100 / 10);
+				text_add(buf, size, &off, " %u.%u%%", f->arg / 100,
+				         f->arg % 100 / 10);
 			} else {
 				text_add(buf, size, &off, " %u.%02u%%", f->arg / 100, f->arg % 100);
 			}
 			break;
-		case HG_F_LOWEST_LATENCY:
-			text_add(buf, size, &off, " %ums", f->arg / 1000);
-			break;
+		case HG_F_LOWEST_LATENCY: text_add(buf, size, &off, " %ums", f->arg / 1000); break;
 		case HG_F_WEIGHTED:
 			text_add(buf, size, &off, "%s", f->sticky ? " sticky" : "");
 			break;
-		case HG_F_FIRST:
-			text_add(buf, size, &off, " %u", f->arg);
-			break;
-		default:
-			break;
+		case HG_F_FIRST: text_add(buf, size, &off, " %u", f->arg); break;
+		default: break;
 		}
 	}
 }

@@ -25,13 +25,27 @@ void pcheck_builtin(hg_rec_check_t *chk)
 	chk->down_loss_bp = 5000;
 }
 
-static const char *const check_keys[] = {
-	"type", "port", "path", "host", "expect", "body", "interval", "timeout",
-	"rise", "fall", "http2", "tls-verify", "ca", "probe-address", "down-loss", NULL
-};
+static const char *const check_keys[] = { "type",   "port",          "path",      "host",
+	                                  "expect", "body",          "interval",  "timeout",
+	                                  "rise",   "fall",          "http2",     "tls-verify",
+	                                  "ca",     "probe-address", "down-loss", NULL };
 enum {
-	K_TYPE, K_PORT, K_PATH, K_HOST, K_EXPECT, K_BODY, K_INTERVAL, K_TIMEOUT,
-	K_RISE, K_FALL, K_HTTP2, K_TLS_VERIFY, K_CA, K_PROBE_ADDRESS, K_DOWN_LOSS, K_COUNT
+	K_TYPE,
+	K_PORT,
+	K_PATH,
+	K_HOST,
+	K_EXPECT,
+	K_BODY,
+	K_INTERVAL,
+	K_TIMEOUT,
+	K_RISE,
+	K_FALL,
+	K_HTTP2,
+	K_TLS_VERIFY,
+	K_CA,
+	K_PROBE_ADDRESS,
+	K_DOWN_LOSS,
+	K_COUNT
 };
 
 /* `down-loss: 50%` (or 0.5): the failed share of a full window that marks
@@ -44,8 +58,10 @@ static void parse_down_loss(pctx_t *c, pnode_t *n, pcheck_t *out)
 		return;
 	}
 	if (policy_parse_percent_bp(s, &bp) != HG_EOK) {
-		pctx_err(c, n, "bad percentage '%s' for 'down-loss' in check (use e.g. 50%% or 0.5; "
-		         "0 turns it off)", s);
+		pctx_err(c, n,
+		         "bad percentage '%s' for 'down-loss' in check (use e.g. 50%% or 0.5; "
+		         "0 turns it off)",
+		         s);
 		return;
 	}
 	out->v.down_loss_bp = (uint16_t)bp;
@@ -109,7 +125,8 @@ static void parse_probe_address(pctx_t *c, pnode_t *n, pcheck_t *out)
 	}
 	const char *why = pvalid_addr(af, buf);
 	if (why != NULL) {
-		pctx_err(c, n, "'probe-address' '%s' in check is not a unicast address: %s", s, why);
+		pctx_err(c, n, "'probe-address' '%s' in check is not a unicast address: %s", s,
+		         why);
 		return;
 	}
 	/* store the canonical text so every reader sees one spelling */
@@ -179,20 +196,25 @@ void pcheck_parse(pctx_t *c, pnode_t *node, pcheck_t *out)
 	uint16_t u16;
 	uint32_t u32;
 	uint8_t u8;
-	if (v[K_TYPE]) parse_type(c, v[K_TYPE], out);
+	if (v[K_TYPE])
+		parse_type(c, v[K_TYPE], out);
 	if (v[K_PORT] && parse_u16(c, v[K_PORT], "'port' in check", 1, &u16)) {
 		out->v.port = u16;
 		*set |= PCHECK_PORT;
 	}
 	if (v[K_PATH]) {
-		parse_text(c, v[K_PATH], "'path' in check", out->v.path, pvalid_path, PCHECK_PATH, set);
+		parse_text(c, v[K_PATH], "'path' in check", out->v.path, pvalid_path, PCHECK_PATH,
+		           set);
 	}
 	if (v[K_HOST]) {
-		parse_text(c, v[K_HOST], "'host' in check", out->v.host, pvalid_host, PCHECK_HOST, set);
+		parse_text(c, v[K_HOST], "'host' in check", out->v.host, pvalid_host, PCHECK_HOST,
+		           set);
 	}
-	if (v[K_EXPECT]) parse_expect(c, v[K_EXPECT], out);
+	if (v[K_EXPECT])
+		parse_expect(c, v[K_EXPECT], out);
 	/* body is only searched for, byte for byte: any text but NUL */
-	if (v[K_BODY]) parse_text(c, v[K_BODY], "'body' in check", out->v.body, NULL, PCHECK_BODY, set);
+	if (v[K_BODY])
+		parse_text(c, v[K_BODY], "'body' in check", out->v.body, NULL, PCHECK_BODY, set);
 	if (v[K_INTERVAL] && parse_ms(c, v[K_INTERVAL], "'interval' in check", &u32)) {
 		out->v.interval_ms = u32;
 		*set |= PCHECK_INTERVAL;
@@ -217,9 +239,12 @@ void pcheck_parse(pctx_t *c, pnode_t *node, pcheck_t *out)
 		out->v.tls_verify = u8;
 		*set |= PCHECK_TLS_VERIFY;
 	}
-	if (v[K_CA]) parse_text(c, v[K_CA], "'ca' in check", out->v.ca, pvalid_ca, PCHECK_CA, set);
-	if (v[K_PROBE_ADDRESS]) parse_probe_address(c, v[K_PROBE_ADDRESS], out);
-	if (v[K_DOWN_LOSS]) parse_down_loss(c, v[K_DOWN_LOSS], out);
+	if (v[K_CA])
+		parse_text(c, v[K_CA], "'ca' in check", out->v.ca, pvalid_ca, PCHECK_CA, set);
+	if (v[K_PROBE_ADDRESS])
+		parse_probe_address(c, v[K_PROBE_ADDRESS], out);
+	if (v[K_DOWN_LOSS])
+		parse_down_loss(c, v[K_DOWN_LOSS], out);
 }
 
 static void apply(hg_rec_check_t *d, const pcheck_t *p)
@@ -228,26 +253,39 @@ static void apply(hg_rec_check_t *d, const pcheck_t *p)
 		return;
 	}
 	const hg_rec_check_t *s = &p->v;
-	if (p->set & PCHECK_TYPE) d->type = s->type;
-	if (p->set & PCHECK_PORT) d->port = s->port;
-	if (p->set & PCHECK_PATH) memcpy(d->path, s->path, sizeof(d->path));
-	if (p->set & PCHECK_HOST) memcpy(d->host, s->host, sizeof(d->host));
+	if (p->set & PCHECK_TYPE)
+		d->type = s->type;
+	if (p->set & PCHECK_PORT)
+		d->port = s->port;
+	if (p->set & PCHECK_PATH)
+		memcpy(d->path, s->path, sizeof(d->path));
+	if (p->set & PCHECK_HOST)
+		memcpy(d->host, s->host, sizeof(d->host));
 	if (p->set & PCHECK_EXPECT) {
 		d->n_expect = s->n_expect;
 		memcpy(d->expect, s->expect, sizeof(d->expect));
 	}
-	if (p->set & PCHECK_BODY) memcpy(d->body, s->body, sizeof(d->body));
-	if (p->set & PCHECK_INTERVAL) d->interval_ms = s->interval_ms;
-	if (p->set & PCHECK_TIMEOUT) d->timeout_ms = s->timeout_ms;
-	if (p->set & PCHECK_RISE) d->rise = s->rise;
-	if (p->set & PCHECK_FALL) d->fall = s->fall;
-	if (p->set & PCHECK_HTTP2) d->http2 = s->http2;
-	if (p->set & PCHECK_TLS_VERIFY) d->tls_verify = s->tls_verify;
-	if (p->set & PCHECK_CA) memcpy(d->ca, s->ca, sizeof(d->ca));
+	if (p->set & PCHECK_BODY)
+		memcpy(d->body, s->body, sizeof(d->body));
+	if (p->set & PCHECK_INTERVAL)
+		d->interval_ms = s->interval_ms;
+	if (p->set & PCHECK_TIMEOUT)
+		d->timeout_ms = s->timeout_ms;
+	if (p->set & PCHECK_RISE)
+		d->rise = s->rise;
+	if (p->set & PCHECK_FALL)
+		d->fall = s->fall;
+	if (p->set & PCHECK_HTTP2)
+		d->http2 = s->http2;
+	if (p->set & PCHECK_TLS_VERIFY)
+		d->tls_verify = s->tls_verify;
+	if (p->set & PCHECK_CA)
+		memcpy(d->ca, s->ca, sizeof(d->ca));
 	if (p->set & PCHECK_PROBE_ADDRESS) {
 		memcpy(d->probe_address, s->probe_address, sizeof(d->probe_address));
 	}
-	if (p->set & PCHECK_DOWN_LOSS) d->down_loss_bp = s->down_loss_bp;
+	if (p->set & PCHECK_DOWN_LOSS)
+		d->down_loss_bp = s->down_loss_bp;
 }
 
 void pcheck_merge(hg_rec_check_t *chk, const pcheck_t *base, const pcheck_t *pool,

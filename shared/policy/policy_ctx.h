@@ -25,33 +25,33 @@ enum pnode_type { PNODE_SCALAR = 1, PNODE_SEQ = 2, PNODE_MAP = 3 };
  *  a child array each, which made a 100k-name policy cost 270 MB before the
  *  compiler ran. Children and texts live in the tree's shared arrays. */
 typedef struct {
-	uint32_t line, col;            /*!< 1-based start position (col in characters) */
-	uint8_t type;                  /*!< enum pnode_type */
-	bool null;                     /*!< scalar written plain as ~, null or nothing */
-	uint32_t len;                  /*!< scalar: bytes of text; seq: items; map: pairs */
-	uint32_t off;                  /*!< scalar: offset in text; seq/map: first child in kids */
+	uint32_t line, col; /*!< 1-based start position (col in characters) */
+	uint8_t type;       /*!< enum pnode_type */
+	bool null;          /*!< scalar written plain as ~, null or nothing */
+	uint32_t len;       /*!< scalar: bytes of text; seq: items; map: pairs */
+	uint32_t off;       /*!< scalar: offset in text; seq/map: first child in kids */
 } pnode_t;
 
 /*! A loaded document: every array owned, freed by ptree_free(). */
 typedef struct {
-	pnode_t *nodes;                /*!< node ids index this array */
+	pnode_t *nodes; /*!< node ids index this array */
 	size_t n_nodes, cap_nodes;
-	uint32_t *kids;                /*!< seq: item ids; map: key id, value id per pair */
+	uint32_t *kids; /*!< seq: item ids; map: key id, value id per pair */
 	size_t n_kids, cap_kids;
-	char *text;                    /*!< scalar texts, each NUL-terminated */
+	char *text; /*!< scalar texts, each NUL-terminated */
 	size_t n_text, cap_text;
-	pnode_t *root;                 /*!< NULL: the stream held no document */
+	pnode_t *root; /*!< NULL: the stream held no document */
 } ptree_t;
 
 /* Loader limits. A policy nests 9 levels at most (names > name > chain >
  * filter > geofence > rule > match > country list); libyaml's scanner costs
  * O(depth) per token, so an unbounded `[[[[...` is quadratic. */
-#define PLOAD_MAX_DEPTH    32
-#define PLOAD_MAX_NODES    10000000u       /*!< a 100k-name policy has ~1.4M */
-#define PLOAD_MAX_EXPANDED 10000000u       /*!< nodes counted through aliases */
-#define PLOAD_MAX_ANCHORS  10000u
-#define PLOAD_MAX_BYTES    (512u << 20)    /*!< input size */
-#define PLOAD_MAX_DIRECTIVES 32u           /*!< %YAML / %TAG lines */
+#define PLOAD_MAX_DEPTH      32
+#define PLOAD_MAX_NODES      10000000u /*!< a 100k-name policy has ~1.4M */
+#define PLOAD_MAX_EXPANDED   10000000u /*!< nodes counted through aliases */
+#define PLOAD_MAX_ANCHORS    10000u
+#define PLOAD_MAX_BYTES      (512u << 20) /*!< input size */
+#define PLOAD_MAX_DIRECTIVES 32u          /*!< %YAML / %TAG lines */
 
 typedef struct pctx pctx_t;
 
@@ -91,16 +91,16 @@ const char *pnode_text(const pctx_t *c, const pnode_t *node);
 /*! Parse state shared by the compiler's files. */
 struct pctx {
 	ptree_t *tree;
-	policy_t *pol;                 /*!< model under construction (owned by the caller) */
-	policy_error_t *errs;          /*!< collected errors (owned; moved out at the end) */
+	policy_t *pol;        /*!< model under construction (owned by the caller) */
+	policy_error_t *errs; /*!< collected errors (owned; moved out at the end) */
 	size_t n_errs, cap_errs;
-	size_t cap_warns;              /*!< capacity of pol->warnings.errors */
+	size_t cap_warns; /*!< capacity of pol->warnings.errors */
 	/*! Positions of the id (or owner name) value nodes, by model index, for
 	 *  the duplicate reports made once a section is complete; owned. */
 	policy_pos_t *prober_id_pos, *pool_id_pos, *endpoint_id_pos, *name_pos;
 	size_t cap_endpoint_id_pos;
-	bool nomem;                    /*!< an allocation failed: result is HG_ENOMEM */
-	bool truncated;                /*!< more than PCTX_MAX_ERRORS were found: stop */
+	bool nomem;     /*!< an allocation failed: result is HG_ENOMEM */
+	bool truncated; /*!< more than PCTX_MAX_ERRORS were found: stop */
 };
 
 /*! Errors kept per file: enough for any honest typo spree. Past it the
@@ -126,15 +126,15 @@ typedef struct {
 
 policy_pos_t pctx_pos(const pnode_t *node);
 void pctx_verr_at(pctx_t *c, policy_pos_t pos, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+        __attribute__((format(printf, 3, 0)));
 void pctx_err_at(pctx_t *c, policy_pos_t pos, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 void pctx_err(pctx_t *c, const pnode_t *node, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 /*! \brief Record a warning at \a node (kept in the model, never fails the
  *         policy); the message gets a "warning: " prefix. */
 void pctx_warn(pctx_t *c, const pnode_t *node, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 /*! \brief Copy \a src into \a dst (\a size bytes, NUL-terminated), control
  *         characters, Unicode line separators and bidi overrides escaped
  *         as \\xNN / \\uNNNN, cut only between characters. */
@@ -156,8 +156,8 @@ const char *pctx_scalar(pctx_t *c, pnode_t *node, const char *what);
  *         keys[i] (NULL if absent) and knodes[i] (may be NULL) the key node.
  *         Reports unknown keys (with a suggestion), duplicate keys and a
  *         non-map node, in time linear in the map's size. */
-bool pctx_map(pctx_t *c, pnode_t *node, const char *what, const char *const keys[],
-              pnode_t *vals[], pnode_t *knodes[]);
+bool pctx_map(pctx_t *c, pnode_t *node, const char *what, const char *const keys[], pnode_t *vals[],
+              pnode_t *knodes[]);
 bool pctx_list(pctx_t *c, pnode_t *node, const char *what, bool allow_scalar, plist_t *out);
 size_t plist_len(const plist_t *l);
 pnode_t *plist_get(const plist_t *l, size_t i);
@@ -165,8 +165,7 @@ pnode_t *plist_get(const plist_t *l, size_t i);
 bool pctx_int(pctx_t *c, pnode_t *node, const char *what, long long min, long long max,
               long long *out);
 bool pctx_bool(pctx_t *c, pnode_t *node, const char *what, bool *out);
-bool pctx_double(pctx_t *c, pnode_t *node, const char *what, double min, double max,
-                 double *out);
+bool pctx_double(pctx_t *c, pnode_t *node, const char *what, double min, double max, double *out);
 bool pctx_str(pctx_t *c, pnode_t *node, const char *what, char *buf, size_t size);
 bool pctx_duration(pctx_t *c, pnode_t *node, const char *what, uint32_t *ms);
 bool pctx_id(pctx_t *c, pnode_t *node, const char *what, char id[HG_ID_SIZE]);
@@ -206,15 +205,25 @@ const char *pvalid_addr(int family, const uint8_t *a);
 /*! Partial check: fields set at one level (defaults, pool or endpoint). */
 typedef struct {
 	hg_rec_check_t v;
-	uint32_t set;                  /*!< PCHECK_* bits of the fields present */
+	uint32_t set; /*!< PCHECK_* bits of the fields present */
 } pcheck_t;
 
 enum {
-	PCHECK_TYPE = 1u << 0, PCHECK_PORT = 1u << 1, PCHECK_PATH = 1u << 2,
-	PCHECK_HOST = 1u << 3, PCHECK_EXPECT = 1u << 4, PCHECK_BODY = 1u << 5,
-	PCHECK_INTERVAL = 1u << 6, PCHECK_TIMEOUT = 1u << 7, PCHECK_RISE = 1u << 8,
-	PCHECK_FALL = 1u << 9, PCHECK_HTTP2 = 1u << 10, PCHECK_TLS_VERIFY = 1u << 11,
-	PCHECK_CA = 1u << 12, PCHECK_PROBE_ADDRESS = 1u << 13, PCHECK_DOWN_LOSS = 1u << 14,
+	PCHECK_TYPE = 1u << 0,
+	PCHECK_PORT = 1u << 1,
+	PCHECK_PATH = 1u << 2,
+	PCHECK_HOST = 1u << 3,
+	PCHECK_EXPECT = 1u << 4,
+	PCHECK_BODY = 1u << 5,
+	PCHECK_INTERVAL = 1u << 6,
+	PCHECK_TIMEOUT = 1u << 7,
+	PCHECK_RISE = 1u << 8,
+	PCHECK_FALL = 1u << 9,
+	PCHECK_HTTP2 = 1u << 10,
+	PCHECK_TLS_VERIFY = 1u << 11,
+	PCHECK_CA = 1u << 12,
+	PCHECK_PROBE_ADDRESS = 1u << 13,
+	PCHECK_DOWN_LOSS = 1u << 14,
 };
 
 /* policy_check.c */
@@ -235,7 +244,7 @@ void pparse_pools(pctx_t *c, pnode_t *node, const pcheck_t *dcheck);
 /* policy_index.c: sorted id indexes (policy_find_*) and the duplicate
  * reports, once a section is complete */
 void pindex_probers(pctx_t *c);
-void pindex_pools(pctx_t *c);          /* pools and endpoints */
+void pindex_pools(pctx_t *c); /* pools and endpoints */
 void pindex_name_dups(pctx_t *c);
 void pindex_free(struct policy_index *index);
 

@@ -44,7 +44,7 @@ static bool parse_asn(const char *s, uint32_t *asn)
 		}
 	}
 	*asn = (uint32_t)v;
-	return v != 0;      /* AS0 is reserved and never announced */
+	return v != 0; /* AS0 is reserved and never announced */
 }
 
 static bool parse_prefix(const char *s, policy_match_t *m)
@@ -102,9 +102,11 @@ static bool parse_value(pctx_t *c, pnode_t *n, uint8_t kind, policy_match_t *m)
 				}
 			}
 		}
-		pctx_err(c, n, kind == HG_M_COUNTRY
-		         ? "bad country '%s' (expected an ISO 3166-1 code such as DE)"
-		         : "bad continent '%s' (expected AF, AN, AS, EU, NA, OC or SA)", s);
+		pctx_err(c, n,
+		         kind == HG_M_COUNTRY
+		                 ? "bad country '%s' (expected an ISO 3166-1 code such as DE)"
+		                 : "bad continent '%s' (expected AF, AN, AS, EU, NA, OC or SA)",
+		         s);
 		return false;
 	case HG_M_SUBDIVISION:
 		if (len >= 4 && len <= 6 && is_alpha(s[0]) && is_alpha(s[1]) && s[2] == '-' &&
@@ -119,7 +121,7 @@ static bool parse_value(pctx_t *c, pnode_t *n, uint8_t kind, policy_match_t *m)
 	case HG_M_ASN: {
 		uint32_t asn;
 		if (parse_asn(s, &asn)) {
-			memcpy(m->data, &asn, sizeof(asn));   /* little-endian host (schema.h) */
+			memcpy(m->data, &asn, sizeof(asn)); /* little-endian host (schema.h) */
 			return true;
 		}
 		pctx_err(c, n, "bad asn '%s' (expected a number such as 64500 or AS64500)", s);
@@ -129,8 +131,10 @@ static bool parse_value(pctx_t *c, pnode_t *n, uint8_t kind, policy_match_t *m)
 		if (parse_prefix(s, m)) {
 			return true;
 		}
-		pctx_err(c, n, "bad prefix '%s' (expected e.g. 203.0.113.0/24 or 2001:db8::/32, "
-		         "host bits zero)", s);
+		pctx_err(c, n,
+		         "bad prefix '%s' (expected e.g. 203.0.113.0/24 or 2001:db8::/32, "
+		         "host bits zero)",
+		         s);
 		return false;
 	}
 }
@@ -172,7 +176,8 @@ static void parse_match(pctx_t *c, pnode_t *node, policy_name_t *name, policy_ru
 				continue;
 			}
 			if (used >= HG_MATCH_MAX) {
-				pctx_err(c, vn, "name '%s' has too many geofence match values (max %d)",
+				pctx_err(c, vn,
+				         "name '%s' has too many geofence match values (max %d)",
 				         name->text, HG_MATCH_MAX);
 				return;
 			}
@@ -203,8 +208,8 @@ static bool pool_in_name(const policy_name_t *name, size_t pool)
 }
 
 /* Resolve `endpoints:` (is_pool false) or `pools:` ids against the name. */
-static void parse_targets(pctx_t *c, pnode_t *node, const policy_name_t *name,
-                          bool is_pool, char (**ids)[HG_ID_SIZE], size_t *n_ids)
+static void parse_targets(pctx_t *c, pnode_t *node, const policy_name_t *name, bool is_pool,
+                          char (**ids)[HG_ID_SIZE], size_t *n_ids)
 {
 	const policy_t *pol = c->pol;
 	const char *what = is_pool ? "pool" : "endpoint";
@@ -234,7 +239,8 @@ static void parse_targets(pctx_t *c, pnode_t *node, const policy_name_t *name,
 		}
 		size_t pool = is_pool ? (size_t)idx : pol->endpoints[idx].pool_index;
 		if (!pool_in_name(name, pool)) {
-			pctx_err(c, in, "%s '%s' is not in the pools of name '%s'", what, id, name->text);
+			pctx_err(c, in, "%s '%s' is not in the pools of name '%s'", what, id,
+			         name->text);
 			continue;
 		}
 		memcpy((*ids)[(*n_ids)++], id, strlen(id) + 1);
@@ -251,7 +257,8 @@ static void parse_rule_fallback(pctx_t *c, pnode_t *node, const policy_name_t *n
 		return;
 	}
 	if (!rule->strict) {
-		pctx_err(c, node, "'fallback' of a geofence rule needs 'strict: true' (a loose rule "
+		pctx_err(c, node,
+		         "'fallback' of a geofence rule needs 'strict: true' (a loose rule "
 		         "falls through to the name's chain and fallback)");
 		return;
 	}
@@ -259,8 +266,10 @@ static void parse_rule_fallback(pctx_t *c, pnode_t *node, const policy_name_t *n
 		return;
 	}
 	if (strncmp(s, "pool:", 5) != 0) {
-		pctx_err(c, node, "bad fallback '%s' of a strict geofence rule (expected pool:ID or "
-		         "none; 'all' would answer endpoints outside the fence)", s);
+		pctx_err(c, node,
+		         "bad fallback '%s' of a strict geofence rule (expected pool:ID or "
+		         "none; 'all' would answer endpoints outside the fence)",
+		         s);
 		return;
 	}
 	const char *id = s + 5 + strspn(s + 5, " ");
@@ -268,7 +277,8 @@ static void parse_rule_fallback(pctx_t *c, pnode_t *node, const policy_name_t *n
 	if (idx < 0) {
 		pctx_err(c, node, "unknown pool '%s' in the fallback of a geofence rule", id);
 	} else if (!pool_in_name(name, (size_t)idx)) {
-		pctx_err(c, node, "fallback pool '%s' of a geofence rule is not in the pools of name '%s'",
+		pctx_err(c, node,
+		         "fallback pool '%s' of a geofence rule is not in the pools of name '%s'",
 		         id, name->text);
 	} else {
 		rule->has_fallback_pool = true;
@@ -278,7 +288,8 @@ static void parse_rule_fallback(pctx_t *c, pnode_t *node, const policy_name_t *n
 
 static void parse_rule(pctx_t *c, pnode_t *node, policy_name_t *name, policy_rule_t *rule)
 {
-	static const char *const keys[] = { "match", "endpoints", "pools", "strict", "fallback", NULL };
+	static const char *const keys[] = { "match",  "endpoints", "pools",
+		                            "strict", "fallback",  NULL };
 	pnode_t *v[5];
 	rule->pos = pctx_pos(node);
 	if (!pctx_map(c, node, "geofence rule", keys, v, NULL)) {
@@ -326,8 +337,8 @@ void pparse_geofence(pctx_t *c, pnode_t *node, policy_name_t *name, policy_filte
 		pnode_t *rn = plist_get(&l, i);
 		name_matches(name, &n_rules);
 		if (n_rules >= HG_RULES_MAX) {
-			pctx_err(c, rn, "name '%s' has too many geofence rules (max %d)", name->text,
-			         HG_RULES_MAX);
+			pctx_err(c, rn, "name '%s' has too many geofence rules (max %d)",
+			         name->text, HG_RULES_MAX);
 			return;
 		}
 		parse_rule(c, rn, name, &f->rules[f->n_rules++]);

@@ -11,7 +11,7 @@
 #include "policy_ctx.h"
 
 struct policy_index {
-	uint32_t *probers, *pools, *endpoints;   /*!< model indexes sorted by (id, index) */
+	uint32_t *probers, *pools, *endpoints; /*!< model indexes sorted by (id, index) */
 	size_t n_probers, n_pools, n_endpoints;
 };
 
@@ -32,9 +32,8 @@ static int id_ref_cmp(const void *a, const void *b)
  * parse ("") are left out. Reports every repeated id at id_pos[i] (the id's
  * value node) and returns the sorted order (*n_out entries), or NULL with
  * *n_out 0 when empty or out of memory. */
-static uint32_t *sort_section(pctx_t *c, const void *base, size_t stride, size_t pos_off,
-                              size_t n, const policy_pos_t *id_pos, const char *what,
-                              size_t *n_out)
+static uint32_t *sort_section(pctx_t *c, const void *base, size_t stride, size_t pos_off, size_t n,
+                              const policy_pos_t *id_pos, const char *what, size_t *n_out)
 {
 	id_ref_t *refs = n > 0 ? malloc(n * sizeof(*refs)) : NULL;
 	uint32_t *order = n > 0 ? malloc(n * sizeof(*order)) : NULL;
@@ -55,17 +54,19 @@ static uint32_t *sort_section(pctx_t *c, const void *base, size_t stride, size_t
 	if (m > 1) {
 		qsort(refs, m, sizeof(*refs), id_ref_cmp);
 	}
-	size_t first = 0;   /* start of the run of equal ids */
+	size_t first = 0; /* start of the run of equal ids */
 	for (size_t i = 0; i < m; i++) {
 		order[i] = refs[i].index;
 		if (strcmp(refs[first].id, refs[i].id) != 0) {
 			first = i;
 		}
 		if (first < i && id_pos != NULL && !pctx_stopped(c)) {
-			const policy_pos_t *fp = (const policy_pos_t *)((const char *)base +
-			                         refs[first].index * stride + pos_off);
-			pctx_err_at(c, id_pos[refs[i].index], "duplicate %s id '%s' (first at line %u)",
-			            what, refs[i].id, fp->line);
+			const policy_pos_t *fp =
+			        (const policy_pos_t *)((const char *)base +
+			                               refs[first].index * stride + pos_off);
+			pctx_err_at(c, id_pos[refs[i].index],
+			            "duplicate %s id '%s' (first at line %u)", what, refs[i].id,
+			            fp->line);
 		}
 	}
 	free(refs);
@@ -93,9 +94,9 @@ void pindex_probers(pctx_t *c)
 	}
 	struct policy_index *x = pol->index;
 	free(x->probers);
-	x->probers = sort_section(c, pol->probers, sizeof(*pol->probers),
-	                          offsetof(policy_prober_t, pos), pol->n_probers, c->prober_id_pos,
-	                          "prober", &x->n_probers);
+	x->probers =
+	        sort_section(c, pol->probers, sizeof(*pol->probers), offsetof(policy_prober_t, pos),
+	                     pol->n_probers, c->prober_id_pos, "prober", &x->n_probers);
 }
 
 void pindex_pools(pctx_t *c)
@@ -222,8 +223,8 @@ long policy_find_prober(const policy_t *p, const char *id)
 	if (p->index == NULL || p->index->probers == NULL) {
 		return find_linear(p->probers, sizeof(*p->probers), p->n_probers, id);
 	}
-	return find_sorted(p->index->probers, p->index->n_probers, p->probers,
-	                   sizeof(*p->probers), id);
+	return find_sorted(p->index->probers, p->index->n_probers, p->probers, sizeof(*p->probers),
+	                   id);
 }
 
 void pindex_free(struct policy_index *x)

@@ -20,30 +20,30 @@
 typedef struct {
 	uint32_t node;
 	size_t first_child;
-	uint64_t expanded;             /*!< nodes under it, aliases counted in full */
-	int anchor;                    /*!< its anchor's slot, or -1 */
+	uint64_t expanded; /*!< nodes under it, aliases counted in full */
+	int anchor;        /*!< its anchor's slot, or -1 */
 } open_t;
 
 typedef struct {
-	char *name;                    /*!< owned; NULL: empty slot */
+	char *name; /*!< owned; NULL: empty slot */
 	uint64_t hash;
 	uint32_t node;
-	uint32_t line;                 /*!< where it was defined, for the duplicate report */
-	uint64_t expanded;             /*!< 0 while its collection is still open */
+	uint32_t line;     /*!< where it was defined, for the duplicate report */
+	uint64_t expanded; /*!< 0 while its collection is still open */
 } anchor_t;
 
-#define ANCHOR_SLOTS 16384u        /* power of two above PLOAD_MAX_ANCHORS */
+#define ANCHOR_SLOTS 16384u /* power of two above PLOAD_MAX_ANCHORS */
 
 typedef struct {
 	pctx_t *c;
 	ptree_t *t;
-	open_t *open;                  /*!< at most PLOAD_MAX_DEPTH + 1 */
+	open_t *open; /*!< at most PLOAD_MAX_DEPTH + 1 */
 	size_t depth;
-	uint32_t *pending;             /*!< children of the open collections, in order */
+	uint32_t *pending; /*!< children of the open collections, in order */
 	size_t n_pending, cap_pending;
-	anchor_t *anchors;             /*!< ANCHOR_SLOTS, open addressing */
+	anchor_t *anchors; /*!< ANCHOR_SLOTS, open addressing */
 	size_t n_anchors;
-	uint64_t alias_nodes;          /*!< nodes reached through aliases */
+	uint64_t alias_nodes; /*!< nodes reached through aliases */
 	uint32_t root;
 	bool has_root;
 	bool failed;
@@ -76,7 +76,7 @@ static policy_pos_t mark_pos(yaml_mark_t m)
 }
 
 static void fail_at(loader_t *l, yaml_mark_t m, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 static void fail_at(loader_t *l, yaml_mark_t m, const char *fmt, ...)
 {
 	va_list ap;
@@ -149,8 +149,10 @@ static bool count_expanded(loader_t *l, uint64_t n, bool alias, yaml_mark_t m)
 	}
 	l->alias_nodes += alias ? n : 0;
 	if (l->t->n_nodes + l->alias_nodes > PLOAD_MAX_EXPANDED) {
-		fail_at(l, m, "the document is too large through its aliases (more than %u "
-		        "nodes once expanded)", PLOAD_MAX_EXPANDED);
+		fail_at(l, m,
+		        "the document is too large through its aliases (more than %u "
+		        "nodes once expanded)",
+		        PLOAD_MAX_EXPANDED);
 		return false;
 	}
 	return true;
@@ -181,8 +183,9 @@ static bool new_node(loader_t *l, uint8_t type, yaml_mark_t m, uint32_t *id)
 		return false;
 	}
 	*id = (uint32_t)t->n_nodes++;
-	t->nodes[*id] = (pnode_t){ .line = (uint32_t)m.line + 1, .col = (uint32_t)m.column + 1,
-	                           .type = type };
+	t->nodes[*id] = (pnode_t){ .line = (uint32_t)m.line + 1,
+		                   .col = (uint32_t)m.column + 1,
+		                   .type = type };
 	return true;
 }
 
@@ -219,11 +222,13 @@ static void on_scalar(loader_t *l, const yaml_event_t *e)
 
 static void on_start(loader_t *l, const yaml_event_t *e, uint8_t type)
 {
-	const yaml_char_t *anchor = type == PNODE_SEQ ? e->data.sequence_start.anchor
-	                                              : e->data.mapping_start.anchor;
+	const yaml_char_t *anchor =
+	        type == PNODE_SEQ ? e->data.sequence_start.anchor : e->data.mapping_start.anchor;
 	if (l->depth >= PLOAD_MAX_DEPTH) {
-		fail_at(l, e->start_mark, "nesting deeper than %u levels (a policy needs 9 at "
-		        "most)", PLOAD_MAX_DEPTH);
+		fail_at(l, e->start_mark,
+		        "nesting deeper than %u levels (a policy needs 9 at "
+		        "most)",
+		        PLOAD_MAX_DEPTH);
 		return;
 	}
 	uint32_t id;
@@ -291,14 +296,17 @@ static void syntax_error(loader_t *l, const yaml_parser_t *p, const char *buf, s
 			pctx_err_at(l->c, pos, "YAML syntax error: %s (0x%02x)",
 			            p->problem ? p->problem : "?", (unsigned)p->problem_value);
 		} else {
-			pctx_err_at(l->c, pos, "YAML syntax error: %s", p->problem ? p->problem : "?");
+			pctx_err_at(l->c, pos, "YAML syntax error: %s",
+			            p->problem ? p->problem : "?");
 		}
 	} else if (p->context != NULL) {
 		/* libyaml reports where it gave up; the context says where the
 		 * broken construct began, which is often where the typo is. */
-		pctx_err_at(l->c, mark_pos(p->problem_mark), "YAML syntax error: %s (%s started at "
-		            "line %zu, column %zu)", p->problem ? p->problem : "?", p->context,
-		            p->context_mark.line + 1, p->context_mark.column + 1);
+		pctx_err_at(l->c, mark_pos(p->problem_mark),
+		            "YAML syntax error: %s (%s started at "
+		            "line %zu, column %zu)",
+		            p->problem ? p->problem : "?", p->context, p->context_mark.line + 1,
+		            p->context_mark.column + 1);
 	} else {
 		pctx_err_at(l->c, mark_pos(p->problem_mark), "YAML syntax error: %s",
 		            p->problem ? p->problem : "?");
@@ -326,26 +334,14 @@ static bool on_event(loader_t *l, yaml_parser_t *p, const yaml_event_t *e, int *
 			return false;
 		}
 		return true;
-	case YAML_SCALAR_EVENT:
-		on_scalar(l, e);
-		break;
-	case YAML_SEQUENCE_START_EVENT:
-		on_start(l, e, PNODE_SEQ);
-		break;
-	case YAML_MAPPING_START_EVENT:
-		on_start(l, e, PNODE_MAP);
-		break;
+	case YAML_SCALAR_EVENT: on_scalar(l, e); break;
+	case YAML_SEQUENCE_START_EVENT: on_start(l, e, PNODE_SEQ); break;
+	case YAML_MAPPING_START_EVENT: on_start(l, e, PNODE_MAP); break;
 	case YAML_SEQUENCE_END_EVENT:
-	case YAML_MAPPING_END_EVENT:
-		on_end(l);
-		break;
-	case YAML_ALIAS_EVENT:
-		on_alias(l, e);
-		break;
-	case YAML_STREAM_END_EVENT:
-		return false;
-	default:
-		break;
+	case YAML_MAPPING_END_EVENT: on_end(l); break;
+	case YAML_ALIAS_EVENT: on_alias(l, e); break;
+	case YAML_STREAM_END_EVENT: return false;
+	default: break;
 	}
 	return !l->failed;
 }
@@ -361,8 +357,10 @@ static bool directives_ok(pctx_t *c, const char *buf, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] == '%' && (i == 0 || buf[i - 1] == '\n' || buf[i - 1] == '\r') &&
 		    ++n > PLOAD_MAX_DIRECTIVES) {
-			pctx_err_at(c, ptree_offset_pos(buf, len, i), "too many YAML directives "
-			            "(max %u; a policy needs none)", PLOAD_MAX_DIRECTIVES);
+			pctx_err_at(c, ptree_offset_pos(buf, len, i),
+			            "too many YAML directives "
+			            "(max %u; a policy needs none)",
+			            PLOAD_MAX_DIRECTIVES);
 			return false;
 		}
 	}

@@ -22,8 +22,10 @@ static void parse_owner(pctx_t *c, pnode_t *node, policy_name_t *name, size_t in
 		return;
 	}
 	if (policy_parse_dname(s, name->owner, &name->owner_len) != HG_EOK) {
-		pctx_err(c, node, "bad name '%s' (labels of 1-63 characters of A-Z a-z 0-9 - _, "
-		         "255 bytes in all)", s);
+		pctx_err(c, node,
+		         "bad name '%s' (labels of 1-63 characters of A-Z a-z 0-9 - _, "
+		         "255 bytes in all)",
+		         s);
 		name->owner_len = 0;
 		return;
 	}
@@ -31,7 +33,7 @@ static void parse_owner(pctx_t *c, pnode_t *node, policy_name_t *name, size_t in
 		char ch = s[i];
 		name->text[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
 	}
-	c->name_pos[index] = pctx_pos(node);   /* duplicates: pindex_name_dups() */
+	c->name_pos[index] = pctx_pos(node); /* duplicates: pindex_name_dups() */
 }
 
 /* Resolve the name's pool list; returns the number of endpoints it covers. */
@@ -108,10 +110,9 @@ static void parse_fallback(pctx_t *c, pnode_t *node, policy_name_t *name)
 
 static void parse_name(pctx_t *c, pnode_t *node, size_t index)
 {
-	static const char *const keys[] = {
-		"name", "pools", "ttl", "degraded-ttl", "quorum", "stale-after", "chain",
-		"fallback", NULL
-	};
+	static const char *const keys[] = { "name",         "pools",    "ttl",
+		                            "degraded-ttl", "quorum",   "stale-after",
+		                            "chain",        "fallback", NULL };
 	pnode_t *v[N_COUNT];
 	policy_t *pol = c->pol;
 	policy_name_t *name = &pol->names[index];
@@ -139,10 +140,14 @@ static void parse_name(pctx_t *c, pnode_t *node, size_t index)
 			         n_ep, HG_NAME_EP_MAX);
 		}
 	}
-	if (v[N_TTL]) pparse_ttl(c, v[N_TTL], "'ttl'", &name->ttl);
-	if (v[N_DTTL]) pparse_ttl(c, v[N_DTTL], "'degraded-ttl'", &name->degraded_ttl);
-	if (v[N_QUORUM]) pparse_quorum(c, v[N_QUORUM], "'quorum'", &name->quorum_ppm);
-	if (v[N_STALE]) pparse_stale(c, v[N_STALE], "'stale-after'", &name->stale_after_ms);
+	if (v[N_TTL])
+		pparse_ttl(c, v[N_TTL], "'ttl'", &name->ttl);
+	if (v[N_DTTL])
+		pparse_ttl(c, v[N_DTTL], "'degraded-ttl'", &name->degraded_ttl);
+	if (v[N_QUORUM])
+		pparse_quorum(c, v[N_QUORUM], "'quorum'", &name->quorum_ppm);
+	if (v[N_STALE])
+		pparse_stale(c, v[N_STALE], "'stale-after'", &name->stale_after_ms);
 	if (v[N_CHAIN] == NULL) {
 		pctx_missing(c, node, "chain", "name");
 	} else {

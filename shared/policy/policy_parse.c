@@ -32,8 +32,10 @@ bool pparse_quorum(pctx_t *c, pnode_t *node, const char *what, uint32_t *ppm)
 		return false;
 	}
 	if (policy_parse_scaled(s, 1000000, true, &v) != HG_EOK) {
-		pctx_err(c, node, "bad %s '%s' (expected a fraction such as 0.5 or a "
-		         "percentage such as 50%%)", what, s);
+		pctx_err(c, node,
+		         "bad %s '%s' (expected a fraction such as 0.5 or a "
+		         "percentage such as 50%%)",
+		         what, s);
 		return false;
 	}
 	if (v == 0 || v > 1000000) {
@@ -60,19 +62,23 @@ bool pparse_stale(pctx_t *c, pnode_t *node, const char *what, uint32_t *ms)
 
 static void parse_defaults(pctx_t *c, pnode_t *node, pcheck_t *dcheck)
 {
-	static const char *const keys[] = {
-		"ttl", "degraded-ttl", "quorum", "stale-after", "check", NULL
-	};
+	static const char *const keys[] = { "ttl",         "degraded-ttl", "quorum",
+		                            "stale-after", "check",        NULL };
 	pnode_t *v[5];
 	policy_t *pol = c->pol;
 	if (!pctx_map(c, node, "defaults", keys, v, NULL)) {
 		return;
 	}
-	if (v[0]) pparse_ttl(c, v[0], "'ttl' in defaults", &pol->ttl);
-	if (v[1]) pparse_ttl(c, v[1], "'degraded-ttl' in defaults", &pol->degraded_ttl);
-	if (v[2]) pparse_quorum(c, v[2], "'quorum' in defaults", &pol->quorum_ppm);
-	if (v[3]) pparse_stale(c, v[3], "'stale-after' in defaults", &pol->stale_after_ms);
-	if (v[4]) pcheck_parse(c, v[4], dcheck);
+	if (v[0])
+		pparse_ttl(c, v[0], "'ttl' in defaults", &pol->ttl);
+	if (v[1])
+		pparse_ttl(c, v[1], "'degraded-ttl' in defaults", &pol->degraded_ttl);
+	if (v[2])
+		pparse_quorum(c, v[2], "'quorum' in defaults", &pol->quorum_ppm);
+	if (v[3])
+		pparse_stale(c, v[3], "'stale-after' in defaults", &pol->stale_after_ms);
+	if (v[4])
+		pcheck_parse(c, v[4], dcheck);
 }
 
 static void parse_root(pctx_t *c, pnode_t *root)
@@ -94,8 +100,10 @@ static void parse_root(pctx_t *c, pnode_t *root)
 		long long ver;
 		if (pctx_int(c, v[K_VERSION], "'version'", 0, UINT32_MAX, &ver)) {
 			if (ver != POLICY_VERSION) {
-				pctx_err(c, v[K_VERSION], "unsupported policy version %lld "
-				         "(this haltgslb reads version %d)", ver, POLICY_VERSION);
+				pctx_err(c, v[K_VERSION],
+				         "unsupported policy version %lld "
+				         "(this haltgslb reads version %d)",
+				         ver, POLICY_VERSION);
 			}
 			pol->version = (uint32_t)ver;
 		}
@@ -114,7 +122,7 @@ static void parse_root(pctx_t *c, pnode_t *root)
 	} else {
 		pparse_pools(c, v[K_POOLS], &dcheck);
 	}
-	pindex_pools(c);   /* names look pools and endpoints up */
+	pindex_pools(c); /* names look pools and endpoints up */
 	if (v[K_NAMES] == NULL) {
 		pctx_missing(c, root, "names", "the policy");
 	} else if (!pctx_stopped(c)) {
@@ -174,8 +182,8 @@ static void errors_init(policy_errors_t *errors)
 	}
 }
 
-int policy_parse_buffer(const char *path, const char *buf, size_t len,
-                        policy_t **out, policy_errors_t *errors)
+int policy_parse_buffer(const char *path, const char *buf, size_t len, policy_t **out,
+                        policy_errors_t *errors)
 {
 	pctx_t c = { .tree = NULL };
 	int ret = HG_EOK;
@@ -197,8 +205,8 @@ int policy_parse_buffer(const char *path, const char *buf, size_t len,
 	pol->stale_after_ms = 15000;
 	if (len > PLOAD_MAX_BYTES) {
 		/* refused before a byte of it is read */
-		pctx_err_at(&c, (policy_pos_t){ 1, 1 }, "the policy is too large (%zu bytes, max %u)",
-		            len, PLOAD_MAX_BYTES);
+		pctx_err_at(&c, (policy_pos_t){ 1, 1 },
+		            "the policy is too large (%zu bytes, max %u)", len, PLOAD_MAX_BYTES);
 	} else if (EVP_Digest(buf ? buf : "", len, pol->sha256, NULL, EVP_sha256(), NULL) != 1) {
 		ret = HG_ENOMEM;
 		goto cleanup;
@@ -215,10 +223,11 @@ int policy_parse_buffer(const char *path, const char *buf, size_t len,
 			/* appended after sorting so it stays the last line printed */
 			policy_pos_t last = c.errs[c.n_errs - 1].pos;
 			c.n_errs = PCTX_MAX_ERRORS - 1;
-			pctx_err_at(&c, last, "too many errors, stopped after %d", PCTX_MAX_ERRORS - 1);
+			pctx_err_at(&c, last, "too many errors, stopped after %d",
+			            PCTX_MAX_ERRORS - 1);
 		}
 		if (errors != NULL) {
-			errors->errors = c.errs;   /* ownership moves to the caller */
+			errors->errors = c.errs; /* ownership moves to the caller */
 			errors->n_errors = c.n_errs;
 			c.errs = NULL;
 		}
@@ -252,7 +261,7 @@ static int read_file(const char *path, char **buf, size_t *len, int *err_no)
 	}
 	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
 	    (uint64_t)st.st_size < SIZE_MAX) {
-		cap = (size_t)st.st_size + 1;   /* +1: the read that sees EOF */
+		cap = (size_t)st.st_size + 1; /* +1: the read that sees EOF */
 		data = malloc(cap);
 		if (data == NULL) {
 			ret = HG_ENOMEM;

@@ -8,8 +8,8 @@
 #include "errors.h"
 #include "policy_ctx.h"
 
-static void parse_location(pctx_t *c, pnode_t *node, const char *what,
-                           bool *has, double *lat, double *lon)
+static void parse_location(pctx_t *c, pnode_t *node, const char *what, bool *has, double *lat,
+                           double *lon)
 {
 	static const char *const keys[] = { "lat", "lon", NULL };
 	pnode_t *v[2];
@@ -44,7 +44,7 @@ static void parse_prober(pctx_t *c, pnode_t *node, policy_prober_t *pr)
 	if (v[0] == NULL) {
 		pctx_missing(c, node, "id", "prober");
 	} else if (pctx_id(c, v[0], "prober id", pr->id)) {
-		c->prober_id_pos[pr - pol->probers] = pctx_pos(v[0]);   /* duplicates: pindex */
+		c->prober_id_pos[pr - pol->probers] = pctx_pos(v[0]); /* duplicates: pindex */
 	}
 	bool has = false;
 	if (v[1] == NULL) {
@@ -55,7 +55,8 @@ static void parse_prober(pctx_t *c, pnode_t *node, policy_prober_t *pr)
 	/* Format v1 had DNS nodes pull each prober's feed; the fleet now
 	 * replicates through the broker, so the key is accepted and ignored. */
 	if (v[2] != NULL) {
-		pctx_warn(c, v[2], "'feed' of prober is obsolete and ignored: probers publish to "
+		pctx_warn(c, v[2],
+		          "'feed' of prober is obsolete and ignored: probers publish to "
 		          "the broker (see docs/replication.md)");
 	}
 }
@@ -69,8 +70,8 @@ void pparse_probers(pctx_t *c, pnode_t *node)
 	}
 	size_t n = plist_len(&l);
 	if (n > HG_PROBER_MAX) {
-		pctx_err(c, plist_get(&l, HG_PROBER_MAX), "too many probers: %zu (max %d)",
-		         n, HG_PROBER_MAX);
+		pctx_err(c, plist_get(&l, HG_PROBER_MAX), "too many probers: %zu (max %d)", n,
+		         HG_PROBER_MAX);
 		n = HG_PROBER_MAX;
 	}
 	if (n == 0) {
@@ -111,8 +112,8 @@ static void parse_addresses(pctx_t *c, pnode_t *node, policy_endpoint_t *ep)
 		}
 		const char *why = pvalid_addr(v6 ? AF_INET6 : AF_INET, a);
 		if (why != NULL) {
-			pctx_err(c, an, "address '%s' of endpoint '%s' cannot be in an answer: %s", s,
-			         ep->id, why);
+			pctx_err(c, an, "address '%s' of endpoint '%s' cannot be in an answer: %s",
+			         s, ep->id, why);
 			continue;
 		}
 		uint8_t *n = v6 ? &ep->n_v6 : &ep->n_v4;
@@ -152,12 +153,11 @@ static void parse_cname(pctx_t *c, pnode_t *node, policy_endpoint_t *ep)
 
 enum { E_ID, E_ADDRESS, E_CNAME, E_LOCATION, E_WEIGHT, E_PRIORITY, E_CHECK, E_COUNT };
 
-static void parse_endpoint(pctx_t *c, pnode_t *node, policy_endpoint_t *ep,
-                           const pcheck_t *dcheck, const pcheck_t *pcheck)
+static void parse_endpoint(pctx_t *c, pnode_t *node, policy_endpoint_t *ep, const pcheck_t *dcheck,
+                           const pcheck_t *pcheck)
 {
-	static const char *const keys[] = {
-		"id", "address", "cname", "location", "weight", "priority", "check", NULL
-	};
+	static const char *const keys[] = { "id",     "address",  "cname", "location",
+		                            "weight", "priority", "check", NULL };
 	pnode_t *v[E_COUNT];
 	policy_t *pol = c->pol;
 	pcheck_t echeck = { .set = 0 };
@@ -170,11 +170,14 @@ static void parse_endpoint(pctx_t *c, pnode_t *node, policy_endpoint_t *ep,
 	if (v[E_ID] == NULL) {
 		pctx_missing(c, node, "id", "endpoint");
 	} else if (pctx_id(c, v[E_ID], "endpoint id", ep->id)) {
-		c->endpoint_id_pos[ep - pol->endpoints] = pctx_pos(v[E_ID]);   /* duplicates: pindex */
+		c->endpoint_id_pos[ep - pol->endpoints] =
+		        pctx_pos(v[E_ID]); /* duplicates: pindex */
 	}
 	if (v[E_ADDRESS] != NULL && v[E_CNAME] != NULL) {
-		pctx_err(c, v[E_CNAME], "endpoint '%s' has both 'address' and 'cname' "
-		         "(use one)", ep->id);
+		pctx_err(c, v[E_CNAME],
+		         "endpoint '%s' has both 'address' and 'cname' "
+		         "(use one)",
+		         ep->id);
 	} else if (v[E_ADDRESS] == NULL && v[E_CNAME] == NULL) {
 		pctx_err(c, node, "endpoint '%s' needs 'address' or 'cname'", ep->id);
 	} else if (v[E_ADDRESS] != NULL) {
@@ -183,8 +186,8 @@ static void parse_endpoint(pctx_t *c, pnode_t *node, policy_endpoint_t *ep,
 		parse_cname(c, v[E_CNAME], ep);
 	}
 	if (v[E_LOCATION] != NULL) {
-		parse_location(c, v[E_LOCATION], "endpoint location", &ep->has_location,
-		               &ep->lat, &ep->lon);
+		parse_location(c, v[E_LOCATION], "endpoint location", &ep->has_location, &ep->lat,
+		               &ep->lon);
 	}
 	long long n;
 	if (v[E_WEIGHT] != NULL && pctx_int(c, v[E_WEIGHT], "'weight'", 0, 1000000, &n)) {
@@ -220,7 +223,7 @@ static void parse_pool(pctx_t *c, pnode_t *node, size_t index, size_t *cap_ep,
 	if (v[P_ID] == NULL) {
 		pctx_missing(c, node, "id", "pool");
 	} else if (pctx_id(c, v[P_ID], "pool id", pool->id)) {
-		c->pool_id_pos[index] = pctx_pos(v[P_ID]);   /* duplicates: pindex */
+		c->pool_id_pos[index] = pctx_pos(v[P_ID]); /* duplicates: pindex */
 	}
 	long long n;
 	if (v[P_PRIORITY] != NULL &&

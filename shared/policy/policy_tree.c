@@ -29,7 +29,7 @@ policy_pos_t ptree_offset_pos(const char *buf, size_t len, size_t offset)
 		offset = len;
 	}
 	if (offset >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
-		i = 3;   /* libyaml's marks start after the BOM */
+		i = 3; /* libyaml's marks start after the BOM */
 	}
 	while (i < offset) {
 		/* the breaks libyaml counts: CR LF, CR, LF, NEL, LS, PS */

@@ -28,7 +28,7 @@ int policy_parse_duration_ms(const char *text, uint32_t *ms)
 	}
 	uint64_t mul;
 	if (*p == '\0' || strcmp(p, "s") == 0) {
-		mul = 1000;    /* a bare number is seconds, as for TTLs */
+		mul = 1000; /* a bare number is seconds, as for TTLs */
 	} else if (strcmp(p, "ms") == 0) {
 		mul = 1;
 	} else if (strcmp(p, "m") == 0) {
@@ -62,7 +62,7 @@ int policy_parse_scaled(const char *text, uint64_t scale, bool pct_ok, uint64_t 
 	}
 	if (*p == '.') {
 		for (p++; is_digit(*p); p++, n_frac++) {
-			if (n_frac < 9) {  /* finer than 1e-9 is noise: drop it */
+			if (n_frac < 9) { /* finer than 1e-9 is noise: drop it */
 				mant = mant * 10 + (uint64_t)(*p - '0');
 				div *= 10;
 			}
@@ -95,8 +95,8 @@ int policy_parse_percent_bp(const char *text, uint32_t *bp)
 
 static bool dname_char_ok(char ch)
 {
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || is_digit(ch) ||
-	       ch == '-' || ch == '_';
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || is_digit(ch) || ch == '-' ||
+	       ch == '_';
 }
 
 int policy_parse_dname(const char *text, uint8_t wire[HG_DNAME_MAX], uint8_t *len)
@@ -106,7 +106,7 @@ int policy_parse_dname(const char *text, uint8_t wire[HG_DNAME_MAX], uint8_t *le
 	}
 	size_t tlen = strlen(text);
 	if (text[tlen - 1] != '.') {
-		return HG_EINVAL;       /* relative names are ambiguous in a policy */
+		return HG_EINVAL; /* relative names are ambiguous in a policy */
 	}
 	if (tlen == 1) {
 		wire[0] = 0;
@@ -163,7 +163,8 @@ void policy_errors_print(const policy_errors_t *errors, const char *path, void *
 			/* file-level problem (unreadable): no position to show */
 			fprintf(f, "%s: %s\n", path ? path : "-", e->msg);
 		} else {
-			fprintf(f, "%s:%u:%u: %s\n", path ? path : "-", e->pos.line, e->pos.col, e->msg);
+			fprintf(f, "%s:%u:%u: %s\n", path ? path : "-", e->pos.line, e->pos.col,
+			        e->msg);
 		}
 	}
 }

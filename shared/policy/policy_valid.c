@@ -36,7 +36,7 @@ bool pvalid_host(const char *s, char *why, size_t size)
 	size_t len = strlen(s);
 	char ch[8];
 	if (len == 0) {
-		return true;   /* "" clears an inherited host */
+		return true; /* "" clears an inherited host */
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -47,7 +47,8 @@ bool pvalid_host(const char *s, char *why, size_t size)
 		snprintf(why, size, "'%s' is not allowed%s", ch,
 		         c == ':' ? " (the port goes in 'port', an IPv6 address in 'probe-address')"
 		         : c == '@' || c == '/' ? " (a host name only: no user, port or path)"
-		         : c >= 0x80 ? " (write an internationalized name in its xn-- form)" : "");
+		         : c >= 0x80 ? " (write an internationalized name in its xn-- form)"
+		                     : "");
 		return false;
 	}
 	if (len > 253) {
@@ -55,7 +56,8 @@ bool pvalid_host(const char *s, char *why, size_t size)
 		return false;
 	}
 	if (s[len - 1] == '.') {
-		snprintf(why, size, "it ends with a dot (write the name without it: it is sent as "
+		snprintf(why, size,
+		         "it ends with a dot (write the name without it: it is sent as "
 		         "the Host header and the TLS server name)");
 		return false;
 	}
@@ -96,8 +98,10 @@ bool pvalid_path(const char *s, char *why, size_t size)
 		unsigned char c = (unsigned char)s[i];
 		if (c == '%') {
 			if (!is_hex((unsigned char)s[i + 1]) || !is_hex((unsigned char)s[i + 2])) {
-				snprintf(why, size, "'%%' at byte %zu is not followed by two hex digits "
-				         "(write a '%%' as %%25)", i + 1);
+				snprintf(why, size,
+				         "'%%' at byte %zu is not followed by two hex digits "
+				         "(write a '%%' as %%25)",
+				         i + 1);
 				return false;
 			}
 			i += 2;
@@ -107,12 +111,15 @@ bool pvalid_path(const char *s, char *why, size_t size)
 			continue;
 		}
 		if (c == '#') {
-			snprintf(why, size, "'#' starts a fragment, which is never sent to the server");
+			snprintf(why, size,
+			         "'#' starts a fragment, which is never sent to the server");
 			return false;
 		}
 		char_text(s + i, ch, sizeof(ch));
-		snprintf(why, size, "'%s' at byte %zu is not allowed (RFC 3986: percent-encode it, "
-		         "e.g. a space as %%20)", ch, i + 1);
+		snprintf(why, size,
+		         "'%s' at byte %zu is not allowed (RFC 3986: percent-encode it, "
+		         "e.g. a space as %%20)",
+		         ch, i + 1);
 		return false;
 	}
 	return true;
@@ -121,10 +128,11 @@ bool pvalid_path(const char *s, char *why, size_t size)
 bool pvalid_ca(const char *s, char *why, size_t size)
 {
 	if (s[0] == '\0') {
-		return true;   /* the system's CA store */
+		return true; /* the system's CA store */
 	}
 	if (s[0] != '/') {
-		snprintf(why, size, "it must be an absolute path (the prober opens it, from its own "
+		snprintf(why, size,
+		         "it must be an absolute path (the prober opens it, from its own "
 		         "working directory)");
 		return false;
 	}
@@ -155,14 +163,17 @@ const char *pvalid_addr(int family, const uint8_t *a)
 		uint8_t prefix[16];
 		const char *why;
 	} bad[] = {
-		{ 4, 8,  { 0 }, "unspecified (0.0.0.0/8)" },
+		{ 4, 8, { 0 }, "unspecified (0.0.0.0/8)" },
 		{ 4, 16, { 169, 254 }, "link-local (169.254.0.0/16)" },
-		{ 4, 4,  { 224 }, "multicast (224.0.0.0/4)" },
-		{ 4, 4,  { 240 }, "reserved (240.0.0.0/4, with the broadcast address)" },
+		{ 4, 4, { 224 }, "multicast (224.0.0.0/4)" },
+		{ 4, 4, { 240 }, "reserved (240.0.0.0/4, with the broadcast address)" },
 		{ 6, 128, { 0 }, "unspecified (::)" },
-		{ 6, 96, { [10] = 0xff, 0xff }, "IPv4-mapped (::ffff:0:0/96: write the IPv4 address)" },
+		{ 6,
+		  96,
+		  { [10] = 0xff, 0xff },
+		  "IPv4-mapped (::ffff:0:0/96: write the IPv4 address)" },
 		{ 6, 10, { 0xfe, 0x80 }, "link-local (fe80::/10)" },
-		{ 6, 8,  { 0xff }, "multicast (ff00::/8)" },
+		{ 6, 8, { 0xff }, "multicast (ff00::/8)" },
 	};
 	static const uint8_t loop6[16] = { [15] = 1 };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -47,8 +47,11 @@ bool pctx_reserve(pctx_t *c, void **arr, size_t *cap, size_t n, size_t elsize)
  * point; 0 when it is not valid UTF-8. */
 static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
 {
-	size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
-	           : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	size_t len = s[0] < 0x80             ? 1
+	             : (s[0] & 0xe0) == 0xc0 ? 2
+	             : (s[0] & 0xf0) == 0xe0 ? 3
+	             : (s[0] & 0xf8) == 0xf0 ? 4
+	                                     : 0;
 	if (len == 0 || len > n) {
 		return 0;
 	}
@@ -88,7 +91,7 @@ void pctx_escape(char *dst, size_t size, const char *src)
 		const char *out = esc;
 		size_t olen;
 		if (len == 0) {
-			olen = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", s[i]);  /* not UTF-8 */
+			olen = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", s[i]); /* not UTF-8 */
 			len = 1;
 		} else if (unsafe_char(cp)) {
 			olen = cp < 0x80 ? (size_t)snprintf(esc, sizeof(esc), "\\x%02x", cp)
@@ -98,7 +101,7 @@ void pctx_escape(char *dst, size_t size, const char *src)
 			olen = len;
 		}
 		if (w + olen >= size) {
-			break;   /* never a cut sequence or escape */
+			break; /* never a cut sequence or escape */
 		}
 		memcpy(dst + w, out, olen);
 		w += olen;
@@ -169,9 +172,9 @@ static const char *node_kind(const pctx_t *c, const pnode_t *node)
 {
 	switch (node->type) {
 	case PNODE_SCALAR: return pctx_is_null(node) ? "nothing" : "a scalar";
-	case PNODE_SEQ:    return "a list";
-	case PNODE_MAP:    return "a map";
-	default:           return "nothing";
+	case PNODE_SEQ: return "a list";
+	case PNODE_MAP: return "a map";
+	default: return "nothing";
 	}
 }
 
@@ -235,22 +238,22 @@ const char *policy_suggest(const char *word, const char *const cands[])
 /* Report \a k (the \a i-th key of \a map) if an earlier key has its text.
  * Only unknown keys come here, and each one is an error: past
  * PCTX_MAX_ERRORS the compiler stops, so this scan stays short. */
-static bool unknown_dup(pctx_t *c, const pnode_t *map, size_t i, const pnode_t *k,
-                        const char *what)
+static bool unknown_dup(pctx_t *c, const pnode_t *map, size_t i, const pnode_t *k, const char *what)
 {
 	const char *key = pnode_text(c, k);
 	for (size_t j = 0; j < i; j++) {
 		const pnode_t *kj = pnode_key(c, map, j);
 		if (kj->type == PNODE_SCALAR && strcmp(pnode_text(c, kj), key) == 0) {
-			pctx_err(c, k, "duplicate key '%s' in %s (first at line %u)", key, what, kj->line);
+			pctx_err(c, k, "duplicate key '%s' in %s (first at line %u)", key, what,
+			         kj->line);
 			return true;
 		}
 	}
 	return false;
 }
 
-bool pctx_map(pctx_t *c, pnode_t *node, const char *what, const char *const keys[],
-              pnode_t *vals[], pnode_t *knodes[])
+bool pctx_map(pctx_t *c, pnode_t *node, const char *what, const char *const keys[], pnode_t *vals[],
+              pnode_t *knodes[])
 {
 	pnode_t *first[PCTX_MAP_KEYS_MAX];
 	size_t n_keys = 0;
@@ -272,7 +275,8 @@ bool pctx_map(pctx_t *c, pnode_t *node, const char *what, const char *const keys
 	for (size_t p = 0; p < pnode_len(node) && !pctx_stopped(c); p++) {
 		pnode_t *k = pnode_key(c, node, p), *v = pnode_value(c, node, p);
 		if (k->type != PNODE_SCALAR) {
-			pctx_err(c, k, "expected a scalar key in %s, got %s", what, node_kind(c, k));
+			pctx_err(c, k, "expected a scalar key in %s, got %s", what,
+			         node_kind(c, k));
 			continue;
 		}
 		const char *key = pnode_text(c, k);
@@ -291,7 +295,8 @@ bool pctx_map(pctx_t *c, pnode_t *node, const char *what, const char *const keys
 			}
 			const char *s = policy_suggest(key, keys);
 			if (s != NULL) {
-				pctx_err(c, k, "unknown key '%s' in %s (did you mean '%s'?)", key, what, s);
+				pctx_err(c, k, "unknown key '%s' in %s (did you mean '%s'?)", key,
+				         what, s);
 			} else {
 				pctx_err(c, k, "unknown key '%s' in %s", key, what);
 			}
@@ -378,8 +383,7 @@ bool pctx_bool(pctx_t *c, pnode_t *node, const char *what, bool *out)
 	return false;
 }
 
-bool pctx_double(pctx_t *c, pnode_t *node, const char *what, double min, double max,
-                 double *out)
+bool pctx_double(pctx_t *c, pnode_t *node, const char *what, double min, double max, double *out)
 {
 	const char *s = pctx_scalar(c, node, what);
 	if (s == NULL) {
@@ -425,8 +429,10 @@ bool pctx_duration(pctx_t *c, pnode_t *node, const char *what, uint32_t *ms)
 		return false;
 	}
 	if (policy_parse_duration_ms(s, ms) != HG_EOK) {
-		pctx_err(c, node, "bad duration '%s' for %s (use e.g. 500ms, 5s, 2m, 1h, "
-		         "or a number of seconds)", s, what);
+		pctx_err(c, node,
+		         "bad duration '%s' for %s (use e.g. 500ms, 5s, 2m, 1h, "
+		         "or a number of seconds)",
+		         s, what);
 		return false;
 	}
 	return true;
@@ -439,8 +445,8 @@ bool pctx_id(pctx_t *c, pnode_t *node, const char *what, char id[HG_ID_SIZE])
 		return false;
 	}
 	if (!policy_id_valid(s)) {
-		pctx_err(c, node, "invalid %s '%.64s' (1-%d characters of A-Z a-z 0-9 . _ -)",
-		         what, s, HG_ID_MAX);
+		pctx_err(c, node, "invalid %s '%.64s' (1-%d characters of A-Z a-z 0-9 . _ -)", what,
+		         s, HG_ID_MAX);
 		return false;
 	}
 	memcpy(id, s, strlen(s) + 1);

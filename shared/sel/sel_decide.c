@@ -29,8 +29,15 @@ static void sel_step_end(sel_ctx_t *c, const sel_trace_t *trace, int idx, uint8_
                          const uint8_t *in, uint8_t n_in)
 {
 	sel_trace_step_t st = {
-		.filter = idx, .type = type, .n_in = n_in, .n_out = c->n, .in = in,
-		.out = c->list, .reason = c->reason, .metric = c->metric, .note = c->note,
+		.filter = idx,
+		.type = type,
+		.n_in = n_in,
+		.n_out = c->n,
+		.in = in,
+		.out = c->list,
+		.reason = c->reason,
+		.metric = c->metric,
+		.note = c->note,
 	};
 	trace->step(trace->ctx, &st);
 }
@@ -59,8 +66,9 @@ static unsigned sel_prefilter(sel_ctx_t *c)
 	if (c->tracing) {
 		for (unsigned e = 0; e < c->s->hdr->n_endpoints; e++) {
 			uint64_t bit = 1ull << e;
-			c->reason[e] = !(fam & bit) ? SEL_R_NO_FAMILY
-			             : (c->d->drained & bit) ? SEL_R_DRAINED : SEL_R_KEPT;
+			c->reason[e] = !(fam & bit)            ? SEL_R_NO_FAMILY
+			               : (c->d->drained & bit) ? SEL_R_DRAINED
+			                                       : SEL_R_KEPT;
 		}
 	}
 	return (unsigned)__builtin_popcountll(fam);
@@ -69,12 +77,12 @@ static unsigned sel_prefilter(sel_ctx_t *c)
 static void sel_run_filter(sel_ctx_t *c, const hg_view_filter_t *f)
 {
 	switch (f->type) {
-	case HG_F_UP:               sel_f_up(c); break;
-	case HG_F_GEOFENCE:         sel_f_geofence(c, f); break;
-	case HG_F_NEAREST:          sel_f_nearest(c); break;
-	case HG_F_LOWEST_LATENCY:   sel_f_lowest_latency(c, f); break;
-	case HG_F_MAX_LOSS:         sel_f_max_loss(c, f); break;
-	case HG_F_PRIORITY:         sel_f_priority(c); break;
+	case HG_F_UP: sel_f_up(c); break;
+	case HG_F_GEOFENCE: sel_f_geofence(c, f); break;
+	case HG_F_NEAREST: sel_f_nearest(c); break;
+	case HG_F_LOWEST_LATENCY: sel_f_lowest_latency(c, f); break;
+	case HG_F_MAX_LOSS: sel_f_max_loss(c, f); break;
+	case HG_F_PRIORITY: sel_f_priority(c); break;
 	case HG_F_WEIGHTED:
 		if (f->flags & HG_VF_STICKY) {
 			sel_f_sticky(c);
@@ -83,9 +91,9 @@ static void sel_run_filter(sel_ctx_t *c, const hg_view_filter_t *f)
 		}
 		break;
 	case HG_F_WEIGHTED_SHUFFLE: sel_f_weighted(c); break;
-	case HG_F_ROUND_ROBIN:      sel_f_round_robin(c); break;
-	case HG_F_FIRST:            sel_f_first(c, f); break;
-	default:                    break;   /* view_open() rejects unknown types */
+	case HG_F_ROUND_ROBIN: sel_f_round_robin(c); break;
+	case HG_F_FIRST: sel_f_first(c, f); break;
+	default: break; /* view_open() rejects unknown types */
 	}
 	/* Only these keep the list in the prefilter's ascending order. */
 	if (f->type != HG_F_UP && f->type != HG_F_GEOFENCE && f->type != HG_F_MAX_LOSS) {
@@ -104,8 +112,10 @@ static void sel_fence_fallback(sel_ctx_t *c)
 	const hg_view_rule_t *r = c->fence;
 	const char *name_fb = schema_name(&schema_fallbacks, c->v->hdr->fallback);
 	if (!(r->flags & HG_VR_FALLBACK_POOL)) {
-		sel_note(c, "strict geofence rule %u: its fallback none: NODATA (not the name's "
-		         "fallback %s)", (unsigned)c->fence_rule, name_fb);
+		sel_note(c,
+		         "strict geofence rule %u: its fallback none: NODATA (not the name's "
+		         "fallback %s)",
+		         (unsigned)c->fence_rule, name_fb);
 		return;
 	}
 	unsigned n_up = 0;
@@ -126,8 +136,10 @@ static void sel_fence_fallback(sel_ctx_t *c)
 	}
 	sel_note(c, "strict geofence rule %u: its fallback pool #%u%s (not the name's fallback %s)",
 	         (unsigned)c->fence_rule, (unsigned)r->fallback_pool,
-	         c->n == 0 ? ": nothing of this family, NODATA"
-	         : n_up == 0 ? ", all down: fail open in the pool" : "", name_fb);
+	         c->n == 0   ? ": nothing of this family, NODATA"
+	         : n_up == 0 ? ", all down: fail open in the pool"
+	                     : "",
+	         name_fb);
 }
 
 /* Fail open: health and drains are ignored, only the family matters. The
@@ -182,7 +194,7 @@ static void sel_answer(const sel_ctx_t *c, sel_answer_t *out)
 	for (uint8_t i = 0; i < c->n && out->n_addr < HG_ANSWER_MAX; i++) {
 		const hg_view_ep_t *ep = &v->ep[c->list[i]];
 		if (ep->flags & HG_VEP_CNAME) {
-			continue;   /* a CNAME cannot share an RRset with addresses */
+			continue; /* a CNAME cannot share an RRset with addresses */
 		}
 		unsigned n = c->v6 ? ep->n_v6 : ep->n_v4;
 		if (n == 0) {
@@ -190,8 +202,8 @@ static void sel_answer(const sel_ctx_t *c, sel_answer_t *out)
 		}
 		out->endpoints[out->n_endpoints++] = c->list[i];
 		for (unsigned k = 0; k < n && out->n_addr < HG_ANSWER_MAX; k++) {
-			out->addr[out->n_addr++] = c->v6 ? v->v6[ep->first_v6 + k]
-			                                 : v->v4[ep->first_v4 + k];
+			out->addr[out->n_addr++] =
+			        c->v6 ? v->v6[ep->first_v6 + k] : v->v4[ep->first_v4 + k];
 		}
 	}
 	if (out->n_addr == 0) {
@@ -199,12 +211,11 @@ static void sel_answer(const sel_ctx_t *c, sel_answer_t *out)
 	}
 }
 
-int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
-               uint64_t now_ms, sel_rng_t *rng, sel_answer_t *out, const sel_trace_t *trace)
+int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype, uint64_t now_ms,
+               sel_rng_t *rng, sel_answer_t *out, const sel_trace_t *trace)
 {
 	if (view == NULL || view->hdr == NULL || view->s.hdr == NULL || client == NULL ||
-	    rng == NULL || out == NULL ||
-	    (qtype != 1 && qtype != 28) ||
+	    rng == NULL || out == NULL || (qtype != 1 && qtype != 28) ||
 	    (client->family != AF_INET && client->family != AF_INET6) ||
 	    (trace != NULL && trace->step == NULL)) {
 		return HG_EINVAL;
@@ -254,7 +265,9 @@ int sel_decide(const view_t *view, const sel_client_t *client, uint16_t qtype,
 		const hg_view_filter_t *flt = &view->filter[f];
 		const hg_view_filter_t *next = f + 1 < n_filters ? &view->filter[f + 1] : NULL;
 		c.sort_limit = !c.tracing && next != NULL && next->type == HG_F_FIRST &&
-		               next->arg > 0 && next->arg < HG_NAME_EP_MAX ? (uint8_t)next->arg : 0;
+		                               next->arg > 0 && next->arg < HG_NAME_EP_MAX
+		                       ? (uint8_t)next->arg
+		                       : 0;
 		if (c.tracing) {
 			sel_step_begin(&c, in, &n_in);
 		}

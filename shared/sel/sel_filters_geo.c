@@ -48,8 +48,7 @@ static bool sel_match_one(const sel_ctx_t *c, const hg_view_match_t *m, unsigned
 	const geo_info_t *g = c->client->geo;
 	*scope = 0;
 	switch (m->kind) {
-	case HG_M_PREFIX:
-		return sel_prefix_match(c->client, m, scope);
+	case HG_M_PREFIX: return sel_prefix_match(c->client, m, scope);
 	case HG_M_ASN:
 		if (g == NULL) {
 			return false;
@@ -58,15 +57,15 @@ static bool sel_match_one(const sel_ctx_t *c, const hg_view_match_t *m, unsigned
 		uint32_t asn;
 		memcpy(&asn, m->data, sizeof(asn));
 		return g->has_asn && g->asn == asn;
-	default:
-		break;
+	default: break;
 	}
 	if (g == NULL) {
 		return false;
 	}
 	*scope = g->prefix_len;
-	const char *have = m->kind == HG_M_COUNTRY ? g->country
-	                 : m->kind == HG_M_CONTINENT ? g->continent : g->subdivision;
+	const char *have = m->kind == HG_M_COUNTRY     ? g->country
+	                   : m->kind == HG_M_CONTINENT ? g->continent
+	                                               : g->subdivision;
 	size_t cap = m->kind == HG_M_SUBDIVISION ? sizeof(g->subdivision) : 2;
 	size_t want_len = sel_code_len((const char *)m->data, cap);
 	if (want_len == 0 || sel_code_len(have, cap) != want_len) {
@@ -126,8 +125,8 @@ static void sel_note_rule(sel_ctx_t *c, unsigned idx, const hg_view_match_t *m, 
 		sel_note(c, "rule %u matched prefix/%u%s", idx, m->prefix_len, tail);
 		break;
 	default:
-		sel_note(c, "rule %u matched %s=%.8s%s", idx, schema_name(&schema_match_kinds, m->kind),
-		         (const char *)m->data, tail);
+		sel_note(c, "rule %u matched %s=%.8s%s", idx,
+		         schema_name(&schema_match_kinds, m->kind), (const char *)m->data, tail);
 	}
 }
 
@@ -162,8 +161,9 @@ void sel_f_geofence(sel_ctx_t *c, const hg_view_filter_t *f)
 			}
 		}
 		sel_note_rule(c, r + 1, hit,
-		              n_keep > 0 ? "" : strict ? ", no target left (strict)"
-		                                       : ", no target left: unchanged");
+		              n_keep > 0 ? ""
+		              : strict   ? ", no target left (strict)"
+		                         : ", no target left: unchanged");
 		return;
 	}
 }
@@ -206,7 +206,7 @@ void sel_f_nearest(sel_ctx_t *c)
 	for (uint8_t i = 0; i < c->n; i++) {
 		uint8_t e = c->list[i];
 		const hg_view_ep_t *ep = &c->s->ep[e];
-		double k = -2.0;   /* no location: after every located endpoint, order kept */
+		double k = -2.0; /* no location: after every located endpoint, order kept */
 		if (ep->flags & HG_VEP_HAS_LOCATION) {
 			/* Larger dot product of unit vectors = shorter great circle. */
 			k = (double)ep->x * cx + (double)ep->y * cy + (double)ep->z * cz;

@@ -114,8 +114,8 @@ static void sel_note_vantage(sel_ctx_t *c, const char *what)
 {
 	if (c->tracing) {
 		const hg_view_prober_t *p = &c->s->prober[c->vant[0]];
-		sel_note(c, "vantage %.*s%s", (int)p->id_len, (const char *)c->s->strings + p->id_off,
-		         what);
+		sel_note(c, "vantage %.*s%s", (int)p->id_len,
+		         (const char *)c->s->strings + p->id_off, what);
 	}
 }
 
@@ -163,8 +163,9 @@ void sel_f_lowest_latency(sel_ctx_t *c, const hg_view_filter_t *f)
 		if (n_vdown > 0) {
 			c->flags |= SEL_DEGRADED;
 		}
-		sel_note_vantage(c, n_vdown > 0 ? ", no latency data (down from the vantage): unchanged"
-		                                : ", no latency data: unchanged");
+		sel_note_vantage(c, n_vdown > 0
+		                            ? ", no latency data (down from the vantage): unchanged"
+		                            : ", no latency data: unchanged");
 		return;
 	}
 	uint64_t limit = best + f->arg;

@@ -57,7 +57,7 @@ void sel_f_weighted(sel_ctx_t *c)
 		c->list[n++] = rest[k];
 		total -= w;
 		n_rest--;
-		for (uint8_t m = k; m < n_rest; m++) {   /* a few bytes: no memmove call */
+		for (uint8_t m = k; m < n_rest; m++) { /* a few bytes: no memmove call */
 			rest[m] = rest[m + 1];
 		}
 	}
@@ -103,8 +103,8 @@ static double sel_sticky_u(uint64_t key, const hg_view_ep_t *ep)
  * endpoints then count): the caller sorts the keys set here. */
 static bool sel_sticky_pruned(sel_ctx_t *c, uint64_t key, unsigned k)
 {
-	double top[4];               /* the k best scores so far, descending */
-	uint8_t top_e[4];            /* and their endpoints */
+	double top[4];    /* the k best scores so far, descending */
+	uint8_t top_e[4]; /* and their endpoints */
 	unsigned n_top = 0;
 	for (uint8_t i = 0; i < c->n; i++) {
 		uint8_t e = c->list[i];
@@ -144,7 +144,7 @@ static bool sel_sticky_pruned(sel_ctx_t *c, uint64_t key, unsigned k)
 		out[i] = top_e[i];
 	}
 	uint8_t n = (uint8_t)k;
-	for (uint8_t i = 0; i < c->n; i++) {   /* the rest, in order, behind the k */
+	for (uint8_t i = 0; i < c->n; i++) { /* the rest, in order, behind the k */
 		uint8_t e = c->list[i];
 		if (!((taken >> e) & 1)) {
 			out[n++] = e;
@@ -173,7 +173,9 @@ void sel_f_sticky(sel_ctx_t *c)
 		for (uint8_t i = 0; i < c->n; i++) {
 			uint8_t e = c->list[i];
 			const hg_view_ep_t *ep = &c->s->ep[e];
-			c->key[e] = ep->weight == 0 ? 0.0 : -(double)ep->weight / log(sel_sticky_u(key, ep));
+			c->key[e] = ep->weight == 0
+			                    ? 0.0
+			                    : -(double)ep->weight / log(sel_sticky_u(key, ep));
 			if (c->tracing) {
 				c->metric[e] = ep->weight;
 			}
@@ -209,7 +211,7 @@ void sel_f_first(sel_ctx_t *c, const hg_view_filter_t *f)
 	if (f->arg == 0 || c->n <= f->arg) {
 		return;
 	}
-	if (c->tracing) {   /* reasons are for the trace only */
+	if (c->tracing) { /* reasons are for the trace only */
 		for (uint8_t i = (uint8_t)f->arg; i < c->n; i++) {
 			c->reason[c->list[i]] = SEL_R_CUT;
 		}

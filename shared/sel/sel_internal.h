@@ -16,20 +16,20 @@
 
 typedef struct {
 	const view_t *v;
-	const view_set_t *s;            /*!< &v->s */
+	const view_set_t *s; /*!< &v->s */
 	const sel_client_t *client;
 	uint64_t now_ms;
 	/* The set's derived state at now_ms: the stored one while its window
 	 * holds, else computed into `state` (view_state()). */
 	const hg_set_derived_t *d;
-	const hg_u64_t *fresh;          /*!< fresh[j]: endpoints whose cell of prober j is fresh */
-	uint64_t fresh_lo, fresh_span;  /*!< freshness window, for trace-only vote counts */
+	const hg_u64_t *fresh;         /*!< fresh[j]: endpoints whose cell of prober j is fresh */
+	uint64_t fresh_lo, fresh_span; /*!< freshness window, for trace-only vote counts */
 	bool fresh_any;
 	sel_rng_t *rng;
-	bool v6;                        /*!< AAAA query */
+	bool v6; /*!< AAAA query */
 	bool tracing;
 
-	uint8_t n;                      /*!< candidates */
+	uint8_t n; /*!< candidates */
 	uint8_t list[HG_NAME_EP_MAX];
 	/*! The candidates as a bitmask. While `asc` holds, list[] is exactly
 	 *  mask's bits in ascending order (the prefilter's order, kept by the
@@ -46,9 +46,9 @@ typedef struct {
 	const hg_view_rule_t *fence;
 	uint8_t fence_rule;
 
-	uint8_t scope;                  /*!< max scope contribution (before the source cap) */
+	uint8_t scope; /*!< max scope contribution (before the source cap) */
 	bool client_used;
-	uint32_t flags;                 /*!< enum sel_flags */
+	uint32_t flags; /*!< enum sel_flags */
 
 	/* Client location and vantage order: computed at most once. */
 	bool loc_done, has_loc;
@@ -59,10 +59,10 @@ typedef struct {
 	 *  other vantage, so the order of the rest is built on first need. */
 	bool vant_sorted;
 	uint8_t n_vant;
-	uint8_t vant[HG_PROBER_MAX];    /*!< fresh probers, nearest to the client first */
-	float vkey[HG_PROBER_MAX];      /*!< closeness of prober j to the client (larger: nearer) */
+	uint8_t vant[HG_PROBER_MAX]; /*!< fresh probers, nearest to the client first */
+	float vkey[HG_PROBER_MAX];   /*!< closeness of prober j to the client (larger: nearer) */
 
-	double key[HG_NAME_EP_MAX];     /*!< per-endpoint sort key scratch */
+	double key[HG_NAME_EP_MAX]; /*!< per-endpoint sort key scratch */
 	/*! When the next filter is `first: N` (and no trace shows the order of
 	 *  what it cuts): only the first N of a sort matter, so sel_sort_desc()
 	 *  selects them instead of sorting everything. 0: sort all. */
@@ -72,7 +72,7 @@ typedef struct {
 	uint8_t reason[HG_NAME_EP_MAX];
 	double metric[HG_NAME_EP_MAX];
 	char note[128];
-	view_state_t state;             /*!< derived state computed per query (window expired) */
+	view_state_t state; /*!< derived state computed per query (window expired) */
 } sel_ctx_t;
 
 /* sel_rng.c */

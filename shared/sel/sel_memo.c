@@ -34,8 +34,7 @@ static bool memo_same_net(const uint8_t *net, const uint8_t *addr, unsigned bits
 }
 
 bool sel_memo_find(sel_memo_t *memo, const void *store, size_t txnid, const view_t *view,
-                   const sel_client_t *client, uint16_t qtype, uint64_t now_ms,
-                   sel_answer_t *out)
+                   const sel_client_t *client, uint16_t qtype, uint64_t now_ms, sel_answer_t *out)
 {
 	sel_memo_slot_t *s = memo_slot(memo, view->hdr, qtype);
 	const sel_answer_t *a = &s->answer;
@@ -66,7 +65,8 @@ void sel_memo_store(sel_memo_t *memo, const void *store, size_t txnid, const vie
 	sel_memo_slot_t *s = memo_slot(memo, view->hdr, qtype);
 	unsigned max = client->family == AF_INET ? 32 : 128;
 	if (answer->client_bits > max) {
-		s->view = NULL;   /* cannot happen (scopes are prefixes of the family); never serve it */
+		s->view =
+		        NULL; /* cannot happen (scopes are prefixes of the family); never serve it */
 		return;
 	}
 	s->view = view->hdr;

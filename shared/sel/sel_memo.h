@@ -33,13 +33,13 @@
 #define SEL_MEMO_SLOTS 256
 
 typedef struct {
-	const void *view;              /*!< the view's header: the name in its snapshot; NULL empty */
-	const void *store;             /*!< with txnid: the snapshot */
+	const void *view;  /*!< the view's header: the name in its snapshot; NULL empty */
+	const void *store; /*!< with txnid: the snapshot */
 	size_t txnid;
 	uint16_t qtype;
-	uint8_t family;                /*!< AF_INET / AF_INET6 */
-	uint8_t net[16];               /*!< client address masked to answer.client_bits */
-	sel_answer_t answer;           /*!< addr[] filled up to n_addr */
+	uint8_t family;      /*!< AF_INET / AF_INET6 */
+	uint8_t net[16];     /*!< client address masked to answer.client_bits */
+	sel_answer_t answer; /*!< addr[] filled up to n_addr */
 } sel_memo_slot_t;
 
 typedef struct {
@@ -61,8 +61,7 @@ static inline bool sel_memo_allowed(const view_t *view)
  * \return true on a hit.
  */
 bool sel_memo_find(sel_memo_t *memo, const void *store, size_t txnid, const view_t *view,
-                   const sel_client_t *client, uint16_t qtype, uint64_t now_ms,
-                   sel_answer_t *out);
+                   const sel_client_t *client, uint16_t qtype, uint64_t now_ms, sel_answer_t *out);
 
 /*!
  * \brief Keep \a answer, which sel_decide() gave \a client for \a view in

@@ -16,18 +16,18 @@ const char *sel_filter_name(uint8_t type)
 const char *sel_reason_name(uint8_t reason)
 {
 	switch (reason) {
-	case SEL_R_KEPT:           return "kept";
+	case SEL_R_KEPT: return "kept";
 	/* the same words as health and admin state */
-	case SEL_R_DOWN:           return schema_name(&schema_healths, HG_HEALTH_DOWN);
-	case SEL_R_DRAINED:        return schema_name(&schema_admins, HG_ADMIN_DRAIN);
-	case SEL_R_NOT_IN_RULE:    return "not-in-rule";
-	case SEL_R_TOO_SLOW:       return "too-slow";
-	case SEL_R_LOSSY:          return "lossy";
+	case SEL_R_DOWN: return schema_name(&schema_healths, HG_HEALTH_DOWN);
+	case SEL_R_DRAINED: return schema_name(&schema_admins, HG_ADMIN_DRAIN);
+	case SEL_R_NOT_IN_RULE: return "not-in-rule";
+	case SEL_R_TOO_SLOW: return "too-slow";
+	case SEL_R_LOSSY: return "lossy";
 	case SEL_R_LOWER_PRIORITY: return "lower-priority";
-	case SEL_R_CUT:            return "cut";
-	case SEL_R_NO_FAMILY:      return "no-family";
-	case SEL_R_VANTAGE_DOWN:   return "down-from-vantage";
-	default:                   return "unknown";
+	case SEL_R_CUT: return "cut";
+	case SEL_R_NO_FAMILY: return "no-family";
+	case SEL_R_VANTAGE_DOWN: return "down-from-vantage";
+	default: return "unknown";
 	}
 }
 
@@ -36,11 +36,11 @@ const char *sel_reason_name(uint8_t reason)
 const char *sel_health_name(uint8_t verdict)
 {
 	switch (verdict) {
-	case SEL_HEALTH_UP:        return schema_name(&schema_healths, HG_HEALTH_UP);
-	case SEL_HEALTH_DOWN:      return schema_name(&schema_healths, HG_HEALTH_DOWN);
-	case SEL_HEALTH_UNKNOWN:   return schema_name(&schema_healths, HG_HEALTH_UNKNOWN);
-	case SEL_HEALTH_DRAINED:   return schema_name(&schema_admins, HG_ADMIN_DRAIN);
+	case SEL_HEALTH_UP: return schema_name(&schema_healths, HG_HEALTH_UP);
+	case SEL_HEALTH_DOWN: return schema_name(&schema_healths, HG_HEALTH_DOWN);
+	case SEL_HEALTH_UNKNOWN: return schema_name(&schema_healths, HG_HEALTH_UNKNOWN);
+	case SEL_HEALTH_DRAINED: return schema_name(&schema_admins, HG_ADMIN_DRAIN);
 	case SEL_HEALTH_FORCED_UP: return schema_name(&schema_admins, HG_ADMIN_FORCE_UP);
-	default:                   return "invalid";
+	default: return "invalid";
 	}
 }

@@ -21,7 +21,6 @@
 #include "store_safe.h"
 #include "store_int.h"
 
-
 /* LMDB forbids two MDB_env on one file in a process (POSIX locks are per
  * process), so every zone/thread of knotd must share one handle. */
 static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -30,11 +29,16 @@ static struct store *store_list;
 static _Thread_local char store_errbuf[512];
 
 static const char *const store_db_names[STORE_DBI_COUNT] = {
-	[STORE_META] = HG_DB_META,             [STORE_PROBERS] = HG_DB_PROBERS,
-	[STORE_POOLS] = HG_DB_POOLS,           [STORE_ENDPOINTS] = HG_DB_ENDPOINTS,
-	[STORE_NAMES] = HG_DB_NAMES,           [STORE_EPSETS] = HG_DB_EPSETS,
-	[STORE_MEASUREMENTS] = HG_DB_MEASUREMENTS, [STORE_VIEWS] = HG_DB_VIEWS,
-	[STORE_OVERRIDES] = HG_DB_OVERRIDES,   [STORE_CURSORS] = HG_DB_CURSORS,
+	[STORE_META] = HG_DB_META,
+	[STORE_PROBERS] = HG_DB_PROBERS,
+	[STORE_POOLS] = HG_DB_POOLS,
+	[STORE_ENDPOINTS] = HG_DB_ENDPOINTS,
+	[STORE_NAMES] = HG_DB_NAMES,
+	[STORE_EPSETS] = HG_DB_EPSETS,
+	[STORE_MEASUREMENTS] = HG_DB_MEASUREMENTS,
+	[STORE_VIEWS] = HG_DB_VIEWS,
+	[STORE_OVERRIDES] = HG_DB_OVERRIDES,
+	[STORE_CURSORS] = HG_DB_CURSORS,
 	[STORE_SETS] = HG_DB_SETS,
 };
 
@@ -71,7 +75,7 @@ static int store_mkdirs(const char *dir)
 		return HG_EINVAL;
 	}
 	memcpy(buf, dir, len + 1);
-	for (char *p = buf + 1; ; p++) {
+	for (char *p = buf + 1;; p++) {
 		if (*p != '/' && *p != '\0') {
 			continue;
 		}
@@ -93,8 +97,6 @@ static int store_mkdirs(const char *dir)
 	return HG_EOK;
 }
 
-
-
 static int store_check_schema(MDB_txn *txn, MDB_dbi meta, bool create, bool upgrade,
                               const char *path, uint32_t *found_out)
 {
@@ -107,8 +109,9 @@ static int store_check_schema(MDB_txn *txn, MDB_dbi meta, bool create, bool upgr
 		v.mv_data = &version;
 		rc = mdb_put(txn, meta, &k, &v, 0);
 		return rc == MDB_SUCCESS ? HG_EOK
-		       : store_fail(hg_err_from_mdb(rc), "%s: cannot write schema version: %s",
-		                    path, mdb_strerror(rc));
+		                         : store_fail(hg_err_from_mdb(rc),
+		                                      "%s: cannot write schema version: %s", path,
+		                                      mdb_strerror(rc));
 	}
 	if (rc == MDB_NOTFOUND) {
 		return store_fail(HG_ESCHEMA, "%s: database has no schema version", path);
@@ -123,12 +126,14 @@ static int store_check_schema(MDB_txn *txn, MDB_dbi meta, bool create, bool upgr
 	}
 	memcpy(&found, v.mv_data, sizeof(found));
 	if (upgrade && found == STORE_SCHEMA_PREVIOUS_VERSION) {
-		*found_out = found;   /* writer_load_policy() rewrites it */
+		*found_out = found; /* writer_load_policy() rewrites it */
 		return HG_EOK;
 	}
 	if (found != HG_SCHEMA_VERSION) {
-		return store_fail(HG_ESCHEMA, "%s: database schema version %u, this build reads "
-		                  "version %u", path, found, HG_SCHEMA_VERSION);
+		return store_fail(HG_ESCHEMA,
+		                  "%s: database schema version %u, this build reads "
+		                  "version %u",
+		                  path, found, HG_SCHEMA_VERSION);
 	}
 	return HG_EOK;
 }
@@ -192,8 +197,8 @@ static int store_check_data(struct store *s, const store_files_t *files)
 	char why[320];
 	int ret = store_meta_check_settled(files->data_fd, NULL, why, sizeof(why));
 	if (ret == HG_ENOENT) {
-		return store_fail(HG_ECORRUPT, "%s/data.mdb is empty (truncated); "
-		                  STORE_REBUILD_HINT, s->path);
+		return store_fail(HG_ECORRUPT,
+		                  "%s/data.mdb is empty (truncated); " STORE_REBUILD_HINT, s->path);
 	} else if (ret == HG_ECORRUPT) {
 		return store_fail(ret, "%s/data.mdb: %s; " STORE_REBUILD_HINT, s->path, why);
 	} else if (ret != HG_EOK) {
@@ -211,7 +216,8 @@ static int store_check_same_file(struct store *s, const store_files_t *files)
 		return store_fail(HG_EIO, "%s: cannot stat data.mdb", s->path);
 	}
 	if (st.st_dev != files->data_st.st_dev || st.st_ino != files->data_st.st_ino) {
-		return store_fail(HG_EUNSAFE, "%s/data.mdb was replaced while being opened", s->path);
+		return store_fail(HG_EUNSAFE, "%s/data.mdb was replaced while being opened",
+		                  s->path);
 	}
 	return HG_EOK;
 }
@@ -259,7 +265,8 @@ void store_find_map(struct store *s)
 	MDB_stat st;
 	MDB_envinfo info;
 	MDB_txn *txn = NULL;
-	if (mdb_env_stat(s->env, &st) != MDB_SUCCESS || mdb_env_info(s->env, &info) != MDB_SUCCESS ||
+	if (mdb_env_stat(s->env, &st) != MDB_SUCCESS ||
+	    mdb_env_info(s->env, &info) != MDB_SUCCESS ||
 	    mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != MDB_SUCCESS) {
 		return;
 	}
@@ -318,8 +325,8 @@ static int store_env_map(struct store *s, const store_files_t *files, bool creat
 		char what[256];
 		store_guard_call(store_abort_open_txn, s);
 		s->open_txn = NULL;
-		return store_fail(HG_ECORRUPT, "%s: %s while opening the database; "
-		                  STORE_REBUILD_HINT, s->path,
+		return store_fail(HG_ECORRUPT,
+		                  "%s: %s while opening the database; " STORE_REBUILD_HINT, s->path,
 		                  store_guard_describe(&guard, what, sizeof(what)));
 	}
 	int ret = store_env_map_guarded(s, files, create);
@@ -365,7 +372,8 @@ int store_open(const char *dir, unsigned flags, store_t **out)
 	if (flags & STORE_CREATE) {
 		int ret = store_mkdirs(dir);
 		if (ret != HG_EOK) {
-			return store_fail(ret, "%s: cannot create directory: %s", dir, hg_strerror(ret));
+			return store_fail(ret, "%s: cannot create directory: %s", dir,
+			                  hg_strerror(ret));
 		}
 	}
 	char real[PATH_MAX];
@@ -386,7 +394,8 @@ int store_open(const char *dir, unsigned flags, store_t **out)
 	if (s != NULL) {
 		if (s->rdonly && !(flags & STORE_RDONLY)) {
 			s = NULL;
-			ret = store_fail(HG_EACCES, "%s: already open read-only in this process", real);
+			ret = store_fail(HG_EACCES, "%s: already open read-only in this process",
+			                 real);
 			goto cleanup;
 		}
 		s->refs++;
@@ -484,7 +493,8 @@ void store_schema_upgraded(store_t *store)
 int store_check_file(store_t *store, char *why, size_t size)
 {
 	if (atomic_load_explicit(&store->broken, memory_order_relaxed)) {
-		snprintf(why, size, "a read of its pages faulted: the file was truncated or "
+		snprintf(why, size,
+		         "a read of its pages faulted: the file was truncated or "
 		         "corrupted while open");
 		return HG_ECORRUPT;
 	}
@@ -545,7 +555,7 @@ bool store_map_contains(const store_t *store, const void *addr)
 {
 	const char *p = addr;
 	if (store->map_addr == NULL) {
-		return true;            /* unknown: assume the worst */
+		return true; /* unknown: assume the worst */
 	}
 	if (p >= store->map_addr && (size_t)(p - store->map_addr) < store->map_size) {
 		return true;

@@ -57,8 +57,8 @@
 #define STORE_MEASURE_KEY_MAX (2 * HG_ID_MAX + 1)
 
 enum store_open_flags {
-	STORE_RDONLY = 1 << 0,   /*!< Open read-only (the module); DBs must exist. */
-	STORE_CREATE = 1 << 1,   /*!< Create the directory, DBs and meta if missing. */
+	STORE_RDONLY = 1 << 0, /*!< Open read-only (the module); DBs must exist. */
+	STORE_CREATE = 1 << 1, /*!< Create the directory, DBs and meta if missing. */
 	/*! Also accept the previous schema version (1), for the one writer that
 	 *  upgrades it in place: writer_load_policy() (SCHEMA.md, "Versions and
 	 *  upgrades"). Not with STORE_RDONLY. */
@@ -71,16 +71,26 @@ enum store_open_flags {
 
 /*! The named databases of schema.h, in a fixed order. */
 enum store_dbi {
-	STORE_META = 0, STORE_PROBERS, STORE_POOLS, STORE_ENDPOINTS, STORE_NAMES,
-	STORE_EPSETS, STORE_MEASUREMENTS, STORE_VIEWS, STORE_OVERRIDES, STORE_CURSORS,
-	STORE_SETS, STORE_DBI_COUNT
+	STORE_META = 0,
+	STORE_PROBERS,
+	STORE_POOLS,
+	STORE_ENDPOINTS,
+	STORE_NAMES,
+	STORE_EPSETS,
+	STORE_MEASUREMENTS,
+	STORE_VIEWS,
+	STORE_OVERRIDES,
+	STORE_CURSORS,
+	STORE_SETS,
+	STORE_DBI_COUNT
 };
 
 typedef struct store store_t;
 
 /*! How store_last_error() messages about a truncated or corrupt data.mdb
  *  end: what the operator does about it (docs/runbook.md). */
-#define STORE_REBUILD_HINT "rebuild it into a fresh directory (haltgslb-ctl load POLICY " \
+#define STORE_REBUILD_HINT                                             \
+	"rebuild it into a fresh directory (haltgslb-ctl load POLICY " \
 	"--db NEWDIR) and swap the directories (see the runbook)"
 
 /*!
@@ -182,12 +192,12 @@ bool store_map_contains(const store_t *store, const void *addr);
 
 /*! Who may touch a read txn's LMDB txn (store_rtxn_t.state). */
 enum store_rtxn_state {
-	STORE_RTXN_FREE = 0,     /*!< reset (or never begun): its owner may begin it */
-	STORE_RTXN_BUSY,         /*!< its owner reads through it: the map must not move */
-	STORE_RTXN_HELD,         /*!< its owner keeps the snapshot between reads
+	STORE_RTXN_FREE = 0, /*!< reset (or never begun): its owner may begin it */
+	STORE_RTXN_BUSY,     /*!< its owner reads through it: the map must not move */
+	STORE_RTXN_HELD,     /*!< its owner keeps the snapshot between reads
 	                              (store_rtxn_hold()); another thread may take
 	                              it back to FREE (store_release_held()) */
-	STORE_RTXN_TAKING,       /*!< another thread is resetting it */
+	STORE_RTXN_TAKING,   /*!< another thread is resetting it */
 };
 
 /*! A read transaction: reusable (MDB_NOTLS), so one per thread can be
@@ -195,10 +205,10 @@ enum store_rtxn_state {
  *  store_rtxn_free(), which every user must call before the struct goes. */
 typedef struct {
 	store_t *store;
-	MDB_txn *txn;            /*!< NULL until first begin; reset between uses */
+	MDB_txn *txn; /*!< NULL until first begin; reset between uses */
 	bool active;
-	bool registered;         /*!< in store's registry (a remap waits for it) */
-	atomic_int state;        /*!< enum store_rtxn_state */
+	bool registered;  /*!< in store's registry (a remap waits for it) */
+	atomic_int state; /*!< enum store_rtxn_state */
 } store_rtxn_t;
 
 /*!
@@ -265,12 +275,12 @@ void store_rtxn_free(store_rtxn_t *rtxn);
 
 /*! What the map holds and may hold. */
 typedef struct {
-	uint64_t used;           /*!< bytes of the data: (last page in use + 1) x page size */
-	uint64_t map;            /*!< this process's map */
-	uint64_t limit;          /*!< the ceiling writers grow to (HG_STORE_MAPSIZE_MAX) */
-	uint64_t grows;          /*!< times this process grew the map (store_write()) */
-	uint64_t remaps;         /*!< times it moved its map to follow another process */
-	bool warn;               /*!< used is above STORE_MAP_WARN_PCT of the limit */
+	uint64_t used;   /*!< bytes of the data: (last page in use + 1) x page size */
+	uint64_t map;    /*!< this process's map */
+	uint64_t limit;  /*!< the ceiling writers grow to (HG_STORE_MAPSIZE_MAX) */
+	uint64_t grows;  /*!< times this process grew the map (store_write()) */
+	uint64_t remaps; /*!< times it moved its map to follow another process */
+	bool warn;       /*!< used is above STORE_MAP_WARN_PCT of the limit */
 } store_map_info_t;
 
 /*! \brief Fill \a out. \return HG_EOK or the mapped LMDB error. */
@@ -297,8 +307,8 @@ int store_remap(store_t *store);
  * \return HG_EOK, HG_ENOENT (absent), HG_EINVAL (txn not active), or the
  *         mapped LMDB error.
  */
-int store_get(store_rtxn_t *rtxn, enum store_dbi db, const void *key, size_t klen,
-              const void **val, size_t *vlen);
+int store_get(store_rtxn_t *rtxn, enum store_dbi db, const void *key, size_t klen, const void **val,
+              size_t *vlen);
 
 /* ---------------------------------------------------------------------- */
 
@@ -311,7 +321,7 @@ int store_get(store_rtxn_t *rtxn, enum store_dbi db, const void *key, size_t kle
 typedef struct {
 	store_t *store;
 	MDB_txn *txn;
-	int err;                 /*!< first error, HG_EOK while all went well */
+	int err; /*!< first error, HG_EOK while all went well */
 } store_wtxn_t;
 
 /*!
@@ -338,8 +348,8 @@ int store_become_dir_owner(const char *dir, char *why, size_t size);
 int store_wtxn_begin(store_t *store, store_wtxn_t *wtxn);
 
 /*! \brief Put \a key → \a val (copied by LMDB). Failures become sticky. */
-void store_put(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t klen,
-               const void *val, size_t vlen);
+void store_put(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t klen, const void *val,
+               size_t vlen);
 
 /*! \brief Delete a key with all its values (a missing key is not an error). */
 void store_del(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t klen);

@@ -25,8 +25,8 @@ static volatile sig_atomic_t guard_installed;
 static const char *volatile guard_prog;
 
 static const char guard_hint[] =
-	": rebuild it into a fresh directory (haltgslb-ctl load POLICY --db NEWDIR), "
-	"then swap the directories (see the runbook)\n";
+        ": rebuild it into a fresh directory (haltgslb-ctl load POLICY --db NEWDIR), "
+        "then swap the directories (see the runbook)\n";
 
 /* write(2) only: called from the signal handler. */
 static void guard_say(const char *a, const char *b)
@@ -50,8 +50,8 @@ static void guard_say(const char *a, const char *b)
 }
 
 /* Pop the innermost guard and go back to it. */
-__attribute__((noreturn))
-static void guard_jump(store_guard_t *g, int fault, void *addr, const char *msg)
+__attribute__((noreturn)) static void guard_jump(store_guard_t *g, int fault, void *addr,
+                                                 const char *msg)
 {
 	guard_top = g->prev;
 	g->fault = fault;
@@ -74,7 +74,7 @@ static void guard_on_sigbus(int sig, siginfo_t *si, void *uctx)
 	}
 	if (guard_mode == STORE_GUARD_FATAL) {
 		guard_say("read fault (SIGBUS) in a mapped file", ": the database was truncated "
-		          "while in use");
+		                                                  "while in use");
 		_exit(1);
 	}
 	/* Not ours: whatever the previous action would have done. */
@@ -87,7 +87,7 @@ static void guard_on_sigbus(int sig, siginfo_t *si, void *uctx)
 	} else {
 		sigaction(SIGBUS, &guard_prev, NULL);
 		if (si == NULL || si->si_code <= 0) {
-			raise(SIGBUS);       /* delivered as we return */
+			raise(SIGBUS); /* delivered as we return */
 		}
 		/* A fault: the access runs again on return and faults under the
 		 * previous action (the default: terminate with a core). */
@@ -204,12 +204,8 @@ const char *store_guard_describe(const store_guard_t *g, char *buf, size_t size)
 		snprintf(buf, size, "read fault (SIGBUS) at %p: a mapped file was truncated",
 		         g->addr);
 		break;
-	case STORE_FAULT_ASSERT:
-		snprintf(buf, size, "LMDB assertion: %s", g->msg);
-		break;
-	default:
-		snprintf(buf, size, "no fault");
-		break;
+	case STORE_FAULT_ASSERT: snprintf(buf, size, "LMDB assertion: %s", g->msg); break;
+	default: snprintf(buf, size, "no fault"); break;
 	}
 	return buf;
 }

@@ -52,23 +52,23 @@
 /*! What sent control back to a guard. */
 enum store_fault {
 	STORE_FAULT_NONE = 0,
-	STORE_FAULT_SIGBUS,     /*!< a page of a mapped file is gone (truncated file) */
-	STORE_FAULT_ASSERT,     /*!< LMDB asserted (corrupt page) */
+	STORE_FAULT_SIGBUS, /*!< a page of a mapped file is gone (truncated file) */
+	STORE_FAULT_ASSERT, /*!< LMDB asserted (corrupt page) */
 };
 
 /*! One guard, on the stack of the thread that arms it. */
 typedef struct store_guard {
-	sigjmp_buf jb;                  /*!< sigsetjmp(jb, 0) right after arming */
-	struct store_guard *prev;       /*!< enclosing guard of the thread */
-	volatile sig_atomic_t fault;    /*!< enum store_fault after a jump */
-	void *volatile addr;            /*!< SIGBUS: the faulting address */
-	char msg[160];                  /*!< ASSERT: LMDB's message (truncated) */
+	sigjmp_buf jb;               /*!< sigsetjmp(jb, 0) right after arming */
+	struct store_guard *prev;    /*!< enclosing guard of the thread */
+	volatile sig_atomic_t fault; /*!< enum store_fault after a jump */
+	void *volatile addr;         /*!< SIGBUS: the faulting address */
+	char msg[160];               /*!< ASSERT: LMDB's message (truncated) */
 } store_guard_t;
 
 /*! How store_guard_install() treats a SIGBUS outside any guard. */
 enum store_guard_mode {
-	STORE_GUARD_CHAIN = 0,  /*!< as if we were not there (inside knotd) */
-	STORE_GUARD_FATAL,      /*!< print "PROG: ..." and _exit(1) (tools, daemons) */
+	STORE_GUARD_CHAIN = 0, /*!< as if we were not there (inside knotd) */
+	STORE_GUARD_FATAL,     /*!< print "PROG: ..." and _exit(1) (tools, daemons) */
 };
 
 /*!

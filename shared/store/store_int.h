@@ -18,27 +18,27 @@
 
 struct store {
 	struct store *next;
-	char *path;                    /* realpath: the registry key */
+	char *path; /* realpath: the registry key */
 	MDB_env *env;
 	MDB_dbi dbi[STORE_DBI_COUNT];
 	unsigned refs;
 	bool rdonly;
-	atomic_bool broken;            /* a read of the map faulted: never trusted again */
-	const char *map_addr;          /* data.mdb's map, to tell its faults apart */
+	atomic_bool broken;   /* a read of the map faulted: never trusted again */
+	const char *map_addr; /* data.mdb's map, to tell its faults apart */
 	size_t map_size;
-	MDB_txn *open_txn;             /* store_open_dbis()'s txn, for a fault to abort */
-	uint32_t schema_found;         /* HG_SCHEMA_VERSION, or 1 awaiting the upgrade */
-	bool upgrade;                  /* opened with STORE_UPGRADE (a writer) */
+	MDB_txn *open_txn;     /* store_open_dbis()'s txn, for a fault to abort */
+	uint32_t schema_found; /* HG_SCHEMA_VERSION, or 1 awaiting the upgrade */
+	bool upgrade;          /* opened with STORE_UPGRADE (a writer) */
 
 	/* The map (store_map.c). */
-	size_t map_limit;              /* HG_STORE_MAPSIZE_MAX */
-	atomic_bool remap_pending;     /* a remap is under way: read txns must not begin */
-	atomic_bool remap_wanted;      /* a reader met MDB_MAP_RESIZED */
-	pthread_mutex_t readers_lock;  /* the registry below; held by a remap */
-	store_rtxn_t **readers;        /* every read txn of this process on the store */
+	size_t map_limit;             /* HG_STORE_MAPSIZE_MAX */
+	atomic_bool remap_pending;    /* a remap is under way: read txns must not begin */
+	atomic_bool remap_wanted;     /* a reader met MDB_MAP_RESIZED */
+	pthread_mutex_t readers_lock; /* the registry below; held by a remap */
+	store_rtxn_t **readers;       /* every read txn of this process on the store */
 	size_t n_readers, cap_readers;
 	atomic_uint_fast64_t grows, remaps;
-	bool warned;                   /* the 80 % warning is out (until 70 %) */
+	bool warned; /* the 80 % warning is out (until 70 %) */
 };
 
 /*! \brief Set store_last_error() of this thread; returns \a err. */
@@ -73,8 +73,8 @@ void store_map_committed(struct store *s);
 void store_find_map(struct store *s);
 
 enum store_iter_mode {
-	STORE_ITER_PREFIX,   /*!< keys starting with the given bytes (all if none) */
-	STORE_ITER_DUPS,     /*!< the values of one exact DUPSORT key */
+	STORE_ITER_PREFIX, /*!< keys starting with the given bytes (all if none) */
+	STORE_ITER_DUPS,   /*!< the values of one exact DUPSORT key */
 };
 
 /*!

@@ -10,7 +10,7 @@
 #include "store_int.h"
 
 int store_iter_walk(MDB_txn *txn, MDB_dbi dbi, enum store_iter_mode mode, const void *key,
-                     size_t klen, store_visit_fn fn, void *ctx, bool del)
+                    size_t klen, store_visit_fn fn, void *ctx, bool del)
 {
 	MDB_cursor *cur = NULL;
 	int rc = mdb_cursor_open(txn, dbi, &cur);
@@ -18,14 +18,16 @@ int store_iter_walk(MDB_txn *txn, MDB_dbi dbi, enum store_iter_mode mode, const 
 		return hg_err_from_mdb(rc);
 	}
 	MDB_val k = { klen, (void *)key }, v;
-	MDB_cursor_op first = klen == 0 ? MDB_FIRST : mode == STORE_ITER_DUPS ? MDB_SET_KEY : MDB_SET_RANGE;
+	MDB_cursor_op first = klen == 0                 ? MDB_FIRST
+	                      : mode == STORE_ITER_DUPS ? MDB_SET_KEY
+	                                                : MDB_SET_RANGE;
 	MDB_cursor_op next = mode == STORE_ITER_DUPS ? MDB_NEXT_DUP : MDB_NEXT;
 	int ret = HG_EOK;
 	for (rc = mdb_cursor_get(cur, &k, &v, first); rc == MDB_SUCCESS;
 	     rc = mdb_cursor_get(cur, &k, &v, next)) {
 		if (mode == STORE_ITER_PREFIX && klen > 0 &&
 		    (k.mv_size < klen || memcmp(k.mv_data, key, klen) != 0)) {
-			break;   /* keys are sorted: the prefix range has ended */
+			break; /* keys are sorted: the prefix range has ended */
 		}
 		ret = fn(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
 		if (del && ret == STORE_ITER_DELETE) {
@@ -50,8 +52,8 @@ int store_foreach(store_rtxn_t *rtxn, enum store_dbi db, const void *prefix, siz
 	if (!rtxn->active) {
 		return HG_EINVAL;
 	}
-	return store_iter_walk(rtxn->txn, store_dbi(rtxn->store, db), STORE_ITER_PREFIX, prefix, plen, fn, ctx,
-	                 false);
+	return store_iter_walk(rtxn->txn, store_dbi(rtxn->store, db), STORE_ITER_PREFIX, prefix,
+	                       plen, fn, ctx, false);
 }
 
 int store_foreach_dup(store_rtxn_t *rtxn, enum store_dbi db, const void *key, size_t klen,
@@ -60,7 +62,8 @@ int store_foreach_dup(store_rtxn_t *rtxn, enum store_dbi db, const void *key, si
 	if (!rtxn->active || klen == 0) {
 		return HG_EINVAL;
 	}
-	return store_iter_walk(rtxn->txn, store_dbi(rtxn->store, db), STORE_ITER_DUPS, key, klen, fn, ctx, false);
+	return store_iter_walk(rtxn->txn, store_dbi(rtxn->store, db), STORE_ITER_DUPS, key, klen,
+	                       fn, ctx, false);
 }
 
 int store_count(store_rtxn_t *rtxn, enum store_dbi db, size_t *n)

@@ -61,7 +61,7 @@ void store_map_config(size_t *initial, size_t *ceiling)
 void store_map_opened(struct store *s)
 {
 	if (s->rdonly) {
-		return;   /* opened at the ceiling (or the data, if larger) */
+		return; /* opened at the ceiling (or the data, if larger) */
 	}
 	/* A writer maps what the file records when another writer grew it
 	 * beyond this one's initial size (0: LMDB takes the recorded size,
@@ -121,7 +121,7 @@ void store_readers_remove(struct store *s, store_rtxn_t *rtxn)
 
 static void txn_reset_cb(void *arg)
 {
-	mdb_txn_reset(arg);   /* MDB_NOTLS: any thread may */
+	mdb_txn_reset(arg); /* MDB_NOTLS: any thread may */
 }
 
 int store_remap_to(struct store *s, size_t size, bool wait)
@@ -137,7 +137,8 @@ int store_remap_to(struct store *s, size_t size, bool wait)
 				break;
 			}
 			if (st == STORE_RTXN_HELD) {
-				if (atomic_compare_exchange_strong(&r->state, &st, STORE_RTXN_TAKING)) {
+				if (atomic_compare_exchange_strong(&r->state, &st,
+				                                   STORE_RTXN_TAKING)) {
 					if (!store_guard_call(txn_reset_cb, r->txn)) {
 						/* Its owner's next use faults in its guard. */
 						atomic_store(&r->state, STORE_RTXN_HELD);
@@ -153,13 +154,13 @@ int store_remap_to(struct store *s, size_t size, bool wait)
 				ret = HG_EBUSY;
 				goto cleanup;
 			}
-			sched_yield();   /* a query takes microseconds */
+			sched_yield(); /* a query takes microseconds */
 		}
 	}
 	int rc = mdb_env_set_mapsize(s->env, size);
 	ret = hg_err_from_mdb(rc);
 	if (ret == HG_EOK) {
-		store_find_map(s);   /* the fault guard's view of the map */
+		store_find_map(s); /* the fault guard's view of the map */
 		atomic_store(&s->remap_wanted, false);
 	}
 cleanup:
@@ -210,10 +211,10 @@ unsigned store_release_held(store_t *store)
 		store_rtxn_t *r = store->readers[i];
 		int st = STORE_RTXN_HELD;
 		if (!atomic_compare_exchange_strong(&r->state, &st, STORE_RTXN_TAKING)) {
-			continue;   /* free, or its owner is reading */
+			continue; /* free, or its owner is reading */
 		}
 		if (mdb_txn_id(r->txn) == c.info.me_last_txnid) {
-			atomic_store(&r->state, STORE_RTXN_HELD);   /* the newest: pins nothing */
+			atomic_store(&r->state, STORE_RTXN_HELD); /* the newest: pins nothing */
 		} else if (store_guard_call(txn_reset_cb, r->txn)) {
 			atomic_store(&r->state, STORE_RTXN_FREE);
 			n++;
@@ -259,8 +260,9 @@ void store_map_committed(struct store *s)
 	if (!s->warned && m.warn) {
 		s->warned = true;
 		hg_warn("%s: the database uses %llu of its %llu bytes limit (%llu%%): raise "
-		        "HG_STORE_MAPSIZE_MAX before writes fail", s->path, (unsigned long long)m.used,
-		        (unsigned long long)m.limit, (unsigned long long)(m.used * 100 / m.limit));
+		        "HG_STORE_MAPSIZE_MAX before writes fail",
+		        s->path, (unsigned long long)m.used, (unsigned long long)m.limit,
+		        (unsigned long long)(m.used * 100 / m.limit));
 	} else if (s->warned && m.used * 100 < m.limit * STORE_MAP_CALM_PCT) {
 		s->warned = false;
 		hg_notice("%s: the database uses %llu%% of its map limit again", s->path,

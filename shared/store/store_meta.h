@@ -38,12 +38,12 @@
 
 /*! What the meta pages of a data file say. */
 typedef struct {
-	size_t psize;        /*!< page size */
-	size_t last_pg;      /*!< last page in use, the larger of the two meta pages' */
-	size_t txnid;        /*!< id of the newest committed txn */
-	unsigned which;      /*!< the meta page LMDB uses (0 or 1): the higher txn id */
-	uint64_t file_size;  /*!< size of the file when checked */
-	uint64_t need;       /*!< bytes its pages need: (last_pg + 1) * psize */
+	size_t psize;       /*!< page size */
+	size_t last_pg;     /*!< last page in use, the larger of the two meta pages' */
+	size_t txnid;       /*!< id of the newest committed txn */
+	unsigned which;     /*!< the meta page LMDB uses (0 or 1): the higher txn id */
+	uint64_t file_size; /*!< size of the file when checked */
+	uint64_t need;      /*!< bytes its pages need: (last_pg + 1) * psize */
 } store_meta_t;
 
 /*! LMDB's page size limits (0.9: OS page size, at most 32 KiB; 64 KiB

@@ -16,7 +16,7 @@ int store_become_dir_owner(const char *dir, char *why, size_t size)
 	why[0] = '\0';
 	struct stat st;
 	if (geteuid() != 0 || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid == 0) {
-		return HG_EOK;          /* store_open() judges what there is */
+		return HG_EOK; /* store_open() judges what there is */
 	}
 	/* Group: the directory's (knotd's, in the documented layout), so files
 	 * created meanwhile get the group knotd reads with even without setgid. */

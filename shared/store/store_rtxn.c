@@ -59,7 +59,7 @@ static int rtxn_open(store_t *store, store_rtxn_t *rtxn, bool reuse)
 	if (!rtxn->registered && store_readers_add(store, rtxn) != HG_EOK) {
 		return HG_ENOMEM;
 	}
-	for (unsigned attempt = 0; ; attempt++) {
+	for (unsigned attempt = 0;; attempt++) {
 		int was = rtxn_acquire(rtxn);
 		bool held = was == STORE_RTXN_HELD;
 		if (atomic_load(&store->remap_pending)) {
@@ -149,7 +149,7 @@ static atomic_uint store_n_lost_txns;
 void store_rtxn_free(store_rtxn_t *rtxn)
 {
 	if (rtxn->registered) {
-		rtxn_acquire(rtxn);   /* no other thread resets it under the abort */
+		rtxn_acquire(rtxn); /* no other thread resets it under the abort */
 	}
 	if (rtxn->txn != NULL) {
 		if (!store_guard_call(rtxn_abort_cb, rtxn->txn)) {
@@ -170,8 +170,8 @@ void store_rtxn_free(store_rtxn_t *rtxn)
 	}
 }
 
-int store_get(store_rtxn_t *rtxn, enum store_dbi db, const void *key, size_t klen,
-              const void **val, size_t *vlen)
+int store_get(store_rtxn_t *rtxn, enum store_dbi db, const void *key, size_t klen, const void **val,
+              size_t *vlen)
 {
 	if (!rtxn->active) {
 		return HG_EINVAL;

@@ -17,8 +17,8 @@
 #define STORE_LOCK_FILE "lock.mdb"
 #define STORE_DATA_FILE "data.mdb"
 
-__attribute__((format(printf, 4, 5)))
-static int safe_fail(int err, char *why, size_t size, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int safe_fail(int err, char *why, size_t size,
+                                                           const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -48,21 +48,25 @@ static int check_ancestor(const char *path, char *why, size_t size)
 {
 	struct stat st;
 	if (lstat(path, &st) != 0) {
-		return safe_fail(hg_err_from_errno(errno), why, size, "%s: %s", path, strerror(errno));
+		return safe_fail(hg_err_from_errno(errno), why, size, "%s: %s", path,
+		                 strerror(errno));
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		return safe_fail(HG_EUNSAFE, why, size, "%s: changed while being checked (now %s)",
 		                 path, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
 	}
 	if (!trusted_uid(st.st_uid)) {
-		return safe_fail(HG_EUNSAFE, why, size, "%s is owned by uid %u, not by root or "
+		return safe_fail(HG_EUNSAFE, why, size,
+		                 "%s is owned by uid %u, not by root or "
 		                 "uid %u: its owner could replace the database directory",
 		                 path, (unsigned)st.st_uid, (unsigned)geteuid());
 	}
 	if (others_may_write(&st) && !sticky(&st)) {
-		return safe_fail(HG_EUNSAFE, why, size, "%s is writable by group or others (mode "
+		return safe_fail(HG_EUNSAFE, why, size,
+		                 "%s is writable by group or others (mode "
 		                 "%04o) without the sticky bit: they could replace the database "
-		                 "directory", path, (unsigned)(st.st_mode & 07777));
+		                 "directory",
+		                 path, (unsigned)(st.st_mode & 07777));
 	}
 	return HG_EOK;
 }
@@ -73,12 +77,14 @@ static int check_link(const char *link, const char *dir, char *why, size_t size)
 {
 	struct stat lst, dst;
 	if (lstat(link, &lst) != 0 || stat(dir, &dst) != 0) {
-		return safe_fail(hg_err_from_errno(errno), why, size, "%s: %s", link, strerror(errno));
+		return safe_fail(hg_err_from_errno(errno), why, size, "%s: %s", link,
+		                 strerror(errno));
 	}
 	bool ok = trusted_uid(dst.st_uid) &&
 	          (!others_may_write(&dst) || (sticky(&dst) && trusted_uid(lst.st_uid)));
 	if (!ok) {
-		return safe_fail(HG_EUNSAFE, why, size, "%s is a symbolic link in %s, which a user "
+		return safe_fail(HG_EUNSAFE, why, size,
+		                 "%s is a symbolic link in %s, which a user "
 		                 "other than root or uid %u can change: give the real path",
 		                 link, dir, (unsigned)geteuid());
 	}
@@ -99,7 +105,7 @@ static int check_given(const char *given, char *why, size_t size)
 			continue;
 		}
 		if (buf[end - 1] == '/') {
-			continue;               /* "//" or a trailing '/' */
+			continue; /* "//" or a trailing '/' */
 		}
 		char saved = buf[end];
 		buf[end] = '\0';
@@ -107,7 +113,7 @@ static int check_given(const char *given, char *why, size_t size)
 		int ret = HG_EOK;
 		if (lstat(buf, &st) != 0) {
 			buf[end] = saved;
-			break;                  /* reported by the later checks */
+			break; /* reported by the later checks */
 		}
 		if (S_ISLNK(st.st_mode)) {
 			char dir[PATH_MAX];
@@ -156,28 +162,33 @@ static int check_dir(const char *real, store_files_t *f, char *why, size_t size)
 	f->dir_fd = open(real, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (f->dir_fd < 0) {
 		if (errno == ELOOP || errno == ENOTDIR) {
-			return safe_fail(HG_EUNSAFE, why, size, "%s: not a directory (or replaced by a "
-			                 "symbolic link while being checked)", real);
+			return safe_fail(HG_EUNSAFE, why, size,
+			                 "%s: not a directory (or replaced by a "
+			                 "symbolic link while being checked)",
+			                 real);
 		}
 		int ret = hg_err_from_errno(errno);
-		return safe_fail(ret, why, size, ret == HG_ENOENT ? "%s: no haltgslb database"
-		                 : "%s: %s", real, strerror(errno));
+		return safe_fail(ret, why, size,
+		                 ret == HG_ENOENT ? "%s: no haltgslb database" : "%s: %s", real,
+		                 strerror(errno));
 	}
 	if (fstat(f->dir_fd, &f->dir_st) != 0) {
 		return safe_fail(HG_EIO, why, size, "%s: %s", real, strerror(errno));
 	}
 	const struct stat *st = &f->dir_st;
 	if (others_may_write(st) && !sticky(st)) {
-		return safe_fail(HG_EUNSAFE, why, size, "%s is writable by group or others (mode "
+		return safe_fail(HG_EUNSAFE, why, size,
+		                 "%s is writable by group or others (mode "
 		                 "%04o) without the sticky bit: they could replace lock.mdb or "
-		                 "data.mdb; chmod it 2750 (or 3770)", real,
-		                 (unsigned)(st->st_mode & 07777));
+		                 "data.mdb; chmod it 2750 (or 3770)",
+		                 real, (unsigned)(st->st_mode & 07777));
 	}
 	if (geteuid() == 0 && st->st_uid != 0) {
-		return safe_fail(HG_EUNSAFE, why, size, "%s is owned by uid %u: root does not open "
+		return safe_fail(HG_EUNSAFE, why, size,
+		                 "%s is owned by uid %u: root does not open "
 		                 "a database directory another user controls (that user could "
-		                 "redirect root's writes to any file); run as uid %u", real,
-		                 (unsigned)st->st_uid, (unsigned)st->st_uid);
+		                 "redirect root's writes to any file); run as uid %u",
+		                 real, (unsigned)st->st_uid, (unsigned)st->st_uid);
 	}
 	return HG_EOK;
 }
@@ -190,20 +201,26 @@ static int check_file(const char *real, const char *name, int fd, const struct s
 		return safe_fail(HG_EIO, why, size, "%s/%s: %s", real, name, strerror(errno));
 	}
 	if (S_ISLNK(st->st_mode)) {
-		return safe_fail(HG_EUNSAFE, why, size, "%s/%s is a symbolic link: refusing to "
-		                 "follow it (remove it; the writer recreates the file)", real, name);
+		return safe_fail(HG_EUNSAFE, why, size,
+		                 "%s/%s is a symbolic link: refusing to "
+		                 "follow it (remove it; the writer recreates the file)",
+		                 real, name);
 	}
 	if (!S_ISREG(st->st_mode)) {
 		return safe_fail(HG_EUNSAFE, why, size, "%s/%s is not a regular file", real, name);
 	}
 	if (st->st_nlink != 1) {
-		return safe_fail(HG_EUNSAFE, why, size, "%s/%s has %lu hard links: another name "
-		                 "may refer to it", real, name, (unsigned long)st->st_nlink);
+		return safe_fail(HG_EUNSAFE, why, size,
+		                 "%s/%s has %lu hard links: another name "
+		                 "may refer to it",
+		                 real, name, (unsigned long)st->st_nlink);
 	}
 	if (!trusted_uid(st->st_uid) && st->st_uid != dir->st_uid) {
-		return safe_fail(HG_EUNSAFE, why, size, "%s/%s is owned by uid %u, not by root, "
-		                 "uid %u or the directory's owner (uid %u)", real, name,
-		                 (unsigned)st->st_uid, (unsigned)geteuid(), (unsigned)dir->st_uid);
+		return safe_fail(HG_EUNSAFE, why, size,
+		                 "%s/%s is owned by uid %u, not by root, "
+		                 "uid %u or the directory's owner (uid %u)",
+		                 real, name, (unsigned)st->st_uid, (unsigned)geteuid(),
+		                 (unsigned)dir->st_uid);
 	}
 	if (st->st_mode & S_IWOTH) {
 		return safe_fail(HG_EUNSAFE, why, size, "%s/%s is writable by everyone (mode %04o)",
@@ -213,13 +230,13 @@ static int check_file(const char *real, const char *name, int fd, const struct s
 }
 
 /* Create \a name (absent) with exactly \a mode. */
-static int create_file(const char *real, const char *name, int dir_fd, mode_t mode,
-                       int *fd_out, char *why, size_t size)
+static int create_file(const char *real, const char *name, int dir_fd, mode_t mode, int *fd_out,
+                       char *why, size_t size)
 {
 	int fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0) {
 		if (errno == EEXIST) {
-			return HG_EEXIST;       /* appeared meanwhile: check it as existing */
+			return HG_EEXIST; /* appeared meanwhile: check it as existing */
 		}
 		int ret = hg_err_from_errno(errno);
 		return safe_fail(ret, why, size, "%s/%s: cannot create: %s", real, name,
@@ -246,8 +263,8 @@ static int open_file(const char *real, const char *name, store_files_t *f, bool 
 		int fd = openat(f->dir_fd, name, flags);
 		if (fd < 0 && errno == ENOENT) {
 			if (!may_create) {
-				return safe_fail(HG_ENOENT, why, size, "%s: no haltgslb database (no %s)",
-				                 real, name);
+				return safe_fail(HG_ENOENT, why, size,
+				                 "%s: no haltgslb database (no %s)", real, name);
 			}
 			int ret = create_file(real, name, f->dir_fd, mode, &fd, why, size);
 			if (ret == HG_EEXIST) {
@@ -259,9 +276,11 @@ static int open_file(const char *real, const char *name, store_files_t *f, bool 
 			*created = true;
 		} else if (fd < 0) {
 			if (errno == ELOOP) {
-				return safe_fail(HG_EUNSAFE, why, size, "%s/%s is a symbolic link: refusing "
-				                 "to follow it (remove it; the writer recreates the file)",
-				                 real, name);
+				return safe_fail(
+				        HG_EUNSAFE, why, size,
+				        "%s/%s is a symbolic link: refusing "
+				        "to follow it (remove it; the writer recreates the file)",
+				        real, name);
 			}
 			int ret = hg_err_from_errno(errno);
 			return safe_fail(ret, why, size, "%s/%s: %s", real, name, strerror(errno));
@@ -277,8 +296,8 @@ static int open_file(const char *real, const char *name, store_files_t *f, bool 
 	return safe_fail(HG_EUNSAFE, why, size, "%s/%s keeps changing", real, name);
 }
 
-int store_safe_open(const char *given, const char *real, bool create, store_files_t *f,
-                    char *why, size_t why_size)
+int store_safe_open(const char *given, const char *real, bool create, store_files_t *f, char *why,
+                    size_t why_size)
 {
 	memset(f, 0, sizeof(*f));
 	f->dir_fd = -1;
@@ -303,9 +322,10 @@ int store_safe_open(const char *given, const char *real, bool create, store_file
 	ret = open_file(real, STORE_LOCK_FILE, f, owner, STORE_LOCK_MODE, NULL, &lock_st,
 	                &lock_created, why, why_size);
 	if (ret == HG_ENOENT && !owner) {
-		snprintf(why, why_size, "%s: no %s yet, and only its owner (uid %u) may create it: "
-		         "open it once as a writer (haltgslb-ctl load)", real, STORE_LOCK_FILE,
-		         (unsigned)f->dir_st.st_uid);
+		snprintf(why, why_size,
+		         "%s: no %s yet, and only its owner (uid %u) may create it: "
+		         "open it once as a writer (haltgslb-ctl load)",
+		         real, STORE_LOCK_FILE, (unsigned)f->dir_st.st_uid);
 	}
 	if (ret == HG_EOK) {
 		ret = open_file(real, STORE_DATA_FILE, f, create && owner, STORE_DATA_MODE,

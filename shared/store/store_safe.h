@@ -44,11 +44,11 @@
 
 /*! The checked environment files, held open while LMDB opens them. */
 typedef struct {
-	int dir_fd;             /*!< O_PATH of the directory, -1 if not open */
-	int data_fd;            /*!< data.mdb open for reading, -1 if not open */
+	int dir_fd;  /*!< O_PATH of the directory, -1 if not open */
+	int data_fd; /*!< data.mdb open for reading, -1 if not open */
 	struct stat dir_st;
-	struct stat data_st;    /*!< identity LMDB's data.mdb must match */
-	bool data_created;      /*!< data.mdb did not exist: created empty here */
+	struct stat data_st; /*!< identity LMDB's data.mdb must match */
+	bool data_created;   /*!< data.mdb did not exist: created empty here */
 } store_files_t;
 
 /*!
@@ -61,8 +61,8 @@ typedef struct {
  * \return HG_EOK, HG_EUNSAFE (a check failed), HG_ENOENT (no data.mdb and no
  *         \a create, or no lock.mdb this user may create), HG_EACCES, HG_EIO.
  */
-int store_safe_open(const char *given, const char *real, bool create, store_files_t *f,
-                    char *why, size_t why_size);
+int store_safe_open(const char *given, const char *real, bool create, store_files_t *f, char *why,
+                    size_t why_size);
 
 /*! \brief Close what store_safe_open() opened (idempotent). */
 void store_safe_close(store_files_t *f);

@@ -35,8 +35,8 @@ void store_wtxn_fail(store_wtxn_t *wtxn, int err)
 	}
 }
 
-void store_put(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t klen,
-               const void *val, size_t vlen)
+void store_put(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t klen, const void *val,
+               size_t vlen)
 {
 	if (wtxn->err != HG_EOK) {
 		return;
@@ -77,7 +77,7 @@ int store_wget(store_wtxn_t *wtxn, enum store_dbi db, const void *key, size_t kl
 	MDB_val k = { klen, (void *)key }, v;
 	int rc = mdb_get(wtxn->txn, store_dbi(wtxn->store, db), &k, &v);
 	if (rc == MDB_NOTFOUND) {
-		return HG_ENOENT;   /* an answer, not a failure: not sticky */
+		return HG_ENOENT; /* an answer, not a failure: not sticky */
 	}
 	if (rc != MDB_SUCCESS) {
 		store_wtxn_fail(wtxn, hg_err_from_mdb(rc));
@@ -133,9 +133,9 @@ static void store_cover_pages(store_t *store)
 	MDB_env *env = store_env(store);
 	int fd = -1;
 	off_t need = 0, size = 0;
-	if (mdb_env_get_fd(env, &fd) != MDB_SUCCESS || file_cover(env, fd, &need, &size) != HG_EOK ||
-	    size >= need) {
-		return;                 /* the common case: one fstat() */
+	if (mdb_env_get_fd(env, &fd) != MDB_SUCCESS ||
+	    file_cover(env, fd, &need, &size) != HG_EOK || size >= need) {
+		return; /* the common case: one fstat() */
 	}
 	MDB_txn *txn = NULL;
 	if (mdb_txn_begin(env, NULL, 0, &txn) != MDB_SUCCESS) {
@@ -144,8 +144,8 @@ static void store_cover_pages(store_t *store)
 	if (file_cover(env, fd, &need, &size) == HG_EOK && size < need &&
 	    ftruncate(fd, need) != 0) {
 		hg_warn("%s: cannot extend data.mdb to %lld bytes: %s (readers will see it as "
-		        "truncated until the next write)", store_path(store), (long long)need,
-		        strerror(errno));
+		        "truncated until the next write)",
+		        store_path(store), (long long)need, strerror(errno));
 	}
 	mdb_txn_abort(txn);
 }
@@ -179,15 +179,17 @@ static int store_grow(store_t *store)
 		return ret;
 	}
 	if (m.map >= m.limit) {
-		return store_fail(HG_EMAPFULL, "%s: database map full at its limit of %llu bytes "
-		                  "(%llu in use): raise HG_STORE_MAPSIZE_MAX", store_path(store),
-		                  (unsigned long long)m.limit, (unsigned long long)m.used);
+		return store_fail(HG_EMAPFULL,
+		                  "%s: database map full at its limit of %llu bytes "
+		                  "(%llu in use): raise HG_STORE_MAPSIZE_MAX",
+		                  store_path(store), (unsigned long long)m.limit,
+		                  (unsigned long long)m.used);
 	}
 	uint64_t next = m.map * 2 < m.limit ? m.map * 2 : m.limit;
 	ret = store_remap_to(store, (size_t)next, true);
 	if (ret != HG_EOK) {
-		return store_fail(ret, "%s: cannot grow the map to %llu bytes: %s", store_path(store),
-		                  (unsigned long long)next, hg_strerror(ret));
+		return store_fail(ret, "%s: cannot grow the map to %llu bytes: %s",
+		                  store_path(store), (unsigned long long)next, hg_strerror(ret));
 	}
 	atomic_fetch_add(&store->grows, 1);
 	hg_notice("%s: map grown to %llu bytes (limit %llu)", store_path(store),
@@ -219,7 +221,7 @@ int store_write(store_t *store, store_write_fn fn, void *ctx)
 		if (ret != HG_EMAPFULL) {
 			return ret;
 		}
-		ret = store_grow(store);   /* then run the whole transaction again */
+		ret = store_grow(store); /* then run the whole transaction again */
 		if (ret != HG_EOK) {
 			return ret;
 		}
@@ -240,8 +242,8 @@ int store_wforeach(store_wtxn_t *wtxn, enum store_dbi db, const void *prefix, si
 	if (wtxn->err != HG_EOK) {
 		return wtxn->err;
 	}
-	int ret = store_iter_walk(wtxn->txn, store_dbi(wtxn->store, db), STORE_ITER_PREFIX, prefix, plen, fn,
-	                    ctx, true);
+	int ret = store_iter_walk(wtxn->txn, store_dbi(wtxn->store, db), STORE_ITER_PREFIX, prefix,
+	                          plen, fn, ctx, true);
 	if (ret < 0) {
 		store_wtxn_fail(wtxn, ret);
 	}
@@ -257,8 +259,8 @@ int store_wforeach_dup(store_wtxn_t *wtxn, enum store_dbi db, const void *key, s
 	if (klen == 0) {
 		return HG_EINVAL;
 	}
-	int ret = store_iter_walk(wtxn->txn, store_dbi(wtxn->store, db), STORE_ITER_DUPS, key, klen, fn, ctx,
-	                    true);
+	int ret = store_iter_walk(wtxn->txn, store_dbi(wtxn->store, db), STORE_ITER_DUPS, key, klen,
+	                          fn, ctx, true);
 	if (ret < 0) {
 		store_wtxn_fail(wtxn, ret);
 	}

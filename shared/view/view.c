@@ -12,23 +12,19 @@
 
 size_t view_size(unsigned n_filt, unsigned n_rules, unsigned n_match, unsigned owner_len)
 {
-	return sizeof(hg_view_hdr_t)
-	     + (size_t)n_filt * sizeof(hg_view_filter_t)
-	     + (size_t)n_rules * sizeof(hg_view_rule_t)
-	     + (size_t)n_match * sizeof(hg_view_match_t)
-	     + owner_len;
+	return sizeof(hg_view_hdr_t) + (size_t)n_filt * sizeof(hg_view_filter_t) +
+	       (size_t)n_rules * sizeof(hg_view_rule_t) +
+	       (size_t)n_match * sizeof(hg_view_match_t) + owner_len;
 }
 
 size_t view_set_size(unsigned n_ep, unsigned n_prob, unsigned n_v4, unsigned n_v6,
                      unsigned strings_len)
 {
-	return sizeof(hg_set_hdr_t)
-	     + (size_t)n_ep * sizeof(hg_view_ep_t)
-	     + (size_t)n_prob * sizeof(hg_view_prober_t)
-	     + (size_t)n_ep * n_prob * sizeof(hg_view_cell_t)
-	     + sizeof(hg_set_derived_t)
-	     + (size_t)n_prob * sizeof(uint64_t)
-	     + (size_t)n_v4 * 4 + (size_t)n_v6 * 16 + strings_len;
+	return sizeof(hg_set_hdr_t) + (size_t)n_ep * sizeof(hg_view_ep_t) +
+	       (size_t)n_prob * sizeof(hg_view_prober_t) +
+	       (size_t)n_ep * n_prob * sizeof(hg_view_cell_t) + sizeof(hg_set_derived_t) +
+	       (size_t)n_prob * sizeof(uint64_t) + (size_t)n_v4 * 4 + (size_t)n_v6 * 16 +
+	       strings_len;
 }
 
 /* A wire name must be well formed because the module hands it to libknot:
@@ -116,14 +112,20 @@ int view_set_open(const void *data, size_t len, view_set_t *out)
 	}
 	view_set_t s = { .hdr = h };
 	const uint8_t *p = (const uint8_t *)data + sizeof(*h);
-	s.ep = (const hg_view_ep_t *)p;          p += h->n_endpoints * sizeof(hg_view_ep_t);
-	s.prober = (const hg_view_prober_t *)p;  p += h->n_probers * sizeof(hg_view_prober_t);
+	s.ep = (const hg_view_ep_t *)p;
+	p += h->n_endpoints * sizeof(hg_view_ep_t);
+	s.prober = (const hg_view_prober_t *)p;
+	p += h->n_probers * sizeof(hg_view_prober_t);
 	s.cell = (const hg_view_cell_t *)p;
 	p += (size_t)h->n_endpoints * h->n_probers * sizeof(hg_view_cell_t);
-	s.derived = (const hg_set_derived_t *)p; p += sizeof(hg_set_derived_t);
-	s.fresh = (const hg_u64_t *)p;           p += h->n_probers * sizeof(hg_u64_t);
-	s.v4 = (const uint8_t (*)[4])p;          p += (size_t)h->n_v4 * 4;
-	s.v6 = (const uint8_t (*)[16])p;         p += (size_t)h->n_v6 * 16;
+	s.derived = (const hg_set_derived_t *)p;
+	p += sizeof(hg_set_derived_t);
+	s.fresh = (const hg_u64_t *)p;
+	p += h->n_probers * sizeof(hg_u64_t);
+	s.v4 = (const uint8_t(*)[4])p;
+	p += (size_t)h->n_v4 * 4;
+	s.v6 = (const uint8_t(*)[16])p;
+	p += (size_t)h->n_v6 * 16;
 	s.strings = p;
 	int ret = view_check_eps(&s);
 	if (ret == HG_EOK) {
@@ -160,9 +162,8 @@ static int view_check_chain(const view_t *v)
 		if (m->kind < HG_M_COUNTRY || m->kind > HG_M_PREFIX) {
 			return HG_ECORRUPT;
 		}
-		if (m->kind == HG_M_PREFIX &&
-		    !((m->family == 4 && m->prefix_len <= 32) ||
-		      (m->family == 6 && m->prefix_len <= 128))) {
+		if (m->kind == HG_M_PREFIX && !((m->family == 4 && m->prefix_len <= 32) ||
+		                                (m->family == 6 && m->prefix_len <= 128))) {
 			return HG_ECORRUPT;
 		}
 	}
@@ -182,17 +183,20 @@ int view_open(const void *data, size_t len, view_t *out)
 	if (h->magic != HG_VIEW_MAGIC || h->layout != HG_VIEW_LAYOUT) {
 		return HG_ESCHEMA;
 	}
-	if (h->total_len != len || h->n_endpoints > HG_NAME_EP_MAX ||
-	    h->n_filters > HG_CHAIN_MAX || h->n_rules > HG_RULES_MAX ||
-	    h->n_matches > HG_MATCH_MAX || h->fallback > HG_FALLBACK_NONE ||
+	if (h->total_len != len || h->n_endpoints > HG_NAME_EP_MAX || h->n_filters > HG_CHAIN_MAX ||
+	    h->n_rules > HG_RULES_MAX || h->n_matches > HG_MATCH_MAX ||
+	    h->fallback > HG_FALLBACK_NONE ||
 	    view_size(h->n_filters, h->n_rules, h->n_matches, h->owner_len) != len) {
 		return HG_ECORRUPT;
 	}
 	view_t v = { .hdr = h };
 	const uint8_t *p = (const uint8_t *)data + sizeof(*h);
-	v.filter = (const hg_view_filter_t *)p;  p += h->n_filters * sizeof(hg_view_filter_t);
-	v.rule = (const hg_view_rule_t *)p;      p += h->n_rules * sizeof(hg_view_rule_t);
-	v.match = (const hg_view_match_t *)p;    p += h->n_matches * sizeof(hg_view_match_t);
+	v.filter = (const hg_view_filter_t *)p;
+	p += h->n_filters * sizeof(hg_view_filter_t);
+	v.rule = (const hg_view_rule_t *)p;
+	p += h->n_rules * sizeof(hg_view_rule_t);
+	v.match = (const hg_view_match_t *)p;
+	p += h->n_matches * sizeof(hg_view_match_t);
 	v.owner = p;
 	if (view_check_dname(v.owner, h->owner_len) != HG_EOK) {
 		return HG_ECORRUPT;
@@ -208,7 +212,8 @@ int view_bind(view_t *view, const view_set_t *set)
 {
 	const hg_view_hdr_t *h = view->hdr;
 	const hg_set_hdr_t *sh = set->hdr;
-	if (h == NULL || sh == NULL || h->set_id != sh->set_id || h->n_endpoints != sh->n_endpoints ||
+	if (h == NULL || sh == NULL || h->set_id != sh->set_id ||
+	    h->n_endpoints != sh->n_endpoints ||
 	    (h->fallback == HG_FALLBACK_POOL && h->fallback_pool >= sh->n_pools)) {
 		return HG_ECORRUPT;
 	}

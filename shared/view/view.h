@@ -26,9 +26,9 @@ typedef struct {
 	const hg_set_hdr_t *hdr;
 	const hg_view_ep_t *ep;
 	const hg_view_prober_t *prober;
-	const hg_view_cell_t *cell;        /*!< cell[i * n_probers + j] */
-	const hg_set_derived_t *derived;   /*!< as stored (see view_state()) */
-	const hg_u64_t *fresh;             /*!< [n_probers], as stored */
+	const hg_view_cell_t *cell;      /*!< cell[i * n_probers + j] */
+	const hg_set_derived_t *derived; /*!< as stored (see view_state()) */
+	const hg_u64_t *fresh;           /*!< [n_probers], as stored */
 	const uint8_t (*v4)[4];
 	const uint8_t (*v6)[16];
 	const uint8_t *strings;
@@ -40,8 +40,8 @@ typedef struct {
 	const hg_view_filter_t *filter;
 	const hg_view_rule_t *rule;
 	const hg_view_match_t *match;
-	const uint8_t *owner;              /*!< wire, hdr->owner_len bytes */
-	view_set_t s;                      /*!< its set (after view_bind()) */
+	const uint8_t *owner; /*!< wire, hdr->owner_len bytes */
+	view_set_t s;         /*!< its set (after view_bind()) */
 } view_t;
 
 /*!

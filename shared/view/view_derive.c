@@ -23,7 +23,7 @@ static void narrow_window(uint64_t ts, uint64_t stale, uint64_t now, uint64_t *f
                           uint64_t *until)
 {
 	if (ts == 0) {
-		return;          /* no data: never fresh */
+		return; /* no data: never fresh */
 	}
 	uint64_t a, b;
 	fresh_interval(ts, stale, &a, &b);
@@ -35,7 +35,7 @@ static void narrow_window(uint64_t ts, uint64_t stale, uint64_t now, uint64_t *f
 			*until = b + 1;
 		}
 	} else {
-		*from = b + 1 > *from ? b + 1 : *from;   /* now > b: b + 1 cannot overflow */
+		*from = b + 1 > *from ? b + 1 : *from; /* now > b: b + 1 cannot overflow */
 	}
 }
 
@@ -61,7 +61,7 @@ void view_derive(const view_set_t *s, uint64_t now_ms, view_state_t *out)
 			narrow_window(row[j].ts_ms, stale, now_ms, &from, &until);
 		}
 		unsigned n_voters = 0, n_up = 0;
-		if (ep->admin != HG_ADMIN_FORCE_UP) {   /* forced up needs no votes */
+		if (ep->admin != HG_ADMIN_FORCE_UP) { /* forced up needs no votes */
 			view_votes(row, any ? n_pr : 0, lo, span, &n_voters, &n_up, NULL, NULL);
 		}
 		uint8_t verdict = view_verdict(ep->admin, h->quorum_ppm, n_up, n_voters);

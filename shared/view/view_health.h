@@ -15,11 +15,11 @@
 
 /*! An endpoint's health verdict (sel.h exposes it as enum sel_health). */
 enum view_health {
-	VIEW_HEALTH_UP = 0,      /*!< at least quorum of the voting probers see it up */
-	VIEW_HEALTH_DOWN,        /*!< fewer than quorum */
-	VIEW_HEALTH_UNKNOWN,     /*!< no prober voted */
-	VIEW_HEALTH_DRAINED,     /*!< admin drain */
-	VIEW_HEALTH_FORCED_UP,   /*!< admin force-up */
+	VIEW_HEALTH_UP = 0,    /*!< at least quorum of the voting probers see it up */
+	VIEW_HEALTH_DOWN,      /*!< fewer than quorum */
+	VIEW_HEALTH_UNKNOWN,   /*!< no prober voted */
+	VIEW_HEALTH_DRAINED,   /*!< admin drain */
+	VIEW_HEALTH_FORCED_UP, /*!< admin force-up */
 };
 
 /*! The inclusive range [*lo, *hi] of fresh timestamps at \a now for

@@ -27,7 +27,8 @@ static void load_filter(view_lookup_cache_t *c, store_rtxn_t *rtxn, size_t txnid
 	const void *val = NULL;
 	size_t len = 0;
 	if (store_get(rtxn, STORE_META, HG_META_NAME_FILTER, strlen(HG_META_NAME_FILTER), &val,
-	              &len) != HG_EOK || len < sizeof(hg_name_filter_t)) {
+	              &len) != HG_EOK ||
+	    len < sizeof(hg_name_filter_t)) {
 		return;
 	}
 	const hg_name_filter_t *f = val;
@@ -92,14 +93,14 @@ static int bind_set(view_lookup_cache_t *cache, store_rtxn_t *rtxn, view_t *view
 	if (ret == HG_EOK) {
 		ret = view_bind(view, &set);
 	}
-	return ret == HG_EOK ? VIEW_LOOKUP_FOUND
-	     : (ret == HG_ENOENT || ret == HG_ESCHEMA || ret == HG_ECORRUPT) ? VIEW_LOOKUP_BAD
-	     : VIEW_LOOKUP_ERROR;
+	return ret == HG_EOK                                                   ? VIEW_LOOKUP_FOUND
+	       : (ret == HG_ENOENT || ret == HG_ESCHEMA || ret == HG_ECORRUPT) ? VIEW_LOOKUP_BAD
+	                                                                       : VIEW_LOOKUP_ERROR;
 }
 
 /* The uncached lookup: the view, else whether the name is a policy name. */
-static int lookup_uncached(store_rtxn_t *rtxn, const uint8_t *name, size_t name_len,
-                           view_t *view, const uint8_t **blob)
+static int lookup_uncached(store_rtxn_t *rtxn, const uint8_t *name, size_t name_len, view_t *view,
+                           const uint8_t **blob)
 {
 	const void *val = NULL;
 	size_t len = 0;
@@ -107,8 +108,9 @@ static int lookup_uncached(store_rtxn_t *rtxn, const uint8_t *name, size_t name_
 	if (ret == HG_ENOENT) {
 		/* Only a policy name without its view is worth telling apart. */
 		ret = store_get(rtxn, STORE_NAMES, name, name_len, &val, &len);
-		return ret == HG_EOK ? VIEW_LOOKUP_NO_VIEW
-		     : ret == HG_ENOENT ? VIEW_LOOKUP_NONE : VIEW_LOOKUP_ERROR;
+		return ret == HG_EOK      ? VIEW_LOOKUP_NO_VIEW
+		       : ret == HG_ENOENT ? VIEW_LOOKUP_NONE
+		                          : VIEW_LOOKUP_ERROR;
 	} else if (ret != HG_EOK) {
 		return VIEW_LOOKUP_ERROR;
 	}
@@ -125,8 +127,10 @@ int view_lookup(view_lookup_cache_t *cache, store_rtxn_t *rtxn, const uint8_t *n
 	size_t txnid = mdb_txn_id(rtxn->txn);
 	uint64_t h = hg_name_hash(name, (unsigned)name_len);
 	_Static_assert((VIEW_LOOKUP_SLOTS & (VIEW_LOOKUP_SLOTS - 1)) == 0 &&
-	               VIEW_LOOKUP_SLOTS % VIEW_LOOKUP_WAYS == 0, "VIEW_LOOKUP_SLOTS");
-	view_lookup_slot_t *way = &cache->slot[((h >> 20) * VIEW_LOOKUP_WAYS) & (VIEW_LOOKUP_SLOTS - 1)];
+	                       VIEW_LOOKUP_SLOTS % VIEW_LOOKUP_WAYS == 0,
+	               "VIEW_LOOKUP_SLOTS");
+	view_lookup_slot_t *way =
+	        &cache->slot[((h >> 20) * VIEW_LOOKUP_WAYS) & (VIEW_LOOKUP_SLOTS - 1)];
 	for (unsigned w = 0; w < VIEW_LOOKUP_WAYS; w++) {
 		view_lookup_slot_t *s = &way[w];
 		if (s->hash != h || s->txnid != txnid || s->store != rtxn->store) {
@@ -156,8 +160,9 @@ int view_lookup(view_lookup_cache_t *cache, store_rtxn_t *rtxn, const uint8_t *n
 	if (kind == VIEW_LOOKUP_FOUND) {
 		/* Newest first; the oldest way goes. */
 		memmove(&way[1], &way[0], (VIEW_LOOKUP_WAYS - 1) * sizeof(way[0]));
-		way[0] = (view_lookup_slot_t){ .hash = h, .txnid = txnid, .store = rtxn->store,
-		                               .blob = blob };
+		way[0] = (view_lookup_slot_t){
+			.hash = h, .txnid = txnid, .store = rtxn->store, .blob = blob
+		};
 	}
 	return kind;
 }

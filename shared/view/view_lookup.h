@@ -27,32 +27,33 @@
 
 /*! What the lookup of a query name found. */
 enum view_lookup_kind {
-	VIEW_LOOKUP_FOUND = 0,   /*!< a view and its set that view_open/view_set_open/view_bind accept */
-	VIEW_LOOKUP_NONE,        /*!< not a GSLB name (in neither views nor names) */
-	VIEW_LOOKUP_NO_VIEW,     /*!< a policy name without its view */
-	VIEW_LOOKUP_BAD,         /*!< a view or set that does not open or does not match */
-	VIEW_LOOKUP_ERROR,       /*!< LMDB failure or bad arguments (never cached) */
+	VIEW_LOOKUP_FOUND =
+	        0,        /*!< a view and its set that view_open/view_set_open/view_bind accept */
+	VIEW_LOOKUP_NONE, /*!< not a GSLB name (in neither views nor names) */
+	VIEW_LOOKUP_NO_VIEW, /*!< a policy name without its view */
+	VIEW_LOOKUP_BAD,     /*!< a view or set that does not open or does not match */
+	VIEW_LOOKUP_ERROR,   /*!< LMDB failure or bad arguments (never cached) */
 };
 
 /*! Name entries of a view_lookup_cache_t (a power of two), in sets of
  *  VIEW_LOOKUP_WAYS: enough that a few thousand names a thread serves in
  *  turn do not evict each other (2 ways thrashed on cyclic traffic). */
 #define VIEW_LOOKUP_SLOTS 8192
-#define VIEW_LOOKUP_WAYS 4
+#define VIEW_LOOKUP_WAYS  4
 /*! Set entries, direct-mapped by set id (a power of two). */
-#define VIEW_LOOKUP_SETS 64
+#define VIEW_LOOKUP_SETS  64
 
 /*! One name found in one snapshot. */
 typedef struct {
-	uint64_t hash;                 /*!< hg_name_hash() of the name */
-	size_t txnid;                  /*!< snapshot (mdb_txn_id) it was read in */
-	const store_t *store;          /*!< NULL: empty */
-	const uint8_t *blob;           /*!< the view's value (validated) */
+	uint64_t hash;        /*!< hg_name_hash() of the name */
+	size_t txnid;         /*!< snapshot (mdb_txn_id) it was read in */
+	const store_t *store; /*!< NULL: empty */
+	const uint8_t *blob;  /*!< the view's value (validated) */
 } view_lookup_slot_t;
 
 /*! One set opened in one snapshot. */
 typedef struct {
-	const store_t *store;          /*!< NULL: empty */
+	const store_t *store; /*!< NULL: empty */
 	size_t txnid;
 	uint32_t set_id;
 	view_set_t set;
@@ -61,13 +62,13 @@ typedef struct {
 /*! Per thread; zero-filled is empty (calloc it: it is large and mostly
  *  untouched). Not thread-safe. */
 typedef struct {
-	const store_t *filter_store;   /*!< snapshot the filter below was read in */
+	const store_t *filter_store; /*!< snapshot the filter below was read in */
 	size_t filter_txnid;
-	const uint8_t *filter;         /*!< u32 slots (2-byte aligned), NULL: no usable filter */
-	uint32_t filter_mask;          /*!< n_slots - 1 */
-	uint64_t hits;                 /*!< names answered from a slot */
-	uint64_t misses;               /*!< names read from LMDB (errors included) */
-	uint64_t filtered;             /*!< names the filter answered "not a GSLB name" */
+	const uint8_t *filter; /*!< u32 slots (2-byte aligned), NULL: no usable filter */
+	uint32_t filter_mask;  /*!< n_slots - 1 */
+	uint64_t hits;         /*!< names answered from a slot */
+	uint64_t misses;       /*!< names read from LMDB (errors included) */
+	uint64_t filtered;     /*!< names the filter answered "not a GSLB name" */
 	view_lookup_set_t set[VIEW_LOOKUP_SETS];
 	view_lookup_slot_t slot[VIEW_LOOKUP_SLOTS];
 } view_lookup_cache_t;
@@ -116,7 +117,7 @@ static inline bool view_filter_maybe(const uint8_t *slots, uint32_t mask, uint64
 	uint32_t fp = (uint32_t)(h >> 32) | 1u;
 	for (uint32_t i = (uint32_t)h & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
 		uint32_t v;
-		__builtin_memcpy(&v, slots + 4 * (size_t)i, sizeof(v));   /* LMDB: 2-byte aligned */
+		__builtin_memcpy(&v, slots + 4 * (size_t)i, sizeof(v)); /* LMDB: 2-byte aligned */
 		if (v == fp) {
 			return true;
 		}
@@ -124,5 +125,5 @@ static inline bool view_filter_maybe(const uint8_t *slots, uint32_t mask, uint64
 			return false;
 		}
 	}
-	return true;   /* a full table (never written): no answer, look it up */
+	return true; /* a full table (never written): no answer, look it up */
 }

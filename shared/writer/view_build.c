@@ -12,7 +12,7 @@
 /* The endpoints of a list of pools, in order: a set's, and so its names'. */
 typedef struct {
 	size_t n_ep, n_v4, n_v6, strings;
-	size_t ep_index[HG_NAME_EP_MAX];   /* set endpoint → policy endpoint */
+	size_t ep_index[HG_NAME_EP_MAX]; /* set endpoint → policy endpoint */
 } vb_eps_t;
 
 static int vb_endpoints(const policy_t *p, const size_t *pools, size_t n_pools, vb_eps_t *c)
@@ -74,7 +74,9 @@ static void vb_put_probers(const policy_t *p, vb_out_t *o)
 		hg_view_prober_t *dst = &o->prober[j];
 		float v[3];
 		geo_unit_vector(src->lat, src->lon, v);
-		dst->x = v[0]; dst->y = v[1]; dst->z = v[2];
+		dst->x = v[0];
+		dst->y = v[1];
+		dst->z = v[2];
 		dst->lat = (float)src->lat;
 		dst->lon = (float)src->lon;
 		size_t id_len = strnlen(src->id, HG_ID_SIZE);
@@ -97,7 +99,9 @@ static void vb_put_endpoints(const policy_t *p, const view_set_spec_t *spec, con
 		if (src->has_location) {
 			float v[3];
 			geo_unit_vector(src->lat, src->lon, v);
-			e->x = v[0]; e->y = v[1]; e->z = v[2];
+			e->x = v[0];
+			e->y = v[1];
+			e->z = v[2];
 			e->lat = (float)src->lat;
 			e->lon = (float)src->lon;
 			e->flags |= HG_VEP_HAS_LOCATION;
@@ -128,8 +132,9 @@ static void vb_put_endpoints(const policy_t *p, const view_set_spec_t *spec, con
 		n4 = (uint16_t)(n4 + src->n_v4);
 		n6 = (uint16_t)(n6 + src->n_v6);
 		for (size_t j = 0; j < p->n_probers; j++) {
-			const hg_rec_measure_t *m = (in && in->measure)
-			                          ? in->measure(in->ctx, c->ep_index[i], j) : NULL;
+			const hg_rec_measure_t *m =
+			        (in && in->measure) ? in->measure(in->ctx, c->ep_index[i], j)
+			                            : NULL;
 			view_cell_from_measure(&o->cell[i * p->n_probers + j], m);
 		}
 	}
@@ -154,12 +159,17 @@ int view_set_build(const policy_t *policy, const view_set_spec_t *spec, const vi
 	}
 	vb_out_t o = { .hdr = (hg_set_hdr_t *)blob };
 	uint8_t *p = blob + sizeof(hg_set_hdr_t);
-	o.ep = (hg_view_ep_t *)p;         p += c.n_ep * sizeof(hg_view_ep_t);
-	o.prober = (hg_view_prober_t *)p; p += n_pr * sizeof(hg_view_prober_t);
-	o.cell = (hg_view_cell_t *)p;     p += c.n_ep * n_pr * sizeof(hg_view_cell_t);
-	p += sizeof(hg_set_derived_t) + n_pr * sizeof(uint64_t);   /* view_set_refresh() */
-	o.v4 = (uint8_t (*)[4])p;         p += c.n_v4 * 4;
-	o.v6 = (uint8_t (*)[16])p;        p += c.n_v6 * 16;
+	o.ep = (hg_view_ep_t *)p;
+	p += c.n_ep * sizeof(hg_view_ep_t);
+	o.prober = (hg_view_prober_t *)p;
+	p += n_pr * sizeof(hg_view_prober_t);
+	o.cell = (hg_view_cell_t *)p;
+	p += c.n_ep * n_pr * sizeof(hg_view_cell_t);
+	p += sizeof(hg_set_derived_t) + n_pr * sizeof(uint64_t); /* view_set_refresh() */
+	o.v4 = (uint8_t(*)[4])p;
+	p += c.n_v4 * 4;
+	o.v6 = (uint8_t(*)[16])p;
+	p += c.n_v6 * 16;
 	o.strings = p;
 
 	hg_set_hdr_t *h = o.hdr;
@@ -233,10 +243,10 @@ static uint16_t vb_chain_flags(const policy_name_t *nm)
 		if (geo) {
 			flags |= HG_VIEW_NEEDS_GEO | HG_VIEW_CLIENT_DEPENDENT;
 		} else if (type == HG_F_WEIGHTED && nm->chain[f].sticky) {
-			flags |= HG_VIEW_CLIENT_DEPENDENT;   /* the address, not its location */
+			flags |= HG_VIEW_CLIENT_DEPENDENT; /* the address, not its location */
 		} else if (type == HG_F_WEIGHTED || type == HG_F_WEIGHTED_SHUFFLE ||
 		           type == HG_F_ROUND_ROBIN) {
-			flags |= HG_VIEW_RANDOM;             /* its answer differs per query */
+			flags |= HG_VIEW_RANDOM; /* its answer differs per query */
 		}
 	}
 	return flags;
@@ -293,7 +303,7 @@ static int vb_fallback_pool(const policy_name_t *nm, uint8_t *index)
 			k++;
 		}
 		if (k == nm->n_pools) {
-			return HG_EINVAL;   /* the fallback pool must be one of the name's */
+			return HG_EINVAL; /* the fallback pool must be one of the name's */
 		}
 		*index = (uint8_t)k;
 	} else if (nm->fallback > HG_FALLBACK_NONE) {

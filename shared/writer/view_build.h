@@ -31,11 +31,11 @@ typedef struct {
  *  every prober of the policy, one quorum and stale-after. Names with the
  *  same spec share the set. */
 typedef struct {
-	const size_t *pools;           /*!< indexes into policy_t.pools */
+	const size_t *pools; /*!< indexes into policy_t.pools */
 	size_t n_pools;
 	uint32_t quorum_ppm, stale_after_ms;
-	uint32_t set_id;               /*!< its key */
-	uint32_t n_names;              /*!< names using it (informational) */
+	uint32_t set_id;  /*!< its key */
+	uint32_t n_names; /*!< names using it (informational) */
 } view_set_spec_t;
 
 /*!

@@ -53,10 +53,11 @@ int writer_apply_measure(store_wtxn_t *wtxn, const char *endpoint, const char *p
 		return HG_EINVAL;
 	}
 	hg_rec_measure_t rec = *measure;
-	rec.layout = HG_REC_LAYOUT;   /* the writer stamps the layout it wrote */
+	rec.layout = HG_REC_LAYOUT; /* the writer stamps the layout it wrote */
 	store_put(wtxn, STORE_MEASUREMENTS, key, klen, &rec, sizeof(rec));
-	patch_ctx_t ctx = { .endpoint = endpoint, .prober = prober, .m = &rec,
-	                    .now = store_now_ms() };
+	patch_ctx_t ctx = {
+		.endpoint = endpoint, .prober = prober, .m = &rec, .now = store_now_ms()
+	};
 	writer_patch_sets(wtxn, endpoint, patch_measure, &ctx);
 	return wtxn->err;
 }
@@ -77,8 +78,9 @@ int writer_forget_measure(store_wtxn_t *wtxn, const char *endpoint, const char *
 		return HG_EINVAL;
 	}
 	store_del(wtxn, STORE_MEASUREMENTS, key, klen);
-	patch_ctx_t ctx = { .endpoint = endpoint, .prober = prober, .m = NULL,
-	                    .now = store_now_ms() };
+	patch_ctx_t ctx = {
+		.endpoint = endpoint, .prober = prober, .m = NULL, .now = store_now_ms()
+	};
 	writer_patch_sets(wtxn, endpoint, patch_measure, &ctx);
 	return wtxn->err;
 }

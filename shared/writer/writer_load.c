@@ -10,7 +10,6 @@
 #include "writer.h"
 #include "writer_int.h"
 
-
 /* Measurements and overrides as view_build() sees them: read from the same
  * write txn, so a reload keeps the current health and admin state. */
 typedef struct {
@@ -52,15 +51,19 @@ static void put_probers_pools(store_wtxn_t *wtxn, const policy_t *p)
 {
 	for (size_t i = 0; i < p->n_probers && wtxn->err == HG_EOK; i++) {
 		const policy_prober_t *src = &p->probers[i];
-		hg_rec_prober_t r = { .layout = HG_REC_LAYOUT, .index = (uint16_t)i,
-		                      .lat = src->lat, .lon = src->lon };
+		hg_rec_prober_t r = { .layout = HG_REC_LAYOUT,
+			              .index = (uint16_t)i,
+			              .lat = src->lat,
+			              .lon = src->lon };
 		hg_fixed_set(r.id, sizeof(r.id), src->id);
 		store_put(wtxn, STORE_PROBERS, src->id, strlen(src->id), &r, sizeof(r));
 	}
 	for (size_t i = 0; i < p->n_pools && wtxn->err == HG_EOK; i++) {
 		const policy_pool_t *src = &p->pools[i];
-		hg_rec_pool_t r = { .layout = HG_REC_LAYOUT, .n_endpoints = (uint16_t)src->n_endpoints,
-		                    .priority = src->priority, .has_check = src->has_check };
+		hg_rec_pool_t r = { .layout = HG_REC_LAYOUT,
+			            .n_endpoints = (uint16_t)src->n_endpoints,
+			            .priority = src->priority,
+			            .has_check = src->has_check };
 		if (src->n_endpoints > UINT16_MAX) {
 			store_wtxn_fail(wtxn, HG_ERANGE);
 		}
@@ -78,10 +81,16 @@ static void put_endpoints(store_wtxn_t *wtxn, const policy_t *p)
 			return;
 		}
 		hg_rec_endpoint_t r = {
-			.layout = HG_REC_LAYOUT, .n_v4 = src->n_v4, .n_v6 = src->n_v6,
-			.weight = src->weight, .priority = src->priority,
-			.has_location = src->has_location, .cname_len = src->cname_len,
-			.lat = src->lat, .lon = src->lon, .check = src->check,
+			.layout = HG_REC_LAYOUT,
+			.n_v4 = src->n_v4,
+			.n_v6 = src->n_v6,
+			.weight = src->weight,
+			.priority = src->priority,
+			.has_location = src->has_location,
+			.cname_len = src->cname_len,
+			.lat = src->lat,
+			.lon = src->lon,
+			.check = src->check,
 		};
 		hg_fixed_set(r.id, sizeof(r.id), src->id);
 		hg_fixed_set(r.pool, sizeof(r.pool), src->pool);
@@ -126,7 +135,7 @@ static int group_sets(const policy_t *p, load_sets_t *out)
 	while (n_slots < 2 * p->n_names) {
 		n_slots *= 2;
 	}
-	uint32_t *table = calloc(n_slots, sizeof(*table));   /* set index + 1, 0 = empty */
+	uint32_t *table = calloc(n_slots, sizeof(*table)); /* set index + 1, 0 = empty */
 	out->specs = calloc(p->n_names > 0 ? p->n_names : 1, sizeof(*out->specs));
 	out->set_of = calloc(p->n_names > 0 ? p->n_names : 1, sizeof(*out->set_of));
 	if (table == NULL || out->specs == NULL || out->set_of == NULL) {
@@ -172,9 +181,14 @@ static void put_names(store_wtxn_t *wtxn, const policy_t *p, const load_sets_t *
 			return;
 		}
 		hg_rec_name_t r = {
-			.layout = HG_NAME_LAYOUT, .n_pools = (uint8_t)n->n_pools, .fallback = n->fallback,
-			.ttl = n->ttl, .degraded_ttl = n->degraded_ttl, .quorum_ppm = n->quorum_ppm,
-			.stale_after_ms = n->stale_after_ms, .set_id = sets->set_of[i],
+			.layout = HG_NAME_LAYOUT,
+			.n_pools = (uint8_t)n->n_pools,
+			.fallback = n->fallback,
+			.ttl = n->ttl,
+			.degraded_ttl = n->degraded_ttl,
+			.quorum_ppm = n->quorum_ppm,
+			.stale_after_ms = n->stale_after_ms,
+			.set_id = sets->set_of[i],
 		};
 		size_t pos = sizeof(r);
 		for (size_t j = 0; j < n->n_pools; j++) {
@@ -199,8 +213,8 @@ static void put_names(store_wtxn_t *wtxn, const policy_t *p, const load_sets_t *
 
 /* The sets and the epsets index (endpoint → sets holding it), which lets a
  * measurement patch exactly the sets it affects. */
-static void put_sets(store_wtxn_t *wtxn, const policy_t *p, const load_sets_t *sets,
-                     uint64_t gen, uint64_t now)
+static void put_sets(store_wtxn_t *wtxn, const policy_t *p, const load_sets_t *sets, uint64_t gen,
+                     uint64_t now)
 {
 	load_inputs_t ctx = { .wtxn = wtxn, .policy = p };
 	view_inputs_t in = { .measure = input_measure, .admin = input_admin, .ctx = &ctx };
@@ -240,10 +254,11 @@ static void put_name_filter(store_wtxn_t *wtxn, const policy_t *p)
 		store_wtxn_fail(wtxn, HG_ENOMEM);
 		return;
 	}
-	hg_name_filter_t f = { .layout = HG_NAME_FILTER_LAYOUT, .n_slots = n_slots,
-	                       .n_names = (uint32_t)p->n_names };
+	hg_name_filter_t f = { .layout = HG_NAME_FILTER_LAYOUT,
+		               .n_slots = n_slots,
+		               .n_names = (uint32_t)p->n_names };
 	memcpy(buf, &f, sizeof(f));
-	uint32_t *slot = (uint32_t *)(buf + sizeof(f));   /* calloc: aligned */
+	uint32_t *slot = (uint32_t *)(buf + sizeof(f)); /* calloc: aligned */
 	for (size_t i = 0; i < p->n_names; i++) {
 		uint64_t h = hg_name_hash(p->names[i].owner, p->names[i].owner_len);
 		uint32_t fp = (uint32_t)(h >> 32) | 1u, k = (uint32_t)h & (n_slots - 1);
@@ -259,8 +274,12 @@ static void put_name_filter(store_wtxn_t *wtxn, const policy_t *p)
 static void put_meta(store_wtxn_t *wtxn, const policy_t *p, uint64_t gen, uint64_t now)
 {
 	hg_rec_defaults_t d = {
-		.layout = HG_REC_LAYOUT, .ttl = p->ttl, .degraded_ttl = p->degraded_ttl,
-		.quorum_ppm = p->quorum_ppm, .stale_after_ms = p->stale_after_ms, .check = p->check,
+		.layout = HG_REC_LAYOUT,
+		.ttl = p->ttl,
+		.degraded_ttl = p->degraded_ttl,
+		.quorum_ppm = p->quorum_ppm,
+		.stale_after_ms = p->stale_after_ms,
+		.check = p->check,
 	};
 	const char *src = p->source != NULL ? p->source : "";
 #define PUT_META(key, val, len) store_put(wtxn, STORE_META, key, strlen(key), val, len)
@@ -272,15 +291,16 @@ static void put_meta(store_wtxn_t *wtxn, const policy_t *p, uint64_t gen, uint64
 #undef PUT_META
 }
 
-static void put_views(store_wtxn_t *wtxn, const policy_t *p, const load_sets_t *sets,
-                      uint64_t gen, uint64_t now)
+static void put_views(store_wtxn_t *wtxn, const policy_t *p, const load_sets_t *sets, uint64_t gen,
+                      uint64_t now)
 {
 	for (size_t i = 0; i < p->n_names && wtxn->err == HG_EOK; i++) {
 		uint8_t *blob = NULL;
 		size_t len = 0;
 		int ret = view_build(p, i, sets->set_of[i], gen, now, &blob, &len);
 		if (ret == HG_EOK) {
-			store_put(wtxn, STORE_VIEWS, p->names[i].owner, p->names[i].owner_len, blob, len);
+			store_put(wtxn, STORE_VIEWS, p->names[i].owner, p->names[i].owner_len, blob,
+			          len);
 		}
 		store_wtxn_fail(wtxn, ret);
 		free(blob);
@@ -289,7 +309,7 @@ static void put_views(store_wtxn_t *wtxn, const policy_t *p, const load_sets_t *
 
 typedef struct {
 	const policy_t *policy;
-	uint64_t gen;                  /* out: the generation written */
+	uint64_t gen; /* out: the generation written */
 } load_ctx_t;
 
 /* The whole load, one write transaction (store_write() may run it again
@@ -301,18 +321,18 @@ static int load_body(store_wtxn_t *wtxn, void *arg)
 	uint64_t gen = 0, now = store_now_ms();
 	const void *val;
 	size_t vlen;
-	int ret = store_wget(wtxn, STORE_META, HG_META_POLICY_GEN, strlen(HG_META_POLICY_GEN),
-	                     &val, &vlen);
+	int ret = store_wget(wtxn, STORE_META, HG_META_POLICY_GEN, strlen(HG_META_POLICY_GEN), &val,
+	                     &vlen);
 	if (ret == HG_EOK && vlen == sizeof(gen)) {
 		memcpy(&gen, val, sizeof(gen));
 	}
 	gen++;
 
-	store_wtxn_upgrade(wtxn);   /* a schema-1 database becomes schema 2 here */
+	store_wtxn_upgrade(wtxn); /* a schema-1 database becomes schema 2 here */
 	prune_measurements(wtxn, policy);
 	static const enum store_dbi rewritten[] = {
-		STORE_PROBERS, STORE_POOLS, STORE_ENDPOINTS, STORE_NAMES, STORE_EPSETS, STORE_VIEWS,
-		STORE_SETS,
+		STORE_PROBERS, STORE_POOLS, STORE_ENDPOINTS, STORE_NAMES,
+		STORE_EPSETS,  STORE_VIEWS, STORE_SETS,
 	};
 	for (size_t i = 0; i < sizeof(rewritten) / sizeof(rewritten[0]); i++) {
 		store_drop_all(wtxn, rewritten[i]);
@@ -337,7 +357,7 @@ int writer_load_policy(store_t *store, const policy_t *policy, uint64_t *generat
 		return HG_EINVAL;
 	}
 	load_ctx_t c = { .policy = policy };
-	int ret = store_write(store, load_body, &c);   /* aborts everything on any error */
+	int ret = store_write(store, load_body, &c); /* aborts everything on any error */
 	if (ret == HG_EOK) {
 		store_schema_upgraded(store);
 	}

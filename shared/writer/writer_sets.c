@@ -56,7 +56,7 @@ static int patch_one(store_wtxn_t *wtxn, uint32_t id, writer_patch_fn fn, void *
 	size_t len;
 	int ret = store_wget(wtxn, STORE_SETS, key, sizeof(key), &val, &len);
 	if (ret == HG_ENOENT) {
-		return HG_ECORRUPT;    /* epsets names a set that does not exist */
+		return HG_ECORRUPT; /* epsets names a set that does not exist */
 	} else if (ret != HG_EOK) {
 		return ret;
 	}

@@ -26,12 +26,20 @@ static hg_rec_measure_t up_record(void)
 {
 	uint32_t rtt = 2000 + rnd(200000);
 	hg_rec_measure_t m = {
-		.state = HG_HEALTH_UP, .fail_class = HG_FAIL_TIMEOUT,
-		.ts_ms = NOW_MS - rnd(5000), .changed_ms = NOW_MS - 3600000ull * (1 + rnd(72)),
-		.rtt_last_us = rtt + rnd(3000), .rtt_ewma_us = rtt + rnd(1000), .rtt_median_us = rtt,
-		.ttfb_us = 1000 + rnd(20000), .loss_bp = 0, .window = 20,
-		.consec_ok = (uint16_t)(720 + rnd(50000)), .consec_fail = 0,
-		.probes_total = 500000 + rnd(100000), .probes_failed = rnd(200),
+		.state = HG_HEALTH_UP,
+		.fail_class = HG_FAIL_TIMEOUT,
+		.ts_ms = NOW_MS - rnd(5000),
+		.changed_ms = NOW_MS - 3600000ull * (1 + rnd(72)),
+		.rtt_last_us = rtt + rnd(3000),
+		.rtt_ewma_us = rtt + rnd(1000),
+		.rtt_median_us = rtt,
+		.ttfb_us = 1000 + rnd(20000),
+		.loss_bp = 0,
+		.window = 20,
+		.consec_ok = (uint16_t)(720 + rnd(50000)),
+		.consec_fail = 0,
+		.probes_total = 500000 + rnd(100000),
+		.probes_failed = rnd(200),
 	};
 	return m;
 }
@@ -99,7 +107,8 @@ int main(void)
 	uint8_t *hb = NULL;
 	size_t hb_len = build(FEED_HEARTBEAT, 0, false, &hb);
 	printf("feed format version %u; prober id \"prober-eu-fra\" (13 characters), endpoint ids "
-	       "like \"waf-fra-aws-07\" (14)\n\n", FEED_VERSION);
+	       "like \"waf-fra-aws-07\" (14)\n\n",
+	       FEED_VERSION);
 	printf("%-34s %9s %14s\n", "message", "bytes", "bytes/record");
 	printf("%-34s %9zu %14s\n", "heartbeat", hb_len, "-");
 	struct {
@@ -155,8 +164,9 @@ int main(void)
 	}
 	double enc = now_s() - t0;
 	printf("decode + iterate: %.1f M records/s; encode (incl. building records): %.1f M "
-	       "records/s (checksum %llu)\n", rounds * 10000.0 / dec / 1e6,
-	       rounds / 4 * 10000.0 / enc / 1e6, (unsigned long long)(sum % 1000));
+	       "records/s (checksum %llu)\n",
+	       rounds * 10000.0 / dec / 1e6, rounds / 4 * 10000.0 / enc / 1e6,
+	       (unsigned long long)(sum % 1000));
 	free(snap);
 	free(hb);
 	return 0;

@@ -51,18 +51,21 @@ static void sb_add(sb_t *b, const char *fmt, ...)
 	}
 }
 
-#define HEAD "version: 1\nprobers:\n  - {id: eu, location: {lat: 50.1, lon: 8.7}}\n" \
-	"  - {id: ap, location: {lat: 1.35, lon: 103.8}}\n" \
+#define HEAD                                                                    \
+	"version: 1\nprobers:\n  - {id: eu, location: {lat: 50.1, lon: 8.7}}\n" \
+	"  - {id: ap, location: {lat: 1.35, lon: 103.8}}\n"                     \
 	"  - {id: us, location: {lat: 38.9, lon: -77.4}}\n"
 
 static void pools(sb_t *b, unsigned n)
 {
 	sb_add(b, "pools:\n");
 	for (unsigned i = 0; i < n; i++) {
-		sb_add(b, "  - id: pool%u\n    priority: %u\n    endpoints:\n"
+		sb_add(b,
+		       "  - id: pool%u\n    priority: %u\n    endpoints:\n"
 		       "      - {id: ep%ua, address: [198.51.100.%u, \"2001:db8::%x\"], "
 		       "location: {lat: 50.1, lon: 8.7}}\n"
-		       "      - {id: ep%ub, address: [203.0.113.%u], location: {lat: 1.3, lon: 103.8}, "
+		       "      - {id: ep%ub, address: [203.0.113.%u], location: {lat: 1.3, lon: "
+		       "103.8}, "
 		       "check: {type: https, host: app.example.com, path: /health}}\n",
 		       i, i % 3, i, i % 250 + 1, i + 1, i, i % 250 + 1);
 	}
@@ -78,11 +81,14 @@ static void gen_names(sb_t *b, unsigned n)
 	sb_add(b, "names:\n");
 	for (unsigned i = 0; i < n; i++) {
 		unsigned p = i % np, q = (i + 1) % np;
-		sb_add(b, "  - name: n%u.gslb.example.net.\n    pools: [pool%u, pool%u]\n", i, p, q);
+		sb_add(b, "  - name: n%u.gslb.example.net.\n    pools: [pool%u, pool%u]\n", i, p,
+		       q);
 		if (i % 4 == 0) {
-			sb_add(b, "    chain:\n      - up\n      - geofence:\n"
+			sb_add(b,
+			       "    chain:\n      - up\n      - geofence:\n"
 			       "          - {match: {continent: [EU]}, pools: [pool%u]}\n"
-			       "      - lowest-latency: {tolerance: 20ms}\n      - first: 2\n", p);
+			       "      - lowest-latency: {tolerance: 20ms}\n      - first: 2\n",
+			       p);
 		} else {
 			sb_add(b, "    chain: [up, nearest, first: 1]\n");
 		}
@@ -91,27 +97,32 @@ static void gen_names(sb_t *b, unsigned n)
 
 static void gen_deep_flow(sb_t *b, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++) sb_add(b, "[");
-	for (unsigned i = 0; i < n; i++) sb_add(b, "]");
+	for (unsigned i = 0; i < n; i++)
+		sb_add(b, "[");
+	for (unsigned i = 0; i < n; i++)
+		sb_add(b, "]");
 	sb_add(b, "\n");
 }
 
 static void gen_deep_block(sb_t *b, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++) sb_add(b, "- ");
+	for (unsigned i = 0; i < n; i++)
+		sb_add(b, "- ");
 	sb_add(b, "x\n");
 }
 
 static void gen_keys(sb_t *b, unsigned n)
 {
 	sb_add(b, "version: 1\npools: []\nnames: []\ndefaults:\n");
-	for (unsigned i = 0; i < n; i++) sb_add(b, "  k%u: 1\n", i);
+	for (unsigned i = 0; i < n; i++)
+		sb_add(b, "  k%u: 1\n", i);
 }
 
 static void gen_dup_keys(sb_t *b, unsigned n)
 {
 	sb_add(b, "version: 1\npools: []\nnames: []\ndefaults:\n");
-	for (unsigned i = 0; i < n; i++) sb_add(b, "  ttl: 1\n");
+	for (unsigned i = 0; i < n; i++)
+		sb_add(b, "  ttl: 1\n");
 }
 
 static void gen_dup_names(sb_t *b, unsigned n)
@@ -119,7 +130,8 @@ static void gen_dup_names(sb_t *b, unsigned n)
 	sb_add(b, HEAD);
 	pools(b, 1);
 	sb_add(b, "names:\n");
-	for (unsigned i = 0; i < n; i++) sb_add(b, "  - {name: same.example., pools: [pool0], chain: [up]}\n");
+	for (unsigned i = 0; i < n; i++)
+		sb_add(b, "  - {name: same.example., pools: [pool0], chain: [up]}\n");
 }
 
 /* Many pools, each named by one name: lookups by id dominate. */
@@ -139,8 +151,9 @@ static void gen_pools(sb_t *b, unsigned n)
 static void gen_chain(sb_t *b, unsigned n)
 {
 	sb_add(b, "version: 1\npools: [{id: p, endpoints: [{id: e, address: 192.0.2.1}]}]\n"
-	       "names:\n  - name: a.example.\n    pools: [p]\n    chain:\n");
-	for (unsigned i = 0; i < n; i++) sb_add(b, "      - up\n");
+	          "names:\n  - name: a.example.\n    pools: [p]\n    chain:\n");
+	for (unsigned i = 0; i < n; i++)
+		sb_add(b, "      - up\n");
 }
 
 /* 10k anchored checks, each used by 10 endpoints. */
@@ -148,10 +161,11 @@ static void gen_anchors(sb_t *b, unsigned n)
 {
 	sb_add(b, "version: 1\npools:\n");
 	for (unsigned i = 0; i < n; i++) {
-		sb_add(b, "  - id: p%u\n    check: &c%u {type: tcp, port: %u}\n    endpoints:\n", i, i,
-		       i % 60000 + 1);
+		sb_add(b, "  - id: p%u\n    check: &c%u {type: tcp, port: %u}\n    endpoints:\n", i,
+		       i, i % 60000 + 1);
 		for (unsigned j = 0; j < 10; j++) {
-			sb_add(b, "      - {id: e%u-%u, address: 192.0.2.1, check: *c%u}\n", i, j, i);
+			sb_add(b, "      - {id: e%u-%u, address: 192.0.2.1, check: *c%u}\n", i, j,
+			       i);
 		}
 	}
 	sb_add(b, "names: []\n");
@@ -160,17 +174,20 @@ static void gen_anchors(sb_t *b, unsigned n)
 /* "Billion laughs": 10 aliases per level, n levels. */
 static void gen_alias_bomb(sb_t *b, unsigned n)
 {
-	sb_add(b, "version: 1\nnames: []\npools: []\nx:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+	sb_add(b,
+	       "version: 1\nnames: []\npools: []\nx:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
 	for (unsigned i = 1; i <= n; i++) {
 		sb_add(b, "  a%u: &a%u [", i, i);
-		for (unsigned j = 0; j < 10; j++) sb_add(b, "%s*a%u", j ? ", " : "", i - 1);
+		for (unsigned j = 0; j < 10; j++)
+			sb_add(b, "%s*a%u", j ? ", " : "", i - 1);
 		sb_add(b, "]\n");
 	}
 }
 
 static void gen_directives(sb_t *b, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++) sb_add(b, "%%TAG !t%u! tag:example.com,2000:%u:\n", i, i);
+	for (unsigned i = 0; i < n; i++)
+		sb_add(b, "%%TAG !t%u! tag:example.com,2000:%u:\n", i, i);
 	sb_add(b, "---\nversion: 1\npools: []\nnames: []\n");
 }
 
@@ -241,22 +258,23 @@ static int run_case(const struct bcase *bc)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	printf("bench_policy: %-10s %-42s %9.1f KB  parse %7.3f s  peak RSS %7.1f MB "
-	       "(%.1f MB before parsing)  ", bc->name, bc->what, (double)b.len / 1024, dt,
-	       (double)ru.ru_maxrss / 1024, (double)before / 1024);
+	       "(%.1f MB before parsing)  ",
+	       bc->name, bc->what, (double)b.len / 1024, dt, (double)ru.ru_maxrss / 1024,
+	       (double)before / 1024);
 	if (ret == HG_EOK) {
 		printf("OK: %zu names, %zu pools, %zu endpoints\n", p->n_names, p->n_pools,
 		       p->n_endpoints);
 	} else if (ret == HG_EPOLICY && errs.n_errors > 0) {
 		printf("rejected (%zu error%s): %u:%u: %s\n", errs.n_errors,
-		       errs.n_errors == 1 ? "" : "s", errs.errors[0].pos.line, errs.errors[0].pos.col,
-		       errs.errors[0].msg);
+		       errs.n_errors == 1 ? "" : "s", errs.errors[0].pos.line,
+		       errs.errors[0].pos.col, errs.errors[0].msg);
 	} else {
 		printf("failed: %s\n", hg_strerror(ret));
 	}
 	policy_errors_free(&errs);
 	policy_free(p);
 	free(b.s);
-	fflush(stdout);   /* the child leaves by _exit() */
+	fflush(stdout); /* the child leaves by _exit() */
 	return ret == HG_EOK || ret == HG_EPOLICY ? 0 : 1;
 }
 
@@ -307,7 +325,8 @@ static int run_command(char **argv)
 	struct rusage ru;
 	int rc = wait_child(pid, &ru);
 	printf("bench_policy: %s %s: %.2f s wall, %.2f s user, %.2f s sys, peak RSS %.1f MB, "
-	       "exit %d\n", argv[0], argv[1] ? argv[1] : "", now_s() - t0,
+	       "exit %d\n",
+	       argv[0], argv[1] ? argv[1] : "", now_s() - t0,
 	       (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
 	       (double)ru.ru_maxrss / 1024, rc);

@@ -223,7 +223,8 @@ static int run_latency(const args_t *a)
 				pending_t *p = &pend[j];
 				for (unsigned i = 0; i < n_eps; i++) {
 					if (p->want[i] != 0xff &&
-					    view_cell(&v.s, (unsigned)eps[i].ep, (unsigned)prober_col)
+					    view_cell(&v.s, (unsigned)eps[i].ep,
+					              (unsigned)prober_col)
 					                    ->state == p->want[i]) {
 						p->want[i] = 0xff;
 						p->n_want--;

@@ -20,7 +20,10 @@
 
 #define NOW 1700000000000ull
 
-static const struct { const char *id, *addr; double lat, lon; } eps[10] = {
+static const struct {
+	const char *id, *addr;
+	double lat, lon;
+} eps[10] = {
 	{ "fra", "198.51.100.10 2001:db8:10::10", 50.11, 8.68 },
 	{ "ams", "198.51.100.20 2001:db8:10::20", 52.37, 4.90 },
 	{ "lon", "198.51.100.30 2001:db8:10::30", 51.51, -0.13 },
@@ -60,12 +63,15 @@ static unsigned check_decisions(const view_t *v, const sel_client_t *cl, const c
 		sel_answer_t a;
 		int ret = sel_decide(v, cl, 1, NOW, &rng, &a, NULL);
 		if (ret != HG_EOK) {
-			fprintf(stderr, "bench_sel: FAILED: decision %u: %s\n", i, hg_strerror(ret));
+			fprintf(stderr, "bench_sel: FAILED: decision %u: %s\n", i,
+			        hg_strerror(ret));
 			return 0;
 		}
 		if (a.flags & (SEL_FALLBACK | SEL_NODATA) || a.n_addr == 0) {
-			fprintf(stderr, "bench_sel: FAILED: decision %u answered [%s] with flags %s: "
-			        "the chain is not what is being timed\n", i, fx_answer_text(&a, 1, buf, sizeof(buf)),
+			fprintf(stderr,
+			        "bench_sel: FAILED: decision %u answered [%s] with flags %s: "
+			        "the chain is not what is being timed\n",
+			        i, fx_answer_text(&a, 1, buf, sizeof(buf)),
 			        fx_flags_text(a.flags, buf + 128, 128));
 			return 0;
 		}
@@ -77,8 +83,10 @@ static unsigned check_decisions(const view_t *v, const sel_client_t *cl, const c
 			bad |= !addr_allowed(allowed, a.addr[k]);
 		}
 		if (bad) {
-			fprintf(stderr, "bench_sel: FAILED: decision %u answered [%s], want %u addresses "
-			        "among [%s]\n", i, fx_answer_text(&a, 1, buf, sizeof(buf)), want,
+			fprintf(stderr,
+			        "bench_sel: FAILED: decision %u answered [%s], want %u addresses "
+			        "among [%s]\n",
+			        i, fx_answer_text(&a, 1, buf, sizeof(buf)), want,
 			        allowed != NULL ? allowed : "any");
 			return 0;
 		}
@@ -124,9 +132,17 @@ int main(int argc, char **argv)
 	}
 	/* A client in the US (no geofence rule matches, so every filter works
 	 * on the full list) with ECS. */
-	geo_info_t geo = { .found = true, .continent = "NA", .country = "US", .subdivision = "US-VA",
-	                   .has_location = true, .lat = 38.9, .lon = -77.0,
-	                   .has_asn = true, .asn = 15169, .prefix_len = 18, .asn_prefix_len = 16 };
+	geo_info_t geo = { .found = true,
+		           .continent = "NA",
+		           .country = "US",
+		           .subdivision = "US-VA",
+		           .has_location = true,
+		           .lat = 38.9,
+		           .lon = -77.0,
+		           .has_asn = true,
+		           .asn = 15169,
+		           .prefix_len = 18,
+		           .asn_prefix_len = 16 };
 	/* As geo_lookup() returns it: with the unit vector of its record. */
 	float xyz[3];
 	geo_unit_vector(geo.lat, geo.lon, xyz);
@@ -156,13 +172,15 @@ int main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (answered != (unsigned long)per_answer * n) {
-		fprintf(stderr, "bench_sel: FAILED: %lu decisions answered %lu addresses, want %u each\n",
+		fprintf(stderr,
+		        "bench_sel: FAILED: %lu decisions answered %lu addresses, want %u each\n",
 		        n, answered, per_answer);
 		free(blob);
 		fx_free(fx);
 		return 1;
 	}
-	double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (double)n;
+	double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
+	            (double)n;
 	char buf[256];
 	printf("bench_sel: %lu decisions (sel_decide), 10 endpoints x 5 probers, "
 	       "chain [%s]: %.1f ns/decision (view %zu bytes, last answer %s, %lu addresses)\n",

@@ -86,9 +86,14 @@ static hg_rec_measure_t measure_of(const site_t *ep, const site_t *pr, unsigned 
 {
 	double rtt = 1000.0 + (ep->located ? km(ep, pr) * 10.0 : 0.0) + 100.0 * jitter;
 	hg_rec_measure_t m = {
-		.state = HG_HEALTH_UP, .ts_ms = now, .changed_ms = now - 60000,
-		.rtt_last_us = (uint32_t)rtt, .rtt_ewma_us = (uint32_t)rtt,
-		.rtt_median_us = (uint32_t)rtt, .window = 10, .consec_ok = 10,
+		.state = HG_HEALTH_UP,
+		.ts_ms = now,
+		.changed_ms = now - 60000,
+		.rtt_last_us = (uint32_t)rtt,
+		.rtt_ewma_us = (uint32_t)rtt,
+		.rtt_median_us = (uint32_t)rtt,
+		.window = 10,
+		.consec_ok = 10,
 		.probes_total = 100,
 	};
 	return m;
@@ -112,8 +117,7 @@ static int read_sites(store_t *st, sites_t *probers, sites_t *eps)
 }
 
 /* N records: fill writes every pair once (n = pairs); batch cycles over them. */
-static int write_records(store_t *st, const sites_t *pr, const sites_t *ep, size_t n,
-                         bool batch)
+static int write_records(store_t *st, const sites_t *pr, const sites_t *ep, size_t n, bool batch)
 {
 	uint64_t now = store_now_ms();
 	store_wtxn_t w;
@@ -133,7 +137,8 @@ static int write_records(store_t *st, const sites_t *pr, const sites_t *ep, size
 	double t2 = now_s();
 	if (ret == HG_EOK) {
 		printf("%s %zu records: apply %.1f ms, commit %.1f ms, total %.1f ms\n",
-		       batch ? "batch" : "fill", n, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t2 - t0) * 1e3);
+		       batch ? "batch" : "fill", n, (t1 - t0) * 1e3, (t2 - t1) * 1e3,
+		       (t2 - t0) * 1e3);
 	}
 	return ret;
 }

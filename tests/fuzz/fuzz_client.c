@@ -203,7 +203,7 @@ static bool check_ecs(knotd_qdata_t *qdata)
 	int ret = module_client_ecs_check(qdata, &why);
 	if (ret == HG_EOK) {
 		if (qdata->ecs != NULL && (count != 1 || !well_formed)) {
-			abort();   /* accepted an option RFC 7871 calls malformed */
+			abort(); /* accepted an option RFC 7871 calls malformed */
 		}
 		return true;
 	}
@@ -219,10 +219,11 @@ static bool check_ecs(knotd_qdata_t *qdata)
 	if (qdata->ecs != NULL || knot_rrset_empty(&qdata->opt_rr) != !had_opt) {
 		abort();
 	}
-	if (had_opt && (knot_edns_get_option(&qdata->opt_rr, KNOT_EDNS_OPTION_CLIENT_SUBNET, NULL) !=
-	                NULL || knot_edns_get_payload(&qdata->opt_rr) != payload ||
-	                knot_edns_get_version(&qdata->opt_rr) != version ||
-	                knot_edns_do(&qdata->opt_rr) != dnssec)) {
+	if (had_opt &&
+	    (knot_edns_get_option(&qdata->opt_rr, KNOT_EDNS_OPTION_CLIENT_SUBNET, NULL) != NULL ||
+	     knot_edns_get_payload(&qdata->opt_rr) != payload ||
+	     knot_edns_get_version(&qdata->opt_rr) != version ||
+	     knot_edns_do(&qdata->opt_rr) != dnssec)) {
 		abort();
 	}
 	return false;
@@ -231,12 +232,12 @@ static bool check_ecs(knotd_qdata_t *qdata)
 static void check_client(knotd_qdata_t *qdata, const struct sockaddr_storage *remote)
 {
 	sel_client_t client;
-	memset(&client, 0xa5, sizeof(client));   /* what it leaves alone stays visible */
+	memset(&client, 0xa5, sizeof(client)); /* what it leaves alone stays visible */
 	bool force0 = true;
 	int ret = module_client_get(qdata, &client, &force0);
 	const knot_edns_client_subnet_t *ecs = qdata->ecs;
 	if (ret != HG_EOK) {
-		abort();   /* a UDP/TCP query always has a source address */
+		abort(); /* a UDP/TCP query always has a source address */
 	}
 	unsigned max = client.family == AF_INET ? 32 : client.family == AF_INET6 ? 128 : 0;
 	if (max == 0 || client.source_len > max) {
@@ -253,7 +254,7 @@ static void check_client(knotd_qdata_t *qdata, const struct sockaddr_storage *re
 		}
 	} else {
 		if (force0 != (ecs != NULL)) {
-			abort();   /* an ECS option not used must force scope 0 */
+			abort(); /* an ECS option not used must force scope 0 */
 		}
 		uint8_t want[16] = { 0 };
 		int fam = remote->ss_family;
@@ -290,7 +291,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	remote_from(data, size, &remote);
 	bool srv_ecs = in_byte(data, size, 17) & 1;
 	size_t len = size - hdr;
-	uint8_t *wire = malloc(len);   /* exactly the query: a read past it is an ASan error */
+	uint8_t *wire = malloc(len); /* exactly the query: a read past it is an ASan error */
 	if (wire == NULL) {
 		abort();
 	}
@@ -307,7 +308,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	qdata.query = pkt;
 	qdata.params = &params;
 	qdata.mm = &mm;
-	if (knot_pkt_parse(pkt, 0) == KNOT_EOK && knotd_edns(&qdata, srv_ecs) && check_ecs(&qdata)) {
+	if (knot_pkt_parse(pkt, 0) == KNOT_EOK && knotd_edns(&qdata, srv_ecs) &&
+	    check_ecs(&qdata)) {
 		check_client(&qdata, &remote);
 	}
 	pool_drop(pool);

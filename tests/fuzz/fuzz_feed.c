@@ -13,13 +13,14 @@
 
 static void check_rejected(const feed_msg_t *msg, enum feed_reason why)
 {
-	if (why <= FEED_OK || why >= FEED_R_COUNT_ || strcmp(feed_reason_name(why), "unknown") == 0) {
+	if (why <= FEED_OK || why >= FEED_R_COUNT_ ||
+	    strcmp(feed_reason_name(why), "unknown") == 0) {
 		abort();
 	}
 	const uint8_t *b = (const uint8_t *)msg;
 	for (size_t i = 0; i < sizeof(*msg); i++) {
 		if (b[i] != 0) {
-			abort();  /* partial output */
+			abort(); /* partial output */
 		}
 	}
 }
@@ -51,7 +52,7 @@ static void check_accepted(const uint8_t *data, size_t size, const feed_msg_t *m
 	size_t len = 0;
 	if (feed_enc_finish(&enc, &again, &len) != HG_EOK || len != size ||
 	    memcmp(again, data, size) != 0) {
-		abort();  /* not the one encoding of this message */
+		abort(); /* not the one encoding of this message */
 	}
 	free(again);
 	feed_enc_free(&enc);

@@ -98,7 +98,7 @@ static void put_metadata(buf_t *b, unsigned nodes, unsigned record_size, unsigne
 {
 	static const uint8_t marker[] = "\xab\xcd\xefMaxMind.com";
 	put(b, marker, sizeof(marker) - 1);
-	put_ctrl(b, 7, 9);   /* a map of 9 */
+	put_ctrl(b, 7, 9); /* a map of 9 */
 	put_str(b, "node_count");
 	put_uint(b, 6, nodes, 4);
 	put_str(b, "record_size");
@@ -108,7 +108,7 @@ static void put_metadata(buf_t *b, unsigned nodes, unsigned record_size, unsigne
 	put_str(b, "database_type");
 	put_str(b, "GeoIP2-City");
 	put_str(b, "languages");
-	put_ctrl(b, 11, 1);  /* an array of 1 */
+	put_ctrl(b, 11, 1); /* an array of 1 */
 	put_str(b, "en");
 	put_str(b, "binary_format_major_version");
 	put_uint(b, 5, 2, 2);
@@ -125,14 +125,22 @@ static void put_node(buf_t *b, unsigned record_size, uint32_t left, uint32_t rig
 	uint8_t n[8];
 	switch (record_size) {
 	case 24:
-		n[0] = (uint8_t)(left >> 16); n[1] = (uint8_t)(left >> 8); n[2] = (uint8_t)left;
-		n[3] = (uint8_t)(right >> 16); n[4] = (uint8_t)(right >> 8); n[5] = (uint8_t)right;
+		n[0] = (uint8_t)(left >> 16);
+		n[1] = (uint8_t)(left >> 8);
+		n[2] = (uint8_t)left;
+		n[3] = (uint8_t)(right >> 16);
+		n[4] = (uint8_t)(right >> 8);
+		n[5] = (uint8_t)right;
 		put(b, n, 6);
 		break;
 	case 28:
-		n[0] = (uint8_t)(left >> 16); n[1] = (uint8_t)(left >> 8); n[2] = (uint8_t)left;
+		n[0] = (uint8_t)(left >> 16);
+		n[1] = (uint8_t)(left >> 8);
+		n[2] = (uint8_t)left;
 		n[3] = (uint8_t)(((left >> 24) & 0x0f) << 4 | ((right >> 24) & 0x0f));
-		n[4] = (uint8_t)(right >> 16); n[5] = (uint8_t)(right >> 8); n[6] = (uint8_t)right;
+		n[4] = (uint8_t)(right >> 16);
+		n[5] = (uint8_t)(right >> 8);
+		n[6] = (uint8_t)right;
 		put(b, n, 7);
 		break;
 	default:
@@ -166,11 +174,13 @@ static void build(const uint8_t *data, size_t size, buf_t *out, bool *asn)
 		uint32_t rec[2];
 		for (unsigned k = 0; k < 2; k++) {
 			size_t at = 2 + 4 * (size_t)i + 2 * k;
-			uint64_t v = ((uint64_t)in_byte(data, size, at) << 8 | in_byte(data, size, at + 1)) %
+			uint64_t v = ((uint64_t)in_byte(data, size, at) << 8 |
+			              in_byte(data, size, at + 1)) %
 			             span;
 			/* node < nodes, nodes = empty, nodes + 1 = into the
 			 * separator (invalid), else data offset v - nodes - 2 */
-			rec[k] = v <= nodes + 1u ? (uint32_t)v : (uint32_t)(nodes + 16 + (v - nodes - 2));
+			rec[k] = v <= nodes + 1u ? (uint32_t)v
+			                         : (uint32_t)(nodes + 16 + (v - nodes - 2));
 		}
 		put_node(out, record_size, rec[0], rec[1]);
 	}
@@ -188,12 +198,12 @@ static void check_code(const char *s, size_t cap)
 {
 	size_t n = strnlen(s, cap);
 	if (n == cap) {
-		abort();   /* not terminated */
+		abort(); /* not terminated */
 	}
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		          (c == '-' && cap == 8);
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		          (c >= '0' && c <= '9') || (c == '-' && cap == 8);
 		if (!ok) {
 			abort();
 		}
@@ -209,15 +219,17 @@ static void check_info(const geo_info_t *g, int family)
 	check_code(g->continent, sizeof(g->continent));
 	check_code(g->country, sizeof(g->country));
 	check_code(g->subdivision, sizeof(g->subdivision));
-	if (!g->found && (g->continent[0] || g->country[0] || g->subdivision[0] || g->has_location)) {
+	if (!g->found &&
+	    (g->continent[0] || g->country[0] || g->subdivision[0] || g->has_location)) {
 		abort();
 	}
-	if (g->subdivision[0] != '\0' && (g->country[0] == '\0' ||
-	    strncmp(g->subdivision, g->country, strlen(g->country)) != 0)) {
-		abort();   /* "CC-SSS" of its own country */
+	if (g->subdivision[0] != '\0' &&
+	    (g->country[0] == '\0' ||
+	     strncmp(g->subdivision, g->country, strlen(g->country)) != 0)) {
+		abort(); /* "CC-SSS" of its own country */
 	}
 	if (g->has_location && (!(g->lat >= -90.0 && g->lat <= 90.0) ||
-	    !(g->lon >= -180.0 && g->lon <= 180.0) || !g->has_xyz)) {
+	                        !(g->lon >= -180.0 && g->lon <= 180.0) || !g->has_xyz)) {
 		abort();
 	}
 	if (!g->has_asn && g->asn != 0) {
@@ -230,12 +242,12 @@ static bool same_info(const geo_info_t *a, const geo_info_t *b)
 	return a->found == b->found && strcmp(a->continent, b->continent) == 0 &&
 	       strcmp(a->country, b->country) == 0 && strcmp(a->subdivision, b->subdivision) == 0 &&
 	       a->has_location == b->has_location &&
-	       (!a->has_location || (memcmp(&a->lat, &b->lat, sizeof(a->lat)) == 0 &&
-	                              memcmp(&a->lon, &b->lon, sizeof(a->lon)) == 0 &&
-	                              a->has_xyz == b->has_xyz &&
-	                              memcmp(&a->x, &b->x, sizeof(a->x)) == 0 &&
-	                              memcmp(&a->y, &b->y, sizeof(a->y)) == 0 &&
-	                              memcmp(&a->z, &b->z, sizeof(a->z)) == 0)) &&
+	       (!a->has_location ||
+	        (memcmp(&a->lat, &b->lat, sizeof(a->lat)) == 0 &&
+	         memcmp(&a->lon, &b->lon, sizeof(a->lon)) == 0 && a->has_xyz == b->has_xyz &&
+	         memcmp(&a->x, &b->x, sizeof(a->x)) == 0 &&
+	         memcmp(&a->y, &b->y, sizeof(a->y)) == 0 &&
+	         memcmp(&a->z, &b->z, sizeof(a->z)) == 0)) &&
 	       a->has_asn == b->has_asn && a->asn == b->asn && a->prefix_len == b->prefix_len &&
 	       a->asn_prefix_len == b->asn_prefix_len;
 }
@@ -243,8 +255,19 @@ static bool same_info(const geo_info_t *a, const geo_info_t *b)
 /* Addresses down both halves of every level the small trees have, and the
  * IPv4 ones through an IPv6 tree's ::/96 (and ::ffff:0:0/96). */
 static const char *const ADDRS[] = {
-	"0.0.0.0", "10.1.2.3", "64.0.0.1", "128.0.0.1", "192.168.1.1", "255.255.255.255",
-	"::", "::1", "::ffff:10.1.2.3", "2001:db8::1", "4000::", "8000::1", "c000::1",
+	"0.0.0.0",
+	"10.1.2.3",
+	"64.0.0.1",
+	"128.0.0.1",
+	"192.168.1.1",
+	"255.255.255.255",
+	"::",
+	"::1",
+	"::ffff:10.1.2.3",
+	"2001:db8::1",
+	"4000::",
+	"8000::1",
+	"c000::1",
 	"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
 };
 #define N_ADDRS (sizeof(ADDRS) / sizeof(ADDRS[0]))
@@ -278,7 +301,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	geo_db_t *geo = NULL;
 	int ret = geo_open(path, asn ? path : NULL, &geo, err, sizeof(err));
-	close(fd);   /* libmaxminddb keeps its own map */
+	close(fd); /* libmaxminddb keeps its own map */
 	if (ret != HG_EOK) {
 		if (geo != NULL || err[0] == '\0') {
 			abort();
@@ -287,7 +310,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* A fresh cache per input: nothing carries over to the next one. */
 	memset(cache, 0, sizeof(*cache));
-	for (unsigned round = 0; round < 2; round++) {   /* cold, then warm */
+	for (unsigned round = 0; round < 2; round++) { /* cold, then warm */
 		for (size_t i = 0; i < N_ADDRS; i++) {
 			geo_info_t plain, cached;
 			int r1 = geo_lookup(geo, families[i], addrs[i], &plain);

@@ -29,10 +29,18 @@ static void put(const char *name, const uint8_t *b, size_t n)
 static hg_rec_measure_t up(uint32_t rtt)
 {
 	hg_rec_measure_t m = {
-		.state = HG_HEALTH_UP, .fail_class = HG_FAIL_TIMEOUT, .ts_ms = NOW - 850,
-		.changed_ms = NOW - 3600000, .rtt_last_us = rtt + 400, .rtt_ewma_us = rtt + 100,
-		.rtt_median_us = rtt, .ttfb_us = 4120, .window = 20, .consec_ok = 720,
-		.probes_total = 518400, .probes_failed = 12,
+		.state = HG_HEALTH_UP,
+		.fail_class = HG_FAIL_TIMEOUT,
+		.ts_ms = NOW - 850,
+		.changed_ms = NOW - 3600000,
+		.rtt_last_us = rtt + 400,
+		.rtt_ewma_us = rtt + 100,
+		.rtt_median_us = rtt,
+		.ttfb_us = 4120,
+		.window = 20,
+		.consec_ok = 720,
+		.probes_total = 518400,
+		.probes_failed = 12,
 	};
 	return m;
 }
@@ -98,8 +106,9 @@ int main(int argc, char **argv)
 	save("batch-empty", FEED_BATCH, "eu-fra", 1, 1, 0, 0, NULL, NULL);
 	save("snapshot-empty", FEED_SNAPSHOT, "eu-fra", 1, 1, 0, 0, NULL, NULL);
 
-	const char *ids[] = { "a", "a-b", "a.b", "ab", "abc", "abd", "b", "waf-ams-gcp",
-	                      "waf-fra-aws", "waf-jkt-azure", "waf-sin-aws", "Z_" };
+	const char *ids[] = { "a",           "a-b",           "a.b",         "ab",
+		              "abc",         "abd",           "b",           "waf-ams-gcp",
+		              "waf-fra-aws", "waf-jkt-azure", "waf-sin-aws", "Z_" };
 	hg_rec_measure_t ms[12];
 	for (size_t i = 0; i < 12; i++) {
 		ms[i] = i % 3 == 2 ? down() : up(1000 + 7919 * (uint32_t)i);
@@ -138,10 +147,10 @@ int main(int argc, char **argv)
 	free(longer);
 	free(b);
 	len = msg(FEED_BATCH, "eu-fra", 5, 9, NOW, 1, one, &m1, &b);
-	b[3] = 2;   /* version */
+	b[3] = 2; /* version */
 	put("bad-version", b, len);
 	b[3] = 1;
-	b[4] = 3;   /* a heartbeat with a record */
+	b[4] = 3; /* a heartbeat with a record */
 	put("bad-heartbeat-records", b, len);
 	free(b);
 	return 0;

@@ -109,12 +109,13 @@ int main(int argc, char **argv)
 		const char *base = strrchr(argv[0], '/');
 		base = base != NULL ? base + 1 : argv[0];
 		if (strncmp(base, "lt-", 3) == 0) {
-			base += 3;  /* libtool's wrapped binary */
+			base += 3; /* libtool's wrapped binary */
 		}
 		const char *target = strncmp(base, "replay_", 7) == 0 ? base + 7 : base;
 		const char *top = getenv("top_srcdir");
 		char dir[4096];
-		snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/%s", top != NULL ? top : ".", target);
+		snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/%s", top != NULL ? top : ".",
+		         target);
 		done = replay_path(dir);
 	}
 	ok(done > 0, "replayed %zu corpus files", done);

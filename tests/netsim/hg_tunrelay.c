@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define QLEN 4096
+#define QLEN    4096
 #define PKT_MAX 2048
 
 typedef struct {
@@ -45,7 +45,7 @@ typedef struct {
 typedef struct {
 	pkt_t *q;
 	size_t head, count;
-	double loss;                 /* probability 0..1 */
+	double loss; /* probability 0..1 */
 	uint64_t pkts, dropped, overflow, echo, echo_dropped;
 } dir_t;
 
@@ -141,7 +141,7 @@ static void deliver(int fd, dir_t *d, uint64_t now)
 	while (d->count > 0 && d->q[d->head].due_ns <= now) {
 		pkt_t *p = &d->q[d->head];
 		if (write(fd, p->data, p->len) < 0 && errno == EAGAIN) {
-			return;   /* retry on the next round */
+			return; /* retry on the next round */
 		}
 		d->head = (d->head + 1) % QLEN;
 		d->count--;
@@ -162,8 +162,9 @@ static void write_stats(const char *path, const dir_t *ab, const dir_t *ba)
 	const dir_t *dirs[] = { ab, ba };
 	const char *names[] = { "ab", "ba" };
 	for (int i = 0; i < 2; i++) {
-		fprintf(f, "%s_pkts %llu\n%s_dropped %llu\n%s_overflow %llu\n%s_echo %llu\n"
-		           "%s_echo_dropped %llu\n",
+		fprintf(f,
+		        "%s_pkts %llu\n%s_dropped %llu\n%s_overflow %llu\n%s_echo %llu\n"
+		        "%s_echo_dropped %llu\n",
 		        names[i], (unsigned long long)dirs[i]->pkts, names[i],
 		        (unsigned long long)dirs[i]->dropped, names[i],
 		        (unsigned long long)dirs[i]->overflow, names[i],
@@ -201,11 +202,15 @@ static void read_ctl(const char *path, dir_t *ab, dir_t *ba)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "a", required_argument, NULL, 'a' }, { "b", required_argument, NULL, 'b' },
+		{ "a", required_argument, NULL, 'a' },
+		{ "b", required_argument, NULL, 'b' },
 		{ "delay-us", required_argument, NULL, 'd' },
-		{ "loss-ab", required_argument, NULL, 'x' }, { "loss-ba", required_argument, NULL, 'y' },
-		{ "ctl", required_argument, NULL, 'c' }, { "stats", required_argument, NULL, 's' },
-		{ "seed", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 },
+		{ "loss-ab", required_argument, NULL, 'x' },
+		{ "loss-ba", required_argument, NULL, 'y' },
+		{ "ctl", required_argument, NULL, 'c' },
+		{ "stats", required_argument, NULL, 's' },
+		{ "seed", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *a = NULL, *b = NULL, *ctl = NULL, *stats = NULL;
 	static dir_t ab, ba;
@@ -221,8 +226,10 @@ int main(int argc, char **argv)
 		case 's': stats = optarg; break;
 		case 'r': rng_state = strtoull(optarg, NULL, 10) | 1; break;
 		default:
-			fprintf(stderr, "usage: %s --a DEV --b DEV [--delay-us N] [--loss-ab PCT] "
-			                "[--loss-ba PCT] [--ctl FILE] [--stats FILE] [--seed N]\n", argv[0]);
+			fprintf(stderr,
+			        "usage: %s --a DEV --b DEV [--delay-us N] [--loss-ab PCT] "
+			        "[--loss-ba PCT] [--ctl FILE] [--stats FILE] [--seed N]\n",
+			        argv[0]);
 			return 2;
 		}
 	}
@@ -250,7 +257,8 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		struct pollfd pfd[3] = {
-			{ .fd = fa, .events = POLLIN }, { .fd = fb, .events = POLLIN },
+			{ .fd = fa, .events = POLLIN },
+			{ .fd = fb, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
 		};
 		uint64_t now = now_ns(), next = UINT64_MAX;
@@ -265,7 +273,7 @@ int main(int argc, char **argv)
 			uint64_t wait = next > now ? next - now : 0;
 			ts.tv_sec = (time_t)(wait / 1000000000ull);
 			ts.tv_nsec = (long)(wait % 1000000000ull);
-			tsp = &ts;   /* ns precision: a ms poll timeout would add jitter */
+			tsp = &ts; /* ns precision: a ms poll timeout would add jitter */
 		}
 		if (ppoll(pfd, 3, tsp, NULL) < 0 && errno != EINTR) {
 			perror("ppoll");

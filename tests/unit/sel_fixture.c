@@ -10,7 +10,12 @@
 #include "errors.h"
 #include "sel_fixture.h"
 
-#define FX_DIE(...) do { fprintf(stderr, "fixture: " __VA_ARGS__); fputc('\n', stderr); abort(); } while (0)
+#define FX_DIE(...)                                       \
+	do {                                              \
+		fprintf(stderr, "fixture: " __VA_ARGS__); \
+		fputc('\n', stderr);                      \
+		abort();                                  \
+	} while (0)
 
 static const hg_rec_measure_t *fx_in_measure(void *ctx, size_t ep, size_t pr)
 {
@@ -125,10 +130,12 @@ size_t fx_ep(fx_t *fx, const char *id, const char *addrs, double lat, double lon
 	snprintf(buf, sizeof(buf), "%s", addrs);
 	for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
 		if (strchr(t, ':')) {
-			if (ep->n_v6 == HG_ADDR_MAX || inet_pton(AF_INET6, t, ep->v6[ep->n_v6++]) != 1) {
+			if (ep->n_v6 == HG_ADDR_MAX ||
+			    inet_pton(AF_INET6, t, ep->v6[ep->n_v6++]) != 1) {
 				FX_DIE("bad v6 %s", t);
 			}
-		} else if (ep->n_v4 == HG_ADDR_MAX || inet_pton(AF_INET, t, ep->v4[ep->n_v4++]) != 1) {
+		} else if (ep->n_v4 == HG_ADDR_MAX ||
+		           inet_pton(AF_INET, t, ep->v4[ep->n_v4++]) != 1) {
 			FX_DIE("bad v4 %s", t);
 		}
 	}
@@ -320,11 +327,12 @@ void fx_rule(fx_t *fx, size_t name, const char *match, const char *targets, bool
 			FX_DIE("bad match %s", t);
 		}
 		*eq = '\0';
-		uint8_t kind = strcmp(t, "country") == 0 ? HG_M_COUNTRY
-		             : strcmp(t, "continent") == 0 ? HG_M_CONTINENT
-		             : strcmp(t, "subdivision") == 0 ? HG_M_SUBDIVISION
-		             : strcmp(t, "asn") == 0 ? HG_M_ASN
-		             : strcmp(t, "prefix") == 0 ? HG_M_PREFIX : 0;
+		uint8_t kind = strcmp(t, "country") == 0       ? HG_M_COUNTRY
+		               : strcmp(t, "continent") == 0   ? HG_M_CONTINENT
+		               : strcmp(t, "subdivision") == 0 ? HG_M_SUBDIVISION
+		               : strcmp(t, "asn") == 0         ? HG_M_ASN
+		               : strcmp(t, "prefix") == 0      ? HG_M_PREFIX
+		                                               : 0;
 		if (kind == 0) {
 			FX_DIE("bad match kind %s", t);
 		}
@@ -339,7 +347,7 @@ void fx_rule(fx_t *fx, size_t name, const char *match, const char *targets, bool
 		if (!is_pool && strncmp(t, "ep:", 3) != 0) {
 			FX_DIE("bad target %s", t);
 		}
-		char (**list)[HG_ID_SIZE] = is_pool ? &r->pools : &r->endpoints;
+		char(**list)[HG_ID_SIZE] = is_pool ? &r->pools : &r->endpoints;
 		size_t *n = is_pool ? &r->n_pools : &r->n_endpoints;
 		void *grown = realloc(*list, (*n + 1) * sizeof(**list));
 		if (grown == NULL) {
@@ -370,7 +378,8 @@ void fx_measure(fx_t *fx, size_t ep, size_t pr, uint8_t state, uint64_t ts_ms, d
 double fx_km(double lat1, double lon1, double lat2, double lon2)
 {
 	double r = M_PI / 180.0;
-	double d = sin(lat1 * r) * sin(lat2 * r) + cos(lat1 * r) * cos(lat2 * r) * cos((lon1 - lon2) * r);
+	double d = sin(lat1 * r) * sin(lat2 * r) +
+	           cos(lat1 * r) * cos(lat2 * r) * cos((lon1 - lon2) * r);
 	d = d > 1 ? 1 : d < -1 ? -1 : d;
 	return acos(d) * 6371.0;
 }
@@ -381,8 +390,10 @@ void fx_all_up(fx_t *fx, uint64_t now_ms)
 		const policy_endpoint_t *ep = &fx->p.endpoints[e];
 		for (size_t j = 0; j < fx->p.n_probers; j++) {
 			const policy_prober_t *pr = &fx->p.probers[j];
-			double rtt = ep->has_location ? 1.0 + fx_km(ep->lat, ep->lon, pr->lat, pr->lon) / 100.0
-			                              : 1.0;
+			double rtt =
+			        ep->has_location
+			                ? 1.0 + fx_km(ep->lat, ep->lon, pr->lat, pr->lon) / 100.0
+			                : 1.0;
 			fx_measure(fx, e, j, HG_HEALTH_UP, now_ms, rtt, 0);
 		}
 	}
@@ -416,9 +427,12 @@ int fx_build_policy(const policy_t *p, size_t name, const view_inputs_t *in, uin
 		return HG_EINVAL;
 	}
 	const policy_name_t *nm = &p->names[name];
-	view_set_spec_t spec = { .pools = nm->pools, .n_pools = nm->n_pools,
-	                         .quorum_ppm = nm->quorum_ppm, .stale_after_ms = nm->stale_after_ms,
-	                         .set_id = 7, .n_names = 1 };
+	view_set_spec_t spec = { .pools = nm->pools,
+		                 .n_pools = nm->n_pools,
+		                 .quorum_ppm = nm->quorum_ppm,
+		                 .stale_after_ms = nm->stale_after_ms,
+		                 .set_id = 7,
+		                 .n_names = 1 };
 	uint8_t *view = NULL, *set = NULL;
 	size_t vlen = 0, slen = 0;
 	int ret = view_build(p, name, spec.set_id, 1, now_ms, &view, &vlen);
@@ -447,8 +461,7 @@ int fx_build(fx_t *fx, size_t name, uint64_t now_ms, uint8_t **blob, size_t *len
 	return fx_build_policy(&fx->p, name, &fx->in, now_ms, blob, len);
 }
 
-int fx_parts(uint8_t *blob, size_t len, uint8_t **view, size_t *vlen, uint8_t **set,
-             size_t *slen)
+int fx_parts(uint8_t *blob, size_t len, uint8_t **view, size_t *vlen, uint8_t **set, size_t *slen)
 {
 	uint32_t l[2];
 	if (len < 8) {
@@ -500,7 +513,7 @@ const char *fx_answer_text(const sel_answer_t *a, uint16_t qtype, char *buf, siz
 	buf[0] = '\0';
 	if (a->flags & SEL_CNAME) {
 		pos += (size_t)snprintf(buf, len, "cname:");
-		for (size_t i = 0; i < a->cname_len && a->cname[i] != 0 && pos < len; ) {
+		for (size_t i = 0; i < a->cname_len && a->cname[i] != 0 && pos < len;) {
 			uint8_t l = a->cname[i];
 			pos += (size_t)snprintf(buf + pos, len - pos, "%.*s.", (int)l,
 			                        (const char *)a->cname + i + 1);
@@ -518,12 +531,14 @@ const char *fx_answer_text(const sel_answer_t *a, uint16_t qtype, char *buf, siz
 
 const char *fx_flags_text(uint32_t flags, char *buf, size_t len)
 {
-	static const char *names[] = { "DEGRADED", "FALLBACK", "UNKNOWN", "NODATA", "CNAME", "CLIENT" };
+	static const char *names[] = { "DEGRADED", "FALLBACK", "UNKNOWN",
+		                       "NODATA",   "CNAME",    "CLIENT" };
 	size_t pos = 0;
 	buf[0] = '\0';
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]) && pos < len; i++) {
 		if (flags & (1u << i)) {
-			pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", pos ? "|" : "", names[i]);
+			pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", pos ? "|" : "",
+			                        names[i]);
 		}
 	}
 	return buf;

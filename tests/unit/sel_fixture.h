@@ -81,8 +81,7 @@ int fx_build_policy(const policy_t *p, size_t name, const view_inputs_t *in, uin
 int fx_open(uint8_t *blob, size_t len, view_t *v);
 
 /*! \brief The view and set inside a container (writable, for patches). */
-int fx_parts(uint8_t *blob, size_t len, uint8_t **view, size_t *vlen, uint8_t **set,
-             size_t *slen);
+int fx_parts(uint8_t *blob, size_t len, uint8_t **view, size_t *vlen, uint8_t **set, size_t *slen);
 
 /*! \brief Great-circle km between two points (for RTT synthesis). */
 double fx_km(double lat1, double lon1, double lat2, double lon2);

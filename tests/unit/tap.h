@@ -35,7 +35,7 @@ static inline int tap_vok(int pass, const char *file, int line, const char *fmt,
 }
 
 static inline int tap_ok_at(int pass, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 static inline int tap_ok_at(int pass, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -47,21 +47,28 @@ static inline int tap_ok_at(int pass, const char *file, int line, const char *fm
 
 #define ok(cond, ...) tap_ok_at(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
-#define is_int(got, want, ...) do { \
-	long long tap_g_ = (long long)(got), tap_w_ = (long long)(want); \
-	if (!tap_ok_at(tap_g_ == tap_w_, __FILE__, __LINE__, __VA_ARGS__)) \
-		printf("#   got: %lld\n#   expected: %lld\n", tap_g_, tap_w_); \
-} while (0)
+#define is_int(got, want, ...)                                                         \
+	do {                                                                           \
+		long long tap_g_ = (long long)(got), tap_w_ = (long long)(want);       \
+		if (!tap_ok_at(tap_g_ == tap_w_, __FILE__, __LINE__, __VA_ARGS__))     \
+			printf("#   got: %lld\n#   expected: %lld\n", tap_g_, tap_w_); \
+	} while (0)
 
-#define is_str(got, want, ...) do { \
-	const char *tap_g_ = (got), *tap_w_ = (want); \
-	int tap_p_ = tap_g_ != NULL && tap_w_ != NULL && strcmp(tap_g_, tap_w_) == 0; \
-	if (!tap_ok_at(tap_p_, __FILE__, __LINE__, __VA_ARGS__)) \
-		printf("#   got: '%s'\n#   expected: '%s'\n", tap_g_ ? tap_g_ : "(null)", \
-		       tap_w_ ? tap_w_ : "(null)"); \
-} while (0)
+#define is_str(got, want, ...)                                                                    \
+	do {                                                                                      \
+		const char *tap_g_ = (got), *tap_w_ = (want);                                     \
+		int tap_p_ = tap_g_ != NULL && tap_w_ != NULL && strcmp(tap_g_, tap_w_) == 0;     \
+		if (!tap_ok_at(tap_p_, __FILE__, __LINE__, __VA_ARGS__))                          \
+			printf("#   got: '%s'\n#   expected: '%s'\n", tap_g_ ? tap_g_ : "(null)", \
+			       tap_w_ ? tap_w_ : "(null)");                                       \
+	} while (0)
 
-#define diag(...) do { printf("# "); printf(__VA_ARGS__); printf("\n"); } while (0)
+#define diag(...)                    \
+	do {                         \
+		printf("# ");        \
+		printf(__VA_ARGS__); \
+		printf("\n");        \
+	} while (0)
 
 /*! \brief Print the plan after the tests ("1..N"); returns the exit code. */
 static inline int done_testing(void)

@@ -21,14 +21,15 @@ typedef struct {
 	const char *in;
 	int ret;
 	size_t n;
-	const char *host, *vhost, *text;   /* of the last URI */
+	const char *host, *vhost, *text; /* of the last URI */
 	unsigned port;
-	const char *err;                   /* a part of the error text */
+	const char *err; /* a part of the error text */
 } uri_case_t;
 
 static const uri_case_t uri_cases[] = {
 	{ "amqps://b1:5671", HG_EOK, 1, "b1", "/", "amqps://b1:5671", 5671, NULL },
-	{ "amqps://10.0.0.1:5672", HG_EOK, 1, "10.0.0.1", "/", "amqps://10.0.0.1:5672", 5672, NULL },
+	{ "amqps://10.0.0.1:5672", HG_EOK, 1, "10.0.0.1", "/", "amqps://10.0.0.1:5672", 5672,
+	  NULL },
 	{ "amqps://b1", HG_EOK, 1, "b1", "/", "amqps://b1:5671", 5671, NULL },
 	{ "AMQPS://B1:1", HG_EOK, 1, "B1", "/", "amqps://B1:1", 1, NULL },
 	{ "amqps://b1:5671/", HG_EOK, 1, "b1", "/", "amqps://b1:5671", 5671, NULL },
@@ -76,8 +77,8 @@ static void test_uri_cases(void)
 		int ret = hg_amqp_uris_parse(c->in, &u, err, sizeof(err));
 		is_int(ret, c->ret, "'%s': %s", c->in, c->ret == HG_EOK ? "parses" : "refused");
 		if (c->ret != HG_EOK) {
-			ok(strstr(err, c->err) != NULL, "'%s': error says '%s' (got: %s)", c->in, c->err,
-			   err);
+			ok(strstr(err, c->err) != NULL, "'%s': error says '%s' (got: %s)", c->in,
+			   c->err, err);
 			continue;
 		}
 		is_int(u.n, c->n, "'%s': %zu URI(s)", c->in, c->n);
@@ -128,19 +129,20 @@ static void test_backoff(void)
 		uint64_t rnd;
 		uint32_t want;
 	} cases[] = {
-		{ 0, 500, 30000, 12345, 0 },         /* no failure: no wait */
-		{ 1, 500, 30000, 0, 250 },           /* [250, 500] */
+		{ 0, 500, 30000, 12345, 0 }, /* no failure: no wait */
+		{ 1, 500, 30000, 0, 250 },   /* [250, 500] */
 		{ 1, 500, 30000, 250, 500 },
-		{ 1, 500, 30000, 251, 250 },         /* wraps inside the range */
-		{ 2, 500, 30000, 0, 500 },           /* [500, 1000] */
-		{ 3, 500, 30000, 1000, 2000 },       /* [1000, 2000] */
-		{ 7, 500, 30000, 0, 15000 },         /* 32000 capped to 30000 */
-		{ 1000000, 500, 30000, 15000, 30000 },   /* no overflow, still capped */
-		{ 4, 0, 0, 7, 1 },                   /* degenerate: base 1 ms, cap = base */
-		{ 2, 1000, 100, 0, 500 },            /* cap below base: base wins */
+		{ 1, 500, 30000, 251, 250 },           /* wraps inside the range */
+		{ 2, 500, 30000, 0, 500 },             /* [500, 1000] */
+		{ 3, 500, 30000, 1000, 2000 },         /* [1000, 2000] */
+		{ 7, 500, 30000, 0, 15000 },           /* 32000 capped to 30000 */
+		{ 1000000, 500, 30000, 15000, 30000 }, /* no overflow, still capped */
+		{ 4, 0, 0, 7, 1 },                     /* degenerate: base 1 ms, cap = base */
+		{ 2, 1000, 100, 0, 500 },              /* cap below base: base wins */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		is_int(hg_amqp_backoff_ms(cases[i].rounds, cases[i].base, cases[i].max, cases[i].rnd),
+		is_int(hg_amqp_backoff_ms(cases[i].rounds, cases[i].base, cases[i].max,
+		                          cases[i].rnd),
 		       cases[i].want, "backoff(%u rounds, %u, %u, rnd %llu)", cases[i].rounds,
 		       cases[i].base, cases[i].max, (unsigned long long)cases[i].rnd);
 	}
@@ -175,14 +177,15 @@ static void write_cert(const char *path, EVP_PKEY *key, const char *cn, const ch
 	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
 	X509_set_pubkey(x, key);
 	X509_NAME *name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"tests", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"tests", -1, -1,
+	                           0);
 	if (cn != NULL) {
-		X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
-		                           0);
+		X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
+		                           -1, 0);
 	}
 	if (cn2 != NULL) {
-		X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn2, -1,
-		                           -1, 0);
+		X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn2,
+		                           -1, -1, 0);
 	}
 	X509_set_issuer_name(x, name);
 	X509_sign(x, key, EVP_sha256());
@@ -222,8 +225,10 @@ static void test_certs(const char *dir)
 	char cn[64], err[HG_AMQP_ERR_MAX];
 	is_int(hg_amqp_cert_cn(cert, cn, sizeof(cn), err, sizeof(err)), HG_EOK, "CN read");
 	is_str(cn, "eu-fra", "CN is the subject's");
-	is_int(hg_amqp_cert_cn(cert, cn, 6, err, sizeof(err)), HG_ERANGE, "CN longer than the buffer");
-	is_int(hg_amqp_cert_cn(cert0, cn, sizeof(cn), err, sizeof(err)), HG_EINVAL, "no CN refused");
+	is_int(hg_amqp_cert_cn(cert, cn, 6, err, sizeof(err)), HG_ERANGE,
+	       "CN longer than the buffer");
+	is_int(hg_amqp_cert_cn(cert0, cn, sizeof(cn), err, sizeof(err)), HG_EINVAL,
+	       "no CN refused");
 	ok(strstr(err, "has no CN") != NULL, "error says no CN (%s)", err);
 	is_int(hg_amqp_cert_cn(cert2, cn, sizeof(cn), err, sizeof(err)), HG_EINVAL,
 	       "two CNs refused");
@@ -238,8 +243,11 @@ static void test_certs(const char *dir)
 	/* hg_amqp_new() checks the files before anything connects. */
 	hg_amqp_uris_t uris;
 	hg_amqp_uris_parse("amqps://127.0.0.1:1", &uris, NULL, 0);
-	hg_amqp_config_t cfg = { .uris = &uris, .tls_cert = cert, .tls_key = key, .tls_ca = cert,
-	                         .identity = "eu-fra" };
+	hg_amqp_config_t cfg = { .uris = &uris,
+		                 .tls_cert = cert,
+		                 .tls_key = key,
+		                 .tls_ca = cert,
+		                 .identity = "eu-fra" };
 	hg_amqp_t *c = NULL;
 	is_int(hg_amqp_new(&cfg, &c, err, sizeof(err)), HG_EOK, "good files accepted (%s)", err);
 	ok(c != NULL && !hg_amqp_connected(c) && hg_amqp_fd(c) == -1 && hg_amqp_state(c) == NULL,
@@ -250,12 +258,13 @@ static void test_certs(const char *dir)
 
 	static const struct {
 		const char *what;
-		int field;   /* 0 cert, 1 key, 2 ca, 3 identity */
+		int field; /* 0 cert, 1 key, 2 ca, 3 identity */
 		const char *val;
 		int ret;
 		const char *err;
 	} bad[] = {
-		{ "missing certificate", 0, "/nonexistent/c.pem", HG_ENOENT, "certificate /nonexistent" },
+		{ "missing certificate", 0, "/nonexistent/c.pem", HG_ENOENT,
+		  "certificate /nonexistent" },
 		{ "junk certificate", 0, NULL, HG_EINVAL, "not a PEM certificate" },
 		{ "key of another certificate", 1, NULL, HG_EINVAL, "not the key of" },
 		{ "missing key", 1, "/nonexistent/k.pem", HG_ENOENT, "key /nonexistent" },
@@ -273,7 +282,8 @@ static void test_certs(const char *dir)
 		}
 		c = NULL;
 		err[0] = '\0';
-		is_int(hg_amqp_new(&b, &c, err, sizeof(err)), bad[i].ret, "%s refused", bad[i].what);
+		is_int(hg_amqp_new(&b, &c, err, sizeof(err)), bad[i].ret, "%s refused",
+		       bad[i].what);
 		ok(c == NULL && strstr(err, bad[i].err) != NULL, "%s: error says '%s' (%s)",
 		   bad[i].what, bad[i].err, err);
 	}
@@ -301,14 +311,19 @@ static void test_refused_connect(const char *dir)
 	hg_amqp_uris_t uris;
 	/* Port 1 on loopback: nothing listens there in a test environment. */
 	hg_amqp_uris_parse("amqps://127.0.0.1:1,amqps://127.0.0.1:2", &uris, NULL, 0);
-	hg_amqp_config_t cfg = { .uris = &uris, .tls_cert = cert, .tls_key = key, .tls_ca = cert,
-	                         .identity = "eu-fra", .connect_timeout_ms = 1000 };
+	hg_amqp_config_t cfg = { .uris = &uris,
+		                 .tls_cert = cert,
+		                 .tls_key = key,
+		                 .tls_ca = cert,
+		                 .identity = "eu-fra",
+		                 .connect_timeout_ms = 1000 };
 	hg_amqp_t *c = NULL;
 	hg_amqp_new(&cfg, &c, err, sizeof(err));
 	is_int(hg_amqp_connect(c), HG_EIO, "nothing listening: HG_EIO");
 	const char *e = hg_amqp_error(c);
 	ok(strstr(e, "amqps://127.0.0.1:1: ") == e && strstr(e, "Connection refused") != NULL &&
-	   strstr(e, "; amqps://127.0.0.1:2: ") != NULL, "both URIs and the reason named (%s)", e);
+	           strstr(e, "; amqps://127.0.0.1:2: ") != NULL,
+	   "both URIs and the reason named (%s)", e);
 	uint32_t d1 = hg_amqp_retry_delay_ms(c);
 	ok(d1 >= 250 && d1 <= 500, "first backoff in [250, 500] ms (%u)", d1);
 	is_int(hg_amqp_connect(c), HG_EIO, "second round fails too");

@@ -23,7 +23,7 @@ static size_t hex(const char *s, uint8_t *out, size_t cap)
 		} else if (*s >= 'a' && *s <= 'f') {
 			v = *s - 'a' + 10;
 		} else {
-			continue;  /* spaces group fields */
+			continue; /* spaces group fields */
 		}
 		if (hi < 0) {
 			hi = v;
@@ -38,11 +38,20 @@ static size_t hex(const char *s, uint8_t *out, size_t cap)
 static hg_rec_measure_t typical(void)
 {
 	hg_rec_measure_t m = {
-		.state = HG_HEALTH_UP, .fail_class = HG_FAIL_TIMEOUT,
-		.ts_ms = 1700000000000ull - 850, .changed_ms = 1700000000000ull - 3600000,
-		.rtt_last_us = 21340, .rtt_ewma_us = 20910, .rtt_median_us = 20877,
-		.ttfb_us = 4120, .loss_bp = 0, .window = 20, .consec_ok = 720, .consec_fail = 0,
-		.probes_total = 518400, .probes_failed = 12,
+		.state = HG_HEALTH_UP,
+		.fail_class = HG_FAIL_TIMEOUT,
+		.ts_ms = 1700000000000ull - 850,
+		.changed_ms = 1700000000000ull - 3600000,
+		.rtt_last_us = 21340,
+		.rtt_ewma_us = 20910,
+		.rtt_median_us = 20877,
+		.ttfb_us = 4120,
+		.loss_bp = 0,
+		.window = 20,
+		.consec_ok = 720,
+		.consec_fail = 0,
+		.probes_total = 518400,
+		.probes_failed = 12,
 	};
 	return m;
 }
@@ -95,8 +104,8 @@ static bool reencodes(const uint8_t *buf, size_t len)
 	}
 	feed_enc_t enc;
 	feed_enc_init(&enc);
-	bool same = feed_enc_begin(&enc, msg.kind, msg.prober, msg.epoch, msg.seq,
-	                           msg.sent_ms) == HG_EOK;
+	bool same = feed_enc_begin(&enc, msg.kind, msg.prober, msg.epoch, msg.seq, msg.sent_ms) ==
+	            HG_EOK;
 	feed_iter_t it;
 	feed_iter_init(&it, &msg);
 	for (const feed_rec_t *r; same && (r = feed_iter_next(&it)) != NULL;) {
@@ -104,8 +113,8 @@ static bool reencodes(const uint8_t *buf, size_t len)
 	}
 	uint8_t *again = NULL;
 	size_t again_len = 0;
-	same = same && feed_enc_finish(&enc, &again, &again_len) == HG_EOK &&
-	       again_len == len && memcmp(again, buf, len) == 0;
+	same = same && feed_enc_finish(&enc, &again, &again_len) == HG_EOK && again_len == len &&
+	       memcmp(again, buf, len) == 0;
 	free(again);
 	feed_enc_free(&enc);
 	return same;
@@ -118,8 +127,9 @@ static void test_heartbeat(void)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	is_int(encode(FEED_HEARTBEAT, "fra-1", 0x0123456789abcdefull, 42, 1700000000000ull, 0,
-	              NULL, NULL, &buf, &len), HG_EOK, "heartbeat encodes");
+	is_int(encode(FEED_HEARTBEAT, "fra-1", 0x0123456789abcdefull, 42, 1700000000000ull, 0, NULL,
+	              NULL, &buf, &len),
+	       HG_EOK, "heartbeat encodes");
 	feed_msg_t msg;
 	enum feed_reason why = FEED_R_COUNT_;
 	is_int(feed_decode(buf, len, &msg, &why), HG_EOK, "heartbeat decodes");
@@ -143,12 +153,12 @@ static void test_typical(void)
 {
 	const char *ids[] = { "waf-eu-west-1a" };
 	hg_rec_measure_t m = typical();
-	m.seq = 999;  /* ignored: the message's seq wins */
+	m.seq = 999; /* ignored: the message's seq wins */
 	m.layout = 77;
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	is_int(encode(FEED_BATCH, "p1", 7, 1234, 1700000000000ull, 1, ids, &m, &buf, &len),
-	       HG_EOK, "batch of one typical record encodes");
+	is_int(encode(FEED_BATCH, "p1", 7, 1234, 1700000000000ull, 1, ids, &m, &buf, &len), HG_EOK,
+	       "batch of one typical record encodes");
 	feed_msg_t msg;
 	is_int(feed_decode(buf, len, &msg, NULL), HG_EOK, "it decodes");
 	is_int(msg.kind, FEED_BATCH, "kind batch");
@@ -191,9 +201,11 @@ static void test_extremes(void)
 	char id63[HG_ID_SIZE];
 	memset(id63, 'z', HG_ID_MAX);
 	id63[HG_ID_MAX] = '\0';
-	const char *ids[] = { "lo", "hi", "none", "mid", id63,
-	                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.",
-	                      "_-", "-" };
+	const char *ids[] = {
+		"lo",  "hi", "none",
+		"mid", id63, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.",
+		"_-",  "-"
+	};
 	hg_rec_measure_t ms[] = { lo, hi, none, mid, hi, lo, lo, hi };
 	const size_t n = sizeof(ids) / sizeof(ids[0]);
 	char prober63[HG_ID_SIZE];
@@ -206,8 +218,8 @@ static void test_extremes(void)
 		uint8_t *buf = NULL;
 		size_t len = 0;
 		is_int(encode(FEED_SNAPSHOT, prober63, UINT64_MAX, UINT64_MAX, bases[b], n, ids, ms,
-		              &buf, &len), HG_EOK, "extremes encode (base %llu)",
-		       (unsigned long long)bases[b]);
+		              &buf, &len),
+		       HG_EOK, "extremes encode (base %llu)", (unsigned long long)bases[b]);
 		feed_msg_t msg;
 		is_int(feed_decode(buf, len, &msg, NULL), HG_EOK, "extremes decode");
 		ok(msg.epoch == UINT64_MAX && msg.seq == UINT64_MAX && msg.sent_ms == bases[b],
@@ -225,7 +237,8 @@ static void test_extremes(void)
 			while (k < n && strcmp(ids[k], r->endpoint) != 0) {
 				k++;
 			}
-			ok(k < n && measure_eq(&r->m, &ms[k]), "record %s round-trips", r->endpoint);
+			ok(k < n && measure_eq(&r->m, &ms[k]), "record %s round-trips",
+			   r->endpoint);
 		}
 		is_int(seen, n, "iterated every record");
 		ok(reencodes(buf, len), "re-encodes byte for byte");
@@ -357,7 +370,8 @@ static void test_encoder_errors(void)
 	char id64[HG_ID_SIZE + 1];
 	memset(id64, 'x', HG_ID_SIZE);
 	id64[HG_ID_SIZE] = '\0';
-	is_int(feed_enc_begin(&enc, FEED_BATCH, id64, 1, 1, 0), HG_EINVAL, "64-character prober id");
+	is_int(feed_enc_begin(&enc, FEED_BATCH, id64, 1, 1, 0), HG_EINVAL,
+	       "64-character prober id");
 	is_int(feed_enc_begin(&enc, FEED_BATCH, "p", 0, 1, 0), HG_EINVAL, "epoch 0");
 	is_int(feed_enc_begin(&enc, FEED_BATCH, "p", 1, 0, 0), HG_EINVAL, "seq 0");
 	is_int(feed_enc_begin(&enc, FEED_BATCH, "p", 1, 1, FEED_TIME_MAX + 1), HG_ERANGE,
@@ -382,17 +396,24 @@ static void test_encoder_errors(void)
 	}
 	is_int(feed_enc_add(&enc, NULL, &m), HG_EINVAL, "refused: NULL endpoint id");
 	hg_rec_measure_t x;
-	x = m; x.state = 3;
+	x = m;
+	x.state = 3;
 	is_int(feed_enc_add(&enc, "x", &x), HG_EINVAL, "refused: state 3");
-	x = m; x.fail_class = HG_FAIL_OTHER + 1;
+	x = m;
+	x.fail_class = HG_FAIL_OTHER + 1;
 	is_int(feed_enc_add(&enc, "x", &x), HG_EINVAL, "refused: fail class 9");
-	x = m; x.loss_bp = 10001;
+	x = m;
+	x.loss_bp = 10001;
 	is_int(feed_enc_add(&enc, "x", &x), HG_ERANGE, "refused: loss 10001 bp");
-	x = m; x.probes_total = 5; x.probes_failed = 6;
+	x = m;
+	x.probes_total = 5;
+	x.probes_failed = 6;
 	is_int(feed_enc_add(&enc, "x", &x), HG_ERANGE, "refused: more failed than total probes");
-	x = m; x.ts_ms = FEED_TIME_MAX + 1;
+	x = m;
+	x.ts_ms = FEED_TIME_MAX + 1;
 	is_int(feed_enc_add(&enc, "x", &x), HG_ERANGE, "refused: ts over 2^63-1");
-	x = m; x.changed_ms = UINT64_MAX;
+	x = m;
+	x.changed_ms = UINT64_MAX;
 	is_int(feed_enc_add(&enc, "x", &x), HG_ERANGE, "refused: changed over 2^63-1");
 	is_int(feed_enc_count(&enc), 1, "refusals left the message as it was");
 	is_int(feed_enc_finish(&enc, &buf, &len), HG_EOK, "and it still finishes");
@@ -418,15 +439,15 @@ static void test_encoder_errors(void)
 /* ---------------------------------------------------------------------- */
 /* crafted messages: one line per case (fields grouped by spaces) */
 
-#define MAGIC  "484746 01"                 /* "HGF", version 1 */
-#define P1     "02 7031"                   /* prober id "p1" */
-#define EP1    "0100000000000000"          /* epoch 1 */
-#define HB     MAGIC " 03 " P1 " " EP1 " 01 00"      /* + count */
-#define BATCH  MAGIC " 01 " P1 " " EP1 " 01 00"      /* seq 1, sent 0; + count */
+#define MAGIC  "484746 01"                      /* "HGF", version 1 */
+#define P1     "02 7031"                        /* prober id "p1" */
+#define EP1    "0100000000000000"               /* epoch 1 */
+#define HB     MAGIC " 03 " P1 " " EP1 " 01 00" /* + count */
+#define BATCH  MAGIC " 01 " P1 " " EP1 " 01 00" /* seq 1, sent 0; + count */
 /* A record's 12 varints after the state byte, all 0. */
 #define ZEROS  "00 00 00000000 00 00 00 00 00 00"
-#define E1     "00 02 6531"                /* first record: "e1" */
-#define REC_E1 E1 " 01 " ZEROS             /* "e1", up */
+#define E1     "00 02 6531"    /* first record: "e1" */
+#define REC_E1 E1 " 01 " ZEROS /* "e1", up */
 
 static const struct {
 	const char *what, *hex;
@@ -439,11 +460,11 @@ static const struct {
 	{ "empty snapshot", MAGIC " 02 " P1 " " EP1 " 01 00 00", FEED_OK },
 	{ "seq 2^64-1", MAGIC " 03 " P1 " " EP1 " ffffffffffffffffff01 00 00", FEED_OK },
 	{ "sent 2^63-1", MAGIC " 03 " P1 " " EP1 " 01 ffffffffffffffff7f 00", FEED_OK },
-	{ "rtt 2^32-2 (wire 2^32-1)", BATCH " 01 " E1 " 01 00 00 ffffffff0f 000000 00 00 00 00 00 00",
-	  FEED_OK },
+	{ "rtt 2^32-2 (wire 2^32-1)",
+	  BATCH " 01 " E1 " 01 00 00 ffffffff0f 000000 00 00 00 00 00 00", FEED_OK },
 	{ "loss 10000 bp", BATCH " 01 " E1 " 01 00 00 00000000 904e 00 00 00 00 00", FEED_OK },
-	{ "ts 1 ms before sent 1", MAGIC " 01 " P1 " " EP1 " 01 01 01 " E1
-	  " 01 01 00 00000000 00 00 00 00 00 00", FEED_OK },
+	{ "ts 1 ms before sent 1",
+	  MAGIC " 01 " P1 " " EP1 " 01 01 01 " E1 " 01 01 00 00000000 00 00 00 00 00 00", FEED_OK },
 	{ "two records sharing a prefix", BATCH " 02 " REC_E1 " 01 01 32 02 " ZEROS, FEED_OK },
 	{ "id extending the previous", BATCH " 02 " REC_E1 " 02 01 30 02 " ZEROS, FEED_OK },
 
@@ -523,8 +544,10 @@ static const struct {
 	{ "fail class 15", BATCH " 01 " E1 " f0 " ZEROS, FEED_R_FAIL_CLASS },
 	{ "ts before 0", BATCH " 01 " E1 " 01 01 00 00000000 00 00 00 00 00 00",
 	  FEED_R_TIME_RANGE },
-	{ "ts past 2^63-1", MAGIC " 01 " P1 " " EP1 " 01 ffffffffffffffff7f 01 " E1
-	  " 01 02 00 00000000 00 00 00 00 00 00", FEED_R_TIME_RANGE },
+	{ "ts past 2^63-1",
+	  MAGIC " 01 " P1 " " EP1 " 01 ffffffffffffffff7f 01 " E1
+	        " 01 02 00 00000000 00 00 00 00 00 00",
+	  FEED_R_TIME_RANGE },
 	{ "ts delta -2^63 from 0", BATCH " 01 " E1 " 01 ffffffffffffffffff01", FEED_R_TIME_RANGE },
 	{ "changed before 0", BATCH " 01 " E1 " 01 00 01 00000000 00 00 00 00 00 00",
 	  FEED_R_TIME_RANGE },
@@ -561,7 +584,8 @@ static void test_crafted(void)
 			ok(ret == HG_EOK && why == FEED_OK && reencodes(buf, len),
 			   "valid and canonical: %s (%s)", crafted[i].what, feed_reason_name(why));
 		} else {
-			ok(ret == HG_EINVAL && why == crafted[i].want && all_zero(&msg, sizeof(msg)),
+			ok(ret == HG_EINVAL && why == crafted[i].want &&
+			           all_zero(&msg, sizeof(msg)),
 			   "%s: %s (got %s)", crafted[i].what, feed_reason_name(crafted[i].want),
 			   feed_reason_name(why));
 		}
@@ -580,7 +604,8 @@ static void test_crafted(void)
 	free(big);
 	is_int(feed_decode(NULL, 5, &msg, &why), HG_EINVAL, "NULL with a length is rejected");
 	is_int(why, FEED_R_TRUNCATED, "as truncated");
-	is_int(feed_decode(NULL, 0, &msg, NULL), HG_EINVAL, "NULL, 0 is rejected (reason optional)");
+	is_int(feed_decode(NULL, 0, &msg, NULL), HG_EINVAL,
+	       "NULL, 0 is rejected (reason optional)");
 	for (int r = FEED_OK; r < FEED_R_COUNT_; r++) {
 		ok(covered[r], "reason %s has a test", feed_reason_name(r));
 	}
@@ -617,7 +642,8 @@ static void test_truncation(void)
 	ok(feed_decode(buf, len, &(feed_msg_t){ 0 }, NULL) == HG_EOK, "the whole message decodes");
 	free(buf);
 
-	is_int(encode(FEED_HEARTBEAT, "p", 1, 1, 0, 0, NULL, NULL, &buf, &len), HG_EOK, "a heartbeat");
+	is_int(encode(FEED_HEARTBEAT, "p", 1, 1, 0, 0, NULL, NULL, &buf, &len), HG_EOK,
+	       "a heartbeat");
 	wrong = 0;
 	for (size_t cut = 0; cut < len; cut++) {
 		enum feed_reason why = FEED_OK;
@@ -632,13 +658,14 @@ static void test_truncation(void)
 static void test_doc_examples(void)
 {
 	uint8_t buf[128];
-	size_t len = hex("484746 01 03 06 65752d667261 0068e5cf8b010000 2a e0a499ffbc31 00",
-	                 buf, sizeof(buf));
+	size_t len = hex("484746 01 03 06 65752d667261 0068e5cf8b010000 2a e0a499ffbc31 00", buf,
+	                 sizeof(buf));
 	feed_msg_t msg;
 	is_int(feed_decode(buf, len, &msg, NULL), HG_EOK, "documented heartbeat decodes");
 	ok(msg.kind == FEED_HEARTBEAT && strcmp(msg.prober, "eu-fra") == 0 &&
-	   msg.epoch == 1700000000000ull && msg.seq == 42 && msg.sent_ms == 1700000060000ull &&
-	   msg.n_records == 0, "to the documented values");
+	           msg.epoch == 1700000000000ull && msg.seq == 42 &&
+	           msg.sent_ms == 1700000060000ull && msg.n_records == 0,
+	   "to the documented values");
 	ok(reencodes(buf, len), "and is what the encoder writes");
 
 	len = hex("484746 01 01 06 65752d667261 0068e5cf8b010000 2b e0a499ffbc31 02"
@@ -652,17 +679,19 @@ static void test_doc_examples(void)
 	feed_iter_init(&it, &msg);
 	const feed_rec_t *r = feed_iter_next(&it);
 	ok(r != NULL && strcmp(r->endpoint, "waf-fra-aws") == 0 && r->m.state == HG_HEALTH_UP &&
-	   r->m.fail_class == HG_FAIL_TIMEOUT && r->m.ts_ms == 1700000059150ull &&
-	   r->m.changed_ms == 1700000059150ull - 3600000 && r->m.rtt_last_us == 21340 &&
-	   r->m.rtt_ewma_us == 20910 && r->m.rtt_median_us == 20877 && r->m.ttfb_us == 4120 &&
-	   r->m.loss_bp == 0 && r->m.window == 20 && r->m.consec_ok == 720 &&
-	   r->m.consec_fail == 0 && r->m.probes_total == 518400 && r->m.probes_failed == 12 &&
-	   r->m.seq == 43, "first record as documented");
+	           r->m.fail_class == HG_FAIL_TIMEOUT && r->m.ts_ms == 1700000059150ull &&
+	           r->m.changed_ms == 1700000059150ull - 3600000 && r->m.rtt_last_us == 21340 &&
+	           r->m.rtt_ewma_us == 20910 && r->m.rtt_median_us == 20877 &&
+	           r->m.ttfb_us == 4120 && r->m.loss_bp == 0 && r->m.window == 20 &&
+	           r->m.consec_ok == 720 && r->m.consec_fail == 0 && r->m.probes_total == 518400 &&
+	           r->m.probes_failed == 12 && r->m.seq == 43,
+	   "first record as documented");
 	r = feed_iter_next(&it);
 	ok(r != NULL && strcmp(r->endpoint, "waf-fra-gcp") == 0 && r->m.state == HG_HEALTH_DOWN &&
-	   r->m.fail_class == HG_FAIL_REFUSED && r->m.changed_ms == r->m.ts_ms &&
-	   r->m.rtt_last_us == HG_RTT_NONE && r->m.loss_bp == 1500 && r->m.consec_ok == 0 &&
-	   r->m.consec_fail == 3, "second record as documented");
+	           r->m.fail_class == HG_FAIL_REFUSED && r->m.changed_ms == r->m.ts_ms &&
+	           r->m.rtt_last_us == HG_RTT_NONE && r->m.loss_bp == 1500 && r->m.consec_ok == 0 &&
+	           r->m.consec_fail == 3,
+	   "second record as documented");
 	ok(reencodes(buf, len), "and is what the encoder writes");
 }
 
@@ -671,7 +700,8 @@ static void test_names(void)
 	size_t bad = 0;
 	for (int r = FEED_OK; r < FEED_R_COUNT_; r++) {
 		const char *n = feed_reason_name(r), *t = feed_reason_str(r);
-		bad += n == NULL || t == NULL || *n == '\0' || *t == '\0' || strcmp(n, "unknown") == 0;
+		bad += n == NULL || t == NULL || *n == '\0' || *t == '\0' ||
+		       strcmp(n, "unknown") == 0;
 		for (int q = FEED_OK; q < r; q++) {
 			bad += strcmp(n, feed_reason_name(q)) == 0;
 		}
@@ -683,7 +713,8 @@ static void test_names(void)
 	is_str(feed_kind_name(FEED_SNAPSHOT), "snapshot", "kind name");
 	is_str(feed_kind_name(9), "unknown", "unknown kind name");
 	ok(feed_id_valid("a.B_c-9") && !feed_id_valid("") && !feed_id_valid(NULL) &&
-	   !feed_id_valid("a:b"), "the id rule");
+	           !feed_id_valid("a:b"),
+	   "the id rule");
 }
 
 int main(void)

@@ -25,7 +25,7 @@ typedef struct {
 	const char *addr;
 	bool found;
 	const char *continent, *country, *subdivision;
-	int prefix;                   /* city db network (or empty region) */
+	int prefix; /* city db network (or empty region) */
 	bool has_loc;
 	double lat, lon;
 	bool has_asn;
@@ -37,68 +37,68 @@ typedef struct {
 static const lookup_case_t CASES[] = {
 	/* addr                 found cont  cc    subdiv   pfx loc  lat      lon      asn? asn    apfx */
 	/* loopback: knotd integration-test sources */
-	{ "127.1.0.1",            1, "EU", "DE", "DE-HE",  16, 1,  50.11,    8.68,  1, 64501, 16 },
-	{ "127.2.255.254",        1, "AS", "ID", "ID-JK",  16, 1,  -6.21,  106.85,  1, 64500, 16 },
-	{ "127.3.0.1",            1, "AS", "SG", "",       16, 1,   1.35,  103.82,  1, 64502, 16 },
-	{ "127.4.1.1",            1, "NA", "US", "US-VA",  16, 1,  38.95,  -77.45,  1, 64503, 16 },
-	{ "127.5.1.1",            1, "NA", "US", "US-CA",  16, 1,  37.34, -121.89,  1, 64504, 16 },
-	{ "127.6.1.1",            1, "EU", "NL", "NL-NH",  16, 1,  52.37,    4.90,  1, 64505, 16 },
-	{ "127.7.1.1",            1, "SA", "BR", "BR-SP",  16, 1, -23.55,  -46.63,  1, 64506, 16 },
-	{ "127.8.1.1",            1, "AS", "JP", "JP-13",  16, 1,  35.69,  139.69,  1, 64507, 16 },
-	{ "127.0.0.1",            0, "",   "",   "",       16, 0,   0,       0,     0,     0, 16 },
-	{ "127.200.0.1",          0, "",   "",   "",        9, 0,   0,       0,     0,     0,  9 },
+	{ "127.1.0.1", 1, "EU", "DE", "DE-HE", 16, 1, 50.11, 8.68, 1, 64501, 16 },
+	{ "127.2.255.254", 1, "AS", "ID", "ID-JK", 16, 1, -6.21, 106.85, 1, 64500, 16 },
+	{ "127.3.0.1", 1, "AS", "SG", "", 16, 1, 1.35, 103.82, 1, 64502, 16 },
+	{ "127.4.1.1", 1, "NA", "US", "US-VA", 16, 1, 38.95, -77.45, 1, 64503, 16 },
+	{ "127.5.1.1", 1, "NA", "US", "US-CA", 16, 1, 37.34, -121.89, 1, 64504, 16 },
+	{ "127.6.1.1", 1, "EU", "NL", "NL-NH", 16, 1, 52.37, 4.90, 1, 64505, 16 },
+	{ "127.7.1.1", 1, "SA", "BR", "BR-SP", 16, 1, -23.55, -46.63, 1, 64506, 16 },
+	{ "127.8.1.1", 1, "AS", "JP", "JP-13", 16, 1, 35.69, 139.69, 1, 64507, 16 },
+	{ "127.0.0.1", 0, "", "", "", 16, 0, 0, 0, 0, 0, 16 },
+	{ "127.200.0.1", 0, "", "", "", 9, 0, 0, 0, 0, 0, 9 },
 	/* documentation ranges, /24 and /25 */
-	{ "192.0.2.5",            0, "",   "",   "",       25, 0,   0,       0,     0,     0, 25 },
-	{ "192.0.2.200",          1, "EU", "DE", "DE-HE",  25, 1,  50.11,    8.68,  1, 64501, 25 },
-	{ "198.51.100.7",         1, "EU", "NL", "NL-NH",  24, 1,  52.37,    4.90,  1, 64505, 24 },
-	{ "203.0.113.1",          1, "AS", "SG", "",       25, 1,   1.29,  103.85,  1, 64502, 25 },
-	{ "203.0.113.130",        1, "AS", "ID", "ID-JK",  25, 1,  -6.21,  106.85,  1, 64500, 25 },
+	{ "192.0.2.5", 0, "", "", "", 25, 0, 0, 0, 0, 0, 25 },
+	{ "192.0.2.200", 1, "EU", "DE", "DE-HE", 25, 1, 50.11, 8.68, 1, 64501, 25 },
+	{ "198.51.100.7", 1, "EU", "NL", "NL-NH", 24, 1, 52.37, 4.90, 1, 64505, 24 },
+	{ "203.0.113.1", 1, "AS", "SG", "", 25, 1, 1.29, 103.85, 1, 64502, 25 },
+	{ "203.0.113.130", 1, "AS", "ID", "ID-JK", 25, 1, -6.21, 106.85, 1, 64500, 25 },
 	/* private ranges, /16 /20 /24 */
-	{ "10.0.0.1",             1, "AS", "ID", "ID-JK",  16, 1,  -6.21,  106.85,  1, 64500, 16 },
-	{ "10.99.1.1",            0, "",   "",   "",       10, 0,   0,       0,     0,     0, 10 },
-	{ "10.10.1.1",            1, "EU", "DE", "DE-BE",  20, 1,  52.52,   13.40,  1, 65537, 20 },
-	{ "10.10.17.1",           1, "NA", "US", "US-CA",  20, 1,  34.05, -118.24,  1, 65538, 20 },
-	{ "172.17.15.255",        1, "SA", "BR", "BR-SP",  20, 1, -23.55,  -46.63,  1, 64506, 20 },
-	{ "192.168.1.1",          1, "AS", "JP", "JP-13",  24, 1,  35.69,  139.69,  1, 64507, 24 },
-	{ "192.168.0.1",          0, "",   "",   "",       24, 0,   0,       0,     0,     0, 24 },
+	{ "10.0.0.1", 1, "AS", "ID", "ID-JK", 16, 1, -6.21, 106.85, 1, 64500, 16 },
+	{ "10.99.1.1", 0, "", "", "", 10, 0, 0, 0, 0, 0, 10 },
+	{ "10.10.1.1", 1, "EU", "DE", "DE-BE", 20, 1, 52.52, 13.40, 1, 65537, 20 },
+	{ "10.10.17.1", 1, "NA", "US", "US-CA", 20, 1, 34.05, -118.24, 1, 65538, 20 },
+	{ "172.17.15.255", 1, "SA", "BR", "BR-SP", 20, 1, -23.55, -46.63, 1, 64506, 20 },
+	{ "192.168.1.1", 1, "AS", "JP", "JP-13", 24, 1, 35.69, 139.69, 1, 64507, 24 },
+	{ "192.168.0.1", 0, "", "", "", 24, 0, 0, 0, 0, 0, 24 },
 	/* partial records */
-	{ "100.64.0.9",           1, "SA", "BR", "BR-SP",  24, 1, -23.55,  -46.63,  0,     0, 24 },
-	{ "100.64.1.9",           1, "AS", "SG", "",       24, 0,   0,       0,     1, 65540, 24 },
+	{ "100.64.0.9", 1, "SA", "BR", "BR-SP", 24, 1, -23.55, -46.63, 0, 0, 24 },
+	{ "100.64.1.9", 1, "AS", "SG", "", 24, 0, 0, 0, 1, 65540, 24 },
 	/* IPv6 /48, /56, /32 */
-	{ "2001:db8:1::1",        1, "EU", "DE", "DE-HE",  48, 1,  50.11,    8.68,  1, 64501, 48 },
-	{ "2001:db8:2:ffff::1",   1, "AS", "ID", "ID-JK",  48, 1,  -6.21,  106.85,  1, 64500, 48 },
-	{ "2001:db8:3::53",       1, "AS", "SG", "",       48, 1,   1.35,  103.82,  1, 64502, 48 },
-	{ "2001:db8:4::1",        1, "NA", "US", "US-VA",  48, 1,  38.95,  -77.45,  1, 64503, 48 },
-	{ "2001:db8:5::1",        1, "NA", "US", "US-CA",  56, 1,  37.34, -121.89,  1, 64504, 56 },
-	{ "2001:db8:5:ff::1",     1, "NA", "US", "US-CA",  56, 1,  37.34, -121.89,  1, 64504, 56 },
-	{ "2001:db8:5:100::1",    0, "",   "",   "",       56, 0,   0,       0,     0,     0, 56 },
-	{ "2001:db8:99::1",       0, "",   "",   "",       41, 0,   0,       0,     0,     0, 41 },
-	{ "fd00:1::1",            1, "EU", "DE", "DE-HE",  32, 1,  50.11,    8.68,  1, 65536, 32 },
-	{ "fd00:2:abcd::1",       1, "AS", "ID", "ID-JK",  32, 1,  -6.21,  106.85,  1, 65539, 32 },
-	{ "fd00:4::1",            1, "AS", "SG", "",       32, 1,   1.35,  103.82,  1, 64502, 32 },
-	{ "fd00:99::1",           0, "",   "",   "",       25, 0,   0,       0,     0,     0, 25 },
+	{ "2001:db8:1::1", 1, "EU", "DE", "DE-HE", 48, 1, 50.11, 8.68, 1, 64501, 48 },
+	{ "2001:db8:2:ffff::1", 1, "AS", "ID", "ID-JK", 48, 1, -6.21, 106.85, 1, 64500, 48 },
+	{ "2001:db8:3::53", 1, "AS", "SG", "", 48, 1, 1.35, 103.82, 1, 64502, 48 },
+	{ "2001:db8:4::1", 1, "NA", "US", "US-VA", 48, 1, 38.95, -77.45, 1, 64503, 48 },
+	{ "2001:db8:5::1", 1, "NA", "US", "US-CA", 56, 1, 37.34, -121.89, 1, 64504, 56 },
+	{ "2001:db8:5:ff::1", 1, "NA", "US", "US-CA", 56, 1, 37.34, -121.89, 1, 64504, 56 },
+	{ "2001:db8:5:100::1", 0, "", "", "", 56, 0, 0, 0, 0, 0, 56 },
+	{ "2001:db8:99::1", 0, "", "", "", 41, 0, 0, 0, 0, 0, 41 },
+	{ "fd00:1::1", 1, "EU", "DE", "DE-HE", 32, 1, 50.11, 8.68, 1, 65536, 32 },
+	{ "fd00:2:abcd::1", 1, "AS", "ID", "ID-JK", 32, 1, -6.21, 106.85, 1, 65539, 32 },
+	{ "fd00:4::1", 1, "AS", "SG", "", 32, 1, 1.35, 103.82, 1, 64502, 32 },
+	{ "fd00:99::1", 0, "", "", "", 25, 0, 0, 0, 0, 0, 25 },
 	/* IPv6 forms of IPv4 (aliased to ::/96): prefix in 128-bit terms */
-	{ "::ffff:127.1.2.3",     1, "EU", "DE", "DE-HE", 112, 1,  50.11,    8.68,  1, 64501, 112 },
-	{ "::ffff:10.99.1.1",     0, "",   "",   "",      106, 0,   0,       0,     0,     0, 106 },
-	{ "2002:7f01:1::1",       1, "EU", "DE", "DE-HE",  32, 1,  50.11,    8.68,  1, 64501, 32 },
+	{ "::ffff:127.1.2.3", 1, "EU", "DE", "DE-HE", 112, 1, 50.11, 8.68, 1, 64501, 112 },
+	{ "::ffff:10.99.1.1", 0, "", "", "", 106, 0, 0, 0, 0, 0, 106 },
+	{ "2002:7f01:1::1", 1, "EU", "DE", "DE-HE", 32, 1, 50.11, 8.68, 1, 64501, 32 },
 };
 
 /* City only, IPv4-only tree: no ::/96 offset; IPv6 is unknown everywhere. */
 static const lookup_case_t CASES_V4[] = {
-	{ "127.1.0.1",            1, "EU", "DE", "DE-HE",  16, 1,  50.11,    8.68,  0,     0,  0 },
-	{ "203.0.113.130",        1, "AS", "ID", "ID-JK",  25, 1,  -6.21,  106.85,  0,     0,  0 },
-	{ "192.0.2.5",            0, "",   "",   "",       25, 0,   0,       0,     0,     0,  0 },
-	{ "10.99.1.1",            0, "",   "",   "",       10, 0,   0,       0,     0,     0,  0 },
-	{ "2001:db8:1::1",        0, "",   "",   "",        0, 0,   0,       0,     0,     0,  0 },
+	{ "127.1.0.1", 1, "EU", "DE", "DE-HE", 16, 1, 50.11, 8.68, 0, 0, 0 },
+	{ "203.0.113.130", 1, "AS", "ID", "ID-JK", 25, 1, -6.21, 106.85, 0, 0, 0 },
+	{ "192.0.2.5", 0, "", "", "", 25, 0, 0, 0, 0, 0, 0 },
+	{ "10.99.1.1", 0, "", "", "", 10, 0, 0, 0, 0, 0, 0 },
+	{ "2001:db8:1::1", 0, "", "", "", 0, 0, 0, 0, 0, 0, 0 },
 };
 
 /* Demo databases: a spot check per kind of entry (see docs/geo-data.md). */
 static const lookup_case_t CASES_DEMO[] = {
-	{ "127.2.0.1",            1, "AS", "ID", "ID-JK",  16, 1,  -6.21,  106.85,  1, 64500, 16 },
-	{ "10.13.1.1",            1, "AF", "ZA", "ZA-GP",  16, 1, -26.20,   28.05,  1, 65541, 16 },
-	{ "172.16.33.5",          1, "AS", "JP", "JP-27",  25, 1,  34.69,  135.50,  1, 65545, 25 },
-	{ "10.0.0.1",             0, "",   "",   "",       16, 0,   0,       0,     0,     0, 16 },
-	{ "2001:db8:b::1",        1, "OC", "AU", "AU-NSW", 48, 1, -33.87,  151.21,  1, 64510, 48 },
+	{ "127.2.0.1", 1, "AS", "ID", "ID-JK", 16, 1, -6.21, 106.85, 1, 64500, 16 },
+	{ "10.13.1.1", 1, "AF", "ZA", "ZA-GP", 16, 1, -26.20, 28.05, 1, 65541, 16 },
+	{ "172.16.33.5", 1, "AS", "JP", "JP-27", 25, 1, 34.69, 135.50, 1, 65545, 25 },
+	{ "10.0.0.1", 0, "", "", "", 16, 0, 0, 0, 0, 0, 16 },
+	{ "2001:db8:b::1", 1, "OC", "AU", "AU-NSW", 48, 1, -33.87, 151.21, 1, 64510, 48 },
 };
 
 static void check_case(const geo_db_t *geo, const char *db, const lookup_case_t *c)
@@ -112,22 +112,21 @@ static void check_case(const geo_db_t *geo, const char *db, const lookup_case_t 
 	}
 	int ret = geo_lookup(geo, family, addr, &info);
 	bool good = ret == HG_EOK && info.found == c->found &&
-		strcmp(info.continent, c->continent) == 0 &&
-		strcmp(info.country, c->country) == 0 &&
-		strcmp(info.subdivision, c->subdivision) == 0 &&
-		info.prefix_len == c->prefix &&
-		info.has_location == c->has_loc &&
-		(!c->has_loc || (fabs(info.lat - c->lat) < 1e-9 && fabs(info.lon - c->lon) < 1e-9)) &&
-		info.has_asn == c->has_asn && info.asn == c->asn &&
-		info.asn_prefix_len == c->asn_prefix;
-	ok(good, "%s: %s -> %s %s/%s/%s /%d AS%u /%d", db, c->addr,
-	   c->found ? "found" : "unmapped", c->continent, c->country, c->subdivision,
-	   c->prefix, c->asn, c->asn_prefix);
+	            strcmp(info.continent, c->continent) == 0 &&
+	            strcmp(info.country, c->country) == 0 &&
+	            strcmp(info.subdivision, c->subdivision) == 0 && info.prefix_len == c->prefix &&
+	            info.has_location == c->has_loc &&
+	            (!c->has_loc ||
+	             (fabs(info.lat - c->lat) < 1e-9 && fabs(info.lon - c->lon) < 1e-9)) &&
+	            info.has_asn == c->has_asn && info.asn == c->asn &&
+	            info.asn_prefix_len == c->asn_prefix;
+	ok(good, "%s: %s -> %s %s/%s/%s /%d AS%u /%d", db, c->addr, c->found ? "found" : "unmapped",
+	   c->continent, c->country, c->subdivision, c->prefix, c->asn, c->asn_prefix);
 	if (!good) {
-		diag("got ret=%d found=%d '%s'/'%s'/'%s' /%u loc=%d %.4f,%.4f asn=%d AS%u /%u",
-		     ret, info.found, info.continent, info.country, info.subdivision,
-		     info.prefix_len, info.has_location, info.lat, info.lon, info.has_asn,
-		     info.asn, info.asn_prefix_len);
+		diag("got ret=%d found=%d '%s'/'%s'/'%s' /%u loc=%d %.4f,%.4f asn=%d AS%u /%u", ret,
+		     info.found, info.continent, info.country, info.subdivision, info.prefix_len,
+		     info.has_location, info.lat, info.lon, info.has_asn, info.asn,
+		     info.asn_prefix_len);
 	}
 }
 
@@ -180,7 +179,7 @@ static void test_lookups(const char *dir)
 		geo_info_t info;
 		is_int(geo_lookup(geo, AF_INET, a, &info), HG_EOK, "lookup without asn db");
 		ok(info.found && strcmp(info.country, "ID") == 0 && !info.has_asn &&
-		   info.asn == 0 && info.asn_prefix_len == 0,
+		           info.asn == 0 && info.asn_prefix_len == 0,
 		   "no asn db: country ID, has_asn false, asn_prefix_len 0");
 		is_int(geo_lookup(geo, AF_UNIX, a, &info), HG_EINVAL, "lookup: bad family");
 		is_int(geo_lookup(geo, AF_INET, NULL, &info), HG_EINVAL, "lookup: NULL addr");
@@ -204,19 +203,19 @@ static bool same_info(const geo_info_t *a, const geo_info_t *b)
 }
 
 /* Cached and uncached lookups of one address agree. */
-static void check_cached(const geo_db_t *geo, geo_cache_t *cache, const char *db,
-                         const char *text, const char *pass)
+static void check_cached(const geo_db_t *geo, geo_cache_t *cache, const char *db, const char *text,
+                         const char *pass)
 {
 	int family = 0;
 	uint8_t addr[16];
 	geo_info_t plain, cached;
-	memset(&cached, 0x5a, sizeof(cached));   /* every field must be written */
+	memset(&cached, 0x5a, sizeof(cached)); /* every field must be written */
 	bool good = geo_parse_addr(text, &family, addr) == HG_EOK &&
 	            geo_lookup(geo, family, addr, &plain) == HG_EOK &&
 	            geo_lookup_cached(geo, cache, family, addr, &cached) == HG_EOK &&
 	            same_info(&plain, &cached);
-	ok(good, "%s %s: cached %s == uncached (%s/%s /%u AS%u /%u)", db, pass, text,
-	   plain.country, plain.subdivision, plain.prefix_len, plain.asn, plain.asn_prefix_len);
+	ok(good, "%s %s: cached %s == uncached (%s/%s /%u AS%u /%u)", db, pass, text, plain.country,
+	   plain.subdivision, plain.prefix_len, plain.asn, plain.asn_prefix_len);
 }
 
 /* Every table address twice through one cache: the first pass decodes (or
@@ -263,13 +262,14 @@ static void check_networks(const geo_db_t *geo, geo_cache_t *cache, const char *
 				if (k == 0) {
 					a[b / 8] |= (uint8_t)(0x80u >> (b % 8));
 				} else {
-					a[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+					a[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
 				}
 			}
 			total++;
 			same += geo_lookup_cached(geo, cache, family, addr, &cached) == HG_EOK &&
 			        geo_lookup_cached(geo, cache, family, a, &cached) == HG_EOK &&
-			        geo_lookup(geo, family, a, &plain) == HG_EOK && same_info(&plain, &cached);
+			        geo_lookup(geo, family, a, &plain) == HG_EOK &&
+			        same_info(&plain, &cached);
 		}
 	}
 	is_int(same, total, "%s: %u addresses at the edges of cached networks = geo_lookup()", db,
@@ -281,12 +281,12 @@ static void check_networks(const geo_db_t *geo, geo_cache_t *cache, const char *
 /* One record (Frankfurt: EU/DE/DE-HE, AS64501) behind networks of several
  * sizes in tests/geo/test-geo.txt: the writer stores it once, so all but the
  * first lookup hit, and each keeps its own network's prefix. */
-static const struct { const char *addr; int prefix, asn_prefix; } SHARED_RECORD[] = {
-	{ "127.1.0.1",     16, 16 },
-	{ "192.0.2.200",   25, 25 },
-	{ "10.1.2.3",      16, 16 },
-	{ "2001:db8:1::1", 48, 48 },
-	{ "127.1.255.255", 16, 16 },
+static const struct {
+	const char *addr;
+	int prefix, asn_prefix;
+} SHARED_RECORD[] = {
+	{ "127.1.0.1", 16, 16 },     { "192.0.2.200", 25, 25 },   { "10.1.2.3", 16, 16 },
+	{ "2001:db8:1::1", 48, 48 }, { "127.1.255.255", 16, 16 },
 };
 
 static void check_shared_record(const geo_db_t *geo, geo_cache_t *cache)
@@ -318,7 +318,7 @@ static void test_cached(const char *dir)
 	snprintf(asn, sizeof(asn), "%s/test-asn.mmdb", dir);
 	snprintf(v4, sizeof(v4), "%s/test-city-v4.mmdb", dir);
 
-	static geo_cache_t cache;   /* zero-filled: empty */
+	static geo_cache_t cache; /* zero-filled: empty */
 	geo_db_t *geo = NULL, *geo4 = NULL;
 	if (geo_open(city, asn, &geo, err, sizeof(err)) != HG_EOK ||
 	    geo_open(v4, NULL, &geo4, err, sizeof(err)) != HG_EOK) {
@@ -331,7 +331,8 @@ static void test_cached(const char *dir)
 	check_table_cached(geo, &cache, "city+asn", CASES, sizeof(CASES) / sizeof(CASES[0]));
 	/* Same cache, another database with other records at colliding
 	 * offsets: slots are told apart by database, not by offset alone. */
-	check_table_cached(geo4, &cache, "v4-only", CASES_V4, sizeof(CASES_V4) / sizeof(CASES_V4[0]));
+	check_table_cached(geo4, &cache, "v4-only", CASES_V4,
+	                   sizeof(CASES_V4) / sizeof(CASES_V4[0]));
 	check_table_cached(geo, &cache, "city+asn again", CASES, sizeof(CASES) / sizeof(CASES[0]));
 	check_networks(geo, &cache, "city+asn", CASES, sizeof(CASES) / sizeof(CASES[0]));
 	check_networks(geo4, &cache, "v4-only", CASES_V4, sizeof(CASES_V4) / sizeof(CASES_V4[0]));
@@ -353,7 +354,8 @@ static void test_cached(const char *dir)
 			geo_parse_addr(CASES_DEMO[i].addr, &family, addr);
 			geo_lookup_cached(geo, &cache, family, addr, &info);
 			ok(strcmp(info.country, CASES_DEMO[i].country) == 0 &&
-			   info.asn == CASES_DEMO[i].asn && info.prefix_len == CASES_DEMO[i].prefix,
+			           info.asn == CASES_DEMO[i].asn &&
+			           info.prefix_len == CASES_DEMO[i].prefix,
 			   "demo after reopen: %s -> %s AS%u /%d", CASES_DEMO[i].addr,
 			   CASES_DEMO[i].country, CASES_DEMO[i].asn, CASES_DEMO[i].prefix);
 		}
@@ -365,7 +367,8 @@ static void test_cached(const char *dir)
 	geo_info_t info;
 	uint8_t a[16] = { 127, 2, 0, 1 };
 	ok(geo_lookup_cached(geo4, NULL, AF_INET, a, &info) == HG_EOK &&
-	   strcmp(info.country, "ID") == 0 && info.prefix_len == 16, "NULL cache: plain lookup");
+	           strcmp(info.country, "ID") == 0 && info.prefix_len == 16,
+	   "NULL cache: plain lookup");
 	is_int(geo_lookup_cached(NULL, &cache, AF_INET, a, &info), HG_EINVAL, "cached: NULL db");
 	is_int(geo_lookup_cached(geo4, &cache, AF_UNIX, a, &info), HG_EINVAL, "cached: bad family");
 	geo_close(geo);
@@ -416,11 +419,13 @@ static void check_xyz_table(const geo_db_t *geo, geo_cache_t *cache, const char 
 		bool good = plain.has_location && xyz_is(&plain, ref) && xyz_is(&miss, ref) &&
 		            xyz_is(&hit, ref) && shared[0] == ref[0] && shared[1] == ref[1] &&
 		            shared[2] == ref[2];
-		ok(good, "xyz %s: %s (%.2f,%.2f) -> (%.6f,%.6f,%.6f) as sel computes it, "
-		   "uncached, decoded and cached", db, cases[i].addr, plain.lat, plain.lon,
-		   ref[0], ref[1], ref[2]);
+		ok(good,
+		   "xyz %s: %s (%.2f,%.2f) -> (%.6f,%.6f,%.6f) as sel computes it, "
+		   "uncached, decoded and cached",
+		   db, cases[i].addr, plain.lat, plain.lon, ref[0], ref[1], ref[2]);
 		if (!good) {
-			diag("got has_xyz %d/%d/%d plain (%a,%a,%a) cached (%a,%a,%a) want (%a,%a,%a)",
+			diag("got has_xyz %d/%d/%d plain (%a,%a,%a) cached (%a,%a,%a) want "
+			     "(%a,%a,%a)",
 			     plain.has_xyz, miss.has_xyz, hit.has_xyz, plain.x, plain.y, plain.z,
 			     hit.x, hit.y, hit.z, ref[0], ref[1], ref[2]);
 		}
@@ -443,22 +448,25 @@ static void test_unit_vector(const char *dir)
 		return;
 	}
 	check_xyz_table(geo, &cache, "city+asn", CASES, sizeof(CASES) / sizeof(CASES[0]));
-	check_xyz_table(demo, &cache, "demo", CASES_DEMO, sizeof(CASES_DEMO) / sizeof(CASES_DEMO[0]));
+	check_xyz_table(demo, &cache, "demo", CASES_DEMO,
+	                sizeof(CASES_DEMO) / sizeof(CASES_DEMO[0]));
 
 	/* A few fixed points: poles, the date line, the prime meridian. */
-	static const struct { double lat, lon; float x, y, z; } FIXED[] = {
-		{   0.0,    0.0,  1.0f,  0.0f, 0.0f },
-		{   0.0,   90.0,  0.0f,  1.0f, 0.0f },
-		{  90.0,    0.0,  0.0f,  0.0f, 1.0f },
-		{ -90.0,  180.0,  0.0f,  0.0f, -1.0f },
-		{   0.0, -180.0, -1.0f,  0.0f, 0.0f },
+	static const struct {
+		double lat, lon;
+		float x, y, z;
+	} FIXED[] = {
+		{ 0.0, 0.0, 1.0f, 0.0f, 0.0f },     { 0.0, 90.0, 0.0f, 1.0f, 0.0f },
+		{ 90.0, 0.0, 0.0f, 0.0f, 1.0f },    { -90.0, 180.0, 0.0f, 0.0f, -1.0f },
+		{ 0.0, -180.0, -1.0f, 0.0f, 0.0f },
 	};
 	for (size_t i = 0; i < sizeof(FIXED) / sizeof(FIXED[0]); i++) {
 		float v[3];
 		geo_unit_vector(FIXED[i].lat, FIXED[i].lon, v);
 		ok(fabsf(v[0] - FIXED[i].x) < 1e-6f && fabsf(v[1] - FIXED[i].y) < 1e-6f &&
-		   fabsf(v[2] - FIXED[i].z) < 1e-6f, "geo_unit_vector(%.0f, %.0f) = (%.0f, %.0f, %.0f)",
-		   FIXED[i].lat, FIXED[i].lon, FIXED[i].x, FIXED[i].y, FIXED[i].z);
+		           fabsf(v[2] - FIXED[i].z) < 1e-6f,
+		   "geo_unit_vector(%.0f, %.0f) = (%.0f, %.0f, %.0f)", FIXED[i].lat, FIXED[i].lon,
+		   FIXED[i].x, FIXED[i].y, FIXED[i].z);
 	}
 	geo_close(geo);
 	geo_close(demo);
@@ -498,8 +506,8 @@ typedef struct {
 	const char *what;
 	const char *city, *asn;
 	int ret;
-	const char *names;      /* must appear in the message */
-	const char *reason;     /* and so must this */
+	const char *names;  /* must appear in the message */
+	const char *reason; /* and so must this */
 } open_case_t;
 
 static void test_open_errors(const char *dir, const char *srcdir)
@@ -514,21 +522,21 @@ static void test_open_errors(const char *dir, const char *srcdir)
 
 	const open_case_t cases[] = {
 		/* what                 city          asn           ret         names        reason */
-		{ "missing file",       missing,      NULL,         HG_EGEO,    missing,     "No such file" },
-		{ "not an mmdb",        text,         NULL,         HG_EGEO,    text,        "metadata" },
-		{ "truncated mmdb",     trunc,        NULL,         HG_EGEO,    trunc,       "metadata" },
-		{ "missing ASN db",     city,         asn_missing,  HG_EGEO,    asn_missing, "ASN" },
-		{ "ASN db not mmdb",    city,         text,         HG_EGEO,    text,        "ASN" },
-		{ "no city db",         "",           NULL,         HG_EINVAL,  "city",      "no " },
-		{ "NULL city db",       NULL,         NULL,         HG_EINVAL,  "city",      "no " },
+		{ "missing file", missing, NULL, HG_EGEO, missing, "No such file" },
+		{ "not an mmdb", text, NULL, HG_EGEO, text, "metadata" },
+		{ "truncated mmdb", trunc, NULL, HG_EGEO, trunc, "metadata" },
+		{ "missing ASN db", city, asn_missing, HG_EGEO, asn_missing, "ASN" },
+		{ "ASN db not mmdb", city, text, HG_EGEO, text, "ASN" },
+		{ "no city db", "", NULL, HG_EINVAL, "city", "no " },
+		{ "NULL city db", NULL, NULL, HG_EINVAL, "city", "no " },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const open_case_t *c = &cases[i];
 		char err[1024] = "untouched";
 		geo_db_t *geo = (geo_db_t *)&err; /* must be reset to NULL */
 		int ret = geo_open(c->city, c->asn, &geo, err, sizeof(err));
-		ok(ret == c->ret && geo == NULL &&
-		   strstr(err, c->names) != NULL && strstr(err, c->reason) != NULL,
+		ok(ret == c->ret && geo == NULL && strstr(err, c->names) != NULL &&
+		           strstr(err, c->reason) != NULL,
 		   "open error, %s: ret %d, message names '%s'", c->what, c->ret, c->names);
 		if (ret != c->ret || strstr(err, c->names) == NULL) {
 			diag("got ret=%d message '%s'", ret, err);
@@ -543,7 +551,8 @@ static void test_open_errors(const char *dir, const char *srcdir)
 	char small[8];
 	geo_db_t *geo = NULL;
 	is_int(geo_open(missing, NULL, &geo, small, sizeof(small)), HG_EGEO, "short errbuf: fails");
-	is_int((long long)strlen(small), (long long)sizeof(small) - 1, "short errbuf: truncated and terminated");
+	is_int((long long)strlen(small), (long long)sizeof(small) - 1,
+	       "short errbuf: truncated and terminated");
 	is_int(geo_open(missing, NULL, &geo, NULL, 0), HG_EGEO, "NULL errbuf accepted");
 	is_int(geo_open(city, NULL, NULL, NULL, 0), HG_EINVAL, "NULL out pointer rejected");
 }
@@ -557,22 +566,22 @@ typedef struct {
 static void test_parse(void)
 {
 	const parse_case_t cases[] = {
-		{ "192.0.2.1",          HG_EOK,    AF_INET,  { 192, 0, 2, 1 } },
-		{ "0.0.0.0",            HG_EOK,    AF_INET,  { 0 } },
-		{ "255.255.255.255",    HG_EOK,    AF_INET,  { 255, 255, 255, 255 } },
-		{ "2001:db8::1",        HG_EOK,    AF_INET6, { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } },
-		{ "::",                 HG_EOK,    AF_INET6, { 0 } },
-		{ "::ffff:192.0.2.1",   HG_EOK,    AF_INET6, { [10] = 0xff, 0xff, 192, 0, 2, 1 } },
-		{ "FD00:1::A",          HG_EOK,    AF_INET6, { 0xfd, 0, 0, 1, [15] = 0x0a } },
-		{ "",                   HG_EINVAL, 0,        { 0 } },
-		{ "192.0.2",            HG_EINVAL, 0,        { 0 } },
-		{ "256.0.0.1",          HG_EINVAL, 0,        { 0 } },
-		{ "192.0.2.1/24",       HG_EINVAL, 0,        { 0 } },
-		{ " 192.0.2.1",         HG_EINVAL, 0,        { 0 } },
-		{ "2001:db8::1%eth0",   HG_EINVAL, 0,        { 0 } },
-		{ "2001:db8:::1",       HG_EINVAL, 0,        { 0 } },
-		{ "[2001:db8::1]",      HG_EINVAL, 0,        { 0 } },
-		{ "example.com",        HG_EINVAL, 0,        { 0 } },
+		{ "192.0.2.1", HG_EOK, AF_INET, { 192, 0, 2, 1 } },
+		{ "0.0.0.0", HG_EOK, AF_INET, { 0 } },
+		{ "255.255.255.255", HG_EOK, AF_INET, { 255, 255, 255, 255 } },
+		{ "2001:db8::1", HG_EOK, AF_INET6, { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } },
+		{ "::", HG_EOK, AF_INET6, { 0 } },
+		{ "::ffff:192.0.2.1", HG_EOK, AF_INET6, { [10] = 0xff, 0xff, 192, 0, 2, 1 } },
+		{ "FD00:1::A", HG_EOK, AF_INET6, { 0xfd, 0, 0, 1, [15] = 0x0a } },
+		{ "", HG_EINVAL, 0, { 0 } },
+		{ "192.0.2", HG_EINVAL, 0, { 0 } },
+		{ "256.0.0.1", HG_EINVAL, 0, { 0 } },
+		{ "192.0.2.1/24", HG_EINVAL, 0, { 0 } },
+		{ " 192.0.2.1", HG_EINVAL, 0, { 0 } },
+		{ "2001:db8::1%eth0", HG_EINVAL, 0, { 0 } },
+		{ "2001:db8:::1", HG_EINVAL, 0, { 0 } },
+		{ "[2001:db8::1]", HG_EINVAL, 0, { 0 } },
+		{ "example.com", HG_EINVAL, 0, { 0 } },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const parse_case_t *c = &cases[i];
@@ -581,10 +590,10 @@ static void test_parse(void)
 		memset(addr, 0xaa, sizeof(addr));
 		int ret = geo_parse_addr(c->text, &family, addr);
 		bool good = ret == c->ret &&
-			(ret != HG_EOK || (family == c->family &&
-			                   memcmp(addr, c->bytes, sizeof(addr)) == 0));
-		ok(good, "parse '%s' -> %s", c->text, c->ret == HG_EOK ?
-		   (c->family == AF_INET ? "IPv4" : "IPv6") : "EINVAL");
+		            (ret != HG_EOK ||
+		             (family == c->family && memcmp(addr, c->bytes, sizeof(addr)) == 0));
+		ok(good, "parse '%s' -> %s", c->text,
+		   c->ret == HG_EOK ? (c->family == AF_INET ? "IPv4" : "IPv6") : "EINVAL");
 	}
 	int family;
 	uint8_t addr[16];

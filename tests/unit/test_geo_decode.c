@@ -18,11 +18,11 @@
 /* ---- the reference: five path lookups, as geo.c did them ---- */
 
 static const char *const PATH_CONTINENT[] = { "continent", "code", NULL };
-static const char *const PATH_COUNTRY[]   = { "country", "iso_code", NULL };
-static const char *const PATH_SUBDIV[]    = { "subdivisions", "0", "iso_code", NULL };
-static const char *const PATH_LAT[]       = { "location", "latitude", NULL };
-static const char *const PATH_LON[]       = { "location", "longitude", NULL };
-static const char *const PATH_ASN[]       = { "autonomous_system_number", NULL };
+static const char *const PATH_COUNTRY[] = { "country", "iso_code", NULL };
+static const char *const PATH_SUBDIV[] = { "subdivisions", "0", "iso_code", NULL };
+static const char *const PATH_LAT[] = { "location", "latitude", NULL };
+static const char *const PATH_LON[] = { "location", "longitude", NULL };
+static const char *const PATH_ASN[] = { "autonomous_system_number", NULL };
 
 static void ref_code(const MMDB_entry_data_s *d, char *dst, size_t max)
 {
@@ -71,7 +71,8 @@ static void ref_city(MMDB_entry_s *e, geo_info_t *info)
 	if (info->country[0] != '\0' && MMDB_aget_value(e, &d, PATH_SUBDIV) == MMDB_SUCCESS) {
 		ref_code(&d, sub, sizeof(sub) - 1);
 		if (sub[0] != '\0') {
-			snprintf(info->subdivision, sizeof(info->subdivision), "%s-%s", info->country, sub);
+			snprintf(info->subdivision, sizeof(info->subdivision), "%s-%s",
+			         info->country, sub);
 		}
 	}
 	double lat, lon;
@@ -110,8 +111,7 @@ static bool ref_asn(MMDB_entry_s *e, uint32_t *asn)
 		}
 		*asn = (uint32_t)d.int32;
 		return true;
-	default:
-		return false;
+	default: return false;
 	}
 }
 
@@ -120,7 +120,7 @@ static bool same(const geo_info_t *a, const geo_info_t *b)
 	return strcmp(a->continent, b->continent) == 0 && strcmp(a->country, b->country) == 0 &&
 	       strcmp(a->subdivision, b->subdivision) == 0 && a->has_location == b->has_location &&
 	       (!a->has_location || (a->lat == b->lat && a->lon == b->lon && a->x == b->x &&
-	                              a->y == b->y && a->z == b->z)) &&
+	                             a->y == b->y && a->z == b->z)) &&
 	       a->has_xyz == b->has_xyz;
 }
 
@@ -132,9 +132,9 @@ static void check_db(const char *path)
 		ok(0, "open %s", path);
 		return;
 	}
-	static geo_memo_t memo[GEO_MEMO_SLOTS];   /* warm across records, as per thread */
+	static geo_memo_t memo[GEO_MEMO_SLOTS]; /* warm across records, as per thread */
 	static uint64_t db_id = 1;
-	db_id++;   /* a new database: no entry of the last one may serve it */
+	db_id++; /* a new database: no entry of the last one may serve it */
 	unsigned records = 0, bad = 0, with_asn = 0, located = 0;
 	for (uint32_t n = 0; n < db.metadata.node_count; n++) {
 		MMDB_search_node_s node;
@@ -159,16 +159,19 @@ static void check_db(const char *path)
 			located += a.has_location;
 			if (!same(&a, &b) || !same(&a, &c) || ha != hb || asn_a != asn_b) {
 				if (bad++ < 3) {
-					diag("%s offset %u: ref %s/%s/%s %d asn %d:%u, one pass %s/%s/%s %d asn %d:%u",
-					     path, ents[k].offset, a.continent, a.country, a.subdivision,
-					     a.has_location, ha, asn_a, b.continent, b.country, b.subdivision,
-					     b.has_location, hb, asn_b);
+					diag("%s offset %u: ref %s/%s/%s %d asn %d:%u, one pass "
+					     "%s/%s/%s %d asn %d:%u",
+					     path, ents[k].offset, a.continent, a.country,
+					     a.subdivision, a.has_location, ha, asn_a, b.continent,
+					     b.country, b.subdivision, b.has_location, hb, asn_b);
 				}
 			}
 		}
 	}
-	ok(records > 0 && bad == 0, "%s: %u records (%u located, %u with an ASN) decode as "
-	   "MMDB_aget_value() does, with and without the memo", path, records, located, with_asn);
+	ok(records > 0 && bad == 0,
+	   "%s: %u records (%u located, %u with an ASN) decode as "
+	   "MMDB_aget_value() does, with and without the memo",
+	   path, records, located, with_asn);
 	MMDB_close(&db);
 }
 
@@ -294,9 +297,9 @@ static void check_tree(const char *path, const char *mapping)
 		                 (r1.found_entry != r2.found_entry || r1.netmask != r2.netmask ||
 		                  (r1.found_entry && r1.entry.offset != r2.entry.offset)))) {
 			if (bad++ < 3) {
-				diag("%s: address %u: libmaxminddb %d/%d/%u/%u, ours %d/%d/%u/%u", path, i, e1,
-				     r1.found_entry, r1.netmask, r1.entry.offset, e2, r2.found_entry,
-				     r2.netmask, r2.entry.offset);
+				diag("%s: address %u: libmaxminddb %d/%d/%u/%u, ours %d/%d/%u/%u",
+				     path, i, e1, r1.found_entry, r1.netmask, r1.entry.offset, e2,
+				     r2.found_entry, r2.netmask, r2.entry.offset);
 			}
 		}
 	}
@@ -310,7 +313,7 @@ int main(void)
 	const char *dir = getenv("HG_TEST_DATA");
 	char p[1024];
 	static const char *const dbs[] = { "test-city.mmdb", "test-asn.mmdb", "test-city-v4.mmdb",
-	                                   "demo-city.mmdb", "demo-asn.mmdb" };
+		                           "demo-city.mmdb", "demo-asn.mmdb" };
 	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", dir ? dir : "tests/data", dbs[i]);
 		check_db(p);
@@ -325,8 +328,8 @@ int main(void)
 	char mapping[1024];
 	snprintf(mapping, sizeof(mapping), "%s/tests/geo/test-geo.txt", top ? top : "..");
 	static const char *const trees[] = { "test-city.mmdb", "test-city-24.mmdb",
-	                                     "test-city-32.mmdb", "test-city-v4.mmdb",
-	                                     "test-asn.mmdb" };
+		                             "test-city-32.mmdb", "test-city-v4.mmdb",
+		                             "test-asn.mmdb" };
 	for (size_t i = 0; i < sizeof(trees) / sizeof(trees[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", dir ? dir : "tests/data", trees[i]);
 		check_tree(p, mapping);

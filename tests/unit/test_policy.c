@@ -62,12 +62,20 @@ static void test_reference_shape(const policy_t *p)
 
 	long pr = policy_find_prober(p, "ap-sin");
 	is_int(pr, 1, "prober ap-sin is second");
-	ok(pr >= 0 && p->probers[pr].lat == 1.35 && p->probers[pr].lon == 103.82, "ap-sin location");
+	ok(pr >= 0 && p->probers[pr].lat == 1.35 && p->probers[pr].lon == 103.82,
+	   "ap-sin location");
 	is_int(p->warnings.n_errors, 0, "the reference policy has no warnings");
 	is_int(policy_find_prober(p, "nowhere"), -1, "unknown prober");
 
-	static const struct { const char *id; int prio; size_t first, n; } pools[] = {
-		{ "eu", 1, 0, 2 }, { "ap", 1, 2, 2 }, { "us", 2, 4, 1 }, { "cdn-backup", 3, 5, 1 },
+	static const struct {
+		const char *id;
+		int prio;
+		size_t first, n;
+	} pools[] = {
+		{ "eu", 1, 0, 2 },
+		{ "ap", 1, 2, 2 },
+		{ "us", 2, 4, 1 },
+		{ "cdn-backup", 3, 5, 1 },
 	};
 	for (size_t i = 0; i < sizeof(pools) / sizeof(pools[0]); i++) {
 		long k = policy_find_pool(p, pools[i].id);
@@ -85,13 +93,21 @@ static void test_reference_endpoints(const policy_t *p)
 {
 	/* id, pool, weight, priority, v4, v6, check type, port, path */
 	static const struct {
-		const char *id, *pool; unsigned weight; int prio; int n4, n6; const char *v4;
-		int type, port; const char *path;
+		const char *id, *pool;
+		unsigned weight;
+		int prio;
+		int n4, n6;
+		const char *v4;
+		int type, port;
+		const char *path;
 	} eps[] = {
-		{ "waf-fra-aws", "eu", 100, 1, 1, 1, "198.51.100.10", HG_CHECK_HTTP, 80, "/healthz" },
-		{ "waf-ams-gcp", "eu", 50, 1, 1, 1, "198.51.100.20", HG_CHECK_HTTPS, 443, "/health" },
+		{ "waf-fra-aws", "eu", 100, 1, 1, 1, "198.51.100.10", HG_CHECK_HTTP, 80,
+		  "/healthz" },
+		{ "waf-ams-gcp", "eu", 50, 1, 1, 1, "198.51.100.20", HG_CHECK_HTTPS, 443,
+		  "/health" },
 		{ "waf-sin-aws", "ap", 1, 1, 1, 1, "203.0.113.10", HG_CHECK_HTTP, 80, "/healthz" },
-		{ "waf-jkt-azure", "ap", 1, 1, 1, 0, "203.0.113.20", HG_CHECK_TCP, 443, "/healthz" },
+		{ "waf-jkt-azure", "ap", 1, 1, 1, 0, "203.0.113.20", HG_CHECK_TCP, 443,
+		  "/healthz" },
 		{ "waf-iad-aws", "us", 1, 2, 1, 1, "192.0.2.10", HG_CHECK_ICMP, 80, "/healthz" },
 		{ "cdn-b", "cdn-backup", 1, 3, 0, 0, NULL, HG_CHECK_HTTPS, 443, "/ping" },
 	};
@@ -122,7 +138,8 @@ static void test_reference_endpoints(const policy_t *p)
 	if (ams != NULL) {
 		is_str(ams->check.host, "app.example.com", "ams host");
 		is_int(ams->check.n_expect, 2, "ams expect count");
-		ok(ams->check.expect[0] == 200 && ams->check.expect[1] == 204, "ams expect [200, 204]");
+		ok(ams->check.expect[0] == 200 && ams->check.expect[1] == 204,
+		   "ams expect [200, 204]");
 		is_str(ams->check.body, "OK", "ams body");
 		is_str(ip(ams->v6[0], AF_INET6), "2001:db8:10::20", "ams v6");
 		ok(ams->has_location && ams->lat == 52.37 && ams->lon == 4.90, "ams location");
@@ -154,9 +171,12 @@ static void test_reference_names(const policy_t *p)
 		is_int(g->ttl, 30, "global ttl from defaults");
 		is_int(g->degraded_ttl, 10, "global degraded ttl from defaults");
 		is_int(g->n_filters, 6, "global chain has 6 filters");
-		static const uint8_t types[] = { HG_F_UP, HG_F_GEOFENCE, HG_F_MAX_LOSS,
-		                                 HG_F_LOWEST_LATENCY, HG_F_WEIGHTED_SHUFFLE,
-		                                 HG_F_FIRST };
+		static const uint8_t types[] = { HG_F_UP,
+			                         HG_F_GEOFENCE,
+			                         HG_F_MAX_LOSS,
+			                         HG_F_LOWEST_LATENCY,
+			                         HG_F_WEIGHTED_SHUFFLE,
+			                         HG_F_FIRST };
 		for (size_t i = 0; i < 6 && i < g->n_filters; i++) {
 			is_int(g->chain[i].type, types[i], "global filter %zu type", i);
 		}
@@ -170,23 +190,31 @@ static void test_reference_names(const policy_t *p)
 		if (gf->n_rules == 2) {
 			const policy_rule_t *r0 = &gf->rules[0], *r1 = &gf->rules[1];
 			is_int(r0->n_matches, 1, "rule 0 one match");
-			ok(r0->matches[0].kind == HG_M_COUNTRY && memcmp(r0->matches[0].data, "ID\0", 3) == 0,
+			ok(r0->matches[0].kind == HG_M_COUNTRY &&
+			           memcmp(r0->matches[0].data, "ID\0", 3) == 0,
 			   "rule 0 country ID");
 			ok(r0->n_endpoints == 1 && strcmp(r0->endpoints[0], "waf-jkt-azure") == 0,
 			   "rule 0 endpoint waf-jkt-azure");
 			is_int(r0->n_pools, 0, "rule 0 no pools");
 			ok(!r0->strict, "rule 0 not strict");
 			ok(r1->n_matches == 1 && r1->matches[0].kind == HG_M_CONTINENT &&
-			   memcmp(r1->matches[0].data, "EU", 2) == 0, "rule 1 continent EU");
+			           memcmp(r1->matches[0].data, "EU", 2) == 0,
+			   "rule 1 continent EU");
 			ok(r1->n_pools == 1 && strcmp(r1->pools[0], "eu") == 0, "rule 1 pool eu");
 		}
 		is_int(g->fallback, HG_FALLBACK_ALL, "global fallback all");
 		is_str(g->chain_text,
-		       "up, geofence(2 rules), max-loss 2%, lowest-latency 20ms, weighted-shuffle, first 2",
+		       "up, geofence(2 rules), max-loss 2%, lowest-latency 20ms, weighted-shuffle, "
+		       "first 2",
 		       "global chain text");
 	}
 	/* name, ttl, pools, chain text */
-	static const struct { const char *name; unsigned ttl; size_t n_pools; const char *chain; } rows[] = {
+	static const struct {
+		const char *name;
+		unsigned ttl;
+		size_t n_pools;
+		const char *chain;
+	} rows[] = {
 		{ "nearest.gslb.example.net.", 30, 3, "up, nearest, first 1" },
 		{ "dr.gslb.example.net.", 30, 2, "up, priority, first 1" },
 		{ "canary.gslb.example.net.", 60, 1, "up, weighted sticky, first 1" },
@@ -204,7 +232,8 @@ static void test_reference_names(const policy_t *p)
 		is_int(n->fallback, HG_FALLBACK_ALL, "%s fallback default all", rows[i].name);
 	}
 	const policy_name_t *c = name_of(p, "canary.gslb.example.net.");
-	ok(c != NULL && c->n_filters == 3 && c->chain[1].type == HG_F_WEIGHTED && c->chain[1].sticky,
+	ok(c != NULL && c->n_filters == 3 && c->chain[1].type == HG_F_WEIGHTED &&
+	           c->chain[1].sticky,
 	   "canary weighted sticky");
 	ok(c != NULL && c->degraded_ttl == 10 && c->quorum_ppm == 500000, "canary other defaults");
 	const policy_name_t *dr = name_of(p, "dr.gslb.example.net.");
@@ -242,10 +271,11 @@ static void test_reference(void)
 }
 
 /* Accepted forms beyond the reference, each compiled from a small buffer. */
-#define MINI_POOLS "version: 1\npools:\n  - id: p\n    endpoints:\n" \
-                   "      - {id: e1, address: 192.0.2.1, location: {lat: 1, lon: 2}}\n" \
-                   "      - {id: e2, address: \"2001:db8::1\"}\n" \
-                   "  - id: q\n    endpoints: [{id: e3, cname: X.Example.}]\n"
+#define MINI_POOLS                                                           \
+	"version: 1\npools:\n  - id: p\n    endpoints:\n"                    \
+	"      - {id: e1, address: 192.0.2.1, location: {lat: 1, lon: 2}}\n" \
+	"      - {id: e2, address: \"2001:db8::1\"}\n"                       \
+	"  - id: q\n    endpoints: [{id: e3, cname: X.Example.}]\n"
 
 static policy_t *compile(const char *yaml)
 {
@@ -262,29 +292,35 @@ static policy_t *compile(const char *yaml)
 
 static void test_forms(void)
 {
-	policy_t *p = compile(MINI_POOLS
-		"names:\n"
-		"  - name: A.Example.\n    pools: p\n    quorum: 50%\n    stale-after: 500ms\n"
-		"    degraded-ttl: 0\n    fallback: pool:p\n"
-		"    chain: [lowest-latency, weighted, {max-loss: 0.025}, {first: 64}]\n"
-		"  - name: b.example.\n    pools: [p, q]\n    quorum: 1\n    fallback: none\n"
-		"    chain:\n      - geofence:\n"
-		"          - {match: {asn: [AS64500, 13335], prefix: 2001:db8::/32}, pools: q, strict: yes}\n"
-		"          - {match: {subdivision: us-ca, country: de, prefix: 10.0.0.0/8}, endpoints: e2}\n"
-		"          - {match: {country: fr}, pools: q, strict: true, fallback: pool:p}\n"
-		"          - {match: {country: be}, pools: q, strict: true, fallback: none}\n"
-		"  - name: c.example.\n    pools: [p]\n    chain: []\n");
+	policy_t *p = compile(
+	        MINI_POOLS
+	        "names:\n"
+	        "  - name: A.Example.\n    pools: p\n    quorum: 50%\n    stale-after: 500ms\n"
+	        "    degraded-ttl: 0\n    fallback: pool:p\n"
+	        "    chain: [lowest-latency, weighted, {max-loss: 0.025}, {first: 64}]\n"
+	        "  - name: b.example.\n    pools: [p, q]\n    quorum: 1\n    fallback: none\n"
+	        "    chain:\n      - geofence:\n"
+	        "          - {match: {asn: [AS64500, 13335], prefix: 2001:db8::/32}, pools: q, "
+	        "strict: yes}\n"
+	        "          - {match: {subdivision: us-ca, country: de, prefix: 10.0.0.0/8}, "
+	        "endpoints: e2}\n"
+	        "          - {match: {country: fr}, pools: q, strict: true, fallback: pool:p}\n"
+	        "          - {match: {country: be}, pools: q, strict: true, fallback: none}\n"
+	        "  - name: c.example.\n    pools: [p]\n    chain: []\n");
 	ok(p != NULL, "small policy compiles");
 	if (p == NULL) {
 		return;
 	}
 	/* no defaults section: built-in values */
 	ok(p->ttl == 30 && p->degraded_ttl == 10 && p->quorum_ppm == 500000 &&
-	   p->stale_after_ms == 15000, "built-in defaults");
-	ok(p->check.type == HG_CHECK_HTTP && p->check.port == 80 && strcmp(p->check.path, "/") == 0 &&
-	   p->check.n_expect == 1 && p->check.expect[0] == 200 && p->check.interval_ms == 5000 &&
-	   p->check.timeout_ms == 2000 && p->check.rise == 2 && p->check.fall == 3 &&
-	   p->check.tls_verify == 1 && p->check.http2 == 0, "built-in default check");
+	           p->stale_after_ms == 15000,
+	   "built-in defaults");
+	ok(p->check.type == HG_CHECK_HTTP && p->check.port == 80 &&
+	           strcmp(p->check.path, "/") == 0 && p->check.n_expect == 1 &&
+	           p->check.expect[0] == 200 && p->check.interval_ms == 5000 &&
+	           p->check.timeout_ms == 2000 && p->check.rise == 2 && p->check.fall == 3 &&
+	           p->check.tls_verify == 1 && p->check.http2 == 0,
+	   "built-in default check");
 	is_int(p->endpoints[0].n_v4, 1, "single address string");
 	is_int(p->endpoints[1].n_v6, 1, "single IPv6 address string");
 	is_int(p->endpoints[0].weight, 1, "weight default 1");
@@ -303,7 +339,8 @@ static void test_forms(void)
 	ok(a->chain[1].type == HG_F_WEIGHTED && !a->chain[1].sticky, "weighted scalar: not sticky");
 	is_int(a->chain[2].arg, 250, "max-loss 0.025 = 250 bp");
 	is_int(a->chain[3].arg, 64, "first 64");
-	is_str(a->chain_text, "lowest-latency 20ms, weighted, max-loss 2.5%, first 64", "chain text");
+	is_str(a->chain_text, "lowest-latency 20ms, weighted, max-loss 2.5%, first 64",
+	       "chain text");
 
 	const policy_name_t *b = &p->names[1];
 	is_int(b->quorum_ppm, 1000000, "quorum 1");
@@ -322,16 +359,20 @@ static void test_forms(void)
 		memcpy(&asn1, r0->matches[1].data, 4);
 		ok(r0->matches[0].kind == HG_M_ASN && asn0 == 64500 && asn1 == 13335, "asn values");
 		ok(r0->matches[2].kind == HG_M_PREFIX && r0->matches[2].family == 6 &&
-		   r0->matches[2].prefix_len == 32 && r0->matches[2].data[0] == 0x20 &&
-		   r0->matches[2].data[1] == 0x01 && r0->matches[2].data[3] == 0xb8, "v6 prefix");
-		ok(r0->strict && r0->n_pools == 1 && strcmp(r0->pools[0], "q") == 0, "rule 0 strict, pool q");
+		           r0->matches[2].prefix_len == 32 && r0->matches[2].data[0] == 0x20 &&
+		           r0->matches[2].data[1] == 0x01 && r0->matches[2].data[3] == 0xb8,
+		   "v6 prefix");
+		ok(r0->strict && r0->n_pools == 1 && strcmp(r0->pools[0], "q") == 0,
+		   "rule 0 strict, pool q");
 		is_int(r1->n_matches, 3, "rule 1: three kinds");
 		ok(r1->matches[0].kind == HG_M_COUNTRY && memcmp(r1->matches[0].data, "DE", 3) == 0,
 		   "country upper-cased");
 		ok(r1->matches[1].kind == HG_M_SUBDIVISION &&
-		   memcmp(r1->matches[1].data, "US-CA\0", 6) == 0, "subdivision upper-cased");
+		           memcmp(r1->matches[1].data, "US-CA\0", 6) == 0,
+		   "subdivision upper-cased");
 		ok(r1->matches[2].family == 4 && r1->matches[2].prefix_len == 8 &&
-		   r1->matches[2].data[0] == 10, "v4 prefix");
+		           r1->matches[2].data[0] == 10,
+		   "v4 prefix");
 		ok(!r1->strict && r1->n_endpoints == 1 && strcmp(r1->endpoints[0], "e2") == 0,
 		   "rule 1 endpoint e2");
 	} else {
@@ -345,17 +386,21 @@ static void test_forms(void)
 /* Check merging: defaults → pool → endpoint, field by field. */
 static void test_check_merge(void)
 {
-	policy_t *p = compile("version: 1\n"
-		"defaults:\n  check: {type: http, port: 8080, interval: 10s, http2: true}\n"
-		"pools:\n"
-		"  - id: p\n    check: {type: https, expect: 204, tls-verify: false, ca: /etc/ca.pem, down-loss: 30%}\n"
-		"    endpoints:\n"
-		"      - {id: e1, address: 192.0.2.1}\n"
-		"      - {id: e2, address: 192.0.2.2, priority: -5, weight: 0,\n"
-		"         check: {timeout: 500ms, rise: 1, fall: 10, path: /x, host: h.example, down-loss: 0}}\n"
-		"  - id: q\n    endpoints:\n"
-		"      - {id: e3, cname: c.example., check: {type: https, probe-address: \"2001:DB8::0:1\"}}\n"
-		"names: []\n");
+	policy_t *p =
+	        compile("version: 1\n"
+	                "defaults:\n  check: {type: http, port: 8080, interval: 10s, http2: true}\n"
+	                "pools:\n"
+	                "  - id: p\n    check: {type: https, expect: 204, tls-verify: false, ca: "
+	                "/etc/ca.pem, down-loss: 30%}\n"
+	                "    endpoints:\n"
+	                "      - {id: e1, address: 192.0.2.1}\n"
+	                "      - {id: e2, address: 192.0.2.2, priority: -5, weight: 0,\n"
+	                "         check: {timeout: 500ms, rise: 1, fall: 10, path: /x, host: "
+	                "h.example, down-loss: 0}}\n"
+	                "  - id: q\n    endpoints:\n"
+	                "      - {id: e3, cname: c.example., check: {type: https, probe-address: "
+	                "\"2001:DB8::0:1\"}}\n"
+	                "names: []\n");
 	ok(p != NULL, "merge policy compiles");
 	if (p == NULL) {
 		return;
@@ -364,7 +409,8 @@ static void test_check_merge(void)
 	const hg_rec_check_t *c3 = &p->endpoints[2].check;
 	is_int(p->n_names, 0, "empty names list");
 	/* explicit port of defaults is inherited even though the pool switches to https */
-	ok(c1->type == HG_CHECK_HTTPS && c1->port == 8080, "e1 https keeps inherited explicit port");
+	ok(c1->type == HG_CHECK_HTTPS && c1->port == 8080,
+	   "e1 https keeps inherited explicit port");
 	ok(c1->interval_ms == 10000 && c1->http2 == 1, "e1 interval/http2 from defaults");
 	ok(c1->n_expect == 1 && c1->expect[0] == 204, "e1 expect from pool (scalar form)");
 	ok(c1->tls_verify == 0 && strcmp(c1->ca, "/etc/ca.pem") == 0, "e1 tls from pool");
@@ -384,22 +430,28 @@ static void test_check_merge(void)
 	            "      - {id: e1, address: 192.0.2.1, check: {type: https}}\n"
 	            "      - {id: e2, address: 192.0.2.2, check: {type: tcp}}\n"
 	            "names: []\n");
-	ok(p != NULL && p->endpoints[0].check.port == 443,
-	   "https with no port anywhere: 443");
+	ok(p != NULL && p->endpoints[0].check.port == 443, "https with no port anywhere: 443");
 	ok(p != NULL && p->endpoints[1].check.port == 80, "tcp with no port anywhere: 80");
 	policy_free(p);
 }
 
 static void test_duration(void)
 {
-	static const struct { const char *in; int ret; uint32_t ms; } t[] = {
-		{ "500ms", HG_EOK, 500 }, { "5s", HG_EOK, 5000 }, { "2m", HG_EOK, 120000 },
-		{ "1h", HG_EOK, 3600000 }, { "15", HG_EOK, 15000 }, { "0", HG_EOK, 0 },
-		{ "0ms", HG_EOK, 0 }, { "4294967295ms", HG_EOK, 4294967295u },
+	static const struct {
+		const char *in;
+		int ret;
+		uint32_t ms;
+	} t[] = {
+		{ "500ms", HG_EOK, 500 },     { "5s", HG_EOK, 5000 },
+		{ "2m", HG_EOK, 120000 },     { "1h", HG_EOK, 3600000 },
+		{ "15", HG_EOK, 15000 },      { "0", HG_EOK, 0 },
+		{ "0ms", HG_EOK, 0 },         { "4294967295ms", HG_EOK, 4294967295u },
 		{ "4294968s", HG_EINVAL, 0 }, { "4294967296ms", HG_EINVAL, 0 },
-		{ "", HG_EINVAL, 0 }, { "s", HG_EINVAL, 0 }, { "5x", HG_EINVAL, 0 },
-		{ "-5s", HG_EINVAL, 0 }, { "1.5s", HG_EINVAL, 0 }, { " 5s", HG_EINVAL, 0 },
-		{ "5 s", HG_EINVAL, 0 }, { "5sec", HG_EINVAL, 0 }, { "5S", HG_EINVAL, 0 },
+		{ "", HG_EINVAL, 0 },         { "s", HG_EINVAL, 0 },
+		{ "5x", HG_EINVAL, 0 },       { "-5s", HG_EINVAL, 0 },
+		{ "1.5s", HG_EINVAL, 0 },     { " 5s", HG_EINVAL, 0 },
+		{ "5 s", HG_EINVAL, 0 },      { "5sec", HG_EINVAL, 0 },
+		{ "5S", HG_EINVAL, 0 },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		uint32_t ms = 0;
@@ -411,14 +463,18 @@ static void test_duration(void)
 
 static void test_percent(void)
 {
-	static const struct { const char *in; int ret; uint32_t bp; } t[] = {
-		{ "2%", HG_EOK, 200 }, { "0.02", HG_EOK, 200 }, { "2.5%", HG_EOK, 250 },
-		{ "0.025", HG_EOK, 250 }, { "0", HG_EOK, 0 }, { "0%", HG_EOK, 0 },
-		{ "1", HG_EOK, 10000 }, { "100%", HG_EOK, 10000 }, { ".5", HG_EOK, 5000 },
-		{ "0.01%", HG_EOK, 1 }, { "0.0001", HG_EOK, 1 }, { "0.33", HG_EOK, 3300 },
-		{ "101%", HG_EINVAL, 0 }, { "1.01", HG_EINVAL, 0 }, { "2", HG_EINVAL, 0 },
-		{ "-1%", HG_EINVAL, 0 }, { "%", HG_EINVAL, 0 }, { "", HG_EINVAL, 0 },
-		{ "2 %", HG_EINVAL, 0 }, { "2%%", HG_EINVAL, 0 }, { "abc", HG_EINVAL, 0 },
+	static const struct {
+		const char *in;
+		int ret;
+		uint32_t bp;
+	} t[] = {
+		{ "2%", HG_EOK, 200 },    { "0.02", HG_EOK, 200 },   { "2.5%", HG_EOK, 250 },
+		{ "0.025", HG_EOK, 250 }, { "0", HG_EOK, 0 },        { "0%", HG_EOK, 0 },
+		{ "1", HG_EOK, 10000 },   { "100%", HG_EOK, 10000 }, { ".5", HG_EOK, 5000 },
+		{ "0.01%", HG_EOK, 1 },   { "0.0001", HG_EOK, 1 },   { "0.33", HG_EOK, 3300 },
+		{ "101%", HG_EINVAL, 0 }, { "1.01", HG_EINVAL, 0 },  { "2", HG_EINVAL, 0 },
+		{ "-1%", HG_EINVAL, 0 },  { "%", HG_EINVAL, 0 },     { "", HG_EINVAL, 0 },
+		{ "2 %", HG_EINVAL, 0 },  { "2%%", HG_EINVAL, 0 },   { "abc", HG_EINVAL, 0 },
 		{ "1e-2", HG_EINVAL, 0 }, { ".", HG_EINVAL, 0 },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -437,7 +493,12 @@ static void test_dname(void)
 	snprintf(long_ok, sizeof(long_ok), "%s.%s.%s.%.61s.", l63, l63, l63, l63);
 	snprintf(long_bad, sizeof(long_bad), "%s.%s.%s.%.62s.", l63, l63, l63, l63);
 	snprintf(label64, sizeof(label64), "%sa.example.", l63);
-	static const struct { const char *in; int ret; size_t len; const char *wire; } t[] = {
+	static const struct {
+		const char *in;
+		int ret;
+		size_t len;
+		const char *wire;
+	} t[] = {
 		{ "example.com.", HG_EOK, 13, "\7example\3com" },
 		{ "WWW.Example.COM.", HG_EOK, 17, "\3www\7example\3com" },
 		{ ".", HG_EOK, 1, "" },
@@ -453,9 +514,9 @@ static void test_dname(void)
 		uint8_t wire[HG_DNAME_MAX];
 		uint8_t len = 0;
 		int ret = policy_parse_dname(t[i].in, wire, &len);
-		ok(ret == t[i].ret && (ret != HG_EOK || (len == t[i].len &&
-		   memcmp(wire, t[i].wire, len) == 0)), "dname '%s' -> %d/%zu", t[i].in, t[i].ret,
-		   t[i].len);
+		ok(ret == t[i].ret && (ret != HG_EOK ||
+		                       (len == t[i].len && memcmp(wire, t[i].wire, len) == 0)),
+		   "dname '%s' -> %d/%zu", t[i].in, t[i].ret, t[i].len);
 	}
 	uint8_t wire[HG_DNAME_MAX], len = 0;
 	ok(policy_parse_dname(long_ok, wire, &len) == HG_EOK && len == 255, "255-byte name ok");
@@ -471,12 +532,14 @@ static void test_unreadable(void)
 	is_int(ret, HG_ENOENT, "missing file -> HG_ENOENT");
 	ok(p == NULL, "no model for a missing file");
 	ok(errs.n_errors == 1 && strstr(errs.errors[0].msg, "/nonexistent/policy.yaml") &&
-	   strstr(errs.errors[0].msg, "No such file or directory"), "error names file and reason");
+	           strstr(errs.errors[0].msg, "No such file or directory"),
+	   "error names file and reason");
 	char out[512] = "";
 	FILE *f = fmemopen(out, sizeof(out), "w");
 	policy_errors_print(&errs, "/nonexistent/policy.yaml", f);
 	fclose(f);
-	ok(strncmp(out, "/nonexistent/policy.yaml: cannot read", 37) == 0, "printed without position");
+	ok(strncmp(out, "/nonexistent/policy.yaml: cannot read", 37) == 0,
+	   "printed without position");
 	policy_errors_free(&errs);
 
 	ret = policy_parse_file("/", &p, &errs);
@@ -501,8 +564,8 @@ static void test_obsolete_feed(void)
 	is_int(p->warnings.n_errors, 1, "one warning");
 	if (p->warnings.n_errors == 1) {
 		const policy_error_t *w = &p->warnings.errors[0];
-		ok(w->pos.line == 5 && w->pos.col == 11, "warning at the feed value (5:11, got %u:%u)",
-		   w->pos.line, w->pos.col);
+		ok(w->pos.line == 5 && w->pos.col == 11,
+		   "warning at the feed value (5:11, got %u:%u)", w->pos.line, w->pos.col);
 		ok(strncmp(w->msg, "warning: 'feed' of prober is obsolete and ignored", 49) == 0,
 		   "warning text: %s", w->msg);
 	}
@@ -510,7 +573,8 @@ static void test_obsolete_feed(void)
 	FILE *f = fmemopen(out, sizeof(out), "w");
 	policy_errors_print(&p->warnings, "mini.yaml", f);
 	fclose(f);
-	ok(strncmp(out, "mini.yaml:5:11: warning: ", 25) == 0, "printed as FILE:LINE:COL: warning:");
+	ok(strncmp(out, "mini.yaml:5:11: warning: ", 25) == 0,
+	   "printed as FILE:LINE:COL: warning:");
 	policy_free(p);
 }
 
@@ -523,18 +587,19 @@ static void test_lookups(void)
 	char *y = malloc(cap);
 	off = (size_t)snprintf(y, cap, "version: 1\nprobers:\n");
 	for (int i = 0; i < 32; i++) {
-		off += (size_t)snprintf(y + off, cap - off, "  - {id: pr%02d, location: {lat: 0, lon: 0}}\n",
-		                        31 - i);
+		off += (size_t)snprintf(y + off, cap - off,
+		                        "  - {id: pr%02d, location: {lat: 0, lon: 0}}\n", 31 - i);
 	}
 	off += (size_t)snprintf(y + off, cap - off, "pools:\n");
 	for (int i = 0; i < N; i++) {
 		/* ids out of order, so sorted order differs from policy order */
-		off += (size_t)snprintf(y + off, cap - off, "  - {id: pool%d, endpoints: [{id: ep%d, "
+		off += (size_t)snprintf(y + off, cap - off,
+		                        "  - {id: pool%d, endpoints: [{id: ep%d, "
 		                        "address: 192.0.2.1}, {id: ep%d-b, address: 192.0.2.2}]}\n",
 		                        (i * 7919) % N, (i * 7919) % N, (i * 7919) % N);
 	}
-	snprintf(y + off, cap - off, "names:\n  - {name: a.example., pools: [pool%d], chain: [up]}\n",
-	         N - 1);
+	snprintf(y + off, cap - off,
+	         "names:\n  - {name: a.example., pools: [pool%d], chain: [up]}\n", N - 1);
 	policy_t *p = NULL;
 	is_int(policy_parse_buffer("many.yaml", y, strlen(y), &p, NULL), HG_EOK, "300 pools parse");
 	bool all = p != NULL;
@@ -549,10 +614,12 @@ static void test_lookups(void)
 	}
 	ok(all, "every pool, endpoint and prober found at its index");
 	ok(p != NULL && policy_find_pool(p, "pool300") == -1 && policy_find_pool(p, "") == -1 &&
-	   policy_find_endpoint(p, "ep-none") == -1 && policy_find_prober(p, "pr32") == -1 &&
-	   policy_find_pool(p, "pool0") >= 0, "unknown ids not found");
+	           policy_find_endpoint(p, "ep-none") == -1 &&
+	           policy_find_prober(p, "pr32") == -1 && policy_find_pool(p, "pool0") >= 0,
+	   "unknown ids not found");
 	ok(p != NULL && p->n_names == 1 && p->names[0].n_pools == 1 &&
-	   strcmp(p->pools[p->names[0].pools[0]].id, "pool299") == 0, "name's pool resolved");
+	           strcmp(p->pools[p->names[0].pools[0]].id, "pool299") == 0,
+	   "name's pool resolved");
 	policy_free(p);
 	free(y);
 }

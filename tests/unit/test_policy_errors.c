@@ -13,7 +13,7 @@
 #include "policy.h"
 #include "tap.h"
 
-static char *ref;          /* the reference policy's text */
+static char *ref; /* the reference policy's text */
 static char ref_path[4096];
 
 static char *read_all(const char *path)
@@ -143,17 +143,20 @@ static const struct {
 	  "cname 'app.cdn-b.example.org' is not absolute" },
 	{ "[up, nearest, first: 1]", "[up, nearst, first: 1]", 91, 17,
 	  "unknown chain filter 'nearst' (did you mean 'nearest'?)" },
-	{ "first: 2 ", "first: 0 ", 86, 16, "the count of 'first' must be between 1 and 64 (got 0)" },
+	{ "first: 2 ", "first: 0 ", 86, 16,
+	  "the count of 'first' must be between 1 and 64 (got 0)" },
 	{ "[up, priority, first: 1]", "[up, priority, first]", 95, 27,
 	  "filter 'first' needs an argument" },
 	{ "      - up\n      - weighted", "      - up: 1\n      - weighted", 101, 13,
 	  "filter 'up' takes no argument" },
 	{ "        cname: app.cdn-b.example.org.\n", "", 67, 9,
 	  "endpoint 'cdn-b' needs 'address' or 'cname'" },
-	{ "        cname: app.cdn-b.example.org.", "        address: 192.0.2.99\n"
-	  "        cname: app.cdn-b.example.org.", 69, 16,
-	  "endpoint 'cdn-b' has both 'address' and 'cname'" },
-	{ "    endpoints:\n      - id: waf-iad-aws\n        address: [192.0.2.10, \"2001:db8:30::10\"]\n"
+	{ "        cname: app.cdn-b.example.org.",
+	  "        address: 192.0.2.99\n"
+	  "        cname: app.cdn-b.example.org.",
+	  69, 16, "endpoint 'cdn-b' has both 'address' and 'cname'" },
+	{ "    endpoints:\n      - id: waf-iad-aws\n        address: [192.0.2.10, "
+	  "\"2001:db8:30::10\"]\n"
 	  "        location: {lat: 38.95, lon: -77.45}\n        check: {type: icmp}\n",
 	  "    endpoints: []\n", 59, 16, "pool 'us' has no endpoints" },
 	{ "quorum: 0.5", "quorum: 1.5", 10, 11, "'quorum' in defaults must be in (0, 1]" },
@@ -195,7 +198,8 @@ static void test_reference_edits(void)
 	}
 }
 
-#define HEAD "version: 1\npools:\n" \
+#define HEAD                                                        \
+	"version: 1\npools:\n"                                      \
 	"  - id: p\n    endpoints: [{id: e, address: 192.0.2.1}]\n" \
 	"  - id: q\n    endpoints: [{id: f, address: 192.0.2.2}]\n" \
 	"names:\n  - name: a.example.\n    pools: [p]\n"
@@ -208,30 +212,48 @@ static const struct {
 } snippets[] = {
 	{ "fallback pool not of the name", HEAD "    chain: [up]\n    fallback: pool:q\n", 11, 15,
 	  "fallback pool 'q' is not one of the name's pools" },
-	{ "quorum 0", HEAD "    chain: [up]\n    quorum: 0\n", 11, 13, "'quorum' must be in (0, 1]" },
-	{ "pool listed twice", "version: 1\npools: [{id: p, endpoints: [{id: e, address: 192.0.2.1}]}]\n"
-	  "names: [{name: a.example., pools: [p, p], chain: [up]}]\n", 3, 39, "pool 'p' listed twice" },
-	{ "prefix host bits", HEAD "    chain: [{geofence: [{match: {prefix: 203.0.113.1/24}, pools: [p]}]}]\n",
-	  10, 42, "bad prefix '203.0.113.1/24'" },
-	{ "prefix too long", HEAD "    chain: [{geofence: [{match: {prefix: 2001:db8::/129}, pools: [p]}]}]\n",
-	  10, 42, "bad prefix '2001:db8::/129'" },
-	{ "subdivision", HEAD "    chain: [{geofence: [{match: {subdivision: US-CALI}, pools: [p]}]}]\n",
-	  10, 47, "bad subdivision 'US-CALI'" },
-	{ "asn 0", HEAD "    chain: [{geofence: [{match: {asn: AS0}, pools: [p]}]}]\n",
-	  10, 39, "bad asn 'AS0'" },
+	{ "quorum 0", HEAD "    chain: [up]\n    quorum: 0\n", 11, 13,
+	  "'quorum' must be in (0, 1]" },
+	{ "pool listed twice",
+	  "version: 1\npools: [{id: p, endpoints: [{id: e, address: 192.0.2.1}]}]\n"
+	  "names: [{name: a.example., pools: [p, p], chain: [up]}]\n",
+	  3, 39, "pool 'p' listed twice" },
+	{ "prefix host bits",
+	  HEAD "    chain: [{geofence: [{match: {prefix: 203.0.113.1/24}, pools: [p]}]}]\n", 10, 42,
+	  "bad prefix '203.0.113.1/24'" },
+	{ "prefix too long",
+	  HEAD "    chain: [{geofence: [{match: {prefix: 2001:db8::/129}, pools: [p]}]}]\n", 10, 42,
+	  "bad prefix '2001:db8::/129'" },
+	{ "subdivision",
+	  HEAD "    chain: [{geofence: [{match: {subdivision: US-CALI}, pools: [p]}]}]\n", 10, 47,
+	  "bad subdivision 'US-CALI'" },
+	{ "asn 0", HEAD "    chain: [{geofence: [{match: {asn: AS0}, pools: [p]}]}]\n", 10, 39,
+	  "bad asn 'AS0'" },
 	{ "unknown match kind", HEAD "    chain: [{geofence: [{match: {city: x}, pools: [p]}]}]\n",
 	  10, 34, "unknown key 'city' in geofence match" },
-	{ "empty match", HEAD "    chain: [{geofence: [{match: {}, pools: [p]}]}]\n",
-	  10, 33, "empty 'match'" },
-	{ "geofence pool not of the name", HEAD "    chain: [{geofence: [{match: {asn: 1}, pools: [q]}]}]\n",
-	  10, 51, "pool 'q' is not in the pools of name 'a.example.'" },
-	{ "strict rule fallback all", HEAD "    chain: [{geofence: [{match: {asn: 1}, pools: [p], strict: true, fallback: all}]}]\n",
-	  10, 79, "bad fallback 'all' of a strict geofence rule (expected pool:ID or none; 'all' would answer endpoints outside the fence)" },
-	{ "rule fallback without strict", HEAD "    chain: [{geofence: [{match: {asn: 1}, pools: [p], fallback: pool:p}]}]\n",
-	  10, 65, "'fallback' of a geofence rule needs 'strict: true' (a loose rule falls through to the name's chain and fallback)" },
-	{ "rule fallback pool not of the name", HEAD "    chain: [{geofence: [{match: {asn: 1}, pools: [p], strict: true, fallback: pool:q}]}]\n",
+	{ "empty match", HEAD "    chain: [{geofence: [{match: {}, pools: [p]}]}]\n", 10, 33,
+	  "empty 'match'" },
+	{ "geofence pool not of the name",
+	  HEAD "    chain: [{geofence: [{match: {asn: 1}, pools: [q]}]}]\n", 10, 51,
+	  "pool 'q' is not in the pools of name 'a.example.'" },
+	{ "strict rule fallback all",
+	  HEAD
+	  "    chain: [{geofence: [{match: {asn: 1}, pools: [p], strict: true, fallback: all}]}]\n",
+	  10, 79,
+	  "bad fallback 'all' of a strict geofence rule (expected pool:ID or none; 'all' would "
+	  "answer endpoints outside the fence)" },
+	{ "rule fallback without strict",
+	  HEAD "    chain: [{geofence: [{match: {asn: 1}, pools: [p], fallback: pool:p}]}]\n", 10,
+	  65,
+	  "'fallback' of a geofence rule needs 'strict: true' (a loose rule falls through to the "
+	  "name's chain and fallback)" },
+	{ "rule fallback pool not of the name",
+	  HEAD "    chain: [{geofence: [{match: {asn: 1}, pools: [p], strict: true, fallback: "
+	       "pool:q}]}]\n",
 	  10, 79, "fallback pool 'q' of a geofence rule is not in the pools of name 'a.example.'" },
-	{ "rule fallback unknown pool", HEAD "    chain: [{geofence: [{match: {asn: 1}, pools: [p], strict: true, fallback: pool:zz}]}]\n",
+	{ "rule fallback unknown pool",
+	  HEAD "    chain: [{geofence: [{match: {asn: 1}, pools: [p], strict: true, fallback: "
+	       "pool:zz}]}]\n",
 	  10, 79, "unknown pool 'zz' in the fallback of a geofence rule" },
 	{ "geofence needs rules", HEAD "    chain: [{geofence: []}]\n", 10, 24,
 	  "geofence needs at least one rule" },
@@ -244,25 +266,33 @@ static const struct {
 	{ "max-loss over 100%", HEAD "    chain: [max-loss: 120%]\n", 10, 23,
 	  "bad percentage '120%' for max-loss" },
 	{ "missing chain", HEAD, 8, 5, "missing required key 'chain' in name" },
-	{ "probe-address", "version: 1\npools: [{id: p, endpoints: [{id: e, cname: x.example., "
-	  "check: {probe-address: 300.1.1.1}}]}]\nnames: []\n", 2, 79,
-	  "bad address '300.1.1.1' for 'probe-address'" },
-	{ "path without slash", "version: 1\npools: [{id: p, check: {path: health}, "
-	  "endpoints: [{id: e, address: 192.0.2.1}]}]\nnames: []\n", 2, 31,
-	  "bad 'path' in check 'health': it must start with '/'" },
-	{ "third copy of a pool id", "version: 1\npools:\n  - {id: p, endpoints: [{id: e, address: 192.0.2.1}]}\n"
+	{ "probe-address",
+	  "version: 1\npools: [{id: p, endpoints: [{id: e, cname: x.example., "
+	  "check: {probe-address: 300.1.1.1}}]}]\nnames: []\n",
+	  2, 79, "bad address '300.1.1.1' for 'probe-address'" },
+	{ "path without slash",
+	  "version: 1\npools: [{id: p, check: {path: health}, "
+	  "endpoints: [{id: e, address: 192.0.2.1}]}]\nnames: []\n",
+	  2, 31, "bad 'path' in check 'health': it must start with '/'" },
+	{ "third copy of a pool id",
+	  "version: 1\npools:\n  - {id: p, endpoints: [{id: e, address: 192.0.2.1}]}\n"
 	  "  - {id: q, endpoints: [{id: f, address: 192.0.2.1}]}\n"
 	  "  - {id: p, endpoints: [{id: g, address: 192.0.2.1}]}\n"
-	  "  - {id: p, endpoints: [{id: h, address: 192.0.2.1}]}\nnames: []\n", 5, 10,
-	  "duplicate pool id 'p' (first at line 3)" },
-	{ "duplicate address", "version: 1\npools: [{id: p, endpoints: [{id: e, "
-	  "address: [192.0.2.1, 192.0.2.1]}]}]\nnames: []\n", 2, 58,
-	  "duplicate address '192.0.2.1' in endpoint 'e'" },
-	{ "id too long", "version: 1\npools: [{id: "
+	  "  - {id: p, endpoints: [{id: h, address: 192.0.2.1}]}\nnames: []\n",
+	  5, 10, "duplicate pool id 'p' (first at line 3)" },
+	{ "duplicate address",
+	  "version: 1\npools: [{id: p, endpoints: [{id: e, "
+	  "address: [192.0.2.1, 192.0.2.1]}]}]\nnames: []\n",
+	  2, 58, "duplicate address '192.0.2.1' in endpoint 'e'" },
+	{ "id too long",
+	  "version: 1\npools: [{id: "
 	  "p234567890123456789012345678901234567890123456789012345678901234, "
-	  "endpoints: [{id: e, address: 192.0.2.1}]}]\nnames: []\n", 2, 14, "invalid pool id" },
-	{ "NUL in a scalar", "version: 1\npools: [{id: p, endpoints: [{id: e, "
-	  "address: \"192.0.2.1\\0x\"}]}]\nnames: []\n", 2, 46, "an address contains a NUL byte" },
+	  "endpoints: [{id: e, address: 192.0.2.1}]}]\nnames: []\n",
+	  2, 14, "invalid pool id" },
+	{ "NUL in a scalar",
+	  "version: 1\npools: [{id: p, endpoints: [{id: e, "
+	  "address: \"192.0.2.1\\0x\"}]}]\nnames: []\n",
+	  2, 46, "an address contains a NUL byte" },
 	{ "top level a list", "- a\n- b\n", 1, 1, "expected a map for the policy, got a list" },
 	{ "empty file", "", 1, 1, "the policy is empty" },
 	{ "missing version", "pools: []\nnames: []\n", 1, 1,
@@ -286,7 +316,8 @@ static void test_snippets(void)
 
 /* One check field of an endpoint, on a line of its own: the value starts at
  * line 8, column 13 + strlen(field). */
-#define CHECK_AT(field, value) "version: 1\npools:\n  - id: p\n    endpoints:\n" \
+#define CHECK_AT(field, value)                                                                   \
+	"version: 1\npools:\n  - id: p\n    endpoints:\n"                                        \
 	"      - id: e\n        address: 192.0.2.1\n        check:\n          " field ": " value \
 	"\nnames: []\n"
 
@@ -306,9 +337,13 @@ static const struct {
 	{ "host", CHECK_AT("host", "app..example.com"), "it has an empty label" },
 	{ "host", CHECK_AT("host", "-app.example.com"), "a label starts or ends with '-'" },
 	{ "host", CHECK_AT("host", "app-.example.com"), "a label starts or ends with '-'" },
-	{ "host", CHECK_AT("host", "a234567890123456789012345678901234567890123456789012345678901234.example"),
+	{ "host",
+	  CHECK_AT("host",
+	           "a234567890123456789012345678901234567890123456789012345678901234.example"),
 	  "a label longer than 63 characters" },
-	{ "host", CHECK_AT("host", "b\xc3\xbc" "cher.example"),
+	{ "host",
+	  CHECK_AT("host", "b\xc3\xbc"
+	                   "cher.example"),
 	  "'\xc3\xbc' is not allowed (write an internationalized name in its xn-- form)" },
 	{ "host", CHECK_AT("host", "app_1.example.com"), "'_' is not allowed" },
 	{ "path", CHECK_AT("path", "'/health check'"),
@@ -340,13 +375,15 @@ static const struct {
 };
 
 /* An endpoint address at line 6, column 18. */
-#define ADDR_AT(value) "version: 1\npools:\n  - id: p\n    endpoints:\n" \
+#define ADDR_AT(value)                                    \
+	"version: 1\npools:\n  - id: p\n    endpoints:\n" \
 	"      - id: e\n        address: " value "\nnames: []\n"
 
 static const struct {
 	const char *value, *msg;
 } addresses[] = {
-	{ "0.0.0.0", "address '0.0.0.0' of endpoint 'e' cannot be in an answer: unspecified (0.0.0.0/8)" },
+	{ "0.0.0.0",
+	  "address '0.0.0.0' of endpoint 'e' cannot be in an answer: unspecified (0.0.0.0/8)" },
 	{ "0.1.2.3", "unspecified (0.0.0.0/8)" },
 	{ "'::'", "address '::' of endpoint 'e' cannot be in an answer: unspecified (::)" },
 	{ "224.0.0.1", "multicast (224.0.0.0/4)" },
@@ -363,16 +400,29 @@ static const struct {
 
 /* What the rules above let through, each must compile. */
 static const char *const accepted[] = {
-	CHECK_AT("host", "app.example.com"), CHECK_AT("host", "198.51.100.10"),
-	CHECK_AT("host", "''"), CHECK_AT("host", "xn--bcher-kva.example"),
-	CHECK_AT("host", "a-b.c1"), CHECK_AT("path", "/health?full=1&x=%20y"),
-	CHECK_AT("path", "/~user/a;b=c,d:e@f!$'()*+"), CHECK_AT("path", "/"),
-	CHECK_AT("ca", "/etc/ssl/private ca.pem"), CHECK_AT("ca", "''"),
-	CHECK_AT("body", "\"OK\\n\""), CHECK_AT("probe-address", "127.0.0.1"),
-	CHECK_AT("probe-address", "'::1'"), CHECK_AT("probe-address", "10.1.2.3"),
-	ADDR_AT("127.0.0.1"), ADDR_AT("'::1'"), ADDR_AT("10.0.0.1"), ADDR_AT("'fc00::1'"),
-	ADDR_AT("100.64.0.1"), ADDR_AT("203.0.113.255"), ADDR_AT("223.255.255.254"),
-	ADDR_AT("'2001:db8::1'"), ADDR_AT("'fec0::1'"),
+	CHECK_AT("host", "app.example.com"),
+	CHECK_AT("host", "198.51.100.10"),
+	CHECK_AT("host", "''"),
+	CHECK_AT("host", "xn--bcher-kva.example"),
+	CHECK_AT("host", "a-b.c1"),
+	CHECK_AT("path", "/health?full=1&x=%20y"),
+	CHECK_AT("path", "/~user/a;b=c,d:e@f!$'()*+"),
+	CHECK_AT("path", "/"),
+	CHECK_AT("ca", "/etc/ssl/private ca.pem"),
+	CHECK_AT("ca", "''"),
+	CHECK_AT("body", "\"OK\\n\""),
+	CHECK_AT("probe-address", "127.0.0.1"),
+	CHECK_AT("probe-address", "'::1'"),
+	CHECK_AT("probe-address", "10.1.2.3"),
+	ADDR_AT("127.0.0.1"),
+	ADDR_AT("'::1'"),
+	ADDR_AT("10.0.0.1"),
+	ADDR_AT("'fc00::1'"),
+	ADDR_AT("100.64.0.1"),
+	ADDR_AT("203.0.113.255"),
+	ADDR_AT("223.255.255.254"),
+	ADDR_AT("'2001:db8::1'"),
+	ADDR_AT("'fec0::1'"),
 };
 
 static void test_values(void)
@@ -392,7 +442,8 @@ static void test_values(void)
 	for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
 		policy_t *p = NULL;
 		policy_errors_t errs;
-		int ret = policy_parse_buffer("ok.yaml", accepted[i], strlen(accepted[i]), &p, &errs);
+		int ret =
+		        policy_parse_buffer("ok.yaml", accepted[i], strlen(accepted[i]), &p, &errs);
 		ok(ret == HG_EOK, "accepted %zu", i);
 		for (size_t e = 0; e < errs.n_errors; e++) {
 			diag("  %u:%u: %s", errs.errors[e].pos.line, errs.errors[e].pos.col,
@@ -407,16 +458,19 @@ static void test_values(void)
  * (libyaml gives only a byte offset). */
 static const struct {
 	const char *label, *yaml;
-	size_t len;                    /* 0: strlen */
+	size_t len; /* 0: strlen */
 	unsigned line, col;
 	const char *msg;
 } texts[] = {
-	{ "escape in an id", "version: 1\npools: [{id: \"a\\eb\\x85c\\u202ed\\u2028\", "
-	  "endpoints: []}]\nnames: []\n", 0, 2, 14,
-	  "invalid pool id 'a\\x1bb\\u0085c\\u202ed\\u2028'" },
+	{ "escape in an id",
+	  "version: 1\npools: [{id: \"a\\eb\\x85c\\u202ed\\u2028\", "
+	  "endpoints: []}]\nnames: []\n",
+	  0, 2, 14, "invalid pool id 'a\\x1bb\\u0085c\\u202ed\\u2028'" },
 	{ "escape in an unknown key", "version: 1\n\"k\\x7f\\x01\": 1\npools: []\nnames: []\n", 0,
 	  2, 1, "unknown key 'k\\x7f\\x01' in the policy" },
-	{ "invalid UTF-8 on line 5", "version: 1\npools: []\nnames: []\n# note\nx: 'ab\xff" "c'\n",
+	{ "invalid UTF-8 on line 5",
+	  "version: 1\npools: []\nnames: []\n# note\nx: 'ab\xff"
+	  "c'\n",
 	  0, 5, 7, "YAML syntax error: invalid leading UTF-8 octet (0xff)" },
 	{ "invalid UTF-8 after multibyte characters",
 	  "version: 1\n# \xc3\xa9\xc3\xa9\nx: '\xc3\xa9\xc3\xa9\xe2\x82\xac\x80'\n", 0, 3, 8,
@@ -427,12 +481,16 @@ static const struct {
 	  "invalid leading UTF-8 octet (0xfe)" },
 	{ "invalid UTF-8 with CR lines", "version: 1\rpools: []\rx: \xfe\r", 0, 3, 4,
 	  "invalid leading UTF-8 octet (0xfe)" },
-	{ "invalid UTF-8 after a NEL line break", "version: 1\n# a\xc2\x85" "b\nx: \xff\n", 0, 4, 4,
-	  "invalid leading UTF-8 octet (0xff)" },
+	{ "invalid UTF-8 after a NEL line break",
+	  "version: 1\n# a\xc2\x85"
+	  "b\nx: \xff\n",
+	  0, 4, 4, "invalid leading UTF-8 octet (0xff)" },
 	{ "invalid UTF-8 after a BOM", "\xef\xbb\xbfversion: 1\nx: \xc0\x80\n", 0, 2, 4,
 	  "invalid" },
-	{ "raw control character", "version: 1\nx: a\x01" "b\n", 0, 2, 5,
-	  "control characters are not allowed (0x01)" },
+	{ "raw control character",
+	  "version: 1\nx: a\x01"
+	  "b\n",
+	  0, 2, 5, "control characters are not allowed (0x01)" },
 	{ "NUL byte in the file", "version: 1\nx: a\0b\n", 17, 2, 5,
 	  "control characters are not allowed (0x00)" },
 };
@@ -486,13 +544,14 @@ static void test_loader_limits(void)
 	             "unknown alias '*nope'");
 	expect_error("recursive alias", "version: 1\npools: &a [*a]\nnames: []\n", 2, 12,
 	             "alias '*a' is inside the node it names");
-	expect_error("duplicate anchor", "version: 1\nx: &a 1\ny: &a 2\npools: []\nnames: []\n", 3, 4,
-	             "duplicate anchor '&a' (first at line 2)");
+	expect_error("duplicate anchor", "version: 1\nx: &a 1\ny: &a 2\npools: []\nnames: []\n", 3,
+	             4, "duplicate anchor '&a' (first at line 2)");
 
 	/* 10^8 nodes through 8 levels of 10 aliases, from a 400-byte file */
 	size_t cap = 1 << 16, off;
 	y = malloc(cap);
-	off = (size_t)snprintf(y, cap, "version: 1\nx:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+	off = (size_t)snprintf(y, cap,
+	                       "version: 1\nx:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
 	for (int i = 1; i <= 8; i++) {
 		off += (size_t)snprintf(y + off, cap - off, "  a%d: &a%d [", i, i);
 		for (int j = 0; j < 10; j++) {
@@ -505,15 +564,19 @@ static void test_loader_limits(void)
 	free(y);
 
 	/* a shared check used many times is fine: aliases count, not cost */
-	off = (size_t)snprintf(y = malloc(cap), cap, "version: 1\npools:\n  - id: p\n"
+	off = (size_t)snprintf(y = malloc(cap), cap,
+	                       "version: 1\npools:\n  - id: p\n"
 	                       "    check: &c {type: tcp, port: 443}\n    endpoints:\n");
 	for (int i = 0; i < 64; i++) {
-		off += (size_t)snprintf(y + off, cap - off, "      - {id: e%d, address: 192.0.2.1, "
-		                        "check: *c}\n", i);
+		off += (size_t)snprintf(y + off, cap - off,
+		                        "      - {id: e%d, address: 192.0.2.1, "
+		                        "check: *c}\n",
+		                        i);
 	}
 	snprintf(y + off, cap - off, "names: []\n");
 	policy_t *p = NULL;
-	is_int(policy_parse_buffer("alias.yaml", y, strlen(y), &p, NULL), HG_EOK, "64 aliases of a check");
+	is_int(policy_parse_buffer("alias.yaml", y, strlen(y), &p, NULL), HG_EOK,
+	       "64 aliases of a check");
 	ok(p != NULL && p->n_endpoints == 64 && p->endpoints[63].check.port == 443,
 	   "aliased check applies");
 	policy_free(p);
@@ -533,10 +596,12 @@ static void test_loader_limits(void)
 	y = malloc(cap);
 	off = 0;
 	for (int i = 0; i < 33; i++) {
-		off += (size_t)snprintf(y + off, cap - off, "%%TAG !t%d! tag:example.com,2000:\n", i);
+		off += (size_t)snprintf(y + off, cap - off, "%%TAG !t%d! tag:example.com,2000:\n",
+		                        i);
 	}
 	snprintf(y + off, cap - off, "---\nversion: 1\npools: []\nnames: []\n");
-	expect_error("33 directives", y, 33, 1, "too many YAML directives (max 32; a policy needs none)");
+	expect_error("33 directives", y, 33, 1,
+	             "too many YAML directives (max 32; a policy needs none)");
 	free(y);
 
 	/* larger than 512 MiB: refused before a byte is read (the pages are
@@ -560,17 +625,19 @@ static void test_limits(void)
 	/* 65 endpoints in one name: lines 1-4 header, one line per endpoint */
 	off = (size_t)snprintf(y, cap, "version: 1\npools:\n  - id: p\n    endpoints:\n");
 	for (int i = 0; i <= HG_NAME_EP_MAX; i++) {
-		off += (size_t)snprintf(y + off, cap - off, "      - {id: e%d, address: 192.0.2.%d}\n",
-		                        i, i + 1);
+		off += (size_t)snprintf(y + off, cap - off,
+		                        "      - {id: e%d, address: 192.0.2.%d}\n", i, i + 1);
 	}
-	snprintf(y + off, cap - off, "names:\n  - name: big.example.\n    pools: [p]\n    chain: [up]\n");
+	snprintf(y + off, cap - off,
+	         "names:\n  - name: big.example.\n    pools: [p]\n    chain: [up]\n");
 	expect_error("65 endpoints in a name", y, 4 + HG_NAME_EP_MAX + 1 + 3, 12,
 	             "name 'big.example.' has 65 endpoints (max 64)");
 
 	/* 33 probers */
 	off = (size_t)snprintf(y, cap, "version: 1\nprobers:\n");
 	for (int i = 0; i <= HG_PROBER_MAX; i++) {
-		off += (size_t)snprintf(y + off, cap - off, "  - {id: p%d, location: {lat: 0, lon: 0}}\n", i);
+		off += (size_t)snprintf(y + off, cap - off,
+		                        "  - {id: p%d, location: {lat: 0, lon: 0}}\n", i);
 	}
 	snprintf(y + off, cap - off, "pools: []\nnames: []\n");
 	expect_error("33 probers", y, 3 + HG_PROBER_MAX, 5, "too many probers: 33 (max 32)");
@@ -586,21 +653,25 @@ static void test_limits(void)
 
 	off = (size_t)snprintf(y, cap, "%s    chain:\n      - geofence:\n", HEAD);
 	for (int i = 0; i <= HG_RULES_MAX; i++) {
-		off += (size_t)snprintf(y + off, cap - off, "        - {match: {asn: %d}, pools: [p]}\n",
-		                        i + 1);
+		off += (size_t)snprintf(y + off, cap - off,
+		                        "        - {match: {asn: %d}, pools: [p]}\n", i + 1);
 	}
 	expect_error("33 rules", y, 12 + HG_RULES_MAX, 11,
 	             "name 'a.example.' has too many geofence rules (max 32)");
 
-	snprintf(y, cap, "version: 1\npools: [{id: p, endpoints: [{id: e, address: [1.0.0.1, 1.0.0.2, "
+	snprintf(y, cap,
+	         "version: 1\npools: [{id: p, endpoints: [{id: e, address: [1.0.0.1, 1.0.0.2, "
 	         "1.0.0.3, 1.0.0.4, 1.0.0.5, 1.0.0.6, 1.0.0.7, 1.0.0.8, 1.0.0.9]}]}]\nnames: []\n");
-	expect_error("9 IPv4 addresses", y, 2, 119, "too many IPv4 addresses in endpoint 'e' (max 8)");
+	expect_error("9 IPv4 addresses", y, 2, 119,
+	             "too many IPv4 addresses in endpoint 'e' (max 8)");
 
 	/* a file with 150 mistakes: 99 reported, then one line saying we stopped */
 	off = (size_t)snprintf(y, cap, "version: 1\npools:\n");
 	for (int i = 0; i < 150; i++) {
-		off += (size_t)snprintf(y + off, cap - off, "  - {id: 'bad id', endpoints: [{id: e%d, "
-		                        "address: 192.0.2.1}]}\n", i);
+		off += (size_t)snprintf(y + off, cap - off,
+		                        "  - {id: 'bad id', endpoints: [{id: e%d, "
+		                        "address: 192.0.2.1}]}\n",
+		                        i);
 	}
 	snprintf(y + off, cap - off, "names: []\n");
 	policy_errors_t errs;
@@ -608,8 +679,9 @@ static void test_limits(void)
 	is_int(policy_parse_buffer("many.yaml", y, strlen(y), &p, &errs), HG_EPOLICY, "150 errors");
 	is_int(errs.n_errors, 100, "errors capped at 100");
 	ok(errs.n_errors == 100 && errs.errors[98].pos.line == 101 &&
-	   strstr(errs.errors[99].msg, "too many errors, stopped after 99") != NULL &&
-	   errs.errors[99].pos.line >= errs.errors[98].pos.line, "cap reported last");
+	           strstr(errs.errors[99].msg, "too many errors, stopped after 99") != NULL &&
+	           errs.errors[99].pos.line >= errs.errors[98].pos.line,
+	   "cap reported last");
 	policy_errors_free(&errs);
 	free(y);
 }
@@ -631,7 +703,8 @@ static void test_all_errors(void)
 	policy_errors_print(&errs, "reference.yaml", f);
 	fclose(f);
 	is_str(out,
-	       "reference.yaml:28:9: invalid prober id 'ap sin' (1-63 characters of A-Z a-z 0-9 . _ -)\n"
+	       "reference.yaml:28:9: invalid prober id 'ap sin' (1-63 characters of A-Z a-z 0-9 . "
+	       "_ -)\n"
 	       "reference.yaml:45:17: 'weight' must be between 0 and 1000000 (got -1)\n"
 	       "reference.yaml:107:30: unknown chain filter 'frist' (did you mean 'first'?)\n",
 	       "errors printed in order");
@@ -648,8 +721,11 @@ static void test_all_errors(void)
 	f = fmemopen(out, sizeof(out), "w");
 	policy_errors_print(&errs, "policy.yaml", f);
 	fclose(f);
-	ok(strncmp(out, "policy.yaml:41:9: unknown key 'wieght' in endpoint (did you mean 'weight'?)\n"
-	           "policy.yaml:45:9: ", 94) == 0, "wieght printed at 41:9 and 45:9");
+	ok(strncmp(out,
+	           "policy.yaml:41:9: unknown key 'wieght' in endpoint (did you mean 'weight'?)\n"
+	           "policy.yaml:45:9: ",
+	           94) == 0,
+	   "wieght printed at 41:9 and 45:9");
 	policy_errors_free(&errs);
 	free(y);
 }
@@ -657,7 +733,8 @@ static void test_all_errors(void)
 int main(void)
 {
 	const char *top = getenv("top_srcdir");
-	snprintf(ref_path, sizeof(ref_path), "%s/tests/unit/policies/reference.yaml", top ? top : "..");
+	snprintf(ref_path, sizeof(ref_path), "%s/tests/unit/policies/reference.yaml",
+	         top ? top : "..");
 	ref = read_all(ref_path);
 	ok(ref != NULL, "reference policy read from %s", ref_path);
 	if (ref == NULL) {

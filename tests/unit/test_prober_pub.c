@@ -16,9 +16,15 @@
 
 static hg_rec_measure_t measure(uint8_t state, uint8_t fail, uint16_t loss, uint32_t rtt)
 {
-	hg_rec_measure_t m = { .layout = HG_REC_LAYOUT, .state = state, .fail_class = fail,
-	                       .loss_bp = loss, .rtt_median_us = rtt, .rtt_last_us = rtt,
-	                       .rtt_ewma_us = rtt, .ts_ms = 1700000000000ull, .probes_total = 10 };
+	hg_rec_measure_t m = { .layout = HG_REC_LAYOUT,
+		               .state = state,
+		               .fail_class = fail,
+		               .loss_bp = loss,
+		               .rtt_median_us = rtt,
+		               .rtt_last_us = rtt,
+		               .rtt_ewma_us = rtt,
+		               .ts_ms = 1700000000000ull,
+		               .probes_total = 10 };
 	return m;
 }
 
@@ -26,8 +32,12 @@ static void test_changed(void)
 {
 	static const struct {
 		const char *what;
-		uint8_t s0, f0; uint16_t l0; uint32_t r0;   /* published */
-		uint8_t s1, f1; uint16_t l1; uint32_t r1;   /* now */
+		uint8_t s0, f0;
+		uint16_t l0;
+		uint32_t r0; /* published */
+		uint8_t s1, f1;
+		uint16_t l1;
+		uint32_t r1; /* now */
 		bool changed;
 	} cases[] = {
 		{ "same", 1, 0, 0, 20000, 1, 0, 0, 20000, false },
@@ -143,7 +153,7 @@ static void test_queue(void)
 	prober_pub_batch_free(&out);
 	prober_pub_batch_t f = batch(1, "f");
 	prober_pubq_push(&q, &f);
-	prober_pubq_free(&q);   /* frees what is queued (ASan checks) */
+	prober_pubq_free(&q); /* frees what is queued (ASan checks) */
 	ok(1, "free with a batch queued");
 }
 
@@ -151,8 +161,9 @@ static void test_queue(void)
 
 static void add(prober_pub_unacked_t *u, uint64_t seq, uint64_t tag)
 {
-	prober_pub_msg_t m = { .body = malloc(10), .len = 10, .seq = seq, .kind = 1,
-	                       .n_records = 2, .tag = tag };
+	prober_pub_msg_t m = {
+		.body = malloc(10), .len = 10, .seq = seq, .kind = 1, .n_records = 2, .tag = tag
+	};
 	prober_unacked_add(u, &m);
 }
 
@@ -161,7 +172,7 @@ static void test_unacked(void)
 	prober_pub_unacked_t u;
 	prober_unacked_init(&u);
 	for (uint64_t i = 1; i <= 5; i++) {
-		add(&u, 100 + i, i);   /* seq 101.., tags 1..5 */
+		add(&u, 100 + i, i); /* seq 101.., tags 1..5 */
 	}
 	is_int(prober_unacked_len(&u), 5, "5 unconfirmed");
 	is_int(u.bytes, 50, "their bytes");
@@ -176,8 +187,8 @@ static void test_unacked(void)
 	is_int(prober_unacked_confirm(&u, 99, false, NULL), 0, "unknown tag: nothing");
 	/* Reconnect: everything untagged, republished in order with new tags. */
 	add(&u, 106, 6);
-	add(&u, 107, 0);   /* kept, its publish failed */
-	prober_unacked_confirm(&u, 6, false, NULL);  /* 106 confirmed out of order */
+	add(&u, 107, 0);                            /* kept, its publish failed */
+	prober_unacked_confirm(&u, 6, false, NULL); /* 106 confirmed out of order */
 	prober_unacked_untag(&u);
 	uint64_t tag = 1, seqs[8];
 	size_t n = 0;

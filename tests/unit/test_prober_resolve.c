@@ -25,20 +25,20 @@
 /* ---- the server ---- */
 
 typedef struct {
-	const char *name;      /* question name, lower case, no final dot */
-	int rcode;             /* 0, 2 (SERVFAIL), 3 (NXDOMAIN) */
-	const char *a;         /* NULL: NODATA for A */
+	const char *name; /* question name, lower case, no final dot */
+	int rcode;        /* 0, 2 (SERVFAIL), 3 (NXDOMAIN) */
+	const char *a;    /* NULL: NODATA for A */
 	uint32_t ttl;
-	const char *cname;     /* answer a CNAME (ttl cname_ttl) then the A of that name */
+	const char *cname; /* answer a CNAME (ttl cname_ttl) then the A of that name */
 	uint32_t cname_ttl;
 } rr_t;
 
 static rr_t zone[10];
 static int srv_fd = -1;
 static char srv_list[64];
-static unsigned n_queries_a;      /* A queries seen since the last reset */
+static unsigned n_queries_a; /* A queries seen since the last reset */
 static char last_qname[256];
-static bool hold;                 /* queries are read and kept, not answered */
+static bool hold; /* queries are read and kept, not answered */
 static uint8_t held[8][512];
 static ssize_t held_len[8];
 static struct sockaddr_storage held_from[8];
@@ -81,9 +81,16 @@ static size_t put_rr(uint8_t *p, const uint8_t *owner, size_t olen, uint16_t typ
 	size_t n = 0;
 	memcpy(p, owner, olen);
 	n += olen;
-	uint8_t fix[10] = { (uint8_t)(type >> 8), (uint8_t)type, 0, 1, (uint8_t)(ttl >> 24),
-	                    (uint8_t)(ttl >> 16), (uint8_t)(ttl >> 8), (uint8_t)ttl,
-	                    (uint8_t)(rdlen >> 8), (uint8_t)rdlen };
+	uint8_t fix[10] = { (uint8_t)(type >> 8),
+		            (uint8_t)type,
+		            0,
+		            1,
+		            (uint8_t)(ttl >> 24),
+		            (uint8_t)(ttl >> 16),
+		            (uint8_t)(ttl >> 8),
+		            (uint8_t)ttl,
+		            (uint8_t)(rdlen >> 8),
+		            (uint8_t)rdlen };
 	memcpy(p + n, fix, 10);
 	n += 10;
 	memcpy(p + n, rdata, rdlen);
@@ -123,10 +130,10 @@ static size_t answer(const uint8_t *q, size_t qlen, uint8_t *out)
 		n_queries_a++;
 		snprintf(last_qname, sizeof(last_qname), "%s", name);
 	}
-	memcpy(out, q, off);                  /* header + question */
-	out[2] = (uint8_t)(0x84 | (q[2] & 0x01));   /* QR, AA, RD as asked */
-	out[3] = 0x80;                        /* RA, rcode below */
-	memset(out + 6, 0, 6);                /* counts */
+	memcpy(out, q, off);                      /* header + question */
+	out[2] = (uint8_t)(0x84 | (q[2] & 0x01)); /* QR, AA, RD as asked */
+	out[3] = 0x80;                            /* RA, rcode below */
+	memset(out + 6, 0, 6);                    /* counts */
 	const rr_t *rr = zone_find(name);
 	if (rr == NULL) {
 		out[3] |= 3;
@@ -134,7 +141,7 @@ static size_t answer(const uint8_t *q, size_t qlen, uint8_t *out)
 	}
 	out[3] |= (uint8_t)rr->rcode;
 	if (rr->rcode != 0 || qtype != 1) {
-		return off;                       /* error, or NODATA for AAAA */
+		return off; /* error, or NODATA for AAAA */
 	}
 	size_t n = off;
 	uint8_t owner[2] = { 0xc0, 12 };
@@ -167,7 +174,8 @@ static void serve(void)
 		uint8_t q[512], out[1024];
 		struct sockaddr_storage from;
 		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(srv_fd, q, sizeof(q), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+		ssize_t n =
+		        recvfrom(srv_fd, q, sizeof(q), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
 		if (n <= 0) {
 			return;
 		}
@@ -192,7 +200,8 @@ static void release_held(void)
 		uint8_t out[1024];
 		size_t len = answer(held[i], (size_t)held_len[i], out);
 		if (len > 0) {
-			sendto(srv_fd, out, len, 0, (struct sockaddr *)&held_from[i], held_fromlen[i]);
+			sendto(srv_fd, out, len, 0, (struct sockaddr *)&held_from[i],
+			       held_fromlen[i]);
 		}
 	}
 	n_held = 0;
@@ -201,7 +210,8 @@ static void release_held(void)
 static void server_start(void)
 {
 	srv_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+		                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sin);
 	if (srv_fd < 0 || bind(srv_fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
 	    getsockname(srv_fd, (struct sockaddr *)&sin, &sl) != 0) {
@@ -227,7 +237,8 @@ static void on_done(prober_resolve_wait_t *w, int err, const struct sockaddr_sto
 	x->err = err;
 	x->addr[0] = '\0';
 	if (err == HG_EOK && len == sizeof(struct sockaddr_in)) {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, x->addr, sizeof(x->addr));
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, x->addr,
+		          sizeof(x->addr));
 	}
 }
 
@@ -246,7 +257,7 @@ static bool pump(prober_resolver_t *r, uint64_t now, bool (*cond)(void *), void 
 			return cond == NULL;
 		}
 		struct pollfd pf[2] = { { .fd = prober_resolver_fd(r), .events = POLLIN },
-		                        { .fd = srv_fd, .events = POLLIN } };
+			                { .fd = srv_fd, .events = POLLIN } };
 		poll(pf, 2, cond == NULL ? 50 : 20);
 		if (pf[1].revents) {
 			serve();
@@ -255,7 +266,7 @@ static bool pump(prober_resolver_t *r, uint64_t now, bool (*cond)(void *), void 
 			prober_resolver_process(r, now);
 		}
 		if (cond == NULL && !pf[0].revents && !pf[1].revents) {
-			return true;   /* quiet for 50 ms */
+			return true; /* quiet for 50 ms */
 		}
 	}
 }
@@ -329,7 +340,8 @@ int main(void)
 	n_queries_a = 0;
 
 	/* Fresh for its TTL: no query. */
-	is_str(resolve_now(r, "a.hg.test.", t0 + 29 * S, &ret, &w1), "10.0.0.1", "cached at TTL-1 s");
+	is_str(resolve_now(r, "a.hg.test.", t0 + 29 * S, &ret, &w1), "10.0.0.1",
+	       "cached at TTL-1 s");
 	is_int(ret, HG_EOK, "cached: HG_EOK");
 	pump(r, t0 + 29 * S, NULL, NULL);
 	is_int(n_queries_a, 0, "cached: no query");
@@ -423,7 +435,7 @@ int main(void)
 	resolve_now(r, "e.hg.test.", t0, &ret, &w1);
 	resolve_now(r, "e.hg.test.", t0, &ret2, &w2);
 	prober_resolve_cancel(&w1.w);
-	prober_resolve_cancel(&w1.w);   /* twice: a no-op */
+	prober_resolve_cancel(&w1.w); /* twice: a no-op */
 	ok(pump(r, t0, called, &w2), "the other waiter is called");
 	is_int(w1.calls, 0, "cancelled waiter not called");
 	is_str(resolve_now(r, "e.hg.test.", t0 + S, &ret, &w1), "10.0.0.6",
@@ -436,13 +448,14 @@ int main(void)
 	resolve_now(r, "g.hg.test.", t0, &ret, &w1);
 	is_int(ret, PROBER_RESOLVE_PENDING, "g pending");
 	pump(r, t0, NULL, NULL);
-	n_held = 0;                       /* the old channel's query: never answered */
+	n_held = 0; /* the old channel's query: never answered */
 	hold = false;
 	is_int(prober_resolver_reload(r, t0), HG_EOK, "reload");
 	ok(pump(r, t0, called, &w1), "the lookup was sent again and answered");
 	ok(w1.calls == 1 && w1.err == HG_EOK && strcmp(w1.addr, "10.0.0.8") == 0,
 	   "waiter called once with the answer");
-	is_str(resolve_now(r, "e.hg.test.", t0 + S, &ret, &w2), "10.0.0.6", "cache kept over a reload");
+	is_str(resolve_now(r, "e.hg.test.", t0 + S, &ret, &w2), "10.0.0.6",
+	       "cache kept over a reload");
 
 	/* /etc/hosts (localhost) completes inside prober_resolve(). */
 	struct sockaddr_storage ss;
@@ -454,7 +467,7 @@ int main(void)
 
 	prober_resolver_stats(r, &st);
 	ok(st.lookups > 20 && st.cache_hits >= 4 && st.stale_hits >= 3 && st.queries >= 10 &&
-	   st.failures >= 3 && st.pending == 0 && st.names >= 7,
+	           st.failures >= 3 && st.pending == 0 && st.names >= 7,
 	   "counters: %llu lookups, %llu hits, %llu stale, %llu queries, %llu failures, %zu names",
 	   (unsigned long long)st.lookups, (unsigned long long)st.cache_hits,
 	   (unsigned long long)st.stale_hits, (unsigned long long)st.queries,

@@ -23,7 +23,7 @@ typedef struct {
 	char v4[8][INET_ADDRSTRLEN];
 	uint8_t type[8];
 	size_t n;
-	size_t stop_at;                /*!< return 7 at this visit (0: never) */
+	size_t stop_at; /*!< return 7 at this visit (0: never) */
 } seen_t;
 
 static int collect(void *ctx, const hg_rec_endpoint_t *ep)
@@ -149,7 +149,8 @@ static void test_policy_b(void)
 	seen_t s = { 0 };
 	is_int(walk(&s, NULL), HG_EOK, "B: endpoint walk");
 	ok(s.n == 3 && strcmp(s.ids[0], "waf-ams") == 0 && strcmp(s.ids[1], "waf-fra") == 0 &&
-	   strcmp(s.ids[2], "waf-lon") == 0, "B: waf-ams, waf-fra, waf-lon");
+	           strcmp(s.ids[2], "waf-lon") == 0,
+	   "B: waf-ams, waf-fra, waf-lon");
 	is_str(s.v4[0], "198.51.100.21", "B: waf-ams's new address");
 }
 
@@ -177,7 +178,8 @@ static void test_bad_records(void)
 	hg_rec_prober_t pr;
 	memset(&pr, 0, sizeof(pr));
 	pr.layout = HG_REC_LAYOUT + 1;
-	is_int(put(STORE_PROBERS, "p-new", &pr, sizeof(pr)), HG_EOK, "put a prober of a newer layout");
+	is_int(put(STORE_PROBERS, "p-new", &pr, sizeof(pr)), HG_EOK,
+	       "put a prober of a newer layout");
 	char known[64];
 	is_int(find("p-new", known, sizeof(known)), HG_ECORRUPT, "a prober record not understood");
 

@@ -13,7 +13,10 @@ static prober_result_t result_of(char c, uint32_t rtt)
 {
 	prober_result_t r = { .ok = false, .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE };
 	switch (c) {
-	case '+': r.ok = true; r.rtt_us = rtt; break;
+	case '+':
+		r.ok = true;
+		r.rtt_us = rtt;
+		break;
 	case 't': r.fail_class = HG_FAIL_TIMEOUT; break;
 	case 'r': r.fail_class = HG_FAIL_REFUSED; break;
 	case 's': r.fail_class = HG_FAIL_HTTP_STATUS; break;
@@ -33,20 +36,20 @@ static const struct {
 	unsigned changes;
 	uint8_t last_fail;
 } hyst[] = {
-	{ "++",         2, 3, "?U",          1, HG_FAIL_NONE },
-	{ "+",          2, 3, "?",           0, HG_FAIL_NONE },
-	{ "++ttt",      2, 3, "?UUUD",       2, HG_FAIL_TIMEOUT },
-	{ "++tt+tt",    2, 3, "?UUUUUU",     1, HG_FAIL_TIMEOUT },
-	{ "++rrr+",     2, 3, "?UUUDD",      2, HG_FAIL_REFUSED },
-	{ "++sss++",    2, 3, "?UUUDDU",     3, HG_FAIL_HTTP_STATUS },
-	{ "ttt",        2, 3, "??D",         1, HG_FAIL_TIMEOUT },
-	{ "t",          1, 1, "D",           1, HG_FAIL_TIMEOUT },
-	{ "+t+t",       1, 1, "UDUD",        4, HG_FAIL_TIMEOUT },
-	{ "+t+t",       0, 0, "UDUD",        4, HG_FAIL_TIMEOUT },
+	{ "++", 2, 3, "?U", 1, HG_FAIL_NONE },
+	{ "+", 2, 3, "?", 0, HG_FAIL_NONE },
+	{ "++ttt", 2, 3, "?UUUD", 2, HG_FAIL_TIMEOUT },
+	{ "++tt+tt", 2, 3, "?UUUUUU", 1, HG_FAIL_TIMEOUT },
+	{ "++rrr+", 2, 3, "?UUUDD", 2, HG_FAIL_REFUSED },
+	{ "++sss++", 2, 3, "?UUUDDU", 3, HG_FAIL_HTTP_STATUS },
+	{ "ttt", 2, 3, "??D", 1, HG_FAIL_TIMEOUT },
+	{ "t", 1, 1, "D", 1, HG_FAIL_TIMEOUT },
+	{ "+t+t", 1, 1, "UDUD", 4, HG_FAIL_TIMEOUT },
+	{ "+t+t", 0, 0, "UDUD", 4, HG_FAIL_TIMEOUT },
 	{ "++++bbbb+++", 1, 4, "UUUUUUUDUUU", 3, HG_FAIL_BODY },
 	{ "++++bbbb+++", 3, 4, "??UUUUUDDDU", 3, HG_FAIL_BODY },
-	{ "++ul+",      2, 2, "?UUDD",       2, HG_FAIL_TLS },
-	{ "++ul++",     2, 2, "?UUDDU",      3, HG_FAIL_TLS },
+	{ "++ul+", 2, 2, "?UUDD", 2, HG_FAIL_TLS },
+	{ "++ul++", 2, 2, "?UUDDU", 3, HG_FAIL_TLS },
 };
 
 static void test_hysteresis(void)
@@ -60,13 +63,16 @@ static void test_hysteresis(void)
 			prober_result_t r = result_of(hyst[i].seq[k], 1000);
 			uint8_t from = 255;
 			uint8_t before = st.state;
-			bool ch = prober_state_record(&st, &r, (uint16_t)hyst[i].rise,
-			                              (uint16_t)hyst[i].fall, 5000, 1000 + k, &from);
+			bool ch =
+			        prober_state_record(&st, &r, (uint16_t)hyst[i].rise,
+			                            (uint16_t)hyst[i].fall, 5000, 1000 + k, &from);
 			changes += ch;
 			if (from != before) {
 				ok(0, "from reports the previous state");
 			}
-			got[k] = st.state == HG_HEALTH_UP ? 'U' : st.state == HG_HEALTH_DOWN ? 'D' : '?';
+			got[k] = st.state == HG_HEALTH_UP     ? 'U'
+			         : st.state == HG_HEALTH_DOWN ? 'D'
+			                                      : '?';
 			got[k + 1] = '\0';
 		}
 		is_str(got, hyst[i].states, "states of '%s' rise %u fall %u", hyst[i].seq,
@@ -111,16 +117,13 @@ static const struct {
 	unsigned window;
 	unsigned loss_bp, n;
 } loss[] = {
-	{ "",            20, 0,     0 },
-	{ "+++t",        20, 2500,  4 },
-	{ "+++r",        20, 0,     4 },   /* refused is an answer, not loss */
-	{ "+sbl",        20, 0,     4 },
-	{ "tu",          20, 10000, 2 },
-	{ "tttt++++",     4, 0,     4 },   /* the timeouts slid out of the window */
-	{ "ttt+++",       4, 2500,  4 },
-	{ "+t+",          3, 3333,  3 },
-	{ "++t",          3, 3333,  3 },   /* rounding: 1/3 = 3333 bp */
-	{ "+tt",          3, 6667,  3 },
+	{ "", 20, 0, 0 },         { "+++t", 20, 2500, 4 },
+	{ "+++r", 20, 0, 4 }, /* refused is an answer, not loss */
+	{ "+sbl", 20, 0, 4 },     { "tu", 20, 10000, 2 },
+	{ "tttt++++", 4, 0, 4 }, /* the timeouts slid out of the window */
+	{ "ttt+++", 4, 2500, 4 }, { "+t+", 3, 3333, 3 },
+	{ "++t", 3, 3333, 3 }, /* rounding: 1/3 = 3333 bp */
+	{ "+tt", 3, 6667, 3 },
 };
 
 static void test_loss(void)
@@ -150,23 +153,26 @@ static void test_rtt(void)
 		unsigned window;
 		uint32_t last, median, ewma;
 	} cases[] = {
-		{ { 40000 },                         1, 20, 40000, 40000, 40000 },
-		{ { 40000, 48000 },                  2, 20, 48000, 44000, 41000 },
-		{ { 10, 30, 20 },                    3, 20, 20, 20, 13 },
-		{ { 100, 1000000, 100, 100 },        4, 20, 100, 100, 95794 },
-		{ { 500, 400, 300, 200, 100 },       5, 3, 100, 200, 391 },
+		{ { 40000 }, 1, 20, 40000, 40000, 40000 },
+		{ { 40000, 48000 }, 2, 20, 48000, 44000, 41000 },
+		{ { 10, 30, 20 }, 3, 20, 20, 20, 13 },
+		{ { 100, 1000000, 100, 100 }, 4, 20, 100, 100, 95794 },
+		{ { 500, 400, 300, 200, 100 }, 5, 3, 100, 200, 391 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		prober_state_t st;
 		prober_state_init(&st, cases[i].window);
 		for (size_t k = 0; k < cases[i].n; k++) {
-			prober_result_t r = { .ok = true, .rtt_us = cases[i].rtts[k],
-			                      .ttfb_us = 7 };
+			prober_result_t r = { .ok = true,
+				              .rtt_us = cases[i].rtts[k],
+				              .ttfb_us = 7 };
 			prober_state_record(&st, &r, 1, 1, 0, k, NULL);
 		}
 		/* a failure in between must not disturb the RTT figures */
-		prober_result_t f = { .ok = false, .fail_class = HG_FAIL_TIMEOUT,
-		                      .rtt_us = HG_RTT_NONE, .ttfb_us = HG_RTT_NONE };
+		prober_result_t f = { .ok = false,
+			              .fail_class = HG_FAIL_TIMEOUT,
+			              .rtt_us = HG_RTT_NONE,
+			              .ttfb_us = HG_RTT_NONE };
 		prober_state_record(&st, &f, 5, 5, 0, 99, NULL);
 		hg_rec_measure_t m;
 		prober_state_measure(&st, &m);
@@ -193,9 +199,12 @@ static void test_rtt_up_period(void)
 {
 	prober_state_t st;
 	prober_state_init(&st, 20);
-	const struct { char c; uint32_t rtt; } seq[] = {
-		{ '+', 1000 }, { '+', 1000 }, { '+', 1000 }, { 't', 0 }, { 't', 0 }, { 't', 0 },
-		{ '+', 9000 }, { 'u', 0 }, { '+', 7000 }, { '+', 8000 },
+	const struct {
+		char c;
+		uint32_t rtt;
+	} seq[] = {
+		{ '+', 1000 }, { '+', 1000 }, { '+', 1000 }, { 't', 0 },    { 't', 0 },
+		{ 't', 0 },    { '+', 9000 }, { 'u', 0 },    { '+', 7000 }, { '+', 8000 },
 	};
 	hg_rec_measure_t m;
 	for (size_t k = 0; k < sizeof(seq) / sizeof(seq[0]); k++) {
@@ -212,8 +221,9 @@ static void test_rtt_up_period(void)
 		}
 		if (k >= 5 && k <= 8) {
 			ok(m.state == HG_HEALTH_DOWN && m.rtt_median_us == HG_RTT_NONE &&
-			   m.rtt_last_us == HG_RTT_NONE && m.rtt_ewma_us == HG_RTT_NONE &&
-			   m.ttfb_us == HG_RTT_NONE, "probe %zu: down, no RTT in the record", k);
+			           m.rtt_last_us == HG_RTT_NONE && m.rtt_ewma_us == HG_RTT_NONE &&
+			           m.ttfb_us == HG_RTT_NONE,
+			   "probe %zu: down, no RTT in the record", k);
 		}
 	}
 	is_int(m.state, HG_HEALTH_UP, "up again after rise 2");
@@ -225,14 +235,19 @@ static void test_rtt_up_period(void)
 
 	/* A down record written by an older version, with figures: dropped. */
 	prober_state_init(&st, 20);
-	hg_rec_measure_t old = { .layout = 1, .state = HG_HEALTH_DOWN, .rtt_last_us = 5000,
-	                         .rtt_ewma_us = 5000, .rtt_median_us = 5000, .ttfb_us = 5 };
+	hg_rec_measure_t old = { .layout = 1,
+		                 .state = HG_HEALTH_DOWN,
+		                 .rtt_last_us = 5000,
+		                 .rtt_ewma_us = 5000,
+		                 .rtt_median_us = 5000,
+		                 .ttfb_us = 5 };
 	prober_state_seed(&st, &old);
 	prober_result_t r = result_of('+', 6000);
 	prober_state_record(&st, &r, 1, 1, 0, 2000, NULL);
 	prober_state_measure(&st, &m);
 	ok(m.state == HG_HEALTH_UP && m.rtt_median_us == 6000 && m.rtt_ewma_us == 6000,
-	   "seeded down record: no old figures (median %u, ewma %u)", m.rtt_median_us, m.rtt_ewma_us);
+	   "seeded down record: no old figures (median %u, ewma %u)", m.rtt_median_us,
+	   m.rtt_ewma_us);
 	prober_state_free(&st);
 }
 
@@ -245,17 +260,17 @@ static const struct {
 	const char *states;
 } loss_hyst[] = {
 	/* 2 of every 3 fail: never 3 in a row; down once the window is full */
-	{ "++tt+tt+tt",  6, 5000, "?UUUUDDDDD" },
-	{ "++tt+tt+tt",  6, 0,    "?UUUUUUUUU" },      /* off: rise/fall only, as before */
-	{ "++tt+tt+tt",  6, 7000, "?UUUUUUUUU" },      /* 4/6 = 67 % < 70 % */
+	{ "++tt+tt+tt", 6, 5000, "?UUUUDDDDD" },
+	{ "++tt+tt+tt", 6, 0, "?UUUUUUUUU" },    /* off: rise/fall only, as before */
+	{ "++tt+tt+tt", 6, 7000, "?UUUUUUUUU" }, /* 4/6 = 67 % < 70 % */
 	/* up again only after rise consecutive successes, then down again at
 	 * the next failure while the window still holds half failures */
-	{ "++tt+tt++t",  6, 5000, "?UUUUDDDUD" },
+	{ "++tt+tt++t", 6, 5000, "?UUUUDDDUD" },
 	/* exactly at the threshold is down (3 of 6); any failure class counts */
-	{ "+++ss+",      6, 5000, "?UUUUU" },          /* window not full yet */
-	{ "++++ss+s",    6, 5000, "?UUUUUUD" },
+	{ "+++ss+", 6, 5000, "?UUUUU" }, /* window not full yet */
+	{ "++++ss+s", 6, 5000, "?UUUUUUD" },
 	/* a short window trips before fall (2 of 4 failed) */
-	{ "++ttt",       4, 5000, "?UUDD" },
+	{ "++ttt", 4, 5000, "?UUDD" },
 };
 
 static void test_loss_window(void)
@@ -266,8 +281,11 @@ static void test_loss_window(void)
 		char got[32] = "";
 		for (size_t k = 0; loss_hyst[i].seq[k] != '\0'; k++) {
 			prober_result_t r = result_of(loss_hyst[i].seq[k], 1000);
-			prober_state_record(&st, &r, 2, 3, (uint16_t)loss_hyst[i].down_loss_bp, 1000 + k, NULL);
-			got[k] = st.state == HG_HEALTH_UP ? 'U' : st.state == HG_HEALTH_DOWN ? 'D' : '?';
+			prober_state_record(&st, &r, 2, 3, (uint16_t)loss_hyst[i].down_loss_bp,
+			                    1000 + k, NULL);
+			got[k] = st.state == HG_HEALTH_UP     ? 'U'
+			         : st.state == HG_HEALTH_DOWN ? 'D'
+			                                      : '?';
 			got[k + 1] = '\0';
 		}
 		is_str(got, loss_hyst[i].states, "loss window: '%s' window %u down-loss %u bp",
@@ -312,7 +330,8 @@ static void test_median_random(void)
 			a[k] = b[k] = (uint32_t)(rand() % (round % 2 ? 5 : 100000));
 		}
 		qsort(b, n, sizeof(b[0]), cmp_u32);
-		uint32_t want = n % 2 ? b[n / 2] : (uint32_t)(((uint64_t)b[n / 2 - 1] + b[n / 2]) / 2);
+		uint32_t want =
+		        n % 2 ? b[n / 2] : (uint32_t)(((uint64_t)b[n / 2 - 1] + b[n / 2]) / 2);
 		if (prober_median_u32(a, n) != want) {
 			bad++;
 		}
@@ -326,9 +345,14 @@ static void test_seed_and_limits(void)
 	prober_state_t st;
 	is_int(prober_state_init(&st, PROBER_WINDOW_MAX + 1), HG_ERANGE, "window too large");
 	prober_state_init(&st, 0);
-	hg_rec_measure_t old = { .layout = 1, .state = HG_HEALTH_DOWN, .fail_class = HG_FAIL_REFUSED,
-	                         .changed_ms = 77, .consec_fail = 9, .probes_total = 100,
-	                         .probes_failed = 10, .rtt_median_us = HG_RTT_NONE };
+	hg_rec_measure_t old = { .layout = 1,
+		                 .state = HG_HEALTH_DOWN,
+		                 .fail_class = HG_FAIL_REFUSED,
+		                 .changed_ms = 77,
+		                 .consec_fail = 9,
+		                 .probes_total = 100,
+		                 .probes_failed = 10,
+		                 .rtt_median_us = HG_RTT_NONE };
 	prober_state_seed(&st, &old);
 	prober_result_t r = { .ok = true, .rtt_us = 5, .ttfb_us = HG_RTT_NONE };
 	is_int(prober_state_record(&st, &r, 2, 3, 0, 1000, NULL), 0, "one success: still down");

@@ -71,8 +71,8 @@ static void test_spelling(void)
 {
 	for (size_t i = 0; i < N_SPELLING; i++) {
 		const schema_names_t *t = spelling[i].t;
-		is_str(schema_name(t, spelling[i].value), spelling[i].name, "%s %u is '%s'", t->what,
-		       spelling[i].value, spelling[i].name);
+		is_str(schema_name(t, spelling[i].value), spelling[i].name, "%s %u is '%s'",
+		       t->what, spelling[i].value, spelling[i].name);
 		unsigned v = UINT_MAX;
 		is_int(schema_value(t, spelling[i].name, &v), HG_EOK, "%s '%s' parses", t->what,
 		       spelling[i].name);
@@ -96,16 +96,18 @@ static void test_tables(void)
 		const schema_names_t *t = schema_all_names[k];
 		unsigned n = table_len(t);
 		n_tables++;
-		ok(n > 0 && t->what != NULL && t->what[0] != '\0', "table '%s' has %u names", t->what, n);
+		ok(n > 0 && t->what != NULL && t->what[0] != '\0', "table '%s' has %u names",
+		   t->what, n);
 		bool trip = true, unique = true, shape = true;
 		for (unsigned i = 0; i < n; i++) {
 			unsigned v = UINT_MAX;
 			const char *name = schema_name(t, t->first + i);
-			trip &= name != NULL && schema_value(t, name, &v) == HG_EOK && v == t->first + i &&
-			        schema_name(t, v) == name;
+			trip &= name != NULL && schema_value(t, name, &v) == HG_EOK &&
+			        v == t->first + i && schema_name(t, v) == name;
 			/* lower-case words joined by '-', as the policy format writes */
 			for (const char *p = name; p != NULL && *p != '\0'; p++) {
-				shape &= (*p >= 'a' && *p <= 'z') || (*p == '-' && p != name && p[1] != '\0');
+				shape &= (*p >= 'a' && *p <= 'z') ||
+				         (*p == '-' && p != name && p[1] != '\0');
 			}
 			for (unsigned j = i + 1; j < n; j++) {
 				unique &= strcmp(t->names[i], t->names[j]) != 0;
@@ -115,11 +117,11 @@ static void test_tables(void)
 		ok(unique, "%s: no two values share a name", t->what);
 		ok(shape, "%s: names are lower-case and hyphenated", t->what);
 		if (t->first > 0) {
-			ok(schema_name(t, t->first - 1) == NULL, "%s: %u (below the range) has no name",
-			   t->what, t->first - 1);
+			ok(schema_name(t, t->first - 1) == NULL,
+			   "%s: %u (below the range) has no name", t->what, t->first - 1);
 		}
-		ok(schema_name(t, t->first + n) == NULL, "%s: %u (past the range) has no name", t->what,
-		   t->first + n);
+		ok(schema_name(t, t->first + n) == NULL, "%s: %u (past the range) has no name",
+		   t->what, t->first + n);
 		ok(schema_name(t, 255) == NULL && schema_name(t, UINT_MAX) == NULL,
 		   "%s: 255 and UINT_MAX have no name", t->what);
 	}
@@ -128,17 +130,20 @@ static void test_tables(void)
 
 static void test_unknown(void)
 {
-	static const struct { const schema_names_t *t; const char *name; } bad[] = {
-		{ &schema_fail_classes, "http_status" },   /* the prober's old spelling */
-		{ &schema_admins, "drain" },               /* dump's old spelling */
+	static const struct {
+		const schema_names_t *t;
+		const char *name;
+	} bad[] = {
+		{ &schema_fail_classes, "http_status" }, /* the prober's old spelling */
+		{ &schema_admins, "drain" },             /* dump's old spelling */
 		{ &schema_admins, "force-up" },
-		{ &schema_healths, "UP" },                 /* case matters, as in the policy */
+		{ &schema_healths, "UP" }, /* case matters, as in the policy */
 		{ &schema_healths, "up " },
 		{ &schema_healths, "" },
 		{ &schema_filters, "lowest_latency" },
 		{ &schema_filters, "prefilter" },
 		{ &schema_check_types, "HTTP" },
-		{ &schema_fallbacks, "pool:eu" },          /* the policy's form, parsed there */
+		{ &schema_fallbacks, "pool:eu" }, /* the policy's form, parsed there */
 		{ &schema_match_kinds, "country-code" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -148,7 +153,8 @@ static void test_unknown(void)
 		   bad[i].t->what, bad[i].name);
 	}
 	unsigned v = 12345;
-	ok(schema_value(&schema_healths, NULL, &v) == HG_EINVAL && v == 12345, "NULL name: HG_EINVAL");
+	ok(schema_value(&schema_healths, NULL, &v) == HG_EINVAL && v == 12345,
+	   "NULL name: HG_EINVAL");
 }
 
 static void test_join(void)
@@ -171,10 +177,13 @@ static void test_join(void)
  * each row "| `hg_enum` | 0 `name`, 1 `name`... |" lists every value. */
 static void test_schema_md(void)
 {
-	static const struct { const char *c_enum; const schema_names_t *t; } map[] = {
+	static const struct {
+		const char *c_enum;
+		const schema_names_t *t;
+	} map[] = {
 		{ "hg_check_type", &schema_check_types }, { "hg_health", &schema_healths },
-		{ "hg_admin", &schema_admins }, { "hg_fail_class", &schema_fail_classes },
-		{ "hg_fallback", &schema_fallbacks }, { "hg_filter_type", &schema_filters },
+		{ "hg_admin", &schema_admins },           { "hg_fail_class", &schema_fail_classes },
+		{ "hg_fallback", &schema_fallbacks },     { "hg_filter_type", &schema_filters },
 		{ "hg_match_kind", &schema_match_kinds },
 	};
 	const char *top = getenv("top_srcdir");
@@ -203,13 +212,16 @@ static void test_schema_md(void)
 			bool same = true;
 			const char *p = line + n;
 			while (sscanf(p, "%u `%63[a-z-]`%n", &value, name, &used) == 2) {
-				same &= schema_name(t, value) != NULL && strcmp(schema_name(t, value), name) == 0;
+				same &= schema_name(t, value) != NULL &&
+				        strcmp(schema_name(t, value), name) == 0;
 				listed++;
 				p += used;
 				p += strspn(p, ", ");
 			}
-			ok(same && listed == table_len(t), "SCHEMA.md documents %s as the table does "
-			   "(%u of %u names)", c_enum, listed, table_len(t));
+			ok(same && listed == table_len(t),
+			   "SCHEMA.md documents %s as the table does "
+			   "(%u of %u names)",
+			   c_enum, listed, table_len(t));
 			documented[k] = true;
 		}
 	}

@@ -12,7 +12,7 @@
 #include "sel_fixture.h"
 #include "tap.h"
 
-#define NOW 1700000000000ull
+#define NOW   1700000000000ull
 #define STALE 15000u
 
 /* One cell per character, prober 0 first:
@@ -32,7 +32,10 @@ static void cells(fx_t *fx, size_t ep, const char *spec, uint32_t stale)
 		case 'o': ts = NOW - stale; break;
 		case 's': ts = NOW - stale - 1; break;
 		case 'f': ts = NOW + 3600000; break;
-		case 'F': st = HG_HEALTH_UP; ts = NOW + stale; break;
+		case 'F':
+			st = HG_HEALTH_UP;
+			ts = NOW + stale;
+			break;
 		default: fx->has[ep][j] = false; continue;
 		}
 		fx_measure(fx, ep, j, st, ts, 10.0 + (double)j, (uint16_t)(100 * j));
@@ -74,20 +77,28 @@ static void test_verdicts(void)
 	} c[] = {
 		{ "uuu", 500000, STALE, HG_ADMIN_NONE, SEL_HEALTH_UP, 3, 3, 0, 07 },
 		{ "udd", 500000, STALE, HG_ADMIN_NONE, SEL_HEALTH_DOWN, 3, 1, 0, 07 },
-		{ "ud-", 500000, STALE, HG_ADMIN_NONE, SEL_HEALTH_UP, 2, 1, 0, 03 },     /* at quorum: up */
+		{ "ud-", 500000, STALE, HG_ADMIN_NONE, SEL_HEALTH_UP, 2, 1, 0,
+		  03 }, /* at quorum: up */
 		{ "ud-", 1000000, STALE, HG_ADMIN_NONE, SEL_HEALTH_DOWN, 2, 1, 0, 03 },
-		{ "uud", 666667, STALE, HG_ADMIN_NONE, SEL_HEALTH_DOWN, 3, 2, 0, 07 },   /* 2/3 < 0.666667 */
+		{ "uud", 666667, STALE, HG_ADMIN_NONE, SEL_HEALTH_DOWN, 3, 2, 0,
+		  07 }, /* 2/3 < 0.666667 */
 		{ "uud", 666666, STALE, HG_ADMIN_NONE, SEL_HEALTH_UP, 3, 2, 0, 07 },
-		{ "wwu", 1000000, STALE, HG_ADMIN_NONE, SEL_HEALTH_UP, 1, 1, 2, 04 },    /* warm-up abstains */
+		{ "wwu", 1000000, STALE, HG_ADMIN_NONE, SEL_HEALTH_UP, 1, 1, 2,
+		  04 }, /* warm-up abstains */
 		{ "wwd", 500000, STALE, HG_ADMIN_NONE, SEL_HEALTH_DOWN, 1, 0, 2, 04 },
 		{ "www", 500000, STALE, HG_ADMIN_NONE, SEL_HEALTH_UNKNOWN, 0, 0, 3, 0 },
 		{ "sss", 500000, STALE, HG_ADMIN_NONE, SEL_HEALTH_UNKNOWN, 0, 0, 0, 0 },
 		{ "---", 500000, STALE, HG_ADMIN_NONE, SEL_HEALTH_UNKNOWN, 0, 0, 0, 0 },
-		{ "uos", 1000000, STALE, HG_ADMIN_NONE, SEL_HEALTH_DOWN, 2, 1, 0, 03 },  /* o fresh, s not */
-		{ "ffu", 500000, STALE, HG_ADMIN_NONE, SEL_HEALTH_UP, 1, 1, 0, 04 },     /* far future ignored */
-		{ "Fdd", 500000, STALE, HG_ADMIN_NONE, SEL_HEALTH_DOWN, 3, 1, 0, 07 },   /* skew accepted */
-		{ "uoo", 1000000, 2000, HG_ADMIN_NONE, SEL_HEALTH_DOWN, 3, 1, 0, 07 },   /* o: 2 s old, fresh */
-		{ "uss", 1000000, 2000, HG_ADMIN_NONE, SEL_HEALTH_UP, 1, 1, 0, 01 },     /* s: stale at 2 s */
+		{ "uos", 1000000, STALE, HG_ADMIN_NONE, SEL_HEALTH_DOWN, 2, 1, 0,
+		  03 }, /* o fresh, s not */
+		{ "ffu", 500000, STALE, HG_ADMIN_NONE, SEL_HEALTH_UP, 1, 1, 0,
+		  04 }, /* far future ignored */
+		{ "Fdd", 500000, STALE, HG_ADMIN_NONE, SEL_HEALTH_DOWN, 3, 1, 0,
+		  07 }, /* skew accepted */
+		{ "uoo", 1000000, 2000, HG_ADMIN_NONE, SEL_HEALTH_DOWN, 3, 1, 0,
+		  07 }, /* o: 2 s old, fresh */
+		{ "uss", 1000000, 2000, HG_ADMIN_NONE, SEL_HEALTH_UP, 1, 1, 0,
+		  01 }, /* s: stale at 2 s */
 		{ "uuu", 500000, STALE, HG_ADMIN_DRAIN, SEL_HEALTH_DRAINED, 3, 3, 0, 07 },
 		{ "---", 500000, STALE, HG_ADMIN_DRAIN, SEL_HEALTH_DRAINED, 0, 0, 0, 0 },
 		{ "ddd", 500000, STALE, HG_ADMIN_FORCE_UP, SEL_HEALTH_FORCED_UP, 3, 0, 0, 07 },
@@ -104,11 +115,13 @@ static void test_verdicts(void)
 			ret = sel_health(&v.s, 0, NOW, &h);
 		}
 		ok(ret == HG_EOK && h.verdict == c[i].verdict && h.n_voters == c[i].n_voters &&
-		   h.n_up == c[i].n_up && h.n_warming == c[i].n_warming && h.voters == c[i].voters &&
-		   h.quorum_ppm == c[i].quorum_ppm && h.stale_after_ms == c[i].stale,
+		           h.n_up == c[i].n_up && h.n_warming == c[i].n_warming &&
+		           h.voters == c[i].voters && h.quorum_ppm == c[i].quorum_ppm &&
+		           h.stale_after_ms == c[i].stale,
 		   "'%s' quorum %u stale %u admin %u: %s %u/%u warming %u voters %o "
-		   "(got %d: %s %u/%u warming %u voters %o)", c[i].cells, c[i].quorum_ppm, c[i].stale,
-		   c[i].admin, sel_health_name(c[i].verdict), c[i].n_up, c[i].n_voters, c[i].n_warming,
+		   "(got %d: %s %u/%u warming %u voters %o)",
+		   c[i].cells, c[i].quorum_ppm, c[i].stale, c[i].admin,
+		   sel_health_name(c[i].verdict), c[i].n_up, c[i].n_voters, c[i].n_warming,
 		   c[i].voters, ret, sel_health_name(h.verdict), h.n_up, h.n_voters, h.n_warming,
 		   h.voters);
 		free(blob);
@@ -177,7 +190,9 @@ static fx_t *random_world(uint64_t *seed)
 		}
 		cells(fx, ep, spec, stale);
 		uint64_t a = splitmix(seed) % 10;
-		fx->admin[ep] = a == 0 ? HG_ADMIN_DRAIN : a == 1 ? HG_ADMIN_FORCE_UP : HG_ADMIN_NONE;
+		fx->admin[ep] = a == 0   ? HG_ADMIN_DRAIN
+		                : a == 1 ? HG_ADMIN_FORCE_UP
+		                         : HG_ADMIN_NONE;
 	}
 	size_t n = fx_name(fx, "r.", "pool", "up", "none");
 	fx->p.names[n].quorum_ppm = quorums[splitmix(seed) % 5];
@@ -189,8 +204,7 @@ static fx_t *random_world(uint64_t *seed)
 static bool agrees(const decide_log_t *l, const sel_health_t *h, unsigned e, bool *unknown)
 {
 	switch (h->verdict) {
-	case SEL_HEALTH_DRAINED:
-		return l->prefilter_reason[e] == SEL_R_DRAINED && !l->up_out[e];
+	case SEL_HEALTH_DRAINED: return l->prefilter_reason[e] == SEL_R_DRAINED && !l->up_out[e];
 	case SEL_HEALTH_DOWN:
 		return l->up_seen && !l->up_out[e] && l->up_reason[e] == SEL_R_DOWN &&
 		       fabs(l->up_metric[e] - 100.0 * h->n_up / h->n_voters) < 1e-9;
@@ -200,10 +214,8 @@ static bool agrees(const decide_log_t *l, const sel_health_t *h, unsigned e, boo
 	case SEL_HEALTH_UNKNOWN:
 		*unknown = true;
 		return l->up_seen && l->up_out[e] && isnan(l->up_metric[e]);
-	case SEL_HEALTH_FORCED_UP:
-		return l->up_seen && l->up_out[e] && isnan(l->up_metric[e]);
-	default:
-		return false;
+	case SEL_HEALTH_FORCED_UP: return l->up_seen && l->up_out[e] && isnan(l->up_metric[e]);
+	default: return false;
 	}
 }
 
@@ -235,7 +247,8 @@ static void test_agrees_with_decide(void)
 		}
 		for (unsigned e = 0; e < v.s.hdr->n_endpoints; e++) {
 			sel_health_t h;
-			if (sel_health(&v.s, e, now, &h) != HG_EOK || !agrees(&l, &h, e, &any_unknown)) {
+			if (sel_health(&v.s, e, now, &h) != HG_EOK ||
+			    !agrees(&l, &h, e, &any_unknown)) {
 				bad++;
 				diag("run %u endpoint %u: sel_health says %s %u/%u", r, e,
 				     sel_health_name(h.verdict), h.n_up, h.n_voters);
@@ -256,24 +269,28 @@ static void test_agrees_with_decide(void)
 	}
 	is_int(bad, 0, "sel_health agrees with sel_decide's trace on %u random views", runs);
 	ok(seen[SEL_HEALTH_UP] && seen[SEL_HEALTH_DOWN] && seen[SEL_HEALTH_UNKNOWN] &&
-	   seen[SEL_HEALTH_DRAINED] && seen[SEL_HEALTH_FORCED_UP],
-	   "every verdict occurred (up %u, down %u, unknown %u, drained %u, forced-up %u)",
-	   seen[0], seen[1], seen[2], seen[3], seen[4]);
+	           seen[SEL_HEALTH_DRAINED] && seen[SEL_HEALTH_FORCED_UP],
+	   "every verdict occurred (up %u, down %u, unknown %u, drained %u, forced-up %u)", seen[0],
+	   seen[1], seen[2], seen[3], seen[4]);
 }
 
 static void test_fresh(void)
 {
-	static const struct { uint64_t ts, now; uint32_t stale; bool fresh; } c[] = {
-		{ 0, NOW, STALE, false },                       /* no data */
+	static const struct {
+		uint64_t ts, now;
+		uint32_t stale;
+		bool fresh;
+	} c[] = {
+		{ 0, NOW, STALE, false }, /* no data */
 		{ NOW, NOW, STALE, true },
-		{ NOW - STALE, NOW, STALE, true },              /* exactly stale-after old */
+		{ NOW - STALE, NOW, STALE, true }, /* exactly stale-after old */
 		{ NOW - STALE - 1, NOW, STALE, false },
-		{ NOW + STALE, NOW, STALE, true },              /* skew up to the window */
+		{ NOW + STALE, NOW, STALE, true }, /* skew up to the window */
 		{ NOW + STALE + 1, NOW, STALE, false },
-		{ 1, 100, STALE, true },                        /* now < stale: window starts at 1 */
+		{ 1, 100, STALE, true }, /* now < stale: window starts at 1 */
 		{ 0, 100, STALE, false },
-		{ UINT64_MAX, UINT64_MAX - 10, STALE, true },   /* no overflow at the top */
-		{ NOW, NOW, 0, true },                          /* stale-after 0: this instant only */
+		{ UINT64_MAX, UINT64_MAX - 10, STALE, true }, /* no overflow at the top */
+		{ NOW, NOW, 0, true },                        /* stale-after 0: this instant only */
 		{ NOW - 1, NOW, 0, false },
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
@@ -295,9 +312,15 @@ static void test_api(void)
 	is_int(sel_health(&v.s, 0, NOW, NULL), HG_EINVAL, "NULL out: HG_EINVAL");
 	free(blob);
 	fx_free(fx);
-	static const struct { uint8_t v; const char *name; } n[] = {
-		{ SEL_HEALTH_UP, "up" }, { SEL_HEALTH_DOWN, "down" }, { SEL_HEALTH_UNKNOWN, "unknown" },
-		{ SEL_HEALTH_DRAINED, "drained" }, { SEL_HEALTH_FORCED_UP, "forced-up" },
+	static const struct {
+		uint8_t v;
+		const char *name;
+	} n[] = {
+		{ SEL_HEALTH_UP, "up" },
+		{ SEL_HEALTH_DOWN, "down" },
+		{ SEL_HEALTH_UNKNOWN, "unknown" },
+		{ SEL_HEALTH_DRAINED, "drained" },
+		{ SEL_HEALTH_FORCED_UP, "forced-up" },
 		{ 99, "invalid" },
 	};
 	for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++) {

@@ -35,10 +35,11 @@ static uint64_t below(uint64_t n)
 
 /* Networks of tests/geo/test-geo.txt (and unmapped space around them). */
 static const char *const nets[] = {
-	"127.1.0.0", "127.2.0.0", "127.3.0.0", "127.4.0.0", "192.0.2.128", "198.51.100.0",
-	"203.0.113.0", "203.0.113.128", "10.0.0.0", "10.1.0.0", "10.10.0.0", "10.10.16.0",
-	"172.17.0.0", "192.168.1.0", "100.64.0.0", "10.99.0.0", "2001:db8:1::", "2001:db8:5::",
-	"2001:db8:5:100::", "fd00:1::", "fd00:99::",
+	"127.1.0.0",    "127.2.0.0",    "127.3.0.0",     "127.4.0.0",        "192.0.2.128",
+	"198.51.100.0", "203.0.113.0",  "203.0.113.128", "10.0.0.0",         "10.1.0.0",
+	"10.10.0.0",    "10.10.16.0",   "172.17.0.0",    "192.168.1.0",      "100.64.0.0",
+	"10.99.0.0",    "2001:db8:1::", "2001:db8:5::",  "2001:db8:5:100::", "fd00:1::",
+	"fd00:99::",
 };
 
 /* A client near `base`: the same address, other host bits, a neighbour. */
@@ -47,24 +48,24 @@ static void rnd_client(const char *base, int *family, uint8_t addr[16])
 	geo_parse_addr(base, family, addr);
 	unsigned bytes = *family == AF_INET ? 4 : 16;
 	switch (below(4)) {
-	case 0:
-		break;
-	case 1:
-		addr[bytes - 1] = (uint8_t)rnd();
-		break;
+	case 0: break;
+	case 1: addr[bytes - 1] = (uint8_t)rnd(); break;
 	case 2:
 		addr[bytes - 2] = (uint8_t)rnd();
 		addr[bytes - 1] = (uint8_t)rnd();
 		break;
-	default:
-		addr[*family == AF_INET ? 2 : 6] ^= (uint8_t)(1u << below(8));
-		break;
+	default: addr[*family == AF_INET ? 2 : 6] ^= (uint8_t)(1u << below(8)); break;
 	}
 }
 
 static const char *const chains[] = {
-	"up geofence nearest first=1", "up geofence latency=20 first=2", "up sticky first=1",
-	"up nearest first=2", "loss=100 latency=10", "up priority first=1", "up",
+	"up geofence nearest first=1",
+	"up geofence latency=20 first=2",
+	"up sticky first=1",
+	"up nearest first=2",
+	"loss=100 latency=10",
+	"up priority first=1",
+	"up",
 	"geofence loss=200 latency=60 first=2",
 };
 
@@ -179,7 +180,8 @@ int main(void)
 				hits++;
 				if (!same_answer(&cached, &fresh, qtype)) {
 					if (wrong++ < 5) {
-						diag("world %u name %zu (%s) client %s/%u: memo and decision differ",
+						diag("world %u name %zu (%s) client %s/%u: memo "
+						     "and decision differ",
 						     w, n, chains[n], text, cl.source_len);
 					}
 				}
@@ -194,8 +196,8 @@ int main(void)
 		}
 		fx_free(fx);
 	}
-	is_int(wrong, 0, "%u decisions, %u memo hits: every hit is sel_decide()'s answer", decisions,
-	       hits);
+	is_int(wrong, 0, "%u decisions, %u memo hits: every hit is sel_decide()'s answer",
+	       decisions, hits);
 	ok(hits > decisions / 10, "the memo answered often enough to mean something (%u)", hits);
 	ok(far_hits > 0, "hits on answers that depend on few bits (%u)", far_hits);
 	geo_close(geo);

@@ -33,7 +33,8 @@ static void world_open(world_t *w, const uint32_t *weights, unsigned n, const ch
 	fx_name(w->fx, "w.", "a", chain, "all");
 	fx_all_up(w->fx, NOW);
 	size_t len;
-	if (fx_build(w->fx, 0, NOW, &w->blob, &len) != HG_EOK || fx_open(w->blob, len, &w->v) != HG_EOK) {
+	if (fx_build(w->fx, 0, NOW, &w->blob, &len) != HG_EOK ||
+	    fx_open(w->blob, len, &w->v) != HG_EOK) {
 		fprintf(stderr, "cannot build view\n");
 		abort();
 	}
@@ -86,8 +87,8 @@ static void test_weighted_distribution(const char *chain)
 	is_int(failed_decisions - failed, 0, "%s: all 100000 decisions answered", chain);
 	for (unsigned e = 0; e < 4; e++) {
 		double got = count[e] / 1000.0, want = weights[e] / 2.0;
-		ok(fabs(got - want) <= 2.0, "%s: endpoint weight %u first %.2f%% (want %.1f%% ± 2)", chain,
-		   weights[e], got, want);
+		ok(fabs(got - want) <= 2.0, "%s: endpoint weight %u first %.2f%% (want %.1f%% ± 2)",
+		   chain, weights[e], got, want);
 	}
 	/* Weight 0 means "only when nothing else is left": never first while
 	 * another endpoint is up. */
@@ -110,7 +111,7 @@ static void test_sticky_same_prefix(void)
 		count[e0 < 0 ? 0 : e0]++;
 		for (unsigned host = 2; host < 255; host += 50) {
 			cl = client_v4(prefix, (uint8_t)host);
-			sel_rng_seed(&rng, host * 31 + p);   /* the rng must not matter */
+			sel_rng_seed(&rng, host * 31 + p); /* the rng must not matter */
 			unstable += first_ep(&w, &cl, &rng) != e0;
 		}
 	}
@@ -118,7 +119,8 @@ static void test_sticky_same_prefix(void)
 	is_int(failed_decisions, 0, "sticky: every decision answered");
 	for (unsigned e = 0; e < 5; e++) {
 		double share = count[e] / 20.0;
-		ok(fabs(share - 20.0) <= 3.0, "sticky: /24s spread, endpoint %u gets %.1f%% (want 20 ± 3)", e, share);
+		ok(fabs(share - 20.0) <= 3.0,
+		   "sticky: /24s spread, endpoint %u gets %.1f%% (want 20 ± 3)", e, share);
 	}
 	world_close(&w);
 }
@@ -142,7 +144,8 @@ static void test_sticky_weighted(void)
 	}
 	is_int(failed, 0, "sticky 100:50: all 10000 decisions answered");
 	double share = count[0] / 100.0;
-	ok(fabs(share - 100.0 * 2 / 3) <= 2.0, "sticky 100:50: heavy endpoint gets %.2f%% of /24s (want 66.7 ± 2)", share);
+	ok(fabs(share - 100.0 * 2 / 3) <= 2.0,
+	   "sticky 100:50: heavy endpoint gets %.2f%% of /24s (want 66.7 ± 2)", share);
 	world_close(&w);
 }
 
@@ -172,8 +175,8 @@ static void test_sticky_v6(void)
 	/* The /56 is the key, not something constant: the prefixes spread. */
 	for (unsigned e = 0; e < 3; e++) {
 		double share = count[e] / 5.0;
-		ok(fabs(share - 100.0 / 3) <= 7.0, "sticky v6: /56s spread, endpoint %u gets %.1f%% (want 33.3 ± 7)",
-		   e, share);
+		ok(fabs(share - 100.0 / 3) <= 7.0,
+		   "sticky v6: /56s spread, endpoint %u gets %.1f%% (want 33.3 ± 7)", e, share);
 	}
 	world_close(&w);
 }
@@ -223,8 +226,9 @@ static void test_sticky_minimal_disruption(void)
 		}
 	}
 	double pct = moved / 100.0;
-	ok(pct <= 100.0 / 11 + 2.0, "sticky: adding 1 endpoint to 10 moves %.2f%% of 10,000 prefixes (max %.2f%%)",
-	   pct, 100.0 / 11 + 2.0);
+	ok(pct <= 100.0 / 11 + 2.0,
+	   "sticky: adding 1 endpoint to 10 moves %.2f%% of 10,000 prefixes (max %.2f%%)", pct,
+	   100.0 / 11 + 2.0);
 	ok(pct >= 100.0 / 11 - 2.0, "sticky: the new endpoint does get its share (%.2f%%)", pct);
 	is_int(moved_elsewhere, 0, "sticky: prefixes only move to the new endpoint");
 	is_int(failed_decisions - failed, 0, "sticky 10 -> 11: all 20000 decisions answered");

@@ -78,9 +78,9 @@ static const char *sorted(const char *in, char *out, size_t len)
 
 typedef struct {
 	const char *name;
-	const char *client;            /* where test-geo.txt puts it */
-	const char *answer;            /* sorted set of addresses, or cname: */
-	int scope;                     /* -1: the mmdb prefix of an unmapped client */
+	const char *client; /* where test-geo.txt puts it */
+	const char *answer; /* sorted set of addresses, or cname: */
+	int scope;          /* -1: the mmdb prefix of an unmapped client */
 	unsigned ttl;
 	const char *flags;
 } ref_case_t;
@@ -90,31 +90,37 @@ typedef struct {
  * unmapped = 10.99.0.1. */
 static const ref_case_t cases[] = {
 	/* name                          client       answer (sorted)                                                 scope ttl flags */
-	{ "global.gslb.example.net.",    "10.0.0.1",  "203.0.113.20",                                                 16, 30, "CLIENT" },
-	{ "global.gslb.example.net.",    "10.1.0.1",  "198.51.100.10 198.51.100.20",                                  16, 30, "CLIENT" },
-	{ "global.gslb.example.net.",    "10.2.0.1",  "203.0.113.10 203.0.113.20",                                    16, 30, "CLIENT" },
-	{ "global.gslb.example.net.",    "10.3.0.1",  "192.0.2.10",                                                   16, 30, "CLIENT" },
-	{ "global.gslb.example.net.",    "10.99.0.1", REF_GLOBAL_UNMAPPED,                                            -1, 30, REF_GLOBAL_UNMAPPED_FLAGS },
-	{ "nearest.gslb.example.net.",   "10.0.0.1",  "203.0.113.20",                                                 16, 30, "CLIENT" },
-	{ "nearest.gslb.example.net.",   "10.1.0.1",  "198.51.100.10",                                                16, 30, "CLIENT" },
-	{ "nearest.gslb.example.net.",   "10.2.0.1",  "203.0.113.10",                                                 16, 30, "CLIENT" },
-	{ "nearest.gslb.example.net.",   "10.3.0.1",  "192.0.2.10",                                                   16, 30, "CLIENT" },
-	{ "nearest.gslb.example.net.",   "10.99.0.1", "198.51.100.10",                                                -1, 30, "CLIENT" },
-	{ "dr.gslb.example.net.",        "10.0.0.1",  "198.51.100.10",                                                0,  30, "" },
-	{ "dr.gslb.example.net.",        "10.1.0.1",  "198.51.100.10",                                                0,  30, "" },
-	{ "dr.gslb.example.net.",        "10.2.0.1",  "198.51.100.10",                                                0,  30, "" },
-	{ "dr.gslb.example.net.",        "10.3.0.1",  "198.51.100.10",                                                0,  30, "" },
-	{ "dr.gslb.example.net.",        "10.99.0.1", "198.51.100.10",                                                0,  30, "" },
-	{ "canary.gslb.example.net.",    "10.0.0.1",  REF_CANARY_ID,                                                  24, 60, "CLIENT" },
-	{ "canary.gslb.example.net.",    "10.1.0.1",  REF_CANARY_DE,                                                  24, 60, "CLIENT" },
-	{ "canary.gslb.example.net.",    "10.2.0.1",  REF_CANARY_SG,                                                  24, 60, "CLIENT" },
-	{ "canary.gslb.example.net.",    "10.3.0.1",  REF_CANARY_US,                                                  24, 60, "CLIENT" },
-	{ "canary.gslb.example.net.",    "10.99.0.1", REF_CANARY_UNMAPPED,                                            24, 60, "CLIENT" },
-	{ "all.gslb.example.net.",       "10.0.0.1",  "192.0.2.10 198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20", 0, 30, "" },
-	{ "all.gslb.example.net.",       "10.1.0.1",  "192.0.2.10 198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20", 0, 30, "" },
-	{ "all.gslb.example.net.",       "10.2.0.1",  "192.0.2.10 198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20", 0, 30, "" },
-	{ "all.gslb.example.net.",       "10.3.0.1",  "192.0.2.10 198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20", 0, 30, "" },
-	{ "all.gslb.example.net.",       "10.99.0.1", "192.0.2.10 198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20", 0, 30, "" },
+	{ "global.gslb.example.net.", "10.0.0.1", "203.0.113.20", 16, 30, "CLIENT" },
+	{ "global.gslb.example.net.", "10.1.0.1", "198.51.100.10 198.51.100.20", 16, 30, "CLIENT" },
+	{ "global.gslb.example.net.", "10.2.0.1", "203.0.113.10 203.0.113.20", 16, 30, "CLIENT" },
+	{ "global.gslb.example.net.", "10.3.0.1", "192.0.2.10", 16, 30, "CLIENT" },
+	{ "global.gslb.example.net.", "10.99.0.1", REF_GLOBAL_UNMAPPED, -1, 30,
+	  REF_GLOBAL_UNMAPPED_FLAGS },
+	{ "nearest.gslb.example.net.", "10.0.0.1", "203.0.113.20", 16, 30, "CLIENT" },
+	{ "nearest.gslb.example.net.", "10.1.0.1", "198.51.100.10", 16, 30, "CLIENT" },
+	{ "nearest.gslb.example.net.", "10.2.0.1", "203.0.113.10", 16, 30, "CLIENT" },
+	{ "nearest.gslb.example.net.", "10.3.0.1", "192.0.2.10", 16, 30, "CLIENT" },
+	{ "nearest.gslb.example.net.", "10.99.0.1", "198.51.100.10", -1, 30, "CLIENT" },
+	{ "dr.gslb.example.net.", "10.0.0.1", "198.51.100.10", 0, 30, "" },
+	{ "dr.gslb.example.net.", "10.1.0.1", "198.51.100.10", 0, 30, "" },
+	{ "dr.gslb.example.net.", "10.2.0.1", "198.51.100.10", 0, 30, "" },
+	{ "dr.gslb.example.net.", "10.3.0.1", "198.51.100.10", 0, 30, "" },
+	{ "dr.gslb.example.net.", "10.99.0.1", "198.51.100.10", 0, 30, "" },
+	{ "canary.gslb.example.net.", "10.0.0.1", REF_CANARY_ID, 24, 60, "CLIENT" },
+	{ "canary.gslb.example.net.", "10.1.0.1", REF_CANARY_DE, 24, 60, "CLIENT" },
+	{ "canary.gslb.example.net.", "10.2.0.1", REF_CANARY_SG, 24, 60, "CLIENT" },
+	{ "canary.gslb.example.net.", "10.3.0.1", REF_CANARY_US, 24, 60, "CLIENT" },
+	{ "canary.gslb.example.net.", "10.99.0.1", REF_CANARY_UNMAPPED, 24, 60, "CLIENT" },
+	{ "all.gslb.example.net.", "10.0.0.1",
+	  "192.0.2.10 198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20", 0, 30, "" },
+	{ "all.gslb.example.net.", "10.1.0.1",
+	  "192.0.2.10 198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20", 0, 30, "" },
+	{ "all.gslb.example.net.", "10.2.0.1",
+	  "192.0.2.10 198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20", 0, 30, "" },
+	{ "all.gslb.example.net.", "10.3.0.1",
+	  "192.0.2.10 198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20", 0, 30, "" },
+	{ "all.gslb.example.net.", "10.99.0.1",
+	  "192.0.2.10 198.51.100.10 198.51.100.20 203.0.113.10 203.0.113.20", 0, 30, "" },
 };
 
 static long find_name(const policy_t *p, const char *text)
@@ -131,7 +137,8 @@ int main(void)
 {
 	const char *srcdir = getenv("top_srcdir"), *data = getenv("HG_TEST_DATA");
 	char path[1024], mmdb[1024], err[256];
-	snprintf(path, sizeof(path), "%s/tests/unit/policies/reference.yaml", srcdir ? srcdir : "..");
+	snprintf(path, sizeof(path), "%s/tests/unit/policies/reference.yaml",
+	         srcdir ? srcdir : "..");
 	snprintf(mmdb, sizeof(mmdb), "%s/test-city.mmdb", data ? data : "tests/data");
 
 	policy_t *pol = NULL;
@@ -178,12 +185,13 @@ int main(void)
 		sorted(ans, sans, sizeof(sans));
 		fx_flags_text(a.flags, fl, sizeof(fl));
 		unsigned want_scope = tc->scope < 0 ? gi.prefix_len : (unsigned)tc->scope;
-		bool pass = ret == HG_EOK && strcmp(sans, tc->answer) == 0 && a.scope == want_scope &&
-		            a.ttl == tc->ttl && strcmp(fl, tc->flags) == 0;
-		ok(pass, "%-26s %-10s (%s) answer [%s] scope %u ttl %u flags %s", tc->name, tc->client,
-		   gi.found ? gi.country : "unmapped", ans, a.scope, a.ttl, fl);
+		bool pass = ret == HG_EOK && strcmp(sans, tc->answer) == 0 &&
+		            a.scope == want_scope && a.ttl == tc->ttl && strcmp(fl, tc->flags) == 0;
+		ok(pass, "%-26s %-10s (%s) answer [%s] scope %u ttl %u flags %s", tc->name,
+		   tc->client, gi.found ? gi.country : "unmapped", ans, a.scope, a.ttl, fl);
 		if (!pass) {
-			diag("expected [%s] scope %u ttl %u flags %s", tc->answer, want_scope, tc->ttl, tc->flags);
+			diag("expected [%s] scope %u ttl %u flags %s", tc->answer, want_scope,
+			     tc->ttl, tc->flags);
 		}
 		free(blob);
 	}
@@ -191,7 +199,8 @@ int main(void)
 	geo_info_t gi;
 	sel_client_t cl = fx_client("10.99.0.1", 0, NULL);
 	geo_lookup(geo, cl.family, cl.addr, &gi);
-	ok(!gi.found && gi.prefix_len > 0 && gi.prefix_len <= 16, "10.99.0.1 unmapped, empty region /%u", gi.prefix_len);
+	ok(!gi.found && gi.prefix_len > 0 && gi.prefix_len <= 16,
+	   "10.99.0.1 unmapped, empty region /%u", gi.prefix_len);
 
 	geo_close(geo);
 	policy_free(pol);

@@ -37,10 +37,13 @@ static const char *sub(const char *name)
 
 static void test_measure_key(void)
 {
-	static const struct { const char *ep, *pr; size_t size, want; } cases[] = {
+	static const struct {
+		const char *ep, *pr;
+		size_t size, want;
+	} cases[] = {
 		{ "waf-fra", "eu-fra", 64, 14 },
 		{ "a", "b", 3, 3 },
-		{ "a", "b", 2, 0 },                /* does not fit */
+		{ "a", "b", 2, 0 }, /* does not fit */
 		{ "", "p", 8, 2 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -51,7 +54,7 @@ static void test_measure_key(void)
 		if (n > 0) {
 			size_t el = strlen(cases[i].ep);
 			ok(memcmp(buf, cases[i].ep, el) == 0 && buf[el] == 0 &&
-			   memcmp(buf + el + 1, cases[i].pr, strlen(cases[i].pr)) == 0,
+			           memcmp(buf + el + 1, cases[i].pr, strlen(cases[i].pr)) == 0,
 			   "measure key bytes %s\\0%s", cases[i].ep, cases[i].pr);
 		}
 	}
@@ -59,13 +62,18 @@ static void test_measure_key(void)
 
 static void test_measure_key_split(void)
 {
-	static const struct { const char *key; size_t klen; int want; const char *ep, *pr; } c[] = {
+	static const struct {
+		const char *key;
+		size_t klen;
+		int want;
+		const char *ep, *pr;
+	} c[] = {
 		{ "waf-fra\0eu-fra", 14, HG_EOK, "waf-fra", "eu-fra" },
 		{ "a\0b", 3, HG_EOK, "a", "b" },
-		{ "ab", 2, HG_ECORRUPT, NULL, NULL },        /* no separator */
-		{ "\0b", 2, HG_ECORRUPT, NULL, NULL },       /* empty endpoint */
-		{ "a\0", 2, HG_ECORRUPT, NULL, NULL },       /* empty prober */
-		{ "a\0b\0c", 5, HG_ECORRUPT, NULL, NULL },   /* two separators */
+		{ "ab", 2, HG_ECORRUPT, NULL, NULL },      /* no separator */
+		{ "\0b", 2, HG_ECORRUPT, NULL, NULL },     /* empty endpoint */
+		{ "a\0", 2, HG_ECORRUPT, NULL, NULL },     /* empty prober */
+		{ "a\0b\0c", 5, HG_ECORRUPT, NULL, NULL }, /* two separators */
 		{ "", 0, HG_ECORRUPT, NULL, NULL },
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
@@ -73,7 +81,8 @@ static void test_measure_key_split(void)
 		int ret = store_measure_key_split(c[i].key, c[i].klen, ep, pr);
 		is_int(ret, c[i].want, "split case %zu", i);
 		if (c[i].want == HG_EOK) {
-			ok(strcmp(ep, c[i].ep) == 0 && strcmp(pr, c[i].pr) == 0, "split: %s / %s", ep, pr);
+			ok(strcmp(ep, c[i].ep) == 0 && strcmp(pr, c[i].pr) == 0, "split: %s / %s",
+			   ep, pr);
 		}
 	}
 	/* Longest ids split; one byte more is refused. */
@@ -84,17 +93,19 @@ static void test_measure_key_split(void)
 	size_t n = store_measure_key(key, sizeof(key), id, id);
 	is_int(n, STORE_MEASURE_KEY_MAX, "longest key is STORE_MEASURE_KEY_MAX");
 	ok(store_measure_key_split(key, n, ep, pr) == HG_EOK && strlen(ep) == HG_ID_MAX &&
-	   strlen(pr) == HG_ID_MAX, "longest ids split");
+	           strlen(pr) == HG_ID_MAX,
+	   "longest ids split");
 	id[HG_ID_MAX] = 'e';
 	id[HG_ID_MAX + 1] = '\0';
 	n = store_measure_key(key, sizeof(key), id, "p");
-	is_int(store_measure_key_split(key, n, ep, pr), HG_ECORRUPT, "an id over HG_ID_MAX is refused");
+	is_int(store_measure_key_split(key, n, ep, pr), HG_ECORRUPT,
+	       "an id over HG_ID_MAX is refused");
 }
 
 /* Visitor: records "key=value;" and stops (returns 7) at value "stop". */
 typedef struct {
 	char seen[256];
-	int del_value;       /* write walks: delete entries whose value is this digit */
+	int del_value; /* write walks: delete entries whose value is this digit */
 } visit_log_t;
 
 static int log_visit(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
@@ -149,29 +160,34 @@ static void test_iter(void)
 	put_str(&w, STORE_CURSORS, "b", "4");
 	put_str(&w, STORE_CURSORS, "c", "stop");
 	put_str(&w, STORE_CURSORS, "d", "5");
-	put_str(&w, STORE_EPSETS, "ep1", "x");      /* DUPSORT: values sorted */
+	put_str(&w, STORE_EPSETS, "ep1", "x"); /* DUPSORT: values sorted */
 	put_str(&w, STORE_EPSETS, "ep1", "w");
 	put_str(&w, STORE_EPSETS, "ep1", "y");
 	put_str(&w, STORE_EPSETS, "ep2", "z");
 	is_int(store_wtxn_commit(&w), HG_EOK, "iter: fill");
 
 	static const struct {
-		enum store_dbi db; const char *prefix; bool dup; int want_ret; const char *want;
+		enum store_dbi db;
+		const char *prefix;
+		bool dup;
+		int want_ret;
+		const char *want;
 	} c[] = {
-		{ STORE_CURSORS, NULL, false, 7, "a=1;ab=2;abc=3;b=4;c=stop;" },   /* stop value returned */
+		{ STORE_CURSORS, NULL, false, 7,
+		  "a=1;ab=2;abc=3;b=4;c=stop;" }, /* stop value returned */
 		{ STORE_CURSORS, "a", false, HG_EOK, "a=1;ab=2;abc=3;" },
 		{ STORE_CURSORS, "ab", false, HG_EOK, "ab=2;abc=3;" },
 		{ STORE_CURSORS, "abcd", false, HG_EOK, "" },
-		{ STORE_CURSORS, "aa", false, HG_EOK, "" },                        /* between keys */
+		{ STORE_CURSORS, "aa", false, HG_EOK, "" }, /* between keys */
 		{ STORE_CURSORS, "d", false, HG_EOK, "d=5;" },
-		{ STORE_CURSORS, "e", false, HG_EOK, "" },                         /* past the end */
+		{ STORE_CURSORS, "e", false, HG_EOK, "" }, /* past the end */
 		{ STORE_EPSETS, NULL, false, HG_EOK, "ep1=w;ep1=x;ep1=y;ep2=z;" }, /* every dup */
 		{ STORE_EPSETS, "ep", false, HG_EOK, "ep1=w;ep1=x;ep1=y;ep2=z;" },
 		{ STORE_EPSETS, "ep1", true, HG_EOK, "ep1=w;ep1=x;ep1=y;" },
 		{ STORE_EPSETS, "ep2", true, HG_EOK, "ep2=z;" },
-		{ STORE_EPSETS, "ep", true, HG_EOK, "" },                         /* dup: exact key only */
+		{ STORE_EPSETS, "ep", true, HG_EOK, "" }, /* dup: exact key only */
 		{ STORE_EPSETS, "ep3", true, HG_EOK, "" },
-		{ STORE_MEASUREMENTS, NULL, false, HG_EOK, "" },                   /* empty DB */
+		{ STORE_MEASUREMENTS, NULL, false, HG_EOK, "" }, /* empty DB */
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		int ret;
@@ -187,14 +203,20 @@ static void test_iter(void)
 	visit_log_t l = { { 0 }, 0 };
 	is_int(store_foreach(&r, STORE_CURSORS, NULL, 0, log_visit, &l), HG_EINVAL,
 	       "foreach on a txn never begun: HG_EINVAL");
-	is_int(store_count(&r, STORE_CURSORS, &n), HG_EINVAL, "count on a txn never begun: HG_EINVAL");
+	is_int(store_count(&r, STORE_CURSORS, &n), HG_EINVAL,
+	       "count on a txn never begun: HG_EINVAL");
 	store_rtxn_begin(s, &r);
 	is_int(store_foreach_dup(&r, STORE_EPSETS, "", 0, log_visit, &l), HG_EINVAL,
 	       "foreach_dup with an empty key: HG_EINVAL");
 	is_int(store_foreach(&r, STORE_CURSORS, "a", 1, fail_visit, NULL), HG_ECORRUPT,
 	       "a visitor's error stops the walk and is returned");
-	static const struct { enum store_dbi db; size_t want; } counts[] = {
-		{ STORE_CURSORS, 6 }, { STORE_EPSETS, 4 }, { STORE_MEASUREMENTS, 0 },
+	static const struct {
+		enum store_dbi db;
+		size_t want;
+	} counts[] = {
+		{ STORE_CURSORS, 6 },
+		{ STORE_EPSETS, 4 },
+		{ STORE_MEASUREMENTS, 0 },
 	};
 	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
 		n = 99;
@@ -239,7 +261,8 @@ static void test_iter(void)
 	is_int(store_wforeach(&w, STORE_CURSORS, NULL, 0, log_visit, &l), HG_ECORRUPT,
 	       "wforeach after a failure returns the sticky error");
 	is_int(store_wtxn_commit(&w), HG_ECORRUPT, "commit aborts");
-	is_str(walk(s, STORE_EPSETS, NULL, false, &ret), "ep1=y;ep2=z;", "nothing of it was written");
+	is_str(walk(s, STORE_EPSETS, NULL, false, &ret), "ep1=y;ep2=z;",
+	       "nothing of it was written");
 	store_wtxn_begin(s, &w);
 	store_wforeach_dup(&w, STORE_EPSETS, "ep1", 3, log_visit, &l);
 	store_wtxn_commit(&w);
@@ -251,7 +274,8 @@ static void test_iter(void)
 static void test_open_errors(void)
 {
 	store_t *s = NULL;
-	is_int(store_open(sub("missing"), STORE_RDONLY, &s), HG_ENOENT, "rdonly open of missing dir");
+	is_int(store_open(sub("missing"), STORE_RDONLY, &s), HG_ENOENT,
+	       "rdonly open of missing dir");
 	ok(strstr(store_last_error(), "no haltgslb database") != NULL, "reason: %s",
 	   store_last_error());
 	mkdir(sub("empty"), 0750);
@@ -283,7 +307,8 @@ static void test_registry(void)
 	is_int(store_wtxn_commit(&w), HG_EOK, "commit");
 	store_close(a);
 
-	is_int(store_open(sub("reg/deep"), STORE_RDONLY, &a), HG_EOK, "reopen rdonly after last close");
+	is_int(store_open(sub("reg/deep"), STORE_RDONLY, &a), HG_EOK,
+	       "reopen rdonly after last close");
 	is_int(store_open(sub("reg/deep"), 0, &b), HG_EACCES, "rw open of a handle held rdonly");
 	is_int(store_wtxn_begin(a, &w), HG_EACCES, "write txn on rdonly store");
 	is_int(store_wtxn_commit(&w), HG_EACCES, "commit of failed begin returns its error");
@@ -296,7 +321,8 @@ static void test_registry(void)
 	memcpy(&got, val, sizeof(got));
 	ok(len == 4 && got == 7, "value read back");
 	is_int(store_get(&r, STORE_META, HG_META_SCHEMA_VERSION, strlen(HG_META_SCHEMA_VERSION),
-	                 &val, &len), HG_EOK, "schema_version written on create");
+	                 &val, &len),
+	       HG_EOK, "schema_version written on create");
 	memcpy(&got, val, sizeof(got));
 	ok(len == 4 && got == HG_SCHEMA_VERSION, "schema_version is %u", HG_SCHEMA_VERSION);
 	store_rtxn_free(&r);
@@ -325,18 +351,23 @@ static void set_version(const char *dir, const uint32_t *version)
 
 static void test_schema(void)
 {
-	static const struct { uint32_t version; bool missing; unsigned flags; int want; } cases[] = {
+	static const struct {
+		uint32_t version;
+		bool missing;
+		unsigned flags;
+		int want;
+	} cases[] = {
 		{ 2, false, STORE_RDONLY, HG_EOK },
 		{ 3, false, STORE_RDONLY, HG_ESCHEMA },
-		{ 3, false, STORE_CREATE, HG_ESCHEMA },   /* CREATE never overwrites a version */
-		{ 1, false, STORE_RDONLY, HG_ESCHEMA },   /* the previous version too ... */
+		{ 3, false, STORE_CREATE, HG_ESCHEMA }, /* CREATE never overwrites a version */
+		{ 1, false, STORE_RDONLY, HG_ESCHEMA }, /* the previous version too ... */
 		{ 1, false, STORE_CREATE, HG_ESCHEMA },
-		{ 1, false, STORE_CREATE | STORE_UPGRADE, HG_EOK },   /* ... but for its upgrade */
+		{ 1, false, STORE_CREATE | STORE_UPGRADE, HG_EOK }, /* ... but for its upgrade */
 		{ 3, false, STORE_CREATE | STORE_UPGRADE, HG_ESCHEMA },
 		{ 2, false, STORE_RDONLY | STORE_UPGRADE, HG_EINVAL },
-		{ 0, false, 0,            HG_ESCHEMA },
-		{ 0, true,  STORE_RDONLY, HG_ESCHEMA },
-		{ 0, true,  0,            HG_ESCHEMA },
+		{ 0, false, 0, HG_ESCHEMA },
+		{ 0, true, STORE_RDONLY, HG_ESCHEMA },
+		{ 0, true, 0, HG_ESCHEMA },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *dir = sub("schema");
@@ -362,7 +393,7 @@ static void test_sticky_and_reads(void)
 	store_wtxn_t w;
 	store_wtxn_begin(s, &w);
 	store_put(&w, STORE_CURSORS, "a", 1, "1", 1);
-	store_put(&w, STORE_CURSORS, "", 0, "2", 1);     /* zero-length key: MDB_BAD_VALSIZE */
+	store_put(&w, STORE_CURSORS, "", 0, "2", 1); /* zero-length key: MDB_BAD_VALSIZE */
 	is_int(w.err, HG_EINVAL, "failing put sets the sticky error");
 	store_put(&w, STORE_CURSORS, "b", 1, "3", 1);
 	const void *val;
@@ -380,7 +411,7 @@ static void test_sticky_and_reads(void)
 
 	store_wtxn_begin(s, &w);
 	store_put(&w, STORE_CURSORS, "a", 1, "1", 1);
-	store_del(&w, STORE_CURSORS, "zz", 2);            /* missing key: no error */
+	store_del(&w, STORE_CURSORS, "zz", 2); /* missing key: no error */
 	is_int(store_wget(&w, STORE_CURSORS, "a", 1, &val, &len), HG_EOK, "wget sees own put");
 	is_int(store_wget(&w, STORE_CURSORS, "q", 1, &val, &len), HG_ENOENT, "wget missing");
 	is_int(w.err, HG_EOK, "ENOENT and missing delete are not sticky");
@@ -405,7 +436,8 @@ static void test_sticky_and_reads(void)
 	store_drop_all(&w, STORE_CURSORS);
 	is_int(store_wtxn_commit(&w), HG_EOK, "drop_all commit");
 	store_rtxn_begin(s, &r);
-	is_int(store_get(&r, STORE_CURSORS, "a", 1, &val, &len), HG_ENOENT, "drop_all emptied the DB");
+	is_int(store_get(&r, STORE_CURSORS, "a", 1, &val, &len), HG_ENOENT,
+	       "drop_all emptied the DB");
 	store_rtxn_free(&r);
 	ok(r.txn == NULL, "rtxn_free releases the txn");
 	store_close(s);
@@ -433,8 +465,8 @@ static void test_map_full(void)
 	}
 	is_int(w.err, HG_EMAPFULL, "filling the map → HG_EMAPFULL after %d puts", i);
 	is_int(store_wtxn_commit(&w), HG_EMAPFULL, "commit reports HG_EMAPFULL");
-	ok(strstr(hg_strerror(HG_EMAPFULL), "HG_STORE_MAPSIZE_MAX") != NULL, "text tells what to do: %s",
-	   hg_strerror(HG_EMAPFULL));
+	ok(strstr(hg_strerror(HG_EMAPFULL), "HG_STORE_MAPSIZE_MAX") != NULL,
+	   "text tells what to do: %s", hg_strerror(HG_EMAPFULL));
 	store_close(s);
 	rm_env(sub("small"));
 }

@@ -50,8 +50,14 @@ static volatile const uint8_t *gone_page(const char *name)
 
 /* ---- outside a guard, in children: nothing changes ---- */
 
-enum child_case { C_DFL_FAULT, C_FATAL_FAULT, C_FATAL_ASSERT, C_CHAIN_ASSERT, C_USER_SIGNAL,
-                  C_PREV_HANDLER };
+enum child_case {
+	C_DFL_FAULT,
+	C_FATAL_FAULT,
+	C_FATAL_ASSERT,
+	C_CHAIN_ASSERT,
+	C_USER_SIGNAL,
+	C_PREV_HANDLER
+};
 
 static void prev_handler(int sig)
 {
@@ -98,17 +104,19 @@ static void test_unguarded(void)
 {
 	static const struct {
 		enum child_case c;
-		int signal;             /* expected terminating signal, or 0 */
-		int status;             /* else expected exit status */
+		int signal; /* expected terminating signal, or 0 */
+		int status; /* else expected exit status */
 		const char *says;
 		const char *what;
 	} cases[] = {
-		{ C_DFL_FAULT,    SIGBUS, 0, "",                          "chain, fault, default action → killed by SIGBUS" },
-		{ C_FATAL_FAULT,  0,      1, "test-tool: read fault (SIGBUS)", "fatal, fault → message, exit 1" },
-		{ C_FATAL_ASSERT, 0,      1, "LMDB: mdb.c:1: Assertion",  "fatal, LMDB assertion → message, exit 1" },
-		{ C_CHAIN_ASSERT, 0,      0, "",                          "chain, LMDB assertion → returns (LMDB aborts)" },
-		{ C_USER_SIGNAL,  SIGBUS, 0, "",                          "a SIGBUS sent by kill() inside a guard → killed" },
-		{ C_PREV_HANDLER, 0,      3, "",                          "chain, fault → the previous handler runs" },
+		{ C_DFL_FAULT, SIGBUS, 0, "", "chain, fault, default action → killed by SIGBUS" },
+		{ C_FATAL_FAULT, 0, 1, "test-tool: read fault (SIGBUS)",
+		  "fatal, fault → message, exit 1" },
+		{ C_FATAL_ASSERT, 0, 1, "LMDB: mdb.c:1: Assertion",
+		  "fatal, LMDB assertion → message, exit 1" },
+		{ C_CHAIN_ASSERT, 0, 0, "", "chain, LMDB assertion → returns (LMDB aborts)" },
+		{ C_USER_SIGNAL, SIGBUS, 0, "", "a SIGBUS sent by kill() inside a guard → killed" },
+		{ C_PREV_HANDLER, 0, 3, "", "chain, fault → the previous handler runs" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int pfd[2];
@@ -135,7 +143,8 @@ static void test_unguarded(void)
 		waitpid(pid, &st, 0);
 		bool pass = cases[i].signal ? (WIFSIGNALED(st) && WTERMSIG(st) == cases[i].signal)
 		                            : (WIFEXITED(st) && WEXITSTATUS(st) == cases[i].status);
-		ok(pass && strstr(err, cases[i].says) != NULL, "%s (status 0x%x)", cases[i].what, st);
+		ok(pass && strstr(err, cases[i].says) != NULL, "%s (status 0x%x)", cases[i].what,
+		   st);
 		if (!pass || strstr(err, cases[i].says) == NULL) {
 			diag("stderr: %s", err);
 		}
@@ -185,7 +194,7 @@ static void test_guarded(void)
 		} else {
 			where = 1;
 		}
-		(void)page[3];          /* now the outer one */
+		(void)page[3]; /* now the outer one */
 		store_guard_disarm(&outer);
 	} else {
 		where = where == 1 ? 2 : 3;
@@ -230,7 +239,8 @@ static void test_threads(void)
 {
 	volatile const uint8_t *page = gone_page("b.bin");
 	ok(page != NULL && !store_guard_call(touch_gone, (void *)page) &&
-	   store_guard_call(nothing, NULL), "store_guard_call: false on a fault, true otherwise");
+	           store_guard_call(nothing, NULL),
+	   "store_guard_call: false on a fault, true otherwise");
 
 	sigset_t all, old;
 	sigfillset(&all);
@@ -242,7 +252,8 @@ static void test_threads(void)
 	if (rc == 0) {
 		pthread_join(t, &res);
 	}
-	is_int((intptr_t)res, STORE_FAULT_SIGBUS, "a thread started with SIGBUS blocked is guarded");
+	is_int((intptr_t)res, STORE_FAULT_SIGBUS,
+	       "a thread started with SIGBUS blocked is guarded");
 }
 
 /* ---- a store truncated while open ---- */
@@ -297,7 +308,8 @@ static void test_store_truncated(void)
 	ok(!store_is_broken(s), "not broken until marked");
 	store_mark_broken(s);
 	ok(store_is_broken(s) && store_check_file(s, why, sizeof(why)) == HG_ECORRUPT &&
-	   strstr(why, "faulted") != NULL, "marked broken: the check says so: %s", why);
+	           strstr(why, "faulted") != NULL,
+	   "marked broken: the check says so: %s", why);
 	store_close(s);
 
 	is_int(store_open(sub("env"), STORE_RDONLY, &s), HG_ECORRUPT,
@@ -317,7 +329,7 @@ int main(void)
 		ok(0, "mkdtemp %s", base);
 		return done_testing();
 	}
-	test_unguarded();               /* before this process installs anything */
+	test_unguarded(); /* before this process installs anything */
 	struct sigaction before, cur;
 	sigaction(SIGBUS, NULL, &before);
 	ok(store_guard_install(STORE_GUARD_CHAIN, NULL) == 0, "handler installed");

@@ -44,8 +44,8 @@ static void rm_env(const char *dir)
 }
 
 typedef struct {
-	unsigned first, n;             /* records first .. first + n - 1 */
-	unsigned runs;                 /* how often the body ran */
+	unsigned first, n; /* records first .. first + n - 1 */
+	unsigned runs;     /* how often the body ran */
 } fill_t;
 
 static int fill_body(store_wtxn_t *w, void *ctx)
@@ -73,8 +73,7 @@ static size_t count(store_t *s)
 	return n;
 }
 
-static store_t *open_with(const char *dir, unsigned flags, const char *initial,
-                          const char *limit)
+static store_t *open_with(const char *dir, unsigned flags, const char *initial, const char *limit)
 {
 	if (initial) {
 		setenv("HG_STORE_MAPSIZE", initial, 1);
@@ -102,8 +101,8 @@ static void test_grow(void)
 	}
 	store_map_info_t m0, m1;
 	store_map_info(s, &m0);
-	ok(m0.map == 65536 && m0.limit == 67108864, "map %llu, limit %llu", (unsigned long long)m0.map,
-	   (unsigned long long)m0.limit);
+	ok(m0.map == 65536 && m0.limit == 67108864, "map %llu, limit %llu",
+	   (unsigned long long)m0.map, (unsigned long long)m0.limit);
 	fill_t f = { .first = 0, .n = 1000 };
 	is_int(store_write(s, fill_body, &f), HG_EOK, "8 MiB written through store_write()");
 	store_map_info(s, &m1);
@@ -125,7 +124,8 @@ static void test_grow(void)
 	 * it cannot write past it without meeting a full map. */
 	s = open_with(sub("grow"), 0, "65536", "14680064");
 	got = s != NULL && store_map_info(s, &m2) == HG_EOK;
-	ok(got && m2.map == 14680064, "reopened under a 14 MiB ceiling: map %llu, not the recorded %llu",
+	ok(got && m2.map == 14680064,
+	   "reopened under a 14 MiB ceiling: map %llu, not the recorded %llu",
 	   (unsigned long long)m2.map, (unsigned long long)m1.map);
 	fill_t more = { .first = 5000, .n = 300 };
 	is_int(store_write(s, fill_body, &more), HG_EMAPFULL,
@@ -156,7 +156,8 @@ static void test_ceiling(void)
 	is_int(store_write(s, fill_body, &big), HG_EMAPFULL, "3 MiB more: HG_EMAPFULL");
 	const char *why = store_last_error();
 	ok(strstr(why, "limit of 1048576 bytes") != NULL &&
-	   strstr(why, "HG_STORE_MAPSIZE_MAX") != NULL, "the error names the limit: %s", why);
+	           strstr(why, "HG_STORE_MAPSIZE_MAX") != NULL,
+	   "the error names the limit: %s", why);
 	is_int(count(s), 20, "nothing of the failed transaction was written");
 	store_map_info_t m;
 	store_map_info(s, &m);
@@ -182,7 +183,7 @@ static void test_warning(void)
 	store_map_info(s, &m);
 	ok(!m.warn, "%llu of %llu bytes: no warning", (unsigned long long)m.used,
 	   (unsigned long long)m.limit);
-	fill_t g = { .first = 1000, .n = 180 };   /* about 12.5 KB each: to some 84 % */
+	fill_t g = { .first = 1000, .n = 180 }; /* about 12.5 KB each: to some 84 % */
 	is_int(store_write(s, fill_body, &g), HG_EOK, "fill up to over 80 %%");
 	store_map_info(s, &m);
 	ok(m.warn && m.used * 100 >= m.limit * STORE_MAP_WARN_PCT, "%llu of %llu bytes: warning",
@@ -198,11 +199,12 @@ static int run_grower(const char *dir, unsigned first, unsigned n)
 	char arg_first[16], arg_n[16];
 	snprintf(arg_first, sizeof(arg_first), "%u", first);
 	snprintf(arg_n, sizeof(arg_n), "%u", n);
-	char *const argv[] = { (char *)"test_store_map", (char *)"--grow", (char *)dir, arg_first,
-	                       arg_n, NULL };
+	char *const argv[] = {
+		(char *)"test_store_map", (char *)"--grow", (char *)dir, arg_first, arg_n, NULL
+	};
 	pid_t pid;
-	setenv("HG_STORE_MAPSIZE", "65536", 1);             /* grows from the recorded size */
-	setenv("HG_STORE_MAPSIZE_MAX", "268435456", 1);   /* the writer's ceiling is larger */
+	setenv("HG_STORE_MAPSIZE", "65536", 1);         /* grows from the recorded size */
+	setenv("HG_STORE_MAPSIZE_MAX", "268435456", 1); /* the writer's ceiling is larger */
 	int rc = posix_spawn(&pid, self, NULL, NULL, argv, environ);
 	unsetenv("HG_STORE_MAPSIZE");
 	unsetenv("HG_STORE_MAPSIZE_MAX");
@@ -267,7 +269,7 @@ static void test_reader_follows(void)
 	is_int(store_rtxn_begin(r, &mine), HG_EMAPRESIZED,
 	       "a read while another is active: HG_EMAPRESIZED, the map stays");
 	ok(store_remap_wanted(r), "a remap is wanted");
-	store_rtxn_end(&mine);   /* (if the read was begun after all) */
+	store_rtxn_end(&mine); /* (if the read was begun after all) */
 	h.release = 1;
 	pthread_join(t, NULL);
 	is_int(store_remap(r), HG_EOK, "store_remap() once the other read ended");
@@ -306,7 +308,8 @@ static void test_hold(void)
 	fill_t g = { .first = 10, .n = 1 };
 	is_int(store_write(s, fill_body, &g), HG_EOK, "a commit");
 	is_int(store_rtxn_resume(s, &r), HG_EOK, "resumed after the commit");
-	ok(mdb_txn_id(r.txn) > id1 && store_get(&r, STORE_CURSORS, "k000010", 7, &v2, &len) == HG_EOK,
+	ok(mdb_txn_id(r.txn) > id1 &&
+	           store_get(&r, STORE_CURSORS, "k000010", 7, &v2, &len) == HG_EOK,
 	   "a newer snapshot, with the new record");
 	store_rtxn_hold(&r);
 	is_int(store_write(s, fill_body, &g), HG_EOK, "another commit");
@@ -333,7 +336,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		fill_t f = { .first = (unsigned)strtoul(argv[3], NULL, 10),
-		             .n = (unsigned)strtoul(argv[4], NULL, 10) };
+			     .n = (unsigned)strtoul(argv[4], NULL, 10) };
 		int ret = store_write(s, fill_body, &f);
 		store_close(s);
 		return ret == HG_EOK ? 0 : 1;

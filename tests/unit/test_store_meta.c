@@ -16,14 +16,21 @@
 #include "tap.h"
 
 static char base[512];
-static uint8_t *orig;          /* data.mdb of a real environment */
+static uint8_t *orig; /* data.mdb of a real environment */
 static size_t orig_len;
 static size_t psize;
 
 /* Offsets in a meta page (LMDB 0.9, 64-bit): see store_meta.h. */
 enum {
-	OFF_PGNO = 0, OFF_FLAGS = 10, OFF_MAGIC = 16, OFF_VERSION = 20, OFF_PSIZE = 40,
-	OFF_FREE_ROOT = 80, OFF_MAIN_ROOT = 128, OFF_LAST_PG = 136, OFF_TXNID = 144,
+	OFF_PGNO = 0,
+	OFF_FLAGS = 10,
+	OFF_MAGIC = 16,
+	OFF_VERSION = 20,
+	OFF_PSIZE = 40,
+	OFF_FREE_ROOT = 80,
+	OFF_MAIN_ROOT = 128,
+	OFF_LAST_PG = 136,
+	OFF_TXNID = 144,
 };
 
 static const char *sub(const char *name)
@@ -131,38 +138,120 @@ static size_t need_of(const uint8_t *b)
 	return (size_t)((a > c ? a : c) + 1) * psize;
 }
 
-static void m_none(uint8_t *b, size_t *len) { (void)b; (void)len; }
-static void m_empty(uint8_t *b, size_t *len) { (void)b; *len = 0; }
-static void m_cut_in_meta0(uint8_t *b, size_t *len) { (void)b; *len = 100; }
-static void m_cut_in_meta1(uint8_t *b, size_t *len) { (void)b; *len = psize + 100; }
-static void m_metas_only(uint8_t *b, size_t *len) { (void)b; *len = 2 * psize; }
-static void m_one_page_short(uint8_t *b, size_t *len) { *len = need_of(b) - psize; }
-static void m_one_byte_short(uint8_t *b, size_t *len) { *len = need_of(b) - 1; }
-static void m_zero_meta0(uint8_t *b, size_t *len) { (void)len; memset(b, 0, psize); }
-static void m_zero_meta1(uint8_t *b, size_t *len) { (void)len; memset(b + psize, 0, psize); }
-static void m_zero_metas(uint8_t *b, size_t *len) { (void)len; memset(b, 0, 2 * psize); }
-static void m_not_meta(uint8_t *b, size_t *len) { (void)len; b[OFF_FLAGS] = 0x02; }
-static void m_swapped(uint8_t *b, size_t *len) { (void)len; put32(b, 0, OFF_MAGIC, 0xDEC0EFBEu); }
-static void m_magic(uint8_t *b, size_t *len) { (void)len; put32(b, 1, OFF_MAGIC, 0xBEEFC0DFu); }
-static void m_version(uint8_t *b, size_t *len) { (void)len; put32(b, 0, OFF_VERSION, 2); }
-static void m_psize0(uint8_t *b, size_t *len) { (void)len; put32(b, 0, OFF_PSIZE, 0); }
-static void m_psize_odd(uint8_t *b, size_t *len) { (void)len; put32(b, 0, OFF_PSIZE, 3000); }
-static void m_psize_huge(uint8_t *b, size_t *len) { (void)len; put32(b, 0, OFF_PSIZE, 1u << 20); }
+static void m_none(uint8_t *b, size_t *len)
+{
+	(void)b;
+	(void)len;
+}
+static void m_empty(uint8_t *b, size_t *len)
+{
+	(void)b;
+	*len = 0;
+}
+static void m_cut_in_meta0(uint8_t *b, size_t *len)
+{
+	(void)b;
+	*len = 100;
+}
+static void m_cut_in_meta1(uint8_t *b, size_t *len)
+{
+	(void)b;
+	*len = psize + 100;
+}
+static void m_metas_only(uint8_t *b, size_t *len)
+{
+	(void)b;
+	*len = 2 * psize;
+}
+static void m_one_page_short(uint8_t *b, size_t *len)
+{
+	*len = need_of(b) - psize;
+}
+static void m_one_byte_short(uint8_t *b, size_t *len)
+{
+	*len = need_of(b) - 1;
+}
+static void m_zero_meta0(uint8_t *b, size_t *len)
+{
+	(void)len;
+	memset(b, 0, psize);
+}
+static void m_zero_meta1(uint8_t *b, size_t *len)
+{
+	(void)len;
+	memset(b + psize, 0, psize);
+}
+static void m_zero_metas(uint8_t *b, size_t *len)
+{
+	(void)len;
+	memset(b, 0, 2 * psize);
+}
+static void m_not_meta(uint8_t *b, size_t *len)
+{
+	(void)len;
+	b[OFF_FLAGS] = 0x02;
+}
+static void m_swapped(uint8_t *b, size_t *len)
+{
+	(void)len;
+	put32(b, 0, OFF_MAGIC, 0xDEC0EFBEu);
+}
+static void m_magic(uint8_t *b, size_t *len)
+{
+	(void)len;
+	put32(b, 1, OFF_MAGIC, 0xBEEFC0DFu);
+}
+static void m_version(uint8_t *b, size_t *len)
+{
+	(void)len;
+	put32(b, 0, OFF_VERSION, 2);
+}
+static void m_psize0(uint8_t *b, size_t *len)
+{
+	(void)len;
+	put32(b, 0, OFF_PSIZE, 0);
+}
+static void m_psize_odd(uint8_t *b, size_t *len)
+{
+	(void)len;
+	put32(b, 0, OFF_PSIZE, 3000);
+}
+static void m_psize_huge(uint8_t *b, size_t *len)
+{
+	(void)len;
+	put32(b, 0, OFF_PSIZE, 1u << 20);
+}
 static void m_psize_differ(uint8_t *b, size_t *len)
 {
 	(void)len;
 	put32(b, 1, OFF_PSIZE, (uint32_t)psize / 2);
 }
-static void m_pgno(uint8_t *b, size_t *len) { (void)len; put64(b, 1, OFF_PGNO, 5); }
-static void m_parity(uint8_t *b, size_t *len) { (void)len; put64(b, 0, OFF_TXNID, 7); }
+static void m_pgno(uint8_t *b, size_t *len)
+{
+	(void)len;
+	put64(b, 1, OFF_PGNO, 5);
+}
+static void m_parity(uint8_t *b, size_t *len)
+{
+	(void)len;
+	put64(b, 0, OFF_TXNID, 7);
+}
 static void m_root(uint8_t *b, size_t *len)
 {
 	(void)len;
 	unsigned k = newer(b);
 	put64(b, k, OFF_MAIN_ROOT, get64(b, k, OFF_LAST_PG) + 1);
 }
-static void m_free_root_meta(uint8_t *b, size_t *len) { (void)len; put64(b, 0, OFF_FREE_ROOT, 1); }
-static void m_last_pg0(uint8_t *b, size_t *len) { (void)len; put64(b, 1, OFF_LAST_PG, 0); }
+static void m_free_root_meta(uint8_t *b, size_t *len)
+{
+	(void)len;
+	put64(b, 0, OFF_FREE_ROOT, 1);
+}
+static void m_last_pg0(uint8_t *b, size_t *len)
+{
+	(void)len;
+	put64(b, 1, OFF_LAST_PG, 0);
+}
 /* The older meta page records more pages than the file has (a reader may
  * still use its snapshot). */
 static void m_older_longer(uint8_t *b, size_t *len)
@@ -191,34 +280,39 @@ static void test_crafted(void)
 		const char *what;
 		mutate_fn fn;
 		int want;
-		const char *says;       /* in the reason */
+		const char *says; /* in the reason */
 	} cases[] = {
-		{ "intact file",                      m_none,           HG_EOK,      "" },
-		{ "empty file (new environment)",     m_empty,          HG_ENOENT,   "empty" },
-		{ "cut inside meta page 0",           m_cut_in_meta0,   HG_ECORRUPT, "inside meta page 0" },
-		{ "cut inside meta page 1",           m_cut_in_meta1,   HG_ECORRUPT, "inside meta page 1" },
-		{ "only the meta pages left",         m_metas_only,     HG_ECORRUPT, "truncated" },
-		{ "one page short",                   m_one_page_short, HG_ECORRUPT, "truncated" },
-		{ "one byte short",                   m_one_byte_short, HG_ECORRUPT, "truncated" },
-		{ "meta page 0 zeroed",               m_zero_meta0,     HG_ECORRUPT, "page 0 is not an LMDB meta page" },
-		{ "meta page 1 zeroed",               m_zero_meta1,     HG_ECORRUPT, "page 1 is not an LMDB meta page" },
-		{ "both meta pages zeroed",           m_zero_metas,     HG_ECORRUPT, "page 0 is not an LMDB meta page" },
-		{ "page 0 without the meta flag",     m_not_meta,       HG_ECORRUPT, "not an LMDB meta page" },
-		{ "other byte order",                 m_swapped,        HG_ECORRUPT, "byte order" },
-		{ "bad magic on page 1",              m_magic,          HG_ECORRUPT, "page 1 is not an LMDB meta page" },
-		{ "data format version 2",            m_version,        HG_ECORRUPT, "format version 2" },
-		{ "page size 0",                      m_psize0,         HG_ECORRUPT, "invalid page size 0" },
-		{ "page size 3000",                   m_psize_odd,      HG_ECORRUPT, "invalid page size 3000" },
-		{ "page size 1 MiB",                  m_psize_huge,     HG_ECORRUPT, "invalid page size" },
-		{ "meta pages disagree on page size", m_psize_differ,   HG_ECORRUPT, "disagree" },
-		{ "page 1 says it is page 5",         m_pgno,           HG_ECORRUPT, "says it is page 5" },
-		{ "odd txn id in meta page 0",        m_parity,         HG_ECORRUPT, "belongs in meta page 1" },
-		{ "main root past the last page",     m_root,           HG_ECORRUPT, "main tree root" },
-		{ "free-page root on a meta page",    m_free_root_meta, HG_ECORRUPT, "free-page tree root is page 1" },
-		{ "last page 0",                      m_last_pg0,       HG_ECORRUPT, "invalid last page 0" },
-		{ "older meta page needs more",       m_older_longer,   HG_ECORRUPT, "truncated" },
-		{ "meta page 0 the newer",            m_pick0,          HG_EOK,      "" },
-		{ "meta page 1 the newer",            m_pick1,          HG_EOK,      "" },
+		{ "intact file", m_none, HG_EOK, "" },
+		{ "empty file (new environment)", m_empty, HG_ENOENT, "empty" },
+		{ "cut inside meta page 0", m_cut_in_meta0, HG_ECORRUPT, "inside meta page 0" },
+		{ "cut inside meta page 1", m_cut_in_meta1, HG_ECORRUPT, "inside meta page 1" },
+		{ "only the meta pages left", m_metas_only, HG_ECORRUPT, "truncated" },
+		{ "one page short", m_one_page_short, HG_ECORRUPT, "truncated" },
+		{ "one byte short", m_one_byte_short, HG_ECORRUPT, "truncated" },
+		{ "meta page 0 zeroed", m_zero_meta0, HG_ECORRUPT,
+		  "page 0 is not an LMDB meta page" },
+		{ "meta page 1 zeroed", m_zero_meta1, HG_ECORRUPT,
+		  "page 1 is not an LMDB meta page" },
+		{ "both meta pages zeroed", m_zero_metas, HG_ECORRUPT,
+		  "page 0 is not an LMDB meta page" },
+		{ "page 0 without the meta flag", m_not_meta, HG_ECORRUPT,
+		  "not an LMDB meta page" },
+		{ "other byte order", m_swapped, HG_ECORRUPT, "byte order" },
+		{ "bad magic on page 1", m_magic, HG_ECORRUPT, "page 1 is not an LMDB meta page" },
+		{ "data format version 2", m_version, HG_ECORRUPT, "format version 2" },
+		{ "page size 0", m_psize0, HG_ECORRUPT, "invalid page size 0" },
+		{ "page size 3000", m_psize_odd, HG_ECORRUPT, "invalid page size 3000" },
+		{ "page size 1 MiB", m_psize_huge, HG_ECORRUPT, "invalid page size" },
+		{ "meta pages disagree on page size", m_psize_differ, HG_ECORRUPT, "disagree" },
+		{ "page 1 says it is page 5", m_pgno, HG_ECORRUPT, "says it is page 5" },
+		{ "odd txn id in meta page 0", m_parity, HG_ECORRUPT, "belongs in meta page 1" },
+		{ "main root past the last page", m_root, HG_ECORRUPT, "main tree root" },
+		{ "free-page root on a meta page", m_free_root_meta, HG_ECORRUPT,
+		  "free-page tree root is page 1" },
+		{ "last page 0", m_last_pg0, HG_ECORRUPT, "invalid last page 0" },
+		{ "older meta page needs more", m_older_longer, HG_ECORRUPT, "truncated" },
+		{ "meta page 0 the newer", m_pick0, HG_EOK, "" },
+		{ "meta page 1 the newer", m_pick1, HG_EOK, "" },
 	};
 	uint8_t *buf = malloc(orig_len);
 	for (size_t i = 0; buf != NULL && i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -227,7 +321,7 @@ static void test_crafted(void)
 		cases[i].fn(buf, &len);
 		char why[400] = "";
 		store_meta_t meta;
-		memset(&meta, 0, sizeof(meta));   /* read below only when ret is HG_EOK */
+		memset(&meta, 0, sizeof(meta)); /* read below only when ret is HG_EOK */
 		int ret = -100;
 		if (write_file(sub("crafted.mdb"), buf, len) == 0) {
 			ret = check_path(sub("crafted.mdb"), &meta, why, sizeof(why));
@@ -236,15 +330,18 @@ static void test_crafted(void)
 		ok(strstr(why, cases[i].says) != NULL, "  says \"%s\": %s", cases[i].says, why);
 		if (cases[i].fn == m_pick0 || cases[i].fn == m_pick1) {
 			unsigned want = cases[i].fn == m_pick1;
-			ok(ret == HG_EOK && meta.which == want && meta.txnid == get64(buf, want, OFF_TXNID),
+			ok(ret == HG_EOK && meta.which == want &&
+			           meta.txnid == get64(buf, want, OFF_TXNID),
 			   "  picks meta page %u (txn %llu)", want,
 			   (unsigned long long)get64(buf, want, OFF_TXNID));
 		}
 		if (cases[i].fn == m_none) {
 			ok(ret == HG_EOK && meta.psize == psize && meta.file_size == orig_len &&
-			   meta.need == need_of(buf) && meta.need <= orig_len && meta.last_pg >= 2,
+			           meta.need == need_of(buf) && meta.need <= orig_len &&
+			           meta.last_pg >= 2,
 			   "  page size %zu, last page %zu, needs %llu of %llu bytes", meta.psize,
-			   meta.last_pg, (unsigned long long)meta.need, (unsigned long long)meta.file_size);
+			   meta.last_pg, (unsigned long long)meta.need,
+			   (unsigned long long)meta.file_size);
 		}
 	}
 	free(buf);
@@ -253,9 +350,13 @@ static void test_crafted(void)
 /* What store_open() says about a bad data.mdb, before LMDB maps it. */
 static void test_open_refuses(void)
 {
-	static const struct { const char *what; mutate_fn fn; const char *says; } cases[] = {
+	static const struct {
+		const char *what;
+		mutate_fn fn;
+		const char *says;
+	} cases[] = {
 		{ "truncated data.mdb", m_one_page_short, "truncated" },
-		{ "zeroed meta pages",  m_zero_metas,     "not an LMDB meta page" },
+		{ "zeroed meta pages", m_zero_metas, "not an LMDB meta page" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t *buf = malloc(orig_len);
@@ -270,10 +371,11 @@ static void test_open_refuses(void)
 		for (int rdonly = 0; rdonly < 2 && wrote == 0; rdonly++) {
 			store_t *s = NULL;
 			int ret = store_open(sub("base"), rdonly ? STORE_RDONLY : STORE_CREATE, &s);
-			is_int(ret, HG_ECORRUPT, "%s open of %s → corrupt", rdonly ? "read-only" : "create",
-			       cases[i].what);
+			is_int(ret, HG_ECORRUPT, "%s open of %s → corrupt",
+			       rdonly ? "read-only" : "create", cases[i].what);
 			ok(strstr(store_last_error(), cases[i].says) != NULL &&
-			   strstr(store_last_error(), "haltgslb-ctl load POLICY --db NEWDIR") != NULL,
+			           strstr(store_last_error(),
+			                  "haltgslb-ctl load POLICY --db NEWDIR") != NULL,
 			   "  says what and how to rebuild: %s", store_last_error());
 			if (ret == HG_EOK) {
 				store_close(s);
@@ -292,8 +394,7 @@ static int raw_lmdb_short_commits(const char *dir)
 	MDB_env *env = NULL;
 	int shorts = 0;
 	if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 2) != 0 ||
-	    mdb_env_set_mapsize(env, 1u << 30) != 0 ||
-	    mdb_env_open(env, dir, 0, 0640) != 0) {
+	    mdb_env_set_mapsize(env, 1u << 30) != 0 || mdb_env_open(env, dir, 0, 0640) != 0) {
 		return -1;
 	}
 	static uint8_t big[90000];
@@ -302,7 +403,8 @@ static int raw_lmdb_short_commits(const char *dir)
 		MDB_dbi dbi;
 		mdb_txn_begin(env, NULL, 0, &txn);
 		mdb_dbi_open(txn, "x", MDB_CREATE, &dbi);
-		MDB_val k = { 3, "big" }, v = { sizeof(big), big }, k2 = { 1, "a" }, v2 = { 10, big };
+		MDB_val k = { 3, "big" }, v = { sizeof(big), big }, k2 = { 1, "a" },
+		        v2 = { 10, big };
 		mdb_put(txn, dbi, &k, &v, 0);
 		mdb_del(txn, dbi, &k, NULL);
 		mdb_put(txn, dbi, &k2, &v2, 0);

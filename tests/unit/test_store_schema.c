@@ -23,8 +23,14 @@ typedef struct {
 	int seen;
 } fld_t;
 
-#define FLD(S, f) { #S, #f, offsetof(S, f), sizeof(((S *)0)->f), 0 }
-#define SZ(S) { #S, NULL, 0, sizeof(S), 0 }
+#define FLD(S, f)                                              \
+	{                                                      \
+#S, #f, offsetof(S, f), sizeof(((S *)0)->f), 0 \
+	}
+#define SZ(S)                             \
+	{                                 \
+#S, NULL, 0, sizeof(S), 0 \
+	}
 
 static fld_t fields[] = {
 	FLD(hg_rec_check_t, type),
@@ -235,26 +241,13 @@ static fld_t fields[] = {
 };
 
 static fld_t sizes[] = {
-	SZ(hg_rec_check_t),
-	SZ(hg_rec_defaults_t),
-	SZ(hg_rec_prober_t),
-	SZ(hg_rec_pool_t),
-	SZ(hg_rec_endpoint_t),
-	SZ(hg_rec_name_t),
-	SZ(hg_rec_override_t),
-	SZ(hg_rec_measure_t),
-	SZ(hg_rec_cursor_t),
-	SZ(hg_rec_stream_cursor_t),
-	SZ(hg_view_hdr_t),
-	SZ(hg_set_hdr_t),
-	SZ(hg_set_derived_t),
-	SZ(hg_name_filter_t),
-	SZ(hg_view_ep_t),
-	SZ(hg_view_prober_t),
-	SZ(hg_view_cell_t),
-	SZ(hg_view_filter_t),
-	SZ(hg_view_rule_t),
-	SZ(hg_view_match_t),
+	SZ(hg_rec_check_t),         SZ(hg_rec_defaults_t), SZ(hg_rec_prober_t),
+	SZ(hg_rec_pool_t),          SZ(hg_rec_endpoint_t), SZ(hg_rec_name_t),
+	SZ(hg_rec_override_t),      SZ(hg_rec_measure_t),  SZ(hg_rec_cursor_t),
+	SZ(hg_rec_stream_cursor_t), SZ(hg_view_hdr_t),     SZ(hg_set_hdr_t),
+	SZ(hg_set_derived_t),       SZ(hg_name_filter_t),  SZ(hg_view_ep_t),
+	SZ(hg_view_prober_t),       SZ(hg_view_cell_t),    SZ(hg_view_filter_t),
+	SZ(hg_view_rule_t),         SZ(hg_view_match_t),
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -262,7 +255,8 @@ static fld_t sizes[] = {
 static fld_t *find(fld_t *t, size_t n, const char *type, const char *field)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (strcmp(t[i].type, type) == 0 && (field == NULL || strcmp(t[i].field, field) == 0)) {
+		if (strcmp(t[i].type, type) == 0 &&
+		    (field == NULL || strcmp(t[i].field, field) == 0)) {
 			return &t[i];
 		}
 	}
@@ -293,17 +287,21 @@ static size_t raw_version(const char *dir, uint32_t *out)
 	MDB_env *env = NULL;
 	MDB_txn *txn = NULL;
 	MDB_dbi meta;
-	MDB_val k = { strlen(HG_META_SCHEMA_VERSION), (void *)HG_META_SCHEMA_VERSION }, v = { 0, NULL };
+	MDB_val k = { strlen(HG_META_SCHEMA_VERSION), (void *)HG_META_SCHEMA_VERSION },
+	        v = { 0, NULL };
 	size_t size = 0;
-	if (mdb_env_create(&env) == MDB_SUCCESS && mdb_env_set_maxdbs(env, HG_DB_COUNT) == MDB_SUCCESS &&
+	if (mdb_env_create(&env) == MDB_SUCCESS &&
+	    mdb_env_set_maxdbs(env, HG_DB_COUNT) == MDB_SUCCESS &&
 	    mdb_env_open(env, dir, MDB_RDONLY, 0) == MDB_SUCCESS &&
 	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == MDB_SUCCESS &&
-	    mdb_dbi_open(txn, HG_DB_META, 0, &meta) == MDB_SUCCESS && mdb_get(txn, meta, &k, &v) == MDB_SUCCESS) {
+	    mdb_dbi_open(txn, HG_DB_META, 0, &meta) == MDB_SUCCESS &&
+	    mdb_get(txn, meta, &k, &v) == MDB_SUCCESS) {
 		size = v.mv_size;
 		if (size == sizeof(*out)) {
 			/* SCHEMA.md: integers are little-endian. */
 			const uint8_t *b = v.mv_data;
-			*out = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+			*out = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+			       (uint32_t)b[3] << 24;
 		}
 	}
 	if (txn != NULL) {
@@ -321,8 +319,10 @@ static int raw_set_version(const char *dir, uint32_t version)
 	MDB_env *env = NULL;
 	MDB_txn *txn = NULL;
 	MDB_dbi meta;
-	uint8_t le[4] = { version & 0xff, (version >> 8) & 0xff, (version >> 16) & 0xff, version >> 24 };
-	MDB_val k = { strlen(HG_META_SCHEMA_VERSION), (void *)HG_META_SCHEMA_VERSION }, v = { 4, le };
+	uint8_t le[4] = { version & 0xff, (version >> 8) & 0xff, (version >> 16) & 0xff,
+		          version >> 24 };
+	MDB_val k = { strlen(HG_META_SCHEMA_VERSION), (void *)HG_META_SCHEMA_VERSION },
+	        v = { 4, le };
 	int rc = mdb_env_create(&env);
 	if (rc == MDB_SUCCESS) {
 		rc = mdb_env_set_maxdbs(env, HG_DB_COUNT);
@@ -365,31 +365,36 @@ static void test_stored_version(unsigned documented)
 	char sub[sizeof(dir) + 8];
 	snprintf(sub, sizeof(sub), "%s/db", dir);
 	store_t *s = NULL;
-	is_int(store_open(sub, STORE_CREATE, &s), HG_EOK, "store_open(STORE_CREATE) on a new directory");
+	is_int(store_open(sub, STORE_CREATE, &s), HG_EOK,
+	       "store_open(STORE_CREATE) on a new directory");
 	if (s != NULL) {
 		store_close(s);
 	}
 	uint32_t stored = 0;
 	size_t size = raw_version(sub, &stored);
-	ok(size == 4 && stored == documented, "store_open wrote meta[\"schema_version\"] = u32 %u "
-	   "(read raw: %zu bytes, %u)", documented, size, stored);
+	ok(size == 4 && stored == documented,
+	   "store_open wrote meta[\"schema_version\"] = u32 %u "
+	   "(read raw: %zu bytes, %u)",
+	   documented, size, stored);
 
 	/* Another version is refused, by readers and by writers. */
-	is_int(raw_set_version(sub, documented + 1), MDB_SUCCESS, "raw write of version %u", documented + 1);
-	s = NULL;
-	is_int(store_open(sub, STORE_RDONLY, &s), HG_ESCHEMA, "store_open refuses version %u (read-only)",
+	is_int(raw_set_version(sub, documented + 1), MDB_SUCCESS, "raw write of version %u",
 	       documented + 1);
+	s = NULL;
+	is_int(store_open(sub, STORE_RDONLY, &s), HG_ESCHEMA,
+	       "store_open refuses version %u (read-only)", documented + 1);
 	if (s != NULL) {
 		store_close(s);
 		s = NULL;
 	}
-	is_int(store_open(sub, STORE_CREATE, &s), HG_ESCHEMA, "store_open refuses version %u (create)",
-	       documented + 1);
+	is_int(store_open(sub, STORE_CREATE, &s), HG_ESCHEMA,
+	       "store_open refuses version %u (create)", documented + 1);
 	if (s != NULL) {
 		store_close(s);
 	}
 	size = raw_version(sub, &stored);
-	ok(size == 4 && stored == documented + 1, "a refused open leaves the stored version alone (%u)", stored);
+	ok(size == 4 && stored == documented + 1,
+	   "a refused open leaves the stored version alone (%u)", stored);
 
 	char path[sizeof(sub) + 16];
 	snprintf(path, sizeof(path), "%s/data.mdb", sub);
@@ -416,11 +421,13 @@ int main(void)
 		if (sscanf(line, "#### `%63[a-z0-9_]` — %zu bytes", name, &size) == 2) {
 			snprintf(type, sizeof(type), "%s", name);
 			fld_t *s = find(sizes, N(sizes), name, NULL);
-			ok(s != NULL && s->size == size, "sizeof(%s) = %zu as documented", name, size);
+			ok(s != NULL && s->size == size, "sizeof(%s) = %zu as documented", name,
+			   size);
 			if (s != NULL) {
 				s->seen = 1;
 			}
-		} else if (*type && sscanf(line, "| %zu | %zu | %*[^|]| `%63[a-z0-9_]` |", &off, &size, name) == 3) {
+		} else if (*type && sscanf(line, "| %zu | %zu | %*[^|]| `%63[a-z0-9_]` |", &off,
+		                           &size, name) == 3) {
 			fld_t *fl = find(fields, N(fields), type, name);
 			ok(fl != NULL && fl->off == off && fl->size == size,
 			   "%s.%s at offset %zu, %zu bytes", type, name, off, size);
@@ -439,8 +446,10 @@ int main(void)
 	is_int(HG_SCHEMA_VERSION, 2, "schema version 2 (SCHEMA.md title)");
 	/* hg_name_hash() is part of the format (the name filter stores it). */
 	static const uint8_t owner[] = "\6global\4gslb\7example\3net";
-	ok(hg_name_hash(owner, 25) == 0x984e1d179e438dc5ull && hg_name_hash(owner, 1) == 0xe2a3bf190a6b4c13ull &&
-	   hg_name_hash(owner, 8) == 0x599b68d573d31c5cull, "hg_name_hash() pinned (word and tail paths)");
+	ok(hg_name_hash(owner, 25) == 0x984e1d179e438dc5ull &&
+	           hg_name_hash(owner, 1) == 0xe2a3bf190a6b4c13ull &&
+	           hg_name_hash(owner, 8) == 0x599b68d573d31c5cull,
+	   "hg_name_hash() pinned (word and tail paths)");
 	test_stored_version(documented_version(path));
 	return done_testing();
 }

@@ -35,10 +35,10 @@ static const uint32_t stales[] = { 0, 1, 1000, 15000, 3600000, UINT32_MAX };
 static uint64_t rnd_ts(uint64_t base, uint64_t stale)
 {
 	switch (rnd_below(10)) {
-	case 0: return 0;                                   /* no data */
-	case 1: return 1 + rnd_below(3);                    /* near the epoch */
-	case 2: return UINT64_MAX - rnd_below(3);           /* absurd future */
-	case 3: return base + stale + rnd_below(3);         /* just ahead of the window */
+	case 0: return 0;                           /* no data */
+	case 1: return 1 + rnd_below(3);            /* near the epoch */
+	case 2: return UINT64_MAX - rnd_below(3);   /* absurd future */
+	case 3: return base + stale + rnd_below(3); /* just ahead of the window */
 	default: {
 		uint64_t span = 4 * stale + 10;
 		uint64_t off = rnd_below(span);
@@ -53,7 +53,7 @@ typedef struct {
 	size_t len;
 	view_t v;
 	uint64_t built;
-	uint8_t *blob2;                /* a second name over the same set (make_world2) */
+	uint8_t *blob2; /* a second name over the same set (make_world2) */
 	size_t len2;
 	view_t v2;
 } world_t;
@@ -76,8 +76,11 @@ static int make_world2(world_t *w, const char *chain, const char *chain2)
 		char id[16];
 		snprintf(id, sizeof(id), "pool%u", k);
 		fx_pool(fx, id, (int32_t)rnd_below(3));
-		snprintf(pools + strlen(pools), sizeof(pools) - strlen(pools), "%s%s", k ? " " : "", id);
-		unsigned n = k + 1 == n_pools ? n_ep - e : 1 + (unsigned)rnd_below(n_ep - e - (n_pools - k - 1));
+		snprintf(pools + strlen(pools), sizeof(pools) - strlen(pools), "%s%s", k ? " " : "",
+		         id);
+		unsigned n = k + 1 == n_pools
+		                     ? n_ep - e
+		                     : 1 + (unsigned)rnd_below(n_ep - e - (n_pools - k - 1));
 		for (unsigned i = 0; i < n && e < n_ep; i++, e++) {
 			char eid[16], addrs[64];
 			snprintf(eid, sizeof(eid), "e%u", e);
@@ -85,7 +88,9 @@ static int make_world2(world_t *w, const char *chain, const char *chain2)
 			case 0: fx_ep_cname(fx, eid, "cdn.example.org."); continue;
 			case 1: snprintf(addrs, sizeof(addrs), "2001:db8::%x", e + 1); break;
 			case 2: snprintf(addrs, sizeof(addrs), "10.0.%u.1", e); break;
-			default: snprintf(addrs, sizeof(addrs), "10.0.%u.1 2001:db8::%x", e, e + 1); break;
+			default:
+				snprintf(addrs, sizeof(addrs), "10.0.%u.1 2001:db8::%x", e, e + 1);
+				break;
 			}
 			fx_ep(fx, eid, addrs, rnd_below(5) ? -60.0 + rnd_below(120) : NAN,
 			      -170.0 + rnd_below(340), (uint32_t)rnd_below(4) * 10);
@@ -111,16 +116,19 @@ static int make_world2(world_t *w, const char *chain, const char *chain2)
 	}
 	w->built = rnd_below(6) == 0 ? rnd_below(3) : 1700000000000ull + rnd_below(100000);
 	for (unsigned e = 0; e < fx->p.n_endpoints; e++) {
-		fx->admin[e] = rnd_below(10) == 0 ? HG_ADMIN_DRAIN : rnd_below(10) == 0 ? HG_ADMIN_FORCE_UP : 0;
+		fx->admin[e] = rnd_below(10) == 0   ? HG_ADMIN_DRAIN
+		               : rnd_below(10) == 0 ? HG_ADMIN_FORCE_UP
+		                                    : 0;
 		for (unsigned j = 0; j < n_pr; j++) {
 			uint64_t ts = rnd_ts(w->built, stale);
 			if (ts == 0) {
 				continue;
 			}
-			static const uint8_t states[] = { HG_HEALTH_UP, HG_HEALTH_UP, HG_HEALTH_DOWN,
-			                                  HG_HEALTH_UNKNOWN };
+			static const uint8_t states[] = { HG_HEALTH_UP, HG_HEALTH_UP,
+				                          HG_HEALTH_DOWN, HG_HEALTH_UNKNOWN };
 			fx_measure(fx, e, j, states[rnd_below(4)], ts,
-			           rnd_below(5) ? (double)rnd_below(300) : -1.0, (uint16_t)rnd_below(400));
+			           rnd_below(5) ? (double)rnd_below(300) : -1.0,
+			           (uint16_t)rnd_below(400));
 		}
 	}
 	int ret = fx_build(fx, nm, w->built, &w->blob, &w->len);
@@ -268,7 +276,8 @@ static void test_window(void)
 		free_world(&w);
 	}
 	is_int(bad_built, 0, "%u random sets: the writer's clock is inside the stored window", n);
-	is_int(bad_inside, 0, "stored state = view_derive() at every sampled instant of its window");
+	is_int(bad_inside, 0,
+	       "stored state = view_derive() at every sampled instant of its window");
 	is_int(bad_ref, 0, "view_derive() = sel_fresh() per cell and sel_health() per endpoint");
 	is_int(loose, 0, "windows are tight: %u edges checked, each one changes a cell", edges);
 	ok(edges > 1000, "edges exercised (%u)", edges);
@@ -286,16 +295,34 @@ static void trace_nothing(void *ctx, const sel_trace_step_t *st)
 static void test_decide_same(void)
 {
 	static const char *chains[] = {
-		"up geofence loss=200 latency=20 shuffle first=3", "up nearest first=2",
-		"up latency=50 first=1", "up sticky first=1", "up rr first=8", "up priority",
-		"loss=100 latency=10", "up", "up nearest first=1", "sticky first=3",
-		"up geofence latency=5 first=4", "nearest first=63",
+		"up geofence loss=200 latency=20 shuffle first=3",
+		"up nearest first=2",
+		"up latency=50 first=1",
+		"up sticky first=1",
+		"up rr first=8",
+		"up priority",
+		"loss=100 latency=10",
+		"up",
+		"up nearest first=1",
+		"sticky first=3",
+		"up geofence latency=5 first=4",
+		"nearest first=63",
 	};
 	static const geo_info_t geos[] = {
-		{ .found = true, .continent = "EU", .country = "DE", .has_location = true, .lat = 50.1,
-		  .lon = 8.7, .prefix_len = 20 },
-		{ .found = true, .continent = "AS", .country = "ID", .has_location = true, .lat = -6.2,
-		  .lon = 106.8, .prefix_len = 24 },
+		{ .found = true,
+		  .continent = "EU",
+		  .country = "DE",
+		  .has_location = true,
+		  .lat = 50.1,
+		  .lon = 8.7,
+		  .prefix_len = 20 },
+		{ .found = true,
+		  .continent = "AS",
+		  .country = "ID",
+		  .has_location = true,
+		  .lat = -6.2,
+		  .lon = 106.8,
+		  .prefix_len = 24 },
 		{ .found = true, .continent = "NA", .country = "US", .prefix_len = 16 },
 	};
 	unsigned n = 0, diff = 0, recomputed = 0, traced_diff = 0;
@@ -315,8 +342,8 @@ static void test_decide_same(void)
 		view_t cv;
 		fx_open(copy, w.len, &cv);
 		hg_set_derived_t *cd = (hg_set_derived_t *)(sb + ((const uint8_t *)cv.s.derived -
-		                                                   (const uint8_t *)cv.s.hdr));
-		cd->valid_from = cd->valid_until = 0;   /* never valid: recomputed per query */
+		                                                  (const uint8_t *)cv.s.hdr));
+		cd->valid_from = cd->valid_until = 0; /* never valid: recomputed per query */
 		/* And poison the stored facts: a decision must not read them. */
 		cd->down = cd->unknown = cd->drained = cd->forced = 0;
 		for (unsigned k = 0; k < 6; k++) {
@@ -351,21 +378,25 @@ static void test_decide_same(void)
 			fx_answer_text(&a2, qtype, t2, sizeof(t2));
 			n++;
 			recomputed += !(t >= d->valid_from && t < d->valid_until);
-			if (x1 != x2 || strcmp(t1, t2) != 0 || a1.ttl != a2.ttl || a1.flags != a2.flags ||
-			    a1.scope != a2.scope || a1.vantage != a2.vantage ||
-			    a1.n_endpoints != a2.n_endpoints ||
+			if (x1 != x2 || strcmp(t1, t2) != 0 || a1.ttl != a2.ttl ||
+			    a1.flags != a2.flags || a1.scope != a2.scope ||
+			    a1.vantage != a2.vantage || a1.n_endpoints != a2.n_endpoints ||
 			    memcmp(a1.endpoints, a2.endpoints, a1.n_endpoints) != 0) {
 				if (diff++ < 5) {
-					diag("chain [%s] t=%llu: stored '%s' flags %u, recomputed '%s' flags %u",
-					     chain, (unsigned long long)t, t1, a1.flags, t2, a2.flags);
+					diag("chain [%s] t=%llu: stored '%s' flags %u, recomputed "
+					     "'%s' flags %u",
+					     chain, (unsigned long long)t, t1, a1.flags, t2,
+					     a2.flags);
 				}
 			}
 		}
 		free(copy);
 		free_world(&w);
 	}
-	is_int(diff, 0, "%u decisions: the same answer from the stored state and recomputed "
-	       "(%u of them outside the window)", n, recomputed);
+	is_int(diff, 0,
+	       "%u decisions: the same answer from the stored state and recomputed "
+	       "(%u of them outside the window)",
+	       n, recomputed);
 	is_int(traced_diff, 0, "the same answer with a trace (full sorts) as without (top N only)");
 }
 
@@ -386,8 +417,11 @@ static void test_sticky_pruned(void)
 			char eid[16], addrs[32];
 			snprintf(eid, sizeof(eid), "e%u", e);
 			snprintf(addrs, sizeof(addrs), "10.0.%u.1", e);
-			uint32_t wt = rnd_below(6) == 0 ? 0 : it % 3 == 0 ? 100
-			            : (uint32_t)(1 + rnd_below(it % 3 == 1 ? 10 : 100000));
+			uint32_t wt =
+			        rnd_below(6) == 0 ? 0
+			        : it % 3 == 0
+			                ? 100
+			                : (uint32_t)(1 + rnd_below(it % 3 == 1 ? 10 : 100000));
 			fx_ep(fx, eid, addrs, NAN, 0.0, wt);
 		}
 		char chain[32];
@@ -418,7 +452,8 @@ static void test_sticky_pruned(void)
 			if (x1 != x2 || a1.n_endpoints != a2.n_endpoints || a1.flags != a2.flags ||
 			    memcmp(a1.endpoints, a2.endpoints, a1.n_endpoints) != 0) {
 				if (diff++ < 5) {
-					diag("sticky first=%u over %u endpoints, client %s: %u vs %u endpoints",
+					diag("sticky first=%u over %u endpoints, client %s: %u vs "
+					     "%u endpoints",
 					     k, n_ep, addr, a1.n_endpoints, a2.n_endpoints);
 				}
 			}
@@ -436,9 +471,13 @@ static void test_sticky_pruned(void)
 static void test_mask_path(void)
 {
 	static const char *chains[] = {
-		"up", "up geofence first=3", "geofence up nearest first=1",
-		"up geofence loss=200 latency=20 first=2", "loss=100 up geofence",
-		"up loss=50 sticky first=1", "geofence loss=300",
+		"up",
+		"up geofence first=3",
+		"geofence up nearest first=1",
+		"up geofence loss=200 latency=20 first=2",
+		"loss=100 up geofence",
+		"up loss=50 sticky first=1",
+		"geofence loss=300",
 	};
 	unsigned n = 0, diff = 0;
 	for (unsigned it = 0; it < 1400; it++) {
@@ -452,10 +491,20 @@ static void test_mask_path(void)
 			return;
 		}
 		static const geo_info_t geos[] = {
-			{ .found = true, .continent = "EU", .country = "DE", .has_location = true,
-			  .lat = 50.1, .lon = 8.7, .prefix_len = 20 },
-			{ .found = true, .continent = "AS", .country = "ID", .has_location = true,
-			  .lat = -6.2, .lon = 106.8, .prefix_len = 24 },
+			{ .found = true,
+			  .continent = "EU",
+			  .country = "DE",
+			  .has_location = true,
+			  .lat = 50.1,
+			  .lon = 8.7,
+			  .prefix_len = 20 },
+			{ .found = true,
+			  .continent = "AS",
+			  .country = "ID",
+			  .has_location = true,
+			  .lat = -6.2,
+			  .lon = 106.8,
+			  .prefix_len = 24 },
 		};
 		for (unsigned k = 0; k < 4; k++) {
 			const hg_set_derived_t *d = w.v.s.derived;
@@ -473,8 +522,9 @@ static void test_mask_path(void)
 			fx_answer_text(&a1, qtype, t1, sizeof(t1));
 			fx_answer_text(&a2, qtype, t2, sizeof(t2));
 			n++;
-			if (x1 != x2 || strcmp(t1, t2) != 0 || a1.ttl != a2.ttl || a1.flags != a2.flags ||
-			    a1.scope != a2.scope || a1.n_endpoints != a2.n_endpoints ||
+			if (x1 != x2 || strcmp(t1, t2) != 0 || a1.ttl != a2.ttl ||
+			    a1.flags != a2.flags || a1.scope != a2.scope ||
+			    a1.n_endpoints != a2.n_endpoints ||
 			    memcmp(a1.endpoints, a2.endpoints, a1.n_endpoints) != 0) {
 				if (diff++ < 5) {
 					diag("%s: mask path '%s' vs list path '%s'", chain, t1, t2);

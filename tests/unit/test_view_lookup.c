@@ -96,7 +96,8 @@ static void garble_global_set(store_wtxn_t *w)
 {
 	/* Sets are numbered in the order names first use them: global.
 	 * (eu + us) 0, eu. 1, us. 2. */
-	static const uint8_t key[4] = { 0, 0, 0, 0 }, junk[80] = { 'n', 'o', 't', ' ', 's', 'e', 't' };
+	static const uint8_t key[4] = { 0, 0, 0, 0 },
+	                     junk[80] = { 'n', 'o', 't', ' ', 's', 'e', 't' };
 	store_put(w, STORE_SETS, key, sizeof(key), junk, sizeof(junk));
 }
 
@@ -107,17 +108,22 @@ static void drop_filter(store_wtxn_t *w)
 
 static void measure_waf_fra(store_wtxn_t *w)
 {
-	hg_rec_measure_t m = { .state = HG_HEALTH_UP, .ts_ms = store_now_ms(), .rtt_median_us = 1234 };
+	hg_rec_measure_t m = { .state = HG_HEALTH_UP,
+		               .ts_ms = store_now_ms(),
+		               .rtt_median_us = 1234 };
 	store_wtxn_fail(w, writer_apply_measure(w, "waf-fra", "p-fra", &m));
 }
 
 /* Table-driven: one line per name, its outcome in the same snapshot. */
 static void test_kinds(env_t *a)
 {
-	static const struct { const char *name; int kind; } cases[] = {
+	static const struct {
+		const char *name;
+		int kind;
+	} cases[] = {
 		{ "global.example.net.", VIEW_LOOKUP_FOUND },
-		{ "eu.example.net.", VIEW_LOOKUP_NO_VIEW },    /* its view dropped below */
-		{ "us.example.net.", VIEW_LOOKUP_BAD },        /* its view garbled below */
+		{ "eu.example.net.", VIEW_LOOKUP_NO_VIEW }, /* its view dropped below */
+		{ "us.example.net.", VIEW_LOOKUP_BAD },     /* its view garbled below */
 		{ "www.example.net.", VIEW_LOOKUP_NONE },
 		{ "example.net.", VIEW_LOOKUP_NONE },
 		{ ".", VIEW_LOOKUP_NONE },
@@ -129,20 +135,22 @@ static void test_kinds(env_t *a)
 	is_int(store_rtxn_begin(a->st, &r), HG_EOK, "begin a read snapshot");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		view_t v;
-		is_int(lookup(&c, &r, cases[i].name, &v), cases[i].kind, "%s: kind %d", cases[i].name,
-		       cases[i].kind);
+		is_int(lookup(&c, &r, cases[i].name, &v), cases[i].kind, "%s: kind %d",
+		       cases[i].name, cases[i].kind);
 	}
 	view_t v;
 	char id[HG_ID_SIZE];
-	ok(lookup(&c, &r, "global.example.net.", &v) == VIEW_LOOKUP_FOUND && v.s.hdr->n_endpoints == 3 &&
-	   strcmp(ep_id(&v, 2, id, sizeof(id)), "waf-iad") == 0,
+	ok(lookup(&c, &r, "global.example.net.", &v) == VIEW_LOOKUP_FOUND &&
+	           v.s.hdr->n_endpoints == 3 &&
+	           strcmp(ep_id(&v, 2, id, sizeof(id)), "waf-iad") == 0,
 	   "global.: the opened view and its set (3 endpoints, waf-iad third)");
 	store_rtxn_free(&r);
 
 	/* A view whose set does not open is as unreadable as a bad view. */
 	is_int(commit_one(a->st, garble_global_set), HG_EOK, "garble set 0 (global.'s)");
 	is_int(store_rtxn_begin(a->st, &r), HG_EOK, "begin a read snapshot");
-	is_int(lookup(&c, &r, "global.example.net.", &v), VIEW_LOOKUP_BAD, "global.: its set is bad");
+	is_int(lookup(&c, &r, "global.example.net.", &v), VIEW_LOOKUP_BAD,
+	       "global.: its set is bad");
 	store_rtxn_free(&r);
 }
 
@@ -155,9 +163,11 @@ static void test_shared_set(env_t *b)
 	view_t v1, v2;
 	store_rtxn_begin(b->st, &r);
 	ok(lookup(&c, &r, "global.example.net.", &v1) == VIEW_LOOKUP_FOUND &&
-	   lookup(&c, &r, "lon.example.net.", &v2) == VIEW_LOOKUP_FOUND, "B: both names found");
+	           lookup(&c, &r, "lon.example.net.", &v2) == VIEW_LOOKUP_FOUND,
+	   "B: both names found");
 	ok(v1.hdr->set_id == v2.hdr->set_id && v1.s.hdr == v2.s.hdr && v1.hdr != v2.hdr &&
-	   v1.s.hdr->n_names == 2, "B: two views, one set (n_names 2), opened once");
+	           v1.s.hdr->n_names == 2,
+	   "B: two views, one set (n_names 2), opened once");
 	size_t n = 0;
 	is_int(store_count(&r, STORE_SETS, &n), HG_EOK, "count sets");
 	is_int(n, 1, "B: one set in the database");
@@ -200,7 +210,8 @@ static void test_cache(env_t *a)
 	/* Without a filter every name is looked up, with the same outcome. */
 	is_int(commit_one(a->st, drop_filter), HG_EOK, "delete the name filter");
 	store_rtxn_begin(a->st, &r);
-	is_int(lookup(&c, &r, "www.example.net.", &v2), VIEW_LOOKUP_NONE, "no filter: not a GSLB name");
+	is_int(lookup(&c, &r, "www.example.net.", &v2), VIEW_LOOKUP_NONE,
+	       "no filter: not a GSLB name");
 	is_int(lookup(&c, &r, "global.example.net.", &v2), VIEW_LOOKUP_FOUND, "no filter: found");
 	ok(c.filtered == 2 && c.misses == 4, "no filter: both looked up in LMDB");
 	store_rtxn_free(&r);
@@ -234,9 +245,11 @@ static void test_two_stores(env_t *a, env_t *b)
 	store_rtxn_begin(b->st, &rb);
 	is_int(mdb_txn_id(rb.txn), mdb_txn_id(ra.txn), "stores A and B at the same snapshot id");
 	ok(lookup(&c, &ra, "global.example.net.", &v) == VIEW_LOOKUP_FOUND &&
-	   strcmp(ep_id(&v, 2, id, sizeof(id)), "waf-iad") == 0, "store A: global. ends with waf-iad");
+	           strcmp(ep_id(&v, 2, id, sizeof(id)), "waf-iad") == 0,
+	   "store A: global. ends with waf-iad");
 	ok(lookup(&c, &rb, "global.example.net.", &v) == VIEW_LOOKUP_FOUND &&
-	   strcmp(ep_id(&v, 2, id, sizeof(id)), "waf-lon") == 0, "store B: global. ends with waf-lon");
+	           strcmp(ep_id(&v, 2, id, sizeof(id)), "waf-lon") == 0,
+	   "store B: global. ends with waf-lon");
 	is_int(c.hits, 0, "no hit across stores");
 	is_int(lookup(&c, &ra, "lon.example.net.", &v), VIEW_LOOKUP_NONE, "store A has no lon.");
 	is_int(lookup(&c, &rb, "lon.example.net.", &v), VIEW_LOOKUP_FOUND, "store B has lon.");

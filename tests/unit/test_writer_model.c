@@ -9,7 +9,7 @@
 
 #define TM_CAP 128
 
-#define TM_NAMES_MAX 80   /* names a model may hold */
+#define TM_NAMES_MAX 80 /* names a model may hold */
 
 static policy_t *tm_new(const char *source, uint8_t digest_seed)
 {
@@ -23,9 +23,16 @@ static policy_t *tm_new(const char *source, uint8_t digest_seed)
 	p->degraded_ttl = 10;
 	p->quorum_ppm = 500000;
 	p->stale_after_ms = 15000;
-	p->check = (hg_rec_check_t){ .type = HG_CHECK_HTTP, .tls_verify = 1, .n_expect = 1,
-	                             .port = 80, .rise = 2, .fall = 3, .expect = { 200 },
-	                             .interval_ms = 5000, .timeout_ms = 2000, .path = "/healthz" };
+	p->check = (hg_rec_check_t){ .type = HG_CHECK_HTTP,
+		                     .tls_verify = 1,
+		                     .n_expect = 1,
+		                     .port = 80,
+		                     .rise = 2,
+		                     .fall = 3,
+		                     .expect = { 200 },
+		                     .interval_ms = 5000,
+		                     .timeout_ms = 2000,
+		                     .path = "/healthz" };
 	p->probers = calloc(HG_PROBER_MAX, sizeof(*p->probers));
 	p->pools = calloc(TM_CAP, sizeof(*p->pools));
 	p->endpoints = calloc(TM_CAP, sizeof(*p->endpoints));
@@ -50,8 +57,8 @@ static void tm_pool(policy_t *p, const char *id, int32_t priority)
 }
 
 /* Endpoints are appended to the last pool (the model groups them by pool). */
-static void tm_ep(policy_t *p, const char *id, const char *v4, const char *v6,
-                  double lat, double lon, uint32_t weight)
+static void tm_ep(policy_t *p, const char *id, const char *v4, const char *v6, double lat,
+                  double lon, uint32_t weight)
 {
 	size_t pi = p->n_pools - 1;
 	policy_endpoint_t *ep = &p->endpoints[p->n_endpoints++];
@@ -124,8 +131,9 @@ static void tm_base_a(policy_t *p)
 	static const uint8_t geo_chain[] = { HG_F_UP, HG_F_GEOFENCE, HG_F_FIRST, 0 };
 	static const uint8_t near_chain[] = { HG_F_UP, HG_F_NEAREST, HG_F_FIRST, 0 };
 	static const uint8_t prio_chain[] = { HG_F_UP, HG_F_PRIORITY, 0 };
-	policy_name_t *g = tm_name(p, "global.example.net.", (const char *const[]){ "eu", "us", NULL },
-	                           geo_chain, "up, geofence, first: 2");
+	policy_name_t *g =
+	        tm_name(p, "global.example.net.", (const char *const[]){ "eu", "us", NULL },
+	                geo_chain, "up, geofence, first: 2");
 	tm_geofence(&g->chain[1]);
 	tm_name(p, "eu.example.net.", (const char *const[]){ "eu", NULL }, near_chain,
 	        "up, nearest, first: 2");
