@@ -4,9 +4,10 @@
 noinst_LTLIBRARIES += libhg_syncd.la
 libhg_syncd_la_CFLAGS = $(HG_CFLAGS)
 libhg_syncd_la_SOURCES = \
-	syncd/syncd_apply.h syncd/syncd_int.h \
+	syncd/syncd_apply.h syncd/syncd_int.h syncd/syncd_resume.h \
 	syncd/syncd_apply.c \
-	syncd/syncd_state.c
+	syncd/syncd_state.c \
+	syncd/syncd_resume.c
 libhg_syncd_la_LIBADD = $(HG_WRITE_LIBS)
 
 check_PROGRAMS += tests/unit/test_syncd_apply
@@ -14,6 +15,12 @@ TESTS += tests/unit/test_syncd_apply
 tests_unit_test_syncd_apply_CFLAGS = $(HG_CFLAGS) -I$(top_srcdir)/syncd
 tests_unit_test_syncd_apply_SOURCES = tests/unit/test_syncd_apply.c tests/unit/db_fixture.h
 tests_unit_test_syncd_apply_LDADD = libhg_syncd.la $(HG_WRITE_LIBS) $(HG_EXT_LIBS)
+
+check_PROGRAMS += tests/unit/test_syncd_resume
+TESTS += tests/unit/test_syncd_resume
+tests_unit_test_syncd_resume_CFLAGS = $(HG_CFLAGS) -I$(top_srcdir)/syncd
+tests_unit_test_syncd_resume_SOURCES = tests/unit/test_syncd_resume.c
+tests_unit_test_syncd_resume_LDADD = libhg_syncd.la $(HG_WRITE_LIBS) $(HG_EXT_LIBS)
 
 sbin_PROGRAMS += haltgslb-syncd
 haltgslb_syncd_CFLAGS = $(HG_CFLAGS) $(librabbitmq_CFLAGS)

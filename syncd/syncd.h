@@ -17,6 +17,7 @@
 #include "hg_amqp.h"
 #include "store.h"
 #include "syncd_apply.h"
+#include "syncd_resume.h"
 
 #define SYNCD_STREAM_DEFAULT               "haltgslb.measurements"
 #define SYNCD_SNAPSHOT_INTERVAL_DEFAULT_MS 30000u
@@ -103,6 +104,10 @@ typedef struct syncd {
 	unsigned started_consuming; /*!< 1 once a consumer ran: later starts are reconnects */
 	char last_error[HG_AMQP_ERR_MAX];
 	uint64_t rng;
+	/* a consumer started past the end of the stream (syncd_resume.h) */
+	syncd_resume_watch_t watch;
+	bool by_time_next;        /*!< the next consumer starts by time, whatever is stored */
+	uint64_t offset_restarts; /*!< consumers restarted by time for that */
 	/* the burst being applied */
 	uint64_t batch_open_ms; /*!< monotonic ms the open transaction began */
 	uint64_t batch_tag;     /*!< delivery tag of its last delivery */
@@ -133,6 +138,10 @@ void syncd_consumer_step(syncd_t *s);
  *         at most SYNCD_READ_SLICE_MS; the caller calls again while
  *         syncd_consumer_pending(). */
 void syncd_consumer_read(syncd_t *s);
+/*! \brief On the tick: a consumer started from a stored offset that got no
+ *         delivery for a snapshot interval + SYNCD_STALL_MARGIN_MS is
+ *         restarted one snapshot interval back by time (logged). */
+void syncd_consumer_watch(syncd_t *s);
 /*! \brief True while librabbitmq holds bytes or frames already read (the
  *         socket may not become readable for them again). */
 bool syncd_consumer_pending(syncd_t *s);

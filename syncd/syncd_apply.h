@@ -184,6 +184,16 @@ void syncd_apply_set_cluster(syncd_apply_t *ap, const char *cluster);
 bool syncd_apply_position(const syncd_apply_t *ap, uint64_t *offset);
 
 /*!
+ * \brief Stop resuming from the stored position on this connection: the
+ *        next consumer starts by time, and the deliveries it gets are
+ *        applied even at offsets at or below the stored one (a rebuilt
+ *        stream counts from 0 again); the first commit replaces the
+ *        position. Duplicates are still dropped by (epoch, seq). Undone by
+ *        the next syncd_apply_set_cluster() while nothing was committed.
+ */
+void syncd_apply_drop_position(syncd_apply_t *ap);
+
+/*!
  * \brief Whether a policy is loaded (meta policy_generation present), read
  *        in its own read txn. \return HG_EOK (\a loaded set) or a store error.
  */

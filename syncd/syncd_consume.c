@@ -189,7 +189,9 @@ static int start_consumer(syncd_t *s, char *from, size_t size)
 	}
 	amqp_table_entry_t e = { .key = amqp_cstring_bytes("x-stream-offset") };
 	uint64_t off;
-	if (syncd_apply_position(&s->ap, &off)) {
+	bool stored = syncd_apply_position(&s->ap, &off);
+	s->watch.from_offset = stored;
+	if (stored) {
 		e.value.kind = AMQP_FIELD_KIND_I64;
 		e.value.value.i64 = (int64_t)(off + 1);
 		snprintf(from, size, "offset %" PRIu64 " (after the stored one)", off + 1);
@@ -198,10 +200,9 @@ static int start_consumer(syncd_t *s, char *from, size_t size)
 		uint64_t now = store_now_ms(), at = now > back ? (now - back) / 1000 : 0;
 		e.value.kind = AMQP_FIELD_KIND_TIMESTAMP;
 		e.value.value.u64 = at;
-		snprintf(from, size,
-		         "time %" PRIu64 " (%" PRIu64 " s back: no stored position for "
-		         "this cluster)",
-		         at, back / 1000);
+		snprintf(from, size, "time %" PRIu64 " (%" PRIu64 " s back: %s)", at, back / 1000,
+		         s->by_time_next ? "the stored offset was never reached"
+		                         : "no stored position for this cluster");
 	}
 	amqp_table_t args = { 1, &e };
 	amqp_basic_consume(st, HG_AMQP_CHANNEL, amqp_cstring_bytes(SYNCD_STREAM(&s->cfg)),
@@ -224,6 +225,9 @@ void syncd_consumer_step(syncd_t *s)
 	char cluster[HG_CLUSTER_SIZE], from[200];
 	cluster_name(s, cluster, sizeof(cluster));
 	syncd_apply_set_cluster(&s->ap, cluster);
+	if (s->by_time_next) {
+		syncd_apply_drop_position(&s->ap);
+	}
 	ret = start_consumer(s, from, sizeof(from));
 	if (ret != HG_EOK) {
 		/* 406 "does not have a replica on the local node", 404 no stream,
@@ -238,6 +242,9 @@ void syncd_consumer_step(syncd_t *s)
 	}
 	s->consuming = true;
 	s->connected_ms = syncd_mono_ms();
+	s->watch.delivered = false;
+	s->watch.started_ms = s->connected_ms;
+	s->by_time_next = false;
 	s->reconnects += s->started_consuming;
 	s->started_consuming = 1;
 	s->last_error[0] = '\0';
@@ -369,6 +376,7 @@ static int on_deliver(syncd_t *s, const amqp_basic_deliver_t *m)
 	}
 	s->batch_tag = tag;
 	s->batch_n++;
+	s->watch.delivered = true;
 	s->failures = 0; /* the broker delivers: the next failure starts afresh */
 	return HG_EOK;
 }
@@ -417,6 +425,33 @@ void syncd_consumer_read(syncd_t *s)
 			s->failures = 0;
 		}
 	}
+}
+
+void syncd_consumer_watch(syncd_t *s)
+{
+	if (!s->consuming ||
+	    !syncd_resume_stalled(&s->watch, syncd_mono_ms(), s->cfg.snapshot_interval_ms)) {
+		return;
+	}
+	uint64_t off = 0;
+	syncd_apply_position(&s->ap, &off);
+	hg_warn("no delivery %" PRIu32 " s after asking broker cluster '%s' for offset %" PRIu64
+	        " (after the stored one): the stream ends below it (a cluster rebuilt under the "
+	        "same cluster_name?) or nothing was published; restarting %" PRIu32
+	        " s back by time (duplicates are dropped by sequence number)",
+	        (s->cfg.snapshot_interval_ms + SYNCD_STALL_MARGIN_MS) / 1000, s->ap.cluster,
+	        off + 1, (s->cfg.snapshot_interval_ms + SYNCD_START_MARGIN_MS) / 1000);
+	/* A new connection, like after any lost consumer, but at once and not
+	 * counted as a failure: the broker did nothing wrong. */
+	syncd_batch_abort(&s->ap);
+	s->batch_n = 0;
+	epoll_fd(s, -1);
+	hg_amqp_drop(s->amqp);
+	s->consuming = false;
+	s->watch.from_offset = false;
+	s->by_time_next = true;
+	s->offset_restarts++;
+	s->retry_at_ms = 0;
 }
 
 bool syncd_consumer_pending(syncd_t *s)

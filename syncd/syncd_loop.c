@@ -132,6 +132,7 @@ static void on_tick(syncd_t *s)
 	}
 	if (s->consuming) {
 		syncd_consumer_read(s); /* heartbeats, and anything not signalled */
+		syncd_consumer_watch(s);
 	} else if (policy_ready(s)) {
 		syncd_consumer_step(s);
 	}

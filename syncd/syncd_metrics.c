@@ -265,6 +265,11 @@ static void daemon_series(FILE *f, const syncd_t *s)
 	     "Running consumers lost (broker closed or cancelled, network, LMDB error).");
 	sample(f, "haltgslb_syncd_consumer_losses_total", NULL, NULL, NULL,
 	       (double)s->consumer_losses);
+	head(f, "haltgslb_syncd_offset_restarts_total", "counter",
+	     "Consumers started from the stored offset that got nothing for a snapshot "
+	     "interval + 5 s and were restarted by time (a stream that ends below the offset).");
+	sample(f, "haltgslb_syncd_offset_restarts_total", NULL, NULL, NULL,
+	       (double)s->offset_restarts);
 	head(f, "haltgslb_syncd_stream_offset", "gauge",
 	     "Stream offset of the last delivery committed to LMDB; -1 none.");
 	sample(f, "haltgslb_syncd_stream_offset", NULL, NULL, NULL, has ? (double)off : -1);

@@ -153,6 +153,11 @@ bool syncd_apply_position(const syncd_apply_t *ap, uint64_t *offset)
 	return ap->has_pos;
 }
 
+void syncd_apply_drop_position(syncd_apply_t *ap)
+{
+	ap->has_pos = false;
+}
+
 uint32_t syncd_apply_restamp_ms(const syncd_apply_t *ap)
 {
 	return ap->stale_min_ms / SYNCD_RESTAMP_DIV;

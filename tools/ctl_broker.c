@@ -44,6 +44,15 @@ static void usage(void)
 	       "  --cluster-node NAME@HOST every node of a cluster, this one included;\n"
 	       "                           repeat per node (default: a single node)\n"
 	       "  --node-name NAME@HOST    this node's name (written as NODENAME)\n"
+	       "  --cluster-name NAME      the cluster's name, the same on every node\n"
+	       "                           (printable, no spaces; default with\n"
+	       "                           --cluster-node: 'haltgslb-' and the first of the\n"
+	       "                           sorted --cluster-node names; a single node keeps\n"
+	       "                           RabbitMQ's own, NAME@HOST). haltgslb-syncd resumes\n"
+	       "                           after its stored offset only on a cluster of the\n"
+	       "                           same name: give a NEW name when a cluster is\n"
+	       "                           rebuilt from scratch (its new stream starts its\n"
+	       "                           offsets at 0 again)\n"
 	       "  --cluster-address ADDR   address epmd and the Erlang distribution listen\n"
 	       "                           on; repeatable, the first one is the distribution's\n"
 	       "                           (default 127.0.0.1: a single host)\n"
@@ -76,7 +85,9 @@ void broker_conf_free(broker_conf_t *conf)
 	free(conf->tls_key);
 	free(conf->tls_ca);
 	free(conf->defs_path);
+	free(conf->cluster_name_buf);
 	conf->out_dir = conf->tls_cert = conf->tls_key = conf->tls_ca = conf->defs_path = NULL;
+	conf->cluster_name_buf = NULL;
 }
 
 static bool in_list(const char *s, const char *const *list, size_t n)
@@ -136,6 +147,24 @@ static int check_conf(broker_conf_t *c, const policy_t *policy)
 		return ctl_usage_error(BROKER_CMD,
 		                       "--node-name %s is not one of the --cluster-node names",
 		                       c->node_name);
+	}
+	/* One name for the whole cluster: RabbitMQ 3.10 otherwise reports each
+	 * node's own NAME@HOST, and syncd, which keys its stored offset by the
+	 * name, would start by time after every failover. */
+	if (c->cluster_name == NULL && c->n_cluster_nodes > 0) {
+		c->cluster_name_buf =
+		        broker_default_cluster_name(c->cluster_nodes, c->n_cluster_nodes);
+		if (c->cluster_name_buf == NULL) {
+			ctl_error("out of memory");
+			return CTL_FAIL;
+		}
+		if (!broker_cluster_name_valid(c->cluster_name_buf)) {
+			return ctl_usage_error(BROKER_CMD,
+			                       "the default cluster name '%s' is longer than %d "
+			                       "characters: give --cluster-name",
+			                       c->cluster_name_buf, BROKER_CLUSTER_NAME_MAX);
+		}
+		c->cluster_name = c->cluster_name_buf;
 	}
 	if (c->dist_port == c->port ||
 	    (c->epmd_port != 0 && (c->epmd_port == c->port || c->epmd_port == c->dist_port))) {
@@ -212,6 +241,7 @@ enum {
 	O_LISTEN,
 	O_CNODE,
 	O_NODE_NAME,
+	O_CLUSTER_NAME,
 	O_CADDR,
 	O_DIST_PORT,
 	O_EPMD_PORT,
@@ -238,6 +268,7 @@ static const struct option opts[] = { { "help", no_argument, NULL, 'h' },
 	                              { "listen", required_argument, NULL, O_LISTEN },
 	                              { "cluster-node", required_argument, NULL, O_CNODE },
 	                              { "node-name", required_argument, NULL, O_NODE_NAME },
+	                              { "cluster-name", required_argument, NULL, O_CLUSTER_NAME },
 	                              { "cluster-address", required_argument, NULL, O_CADDR },
 	                              { "dist-port", required_argument, NULL, O_DIST_PORT },
 	                              { "epmd-port", required_argument, NULL, O_EPMD_PORT },
@@ -291,6 +322,15 @@ static int take_option(broker_conf_t *c, int opt, const char *arg, const char **
 			                       arg);
 		}
 		c->node_name = arg;
+		return CTL_OK;
+	case O_CLUSTER_NAME:
+		if (!broker_cluster_name_valid(arg)) {
+			return ctl_usage_error(BROKER_CMD,
+			                       "--cluster-name '%s': expected 1-%d printable "
+			                       "characters without spaces or '#'",
+			                       arg, BROKER_CLUSTER_NAME_MAX);
+		}
+		c->cluster_name = arg;
 		return CTL_OK;
 	case O_LISTEN:
 	case O_CADDR: {
@@ -481,6 +521,11 @@ int ctl_cmd_broker_config(int argc, char **argv)
 	       c.n_dns_nodes == 1 ? "" : "s", c.port, BROKER_STREAM, c.retention,
 	       (unsigned long long)c.max_bytes, broker_cluster_size(&c),
 	       broker_cluster_size(&c) == 1 ? "" : "s");
+	if (c.cluster_name != NULL) {
+		printf("  cluster_name %s (the same on every node; a new one when the cluster is "
+		       "rebuilt)\n",
+		       c.cluster_name);
+	}
 	rc = CTL_OK;
 cleanup:
 	broker_conf_free(&c);

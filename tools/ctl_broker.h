@@ -38,8 +38,10 @@ typedef struct {
 	size_t n_dns_nodes;
 	const char **cluster_nodes; /*!< NAME@HOST of every cluster node (--cluster-node) */
 	size_t n_cluster_nodes;
-	const char *node_name; /*!< this node's NAME@HOST (--node-name) or NULL */
-	const char **listen;   /*!< AMQPS listener addresses; none = all */
+	const char *node_name;    /*!< this node's NAME@HOST (--node-name) or NULL */
+	const char *cluster_name; /*!< --cluster-name, the default, or NULL (one node) */
+	char *cluster_name_buf;   /*!< owned: the default cluster_name */
+	const char **listen;      /*!< AMQPS listener addresses; none = all */
 	size_t n_listen;
 	const char **cluster_addrs; /*!< epmd + distribution addresses */
 	size_t n_cluster_addrs;
@@ -74,6 +76,20 @@ bool broker_id_valid(const char *id);
 /*! \brief An Erlang node name NAME@HOST, with NAME of [A-Za-z0-9_-] and
  *         HOST of [A-Za-z0-9.-]. */
 bool broker_node_name_valid(const char *s);
+/*! \brief A cluster_name: 1 to BROKER_CLUSTER_NAME_MAX printable ASCII
+ *         characters, no space and no '#' (rabbitmq.conf's comment). */
+bool broker_cluster_name_valid(const char *s);
+/*! Longest cluster_name: what syncd stores with its stream position
+ *  (HG_CLUSTER_SIZE - 1). */
+#define BROKER_CLUSTER_NAME_MAX 127
+/*!
+ * \brief The default cluster_name of \a n cluster nodes: "haltgslb-" and
+ *        the smallest of the names (strcmp order), so every node computes the
+ *        same one from the --cluster-node list they share, in any order.
+ * \return a malloc'ed string (the caller frees it), NULL when \a n is 0 or
+ *         memory ran out.
+ */
+char *broker_default_cluster_name(const char *const *nodes, size_t n);
 /*! \brief A numeric IPv4 or IPv6 address. */
 bool broker_addr_valid(const char *s);
 /*! \brief RabbitMQ's max-age syntax: a positive integer and one of Y M D h m s. */

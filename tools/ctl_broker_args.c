@@ -40,6 +40,40 @@ bool broker_node_name_valid(const char *s)
 	               strlen(host);
 }
 
+/* Printable, no space: the value runs to the end of a rabbitmq.conf line,
+ * and syncd compares it byte for byte with the one it stored. */
+bool broker_cluster_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > BROKER_CLUSTER_NAME_MAX) {
+		return false;
+	}
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f || *s == '#') {
+			return false;
+		}
+	}
+	return true;
+}
+
+char *broker_default_cluster_name(const char *const *nodes, size_t n)
+{
+	if (n == 0) {
+		return NULL;
+	}
+	const char *first = nodes[0];
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(nodes[i], first) < 0) {
+			first = nodes[i];
+		}
+	}
+	char *name;
+	if (asprintf(&name, "haltgslb-%s", first) < 0) {
+		return NULL;
+	}
+	return name;
+}
+
 bool broker_addr_valid(const char *s)
 {
 	unsigned char buf[16];

@@ -117,6 +117,14 @@ int broker_render_rabbitmq_conf(const broker_conf_t *c, FILE *out)
 	        "net_ticktime = %u\n",
 	        c->net_ticktime);
 	render_partition_handling(c, out);
+	if (c->cluster_name != NULL) {
+		fprintf(out,
+		        "## One name on every node: haltgslb-syncd keys its stream offset by it\n"
+		        "## (a failover to another node resumes after the offset). Give a new\n"
+		        "## one when the cluster is rebuilt from scratch: offsets start at 0.\n"
+		        "cluster_name = %s\n",
+		        c->cluster_name);
+	}
 	fprintf(out,
 	        "distribution.listener.interface = %s\n"
 	        "distribution.listener.port_range.min = %u\n"

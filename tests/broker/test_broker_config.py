@@ -32,7 +32,8 @@ def single(request, pkiset, tmp_path_factory):
     amqps, dist, epmd = broker.free_ports(3)
     conf = broker.broker_config(CTL, os.path.join(tmp, "conf"), POLICY, DNS_NODES, amqps,
                                 pkiset.server, node_name="hgb1@localhost", dist_port=dist,
-                                epmd_port=epmd, listen=["127.0.0.1"])
+                                epmd_port=epmd, listen=["127.0.0.1"],
+                                extra=["--cluster-name", "hg-test.fleet-1"])
     b = broker.Broker([broker.Node(conf, os.path.join(tmp, "node"))])
     b.start(timeout=40)
     yield b
@@ -170,6 +171,8 @@ def test_dns_node_cannot_configure(single, pkiset):
 def test_settings_in_effect(single):
     n = single.nodes[0]
     assert n.eval("net_kernel:get_net_ticktime().") == "10"
+    # --cluster-name: the name clients see (syncd keys its offset by it).
+    assert n.eval("rabbit_nodes:cluster_name().") == '<<"hg-test.fleet-1">>'
     assert n.eval("application:get_env(rabbit, cluster_partition_handling).") == \
         "{ok,pause_minority}"
     assert n.eval("vm_memory_monitor:get_memory_limit().") == str(512 << 20)

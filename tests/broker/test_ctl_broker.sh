@@ -42,7 +42,7 @@ says() { # says REGEX DESCRIPTION: the last run's output matches
 
 "$CTL" broker-config --help >"$tmp/out" 2>&1
 ok $? "broker-config --help exits 0"
-for o in --policy --dns-node --out --port --tls-cert --tls-key --tls-ca --cluster-node \
+for o in --policy --dns-node --out --port --tls-cert --tls-key --tls-ca --cluster-node --cluster-name \
 	--cluster-address --epmd-port --retention --memory-limit --partition-handling; do
 	grep -q -- "$o" "$tmp/out" || { echo "# --help does not mention $o"; false; }
 done
@@ -75,6 +75,8 @@ done
 ok $? "rabbitmq.conf: TLS only, peer cert required, EXTERNAL, limits, cluster settings"
 ! grep -q "cluster_formation\|auth_mechanisms.2\|listeners.tcp.default" "$conf"
 ok $? "a single node: no cluster formation, no second mechanism, no TCP listener"
+! grep -q "^cluster_name" "$conf"
+ok $? "a single node without --cluster-name keeps RabbitMQ's own cluster name (NAME@HOST)"
 [ "$(cat "$out/enabled_plugins")" = "[rabbitmq_auth_mechanism_ssl]." ]
 ok $? "enabled_plugins enables EXTERNAL authentication"
 grep -qx "ERL_EPMD_ADDRESS=127.0.0.1" "$out/rabbitmq-env.conf"
@@ -146,6 +148,27 @@ ok $? "rabbitmq-env.conf: epmd addresses and port, node name"
 ok $? "epmd.socket.conf: loopback and the cluster addresses on the epmd port"
 grep -q '"x-initial-cluster-size":3' "$tmp/c3/definitions.json"
 ok $? "the stream is created with 3 replicas"
+[ "$(grep -c '^cluster_name' "$conf")" = 1 ] && grep -qxF "cluster_name = haltgslb-rabbit@a" "$conf"
+ok $? "a cluster gets one cluster_name: haltgslb- and the first node name"
+# Every node computes the same default, whatever its --node-name and the
+# order of --cluster-node.
+for n in a c; do
+	run 0 "node rabbit@$n of the same cluster, nodes listed in another order" "${BASE[@]}" \
+		--out "$tmp/c3$n" --cluster-node rabbit@c --cluster-node rabbit@b \
+		--cluster-node rabbit@a --node-name rabbit@$n
+	grep -qxF "cluster_name = haltgslb-rabbit@a" "$tmp/c3$n/rabbitmq.conf"
+	ok $? "node rabbit@$n: the same cluster_name"
+done
+run 0 "--cluster-name given" "${BASE[@]}" --out "$tmp/c3n" --cluster-node rabbit@a \
+	--cluster-node rabbit@b --cluster-node rabbit@c --node-name rabbit@b \
+	--cluster-name fleet-2026.12
+grep -qxF "cluster_name = fleet-2026.12" "$tmp/c3n/rabbitmq.conf" &&
+	[ "$(grep -c '^cluster_name' "$tmp/c3n/rabbitmq.conf")" = 1 ]
+ok $? "--cluster-name is written as given, once"
+says "cluster_name fleet-2026.12" "the summary names the cluster"
+run 0 "--cluster-name on a single node" "${BASE[@]}" --out "$tmp/c1n" --cluster-name mq-solo
+grep -qxF "cluster_name = mq-solo" "$tmp/c1n/rabbitmq.conf"
+ok $? "a single node takes --cluster-name too"
 run 0 "a 2-node cluster" "${BASE[@]}" --out "$tmp/c2" --cluster-node r@a --cluster-node r@b
 grep -qx "cluster_partition_handling = autoheal" "$tmp/c2/rabbitmq.conf"
 ok $? "2 nodes default to autoheal (pause_minority would pause both)"
@@ -228,6 +251,16 @@ run 2 "--net-ticktime 1" "${BASE[@]}" --net-ticktime 1 --out "$tmp/x"
 run 2 "--cluster-node without @" "${BASE[@]}" --cluster-node rabbit --out "$tmp/x"
 run 2 "--node-name outside the cluster" "${BASE[@]}" --cluster-node r@a --cluster-node r@b \
 	--cluster-node r@c --node-name r@d --out "$tmp/x"
+run 2 "--cluster-name with a space" "${BASE[@]}" --cluster-name 'a b' --out "$tmp/x"
+says "--cluster-name 'a b': expected 1-127 printable characters without spaces" "says what a cluster name is"
+run 2 "--cluster-name empty" "${BASE[@]}" --cluster-name '' --out "$tmp/x"
+run 2 "--cluster-name with a control character" "${BASE[@]}" --cluster-name $'a\tb' --out "$tmp/x"
+run 2 "--cluster-name with '#'" "${BASE[@]}" --cluster-name 'a#b' --out "$tmp/x"
+run 2 "--cluster-name of 128 characters" "${BASE[@]}" --cluster-name "$(printf 'n%.0s' {1..128})" \
+	--out "$tmp/x"
+run 2 "a default cluster name too long" "${BASE[@]}" --cluster-node "$(printf 'n%.0s' {1..120})@h" \
+	--cluster-node r@b --out "$tmp/x"
+says "give --cluster-name" "says to give --cluster-name"
 run 2 "--listen with a host name" "${BASE[@]}" --listen broker.example --out "$tmp/x"
 run 2 "--cluster-address junk" "${BASE[@]}" --cluster-address 10.0.0.300 --out "$tmp/x"
 run 2 "--vhost with a space" "${BASE[@]}" --vhost 'a b' --out "$tmp/x"

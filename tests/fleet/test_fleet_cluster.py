@@ -60,16 +60,21 @@ def test_cluster_kill9_stream_leader_loses_nothing(cluster_fleet):
         assert e1 == e0, "prober %s restarted" % p
         assert gap1 == gap0, "messages lost (a gap in %s's sequence)" % p
         assert m1 - m0 == s1 - s0, "not every message applied exactly once: %s" % ((before[p], after[p]),)
+        assert dup1 == dup0, "duplicates +%d: a replay after the failover" % (dup1 - dup0)
         own = pr.records()
         recs = d1.records()
         assert {e: own[e]["state"] for e in own} == {e: recs[(e, p)]["state"] for e in own}
-    # (URI, cluster name the node reports, where the consumer started). A
-    # start "by time" after the failover means the node reported another
-    # cluster_name than the one stored with the offset: the duplicates
-    # above are then that replay, dropped by (epoch, seq).
+    # (URI, cluster name the node reports, where the consumer started).
+    # broker-config writes one cluster_name for the cluster, so every node
+    # reports the same one and syncd resumes on the other node after its
+    # stored offset: no replay by time.
     starts = re.findall(r"consuming \S+ on (\S+) \(cluster '([^']*)'\) from (.*)", d1.syncd.logtext())
     print("  syncd consumer starts: %s" % starts)
-    assert len(starts) >= 2 and starts[-1][0] != starts[0][0]
+    assert len(starts) >= 2 and starts[-1][0] != starts[0][0], starts
+    assert {c for _, c, _ in starts} == {"haltgslb-" + min(n.name for n in f.mq.nodes)}, starts
+    assert all(re.fullmatch(r"offset \d+ \(after the stored one\)", fr) for _, _, fr in starts[1:]), \
+        "a consumer after the failover did not resume after its offset: %s" % starts
+    assert "time" not in " ".join(fr for _, _, fr in starts[1:]), starts
     assert max(resumed.values()) <= RESUME_BOUND, resumed
     f.endpoints["ep-a"].start()
     f.wait_converged(timeout=15)

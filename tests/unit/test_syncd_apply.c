@@ -589,6 +589,25 @@ static void test_restart(void)
 	ok(!syncd_apply_position(&ap, &off), "connected to another cluster: start by time");
 	syncd_apply_set_cluster(&ap, "");
 	ok(syncd_apply_position(&ap, &off), "back on the cluster of the stored offset");
+
+	/* A stream rebuilt under the same name: its offsets start at 0 again
+	 * and syncd, having waited in vain past the stored one, starts by time. */
+	uint64_t stored = off;
+	syncd_apply_drop_position(&ap);
+	ok(!syncd_apply_position(&ap, &off), "position dropped: the next consumer starts by time");
+	rec_t r6[] = { { "ep-2", HG_HEALTH_UP, 4444 } };
+	uint8_t *m6 = enc(FEED_BATCH, "p-a", 200, 6, r6, 1, &len);
+	syncd_delivery_t d6 = delivery("p-a", "p-a", m6, len, 0, T0 + 40003);
+	syncd_batch_begin(&ap, T0 + 40003);
+	syncd_batch_add(&ap, &d6, &v);
+	is_int(syncd_batch_commit(&ap), HG_EOK, "commit on the rebuilt stream");
+	is_int(v.outcome, SYNCD_APPLIED,
+	       "offset 0, below the stored %" PRIu64 ": applied, not taken as consumed", stored);
+	ok(syncd_apply_position(&ap, &off) && off == 0,
+	   "the position is now offset 0 (got %" PRIu64 ")", off);
+	v = deliver("p-a", "p-a", m6, len, T0 + 40004);
+	is_int(v.outcome, SYNCD_DUPLICATE, "the same message again: still a duplicate by seq");
+	free(m6);
 }
 
 static void test_no_policy(void)
